@@ -1,0 +1,320 @@
+"""The `residency` command line: the only place that prints or exits."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sim import __version__
+from sim.config.loader import LoadedConfig, load_config
+from sim.errors import InputError
+from sim.experiment import ScenarioResult, default_workers, run_scenarios
+from sim.results import (
+    comparison_csv,
+    comparison_rows,
+    estimates,
+    summary_document,
+    to_json,
+    write_run,
+)
+from sim.stats import Estimate, paired_difference
+
+ARRANGEMENTS = Path("configs") / "arrangements"
+EXIT_INPUT = 2
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Simulate who abroad can read protected US user data under each hosting arrangement.",
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+SeedOption = Annotated[int | None, typer.Option(help="Seed of the random streams (default: the config's).")]
+RepsOption = Annotated[int | None, typer.Option("--replications", "-r", help="Replications (default: the config's, 20).")]
+DaysOption = Annotated[int | None, typer.Option(help="Simulated days (default: the config's, 365).")]
+SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a parameter: KEY=VALUE by dotted path; repeatable.")]
+WorkersOption = Annotated[int | None, typer.Option(help="Worker processes (default: the cores).")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
+
+HEADLINE = (
+    ("residual_access.events", "residual accesses", "{:,.0f}"),
+    ("residual_access.records", "records read abroad", "{:,.3g}"),
+    ("at_rest_abroad.record_days", "record-days abroad", "{:,.3g}"),
+    ("friction.wait_hours", "mean wait h", "{:,.2f}"),
+    ("friction.wait_hours_p95", "p95 wait h", "{:,.1f}"),
+    ("friction.utilisation", "utilisation", "{:.0%}"),
+    ("requests.denied", "denied", "{:,.0f}"),
+    ("detection.detected_share", "improper detected", "{:.0%}"),
+)
+
+
+def fail(error: InputError) -> None:
+    """Print an input error as one paragraph and exit with code 2."""
+    err.print(f"[bold red]error:[/] {error.paragraph()}", markup=True)
+    raise typer.Exit(EXIT_INPUT)
+
+
+def overrides_from(
+    sets: list[str] | None, seed: int | None, replications: int | None, days: int | None
+) -> list[tuple[str, str, str]]:
+    """Turn --set KEY=VALUE and the run flags into (key, value, flag) overrides."""
+    overrides = []
+    for item in sets or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError("--set", item, "an override must have the form KEY=VALUE.",
+                             "write it like `--set gatekeeper.reviewers=300`.")
+        overrides.append((key.strip(), value.strip(), "--set"))
+    for flag, key, value in (("--seed", "scenario.seed", seed),
+                             ("--replications", "scenario.replications", replications),
+                             ("--days", "scenario.days", days)):
+        if value is not None:
+            overrides.append((key, str(value), flag))
+    return overrides
+
+
+def progress_printer(quiet: bool) -> object:
+    """Return a progress callback printing periodic lines to standard error."""
+    started = time.monotonic()
+    last = [0.0]
+
+    def report(done: int, total: int, label: str) -> None:
+        now = time.monotonic()
+        if quiet or (now - last[0] < 1.0 and done < total):
+            return
+        last[0] = now
+        elapsed = now - started
+        left = elapsed / done * (total - done)
+        err.print(f"  [{done}/{total}] {label} done; {elapsed:.0f} s elapsed, ~{left:.0f} s left")
+
+    return report
+
+
+def fmt(value: float | None, pattern: str) -> str:
+    """Format a number, or a dash where it is undefined."""
+    return "–" if value is None else pattern.format(value)
+
+
+def fmt_estimate(value: Estimate, pattern: str) -> str:
+    """Format a mean with its 95% interval."""
+    text = fmt(value.mean, pattern)
+    if value.low is not None and value.high is not None:
+        text += f" [{fmt(value.low, pattern)}, {fmt(value.high, pattern)}]"
+    return text
+
+
+def load_all(paths: list[Path], overrides: list[tuple[str, str, str]]) -> list[LoadedConfig]:
+    """Load every config before running any, so a bad one costs no computation."""
+    return [load_config(path, overrides) for path in paths]
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="A scenario TOML file.")],
+    seed: SeedOption = None,
+    replications: RepsOption = None,
+    days: DaysOption = None,
+    set_: SetOption = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write summary.json, daily.csv and the resolved config here.")] = None,
+    workers: WorkersOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Run one config and print a summary table (or JSON)."""
+    try:
+        loaded = load_config(config, overrides_from(set_, seed, replications, days))
+    except InputError as error:
+        fail(error)
+    scenario = loaded.config.scenario
+    [result] = run_scenarios([loaded], scenario.seed, scenario.replications,
+                             workers or default_workers(),
+                             progress_printer(quiet or json_))  # type: ignore[arg-type]
+    if out_dir is not None:
+        for path in write_run(result, out_dir):
+            err.print(f"wrote {path}")
+    if json_:
+        sys.stdout.write(to_json(summary_document(result)))
+        return
+    print_summary(result)
+
+
+def print_summary(result: ScenarioResult) -> None:
+    """Print one scenario's headline metrics with their intervals."""
+    scenario = result.loaded.config.scenario
+    table = Table(title=f"{scenario.name}: {scenario.title}", title_justify="left")
+    table.add_column("metric")
+    table.add_column("mean [95% CI]", justify="right")
+    values = estimates(result)
+    for name, label, pattern in HEADLINE:
+        table.add_row(label, fmt_estimate(values[name], pattern))
+    for name, value in values.items():
+        if name.startswith("residual_access.by_channel.") and name.endswith(".events"):
+            channel = name.split(".")[2]
+            table.add_row(f"  via {channel}", fmt_estimate(value, "{:,.1f}"))
+    out.print(table)
+    out.print(caption(result))
+
+
+def caption(result: ScenarioResult) -> str:
+    """Return the line that says how a result was produced."""
+    scenario = result.loaded.config.scenario
+    sets = f"; overrides {', '.join(result.loaded.overrides)}" if result.loaded.overrides else ""
+    return (f"seed {result.seed}, {len(result.replications)} replications of {scenario.days} days "
+            f"from {scenario.start_date}, residency {__version__}{sets}")
+
+
+@app.command()
+def compare(
+    configs: Annotated[list[Path] | None, typer.Argument(help="Configs to compare (default: every file in configs/arrangements/).")] = None,
+    seed: SeedOption = None,
+    replications: RepsOption = None,
+    days: DaysOption = None,
+    set_: SetOption = None,
+    baseline: Annotated[str, typer.Option(help="Scenario name the paired differences are taken from.")] = "status_quo",
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for per-arrangement files and comparison.csv.")] = Path("reports"),
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object per arrangement, keyed by name.")] = False,
+    workers: WorkersOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Run arrangements under common random numbers and compare them with the baseline."""
+    try:
+        paths = configs or sorted(ARRANGEMENTS.glob("*.toml"))
+        if not paths:
+            raise InputError(str(ARRANGEMENTS), None, "there are no configs to compare.",
+                             "name config files, or run from the project folder.")
+        loaded = load_all(paths, overrides_from(set_, seed, replications, days))
+    except InputError as error:
+        fail(error)
+    first = loaded[0].config.scenario
+    run_seed = seed if seed is not None else first.seed
+    reps = replications if replications is not None else first.replications
+    if not quiet and not json_:
+        err.print(f"comparing {len(loaded)} arrangements x {reps} replications "
+                  f"(seed {run_seed}, common random numbers)")
+    results = run_scenarios(loaded, run_seed, reps, workers or default_workers(),
+                            progress_printer(quiet or json_))  # type: ignore[arg-type]
+    base = next((r for r in results if r.loaded.name == baseline), None)
+    for result in results:
+        write_run(result, out_dir / result.loaded.name)
+    csv_path = out_dir / "comparison.csv"
+    csv_path.write_text(comparison_csv(comparison_rows(results, base)), encoding="utf-8")
+    if json_:
+        sys.stdout.write(to_json({r.loaded.name: summary_document(r) for r in results}))
+        return
+    print_comparison(results, base)
+    err.print(f"wrote {out_dir}/<arrangement>/summary.json, daily.csv, resolved_config.json "
+              f"and {csv_path}")
+
+
+def print_comparison(results: list[ScenarioResult], base: ScenarioResult | None) -> None:
+    """Print the comparison table and the paired differences from the baseline."""
+    table = Table(title="Residual cross-border access and friction, per year (mean [95% CI])",
+                  title_justify="left")
+    table.add_column("arrangement")
+    for _, label, _ in HEADLINE[:6]:
+        table.add_column(label, justify="right")
+    if base is not None:
+        table.add_column(f"Δ residual vs {base.loaded.name}", justify="right")
+    for result in results:
+        values = estimates(result)
+        row = [result.loaded.name] + [fmt_estimate(values[n], p) for n, _, p in HEADLINE[:6]]
+        if base is not None:
+            name = "residual_access.events"
+            diff = paired_difference([r.metrics[name] for r in result.replications],
+                                     [r.metrics[name] for r in base.replications])
+            row.append("–" if result is base else fmt_estimate(diff, "{:+,.0f}"))
+        table.add_row(*row)
+    out.print(table)
+    channels = Table(title="Residual accesses by channel (mean per year)", title_justify="left")
+    channels.add_column("arrangement")
+    names = [n for n in estimates(results[0]) if n.startswith("residual_access.by_channel.")
+             and n.endswith(".events")]
+    for name in names:
+        channels.add_column(name.split(".")[2].replace("_", " "), justify="right")
+    for result in results:
+        values = estimates(result)
+        channels.add_row(result.loaded.name, *[fmt(values[n].mean, "{:,.1f}") for n in names])
+    out.print(channels)
+    out.print(caption(results[0]).split("; overrides")[0] + "; paired differences use the same "
+              "replications (common random numbers)")
+
+
+@app.command()
+def validate(
+    configs: Annotated[list[Path], typer.Argument(help="Config files to check.")],
+    set_: SetOption = None,
+) -> None:
+    """Check configs (schema, provenance, fact ids) without running them."""
+    try:
+        for path in configs:
+            loaded = load_config(path, overrides_from(set_, None, None, None))
+            out.print(f"{path}: ok ({loaded.name}, {len(loaded.provenance)} sourced parameters)")
+    except InputError as error:
+        fail(error)
+
+
+@app.command()
+def facts(
+    config: Annotated[Path, typer.Argument(help="A config file.")],
+    set_: SetOption = None,
+) -> None:
+    """Print every parameter of a config with its value and its source."""
+    try:
+        loaded = load_config(config, overrides_from(set_, None, None, None))
+    except InputError as error:
+        fail(error)
+    table = Table(title=f"Parameters of {loaded.name} and where they come from",
+                  title_justify="left")
+    table.add_column("parameter")
+    table.add_column("value")
+    table.add_column("source")
+    values = flatten(loaded.config.model_dump(mode="json"))
+    for key in sorted(loaded.provenance):
+        if key in values or any(k.startswith(key + ".") for k in values):
+            shown = values.get(key, "(table)")
+            table.add_row(key, str(shown), loaded.provenance[key].describe(loaded.facts))
+    out.print(table)
+
+
+def flatten(node: object, prefix: str = "") -> dict[str, object]:
+    """Flatten nested dicts and lists into dotted paths."""
+    if isinstance(node, dict):
+        items: dict[str, object] = {}
+        for key, value in node.items():
+            items.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        if not node and prefix:
+            items[prefix] = {}
+        return items
+    if isinstance(node, list) and node and all(isinstance(v, dict) for v in node):
+        items = {}
+        for i, value in enumerate(node):
+            items.update(flatten(value, f"{prefix}.{i}"))
+        return items
+    return {prefix: node}
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """Simulate residual cross-border access under data-hosting arrangements."""
+    if version:
+        out.print(f"residency {__version__}")
+        raise typer.Exit(0)
+
+
+def main() -> None:
+    """Run the command line; typer itself turns bad flags into a usage error and exit 2."""
+    try:
+        app()
+    except InputError as error:  # pragma: no cover - commands catch their own
+        err.print(f"[bold red]error:[/] {error.paragraph()}")
+        sys.exit(EXIT_INPUT)

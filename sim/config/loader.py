@@ -1,0 +1,333 @@
+"""Load a TOML scenario: strip and check provenance, apply overrides, validate the schema."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sim.config.facts import Fact, find_fact_base, load_facts
+from sim.config.schema import Config
+from sim.errors import InputError
+
+#: Keys that describe a scenario rather than parameterise it: they need no provenance.
+UNSOURCED_KEYS = frozenset(
+    {"scenario.name", "scenario.title", "scenario.description", "scenario.seed",
+     "scenario.replications"}
+)
+PROVENANCE_KEY = "provenance"
+SOURCED_LEAF_KEYS = frozenset({"value", "fact", "assume", "note"})
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a parameter's value comes from: a fact, an assumption or an override."""
+
+    kind: str  # "fact", "assume" or "override"
+    detail: str
+
+    def describe(self, facts: dict[str, Fact]) -> str:
+        """Return a one-line description, citing the fact's source where there is one."""
+        if self.kind == "fact":
+            cites = [facts[i].citation() if i in facts else i for i in self.detail.split(",")]
+            return f"fact {self.detail}: " + "; ".join(cites)
+        if self.kind == "assume":
+            return f"assumption: {self.detail}"
+        return f"override: {self.detail}"
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config with the provenance of each parameter and the overrides applied."""
+
+    config: Config
+    path: Path
+    provenance: dict[str, Provenance]
+    overrides: tuple[str, ...] = ()
+    facts: dict[str, Fact] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """Return the scenario's name."""
+        return self.config.scenario.name
+
+
+def load_config(
+    path: Path | str, overrides: typing.Sequence[tuple[str, str, str]] = ()
+) -> LoadedConfig:
+    """Read, check and validate a config file, then apply (key, value, flag) overrides."""
+    path = Path(path)
+    raw = read_toml(path)
+    facts_path = find_fact_base(path.resolve().parent)
+    facts = load_facts(facts_path) if facts_path else {}
+    provenance: dict[str, Provenance] = {}
+    plain = strip_provenance(raw, "", None, provenance, str(path))
+    check_fact_ids(provenance, facts, str(path), facts_path)
+    config = validate(plain, str(path))
+    applied: list[str] = []
+    if overrides:
+        data = config.model_dump()
+        for key, value, flag in overrides:
+            set_path(data, key, parse_value(value), flag)
+            provenance[key] = Provenance("override", f"{flag} {key}={value}")
+            applied.append(f"{key}={value}")
+        try:
+            config = validate(data, str(path))
+        except InputError as error:
+            raise blame_override(error, overrides, path) from None
+    return LoadedConfig(config, path, provenance, tuple(applied), facts)
+
+
+def blame_override(
+    error: InputError, overrides: typing.Sequence[tuple[str, str, str]], path: Path
+) -> InputError:
+    """Attribute a validation error to the override that set the key, if one did."""
+    for key, _, flag in reversed(overrides):
+        if error.key and (error.key == key or error.key.startswith(key + ".")):
+            return InputError(f"{flag} (applied to {path})", error.key, error.problem, error.fix)
+    return error
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file, turning a missing file or bad syntax into an InputError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(
+            str(path), None, "the file does not exist.",
+            "check the path (shipped configs live in configs/arrangements/).",
+        ) from None
+    except OSError as exc:
+        raise InputError(str(path), None, f"the file cannot be read ({exc.strerror}).",
+                         "check the path and its permissions.") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(
+            str(path), None, f"the file is not valid TOML ({exc}).",
+            "correct the syntax at that line: strings need quotes, tables need [brackets].",
+        ) from None
+
+
+def is_sourced_leaf(node: dict[str, Any]) -> bool:
+    """Return True for `{value = ..., fact = "id"}` or `{value = ..., assume = "why"}`."""
+    return "value" in node and set(node) <= SOURCED_LEAF_KEYS and ("fact" in node or "assume" in node)
+
+
+def strip_provenance(
+    node: Any, key: str, inherited: Provenance | None, out: dict[str, Provenance], source: str
+) -> Any:
+    """Return `node` without provenance annotations, recording each leaf's source in `out`."""
+    if isinstance(node, dict):
+        if is_sourced_leaf(node):
+            out[key] = parse_provenance(node, key, source)
+            return node["value"]
+        own = node.get(PROVENANCE_KEY)
+        if own is not None:
+            inherited = parse_provenance(own, join(key, PROVENANCE_KEY), source)
+        return {
+            k: strip_provenance(v, join(key, k), inherited, out, source)
+            for k, v in node.items() if k != PROVENANCE_KEY
+        }
+    if isinstance(node, list) and any(isinstance(item, dict) for item in node):
+        return [strip_provenance(v, join(key, str(i)), inherited, out, source)
+                for i, v in enumerate(node)]
+    if inherited is None and key not in UNSOURCED_KEYS:
+        raise InputError(
+            source, key, "this parameter does not say where its value comes from.",
+            f'write it as `{key.rsplit(".", 1)[-1]} = {{ value = ..., fact = "<id in seeds/facts.toml>" }}` '
+            'or `{ value = ..., assume = "<one-line reason>" }`, or give its table a '
+            '`provenance = { fact = "..." }` line.',
+        )
+    if inherited is not None:
+        out[key] = inherited
+    return node
+
+
+def parse_provenance(node: Any, key: str, source: str) -> Provenance:
+    """Turn a `{fact = ...}` or `{assume = ...}` table into a Provenance."""
+    if isinstance(node, dict):
+        fact, assume = node.get("fact"), node.get("assume")
+        if isinstance(fact, list) and fact and all(isinstance(f, str) for f in fact):
+            fact = ",".join(fact)
+        if isinstance(fact, str) and fact.strip() and assume is None:
+            return Provenance("fact", fact.strip())
+        if isinstance(assume, str) and assume.strip() and fact is None:
+            return Provenance("assume", assume.strip())
+    raise InputError(
+        source, key, "the provenance is malformed.",
+        'give exactly one of `fact = "<id>"` (or a list of ids) and `assume = "<reason>"`, '
+        "with a non-empty text.",
+    )
+
+
+def check_fact_ids(
+    provenance: dict[str, Provenance], facts: dict[str, Fact], source: str, facts_path: Path | None
+) -> None:
+    """Fail on the first cited fact id that the fact base does not define."""
+    for key, prov in provenance.items():
+        if prov.kind != "fact":
+            continue
+        for fact_id in prov.detail.split(","):
+            if fact_id in facts:
+                continue
+            where = str(facts_path) if facts_path else "seeds/facts.toml (not found)"
+            raise InputError(
+                source, key, f"it cites fact {fact_id!r}, which is not in {where}.",
+                did_you_mean(fact_id, facts) or "cite an existing fact id (`residency facts` "
+                "lists the cited ones) or add the fact to seeds/facts.toml with its source.",
+            )
+
+
+def validate(data: dict[str, Any], source: str) -> Config:
+    """Validate plain data against the schema, turning the first error into an InputError."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise error_from_pydantic(exc, source) from None
+
+
+def error_from_pydantic(exc: ValidationError, source: str) -> InputError:
+    """Build one readable InputError from the first error pydantic found."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = [str(part) for part in first["loc"]]
+    key = ".".join(loc)
+    kind = first["type"]
+    more = f" ({len(errors) - 1} more problem(s) after this one.)" if len(errors) > 1 else ""
+    if kind == "reference":
+        ctx = first.get("ctx") or {}
+        return InputError(source, str(ctx.get("key", key)), str(ctx.get("problem")) + more,
+                          "define it, or correct the name to one of those listed.")
+    if kind == "extra_forbidden":
+        known = known_keys(loc[:-1])
+        hint = did_you_mean(loc[-1], {k: None for k in known}, prefix=".".join(loc[:-1]))
+        return InputError(
+            source, key, "this key is not a parameter of the schema." + more,
+            (hint + " " if hint else "") + "Rename or remove it (README: 'Writing a config' "
+            "lists the keys).",
+        )
+    if kind == "missing":
+        return InputError(source, key, "this required parameter is missing." + more,
+                          "add it, with its value and its provenance.")
+    value = first.get("input")
+    message = first["msg"].removeprefix("Value error, ")
+    return InputError(source, key, f"{message} (got {value!r})." + more, fix_for(kind, first))
+
+
+def fix_for(kind: str, error: Any) -> str:
+    """Suggest a fix for a pydantic error type."""
+    ctx = error.get("ctx") or {}
+    if kind in {"greater_than_equal", "greater_than"}:
+        return f"use a number {'>=' if kind.endswith('equal') else '>'} {ctx.get('ge', ctx.get('gt'))}."
+    if kind in {"less_than_equal", "less_than"}:
+        return f"use a number {'<=' if kind.endswith('equal') else '<'} {ctx.get('le', ctx.get('lt'))}."
+    if kind == "literal_error":
+        return f"use one of {ctx.get('expected')}."
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        expected = kind.split("_")[0]
+        return f"give a value of type {expected} (TOML: numbers unquoted, text in quotes)."
+    return "correct the value as the message says."
+
+
+def did_you_mean(word: str, choices: typing.Mapping[str, Any], prefix: str = "") -> str:
+    """Return 'Did you mean `x`?' for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    return f"Did you mean `{join(prefix, close[0])}`?"
+
+
+def known_keys(loc: list[str]) -> list[str]:
+    """Return the field names the schema accepts at a location, for did-you-mean hints."""
+    model: Any = Config
+    for part in loc:
+        model = _inner(model, part)
+        if model is None:
+            return []
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _inner(tp: Any, part: str) -> Any:
+    """Step one location part into a type: a model field, a dict value or a tuple item."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        info = tp.model_fields.get(part)
+        return _unwrap(info.annotation) if info else None
+    origin = typing.get_origin(tp)
+    if origin in (dict, tuple, list):
+        args = typing.get_args(tp)
+        return _unwrap(args[-1] if origin is dict else args[0])
+    return None
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Optional/Annotated wrappers from a type."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = args[0]
+        else:
+            return tp
+
+
+def parse_value(text: str) -> Any:
+    """Parse an override's value as a TOML value, falling back to a plain string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def set_path(data: dict[str, Any], key: str, value: Any, flag: str) -> None:
+    """Set `value` at a dotted path that must already exist in the resolved config."""
+    parts = key.split(".")
+    node: Any = data
+    for depth, part in enumerate(parts):
+        here = ".".join(parts[:depth])
+        if isinstance(node, dict) and part in node:
+            if depth == len(parts) - 1:
+                node[part] = copy.deepcopy(value)
+                return
+            node = node[part]
+        elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            if depth == len(parts) - 1:
+                if isinstance(node, tuple):
+                    raise _unknown_path(flag, key, "cannot replace a whole list item", [])
+                node[int(part)] = value
+                return
+            node = node[int(part)]
+        else:
+            choices = list(node) if isinstance(node, dict) else [str(i) for i in range(len(node))] \
+                if isinstance(node, (list, tuple)) else []
+            hint = did_you_mean(part, {c: None for c in choices}, prefix=here)
+            return _raise_unknown(flag, key, hint, choices, here)
+    raise _unknown_path(flag, key, "the path is empty", [])
+
+
+def _raise_unknown(flag: str, key: str, hint: str, choices: list[str], here: str) -> None:
+    shown = ", ".join(f"{join(here, c)}" for c in choices[:12])
+    raise InputError(
+        flag, key, "no parameter has this dotted path." + (f" {hint}" if hint else ""),
+        "use a path that `residency facts CONFIG` lists" + (f" (here: {shown})." if shown else "."),
+    )
+
+
+def _unknown_path(flag: str, key: str, why: str, choices: list[str]) -> InputError:
+    return InputError(flag, key, f"{why}.", "set a single parameter by its full dotted path.")
+
+
+def join(prefix: str, key: str) -> str:
+    """Join a dotted prefix and a key."""
+    return f"{prefix}.{key}" if prefix else key

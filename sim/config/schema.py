@@ -1,0 +1,322 @@
+"""The one schema of a scenario: every parameter, its type, its bounds and its default.
+
+This module is the only home of defaults. Model code reads validated, frozen values from
+here and never supplies fallbacks of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+Hour = Annotated[float, Field(ge=0.0, le=24.0)]
+
+GateKind = Literal["none", "parent", "steward", "blocked"]
+SiteRole = Literal["primary", "backup", "legacy"]
+ReviewDistribution = Literal["exponential", "lognormal"]
+
+#: The order in which an actor tries routes: the weakest gate first.
+GATE_ORDER: dict[str, int] = {"none": 0, "parent": 1, "steward": 2}
+#: Among sites behind equally weak gates, the order of preference by role.
+ROLE_ORDER: dict[str, int] = {"primary": 0, "backup": 1, "legacy": 2}
+
+#: Channels through which protected data is read from abroad.
+CHANNELS: tuple[str, ...] = (
+    "approved_by_policy",
+    "approved_in_error",
+    "emergency_path",
+    "parent_override",
+    "legacy_or_backup_abroad",
+    "covert",
+)
+WILDCARD = "*"
+
+
+class Strict(BaseModel):
+    """Base of every schema part: unknown keys are errors and values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Scenario(Strict):
+    """Name, calendar and run length of a scenario."""
+
+    name: str = Field(description="Short identifier used in tables and file names.")
+    title: str = ""
+    description: str = ""
+    start_date: dt.date = Field(dt.date(2022, 6, 17), description="Calendar date of hour 0 (UTC).")
+    days: int = Field(365, ge=1, le=3660, description="Simulated horizon in days.")
+    seed: int = Field(20220617, ge=0, description="Default seed of the random streams.")
+    replications: int = Field(20, ge=1, le=10_000, description="Default replications.")
+
+
+class Policy(Strict):
+    """Where protected data may rest and from where it may be read."""
+
+    allowed_rest: tuple[str, ...] = ("US",)
+    allowed_read: tuple[str, ...] = ("US",)
+    counted_classes: tuple[str, ...] = ("protected",)
+
+
+class Organisation(Strict):
+    """A company or team, its home and its independence from its parent."""
+
+    jurisdiction: str
+    parent: str | None = None
+    independence: Probability = Field(
+        1.0,
+        description="Chance the organisation resists its parent's instruction (1: fully independent).",
+    )
+
+
+class DataClass(Strict):
+    """A class of data and how many user records it covers."""
+
+    records: NonNegative
+
+
+class Site(Strict):
+    """A data centre: where it is, who runs it, who holds its keys, what it holds at hour 0."""
+
+    jurisdiction: str
+    operator: str
+    role: SiteRole
+    key_custody: str
+    access_logged: bool = True
+    holdings: dict[str, Probability] = Field(
+        default_factory=dict, description="Share of each data class held at hour 0."
+    )
+
+
+class Replication(Strict):
+    """Periodic copy of one data class from a source site to a target site."""
+
+    source: str
+    target: str
+    data_class: str = "protected"
+    interval_hours: Positive = 24.0
+    until: dt.date | None = None
+
+
+class Migration(Strict):
+    """Move (or copy) a data class from one site to another at a constant pace."""
+
+    source: str
+    target: str
+    data_class: str = "protected"
+    start: dt.date
+    duration_days: Positive
+    keep_source: bool = False
+
+
+class Deletion(Strict):
+    """Delete a data class at a site over a long-tailed, uncertain duration."""
+
+    site: str
+    data_class: str = "protected"
+    start: dt.date
+    median_days: Positive
+    sigma: NonNegative = 0.8
+    incomplete_probability: Probability = 0.0
+    residue_share: Probability = 0.0
+
+
+class WorkingHours(Strict):
+    """Daily working window in local time; `start_hour=0, end_hour=24` means around the clock."""
+
+    start_hour: Hour = 9.0
+    end_hour: Hour = 18.0
+    weekdays_only: bool = True
+
+    @model_validator(mode="after")
+    def _window_not_empty(self) -> WorkingHours:
+        if self.end_hour <= self.start_hour:
+            raise ValueError("end_hour must be later than start_hour (windows do not wrap midnight)")
+        return self
+
+    @property
+    def around_the_clock(self) -> bool:
+        """Return True when the window covers every hour of every day."""
+        return self.start_hour == 0.0 and self.end_hour == 24.0 and not self.weekdays_only
+
+
+class ActorGroup(Strict):
+    """People in one place who ask for data, and their covert attempts."""
+
+    location: str
+    timezone: str = "UTC"
+    employer: str
+    headcount: int = Field(ge=0)
+    hours: WorkingHours = WorkingHours()
+    requests_per_hour: NonNegative = Field(description="Requests per person per working hour.")
+    purposes: dict[str, Probability]
+    data_classes: dict[str, Probability]
+    preferred_sites: tuple[str, ...] = ()
+    records_median: Positive = 100.0
+    records_sigma: NonNegative = 1.5
+    covert_attempts_per_year: NonNegative = 0.0
+    covert_records_median: Positive = 10_000.0
+    covert_records_sigma: NonNegative = 1.5
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return _check_timezone(value)
+
+    @field_validator("purposes", "data_classes")
+    @classmethod
+    def _mix_sums_to_one(cls, mix: dict[str, float]) -> dict[str, float]:
+        return _check_mix(mix)
+
+
+class Gatekeeper(Strict):
+    """The stewardship team that reviews access requests."""
+
+    organisation: str
+    reviewers: int = Field(1, ge=1, description="Reviewers working the queue while on shift.")
+    timezone: str = "UTC"
+    hours: WorkingHours = WorkingHours(start_hour=0.0, end_hour=24.0, weekdays_only=False)
+    review_distribution: ReviewDistribution = "lognormal"
+    review_hours_mean: Positive = 4.0
+    review_hours_sigma: NonNegative = Field(0.8, description="Lognormal shape of review times.")
+    policy: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="For each purpose, the data classes policy allows."
+    )
+    false_approval: Probability = 0.0
+    false_denial: Probability = 0.0
+    expiry_hours: Positive | None = None
+    emergency_purposes: tuple[str, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return _check_timezone(value)
+
+
+class ParentApproval(Strict):
+    """The parent company's internal approval: a delay and a yes or no, without a queue."""
+
+    approve_probability: Probability = 0.9
+    delay_hours_median: Positive = 2.0
+    delay_sigma: NonNegative = 0.8
+
+
+class Route(Strict):
+    """Which gate an actor group passes to read a data class at a site (`*` matches any)."""
+
+    actor: str = WILDCARD
+    site: str = WILDCARD
+    data_class: str = WILDCARD
+    gate: GateKind
+
+
+class Controls(Strict):
+    """Technical controls beside the gate."""
+
+    code_review_coverage: Probability = Field(
+        0.0, description="Share of covert attempts that source-code review stops."
+    )
+    gateway_deidentify_share: Probability = Field(
+        0.0, description="Share of gated grants the gateway returns de-identified."
+    )
+    audit_detect_probability: Probability = 0.0
+    audit_delay_days_median: Positive = 180.0
+    audit_delay_sigma: NonNegative = 0.6
+
+
+class Config(Strict):
+    """A whole scenario: world, arrangement, controls and run settings."""
+
+    scenario: Scenario
+    policy: Policy = Policy()
+    organisations: dict[str, Organisation]
+    data: dict[str, DataClass]
+    sites: dict[str, Site]
+    replication: tuple[Replication, ...] = ()
+    migrations: tuple[Migration, ...] = ()
+    deletions: tuple[Deletion, ...] = ()
+    actors: dict[str, ActorGroup]
+    gatekeeper: Gatekeeper
+    parent_approval: ParentApproval = ParentApproval()
+    routes: tuple[Route, ...] = ()
+    controls: Controls = Controls()
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Config:
+        for key, problem in reference_problems(self):
+            raise PydanticCustomError("reference", "{problem}", {"key": key, "problem": problem})
+        return self
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Asia/Shanghai')") from exc
+    return value
+
+
+def _check_mix(mix: dict[str, float]) -> dict[str, float]:
+    total = sum(mix.values())
+    if mix and abs(total - 1.0) > 1e-6:
+        raise ValueError(f"shares must add up to 1, they add up to {total:g}")
+    return mix
+
+
+def reference_problems(config: Config) -> list[tuple[str, str]]:
+    """List (key, problem) for every name that refers to something the config lacks."""
+    orgs, sites, classes = set(config.organisations), set(config.sites), set(config.data)
+    problems: list[tuple[str, str]] = []
+
+    def need(kind: str, name: str | None, known: set[str], where: str) -> None:
+        if name is not None and name != WILDCARD and name not in known:
+            choices = ", ".join(sorted(known)) or "none defined"
+            problems.append((where, f"names {kind} {name!r}, which is not defined (defined: {choices})."))
+
+    for name, org in config.organisations.items():
+        need("organisation", org.parent, orgs, f"organisations.{name}.parent")
+    for name, site in config.sites.items():
+        need("organisation", site.operator, orgs, f"sites.{name}.operator")
+        need("organisation", site.key_custody, orgs, f"sites.{name}.key_custody")
+        for cls in site.holdings:
+            need("data class", cls, classes, f"sites.{name}.holdings")
+    for group in ("replication", "migrations"):
+        for i, item in enumerate(getattr(config, group)):
+            need("site", item.source, sites, f"{group}.{i}.source")
+            need("site", item.target, sites, f"{group}.{i}.target")
+            need("data class", item.data_class, classes, f"{group}.{i}.data_class")
+    for i, deletion in enumerate(config.deletions):
+        need("site", deletion.site, sites, f"deletions.{i}.site")
+        need("data class", deletion.data_class, classes, f"deletions.{i}.data_class")
+    policy = config.gatekeeper.policy
+    for name, actor in config.actors.items():
+        need("organisation", actor.employer, orgs, f"actors.{name}.employer")
+        for cls in actor.data_classes:
+            need("data class", cls, classes, f"actors.{name}.data_classes")
+        for site_name in actor.preferred_sites:
+            need("site", site_name, sites, f"actors.{name}.preferred_sites")
+        for purpose in actor.purposes:
+            if purpose not in policy:
+                problems.append((
+                    f"actors.{name}.purposes",
+                    f"uses purpose {purpose!r}, which gatekeeper.policy does not cover "
+                    "(add it to gatekeeper.policy with the data classes it allows).",
+                ))
+    need("organisation", config.gatekeeper.organisation, orgs, "gatekeeper.organisation")
+    for purpose, allowed in policy.items():
+        for cls in allowed:
+            need("data class", cls, classes, f"gatekeeper.policy.{purpose}")
+    for i, route in enumerate(config.routes):
+        need("actor group", route.actor, set(config.actors), f"routes.{i}.actor")
+        need("site", route.site, sites, f"routes.{i}.site")
+        need("data class", route.data_class, classes, f"routes.{i}.data_class")
+    for cls in config.policy.counted_classes:
+        need("data class", cls, classes, "policy.counted_classes")
+    return problems

@@ -1,0 +1,157 @@
+"""Summaries of replicated results: the JSON document, the daily table and the files."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sim import __version__
+from sim.experiment import ScenarioResult
+from sim.metrics import DAILY_COLUMNS
+from sim.stats import Estimate, estimate, paired_difference
+
+
+def metric_names(result: ScenarioResult) -> list[str]:
+    """Return the flat metric paths of a result, in the order the model reports them."""
+    return list(result.replications[0].metrics) if result.replications else []
+
+
+def estimates(result: ScenarioResult) -> dict[str, Estimate]:
+    """Return the estimate of every metric over the replications."""
+    return {
+        name: estimate([rep.metrics[name] for rep in result.replications])
+        for name in metric_names(result)
+    }
+
+
+def run_info(result: ScenarioResult) -> dict[str, Any]:
+    """Return what produced a result: config, seed, replications, version and overrides."""
+    loaded = result.loaded
+    scenario = loaded.config.scenario
+    return {
+        "scenario": scenario.name,
+        "title": scenario.title,
+        "config_file": str(loaded.path),
+        "seed": result.seed,
+        "replications": len(result.replications),
+        "days": scenario.days,
+        "start_date": scenario.start_date.isoformat(),
+        "version": __version__,
+        "overrides": list(loaded.overrides),
+    }
+
+
+def summary_document(result: ScenarioResult) -> dict[str, Any]:
+    """Return the nested JSON document: `run`, then every metric as {mean, ci95}."""
+    document: dict[str, Any] = {"run": run_info(result)}
+    for name, value in estimates(result).items():
+        node = document
+        *parents, leaf = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value.as_leaf()
+    return document
+
+
+def to_json(document: dict[str, Any]) -> str:
+    """Serialise a document deterministically (same input, same bytes)."""
+    return json.dumps(_finite(document), indent=2, ensure_ascii=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def daily_csv(result: ScenarioResult) -> str:
+    """Return the per-day table: each column's mean and 95% interval across replications."""
+    start = result.loaded.config.scenario.start_date
+    days = result.loaded.config.scenario.days
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    header = ["day", "date"]
+    for column in DAILY_COLUMNS:
+        header += [f"{column}_mean", f"{column}_lo", f"{column}_hi"]
+    writer.writerow(header)
+    for day in range(days):
+        row: list[Any] = [day, (start + dt.timedelta(days=day)).isoformat()]
+        for column in DAILY_COLUMNS:
+            value = estimate([rep.daily[column][day] for rep in result.replications])
+            row += [_fmt(value.mean), _fmt(value.low), _fmt(value.high)]
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else repr(round(value, 6))
+
+
+def resolved_document(result: ScenarioResult) -> dict[str, Any]:
+    """Return the resolved config with the provenance of each parameter, seed and version."""
+    loaded = result.loaded
+    return {
+        "run": run_info(result),
+        "config": loaded.config.model_dump(mode="json"),
+        "provenance": {key: prov.describe(loaded.facts) for key, prov in
+                       sorted(loaded.provenance.items())},
+    }
+
+
+def write_run(result: ScenarioResult, folder: Path) -> list[Path]:
+    """Write summary.json, daily.csv and resolved_config.json into a folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "summary.json": to_json(summary_document(result)),
+        "daily.csv": daily_csv(result),
+        "resolved_config.json": to_json(resolved_document(result)),
+    }
+    paths = []
+    for name, text in files.items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def comparison_rows(
+    results: Sequence[ScenarioResult], baseline: ScenarioResult | None
+) -> list[dict[str, Any]]:
+    """Return one row per (arrangement, metric) with its interval and paired difference."""
+    rows = []
+    for result in results:
+        for name, value in estimates(result).items():
+            row: dict[str, Any] = {
+                "scenario": result.loaded.name, "metric": name,
+                "mean": value.mean, "ci95_low": value.low, "ci95_high": value.high,
+                "diff_vs_baseline": None, "diff_ci95_low": None, "diff_ci95_high": None,
+            }
+            if baseline is not None and baseline is not result:
+                diff = paired_difference([r.metrics[name] for r in result.replications],
+                                         [r.metrics[name] for r in baseline.replications])
+                row.update(diff_vs_baseline=diff.mean, diff_ci95_low=diff.low,
+                           diff_ci95_high=diff.high)
+            rows.append(row)
+    return rows
+
+
+def comparison_csv(rows: list[dict[str, Any]]) -> str:
+    """Return the combined comparison table as CSV."""
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (_fmt(v) if isinstance(v, float) else
+                                 ("" if v is None else v)) for k, v in row.items()})
+    return out.getvalue()

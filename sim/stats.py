@@ -1,0 +1,43 @@
+"""Confidence intervals over replications and paired differences between arrangements."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scipy import stats as scipy_stats
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over replications and its 95% confidence interval (None where undefined)."""
+
+    mean: float | None
+    low: float | None
+    high: float | None
+    n: int
+
+    def as_leaf(self) -> dict[str, object]:
+        """Return the JSON leaf form: {"mean": x, "ci95": [lo, hi] or null}."""
+        ci = None if self.low is None or self.high is None else [self.low, self.high]
+        return {"mean": self.mean, "ci95": ci}
+
+
+def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
+    """Return the mean and Student-t confidence interval of finite values."""
+    finite = [v for v in values if not math.isnan(v)]
+    n = len(finite)
+    if n == 0:
+        return Estimate(None, None, None, 0)
+    mean = math.fsum(finite) / n
+    if n == 1:
+        return Estimate(mean, None, None, 1)
+    variance = math.fsum((v - mean) ** 2 for v in finite) / (n - 1)
+    half = float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * math.sqrt(variance / n)
+    return Estimate(mean, mean - half, mean + half, n)
+
+
+def paired_difference(values: Sequence[float], baseline: Sequence[float]) -> Estimate:
+    """Return the estimate of values minus baseline, replication by replication."""
+    return estimate([a - b for a, b in zip(values, baseline, strict=True)])

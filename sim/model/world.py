@@ -184,6 +184,25 @@ class World:
         self.observer.submitted(now, request)
         self._dispatch(actor, request)
 
+    def inject(
+        self, actor: str, purpose: str, data_class: str, *, records: float = 1.0,
+        review_hours: float = 1.0, uniforms: list[float] | None = None,
+    ) -> Request:
+        """Submit a hand-made request now, bypassing the random draws (exact timelines).
+
+        By default the request takes the first route that holds the data, is decided exactly
+        as policy says, is not overridden, and no control or audit touches it.
+        """
+        request = Request(
+            number=next(self._numbers), actor=actor, t_submit=self.env.now, purpose=purpose,
+            data_class=data_class, records=records, review_hours=review_hours,
+            uniforms=uniforms or [0.0, 0.0, 0.0, 0.999, 0.999, 0.999, 0.999, 0.5],
+            normals=[0.0, 0.0, 0.0, 0.0],
+        )
+        self.observer.submitted(self.env.now, request)
+        self._dispatch(self.actors_by_name[actor], request)
+        return request
+
     def _dispatch(self, actor: Actor, request: Request) -> None:
         now = self.env.now
         choice = self._choose_site(actor, request.data_class, request.uniforms[U_SITE])

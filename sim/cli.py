@@ -34,7 +34,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Simulate who abroad can read protected US user data under each hosting arrangement.",
 )
-out = Console(highlight=False, soft_wrap=True)
+# Tables are wide: when output is not a terminal, do not wrap them at rich's 80 columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SeedOption = Annotated[int | None, typer.Option(help="Seed of the random streams (default: the config's).")]
@@ -45,69 +46,46 @@ WorkersOption = Annotated[int | None, typer.Option(help="Worker processes (defau
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
 
 HEADLINE = (
-    ("residual_access.events", "residual accesses", "{:,.0f}"),
-    ("residual_access.records", "records read abroad", "{:,.3g}"),
-    ("at_rest_abroad.record_days", "record-days abroad", "{:,.3g}"),
-    ("friction.wait_hours", "mean wait h", "{:,.2f}"),
-    ("friction.wait_hours_p95", "p95 wait h", "{:,.1f}"),
-    ("friction.utilisation", "utilisation", "{:.0%}"),
-    ("requests.denied", "denied", "{:,.0f}"),
-    ("detection.detected_share", "improper detected", "{:.0%}"),
+    ("residual_access.events", "residual accesses", "count"),
+    ("residual_access.records", "records read abroad", "count"),
+    ("at_rest_abroad.record_days", "record-days abroad", "count"),
+    ("friction.wait_hours", "gate wait h (mean)", "hours"),
+    ("friction.wait_hours_p95", "gate wait h (p95)", "hours"),
+    ("friction.decision_hours", "time to decision h", "hours"),
+    ("friction.utilisation", "gate utilisation", "share"),
+    ("requests.denied", "requests denied", "count"),
+    ("detection.detected_share", "improper accesses detected", "share"),
 )
+COMPARE_COLUMNS = ("residual_access.events", "residual_access.records",
+                   "at_rest_abroad.record_days", "friction.wait_hours",
+                   "friction.decision_hours")
 
 
-def fail(error: InputError) -> None:
-    """Print an input error as one paragraph and exit with code 2."""
-    err.print(f"[bold red]error:[/] {error.paragraph()}", markup=True)
-    raise typer.Exit(EXIT_INPUT)
+def human(value: float | None, kind: str, scale_of: float | None = None) -> str:
+    """Format a number for a table: counts with k/M/B, hours with decimals, shares as %.
+
+    `scale_of` formats the value in the unit chosen for another (a mean's interval).
+    """
+    if value is None:
+        return "–"
+    if kind == "share":
+        return f"{value:.0%}"
+    if kind == "hours":
+        return f"{value:,.1f}"
+    magnitude = abs(value if scale_of is None else scale_of)
+    for size, suffix in ((1e9, "B"), (1e6, "M")):
+        if magnitude >= size:
+            return f"{value / size:,.2f}{suffix}"
+    return f"{value:,.0f}" if magnitude >= 100 else f"{value:,.1f}"
 
 
-def overrides_from(
-    sets: list[str] | None, seed: int | None, replications: int | None, days: int | None
-) -> list[tuple[str, str, str]]:
-    """Turn --set KEY=VALUE and the run flags into (key, value, flag) overrides."""
-    overrides = []
-    for item in sets or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError("--set", item, "an override must have the form KEY=VALUE.",
-                             "write it like `--set gatekeeper.reviewers=300`.")
-        overrides.append((key.strip(), value.strip(), "--set"))
-    for flag, key, value in (("--seed", "scenario.seed", seed),
-                             ("--replications", "scenario.replications", replications),
-                             ("--days", "scenario.days", days)):
-        if value is not None:
-            overrides.append((key, str(value), flag))
-    return overrides
-
-
-def progress_printer(quiet: bool) -> object:
-    """Return a progress callback printing periodic lines to standard error."""
-    started = time.monotonic()
-    last = [0.0]
-
-    def report(done: int, total: int, label: str) -> None:
-        now = time.monotonic()
-        if quiet or (now - last[0] < 1.0 and done < total):
-            return
-        last[0] = now
-        elapsed = now - started
-        left = elapsed / done * (total - done)
-        err.print(f"  [{done}/{total}] {label} done; {elapsed:.0f} s elapsed, ~{left:.0f} s left")
-
-    return report
-
-
-def fmt(value: float | None, pattern: str) -> str:
-    """Format a number, or a dash where it is undefined."""
-    return "–" if value is None else pattern.format(value)
-
-
-def fmt_estimate(value: Estimate, pattern: str) -> str:
-    """Format a mean with its 95% interval."""
-    text = fmt(value.mean, pattern)
-    if value.low is not None and value.high is not None:
-        text += f" [{fmt(value.low, pattern)}, {fmt(value.high, pattern)}]"
+def fmt_estimate(value: Estimate, kind: str, signed: bool = False) -> str:
+    """Format a mean with the half-width of its 95% interval (t intervals are symmetric)."""
+    text = human(value.mean, kind)
+    if signed and value.mean is not None and value.mean >= 0:
+        text = "+" + text
+    if value.mean is not None and value.high is not None:
+        text += f" ± {human(value.high - value.mean, kind, scale_of=value.mean)}"
     return text
 
 
@@ -151,14 +129,14 @@ def print_summary(result: ScenarioResult) -> None:
     scenario = result.loaded.config.scenario
     table = Table(title=f"{scenario.name}: {scenario.title}", title_justify="left")
     table.add_column("metric")
-    table.add_column("mean [95% CI]", justify="right")
+    table.add_column("mean ± 95% CI half-width", justify="right")
     values = estimates(result)
-    for name, label, pattern in HEADLINE:
-        table.add_row(label, fmt_estimate(values[name], pattern))
+    for name, label, kind in HEADLINE:
+        table.add_row(label, fmt_estimate(values[name], kind))
     for name, value in values.items():
         if name.startswith("residual_access.by_channel.") and name.endswith(".events"):
-            channel = name.split(".")[2]
-            table.add_row(f"  via {channel}", fmt_estimate(value, "{:,.1f}"))
+            channel = name.split(".")[2].replace("_", " ")
+            table.add_row(f"  via {channel}", fmt_estimate(value, "count"))
     out.print(table)
     out.print(caption(result))
 
@@ -216,21 +194,23 @@ def compare(
 
 def print_comparison(results: list[ScenarioResult], base: ScenarioResult | None) -> None:
     """Print the comparison table and the paired differences from the baseline."""
-    table = Table(title="Residual cross-border access and friction, per year (mean [95% CI])",
-                  title_justify="left")
+    labels = {name: label for name, label, _ in HEADLINE}
+    kinds = {name: kind for name, _, kind in HEADLINE}
+    table = Table(title="Residual cross-border access and its cost in waiting, per simulated "
+                  "year (mean ± 95% CI)", title_justify="left")
     table.add_column("arrangement")
-    for _, label, _ in HEADLINE[:6]:
-        table.add_column(label, justify="right")
+    for name in COMPARE_COLUMNS:
+        table.add_column(labels[name], justify="right")
     if base is not None:
-        table.add_column(f"Δ residual vs {base.loaded.name}", justify="right")
+        table.add_column(f"Δ residual vs {base.loaded.name} (paired)", justify="right")
+    residual = "residual_access.events"
     for result in results:
         values = estimates(result)
-        row = [result.loaded.name] + [fmt_estimate(values[n], p) for n, _, p in HEADLINE[:6]]
+        row = [result.loaded.name] + [fmt_estimate(values[n], kinds[n]) for n in COMPARE_COLUMNS]
         if base is not None:
-            name = "residual_access.events"
-            diff = paired_difference([r.metrics[name] for r in result.replications],
-                                     [r.metrics[name] for r in base.replications])
-            row.append("–" if result is base else fmt_estimate(diff, "{:+,.0f}"))
+            diff = paired_difference([r.metrics[residual] for r in result.replications],
+                                     [r.metrics[residual] for r in base.replications])
+            row.append("–" if result is base else fmt_estimate(diff, "count", signed=True))
         table.add_row(*row)
     out.print(table)
     channels = Table(title="Residual accesses by channel (mean per year)", title_justify="left")
@@ -241,7 +221,7 @@ def print_comparison(results: list[ScenarioResult], base: ScenarioResult | None)
         channels.add_column(name.split(".")[2].replace("_", " "), justify="right")
     for result in results:
         values = estimates(result)
-        channels.add_row(result.loaded.name, *[fmt(values[n].mean, "{:,.1f}") for n in names])
+        channels.add_row(result.loaded.name, *[human(values[n].mean, "count") for n in names])
     out.print(channels)
     out.print(caption(results[0]).split("; overrides")[0] + "; paired differences use the same "
               "replications (common random numbers)")

@@ -84,7 +84,7 @@ class Recorder:
             "emergency": 0, "reviewed": 0, "wait_sum": 0.0, "improper": 0, "detected": 0,
             "detect_hours": 0.0, "deidentified": 0, "ciphertext": 0, "code_review": 0,
             "covert_attempts": 0, "transfers": 0, "transfer_records": 0.0, "record_days": 0.0,
-            "records_abroad_end": 0.0,
+            "records_abroad_end": 0.0, "decision_hours": 0.0, "gated_decisions": 0,
         }
         self.channel_events = dict.fromkeys(CHANNELS, 0.0)
         self.channel_records = dict.fromkeys(CHANNELS, 0.0)
@@ -113,7 +113,10 @@ class Recorder:
         """Count a request's outcome."""
         self.counts[outcome] += 1
         self.daily[outcome][self._day(t)] += 1
-        if why == "no_route":
+        if why in ("policy", "error", "parent"):
+            self.counts["decision_hours"] += t - request.t_submit
+            self.counts["gated_decisions"] += 1
+        elif why == "no_route":
             self.counts["no_route"] += 1
         elif why == "emergency":
             self.counts["emergency"] += 1
@@ -178,6 +181,8 @@ class Recorder:
             "friction.wait_hours": c["wait_sum"] / reviewed if reviewed else math.nan,
             "friction.wait_hours_p50": hist_quantile(self.wait_hist, 0.50),
             "friction.wait_hours_p95": hist_quantile(self.wait_hist, 0.95),
+            "friction.decision_hours": (c["decision_hours"] / c["gated_decisions"]
+                                        if c["gated_decisions"] else math.nan),
             "friction.utilisation": busy_hours / available_hours if available_hours else math.nan,
             "friction.queue_length": queue_area / self.horizon,
             "residual_access.events": sum(self.channel_events.values()),

@@ -23,6 +23,7 @@ UNSOURCED_KEYS = frozenset(
      "scenario.replications"}
 )
 PROVENANCE_KEY = "provenance"
+INCLUDE_KEY = "include"
 SOURCED_LEAF_KEYS = frozenset({"value", "fact", "assume", "note"})
 
 
@@ -64,12 +65,9 @@ def load_config(
 ) -> LoadedConfig:
     """Read, check and validate a config file, then apply (key, value, flag) overrides."""
     path = Path(path)
-    raw = read_toml(path)
     facts_path = find_fact_base(path.resolve().parent)
     facts = load_facts(facts_path) if facts_path else {}
-    provenance: dict[str, Provenance] = {}
-    plain = strip_provenance(raw, "", None, provenance, str(path))
-    check_fact_ids(provenance, facts, str(path), facts_path)
+    plain, provenance = read_sourced(path, facts, facts_path, ())
     config = validate(plain, str(path))
     applied: list[str] = []
     if overrides:
@@ -93,6 +91,62 @@ def blame_override(
         if error.key and (error.key == key or error.key.startswith(key + ".")):
             return InputError(f"{flag} (applied to {path})", error.key, error.problem, error.fix)
     return error
+
+
+def read_sourced(
+    path: Path, facts: dict[str, Fact], facts_path: Path | None, chain: tuple[Path, ...]
+) -> tuple[dict[str, Any], dict[str, Provenance]]:
+    """Read a config and the file it includes, returning plain values and their provenance.
+
+    `include = "other.toml"` (relative to the file) brings in a shared base; the file's own
+    values win, tables merge key by key, and lists replace the base's list whole.
+    """
+    raw = read_toml(path)
+    include = raw.pop(INCLUDE_KEY, None)
+    provenance: dict[str, Provenance] = {}
+    plain = strip_provenance(raw, "", None, provenance, str(path))
+    check_fact_ids(provenance, facts, str(path), facts_path)
+    if include is None:
+        return plain, provenance
+    if not isinstance(include, str):
+        raise InputError(str(path), INCLUDE_KEY, "include must be a file name in quotes.",
+                         'write `include = "../common/world.toml"`.')
+    base_path = (path.parent / include).resolve()
+    if base_path in chain or len(chain) > 8:
+        raise InputError(str(path), INCLUDE_KEY, "the includes form a loop.",
+                         "make the shared file stop including the files that include it.")
+    if not base_path.is_file():
+        raise InputError(str(path), INCLUDE_KEY, f"the included file {base_path} does not exist.",
+                         "give a path relative to this config's folder.")
+    base, base_provenance = read_sourced(base_path, facts, facts_path, (*chain, path.resolve()))
+    replaced = replaced_paths(plain)
+    merged_provenance = {
+        key: prov for key, prov in base_provenance.items()
+        if not any(key == p or key.startswith(p + ".") for p in replaced)
+    }
+    merged_provenance.update(provenance)
+    return deep_merge(base, plain), merged_provenance
+
+
+def replaced_paths(node: Any, prefix: str = "") -> list[str]:
+    """Return the paths an overlay replaces outright: its leaves and its lists."""
+    if isinstance(node, dict):
+        paths: list[str] = []
+        for key, value in node.items():
+            paths += replaced_paths(value, join(prefix, key))
+        return paths
+    return [prefix]
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Merge tables key by key; any other overlay value replaces the base's."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -24,8 +24,9 @@ ReviewDistribution = Literal["exponential", "lognormal"]
 
 #: The order in which an actor tries routes: the weakest gate first.
 GATE_ORDER: dict[str, int] = {"none": 0, "parent": 1, "steward": 2}
-#: Among sites behind equally weak gates, the order of preference by role.
-ROLE_ORDER: dict[str, int] = {"primary": 0, "backup": 1, "legacy": 2}
+#: Among sites behind equally weak gates, the order of preference by role: the live system,
+#: then the old primary still being emptied, then the backup.
+ROLE_ORDER: dict[str, int] = {"primary": 0, "legacy": 1, "backup": 2}
 
 #: Channels through which protected data is read from abroad.
 CHANNELS: tuple[str, ...] = (
@@ -243,7 +244,7 @@ class Config(Strict):
     migrations: tuple[Migration, ...] = ()
     deletions: tuple[Deletion, ...] = ()
     actors: dict[str, ActorGroup]
-    gatekeeper: Gatekeeper
+    gatekeeper: Gatekeeper | None = None
     parent_approval: ParentApproval = ParentApproval()
     routes: tuple[Route, ...] = ()
     controls: Controls = Controls()
@@ -295,7 +296,8 @@ def reference_problems(config: Config) -> list[tuple[str, str]]:
     for i, deletion in enumerate(config.deletions):
         need("site", deletion.site, sites, f"deletions.{i}.site")
         need("data class", deletion.data_class, classes, f"deletions.{i}.data_class")
-    policy = config.gatekeeper.policy
+    gate = config.gatekeeper
+    policy = gate.policy if gate is not None else {}
     for name, actor in config.actors.items():
         need("organisation", actor.employer, orgs, f"actors.{name}.employer")
         for cls in actor.data_classes:
@@ -303,13 +305,18 @@ def reference_problems(config: Config) -> list[tuple[str, str]]:
         for site_name in actor.preferred_sites:
             need("site", site_name, sites, f"actors.{name}.preferred_sites")
         for purpose in actor.purposes:
-            if purpose not in policy:
+            if gate is not None and purpose not in policy:
                 problems.append((
                     f"actors.{name}.purposes",
                     f"uses purpose {purpose!r}, which gatekeeper.policy does not cover "
                     "(add it to gatekeeper.policy with the data classes it allows).",
                 ))
-    need("organisation", config.gatekeeper.organisation, orgs, "gatekeeper.organisation")
+    if gate is not None:
+        need("organisation", gate.organisation, orgs, "gatekeeper.organisation")
+    for i, route in enumerate(config.routes):
+        if route.gate == "steward" and gate is None:
+            problems.append((f"routes.{i}.gate", "sends requests to the steward gate, but the "
+                             "config has no [gatekeeper] table (add one, or use another gate)."))
     for purpose, allowed in policy.items():
         for cls in allowed:
             need("data class", cls, classes, f"gatekeeper.policy.{purpose}")

@@ -89,11 +89,14 @@ class World:
         self.horizon = scenario.days * HOURS_PER_DAY
         self.holdings = Holdings(self.env, config, streams, observer)
         gate = config.gatekeeper
-        shifts = None if gate.hours.around_the_clock else working_windows(
+        shifts = None if gate is None or gate.hours.around_the_clock else working_windows(
             gate.hours, gate.timezone, scenario.start_date, scenario.days)
-        self.gate = StewardGate(self.env, gate.reviewers, shifts, self.horizon, observer,
-                                self._steward_decision)
-        self.review_mu = math.log(gate.review_hours_mean) - gate.review_hours_sigma**2 / 2
+        self.gate = StewardGate(self.env, gate.reviewers if gate else 0, shifts, self.horizon,
+                                observer, self._steward_decision)
+        self.review_mu = (math.log(gate.review_hours_mean) - gate.review_hours_sigma**2 / 2
+                          if gate else 0.0)
+        self.emergency_purposes = gate.emergency_purposes if gate else ()
+        self.expiry_hours = gate.expiry_hours if gate else None
         self.parent_pending = 0
         self._numbers = itertools.count()
         self.actors = [self._build_actor(name, spec, streams)
@@ -150,27 +153,32 @@ class World:
 
     # -- requests -------------------------------------------------------------------------
     def _arrivals(self, actor: Actor) -> Generator[Any, Any, None]:
+        """Make requests at a constant rate per working hour, at Poisson times.
+
+        The gaps are drawn on a clock that runs only in working hours and then mapped onto
+        the calendar, so the k-th request uses the same draws whatever the calendar.
+        """
         rate = actor.spec.headcount * actor.spec.requests_per_hour
         if rate <= 0.0:
             return
         env, gaps = self.env, actor.gaps
+        gap = gaps.next() / rate
         for start, end in actor.windows:
-            if env.now < start:
-                yield env.timeout(start - env.now)
-            while True:
-                # Exponential gaps are memoryless: a gap that runs past the window's end is
-                # dropped and a fresh one drawn when the next window opens.
-                gap = gaps.next() / rate
-                if env.now + gap >= end:
-                    break
-                yield env.timeout(gap)
+            t = start
+            while t + gap < end:
+                t += gap
+                yield env.timeout(t - env.now)
                 self._request(actor)
+                gap = gaps.next() / rate
+            gap -= end - t
 
     def _request(self, actor: Actor) -> None:
         now = self.env.now
         spec, gate = actor.spec, self.config.gatekeeper
         u, z = actor.uniforms.row(), actor.normals.row()
-        if gate.review_distribution == "exponential":
+        if gate is None:
+            review = 0.0
+        elif gate.review_distribution == "exponential":
             review = -gate.review_hours_mean * math.log(1.0 - u[U_REVIEW])
         else:
             review = math.exp(self.review_mu + gate.review_hours_sigma * z[Z_REVIEW])
@@ -215,25 +223,33 @@ class World:
             self._access(now, actor, request, "approved_by_policy")
         elif request.gate == "parent":
             self._parent_decision(actor, request)
-        elif request.purpose in self.config.gatekeeper.emergency_purposes:
+        elif request.purpose in self.emergency_purposes:
             self.observer.decided(now, request, "granted", "emergency")
             self._access(now, actor, request, "emergency_path")
             self.gate.submit(dataclasses.replace(request, post_review=True))
         else:
-            expiry = self.config.gatekeeper.expiry_hours
+            expiry = self.expiry_hours
             request.expires_at = now + expiry if expiry is not None else math.inf
             self.gate.submit(request)
 
     def _choose_site(self, actor: Actor, data_class: str, u: float) -> tuple[str, str] | None:
-        """Pick where a request is served: each candidate holds the records with its share."""
+        """Pick where a request is served, trying the weakest gate first.
+
+        Each site holds a share of the class's records. Shares are taken to overlap as little
+        as they can (a move leaves disjoint halves; a full copy covers everything), so a
+        candidate serves the request with probability share / (share not yet covered).
+        """
         shares = self.holdings.share
+        covered = 0.0
         for site, gate in actor.candidates[data_class]:
             share = shares[site][data_class]
             if share <= 0.0:
                 continue
-            if u < share:
+            chance = share / (1.0 - covered) if covered < 1.0 else 1.0
+            if chance >= 1.0 or u < chance:
                 return site, gate
-            u = (u - share) / (1.0 - share)
+            u = (u - chance) / (1.0 - chance)
+            covered += share
         return None
 
     def _parent_decision(self, actor: Actor, request: Request) -> None:
@@ -251,6 +267,7 @@ class World:
 
     def _steward_decision(self, now: float, request: Request) -> None:
         gate = self.config.gatekeeper
+        assert gate is not None, "validation guarantees a gatekeeper behind steward routes"
         u = request.uniforms[U_DECISION]
         allowed = request.data_class in gate.policy.get(request.purpose, ())
         actor = self.actors_by_name[request.actor]

@@ -89,6 +89,48 @@ def fmt_estimate(value: Estimate, kind: str, signed: bool = False) -> str:
     return text
 
 
+def fail(error: InputError) -> None:
+    """Print an input error as one paragraph and exit with code 2."""
+    err.print(f"[bold red]error:[/] {error.paragraph()}", markup=True)
+    raise typer.Exit(EXIT_INPUT)
+
+
+def overrides_from(
+    sets: list[str] | None, seed: int | None, replications: int | None, days: int | None
+) -> list[tuple[str, str, str]]:
+    """Turn --set KEY=VALUE and the run flags into (key, value, flag) overrides."""
+    overrides = []
+    for item in sets or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError("--set", item, "an override must have the form KEY=VALUE.",
+                             "write it like `--set gatekeeper.reviewers=300`.")
+        overrides.append((key.strip(), value.strip(), "--set"))
+    for flag, key, value in (("--seed", "scenario.seed", seed),
+                             ("--replications", "scenario.replications", replications),
+                             ("--days", "scenario.days", days)):
+        if value is not None:
+            overrides.append((key, str(value), flag))
+    return overrides
+
+
+def progress_printer(quiet: bool) -> object:
+    """Return a progress callback printing periodic lines to standard error."""
+    started = time.monotonic()
+    last = [0.0]
+
+    def report(done: int, total: int, label: str) -> None:
+        now = time.monotonic()
+        if quiet or (now - last[0] < 1.0 and done < total):
+            return
+        last[0] = now
+        elapsed = now - started
+        left = elapsed / done * (total - done)
+        err.print(f"  [{done}/{total}] {label} done; {elapsed:.0f} s elapsed, ~{left:.0f} s left")
+
+    return report
+
+
 def load_all(paths: list[Path], overrides: list[tuple[str, str, str]]) -> list[LoadedConfig]:
     """Load every config before running any, so a bad one costs no computation."""
     return [load_config(path, overrides) for path in paths]
@@ -180,6 +222,8 @@ def compare(
     results = run_scenarios(loaded, run_seed, reps, workers or default_workers(),
                             progress_printer(quiet or json_))  # type: ignore[arg-type]
     base = next((r for r in results if r.loaded.name == baseline), None)
+    if base is not None:  # the baseline leads the table
+        results = [base] + [r for r in results if r is not base]
     for result in results:
         write_run(result, out_dir / result.loaded.name)
     csv_path = out_dir / "comparison.csv"

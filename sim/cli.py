@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -39,9 +40,15 @@ out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SeedOption = Annotated[int | None, typer.Option(help="Seed of the random streams (default: the config's).")]
-RepsOption = Annotated[int | None, typer.Option("--replications", "-r", help="Replications (default: the config's, 20).")]
+RepsOption = Annotated[
+    int | None, typer.Option("--replications", "-r", help="Replications (default: the config's, 20).")
+]
 DaysOption = Annotated[int | None, typer.Option(help="Simulated days (default: the config's, 365).")]
-SetOption = Annotated[list[str] | None, typer.Option("--set", help="Override a parameter: KEY=VALUE by dotted path; repeatable.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a parameter: KEY=VALUE by dotted path; repeatable."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 WorkersOption = Annotated[int | None, typer.Option(help="Worker processes (default: the cores).")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
 
@@ -106,11 +113,12 @@ def overrides_from(
             raise InputError("--set", item, "an override must have the form KEY=VALUE.",
                              "write it like `--set gatekeeper.reviewers=300`.")
         overrides.append((key.strip(), value.strip(), "--set"))
-    for flag, key, value in (("--seed", "scenario.seed", seed),
-                             ("--replications", "scenario.replications", replications),
-                             ("--days", "scenario.days", days)):
-        if value is not None:
-            overrides.append((key, str(value), flag))
+    flags = (("--seed", "scenario.seed", seed),
+             ("--replications", "scenario.replications", replications),
+             ("--days", "scenario.days", days))
+    for flag, key, number in flags:
+        if number is not None:
+            overrides.append((key, str(number), flag))
     return overrides
 
 
@@ -143,8 +151,10 @@ def run(
     replications: RepsOption = None,
     days: DaysOption = None,
     set_: SetOption = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Write summary.json, daily.csv and the resolved config here.")] = None,
+    json_: JsonOption = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write summary.json, daily.csv and the resolved config here.")
+    ] = None,
     workers: WorkersOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -193,14 +203,18 @@ def caption(result: ScenarioResult) -> str:
 
 @app.command()
 def compare(
-    configs: Annotated[list[Path] | None, typer.Argument(help="Configs to compare (default: every file in configs/arrangements/).")] = None,
+    configs: Annotated[
+        list[Path] | None, typer.Argument(help="Configs to compare (default: every file in configs/arrangements/).")
+    ] = None,
     seed: SeedOption = None,
     replications: RepsOption = None,
     days: DaysOption = None,
     set_: SetOption = None,
-    baseline: Annotated[str, typer.Option(help="Scenario name the paired differences are taken from.")] = "status_quo",
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for per-arrangement files and comparison.csv.")] = Path("reports"),
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object per arrangement, keyed by name.")] = False,
+    baseline: Annotated[str, typer.Option(help="Scenario the paired differences are taken from.")] = "status_quo",
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for per-arrangement files and comparison.csv.")
+    ] = Path("reports"),
+    json_: JsonOption = False,
     workers: WorkersOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -300,29 +314,26 @@ def facts(
     table.add_column("parameter")
     table.add_column("value")
     table.add_column("source")
-    values = flatten(loaded.config.model_dump(mode="json"))
+    data = loaded.config.model_dump(mode="json")
     for key in sorted(loaded.provenance):
-        if key in values or any(k.startswith(key + ".") for k in values):
-            shown = values.get(key, "(table)")
-            table.add_row(key, str(shown), loaded.provenance[key].describe(loaded.facts))
+        found, value = lookup(data, key)
+        if found:
+            shown = json.dumps(value) if isinstance(value, dict | list) else str(value)
+            table.add_row(key, shown, loaded.provenance[key].describe(loaded.facts))
     out.print(table)
 
 
-def flatten(node: object, prefix: str = "") -> dict[str, object]:
-    """Flatten nested dicts and lists into dotted paths."""
-    if isinstance(node, dict):
-        items: dict[str, object] = {}
-        for key, value in node.items():
-            items.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        if not node and prefix:
-            items[prefix] = {}
-        return items
-    if isinstance(node, list) and node and all(isinstance(v, dict) for v in node):
-        items = {}
-        for i, value in enumerate(node):
-            items.update(flatten(value, f"{prefix}.{i}"))
-        return items
-    return {prefix: node}
+def lookup(data: object, key: str) -> tuple[bool, object]:
+    """Return (True, value) at a dotted path of nested dicts and lists, else (False, None)."""
+    node = data
+    for part in key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False, None
+    return True, node
 
 
 @app.callback(invoke_without_command=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sim.config.loader import LoadedConfig
 from sim.config.schema import Config
-from sim.metrics import ReplicationResult, Recorder
+from sim.metrics import Recorder, ReplicationResult
 from sim.model.world import World
 from sim.rng import Streams
 

@@ -73,7 +73,7 @@ class StewardGate:
         done.callbacks.append(self._done)
 
     def _done(self, event: simpy.Event) -> None:
-        request: Request = event.value
+        request: Request = event._value
         self.free += 1
         if not request.post_review:
             self.reviewing -= 1

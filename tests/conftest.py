@@ -1,0 +1,106 @@
+"""Shared paths, an event-logging observer and helpers to write configs and run the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.model.events import Request
+
+ROOT = Path(__file__).resolve().parents[1]
+MMC = ROOT / "configs" / "validation" / "mmc.toml"
+FACTS = ROOT / "seeds" / "facts.toml"
+CLI_TIMEOUT = 300
+
+Entry = tuple[object, ...]
+
+
+class LogObserver:
+    """Record the model's request events as plain tuples, in the order they are reported."""
+
+    def __init__(self) -> None:
+        self.log: list[Entry] = []
+        self.days: list[tuple[int, float]] = []
+
+    def submitted(self, t: float, request: Request) -> None:
+        """Log ("submitted", t, number)."""
+        self.log.append(("submitted", t, request.number))
+
+    def review_started(self, t: float, request: Request, wait: float) -> None:
+        """Log ("review_started", t, number, wait)."""
+        self.log.append(("review_started", t, request.number, wait))
+
+    def decided(self, t: float, request: Request, outcome: str, why: str) -> None:
+        """Log ("decided", t, number, outcome, why)."""
+        self.log.append(("decided", t, request.number, outcome, why))
+
+    def accessed(
+        self, t: float, request: Request | None, actor: str, site: str, data_class: str,
+        records: float, cross_border: bool, channel: str | None, detected_at: float | None,
+    ) -> None:
+        """Log ("accessed", t, actor, site, data_class, channel)."""
+        self.log.append(("accessed", t, actor, site, data_class, channel))
+
+    def shielded(self, t: float, actor: str, how: str) -> None:
+        """Log ("shielded", t, actor, how)."""
+        self.log.append(("shielded", t, actor, how))
+
+    def covert_attempt(self, t: float, actor: str) -> None:
+        """Log ("covert_attempt", t, actor)."""
+        self.log.append(("covert_attempt", t, actor))
+
+    def holdings(self, day: int, abroad_records: float) -> None:
+        """Keep the daily holdings apart from the log: they arrive every simulated day."""
+        self.days.append((day, abroad_records))
+
+    def transfer(self, t: float, source: str, target: str, records: float) -> None:
+        """Log ("transfer", t, source, target, records)."""
+        self.log.append(("transfer", t, source, target, records))
+
+
+def write_config(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
+    """Write a TOML config into tmp_path beside a copy of the fact base, and return its path."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir(exist_ok=True)
+    if not (seeds / "facts.toml").exists():
+        shutil.copyfile(FACTS, seeds / "facts.toml")
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def residency_executable() -> str:
+    """Return the installed `residency` console script, preferring the running venv's."""
+    beside = Path(sys.executable).parent / "residency"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("residency")
+    if found is None:
+        pytest.fail("the `residency` console script is not installed (pip install -e .)")
+    return found
+
+
+def run_cli(*args: object, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run `residency ARGS...` from the project folder and capture its output as text."""
+    env = {**os.environ, "NO_COLOR": "1", "TERM": "dumb"}
+    return subprocess.run(
+        [residency_executable(), *map(str, args)], cwd=cwd, env=env, capture_output=True,
+        text=True, timeout=CLI_TIMEOUT, check=False,
+    )
+
+
+@pytest.fixture
+def mmc_path() -> Path:
+    """Return the path of the M/M/c validation config."""
+    return MMC
+
+
+@pytest.fixture
+def log_observer() -> LogObserver:
+    """Return a fresh event-logging observer."""
+    return LogObserver()

@@ -78,7 +78,7 @@ def human(value: float | None, kind: str, scale_of: float | None = None) -> str:
     if kind == "share":
         return f"{value:.0%}"
     if kind == "hours":
-        return f"{value:,.1f}"
+        return f"{value:,.2f}"
     magnitude = abs(value if scale_of is None else scale_of)
     for size, suffix in ((1e9, "B"), (1e6, "M")):
         if magnitude >= size:

@@ -97,22 +97,26 @@ class Recorder:
     def submitted(self, t: float, request: Request) -> None:
         """Count a request."""
         self.counts["submitted"] += 1
-        self.daily["submitted"][self._day(t)] += 1
+        day = int(t // HOURS_PER_DAY)
+        self.daily["submitted"][day if day < self.days else self.days - 1] += 1
 
     def review_started(self, t: float, request: Request, wait: float) -> None:
         """Record a reviewed request's wait in the queue."""
         counts = self.counts
         counts["reviewed"] += 1
         counts["wait_sum"] += wait
-        day = self._day(t)
+        day = int(t // HOURS_PER_DAY)
+        if day >= self.days:
+            day = self.days - 1
         self.wait_sum_daily[day] += wait
         self.wait_count_daily[day] += 1
-        self.wait_hist[hist_index(wait)] += 1
+        self.wait_hist[hist_index(wait) if wait > 0.0 else 0] += 1
 
     def decided(self, t: float, request: Request, outcome: str, why: str) -> None:
         """Count a request's outcome."""
         self.counts[outcome] += 1
-        self.daily[outcome][self._day(t)] += 1
+        day = int(t // HOURS_PER_DAY)
+        self.daily[outcome][day if day < self.days else self.days - 1] += 1
         if why in ("policy", "error", "parent"):
             self.counts["decision_hours"] += t - request.t_submit
             self.counts["gated_decisions"] += 1

@@ -97,6 +97,13 @@ class World:
                           if gate else 0.0)
         self.emergency_purposes = gate.emergency_purposes if gate else ()
         self.expiry_hours = gate.expiry_hours if gate else None
+        # Hot-path constants, read once rather than through the frozen config per request.
+        self.exponential_review = gate is not None and gate.review_distribution == "exponential"
+        self.review_mean = gate.review_hours_mean if gate else 0.0
+        self.review_sigma = gate.review_hours_sigma if gate else 0.0
+        self.allowed = frozenset((purpose, cls) for purpose, classes in
+                                 (gate.policy.items() if gate else ()) for cls in classes)
+        self.counted = frozenset(config.policy.counted_classes)
         self.parent_pending = 0
         self._numbers = itertools.count()
         self.actors = [self._build_actor(name, spec, streams)
@@ -174,18 +181,21 @@ class World:
 
     def _request(self, actor: Actor) -> None:
         now = self.env.now
-        spec, gate = actor.spec, self.config.gatekeeper
+        spec = actor.spec
         u, z = actor.uniforms.row(), actor.normals.row()
-        if gate is None:
+        if self.config.gatekeeper is None:
             review = 0.0
-        elif gate.review_distribution == "exponential":
-            review = -gate.review_hours_mean * math.log(1.0 - u[U_REVIEW])
+        elif self.exponential_review:
+            review = -self.review_mean * math.log(1.0 - u[U_REVIEW])
         else:
-            review = math.exp(self.review_mu + gate.review_hours_sigma * z[Z_REVIEW])
+            review = math.exp(self.review_mu + self.review_sigma * z[Z_REVIEW])
+        purposes, classes = actor.purposes, actor.classes
         request = Request(
             number=next(self._numbers), actor=actor.name, t_submit=now,
-            purpose=pick(actor.purposes, actor.purpose_cum, u[U_PURPOSE]),
-            data_class=pick(actor.classes, actor.class_cum, u[U_CLASS]),
+            purpose=purposes[0] if len(purposes) == 1
+            else pick(purposes, actor.purpose_cum, u[U_PURPOSE]),
+            data_class=classes[0] if len(classes) == 1
+            else pick(classes, actor.class_cum, u[U_CLASS]),
             records=spec.records_median * math.exp(spec.records_sigma * z[Z_RECORDS]),
             review_hours=review, uniforms=u, normals=z,
         )
@@ -269,7 +279,7 @@ class World:
         gate = self.config.gatekeeper
         assert gate is not None, "validation guarantees a gatekeeper behind steward routes"
         u = request.uniforms[U_DECISION]
-        allowed = request.data_class in gate.policy.get(request.purpose, ())
+        allowed = (request.purpose, request.data_class) in self.allowed
         actor = self.actors_by_name[request.actor]
         if allowed and u >= gate.false_denial:
             self.observer.decided(now, request, "granted", "policy")
@@ -286,27 +296,28 @@ class World:
     # -- accesses -------------------------------------------------------------------------
     def _access(self, t: float, actor: Actor, request: Request, path: str) -> None:
         """Account for data read; decide whether it is residual cross-border access."""
-        config = self.config
         site_name = request.site or ""
+        if not (actor.foreign and request.data_class in self.counted):
+            # Domestic reads and uncounted classes are never residual: the common case.
+            self.observer.accessed(t, request, actor.name, site_name, request.data_class,
+                                   request.records, actor.foreign, None, None)
+            return
+        config = self.config
         site = config.sites[site_name]
-        counted = request.data_class in config.policy.counted_classes
-        channel: str | None = None
-        detected_at: float | None = None
-        if actor.foreign and counted:
-            u = request.uniforms[U_CONTROL]
-            if request.gate == "steward" and u < config.controls.gateway_deidentify_share:
-                self.observer.shielded(t, actor.name, "deidentified")
-                return
-            if request.gate != "steward" and path != "parent_override" and (
-                    u >= control_probability(config, site.key_custody, actor.spec.employer)):
-                self.observer.shielded(t, actor.name, "ciphertext")
-                return
-            abroad = site.jurisdiction not in config.policy.allowed_rest
-            channel = "legacy_or_backup_abroad" if abroad else path
-            detected_at = self._detection(t, site.access_logged, channel,
-                                          request.uniforms[U_AUDIT], request.normals[Z_AUDIT_DELAY])
+        u = request.uniforms[U_CONTROL]
+        if request.gate == "steward" and u < config.controls.gateway_deidentify_share:
+            self.observer.shielded(t, actor.name, "deidentified")
+            return
+        if request.gate != "steward" and path != "parent_override" and (
+                u >= control_probability(config, site.key_custody, actor.spec.employer)):
+            self.observer.shielded(t, actor.name, "ciphertext")
+            return
+        abroad = site.jurisdiction not in config.policy.allowed_rest
+        channel = "legacy_or_backup_abroad" if abroad else path
+        detected_at = self._detection(t, site.access_logged, channel,
+                                      request.uniforms[U_AUDIT], request.normals[Z_AUDIT_DELAY])
         self.observer.accessed(t, request, actor.name, site_name, request.data_class,
-                               request.records, actor.foreign, channel, detected_at)
+                               request.records, True, channel, detected_at)
 
     def _detection(self, t: float, logged: bool, channel: str, u: float, z: float) -> float | None:
         """Return when the audit finds an improper access, or None if it never does."""

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sim import __version__
@@ -98,7 +99,7 @@ def fmt_estimate(value: Estimate, kind: str, signed: bool = False) -> str:
 
 def fail(error: InputError) -> None:
     """Print an input error as one paragraph and exit with code 2."""
-    err.print(f"[bold red]error:[/] {error.paragraph()}", markup=True)
+    err.print(f"[bold red]error:[/] {escape(error.paragraph())}", markup=True)
     raise typer.Exit(EXIT_INPUT)
 
 
@@ -351,5 +352,5 @@ def main() -> None:
     try:
         app()
     except InputError as error:  # pragma: no cover - commands catch their own
-        err.print(f"[bold red]error:[/] {error.paragraph()}")
+        err.print(f"[bold red]error:[/] {escape(error.paragraph())}")
         sys.exit(EXIT_INPUT)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from scipy import stats as scipy_stats
 
 
 @dataclass(frozen=True)
@@ -24,6 +23,14 @@ class Estimate:
         return {"mean": self.mean, "ci95": ci}
 
 
+@functools.lru_cache(maxsize=256)
+def t_quantile(probability: float, dof: int) -> float:
+    """Return Student's t quantile (scipy is imported here, not at start-up, to start fast)."""
+    from scipy import stats as scipy_stats
+
+    return float(scipy_stats.t.ppf(probability, dof))
+
+
 def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
     """Return the mean and Student-t confidence interval of finite values."""
     finite = [v for v in values if not math.isnan(v)]
@@ -34,7 +41,7 @@ def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
     if n == 1:
         return Estimate(mean, None, None, 1)
     variance = math.fsum((v - mean) ** 2 for v in finite) / (n - 1)
-    half = float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * math.sqrt(variance / n)
+    half = t_quantile(0.5 + confidence / 2, n - 1) * math.sqrt(variance / n)
     return Estimate(mean, mean - half, mean + half, n)
 
 

@@ -85,6 +85,15 @@ def residency_executable() -> str:
     return found
 
 
+def parallel_workers() -> int:
+    """Return how many CLI processes to run at once: the usable cores, at least two."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(2, cores)
+
+
 def run_cli(*args: object, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     """Run `residency ARGS...` from the project folder and capture its output as text."""
     env = {**os.environ, "NO_COLOR": "1", "TERM": "dumb"}

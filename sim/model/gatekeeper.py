@@ -43,6 +43,7 @@ class StewardGate:
         self.queue_area = 0.0
         self.busy_hours = 0.0
         self._last_change = 0.0
+        self._shift_end = horizon if shifts is None else 0.0
         windows = shifts if shifts is not None else [(0.0, horizon)]
         self.available_hours = reviewers * sum(end - start for start, end in windows)
         if shifts is not None:
@@ -68,7 +69,10 @@ class StewardGate:
             self.reviewing += 1
             self.observer.review_started(now, request, wait)
         duration = request.review_hours
-        self.busy_hours += min(duration, self.horizon - now)
+        end = min(now + duration, self.horizon)
+        self.busy_hours += end - now
+        # A review that runs past the end of its shift is overtime: worked, so available too.
+        self.available_hours += max(0.0, end - max(self._shift_end, now))
         done = self.env.timeout(duration, request)
         done.callbacks.append(self._done)
 
@@ -98,6 +102,7 @@ class StewardGate:
         for start, end in shifts:
             if start > env.now:
                 yield env.timeout(start - env.now)
+            self._shift_end = end
             self.on_shift = True
             self._pull()
             yield env.timeout(end - env.now)

@@ -1,20 +1,23 @@
-"""Replications, common random numbers and the local process pool."""
+"""Replications under common random numbers, and running until an interval is narrow enough."""
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from sim.config.loader import LoadedConfig
 from sim.config.schema import Config
+from sim.executors import Executor, Job, LocalExecutor, default_workers
 from sim.metrics import Recorder, ReplicationResult
 from sim.model.world import World
 from sim.rng import Streams
+from sim.stats import estimate
 
 Progress = Callable[[int, int, str], None]
+
+__all__ = ["Progress", "ScenarioResult", "default_workers", "run_replication", "run_scenarios",
+           "run_to_precision"]
 
 
 @dataclass(frozen=True)
@@ -35,50 +38,75 @@ def run_replication(config: Config, seed: int, replication: int) -> ReplicationR
     return recorder.finish(pending, gate.queue_area, gate.busy_hours, gate.available_hours)
 
 
-def default_workers() -> int:
-    """Return the number of worker processes to use by default: the usable cores."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def run_scenarios(
     loaded: Sequence[LoadedConfig],
     seed: int,
     replications: int,
     workers: int = 1,
     progress: Progress | None = None,
+    executor: Executor | None = None,
+    first: int = 0,
 ) -> list[ScenarioResult]:
     """Run every config for the same replications under one seed (common random numbers).
 
     Replication r of every config draws from the streams of (seed, r), so where two configs
-    share a part, that part sees the same draws in both.
+    share a part, that part sees the same draws in both. `first` numbers the replications
+    from an offset, to extend an earlier run.
     """
-    tasks = [(i, r) for i in range(len(loaded)) for r in range(replications)]
+    executor = executor or LocalExecutor(workers)
+    jobs = [Job((i, r), item.config, seed, first + r) for i, item in enumerate(loaded)
+            for r in range(replications)]
     results: list[list[ReplicationResult | None]] = [[None] * replications for _ in loaded]
-    done = 0
-
-    def finished(i: int, r: int, result: ReplicationResult) -> None:
-        nonlocal done
+    for done, (job, result) in enumerate(executor.map(run_replication, jobs), start=1):
+        i, r = job.tag
         results[i][r] = result
-        done += 1
         if progress is not None:
-            progress(done, len(tasks), f"{loaded[i].name} replication {r + 1}")
+            progress(done, len(jobs), f"{loaded[i].name} replication {first + r + 1}")
+    return [ScenarioResult(item, seed, [res for res in results[i] if res is not None])
+            for i, item in enumerate(loaded)]
 
-    if workers <= 1 or len(tasks) == 1:
-        for i, r in tasks:
-            finished(i, r, run_replication(loaded[i].config, seed, r))
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
-            futures: dict[Future[ReplicationResult], tuple[int, int]] = {
-                pool.submit(run_replication, loaded[i].config, seed, r): (i, r) for i, r in tasks
-            }
-            for future in as_completed(futures):
-                i, r = futures[future]
-                finished(i, r, future.result())
-    return [
-        ScenarioResult(item, seed, [res for res in results[i] if res is not None])
-        for i, item in enumerate(loaded)
-    ]
+
+def relative_half_width(values: Sequence[float]) -> float:
+    """Return the 95% interval's half-width over |mean| (infinite where undefined)."""
+    value = estimate(values)
+    if value.mean is None or value.high is None or value.mean == 0:
+        return math.inf
+    return (value.high - value.mean) / abs(value.mean)
+
+
+def replications_for(values: Sequence[float], target: float, maximum: int) -> int:
+    """Return how many replications should bring the relative half-width under `target`."""
+    n = len(values)
+    current = relative_half_width(values)
+    if current <= target:
+        return n
+    if math.isinf(current):
+        return min(maximum, max(2 * n, n + 2))
+    # The half-width shrinks as 1/sqrt(n); aim a little past the estimate.
+    return min(maximum, max(n + 1, math.ceil(1.1 * n * (current / target) ** 2)))
+
+
+def run_to_precision(
+    loaded: Sequence[LoadedConfig],
+    seed: int,
+    replications: int,
+    target: float,
+    metric: str,
+    maximum: int,
+    executor: Executor,
+    progress: Progress | None = None,
+) -> list[ScenarioResult]:
+    """Add replications until every config's interval of `metric` is within `target` of its mean.
+
+    All configs keep the same number of replications, so paired differences stay paired.
+    """
+    results = run_scenarios(loaded, seed, replications, progress=progress, executor=executor)
+    while True:
+        n = len(results[0].replications)
+        wanted = max(replications_for([r.metrics[metric] for r in res.replications], target, maximum)
+                     for res in results)
+        if wanted <= n:
+            return results
+        more = run_scenarios(loaded, seed, wanted - n, progress=progress, executor=executor, first=n)
+        results = [ScenarioResult(a.loaded, seed, a.replications + b.replications)
+                   for a, b in zip(results, more, strict=True)]

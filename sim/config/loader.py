@@ -68,19 +68,28 @@ def load_config(
     facts_path = find_fact_base(path.resolve().parent)
     facts = load_facts(facts_path) if facts_path else {}
     plain, provenance = read_sourced(path, facts, facts_path, ())
-    config = validate(plain, str(path))
-    applied: list[str] = []
-    if overrides:
-        data = config.model_dump()
-        for key, value, flag in overrides:
-            set_path(data, key, parse_value(value), flag)
-            provenance[key] = Provenance("override", f"{flag} {key}={value}")
-            applied.append(f"{key}={value}")
-        try:
-            config = validate(data, str(path))
-        except InputError as error:
-            raise blame_override(error, overrides, path) from None
-    return LoadedConfig(config, path, provenance, tuple(applied), facts)
+    loaded = LoadedConfig(validate(plain, str(path)), path, provenance, (), facts)
+    return with_overrides(loaded, overrides)
+
+
+def with_overrides(
+    loaded: LoadedConfig, overrides: typing.Sequence[tuple[str, str, str]]
+) -> LoadedConfig:
+    """Return a loaded config with (key, value, flag) overrides applied and validated."""
+    if not overrides:
+        return loaded
+    data = loaded.config.model_dump()
+    provenance = dict(loaded.provenance)
+    applied = list(loaded.overrides)
+    for key, value, flag in overrides:
+        set_path(data, key, parse_value(value), flag)
+        provenance[key] = Provenance("override", f"{flag} {key}={value}")
+        applied.append(f"{key}={value}")
+    try:
+        config = validate(data, str(loaded.path))
+    except InputError as error:
+        raise blame_override(error, overrides, loaded.path) from None
+    return LoadedConfig(config, loaded.path, provenance, tuple(applied), loaded.facts)
 
 
 def blame_override(
@@ -248,7 +257,7 @@ def validate(data: dict[str, Any], source: str) -> Config:
         raise error_from_pydantic(exc, source) from None
 
 
-def error_from_pydantic(exc: ValidationError, source: str) -> InputError:
+def error_from_pydantic(exc: ValidationError, source: str, root: type[BaseModel] = Config) -> InputError:
     """Build one readable InputError from the first error pydantic found."""
     errors = exc.errors()
     first = errors[0]
@@ -261,7 +270,7 @@ def error_from_pydantic(exc: ValidationError, source: str) -> InputError:
         return InputError(source, str(ctx.get("key", key)), str(ctx.get("problem")) + more,
                           "define it, or correct the name to one of those listed.")
     if kind == "extra_forbidden":
-        known = known_keys(loc[:-1])
+        known = known_keys(loc[:-1], root)
         hint = did_you_mean(loc[-1], {k: None for k in known}, prefix=".".join(loc[:-1]))
         return InputError(
             source, key, "this key is not a parameter of the schema." + more,
@@ -299,9 +308,9 @@ def did_you_mean(word: str, choices: typing.Mapping[str, Any], prefix: str = "")
     return f"Did you mean `{join(prefix, close[0])}`?"
 
 
-def known_keys(loc: list[str]) -> list[str]:
+def known_keys(loc: list[str], root: type[BaseModel] = Config) -> list[str]:
     """Return the field names the schema accepts at a location, for did-you-mean hints."""
-    model: Any = Config
+    model: Any = root
     for part in loc:
         model = _inner(model, part)
         if model is None:

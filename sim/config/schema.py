@@ -227,6 +227,9 @@ class Controls(Strict):
     gateway_deidentify_share: Probability = Field(
         0.0, description="Share of gated grants the gateway returns de-identified."
     )
+    key_custody_enforced: bool = Field(
+        True, description="Whether key custody turns reads that bypass the steward gate into ciphertext."
+    )
     audit_detect_probability: Probability = 0.0
     audit_delay_days_median: Positive = 180.0
     audit_delay_sigma: NonNegative = 0.6

@@ -308,7 +308,7 @@ class World:
         if request.gate == "steward" and u < config.controls.gateway_deidentify_share:
             self.observer.shielded(t, actor.name, "deidentified")
             return
-        if request.gate != "steward" and path != "parent_override" and (
+        if request.gate != "steward" and path != "parent_override" and config.controls.key_custody_enforced and (
                 u >= control_probability(config, site.key_custody, actor.spec.employer)):
             self.observer.shielded(t, actor.name, "ciphertext")
             return

@@ -1,22 +1,44 @@
-"""The `residency` command line: the only place that prints or exits."""
+"""Commands that run arrangements: run, compare, validate and facts."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from sim import __version__
+from sim.cli.common import (
+    ARRANGEMENTS,
+    COMPARE_COLUMNS,
+    HEADLINE,
+    DaysOption,
+    JsonOption,
+    MaxRepsOption,
+    QuietOption,
+    Reporter,
+    RepsOption,
+    SeedOption,
+    SetOption,
+    TargetMetricOption,
+    TargetOption,
+    WorkersOption,
+    app,
+    caption,
+    err,
+    fail,
+    fmt_estimate,
+    human,
+    interrupted,
+    out,
+    overrides_from,
+)
 from sim.config.loader import LoadedConfig, load_config
 from sim.errors import InputError
-from sim.experiment import ScenarioResult, default_workers, run_scenarios
+from sim.executors import LocalExecutor
+from sim.experiment import ScenarioResult, run_scenarios, run_to_precision
 from sim.results import (
     comparison_csv,
     comparison_rows,
@@ -25,119 +47,46 @@ from sim.results import (
     to_json,
     write_run,
 )
-from sim.stats import Estimate, paired_difference
-
-ARRANGEMENTS = Path("configs") / "arrangements"
-EXIT_INPUT = 2
-
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="Simulate who abroad can read protected US user data under each hosting arrangement.",
-)
-# Tables are wide: when output is not a terminal, do not wrap them at rich's 80 columns.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-SeedOption = Annotated[int | None, typer.Option(help="Seed of the random streams (default: the config's).")]
-RepsOption = Annotated[
-    int | None, typer.Option("--replications", "-r", help="Replications (default: the config's, 20).")
-]
-DaysOption = Annotated[int | None, typer.Option(help="Simulated days (default: the config's, 365).")]
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a parameter: KEY=VALUE by dotted path; repeatable."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-WorkersOption = Annotated[int | None, typer.Option(help="Worker processes (default: the cores).")]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
-
-HEADLINE = (
-    ("residual_access.events", "residual accesses", "count"),
-    ("residual_access.records", "records read abroad", "count"),
-    ("at_rest_abroad.record_days", "record-days abroad", "count"),
-    ("friction.wait_hours", "gate wait h (mean)", "hours"),
-    ("friction.wait_hours_p95", "gate wait h (p95)", "hours"),
-    ("friction.decision_hours", "time to decision h", "hours"),
-    ("friction.utilisation", "gate utilisation", "share"),
-    ("requests.denied", "requests denied", "count"),
-    ("detection.detected_share", "improper accesses detected", "share"),
-)
-COMPARE_COLUMNS = ("residual_access.events", "residual_access.records",
-                   "at_rest_abroad.record_days", "friction.wait_hours",
-                   "friction.decision_hours")
+from sim.stats import paired_difference
 
 
-def human(value: float | None, kind: str, scale_of: float | None = None) -> str:
-    """Format a number for a table: counts with k/M/B, hours with decimals, shares as %.
-
-    `scale_of` formats the value in the unit chosen for another (a mean's interval).
-    """
-    if value is None:
-        return "–"
-    if kind == "share":
-        return f"{value:.0%}"
-    if kind == "hours":
-        return f"{value:,.2f}"
-    magnitude = abs(value if scale_of is None else scale_of)
-    for size, suffix in ((1e9, "B"), (1e6, "M")):
-        if magnitude >= size:
-            return f"{value / size:,.2f}{suffix}"
-    return f"{value:,.0f}" if magnitude >= 100 else f"{value:,.1f}"
-
-
-def fmt_estimate(value: Estimate, kind: str, signed: bool = False) -> str:
-    """Format a mean with the half-width of its 95% interval (t intervals are symmetric)."""
-    text = human(value.mean, kind)
-    if signed and value.mean is not None and value.mean >= 0:
-        text = "+" + text
-    if value.mean is not None and value.high is not None:
-        text += f" ± {human(value.high - value.mean, kind, scale_of=value.mean)}"
-    return text
-
-
-def fail(error: InputError) -> None:
-    """Print an input error as one paragraph and exit with code 2."""
-    err.print(f"[bold red]error:[/] {escape(error.paragraph())}", markup=True)
-    raise typer.Exit(EXIT_INPUT)
+def execute(
+    loaded: list[LoadedConfig], seed: int, replications: int, workers: int | None, quiet: bool,
+    target_ci: float | None, target_metric: str, max_replications: int,
+) -> list[ScenarioResult]:
+    """Run configs (to a target precision if asked), with progress, stopping cleanly on Ctrl-C."""
+    reporter = Reporter(quiet)
+    executor = LocalExecutor(workers)
+    try:
+        if target_ci is None:
+            return run_scenarios(loaded, seed, replications, progress=reporter, executor=executor)
+        if target_ci <= 0:
+            fail(InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
+                            "give a fraction of the mean, such as 0.05 for 5%."))
+        known = estimates_names(loaded[0])
+        if target_metric not in known:
+            fail(InputError("--target-metric", target_metric, "this is not a metric the model reports.",
+                            "use a path from `residency run CONFIG --json`, such as residual_access.events."))
+        results = run_to_precision(loaded, seed, replications, target_ci, target_metric,
+                                   max(max_replications, replications), executor, reporter)
+        reached = len(results[0].replications)
+        err.print(f"--target-ci {target_ci:g} on {target_metric}: {reached} replications"
+                  + (" (the maximum; the target was not reached)" if reached >= max_replications else ""))
+        return results
+    except KeyboardInterrupt:
+        reporter.close()
+        interrupted("no results were written (run and compare write their files at the end); "
+                    "run the same command again, with fewer replications if time is short.")
+        raise  # unreachable: interrupted() exits
+    finally:
+        reporter.close()
 
 
-def overrides_from(
-    sets: list[str] | None, seed: int | None, replications: int | None, days: int | None
-) -> list[tuple[str, str, str]]:
-    """Turn --set KEY=VALUE and the run flags into (key, value, flag) overrides."""
-    overrides = []
-    for item in sets or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError("--set", item, "an override must have the form KEY=VALUE.",
-                             "write it like `--set gatekeeper.reviewers=300`.")
-        overrides.append((key.strip(), value.strip(), "--set"))
-    flags = (("--seed", "scenario.seed", seed),
-             ("--replications", "scenario.replications", replications),
-             ("--days", "scenario.days", days))
-    for flag, key, number in flags:
-        if number is not None:
-            overrides.append((key, str(number), flag))
-    return overrides
+def estimates_names(loaded: LoadedConfig) -> list[str]:
+    """Return the metric paths a config reports."""
+    from sim.sweep_runner import metric_names
 
-
-def progress_printer(quiet: bool) -> object:
-    """Return a progress callback printing periodic lines to standard error."""
-    started = time.monotonic()
-    last = [0.0]
-
-    def report(done: int, total: int, label: str) -> None:
-        now = time.monotonic()
-        if quiet or (now - last[0] < 1.0 and done < total):
-            return
-        last[0] = now
-        elapsed = now - started
-        left = elapsed / done * (total - done)
-        err.print(f"  [{done}/{total}] {label} done; {elapsed:.0f} s elapsed, ~{left:.0f} s left")
-
-    return report
+    return metric_names(loaded.config)
 
 
 def load_all(paths: list[Path], overrides: list[tuple[str, str, str]]) -> list[LoadedConfig]:
@@ -158,6 +107,9 @@ def run(
     ] = None,
     workers: WorkersOption = None,
     quiet: QuietOption = False,
+    target_ci: TargetOption = None,
+    target_metric: TargetMetricOption = "residual_access.events",
+    max_replications: MaxRepsOption = 200,
 ) -> None:
     """Run one config and print a summary table (or JSON)."""
     try:
@@ -165,9 +117,8 @@ def run(
     except InputError as error:
         fail(error)
     scenario = loaded.config.scenario
-    [result] = run_scenarios([loaded], scenario.seed, scenario.replications,
-                             workers or default_workers(),
-                             progress_printer(quiet or json_))  # type: ignore[arg-type]
+    [result] = execute([loaded], scenario.seed, scenario.replications, workers, quiet or json_,
+                       target_ci, target_metric, max_replications)
     if out_dir is not None:
         for path in write_run(result, out_dir):
             err.print(f"wrote {path}")
@@ -194,14 +145,6 @@ def print_summary(result: ScenarioResult) -> None:
     out.print(caption(result))
 
 
-def caption(result: ScenarioResult) -> str:
-    """Return the line that says how a result was produced."""
-    scenario = result.loaded.config.scenario
-    sets = f"; overrides {', '.join(result.loaded.overrides)}" if result.loaded.overrides else ""
-    return (f"seed {result.seed}, {len(result.replications)} replications of {scenario.days} days "
-            f"from {scenario.start_date}, residency {__version__}{sets}")
-
-
 @app.command()
 def compare(
     configs: Annotated[
@@ -218,6 +161,9 @@ def compare(
     json_: JsonOption = False,
     workers: WorkersOption = None,
     quiet: QuietOption = False,
+    target_ci: TargetOption = None,
+    target_metric: TargetMetricOption = "residual_access.events",
+    max_replications: MaxRepsOption = 200,
 ) -> None:
     """Run arrangements under common random numbers and compare them with the baseline."""
     try:
@@ -234,8 +180,8 @@ def compare(
     if not quiet and not json_:
         err.print(f"comparing {len(loaded)} arrangements x {reps} replications "
                   f"(seed {run_seed}, common random numbers)")
-    results = run_scenarios(loaded, run_seed, reps, workers or default_workers(),
-                            progress_printer(quiet or json_))  # type: ignore[arg-type]
+    results = execute(loaded, run_seed, reps, workers, quiet or json_, target_ci, target_metric,
+                      max_replications)
     base = next((r for r in results if r.loaded.name == baseline), None)
     if base is not None:  # the baseline leads the table
         results = [base] + [r for r in results if r is not base]
@@ -337,20 +283,3 @@ def lookup(data: object, key: str) -> tuple[bool, object]:
     return True, node
 
 
-@app.callback(invoke_without_command=True)
-def main_callback(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
-) -> None:
-    """Simulate residual cross-border access under data-hosting arrangements."""
-    if version:
-        out.print(f"residency {__version__}")
-        raise typer.Exit(0)
-
-
-def main() -> None:
-    """Run the command line; typer itself turns bad flags into a usage error and exit 2."""
-    try:
-        app()
-    except InputError as error:  # pragma: no cover - commands catch their own
-        err.print(f"[bold red]error:[/] {escape(error.paragraph())}")
-        sys.exit(EXIT_INPUT)

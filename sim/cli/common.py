@@ -1,0 +1,217 @@
+"""What every command shares: consoles, options, number formats, errors and progress."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from sim import __version__
+from sim.errors import InputError
+from sim.experiment import ScenarioResult
+from sim.stats import Estimate
+
+ARRANGEMENTS = Path("configs") / "arrangements"
+EXIT_INPUT = 2
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Simulate who abroad can read protected US user data under each hosting arrangement.",
+)
+# Tables are wide: when output is not a terminal, do not wrap them at rich's 80 columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+SeedOption = Annotated[int | None, typer.Option(help="Seed of the random streams (default: the config's).")]
+RepsOption = Annotated[
+    int | None, typer.Option("--replications", "-r", help="Replications (default: the config's, 20).")
+]
+DaysOption = Annotated[int | None, typer.Option(help="Simulated days (default: the config's, 365).")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a parameter: KEY=VALUE by dotted path; repeatable."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+WorkersOption = Annotated[int | None, typer.Option(help="Worker processes (default: the cores).")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
+
+HEADLINE = (
+    ("residual_access.events", "residual accesses", "count"),
+    ("residual_access.records", "records read abroad", "count"),
+    ("at_rest_abroad.record_days", "record-days abroad", "count"),
+    ("friction.wait_hours", "gate wait h (mean)", "hours"),
+    ("friction.wait_hours_p95", "gate wait h (p95)", "hours"),
+    ("friction.decision_hours", "time to decision h", "hours"),
+    ("friction.utilisation", "gate utilisation", "share"),
+    ("requests.denied", "requests denied", "count"),
+    ("detection.detected_share", "improper accesses detected", "share"),
+)
+COMPARE_COLUMNS = ("residual_access.events", "residual_access.records",
+                   "at_rest_abroad.record_days", "friction.wait_hours",
+                   "friction.decision_hours")
+
+
+def human(value: float | None, kind: str, scale_of: float | None = None) -> str:
+    """Format a number for a table: counts with k/M/B, hours with decimals, shares as %.
+
+    `scale_of` formats the value in the unit chosen for another (a mean's interval).
+    """
+    if value is None:
+        return "–"
+    if kind == "share":
+        return f"{value:.0%}"
+    if kind == "hours":
+        return f"{value:,.2f}"
+    magnitude = abs(value if scale_of is None else scale_of)
+    for size, suffix in ((1e9, "B"), (1e6, "M")):
+        if magnitude >= size:
+            return f"{value / size:,.2f}{suffix}"
+    return f"{value:,.0f}" if magnitude >= 100 else f"{value:,.1f}"
+
+
+def kind_of(metric: str) -> str:
+    """Return how to format a metric: a share, hours, or a count."""
+    if metric.endswith(("utilisation", "_share")):
+        return "share"
+    if "hours" in metric or metric.endswith("days_to_detect"):
+        return "hours"
+    return "count"
+
+
+def fmt_estimate(value: Estimate, kind: str, signed: bool = False) -> str:
+    """Format a mean with the half-width of its 95% interval (t intervals are symmetric)."""
+    text = human(value.mean, kind)
+    if signed and value.mean is not None and value.mean >= 0:
+        text = "+" + text
+    if value.mean is not None and value.high is not None:
+        text += f" ± {human(value.high - value.mean, kind, scale_of=value.mean)}"
+    return text
+
+
+def fail(error: InputError) -> None:
+    """Print an input error as one paragraph and exit with code 2."""
+    err.print(f"[bold red]error:[/] {escape(error.paragraph())}", markup=True)
+    raise typer.Exit(EXIT_INPUT)
+
+
+def overrides_from(
+    sets: list[str] | None, seed: int | None, replications: int | None, days: int | None
+) -> list[tuple[str, str, str]]:
+    """Turn --set KEY=VALUE and the run flags into (key, value, flag) overrides."""
+    overrides = []
+    for item in sets or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError("--set", item, "an override must have the form KEY=VALUE.",
+                             "write it like `--set gatekeeper.reviewers=300`.")
+        overrides.append((key.strip(), value.strip(), "--set"))
+    flags = (("--seed", "scenario.seed", seed),
+             ("--replications", "scenario.replications", replications),
+             ("--days", "scenario.days", days))
+    for flag, key, number in flags:
+        if number is not None:
+            overrides.append((key, str(number), flag))
+    return overrides
+
+
+TargetOption = Annotated[
+    float | None,
+    typer.Option("--target-ci", help="Add replications until the 95% CI half-width of --target-metric is below "
+                 "this fraction of its mean (e.g. 0.05)."),
+]
+TargetMetricOption = Annotated[
+    str, typer.Option("--target-metric", help="The output --target-ci applies to.")
+]
+MaxRepsOption = Annotated[
+    int, typer.Option("--max-replications", help="The most replications --target-ci may use.")
+]
+EXIT_INTERRUPTED = 130
+
+
+class RateColumn(ProgressColumn):
+    """Show how many tasks finish per second."""
+
+    def render(self, task: Task) -> Text:
+        """Render the task's finishing rate."""
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:.1f}/s", style="progress.data.speed")
+
+
+class Reporter:
+    """Report progress: a bar on a terminal, periodic plain lines otherwise, nothing if quiet."""
+
+    def __init__(self, quiet: bool, every: float = 5.0) -> None:
+        self.quiet = quiet
+        self.every = every
+        self.bar: Progress | None = None
+        self.task: object = None
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.total = 0
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        """Note that `done` of `total` tasks have finished; `label` names the latest."""
+        if self.quiet:
+            return
+        if err.is_terminal:
+            self._bar(done, total, label)
+            return
+        now = time.monotonic()
+        if total != self.total:  # a new batch (for example one --target-ci added)
+            self.total, self.started = total, now
+        if now - self.last < self.every and done < total:
+            return
+        self.last = now
+        elapsed = now - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        left = (total - done) / rate if rate > 0 else 0.0
+        err.print(f"  [{done}/{total}] {label}; {rate:.1f} runs/s, ~{left:.0f} s left")
+
+    def _bar(self, done: int, total: int, label: str) -> None:
+        if self.bar is None or total != self.total:
+            self.close()
+            self.total = total
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                RateColumn(), TimeElapsedColumn(), TextColumn("left"),
+                                TimeRemainingColumn(), console=err, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("running", total=total)
+        self.bar.update(self.task, completed=done, description=label)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Stop the bar, if one is showing."""
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def caption(result: ScenarioResult) -> str:
+    """Return the line that says how a result was produced."""
+    scenario = result.loaded.config.scenario
+    sets = f"; overrides {', '.join(result.loaded.overrides)}" if result.loaded.overrides else ""
+    return (f"seed {result.seed}, {len(result.replications)} replications of {scenario.days} days "
+            f"from {scenario.start_date}, residency {__version__}{sets}")
+
+
+def interrupted(message: str) -> None:
+    """Say what an interruption kept and how to go on, then exit with 130."""
+    err.print(f"[bold yellow]interrupted:[/] {escape(message)}")
+    raise typer.Exit(EXIT_INTERRUPTED)

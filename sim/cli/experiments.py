@@ -1,0 +1,250 @@
+"""Commands for experiments: sweep, results, sensitivity and attribute."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from sim.attribution import attribute as run_attribution
+from sim.cli.common import (
+    MaxRepsOption,
+    QuietOption,
+    Reporter,
+    RepsOption,
+    SeedOption,
+    SetOption,
+    TargetOption,
+    WorkersOption,
+    app,
+    err,
+    fail,
+    fmt_estimate,
+    human,
+    interrupted,
+    kind_of,
+    out,
+    overrides_from,
+)
+from sim.config.loader import load_config
+from sim.errors import InputError
+from sim.executors import Executor, LocalExecutor, make_executor
+from sim.results import to_json
+from sim.store import DB_NAME, Store
+from sim.sweep import load_sweep
+from sim.sweep_runner import recompute_sensitivity, row_records, run_sweep, stored_outputs, summary_records
+
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Run the tasks on a Dask cluster at tcp://HOST:PORT (pip install '.[dask]')."),
+]
+
+
+@app.command()
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP", help="A sweep file (configs/sweeps/*.toml).")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Results folder (default: reports/sweeps/NAME).")
+    ] = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    set_: SetOption = None,
+    quiet: QuietOption = False,
+    target_ci: TargetOption = None,
+    target_metric: Annotated[str | None, typer.Option("--target-metric", help="The output --target-ci applies to "
+                                                      "(default: the sweep's first output).")] = None,
+    max_replications: MaxRepsOption = 200,
+) -> None:
+    """Run a sweep into a resumable results database, then report sensitivity where it applies."""
+    try:
+        loaded = load_sweep(sweep_file, tuple(overrides_from(set_, None, None, None)))
+        folder = out_dir or Path("reports") / "sweeps" / loaded.spec.sweep.name
+        if target_ci is not None and target_ci <= 0:
+            raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
+                             "give a fraction of the mean, such as 0.05 for 5%.")
+        executor = make_executor(workers, scheduler)
+        store = Store(folder)
+    except InputError as error:
+        fail(error)
+    spec = loaded.spec.sweep
+    if not quiet:
+        err.print(f"sweep {spec.name}: {len(loaded.points)} points x {spec.replications} replications "
+                  f"({spec.design} design, seed {spec.seed}) into {store.path}")
+    reporter = Reporter(quiet)
+    try:
+        outcome = run_sweep(loaded, store, executor, reporter, target_ci, target_metric, max_replications)
+    except InputError as error:
+        reporter.close()
+        fail(error)
+    except KeyboardInterrupt:
+        reporter.close()
+        kept = len(store.done())
+        interrupted(f"{kept} finished rows are committed in {store.path}; run the same command again "
+                    "to resume (finished rows are skipped).")
+    finally:
+        reporter.close()
+        executor.close()
+    err.print(f"{outcome.ran} rows run, {outcome.skipped} already stored, {outcome.total} in all: {store.path}")
+    print_sweep_summary(store)
+    store.close()
+
+
+def print_sweep_summary(store: Store) -> None:
+    """Print per-point means of the outputs of interest, and any sensitivity indices."""
+    outputs = stored_outputs(store) or ["residual_access.events"]
+    records = summary_records(store, outputs)
+    if records and len(records) <= 40:
+        factor_keys = [k for k in records[0] if k not in {"point", "arrangement", "replications"}
+                       and not any(k.startswith(o + ".") for o in outputs)]
+        table = Table(title="Sweep points (mean ± 95% CI half-width)", title_justify="left")
+        for key in ["point", "arrangement", *factor_keys, "replications", *outputs]:
+            label = key.rsplit(".", 1)[-1] if key in factor_keys else key.replace("residual_access.", "")
+            table.add_column(label, justify="right" if key != "arrangement" else "left")
+        for record in records:
+            cells = [str(record["point"]), record["arrangement"],
+                     *[_short(record[k]) for k in factor_keys], str(record["replications"])]
+            for output in outputs:
+                mean, high, kind = record[f"{output}.mean"], record[f"{output}.ci95_high"], kind_of(output)
+                cells.append(human(mean, kind) + ("" if high is None or mean is None
+                                                  else f" ± {human(high - mean, kind, scale_of=mean)}"))
+            table.add_row(*cells)
+        out.print(table)
+    elif records:
+        out.print(f"{len(records)} points; `residency results {store.folder} --summary` lists them.")
+    print_sensitivity(store)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def print_sensitivity(store: Store) -> None:
+    """Print the stored sensitivity indices as a table per output."""
+    rows = store.sensitivity()
+    if not rows:
+        return
+    method = rows[0][0]
+    measures = sorted({r[3] for r in rows}, key=["S1", "ST", "mu_star", "sigma"].index)
+    for output in sorted({r[1] for r in rows}):
+        table = Table(title=f"{method.capitalize()} sensitivity of {output} (value ± 95% conf)",
+                      title_justify="left")
+        table.add_column("factor")
+        for measure in measures:
+            table.add_column(measure, justify="right")
+        factors = sorted({r[2] for r in rows if r[1] == output})
+        for factor in factors:
+            cells = []
+            for measure in measures:
+                match = [r for r in rows if r[1] == output and r[2] == factor and r[3] == measure]
+                value, conf = match[0][4], match[0][5]
+                cells.append(f"{value:.3f}" + ("" if conf is None else f" ± {conf:.3f}"))
+            table.add_row(factor, *cells)
+        out.print(table)
+
+
+@app.command()
+def results(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder a sweep wrote (it holds results.db).")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    summary: Annotated[bool, typer.Option("--summary", help="Per-point means with 95% CIs instead of rows.")] = False,
+) -> None:
+    """Export a results database's rows, or per-point summaries, to standard output."""
+    try:
+        if fmt not in ("csv", "json"):
+            raise InputError("--format", fmt, "the format must be csv or json.", "use --format csv or --format json.")
+        store = Store(folder, create=False)
+    except InputError as error:
+        fail(error)
+    records = summary_records(store, stored_outputs(store)) if summary else row_records(store)
+    store.close()
+    if fmt == "json":
+        sys.stdout.write(to_json({"rows": records}))
+        return
+    columns: list[str] = []
+    for record in records:
+        columns += [k for k in record if k not in columns]
+    writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
+
+
+@app.command()
+def sensitivity(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder a sampled sweep wrote.")],
+) -> None:
+    """Compute (again) and print the sensitivity indices of a sampled sweep's results."""
+    try:
+        store = Store(folder, create=False)
+        if not recompute_sensitivity(store):
+            raise InputError(str(folder / DB_NAME), "sweep.design", "this sweep has no sensitivity "
+                             "indices (only sobol and morris designs do).",
+                             "run a sweep whose design is \"sobol\" or \"morris\".")
+    except (InputError, ValueError) as error:
+        fail(error if isinstance(error, InputError) else
+             InputError(str(folder / DB_NAME), None, f"{error}.", "rerun the sweep to finish it."))
+    print_sensitivity(store)
+    store.close()
+
+
+@app.command()
+def attribute(
+    config: Annotated[Path, typer.Argument(help="An arrangement config.")],
+    replications: RepsOption = None,
+    seed: SeedOption = None,
+    set_: SetOption = None,
+    metric: Annotated[str, typer.Option(help="The output to attribute.")] = "residual_access.events",
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for attribution.json "
+                                                 "(default: reports/attribution/NAME).")] = None,
+    workers: WorkersOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Switch each control off in turn (and all at once) and show what each one prevents."""
+    try:
+        loaded = load_config(config, overrides_from(set_, seed, replications, None))
+    except InputError as error:
+        fail(error)
+    scenario = loaded.config.scenario
+    reporter = Reporter(quiet)
+    executor: Executor = LocalExecutor(workers)
+    try:
+        base, rows, _ = run_attribution(loaded, scenario.seed, scenario.replications, executor, metric, reporter)
+    except KeyError:
+        reporter.close()
+        fail(InputError("--metric", metric, "this is not a metric the model reports.",
+                        "use a path from `residency run CONFIG --json`, such as residual_access.events."))
+    except KeyboardInterrupt:
+        reporter.close()
+        interrupted("attribution writes its file at the end, so nothing was kept; run it again.")
+    finally:
+        reporter.close()
+    table = Table(title=f"What each control of {loaded.name} prevents: rise in {metric} when it is "
+                  f"switched off (paired, mean ± 95% CI)", title_justify="left")
+    for column in ("control", "switched off means", "with it off", "prevented", "share of all-off"):
+        table.add_column(column, justify="left" if column in ("control", "switched off means") else "right")
+    table.add_row("as configured", "", fmt_estimate(base, "count"), "", "")
+    for row in rows:
+        share = "" if row.share_of_total is None else f"{row.share_of_total:.0%}"
+        table.add_row(row.control, row.meaning, fmt_estimate(row.with_control_off, "count"),
+                      fmt_estimate(row.contribution, "count", signed=True), share)
+    out.print(table)
+    out.print(f"seed {scenario.seed}, {scenario.replications} replications of {scenario.days} days; "
+              "shares of the all-off rise need not add to 100% (controls overlap)")
+    folder = out_dir or Path("reports") / "attribution" / loaded.name
+    folder.mkdir(parents=True, exist_ok=True)
+    document = {
+        "run": {"scenario": loaded.name, "config_file": str(config), "seed": scenario.seed,
+                "replications": scenario.replications, "metric": metric, "overrides": list(loaded.overrides)},
+        "as_configured": base.as_leaf(),
+        "controls": {row.control: {"meaning": row.meaning, "with_control_off": row.with_control_off.as_leaf(),
+                                   "prevented": row.contribution.as_leaf(), "share_of_all_off": row.share_of_total}
+                     for row in rows},
+    }
+    path = folder / "attribution.json"
+    path.write_text(to_json(document), encoding="utf-8")
+    err.print(f"wrote {path}")
+

@@ -1,0 +1,116 @@
+"""Where replications run: in this process, in a local process pool, or on a Dask cluster.
+
+Every task is a pure function of (config, seed, replication), so the rows are the same
+whichever executor ran them and in whatever order they finished.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sim.config.schema import Config
+from sim.errors import InputError
+
+
+@dataclass(frozen=True)
+class Job:
+    """One task: a tag the caller uses to file the result, and the arguments of the run."""
+
+    tag: Any
+    config: Config
+    seed: int
+    replication: int
+
+
+class Executor(Protocol):
+    """Runs jobs and yields (job, result) pairs as they finish."""
+
+    def map(self, fn: Callable[[Config, int, int], Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
+        """Run fn(config, seed, replication) for every job, yielding results as they finish."""
+        ...
+
+    def close(self) -> None:
+        """Release the executor's resources."""
+        ...
+
+
+def default_workers() -> int:
+    """Return the number of worker processes to use by default: the usable cores."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class LocalExecutor:
+    """Run jobs in this process (one worker) or in a pool of spawned processes."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or default_workers()
+
+    def map(self, fn: Callable[[Config, int, int], Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
+        """Run the jobs, yielding each result as it finishes; pending work is cancelled on exit."""
+        if self.workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                yield job, fn(job.config, job.seed, job.replication)
+            return
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)), mp_context=context)
+        try:
+            futures: dict[Future[Any], Job] = {
+                pool.submit(fn, job.config, job.seed, job.replication): job for job in jobs
+            }
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        """Nothing to release: each map call owns its pool."""
+
+
+class DaskExecutor:
+    """Run jobs on an existing Dask distributed cluster."""
+
+    def __init__(self, address: str) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise InputError("--scheduler", None, "Dask is not installed, so a scheduler cannot be used.",
+                             "install the extra with `pip install '.[dask]'` (or `pip install "
+                             "'dask[distributed]'`), or leave out --scheduler to use local processes.") from None
+        try:
+            self.client = Client(address, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise InputError("--scheduler", None, f"no Dask scheduler answered at {address} ({exc}).",
+                             "start one with `dask scheduler` and `dask worker ADDRESS`, and pass its "
+                             "tcp://HOST:PORT address.") from None
+
+    def map(self, fn: Callable[[Config, int, int], Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
+        """Submit every job to the cluster and yield results as they finish."""
+        from distributed import as_completed as dask_completed
+
+        futures = {self.client.submit(fn, job.config, job.seed, job.replication, pure=False): job
+                   for job in jobs}
+        try:
+            for future in dask_completed(list(futures)):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        """Disconnect from the cluster (the cluster itself keeps running)."""
+        self.client.close()
+
+
+def make_executor(workers: int | None, scheduler: str | None) -> Executor:
+    """Return a Dask executor for a scheduler address, else a local one."""
+    if scheduler:
+        return DaskExecutor(scheduler)
+    return LocalExecutor(workers)

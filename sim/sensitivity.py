@@ -1,0 +1,69 @@
+"""Sensitivity indices of sampled sweeps (SALib): Sobol first-order and total, or Morris."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from sim.store import Row
+from sim.sweep import SweepFile, salib_problem
+
+
+def point_means(rows: list[Row], output: str, points: int) -> np.ndarray:
+    """Return each point's replicate-averaged output (NaN-free: undefined values count as 0)."""
+    sums = np.zeros(points)
+    counts = np.zeros(points)
+    for row in rows:
+        value = row.metrics.get(output)
+        sums[row.point] += 0.0 if value is None or math.isnan(value) else value
+        counts[row.point] += 1
+    if (counts == 0).any():
+        missing = int(np.flatnonzero(counts == 0)[0])
+        raise ValueError(f"point {missing} has no rows yet; finish the sweep first")
+    return sums / counts
+
+
+IndexRow = tuple[str, str, str, float, float | None]
+
+
+def indices(spec: SweepFile, matrix: np.ndarray, rows: list[Row], seed: int) -> list[IndexRow]:
+    """Return (output, factor, measure, value, 95% conf) for every output of interest."""
+    problem = salib_problem(spec)
+    names = problem["names"]
+    out: list[IndexRow] = []
+    for output in spec.sweep.outputs:
+        y = point_means(rows, output, len(matrix))
+        if np.allclose(y, y[0]):
+            # A constant output has no variance to apportion: every factor's index is zero.
+            measures = ("S1", "ST") if spec.sweep.design == "sobol" else ("mu_star", "sigma")
+            out += [(output, name, m, 0.0, 0.0) for name in names for m in measures]
+            continue
+        result = _analyse(spec, problem, matrix, y, seed)
+        for measure, conf in _MEASURES[spec.sweep.design]:
+            for name, value, c in zip(names, result[measure],
+                                      result[conf] if conf else [None] * len(names), strict=True):
+                out.append((output, name, measure, float(value), None if c is None else float(c)))
+    return out
+
+
+_MEASURES: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "sobol": (("S1", "S1_conf"), ("ST", "ST_conf")),
+    "morris": (("mu_star", "mu_star_conf"), ("sigma", None)),
+}
+
+
+def _analyse(spec: SweepFile, problem: dict[str, Any], matrix: np.ndarray, y: np.ndarray, seed: int) -> Any:
+    if spec.sweep.design == "sobol":
+        from SALib.analyze import sobol
+
+        return sobol.analyze(problem, y, calc_second_order=False, seed=seed)
+    from SALib.analyze import morris
+
+    return morris.analyze(problem, matrix, y, num_levels=spec.sweep.levels, seed=seed)
+
+
+def supported(design: str) -> bool:
+    """Return True for designs that have sensitivity indices."""
+    return design in _MEASURES

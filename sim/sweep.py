@@ -1,0 +1,265 @@
+"""Sweep files: which arrangements, which factors over which values, and the design.
+
+A sweep expands into points (an arrangement plus factor values); each point becomes one
+resolved config whose hash, with the seed and the package version, keys its result rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from sim import __version__
+from sim.config.loader import (
+    LoadedConfig,
+    did_you_mean,
+    error_from_pydantic,
+    load_config,
+    read_toml,
+    with_overrides,
+)
+from sim.config.schema import Strict
+from sim.errors import InputError
+
+Design = Literal["grid", "latin", "sobol", "morris"]
+SAMPLED: tuple[str, ...] = ("latin", "sobol", "morris")
+Scalar = Annotated[float | int | str | bool, Field(union_mode="left_to_right")]
+
+
+def _problem(key: str, text: str) -> PydanticCustomError:
+    return PydanticCustomError("reference", "{problem}", {"key": key, "problem": text})
+
+
+class Factor(Strict):
+    """One parameter to vary: a list of values (grid) or a range (sampled designs)."""
+
+    path: str = Field(description="Dotted parameter path, as `--set` takes it.")
+    values: tuple[Scalar, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    distribution: Literal["uniform", "loguniform"] = "uniform"
+
+
+class SweepSpec(Strict):
+    """What to run: the arrangements, the design, the outputs, replications and seed."""
+
+    name: str
+    title: str = ""
+    question: str = ""
+    arrangements: tuple[str, ...] = Field(min_length=1)
+    design: Design = "grid"
+    samples: int = Field(16, ge=1, le=100_000, description="Base sample size N of sampled designs.")
+    levels: int = Field(4, ge=2, le=20, description="Grid levels of a Morris design.")
+    replications: int = Field(10, ge=1, le=10_000)
+    seed: int = Field(20220617, ge=0)
+    days: int | None = Field(None, ge=1, le=3660)
+    outputs: tuple[str, ...] = Field(("residual_access.events",), min_length=1)
+
+
+class SweepFile(Strict):
+    """A whole sweep file."""
+
+    sweep: SweepSpec
+    factors: tuple[Factor, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _design_fits_factors(self) -> SweepFile:
+        design = self.sweep.design
+        seen: set[str] = set()
+        for i, factor in enumerate(self.factors):
+            key = f"factors.{i}"
+            if factor.path in seen:
+                raise _problem(f"{key}.path", f"factor {factor.path!r} is listed twice.")
+            seen.add(factor.path)
+            if design == "grid":
+                if factor.values is None:
+                    raise _problem(f"{key}.values", "a grid design needs a list of values for every "
+                                   "factor (for a range, choose design = \"latin\", \"sobol\" or \"morris\").")
+                if not factor.values:
+                    raise _problem(f"{key}.values", "the value list is empty; give at least one value.")
+                continue
+            if factor.low is None or factor.high is None:
+                raise _problem(key, f"a {design} design needs `low` and `high` for every factor.")
+            if not factor.low < factor.high:
+                raise _problem(f"{key}.low", f"low ({factor.low:g}) must be below high ({factor.high:g}).")
+            if factor.distribution == "loguniform" and factor.low <= 0:
+                raise _problem(f"{key}.low", "a loguniform range needs low > 0.")
+        if design == "sobol" and self.sweep.samples & (self.sweep.samples - 1):
+            raise _problem("sweep.samples", "a Sobol design needs a power of two for `samples` "
+                           f"(got {self.sweep.samples}; try {1 << max(0, self.sweep.samples.bit_length() - 1)}).")
+        if design in SAMPLED and len(self.factors) < 2 and design != "latin":
+            raise _problem("factors", f"a {design} design needs at least two factors.")
+        return self
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a sweep: an arrangement with factor values, resolved into a config."""
+
+    index: int
+    arrangement: str
+    factors: dict[str, Any]
+    loaded: LoadedConfig
+    run_key: str
+
+
+@dataclass(frozen=True)
+class LoadedSweep:
+    """A validated sweep with its expanded points."""
+
+    path: Path
+    spec: SweepFile
+    points: list[Point]
+    matrix: np.ndarray | None  # the sampled design (rows = samples), for sensitivity analysis
+
+    def definition(self) -> dict[str, Any]:
+        """Return the sweep's definition as stored beside its results."""
+        return {"file": str(self.path), "spec": self.spec.model_dump(mode="json"), "version": __version__}
+
+
+def run_key(loaded: LoadedConfig, seed: int) -> str:
+    """Return the hash of a resolved config, the seed and the package version."""
+    payload = json.dumps(
+        {"config": loaded.config.model_dump(mode="json"), "seed": seed, "version": __version__},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
+
+
+def load_sweep(path: Path | str, extra: tuple[tuple[str, str, str], ...] = ()) -> LoadedSweep:
+    """Read and validate a sweep file, then expand and resolve its points."""
+    path = Path(path)
+    raw = read_toml(path)
+    try:
+        spec = SweepFile.model_validate(raw)
+    except ValidationError as exc:
+        raise error_from_pydantic(exc, str(path), root=SweepFile) from None
+    bases = [_arrangement_path(path, i, name) for i, name in enumerate(spec.sweep.arrangements)]
+    matrix = design_matrix(spec)
+    rows = _design_rows(spec, matrix)
+    points: list[Point] = []
+    for base in bases:
+        base_loaded = load_config(base)
+        integer_paths = _integer_paths(base_loaded, spec)
+        for row in rows:
+            values = {f.path: (round(v) if f.path in integer_paths and isinstance(v, float) else v)
+                      for f, v in zip(spec.factors, row, strict=True)}
+            loaded = _resolve(path, base_loaded, spec, values, extra)
+            points.append(Point(len(points), loaded.name, values, loaded, run_key(loaded, spec.sweep.seed)))
+    return LoadedSweep(path, spec, points, matrix)
+
+
+def design_matrix(spec: SweepFile) -> np.ndarray | None:
+    """Return the sampled design's matrix (one row per sample), or None for a grid."""
+    design, sweep = spec.sweep.design, spec.sweep
+    if design == "grid":
+        return None
+    problem = salib_problem(spec)
+    if design == "sobol":
+        from SALib.sample import sobol
+
+        unit = sobol.sample(problem, sweep.samples, calc_second_order=False, seed=sweep.seed)
+    elif design == "morris":
+        from SALib.sample import morris
+
+        unit = morris.sample(problem, sweep.samples, num_levels=sweep.levels, seed=sweep.seed)
+    else:
+        from SALib.sample import latin
+
+        unit = latin.sample(problem, sweep.samples, seed=sweep.seed)
+    return np.asarray(unit, dtype=float)
+
+
+def salib_problem(spec: SweepFile) -> dict[str, Any]:
+    """Return the SALib problem: names and bounds (log bounds for loguniform factors)."""
+    bounds = []
+    for factor in spec.factors:
+        low, high = float(factor.low or 0.0), float(factor.high or 0.0)
+        if factor.distribution == "loguniform":
+            low, high = math.log(low), math.log(high)
+        bounds.append([low, high])
+    return {"num_vars": len(spec.factors), "names": [f.path for f in spec.factors], "bounds": bounds}
+
+
+def _design_rows(spec: SweepFile, matrix: np.ndarray | None) -> list[tuple[Any, ...]]:
+    if matrix is None:
+        return list(itertools.product(*[f.values or () for f in spec.factors]))
+    rows = []
+    for sample in matrix.tolist():
+        rows.append(tuple(math.exp(v) if f.distribution == "loguniform" else float(v)
+                          for f, v in zip(spec.factors, sample, strict=True)))
+    return rows
+
+
+def _arrangement_path(sweep_path: Path, index: int, name: str) -> Path:
+    candidate = (sweep_path.parent / name)
+    if candidate.is_file():
+        return candidate
+    named = sweep_path.parent.parent / "arrangements" / f"{name}.toml"
+    if named.is_file():
+        return named
+    raise InputError(str(sweep_path), f"sweep.arrangements.{index}", f"no config {name!r} was found.",
+                     "give a path relative to the sweep file or the name of a file in configs/arrangements/.")
+
+
+def _integer_paths(base: LoadedConfig, spec: SweepFile) -> set[str]:
+    """Return the factor paths whose parameter is an integer in the schema (sampled values round)."""
+    config = base.config.model_dump()
+    integers = set()
+    for factor in spec.factors:
+        node: Any = config
+        for part in factor.path.split("."):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list | tuple) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                node = None
+                break
+        if isinstance(node, int) and not isinstance(node, bool):
+            integers.add(factor.path)
+    return integers
+
+
+def _resolve(
+    sweep_path: Path, base: LoadedConfig, spec: SweepFile, values: dict[str, Any],
+    extra: tuple[tuple[str, str, str], ...],
+) -> LoadedConfig:
+    overrides = [(p, json.dumps(v) if isinstance(v, str) else _literal(v), "sweep factor") for p, v in values.items()]
+    if spec.sweep.days is not None:
+        overrides.append(("scenario.days", str(spec.sweep.days), "sweep.days"))
+    try:
+        return with_overrides(base, [*overrides, *extra])
+    except InputError as error:
+        if error.source.startswith("sweep factor"):
+            index = next(i for i, f in enumerate(spec.factors) if error.key and
+                         (error.key == f.path or error.key.startswith(f.path + ".")
+                          or f.path.startswith(error.key)))
+            raise InputError(str(sweep_path), f"factors.{index}.path",
+                             f"`{spec.factors[index].path}` on {base.path.name}: {error.problem}", error.fix) from None
+        raise
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def check_outputs(spec: SweepFile, source: str, known: list[str]) -> None:
+    """Fail on the first output of interest that is not a metric the model reports."""
+    for i, name in enumerate(spec.sweep.outputs):
+        if name not in known:
+            hint = did_you_mean(name, dict.fromkeys(known))
+            raise InputError(source, f"sweep.outputs.{i}", f"{name!r} is not a metric the model reports.",
+                             (hint + " " if hint else "") + "Use a path from `residency run CONFIG --json`, "
+                             "such as residual_access.events or friction.wait_hours.")

@@ -1,0 +1,143 @@
+"""Run a sweep into a results store, resumably, and read the store back."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sim import __version__
+from sim.config.schema import Config
+from sim.executors import Executor, Job
+from sim.experiment import Progress, replications_for, run_replication
+from sim.sensitivity import indices, supported
+from sim.stats import estimate
+from sim.store import Row, Store
+from sim.sweep import LoadedSweep, SweepFile, check_outputs, design_matrix
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What a sweep run did: rows planned, found already stored, and run now."""
+
+    total: int
+    skipped: int
+    ran: int
+
+
+def run_metrics(config: Config, seed: int, replication: int) -> dict[str, float]:
+    """Run one replication and return only its summary metrics (light to send between processes)."""
+    return run_replication(config, seed, replication).metrics
+
+
+def metric_names(config: Config) -> list[str]:
+    """Return the metric paths the model reports for a config (from a one-day run)."""
+    short = config.model_copy(update={"scenario": config.scenario.model_copy(update={"days": 1})})
+    return list(run_metrics(short, 0, 0))
+
+
+def run_sweep(
+    sweep: LoadedSweep,
+    store: Store,
+    executor: Executor,
+    progress: Progress | None = None,
+    target: float | None = None,
+    target_metric: str | None = None,
+    maximum: int = 200,
+) -> SweepOutcome:
+    """Run every (point, replication) not yet stored, committing each row as it finishes."""
+    spec = sweep.spec.sweep
+    check_outputs(sweep.spec, str(sweep.path), metric_names(sweep.points[0].loaded.config))
+    store.claim("sweep", sweep.definition())
+    store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in sweep.points])
+    wanted = {p.index: spec.replications for p in sweep.points}
+    skipped = ran = 0
+    first_pass = True
+    while True:
+        done = store.done()
+        jobs = [Job(p.index, p.loaded.config, spec.seed, r) for p in sweep.points
+                for r in range(wanted[p.index]) if (p.run_key, r) not in done]
+        if first_pass:
+            skipped, first_pass = sum(wanted.values()) - len(jobs), False
+        for count, (job, metrics) in enumerate(executor.map(run_metrics, jobs), start=1):
+            point = sweep.points[job.tag]
+            store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed,
+                          __version__, metrics)
+            ran += 1
+            if progress is not None:
+                progress(count, len(jobs), f"point {point.index + 1}/{len(sweep.points)} "
+                         f"replication {job.replication + 1}")
+        if target is None:
+            break
+        grown = _grow_for_precision(sweep, store, wanted, target, target_metric or spec.outputs[0], maximum)
+        if not grown:
+            break
+    if supported(spec.design) and sweep.matrix is not None:
+        rows = list(store.rows())
+        store.set_sensitivity(spec.design, indices(sweep.spec, sweep.matrix, rows, spec.seed))
+    return SweepOutcome(sum(wanted.values()), skipped, ran)
+
+
+def _grow_for_precision(sweep: LoadedSweep, store: Store, wanted: dict[int, int], target: float,
+                        metric: str, maximum: int) -> bool:
+    """Raise each point's replication count where its interval is still too wide."""
+    by_point: dict[int, list[float]] = {}
+    for row in store.rows():
+        by_point.setdefault(row.point, []).append(row.metrics[metric])
+    grown = False
+    for point in sweep.points:
+        values = by_point.get(point.index, [])
+        need = replications_for(values, target, maximum)
+        if need > wanted[point.index]:
+            wanted[point.index] = need
+            grown = True
+    return grown
+
+
+def recompute_sensitivity(store: Store) -> list[tuple[str, str, str, str, float, float | None]]:
+    """Compute a stored sampled sweep's sensitivity indices again from its rows."""
+    definition = json.loads(store.meta("definition") or "{}")
+    spec = SweepFile.model_validate(definition["spec"])
+    matrix = design_matrix(spec)
+    if matrix is None or not supported(spec.sweep.design):
+        return []
+    store.set_sensitivity(spec.sweep.design, indices(spec, matrix, list(store.rows()), spec.sweep.seed))
+    return store.sensitivity()
+
+
+def row_records(store: Store) -> list[dict[str, Any]]:
+    """Return every stored row as a flat record: point, factors, replication, metrics."""
+    factors = {p: (a, f) for p, a, f in store.points()}
+    records = []
+    for row in store.rows():
+        arrangement, values = factors.get(row.point, (row.arrangement, {}))
+        records.append({"point": row.point, "arrangement": arrangement, **values,
+                        "replication": row.replication, "seed": row.seed, "version": row.version,
+                        **row.metrics})
+    return records
+
+
+def summary_records(store: Store, outputs: list[str] | None = None) -> list[dict[str, Any]]:
+    """Return per-point means with 95% intervals of the outputs (all metrics if none named)."""
+    grouped: dict[int, list[Row]] = {}
+    for row in store.rows():
+        grouped.setdefault(row.point, []).append(row)
+    factors = {p: (a, f) for p, a, f in store.points()}
+    records = []
+    for point, rows in sorted(grouped.items()):
+        arrangement, values = factors.get(point, (rows[0].arrangement, {}))
+        record: dict[str, Any] = {"point": point, "arrangement": arrangement, **values, "replications": len(rows)}
+        for name in outputs or sorted(rows[0].metrics):
+            value = estimate([r.metrics[name] for r in rows])
+            record[f"{name}.mean"] = value.mean
+            record[f"{name}.ci95_low"] = value.low
+            record[f"{name}.ci95_high"] = value.high
+        records.append(record)
+    return records
+
+
+def stored_outputs(store: Store) -> list[str] | None:
+    """Return a stored sweep's outputs of interest, if the store holds a sweep."""
+    definition = json.loads(store.meta("definition") or "{}")
+    outputs = definition.get("spec", {}).get("sweep", {}).get("outputs")
+    return list(outputs) if outputs else None

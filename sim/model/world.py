@@ -147,15 +147,24 @@ class World:
         return best
 
     def _candidates(self, actor: str, spec: ActorGroup, data_class: str) -> list[tuple[str, str]]:
-        """Return (site, gate) pairs an actor may try, weakest gate and preferred site first."""
+        """Return (site, gate) pairs an actor may try, in the order it tries them.
+
+        Routes more likely to yield readable data come first (a read that bypasses the steward
+        gate is readable only as far as the actor's company controls the key holder); then the
+        weakest gate, the preferred site, and the site's role.
+        """
         preferred = {site: i for i, site in enumerate(spec.preferred_sites)}
         options = []
         for site_name, site in self.config.sites.items():
             gate = self.route(actor, site_name, data_class)
-            if gate != "blocked":
-                rank = (GATE_ORDER[gate], preferred.get(site_name, len(preferred)),
-                        ROLE_ORDER[site.role], site_name)
-                options.append((rank, site_name, gate))
+            if gate == "blocked":
+                continue
+            readable = 1.0
+            if gate != "steward" and self.config.controls.key_custody_enforced:
+                readable = control_probability(self.config, site.key_custody, spec.employer)
+            rank = (-round(readable, 6), GATE_ORDER[gate], preferred.get(site_name, len(preferred)),
+                    ROLE_ORDER[site.role], site_name)
+            options.append((rank, site_name, gate))
         return [(site_name, gate) for _, site_name, gate in sorted(options)]
 
     # -- requests -------------------------------------------------------------------------

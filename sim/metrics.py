@@ -7,7 +7,7 @@ the number of requests.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sim.config.schema import CHANNELS, Config
 from sim.model.events import Request
@@ -31,6 +31,7 @@ class ReplicationResult:
 
     metrics: dict[str, float]
     daily: dict[str, list[float]]
+    wait_histogram: dict[int, int] = field(default_factory=dict)  # bin index -> count, zeros left out
 
 
 def hist_index(wait: float) -> int:
@@ -215,4 +216,5 @@ class Recorder:
             s / n if n else math.nan for s, n in zip(self.wait_sum_daily, self.wait_count_daily,
                                                      strict=True)
         ]
-        return ReplicationResult({k: float(v) for k, v in metrics.items()}, daily)
+        histogram = {i: n for i, n in enumerate(self.wait_hist) if n}
+        return ReplicationResult({k: float(v) for k, v in metrics.items()}, daily, histogram)

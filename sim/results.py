@@ -13,7 +13,7 @@ from typing import Any
 
 from sim import __version__
 from sim.experiment import ScenarioResult
-from sim.metrics import DAILY_COLUMNS
+from sim.metrics import DAILY_COLUMNS, hist_edges
 from sim.stats import Estimate, estimate, paired_difference
 
 
@@ -108,12 +108,40 @@ def resolved_document(result: ScenarioResult) -> dict[str, Any]:
     }
 
 
+def replications_csv(result: ScenarioResult) -> str:
+    """Return one row per replication with every metric (for exceedance curves and reuse)."""
+    out = io.StringIO()
+    names = metric_names(result)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["replication", *names])
+    for index, rep in enumerate(result.replications):
+        writer.writerow([index, *(_fmt(rep.metrics[n]) for n in names)])
+    return out.getvalue()
+
+
+def wait_histogram_csv(result: ScenarioResult) -> str:
+    """Return the gate's wait histogram pooled over replications: bin edges in hours and counts."""
+    pooled: dict[int, int] = {}
+    for rep in result.replications:
+        for index, count in rep.wait_histogram.items():
+            pooled[index] = pooled.get(index, 0) + count
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["wait_hours_low", "wait_hours_high", "count"])
+    for index in sorted(pooled):
+        low, high = hist_edges(index)
+        writer.writerow([repr(low), repr(high), pooled[index]])
+    return out.getvalue()
+
+
 def write_run(result: ScenarioResult, folder: Path) -> list[Path]:
-    """Write summary.json, daily.csv and resolved_config.json into a folder."""
+    """Write summary.json, daily.csv, replications.csv, wait_histogram.csv and resolved_config.json."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {
         "summary.json": to_json(summary_document(result)),
         "daily.csv": daily_csv(result),
+        "replications.csv": replications_csv(result),
+        "wait_histogram.csv": wait_histogram_csv(result),
         "resolved_config.json": to_json(resolved_document(result)),
     }
     paths = []
@@ -155,3 +183,18 @@ def comparison_csv(rows: list[dict[str, Any]]) -> str:
             writer.writerow({k: (_fmt(v) if isinstance(v, float) else
                                  ("" if v is None else v)) for k, v in row.items()})
     return out.getvalue()
+
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "residency-results/1"
+
+
+def write_manifest(folder: Path, kind: str, command: str, names: Sequence[str], baseline: str | None,
+                   seed: int, replications: int) -> Path:
+    """Write the folder's manifest: what it holds, how it was made, and in which format."""
+    folder.mkdir(parents=True, exist_ok=True)
+    document = {"format": MANIFEST_FORMAT, "kind": kind, "command": command, "arrangements": list(names),
+                "baseline": baseline, "seed": seed, "replications": replications, "version": __version__}
+    path = folder / MANIFEST
+    path.write_text(to_json(document), encoding="utf-8")
+    return path

@@ -11,40 +11,50 @@ from sim.store import Row
 from sim.sweep import SweepFile, salib_problem
 
 
-def point_means(rows: list[Row], output: str, points: int) -> np.ndarray:
-    """Return each point's replicate-averaged output (NaN-free: undefined values count as 0)."""
-    sums = np.zeros(points)
-    counts = np.zeros(points)
+def point_means(rows: list[Row], output: str, points: list[int]) -> np.ndarray:
+    """Return the replicate-averaged output of each listed point, in order (undefined values count as 0)."""
+    position = {point: i for i, point in enumerate(points)}
+    sums = np.zeros(len(points))
+    counts = np.zeros(len(points))
     for row in rows:
+        i = position.get(row.point)
+        if i is None:
+            continue
         value = row.metrics.get(output)
-        sums[row.point] += 0.0 if value is None or math.isnan(value) else value
-        counts[row.point] += 1
+        sums[i] += 0.0 if value is None or math.isnan(value) else value
+        counts[i] += 1
     if (counts == 0).any():
-        missing = int(np.flatnonzero(counts == 0)[0])
+        missing = points[int(np.flatnonzero(counts == 0)[0])]
         raise ValueError(f"point {missing} has no rows yet; finish the sweep first")
     return sums / counts
 
 
-IndexRow = tuple[str, str, str, float, float | None]
+IndexRow = tuple[str, str, str, str, float, float | None]
 
 
-def indices(spec: SweepFile, matrix: np.ndarray, rows: list[Row], seed: int) -> list[IndexRow]:
-    """Return (output, factor, measure, value, 95% conf) for every output of interest."""
+def indices(spec: SweepFile, matrix: np.ndarray, rows: list[Row], seed: int,
+            arrangements: dict[str, list[int]]) -> list[IndexRow]:
+    """Return (arrangement, output, factor, measure, value, 95% conf) for every output of interest.
+
+    `arrangements` maps each arrangement to its points, in design-matrix order: the design is
+    analysed separately for each arrangement.
+    """
     problem = salib_problem(spec)
     names = problem["names"]
     out: list[IndexRow] = []
-    for output in spec.sweep.outputs:
-        y = point_means(rows, output, len(matrix))
-        if np.allclose(y, y[0]):
-            # A constant output has no variance to apportion: every factor's index is zero.
-            measures = ("S1", "ST") if spec.sweep.design == "sobol" else ("mu_star", "sigma")
-            out += [(output, name, m, 0.0, 0.0) for name in names for m in measures]
-            continue
-        result = _analyse(spec, problem, matrix, y, seed)
-        for measure, conf in _MEASURES[spec.sweep.design]:
-            for name, value, c in zip(names, result[measure],
-                                      result[conf] if conf else [None] * len(names), strict=True):
-                out.append((output, name, measure, float(value), None if c is None else float(c)))
+    for arrangement, points in arrangements.items():
+        for output in spec.sweep.outputs:
+            y = point_means(rows, output, points)
+            if np.allclose(y, y[0]):
+                # A constant output has no variance to apportion: every factor's index is zero.
+                measures = ("S1", "ST") if spec.sweep.design == "sobol" else ("mu_star", "sigma")
+                out += [(arrangement, output, name, m, 0.0, 0.0) for name in names for m in measures]
+                continue
+            result = _analyse(spec, problem, matrix, y, seed)
+            for measure, conf in _MEASURES[spec.sweep.design]:
+                confs = result[conf] if conf else [None] * len(names)
+                for name, value, c in zip(names, result[measure], confs, strict=True):
+                    out.append((arrangement, output, name, measure, float(value), None if c is None else float(c)))
     return out
 
 
@@ -56,7 +66,7 @@ _MEASURES: dict[str, tuple[tuple[str, str | None], ...]] = {
 
 def _analyse(spec: SweepFile, problem: dict[str, Any], matrix: np.ndarray, y: np.ndarray, seed: int) -> Any:
     if spec.sweep.design == "sobol":
-        from SALib.analyze import sobol
+        from SALib.analyze import sobol  # SALib is slow to import
 
         return sobol.analyze(problem, y, calc_second_order=False, seed=seed)
     from SALib.analyze import morris

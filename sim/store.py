@@ -17,7 +17,7 @@ from typing import Any
 from sim.errors import InputError
 
 DB_NAME = "results.db"
-FORMAT = "residency-results/1"
+FORMAT = "residency-results/2"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -30,8 +30,8 @@ CREATE TABLE IF NOT EXISTS rows (
     PRIMARY KEY (run_key, replication)
 );
 CREATE TABLE IF NOT EXISTS sensitivity (
-    method TEXT NOT NULL, output TEXT NOT NULL, factor TEXT NOT NULL, measure TEXT NOT NULL,
-    value REAL, conf REAL, PRIMARY KEY (method, output, factor, measure)
+    method TEXT NOT NULL, arrangement TEXT NOT NULL, output TEXT NOT NULL, factor TEXT NOT NULL,
+    measure TEXT NOT NULL, value REAL, conf REAL, PRIMARY KEY (method, arrangement, output, factor, measure)
 );
 """
 
@@ -129,16 +129,18 @@ class Store:
         query = "SELECT point, arrangement, factors FROM points ORDER BY point"
         return [(p, a, json.loads(f)) for p, a, f in self.db.execute(query)]
 
-    def set_sensitivity(self, method: str, rows: list[tuple[str, str, str, float, float | None]]) -> None:
-        """Replace the stored sensitivity indices of a method: (output, factor, measure, value, conf)."""
+    def set_sensitivity(self, method: str, rows: list[tuple[str, str, str, str, float, float | None]]) -> None:
+        """Replace a method's indices: (arrangement, output, factor, measure, value, conf) rows."""
         self.db.execute("DELETE FROM sensitivity WHERE method = ?", (method,))
         self.db.executemany(
-            "INSERT INTO sensitivity (method, output, factor, measure, value, conf) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sensitivity (method, arrangement, output, factor, measure, value, conf) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(method, *row) for row in rows],
         )
         self.db.commit()
 
-    def sensitivity(self) -> list[tuple[str, str, str, str, float, float | None]]:
-        """Return the stored sensitivity indices."""
-        query = "SELECT method, output, factor, measure, value, conf FROM sensitivity ORDER BY output, factor, measure"
+    def sensitivity(self) -> list[tuple[str, str, str, str, str, float, float | None]]:
+        """Return the stored indices: (method, arrangement, output, factor, measure, value, conf)."""
+        query = ("SELECT method, arrangement, output, factor, measure, value, conf FROM sensitivity "
+                 "ORDER BY arrangement, output, factor, measure")
         return list(self.db.execute(query))

@@ -73,8 +73,8 @@ def run_sweep(
         if not grown:
             break
     if supported(spec.design) and sweep.matrix is not None:
-        rows = list(store.rows())
-        store.set_sensitivity(spec.design, indices(sweep.spec, sweep.matrix, rows, spec.seed))
+        store.set_sensitivity(spec.design, indices(sweep.spec, sweep.matrix, list(store.rows()), spec.seed,
+                                                   points_by_arrangement(store)))
     return SweepOutcome(sum(wanted.values()), skipped, ran)
 
 
@@ -94,15 +94,24 @@ def _grow_for_precision(sweep: LoadedSweep, store: Store, wanted: dict[int, int]
     return grown
 
 
-def recompute_sensitivity(store: Store) -> list[tuple[str, str, str, str, float, float | None]]:
+def recompute_sensitivity(store: Store) -> list[tuple[str, str, str, str, str, float, float | None]]:
     """Compute a stored sampled sweep's sensitivity indices again from its rows."""
     definition = json.loads(store.meta("definition") or "{}")
     spec = SweepFile.model_validate(definition["spec"])
     matrix = design_matrix(spec)
     if matrix is None or not supported(spec.sweep.design):
         return []
-    store.set_sensitivity(spec.sweep.design, indices(spec, matrix, list(store.rows()), spec.sweep.seed))
+    store.set_sensitivity(spec.sweep.design, indices(spec, matrix, list(store.rows()), spec.sweep.seed,
+                                                     points_by_arrangement(store)))
     return store.sensitivity()
+
+
+def points_by_arrangement(store: Store) -> dict[str, list[int]]:
+    """Return each arrangement's points in order: one design matrix's worth per arrangement."""
+    grouped: dict[str, list[int]] = {}
+    for point, arrangement, _ in store.points():
+        grouped.setdefault(arrangement, []).append(point)
+    return grouped
 
 
 def row_records(store: Store) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -144,6 +145,7 @@ MaxRepsOption = Annotated[
     int, typer.Option("--max-replications", help="The most replications --target-ci may use.")
 ]
 EXIT_INTERRUPTED = 130
+ReportOption = Annotated[bool, typer.Option("--report", help="Write the report page (figures and HTML) at the end.")]
 
 
 class RateColumn(ProgressColumn):
@@ -203,6 +205,11 @@ class Reporter:
             self.bar = None
 
 
+def command_line() -> str:
+    """Return the command as typed, to record how to reproduce a run."""
+    return "residency " + shlex.join(sys.argv[1:])
+
+
 def caption(result: ScenarioResult) -> str:
     """Return the line that says how a result was produced."""
     scenario = result.loaded.config.scenario
@@ -215,3 +222,16 @@ def interrupted(message: str) -> None:
     """Say what an interruption kept and how to go on, then exit with 130."""
     err.print(f"[bold yellow]interrupted:[/] {escape(message)}")
     raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def write_report(folder: Path, out_dir: Path | None, fmt: str) -> None:
+    """Build a results folder's report and print the page's path (plotting is imported only here)."""
+    from sim.report import build_report  # matplotlib loads only when a report is asked for
+
+    started = time.monotonic()
+    try:
+        page = build_report(folder, out_dir, fmt)
+    except InputError as error:
+        fail(error)
+    err.print(f"report written in {time.monotonic() - started:.1f} s")
+    out.print(f"report: {page}")

@@ -19,6 +19,7 @@ from sim.cli.common import (
     MaxRepsOption,
     QuietOption,
     Reporter,
+    ReportOption,
     RepsOption,
     SeedOption,
     SetOption,
@@ -27,6 +28,7 @@ from sim.cli.common import (
     WorkersOption,
     app,
     caption,
+    command_line,
     err,
     fail,
     fmt_estimate,
@@ -34,6 +36,7 @@ from sim.cli.common import (
     interrupted,
     out,
     overrides_from,
+    write_report,
 )
 from sim.config.loader import LoadedConfig, load_config
 from sim.errors import InputError
@@ -45,6 +48,7 @@ from sim.results import (
     estimates,
     summary_document,
     to_json,
+    write_manifest,
     write_run,
 )
 from sim.stats import paired_difference
@@ -122,6 +126,8 @@ def run(
     if out_dir is not None:
         for path in write_run(result, out_dir):
             err.print(f"wrote {path}")
+        write_manifest(out_dir, "run", command_line(), [result.loaded.name], None, result.seed,
+                       len(result.replications))
     if json_:
         sys.stdout.write(to_json(summary_document(result)))
         return
@@ -164,6 +170,7 @@ def compare(
     target_ci: TargetOption = None,
     target_metric: TargetMetricOption = "residual_access.events",
     max_replications: MaxRepsOption = 200,
+    report: ReportOption = False,
 ) -> None:
     """Run arrangements under common random numbers and compare them with the baseline."""
     try:
@@ -187,14 +194,18 @@ def compare(
         results = [base] + [r for r in results if r is not base]
     for result in results:
         write_run(result, out_dir / result.loaded.name)
+    write_manifest(out_dir, "compare", command_line(), [r.loaded.name for r in results],
+                   base.loaded.name if base else None, run_seed, len(results[0].replications))
     csv_path = out_dir / "comparison.csv"
     csv_path.write_text(comparison_csv(comparison_rows(results, base)), encoding="utf-8")
     if json_:
         sys.stdout.write(to_json({r.loaded.name: summary_document(r) for r in results}))
-        return
-    print_comparison(results, base)
-    err.print(f"wrote {out_dir}/<arrangement>/summary.json, daily.csv, resolved_config.json "
-              f"and {csv_path}")
+    else:
+        print_comparison(results, base)
+        err.print(f"wrote {out_dir}/<arrangement>/ (summary.json, daily.csv, replications.csv, "
+                  f"wait_histogram.csv, resolved_config.json) and {csv_path}")
+    if report:
+        write_report(out_dir, None, "png")
 
 
 def print_comparison(results: list[ScenarioResult], base: ScenarioResult | None) -> None:

@@ -15,12 +15,14 @@ from sim.cli.common import (
     MaxRepsOption,
     QuietOption,
     Reporter,
+    ReportOption,
     RepsOption,
     SeedOption,
     SetOption,
     TargetOption,
     WorkersOption,
     app,
+    command_line,
     err,
     fail,
     fmt_estimate,
@@ -29,11 +31,12 @@ from sim.cli.common import (
     kind_of,
     out,
     overrides_from,
+    write_report,
 )
 from sim.config.loader import load_config
 from sim.errors import InputError
 from sim.executors import Executor, LocalExecutor, make_executor
-from sim.results import to_json
+from sim.results import MANIFEST_FORMAT, to_json
 from sim.store import DB_NAME, Store
 from sim.sweep import load_sweep
 from sim.sweep_runner import recompute_sensitivity, row_records, run_sweep, stored_outputs, summary_records
@@ -58,6 +61,7 @@ def sweep(
     target_metric: Annotated[str | None, typer.Option("--target-metric", help="The output --target-ci applies to "
                                                       "(default: the sweep's first output).")] = None,
     max_replications: MaxRepsOption = 200,
+    report: ReportOption = False,
 ) -> None:
     """Run a sweep into a resumable results database, then report sensitivity where it applies."""
     try:
@@ -71,6 +75,7 @@ def sweep(
     except InputError as error:
         fail(error)
     spec = loaded.spec.sweep
+    store.set_meta("command", command_line())
     if not quiet:
         err.print(f"sweep {spec.name}: {len(loaded.points)} points x {spec.replications} replications "
                   f"({spec.design} design, seed {spec.seed}) into {store.path}")
@@ -91,6 +96,8 @@ def sweep(
     err.print(f"{outcome.ran} rows run, {outcome.skipped} already stored, {outcome.total} in all: {store.path}")
     print_sweep_summary(store)
     store.close()
+    if report:
+        write_report(folder, None, "png")
 
 
 def print_sweep_summary(store: Store) -> None:
@@ -123,24 +130,23 @@ def _short(value: Any) -> str:
 
 
 def print_sensitivity(store: Store) -> None:
-    """Print the stored sensitivity indices as a table per output."""
+    """Print the stored sensitivity indices as a table per arrangement and output."""
     rows = store.sensitivity()
     if not rows:
         return
     method = rows[0][0]
-    measures = sorted({r[3] for r in rows}, key=["S1", "ST", "mu_star", "sigma"].index)
-    for output in sorted({r[1] for r in rows}):
-        table = Table(title=f"{method.capitalize()} sensitivity of {output} (value ± 95% conf)",
+    measures = sorted({r[4] for r in rows}, key=["S1", "ST", "mu_star", "sigma"].index)
+    for arrangement, output in sorted({(r[1], r[2]) for r in rows}):
+        table = Table(title=f"{method.capitalize()} sensitivity of {output} on {arrangement} (value ± 95% conf)",
                       title_justify="left")
         table.add_column("factor")
         for measure in measures:
             table.add_column(measure, justify="right")
-        factors = sorted({r[2] for r in rows if r[1] == output})
-        for factor in factors:
+        mine = {(r[3], r[4]): (r[5], r[6]) for r in rows if r[1] == arrangement and r[2] == output}
+        for factor in sorted({f for f, _ in mine}):
             cells = []
             for measure in measures:
-                match = [r for r in rows if r[1] == output and r[2] == factor and r[3] == measure]
-                value, conf = match[0][4], match[0][5]
+                value, conf = mine[(factor, measure)]
                 cells.append(f"{value:.3f}" + ("" if conf is None else f" ± {conf:.3f}"))
             table.add_row(factor, *cells)
         out.print(table)
@@ -202,6 +208,7 @@ def attribute(
                                                  "(default: reports/attribution/NAME).")] = None,
     workers: WorkersOption = None,
     quiet: QuietOption = False,
+    report: ReportOption = False,
 ) -> None:
     """Switch each control off in turn (and all at once) and show what each one prevents."""
     try:
@@ -237,8 +244,10 @@ def attribute(
     folder = out_dir or Path("reports") / "attribution" / loaded.name
     folder.mkdir(parents=True, exist_ok=True)
     document = {
+        "format": MANIFEST_FORMAT,
         "run": {"scenario": loaded.name, "config_file": str(config), "seed": scenario.seed,
-                "replications": scenario.replications, "metric": metric, "overrides": list(loaded.overrides)},
+                "replications": scenario.replications, "metric": metric, "overrides": list(loaded.overrides),
+                "command": command_line()},
         "as_configured": base.as_leaf(),
         "controls": {row.control: {"meaning": row.meaning, "with_control_off": row.with_control_off.as_leaf(),
                                    "prevented": row.contribution.as_leaf(), "share_of_all_off": row.share_of_total}
@@ -247,4 +256,19 @@ def attribute(
     path = folder / "attribution.json"
     path.write_text(to_json(document), encoding="utf-8")
     err.print(f"wrote {path}")
+    if report:
+        write_report(folder, None, "png")
 
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder that compare, run --out, sweep or "
+                                           "attribute wrote.")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the page (default: DIR/report).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Figure files: png, svg or pdf.")] = "png",
+) -> None:
+    """Write the figures and a self-contained HTML page (and Markdown) for a results folder."""
+    write_report(folder, out_dir, fmt)

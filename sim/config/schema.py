@@ -259,6 +259,18 @@ class Config(Strict):
         return self
 
 
+def route_gate(routes: tuple[Route, ...], actor: str, site: str, data_class: str) -> str:
+    """Return the gate of the most specific route matching (actor, site, class); ties go to the later."""
+    best, best_score = "blocked", -1
+    for route in routes:
+        fields = ((route.actor, actor), (route.site, site), (route.data_class, data_class))
+        if all(pattern in (WILDCARD, value) for pattern, value in fields):
+            score = sum(pattern != WILDCARD for pattern, _ in fields)
+            if score >= best_score:
+                best, best_score = route.gate, score
+    return best
+
+
 def _check_timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)

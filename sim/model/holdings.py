@@ -128,8 +128,10 @@ class Holdings:
         crosses = config.sites[source].jurisdiction != config.sites[target].jurisdiction
         counted = data_class in config.policy.counted_classes
         while self.env.now < stop:
+            # A backup copies what the source holds; it does not forget what the source has since
+            # moved or deleted (that takes a deletion at the target).
             held = self.share[source][data_class]
-            self.share[target][data_class] = held
+            self.share[target][data_class] = max(held, self.share[target][data_class])
             if crosses and counted and held > 0.0:
                 self.observer.transfer(self.env.now, source, target,
                                        held * config.data[data_class].records)

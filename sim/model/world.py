@@ -13,7 +13,7 @@ from typing import Any
 import simpy
 
 from sim.calendar import HOURS_PER_DAY, working_windows
-from sim.config.schema import GATE_ORDER, ROLE_ORDER, WILDCARD, ActorGroup, Config
+from sim.config.schema import GATE_ORDER, ROLE_ORDER, ActorGroup, Config, route_gate
 from sim.model.events import Observer, Request
 from sim.model.gatekeeper import StewardGate
 from sim.model.holdings import Holdings
@@ -137,14 +137,7 @@ class World:
 
     def route(self, actor: str, site: str, data_class: str) -> str:
         """Return the gate of the most specific route matching (actor, site, class)."""
-        best, best_score = "blocked", -1
-        for route in self.config.routes:
-            fields = ((route.actor, actor), (route.site, site), (route.data_class, data_class))
-            if all(pattern in (WILDCARD, value) for pattern, value in fields):
-                score = sum(pattern != WILDCARD for pattern, _ in fields)
-                if score >= best_score:
-                    best, best_score = route.gate, score
-        return best
+        return route_gate(self.config.routes, actor, site, data_class)
 
     def _candidates(self, actor: str, spec: ActorGroup, data_class: str) -> list[tuple[str, str]]:
         """Return (site, gate) pairs an actor may try, in the order it tries them.

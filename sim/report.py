@@ -1,0 +1,505 @@
+"""The report: figures and one self-contained HTML page (plus Markdown) over a results folder."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import html
+import io
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from sim import __version__, plots
+from sim.config.schema import CHANNELS, Config
+from sim.errors import InputError
+from sim.results import MANIFEST, MANIFEST_FORMAT
+from sim.store import DB_NAME, FORMAT, Store
+from sim.sweep_runner import stored_outputs, summary_records
+
+QUESTION = ("How much protected US user data is still read from abroad under each arrangement, through which "
+            "channel, and what do the controls cost the engineers in waiting time?")
+HEADLINE = (
+    ("residual_access.events", "residual accesses / year"),
+    ("residual_access.records", "records read abroad / year"),
+    ("at_rest_abroad.record_days", "protected record-days abroad"),
+    ("friction.wait_hours", "gate wait, mean (h)"),
+    ("friction.wait_hours_p95", "gate wait, p95 (h)"),
+    ("friction.decision_hours", "time to decision (h)"),
+)
+FORMATS = ("png", "svg", "pdf")
+
+
+@dataclass
+class FigureFile:
+    """A figure written to disk, with what it shows."""
+
+    name: str
+    caption: str
+    path: Path
+    embed: str  # HTML for the page: an <img> with a data URI, or inline SVG
+
+
+@dataclass
+class Report:
+    """What a report page shows."""
+
+    title: str
+    kind: str
+    command: str
+    intro: list[str]
+    tables: list[tuple[str, list[str], list[list[str]]]]  # title, header, rows
+    figures: list[FigureFile] = field(default_factory=list)
+    details: list[tuple[str, list[str], list[list[str]]]] = field(default_factory=list)  # collapsible tables
+
+
+def build_report(folder: Path, out: Path | None = None, fmt: str = "png") -> Path:
+    """Write the figures, report.html and report.md for a results folder; return the page's path."""
+    if fmt not in FORMATS:
+        raise InputError("--format", fmt, "the figure format must be png, svg or pdf.", "use --format png, svg or pdf.")
+    out = out or folder / "report"
+    kind = detect_kind(folder)
+    builder: Callable[[Path, Path, str], Report] = {"compare": compare_report, "run": compare_report,
+                                                    "sweep": sweep_report, "attribute": attribution_report}[kind]
+    report = builder(folder, out, fmt)
+    page = out / "report.html"
+    page.write_text(render_html(report), encoding="utf-8")
+    (out / "report.md").write_text(render_markdown(report, out), encoding="utf-8")
+    return page
+
+
+def detect_kind(folder: Path) -> str:
+    """Return what a results folder holds, or fail with what to do."""
+    if not folder.is_dir():
+        raise InputError(str(folder), None, "the folder does not exist.",
+                         "give a folder that `residency compare`, `sweep` or `attribute` wrote (--out).")
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        document = _read_json(manifest)
+        if document.get("format") != MANIFEST_FORMAT:
+            raise InputError(str(manifest), "format", f"these results are of an older format "
+                             f"({document.get('format')!r}; this version reads {MANIFEST_FORMAT!r}).",
+                             "rerun the command that made them (the manifest's `command`), then report again.")
+        return str(document["kind"])
+    if (folder / DB_NAME).is_file():
+        return "sweep"
+    if (folder / "attribution.json").is_file():
+        return "attribute"
+    if any(folder.glob("*/summary.json")) or (folder / "summary.json").is_file():
+        raise InputError(str(folder), MANIFEST, "these results are of an older format (no manifest.json).",
+                         "rerun `residency compare --out DIR` with this version, then report again.")
+    raise InputError(str(folder), None, "there are no results in this folder.",
+                     "run `residency compare --out DIR` (or sweep or attribute) first, then report on DIR.")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(str(path), None, f"the file cannot be read as JSON ({exc}).",
+                         "rerun the command that wrote it.") from None
+    if not isinstance(value, dict):
+        raise InputError(str(path), None, "the file does not hold a JSON object.", "rerun the command that wrote it.")
+    return value
+
+
+# -- loading compare results ----------------------------------------------------------------
+def load_arrangement(folder: Path) -> tuple[plots.Arrangement, dict[str, Any]]:
+    """Read one arrangement's files into figure data, with its resolved-config document."""
+    for name in ("summary.json", "daily.csv", "replications.csv", "wait_histogram.csv", "resolved_config.json"):
+        if not (folder / name).is_file():
+            raise InputError(str(folder / name), None, "a results file is missing (results of an older format?).",
+                             "rerun the command in the folder's manifest.json, then report again.")
+    summary = _read_json(folder / "summary.json")
+    resolved = _read_json(folder / "resolved_config.json")
+    metrics: dict[str, tuple[float | None, float | None, float | None]] = {}
+    _flatten_leaves(summary, "", metrics)
+    config = resolved["config"]
+    arrangement = plots.Arrangement(
+        name=config["scenario"]["name"], title=config["scenario"]["title"], metrics=metrics,
+        replications=_read_columns(folder / "replications.csv"),
+        daily=_read_daily(folder / "daily.csv"),
+        wait_histogram=[(float(r["wait_hours_low"]), float(r["wait_hours_high"]), int(r["count"]))
+                        for r in _read_csv(folder / "wait_histogram.csv")],
+        milestones=milestones(Config.model_validate(config)),
+        config=config,
+    )
+    return arrangement, resolved
+
+
+def _flatten_leaves(node: dict[str, Any], prefix: str,
+                    out: dict[str, tuple[float | None, float | None, float | None]]) -> None:
+    for key, value in node.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if key == "run":
+            continue
+        if isinstance(value, dict) and "mean" in value and "ci95" in value:
+            ci = value["ci95"]
+            out[path] = (value["mean"], ci[0] if ci else None, ci[1] if ci else None)
+        elif isinstance(value, dict):
+            _flatten_leaves(value, path, out)
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _number(text: str) -> float:
+    return math.nan if text == "" else float(text)
+
+
+def _read_columns(path: Path) -> dict[str, list[float]]:
+    rows = _read_csv(path)
+    return {key: [_number(r[key]) for r in rows] for key in (rows[0] if rows else {}) if key != "replication"}
+
+
+def _read_daily(path: Path) -> dict[str, plots.Series]:
+    rows = _read_csv(path)
+    if not rows:
+        return {}
+    dates = [dt.date.fromisoformat(r["date"]) for r in rows]
+    columns = [k[:-5] for k in rows[0] if k.endswith("_mean")]
+    series = {}
+    for column in columns:
+        mean = [_number(r[f"{column}_mean"]) for r in rows]
+        low = [_number(r[f"{column}_lo"]) if r[f"{column}_lo"] else m for r, m in zip(rows, mean, strict=True)]
+        high = [_number(r[f"{column}_hi"]) if r[f"{column}_hi"] else m for r, m in zip(rows, mean, strict=True)]
+        series[column] = plots.Series(dates, mean, low, high)
+    return series
+
+
+def milestones(config: Config) -> list[tuple[dt.date, str]]:
+    """Return the dated events of an arrangement's timeline that fall inside its horizon."""
+    start = config.scenario.start_date
+    end = start + dt.timedelta(days=config.scenario.days)
+    events: list[tuple[dt.date, str]] = []
+    for m in config.migrations:
+        events.append((m.start, f"move to {m.target} starts"))
+        events.append((m.start + dt.timedelta(days=m.duration_days), f"move to {m.target} done"))
+    for r in config.replication:
+        if r.until is not None:
+            events.append((r.until, f"backup to {r.target} stops"))
+    for d in config.deletions:
+        events.append((d.start, f"deletion at {d.site} starts"))
+        events.append((d.start + dt.timedelta(days=d.median_days), f"deletion at {d.site}: median end"))
+    return sorted({e for e in events if start <= e[0] <= end})
+
+
+# -- the compare report ---------------------------------------------------------------------
+def compare_report(folder: Path, out: Path, fmt: str) -> Report:
+    """Build the report of a `compare` (or `run`) folder."""
+    manifest = _read_json(folder / MANIFEST)
+    names = list(manifest["arrangements"])
+    if manifest["kind"] == "run":
+        loaded = [load_arrangement(folder)]
+    else:
+        loaded = [load_arrangement(folder / name) for name in names]
+    arrangements = [a for a, _ in loaded]
+    caption = f"seed {manifest['seed']}, {manifest['replications']} replications, residency {manifest['version']}"
+    figures_dir = out / "figures"
+    figures = [
+        save(plots.residual_by_channel(arrangements, caption), figures_dir, "residual_by_channel", fmt,
+             "Yearly residual cross-border accesses to protected data, stacked by channel; whiskers: 95% CI."),
+        save(plots.daily_timeline(arrangements, caption), figures_dir, "daily_timeline", fmt,
+             "Daily residual accesses and protected records at rest abroad, with migration and deletion dates."),
+        save(plots.friction_vs_residual(arrangements, caption), figures_dir, "friction_vs_residual", fmt,
+             "Each arrangement's time to decision against its residual access, with 95% interval crosses."),
+        save(plots.wait_ecdf(arrangements, caption), figures_dir, "wait_ecdf", fmt,
+             "Empirical CDF of waits in the stewardship queue, p95 marked."),
+        save(plots.exceedance(arrangements, caption), figures_dir, "exceedance", fmt,
+             "Probability that a year's residual accesses exceed x, across replications."),
+    ]
+    for a in arrangements:
+        leaks = {c: a.mean(f"residual_access.by_channel.{c}.events") for c in CHANNELS}
+        figures.append(save(plots.dataflow_map(Config.model_validate(a.config), leaks, caption, a.name),
+                            figures_dir, f"dataflow_{a.name}", fmt,
+                            f"Data-flow map of {a.name}: sites, actor groups and routes; leaking routes in red."))
+    baseline = manifest.get("baseline")
+    diffs = _paired_differences(folder / "comparison.csv") if (folder / "comparison.csv").is_file() else {}
+    header = ["arrangement", *[label for _, label in HEADLINE]]
+    if baseline:
+        header.append(f"Δ residual vs {baseline} (paired)")
+    rows = []
+    for a in arrangements:
+        row = [a.name, *[_fmt_interval(a.metrics.get(m)) for m, _ in HEADLINE]]
+        if baseline:
+            row.append("–" if a.name == baseline else _fmt_interval(diffs.get(a.name), signed=True))
+        rows.append(row)
+    channel_rows = [[a.name, *[_fmt_number(a.mean(f"residual_access.by_channel.{c}.events")) for c in CHANNELS]]
+                    for a in arrangements]
+    intro = [QUESTION, "Arrangements compared: " + "; ".join(f"{a.name} ({a.title})" for a in arrangements) + ".",
+             f"Every figure is a mean over {manifest['replications']} replications with its 95% confidence interval. "
+             "Replication r of every arrangement uses the same random streams (common random numbers), so the "
+             "arrangements see the same requests and their paired differences are not noise."]
+    details = [assumptions_table(a.name, resolved) for a, resolved in loaded]
+    return Report(
+        title="Residual cross-border access by arrangement", kind="compare", command=str(manifest["command"]),
+        intro=intro,
+        tables=[("Headline (mean [95% CI])", header, rows),
+                ("Residual accesses by channel (mean per year)", ["arrangement", *[c.replace("_", " ")
+                                                                                    for c in CHANNELS]],
+                 channel_rows)],
+        figures=figures, details=details)
+
+
+def _paired_differences(path: Path) -> dict[str, tuple[float | None, float | None, float | None]]:
+    out: dict[str, tuple[float | None, float | None, float | None]] = {}
+    for row in _read_csv(path):
+        if row["metric"] == "residual_access.events" and row["diff_vs_baseline"] != "":
+            out[row["scenario"]] = (float(row["diff_vs_baseline"]), _opt(row["diff_ci95_low"]),
+                                    _opt(row["diff_ci95_high"]))
+    return out
+
+
+def _opt(text: str) -> float | None:
+    return None if text == "" else float(text)
+
+
+def assumptions_table(name: str, resolved: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
+    """Return every parameter of an arrangement with its value and its source, assumptions marked."""
+    config = resolved["config"]
+    rows = []
+    for key, source in sorted(resolved["provenance"].items()):
+        value: Any = config
+        for part in key.split("."):
+            if isinstance(value, dict) and part in value:
+                value = value[part]
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                value = None
+                break
+        if value is None:
+            continue
+        kind = "assumption" if source.startswith("assumption") else ("override" if source.startswith("override")
+                                                                     else "fact")
+        rows.append([key, json.dumps(value) if isinstance(value, dict | list) else str(value), kind, source])
+    return (f"Parameters of {name}: value and source", ["parameter", "value", "kind", "source"], rows)
+
+
+# -- sweep and attribution reports ----------------------------------------------------------
+def sweep_report(folder: Path, out: Path, fmt: str) -> Report:
+    """Build the report of a sweep folder."""
+    store = Store(folder, create=False)
+    if store.meta("format") != FORMAT:
+        raise InputError(str(store.path), "meta.format", "these results are of an older format.",
+                         "rerun the sweep into a new folder, then report again.")
+    definition = json.loads(store.meta("definition") or "{}")
+    spec = definition.get("spec", {})
+    outputs = stored_outputs(store) or ["residual_access.events"]
+    records = summary_records(store, None)
+    if not records:
+        raise InputError(str(store.path), None, "the sweep has no finished rows yet.",
+                         "run the sweep (it resumes where it stopped), then report again.")
+    factors = [f["path"] for f in spec.get("factors", [])]
+    design = spec.get("sweep", {}).get("design", "grid")
+    sweep = spec.get("sweep", {})
+    caption = f"seed {sweep.get('seed')}, {records[0]['replications']} replications per point, residency {__version__}"
+    figures_dir = out / "figures"
+    figures = []
+    for output in outputs:
+        slug = output.replace(".", "_")
+        if design == "grid" and len(factors) == 1:
+            figures.append(save(plots.sweep_line(records, factors[0], output, caption), figures_dir,
+                                f"sweep_line_{slug}", fmt, f"{output} against {factors[0]}, 95% band."))
+        elif design == "grid" and len(factors) == 2:
+            for arrangement in sorted({r["arrangement"] for r in records}):
+                mine = [r for r in records if r["arrangement"] == arrangement]
+                figures.append(save(plots.sweep_heatmap(mine, (factors[0], factors[1]), output, caption),
+                                    figures_dir, f"sweep_heatmap_{arrangement}_{slug}", fmt,
+                                    f"{output} on {arrangement} over {factors[0]} and {factors[1]}."))
+    sensitivity = store.sensitivity()
+    for arrangement, output in sorted({(r[1], r[2]) for r in sensitivity}):
+        chosen = [r for r in sensitivity if r[1] == arrangement]
+        figures.append(save(plots.sensitivity_bars(chosen, output, caption, arrangement), figures_dir,
+                            f"sensitivity_{arrangement}_{output.replace('.', '_')}", fmt,
+                            f"{design.capitalize()} indices of {output} on {arrangement}, with 95% intervals."))
+    points = [(r["friction.decision_hours.mean"] or 0.0, r["residual_access.events.mean"] or 0.0) for r in records
+              if "friction.decision_hours.mean" in r]
+    figures.append(save(plots.friction_vs_residual([], caption, points), figures_dir, "sweep_pareto", fmt,
+                        "Every sweep point's time to decision against residual access, with the Pareto front."))
+    header = ["point", "arrangement", *factors, "replications", *outputs]
+    rows = [[str(r["point"]), r["arrangement"], *[_short(r.get(f)) for f in factors], str(r["replications"]),
+             *[_fmt_interval((r[f"{o}.mean"], r[f"{o}.ci95_low"], r[f"{o}.ci95_high"])) for o in outputs]]
+            for r in records[:60]]
+    tables = [(f"Sweep points (mean [95% CI]){'; first 60 shown' if len(records) > 60 else ''}", header, rows)]
+    if sensitivity:
+        tables.append(("Sensitivity indices", ["method", "arrangement", "output", "factor", "measure", "value",
+                                                "95% conf"],
+                       [[m, a, o, f, k, f"{v:.3f}", "" if c is None else f"{c:.3f}"]
+                        for m, a, o, f, k, v, c in sensitivity]))
+    command = store.meta("command") or f"residency sweep {definition.get('file', '')}"
+    store.close()
+    intro = [sweep.get("question") or QUESTION, f"Sweep {sweep.get('name')}: {sweep.get('title', '')} — "
+             f"{len(records)} points, {design} design over {', '.join(factors)}."]
+    return Report(title=f"Sweep: {sweep.get('title') or sweep.get('name')}", kind="sweep",
+                  command=command,
+                  intro=intro, tables=tables, figures=figures)
+
+
+def attribution_report(folder: Path, out: Path, fmt: str) -> Report:
+    """Build the report of an `attribute` folder."""
+    document = _read_json(folder / "attribution.json")
+    if document.get("format") != MANIFEST_FORMAT:
+        raise InputError(str(folder / "attribution.json"), "format", "these results are of an older format.",
+                         "rerun `residency attribute`, then report again.")
+    run = document["run"]
+    controls = {k: v for k, v in document["controls"].items() if k != "all_controls_off"}
+    base = float(document["as_configured"]["mean"])
+    all_off = float(document["controls"]["all_controls_off"]["with_control_off"]["mean"])
+    contributions = []
+    for name, entry in controls.items():
+        prevented = entry["prevented"]
+        ci = prevented["ci95"] or [prevented["mean"], prevented["mean"]]
+        contributions.append((name, float(prevented["mean"]), float(ci[0]), float(ci[1])))
+    caption = f"seed {run['seed']}, {run['replications']} replications, residency {__version__}"
+    figure = save(plots.attribution_waterfall(base, contributions, all_off, caption, run["metric"]),
+                  out / "figures", "attribution_waterfall", fmt,
+                  "From the arrangement as configured to all controls off: what each control prevents.")
+    rows = [[name, entry["meaning"], _fmt_interval(_leaf(entry["with_control_off"])),
+             _fmt_interval(_leaf(entry["prevented"]), signed=True),
+             "" if entry["share_of_all_off"] is None else f"{entry['share_of_all_off']:.0%}"]
+            for name, entry in document["controls"].items()]
+    return Report(title=f"What each control of {run['scenario']} prevents", kind="attribute",
+                  command=str(run.get("command", "residency attribute")),
+                  intro=[f"Each control of {run['scenario']} switched off in turn, and all at once, under common "
+                         f"random numbers; the rise in {run['metric']} is what the control prevents."],
+                  tables=[("Attribution (mean [95% CI])", ["control", "switched off means", "with it off",
+                                                           "prevented", "share of all-off"], rows)],
+                  figures=[figure])
+
+
+def _leaf(value: dict[str, Any]) -> tuple[float | None, float | None, float | None]:
+    ci = value.get("ci95")
+    return value.get("mean"), ci[0] if ci else None, ci[1] if ci else None
+
+
+# -- writing --------------------------------------------------------------------------------
+def save(figure: Figure, folder: Path, name: str, fmt: str, caption: str) -> FigureFile:
+    """Write a figure in the chosen format and return its embeddable form."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.{fmt}"
+    figure.savefig(path, dpi=130)
+    if fmt == "svg":
+        embed = path.read_text(encoding="utf-8")
+        embed = embed[embed.index("<svg"):]
+    else:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=130)
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        embed = f'<img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+    return FigureFile(name, caption, path, embed)
+
+
+def _fmt_number(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    magnitude = abs(value)
+    if magnitude >= 1e9:
+        return f"{value / 1e9:,.2f}B"
+    if magnitude >= 1e6:
+        return f"{value / 1e6:,.2f}M"
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def _fmt_interval(value: tuple[float | None, float | None, float | None] | None, signed: bool = False) -> str:
+    if value is None or value[0] is None:
+        return "–"
+    mean, low, high = value
+    text = ("+" if signed and value[0] >= 0 else "") + _fmt_number(mean)
+    if low is not None and high is not None:
+        text += f" [{_fmt_number(low)}, {_fmt_number(high)}]"
+    return text
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+STYLE = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width: 1100px; margin: 2em auto;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
+th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; vertical-align: top; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+figure { margin: 1.5em 0; } figure img, figure svg { max-width: 100%; height: auto; }
+figcaption { font-size: 0.85em; color: #555; }
+code, pre { background: #f6f6f6; padding: 0.2em 0.4em; border-radius: 3px; }
+.kind-assumption { color: #a04000; font-weight: bold; }
+details { margin: 0.6em 0; } summary { cursor: pointer; font-weight: bold; }
+"""
+
+
+def _html_table(title: str, header: list[str], rows: list[list[str]], table_id: str = "") -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = []
+        for i, cell in enumerate(row):
+            cls = f' class="kind-{cell}"' if header[i] == "kind" else ""
+            cells.append(f"<td{cls}>{html.escape(cell)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    ident = f' id="{table_id}"' if table_id else ""
+    return (f"<table{ident}><caption>{html.escape(title)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def render_html(report: Report) -> str:
+    """Return the self-contained HTML page (images embedded; nothing loaded from the network)."""
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(report.title)}</title>"
+             f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(report.title)}</h1>"]
+    parts += [f"<p>{html.escape(p)}</p>" for p in report.intro]
+    for i, (title, header, rows) in enumerate(report.tables):
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        parts.append(_html_table(title, header, rows, "headline" if i == 0 else f"table-{i}"))
+    parts.append("<h2>Figures</h2>")
+    for figure in report.figures:
+        parts.append(f"<figure id='{figure.name}'>{figure.embed}<figcaption>{html.escape(figure.caption)} "
+                     f"(<code>figures/{figure.path.name}</code>)</figcaption></figure>")
+    if report.details:
+        parts.append("<h2>Assumptions: every parameter, its value and its source</h2>"
+                     "<p>Facts cite seeds/facts.toml; <span class='kind-assumption'>assumption</span> marks a value "
+                     "with no public source, with the reason given in its config.</p>")
+        for title, header, rows in report.details:
+            parts.append(f"<details><summary>{html.escape(title)} ({len(rows)} parameters, "
+                         f"{sum(r[2] == 'assumption' for r in rows)} assumptions)</summary>"
+                         f"{_html_table(title, header, rows)}</details>")
+    parts.append(f"<h2>Reproduce</h2><pre>{html.escape(report.command)}</pre><p>Same seed, same config and the same "
+                 f"version give the same numbers, byte for byte. Report made by residency {__version__}.</p>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(report: Report, out: Path) -> str:
+    """Return the report as Markdown for pasting into documents (figures linked as files)."""
+    parts = [f"# {report.title}", *report.intro]
+    for title, header, rows in report.tables:
+        parts += [f"## {title}", _md_table(header, rows)]
+    parts.append("## Figures")
+    for figure in report.figures:
+        parts.append(f"![{figure.caption}]({figure.path.relative_to(out).as_posix()})\n\n*{figure.caption}*")
+    if report.details:
+        parts.append("## Assumptions: every parameter, its value and its source")
+        for title, header, rows in report.details:
+            parts += [f"### {title}", _md_table(header, rows)]
+    parts += ["## Reproduce", f"```\n{report.command}\n```"]
+    return "\n\n".join(parts) + "\n"

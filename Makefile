@@ -17,9 +17,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 
-## run: compare every shipped arrangement (20 replications, common random numbers) into reports/
+## run: compare every shipped arrangement (20 replications, common random numbers) and write the report page
 run: $(VENV)/.installed-run
-	$(BIN)/residency compare
+	$(BIN)/residency compare --report
 
 ## test: linters, type check and the test suite
 test: $(VENV)/.installed-dev lint typecheck pytest

@@ -101,6 +101,9 @@ class Recorder:
         day = int(t // HOURS_PER_DAY)
         self.daily["submitted"][day if day < self.days else self.days - 1] += 1
 
+    def queued(self, t: float, request: Request, ahead: int) -> None:
+        """Ignore queue positions (the queue length is integrated by the gate itself)."""
+
     def review_started(self, t: float, request: Request, wait: float) -> None:
         """Record a reviewed request's wait in the queue."""
         counts = self.counts

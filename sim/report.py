@@ -19,7 +19,10 @@ from matplotlib.figure import Figure
 from sim import __version__, plots
 from sim.config.schema import CHANNELS, Config
 from sim.errors import InputError
-from sim.results import MANIFEST, MANIFEST_FORMAT
+from sim.experiment import ScenarioResult
+from sim.metrics import hist_edges
+from sim.results import MANIFEST, MANIFEST_FORMAT, estimates
+from sim.stats import estimate
 from sim.store import DB_NAME, FORMAT, Store
 from sim.sweep_runner import stored_outputs, summary_records
 
@@ -173,6 +176,30 @@ def _read_daily(path: Path) -> dict[str, plots.Series]:
         high = [_number(r[f"{column}_hi"]) if r[f"{column}_hi"] else m for r, m in zip(rows, mean, strict=True)]
         series[column] = plots.Series(dates, mean, low, high)
     return series
+
+
+def arrangement_from_result(result: ScenarioResult, name: str | None = None) -> plots.Arrangement:
+    """Build figure data straight from an in-memory result (no files needed)."""
+    config = result.loaded.config
+    metrics = {k: (v.mean, v.low, v.high) for k, v in estimates(result).items()}
+    dates = [config.scenario.start_date + dt.timedelta(days=d) for d in range(config.scenario.days)]
+    daily = {}
+    for column in result.replications[0].daily:
+        cells = [estimate([rep.daily[column][d] for rep in result.replications]) for d in range(len(dates))]
+        mean = [math.nan if c.mean is None else c.mean for c in cells]
+        daily[column] = plots.Series(dates, mean, [m if c.low is None else c.low for c, m in zip(cells, mean,
+                                                                                                strict=True)],
+                                     [m if c.high is None else c.high for c, m in zip(cells, mean, strict=True)])
+    pooled: dict[int, int] = {}
+    for rep in result.replications:
+        for index, count in rep.wait_histogram.items():
+            pooled[index] = pooled.get(index, 0) + count
+    histogram = [(*hist_edges(i), pooled[i]) for i in sorted(pooled)]
+    return plots.Arrangement(
+        name=name or config.scenario.name, title=config.scenario.title, metrics=metrics,
+        replications={k: [rep.metrics[k] for rep in result.replications] for k in result.replications[0].metrics},
+        daily=daily, wait_histogram=histogram, milestones=milestones(config),
+        config=config.model_dump(mode="json"))
 
 
 def milestones(config: Config) -> list[tuple[dt.date, str]]:

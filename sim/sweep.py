@@ -25,6 +25,7 @@ from sim.config.loader import (
     error_from_pydantic,
     load_config,
     read_toml,
+    toml_literal,
     with_overrides,
 )
 from sim.config.schema import Strict
@@ -234,7 +235,7 @@ def _resolve(
     sweep_path: Path, base: LoadedConfig, spec: SweepFile, values: dict[str, Any],
     extra: tuple[tuple[str, str, str], ...],
 ) -> LoadedConfig:
-    overrides = [(p, json.dumps(v) if isinstance(v, str) else _literal(v), "sweep factor") for p, v in values.items()]
+    overrides = [(p, toml_literal(v), "sweep factor") for p, v in values.items()]
     if spec.sweep.days is not None:
         overrides.append(("scenario.days", str(spec.sweep.days), "sweep.days"))
     try:
@@ -247,12 +248,6 @@ def _resolve(
             raise InputError(str(sweep_path), f"factors.{index}.path",
                              f"`{spec.factors[index].path}` on {base.path.name}: {error.problem}", error.fix) from None
         raise
-
-
-def _literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
 
 
 def check_outputs(spec: SweepFile, source: str, known: list[str]) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import difflib
+import json
 import tomllib
 import types
 import typing
@@ -343,6 +345,21 @@ def _unwrap(tp: Any) -> Any:
             tp = args[0]
         else:
             return tp
+
+
+def toml_literal(value: Any) -> str:
+    """Write a value as a TOML literal, the form `parse_value` (and `--set`) reads back."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {toml_literal(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return repr(value)
 
 
 def parse_value(text: str) -> Any:

@@ -31,6 +31,9 @@ class Observer(Protocol):
     def submitted(self, t: float, request: Request) -> None:
         """Note that a request was made."""
 
+    def queued(self, t: float, request: Request, ahead: int) -> None:
+        """Note that a request joined the gatekeeper's queue behind `ahead` others."""
+
     def review_started(self, t: float, request: Request, wait: float) -> None:
         """Note that a reviewer took up a request after `wait` hours in the queue."""
 

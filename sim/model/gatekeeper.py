@@ -55,6 +55,8 @@ class StewardGate:
             self._start(request, 0.0)
         else:
             self._mark()
+            if not request.post_review:
+                self.observer.queued(self.env.now, request, len(self.queue))
             self.queue.append(request)
 
     def _mark(self) -> None:

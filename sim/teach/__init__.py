@@ -1,0 +1,1 @@
+"""Lessons built on scenarios: a story in steps, narrated traces, computed answers, handouts."""

@@ -1,0 +1,165 @@
+"""Run a lesson's steps and compute every question's answer from the runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sim.analytic import erlang_c, mmc_mean_wait
+from sim.calendar import HOURS_PER_DAY
+from sim.config.loader import LoadedConfig
+from sim.config.schema import Config
+from sim.errors import InputError
+from sim.executors import Executor
+from sim.experiment import Progress, ScenarioResult, run_scenarios
+from sim.metrics import Recorder
+from sim.model.world import World
+from sim.rng import Streams
+from sim.stats import Estimate, estimate, paired_difference
+from sim.teach.lesson import Answer, LoadedLesson, Question, Step
+from sim.teach.trace import Tee, TraceEvent, Tracer
+
+KEY_FIGURES = (
+    ("residual_access.events", "residual accesses / year", "count"),
+    ("residual_access.records", "records read abroad", "count"),
+    ("at_rest_abroad.record_days", "record-days abroad", "count"),
+    ("friction.wait_hours", "gate wait (h)", "hours"),
+    ("friction.decision_hours", "time to decision (h)", "hours"),
+    ("requests.expired", "requests expired", "count"),
+)
+
+
+@dataclass
+class AnsweredQuestion:
+    """A question with its computed answer."""
+
+    question: Question
+    value: Estimate
+    text: str
+
+
+@dataclass
+class StepResult:
+    """One step's run, its trace and its answered questions."""
+
+    index: int
+    step: Step
+    loaded: LoadedConfig
+    result: ScenarioResult
+    answers: list[AnsweredQuestion] = field(default_factory=list)
+    trace: list[TraceEvent] = field(default_factory=list)
+
+
+def run_lesson(lesson: LoadedLesson, seed: int | None, executor: Executor, trace: int = 0,
+               only: int | None = None, progress: Progress | None = None,
+               trace_actor: str | None = None) -> list[StepResult]:
+    """Run the steps in order (with `only`, that step and the one before it, for comparison)."""
+    spec = lesson.spec.lesson
+    run_seed = spec.seed if seed is None else seed
+    count = len(lesson.spec.steps)
+    if only is not None and not 1 <= only <= count:
+        raise InputError("--step", str(only), f"the lesson has steps 1 to {count}.", f"give --step 1 to {count}.")
+    wanted = range(count) if only is None else range(max(0, only - 2), only)
+    results: list[StepResult] = []
+    for index in wanted:
+        step = lesson.spec.steps[index]
+        loaded = lesson.configs[index]
+        reps = step.replications or spec.replications
+        [result] = run_scenarios([loaded], run_seed, reps, progress=progress, executor=executor)
+        current = StepResult(index, step, loaded, result)
+        previous = results[-1] if results and results[-1].index == index - 1 else None
+        current.answers = [answer(q, current, previous) for q in step.questions]
+        if trace > 0:
+            actor = trace_actor or spec.trace_actor
+            if actor is not None and actor not in loaded.config.actors:
+                raise InputError("--trace-actor", actor, "no actor group of that name in this step.",
+                                 f"use one of {', '.join(loaded.config.actors)}.")
+            current.trace = trace_events(loaded.config, run_seed, trace, actor)
+        results.append(current)
+    return results
+
+
+def trace_events(config: Config, seed: int, count: int, actor: str | None = None) -> list[TraceEvent]:
+    """Run replication 0 again with a tracer and return its first `count` events in time order."""
+    tracer = Tracer(until_hours=min(config.scenario.days, 14) * HOURS_PER_DAY, actor=actor)
+    recorder = Recorder(config)
+    world = World(config, Streams(seed, 0), Tee(recorder, tracer))
+    world.run()
+    return tracer.first(count)
+
+
+def values(result: ScenarioResult, metric: str) -> list[float]:
+    """Return one metric over the replications, or fail naming the unknown metric."""
+    try:
+        return [rep.metrics[metric] for rep in result.replications]
+    except KeyError:
+        raise InputError(str(result.loaded.path), metric, "a lesson question names a metric the model does not "
+                         "report.", "use a path from `residency run CONFIG --json`.") from None
+
+
+def answer(question: Question, current: StepResult, previous: StepResult | None) -> AnsweredQuestion:
+    """Compute a question's answer from this step's run (and the previous step's)."""
+    spec: Answer = question.answer
+    if spec.analytic is not None:
+        value = Estimate(analytic_answer(spec.analytic, current.loaded.config), None, None, 1)
+        return AnsweredQuestion(question, value, format_value(value, spec.format, exact=True))
+    assert spec.metric is not None
+    mine = values(current.result, spec.metric)
+    if spec.statistic == "mean":
+        value = estimate(mine)
+    elif spec.statistic == "ci_half_width":
+        e = estimate(mine)
+        value = Estimate(None if e.high is None or e.mean is None else e.high - e.mean, None, None, e.n)
+    else:
+        if previous is None:
+            raise InputError(str(current.loaded.path), spec.metric, "this answer compares with the previous step, "
+                             "which was not run.", "run the whole lesson, or a --step after the first.")
+        theirs = values(previous.result, spec.metric)
+        n = min(len(mine), len(theirs))
+        if spec.statistic == "difference":
+            value = paired_difference(mine[:n], theirs[:n])
+        else:
+            a, b = estimate(mine).mean, estimate(theirs).mean
+            value = Estimate(None if a is None or not b else a / b, None, None, n)
+    signed = spec.statistic == "difference"
+    return AnsweredQuestion(question, value, format_value(value, spec.format, signed=signed))
+
+
+def analytic_answer(name: str, config: Config) -> float:
+    """Return a closed-form answer for a step's config (an around-the-clock M/M/c gate)."""
+    gate = config.gatekeeper
+    if gate is None or not gate.hours.around_the_clock or gate.review_distribution != "exponential":
+        raise InputError("lesson", name, "Erlang C needs an around-the-clock gate with exponential reviews.",
+                         "use configs/validation/mmc.toml (or a config like it) for this step.")
+    arrival = sum(a.headcount * a.requests_per_hour for a in config.actors.values() if a.hours.around_the_clock)
+    load = arrival * gate.review_hours_mean
+    if load >= gate.reviewers:
+        raise InputError("lesson", name, "the queue is overloaded (load at or above the reviewer count), so "
+                         "Erlang C has no steady state.", "lower the request rate or add reviewers in this step.")
+    if name == "erlang_c_wait_probability":
+        return erlang_c(gate.reviewers, load)
+    return mmc_mean_wait(arrival, gate.review_hours_mean, gate.reviewers)
+
+
+def format_value(value: Estimate, kind: str, signed: bool = False, exact: bool = False) -> str:
+    """Format an answer: a number in its unit, with its 95% interval where there is one."""
+    if value.mean is None:
+        return "undefined (nothing of the kind happened)"
+
+    def one(x: float) -> str:
+        if kind == "share":
+            return f"{min(max(x, 0.0), 1.0):.1%}"  # an interval of a share is shown within [0, 1]
+        if kind == "hours":
+            return f"{x:,.2f} hours"
+        if kind == "days":
+            return f"{x:,.1f} days"
+        for size, word in ((1e9, "billion"), (1e6, "million")):
+            if abs(x) >= size:
+                return f"{x / size:,.2f} {word}"
+        return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
+
+    text = ("+" if signed and value.mean >= 0 else "") + one(value.mean)
+    if value.low is not None and value.high is not None:
+        text += f" (95% CI {one(value.low)} to {one(value.high)})"
+    elif exact:
+        text += " (closed form)"
+    return text

@@ -1,0 +1,252 @@
+"""A narrated trace: the model's first events told in plain language, in each actor's local time."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sim.calendar import HOURS_PER_DAY, to_datetime, working_windows
+from sim.config.schema import Config
+from sim.model.events import Observer, Request
+
+PLACES = {
+    "Asia/Shanghai": "Beijing", "America/New_York": "Virginia", "America/Los_Angeles": "California",
+    "America/Chicago": "Texas", "Asia/Singapore": "Singapore", "UTC": "UTC",
+}
+PURPOSES = {
+    "debugging": "to debug a crash", "analytics": "for an analysis", "model_training": "to train a model",
+    "trust_and_safety": "for a trust-and-safety review", "emergency_incident": "to handle an emergency",
+    "review": "for review",
+}
+CLASSES = {
+    "protected": "protected (private) US user data", "public": "public videos and comments",
+    "business_metrics": "business metrics", "interop": "data the global app needs to work",
+}
+CHANNEL_WORDS = {
+    "approved_by_policy": "approved under the rules in force", "approved_in_error": "approved by mistake",
+    "emergency_path": "granted on the emergency path", "parent_override": "the parent overrode the denial",
+    "legacy_or_backup_abroad": "read from a copy held abroad", "covert": "through a covert channel",
+}
+SHIELDS = {
+    "deidentified": "the gateway hands it back de-identified", "ciphertext": "it gets only ciphertext: "
+    "the keys are held by someone its company does not control", "code_review": "source-code review stops it",
+}
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    """One event as the model reported it."""
+
+    t: float
+    kind: str
+    number: int | None
+    actor: str | None
+    detail: dict[str, object]
+
+
+class Tee:
+    """Pass every event on to several observers."""
+
+    def __init__(self, *observers: Observer) -> None:
+        self.observers = observers
+
+    def submitted(self, t: float, request: Request) -> None:
+        """Forward a request."""
+        for o in self.observers:
+            o.submitted(t, request)
+
+    def queued(self, t: float, request: Request, ahead: int) -> None:
+        """Forward a queue position."""
+        for o in self.observers:
+            o.queued(t, request, ahead)
+
+    def review_started(self, t: float, request: Request, wait: float) -> None:
+        """Forward a review start."""
+        for o in self.observers:
+            o.review_started(t, request, wait)
+
+    def decided(self, t: float, request: Request, outcome: str, why: str) -> None:
+        """Forward a decision."""
+        for o in self.observers:
+            o.decided(t, request, outcome, why)
+
+    def accessed(self, t: float, request: Request | None, actor: str, site: str, data_class: str,
+                 records: float, cross_border: bool, channel: str | None, detected_at: float | None) -> None:
+        """Forward an access."""
+        for o in self.observers:
+            o.accessed(t, request, actor, site, data_class, records, cross_border, channel, detected_at)
+
+    def shielded(self, t: float, actor: str, how: str) -> None:
+        """Forward a shielded access."""
+        for o in self.observers:
+            o.shielded(t, actor, how)
+
+    def covert_attempt(self, t: float, actor: str) -> None:
+        """Forward a covert attempt."""
+        for o in self.observers:
+            o.covert_attempt(t, actor)
+
+    def holdings(self, day: int, abroad_records: float) -> None:
+        """Forward a day's holdings."""
+        for o in self.observers:
+            o.holdings(day, abroad_records)
+
+    def transfer(self, t: float, source: str, target: str, records: float) -> None:
+        """Forward a transfer."""
+        for o in self.observers:
+            o.transfer(t, source, target, records)
+
+
+class Tracer:
+    """Keep the model's request events up to a time limit, for narration."""
+
+    def __init__(self, until_hours: float, actor: str | None = None, limit: int = 100_000) -> None:
+        self.until = until_hours
+        self.actor = actor
+        self.limit = limit
+        self.events: list[TraceEvent] = []
+
+    def _keep(self, t: float, kind: str, number: int | None, actor: str | None, **detail: object) -> None:
+        if t <= self.until and len(self.events) < self.limit and (self.actor is None or actor == self.actor):
+            self.events.append(TraceEvent(t, kind, number, actor, dict(detail)))
+
+    def submitted(self, t: float, request: Request) -> None:
+        """Keep a request."""
+        self._keep(t, "submitted", request.number, request.actor, purpose=request.purpose,
+                   data_class=request.data_class)
+
+    def queued(self, t: float, request: Request, ahead: int) -> None:
+        """Keep a queue position."""
+        self._keep(t, "queued", request.number, request.actor, ahead=ahead)
+
+    def review_started(self, t: float, request: Request, wait: float) -> None:
+        """Keep a review start."""
+        self._keep(t, "review_started", request.number, request.actor, wait=wait)
+
+    def decided(self, t: float, request: Request, outcome: str, why: str) -> None:
+        """Keep a decision."""
+        self._keep(t, "decided", request.number, request.actor, outcome=outcome, why=why,
+                   data_class=request.data_class, purpose=request.purpose, site=request.site)
+
+    def accessed(self, t: float, request: Request | None, actor: str, site: str, data_class: str,
+                 records: float, cross_border: bool, channel: str | None, detected_at: float | None) -> None:
+        """Keep an access that crosses the border (others are routine and left out of the story)."""
+        if channel is None:
+            return
+        self._keep(t, "accessed", None if request is None else request.number, actor, site=site,
+                   data_class=data_class, records=records, channel=channel, detected_at=detected_at)
+
+    def shielded(self, t: float, actor: str, how: str) -> None:
+        """Keep a shielded access."""
+        self._keep(t, "shielded", None, actor, how=how)
+
+    def covert_attempt(self, t: float, actor: str) -> None:
+        """Keep a covert attempt."""
+        self._keep(t, "covert_attempt", None, actor)
+
+    def holdings(self, day: int, abroad_records: float) -> None:
+        """Ignore daily holdings: the trace follows requests."""
+
+    def transfer(self, t: float, source: str, target: str, records: float) -> None:
+        """Ignore backup transfers: the trace follows requests."""
+
+    def first(self, count: int) -> list[TraceEvent]:
+        """Return the first `count` events in time order (the model reports some ahead of time)."""
+        return sorted(self.events, key=lambda e: e.t)[:count]
+
+
+def place(timezone: str) -> str:
+    """Return a readable place for a time zone."""
+    return PLACES.get(timezone, timezone)
+
+
+def when(config: Config, t: float, timezone: str) -> str:
+    """Return 'day N (date), HH:MM Place time' for a simulated hour."""
+    local = to_datetime(config.scenario.start_date, t, timezone)
+    day = int(t // HOURS_PER_DAY) + 1
+    return f"day {day} ({local.date().isoformat()}), {local:%H:%M} {place(timezone)} time"
+
+
+def next_opening(config: Config, t: float) -> float | None:
+    """Return the next simulated hour the gatekeeper's shift opens after t, if it works shifts."""
+    gate = config.gatekeeper
+    if gate is None or gate.hours.around_the_clock:
+        return None
+    for start, end in working_windows(gate.hours, gate.timezone, config.scenario.start_date, config.scenario.days):
+        if start <= t < end:
+            return None
+        if start > t:
+            return start
+    return None
+
+
+def narrate(config: Config, events: list[TraceEvent]) -> list[str]:
+    """Tell each event in plain language, in the local time of whoever acts."""
+    lines = []
+    gate = config.gatekeeper
+    gate_tz = gate.timezone if gate else "UTC"
+    gate_name = gate.organisation if gate else "the gatekeeper"
+    for event in events:
+        actor = config.actors.get(event.actor or "")
+        actor_tz = actor.timezone if actor else "UTC"
+        tag = f" (request #{event.number})" if event.number is not None else ""
+        d = event.detail
+        if event.kind == "submitted":
+            lines.append(f"{when(config, event.t, actor_tz)}: an engineer in {event.actor} asks for "
+                         f"{CLASSES.get(str(d['data_class']), d['data_class'])} "
+                         f"{PURPOSES.get(str(d['purpose']), 'for ' + str(d['purpose']))}{tag}.")
+        elif event.kind == "queued":
+            opening = next_opening(config, event.t)
+            opens = "" if opening is None else (f"; the {place(gate_tz)} gatekeeper opens at "
+                                                f"{to_datetime(config.scenario.start_date, opening, gate_tz):%A %H:%M}"
+                                                f" {place(gate_tz)} time")
+            ahead = int(str(d["ahead"]))
+            lines.append(f"{when(config, event.t, actor_tz)}: {ahead} request{'s are' if ahead != 1 else ' is'} "
+                         f"ahead of it at {gate_name}{opens}{tag}.")
+        elif event.kind == "review_started":
+            wait = float(str(d["wait"]))
+            lines.append(f"{when(config, event.t, gate_tz)}: a reviewer at {gate_name} takes it up after "
+                         f"{_duration(wait)} of waiting{tag}.")
+        elif event.kind == "decided":
+            lines.append(f"{when(config, event.t, gate_tz if d['why'] in ('policy', 'error', 'expiry') else actor_tz)}"
+                         f": {_decision(d)}{tag}.")
+        elif event.kind == "accessed" and d.get("channel"):
+            site = config.sites[str(d["site"])]
+            lines.append(f"{when(config, event.t, actor_tz)}: {event.actor} read {float(str(d['records'])):,.0f} "
+                         f"protected records at {d['site']} ({site.jurisdiction}): residual cross-border access, "
+                         f"{CHANNEL_WORDS[str(d['channel'])]}{tag}"
+                         + ("" if d.get("detected_at") is None else
+                            f"; an audit will find it on day {int(float(str(d['detected_at'])) // 24) + 1}") + ".")
+        elif event.kind == "shielded":
+            lines.append(f"{when(config, event.t, actor_tz)}: {event.actor}'s read is harmless: "
+                         f"{SHIELDS.get(str(d['how']), d['how'])}.")
+        elif event.kind == "covert_attempt":
+            lines.append(f"{when(config, event.t, actor_tz)}: someone in {event.actor} tries a covert export, "
+                         "going around every official channel.")
+    return lines
+
+
+def _decision(detail: dict[str, object]) -> str:
+    outcome, why = detail["outcome"], detail["why"]
+    subject = f"{CLASSES.get(str(detail['data_class']), detail['data_class'])}"
+    if outcome == "expired":
+        return "the request expires unanswered"
+    if why == "no_route":
+        return f"the request is refused: there is no route to {subject} for it"
+    if why == "no_gate":
+        return f"the request is served at once from {detail['site']}, no gate in the way"
+    if why == "emergency":
+        return "granted at once on the emergency path, to be reviewed afterwards"
+    if why == "parent":
+        return f"the parent company's manager {'approves' if outcome == 'granted' else 'refuses'} it"
+    if outcome == "granted":
+        return "granted: policy allows it" if why == "policy" else "granted, though policy forbids it (a mistake)"
+    return "denied: policy forbids it" if why == "policy" else "denied, though policy allows it (a mistake)"
+
+
+def _duration(hours: float) -> str:
+    if math.isclose(hours, 0.0, abs_tol=1e-9):
+        return "no time"
+    if hours < 1:
+        return f"{hours * 60:.0f} minutes"
+    return f"{hours:.1f} hours"

@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
 
 from sim import __version__
 from sim.config.loader import (
@@ -28,16 +27,12 @@ from sim.config.loader import (
     toml_literal,
     with_overrides,
 )
-from sim.config.schema import Strict
+from sim.config.schema import Strict, config_problem
 from sim.errors import InputError
 
 Design = Literal["grid", "latin", "sobol", "morris"]
 SAMPLED: tuple[str, ...] = ("latin", "sobol", "morris")
 Scalar = Annotated[float | int | str | bool, Field(union_mode="left_to_right")]
-
-
-def _problem(key: str, text: str) -> PydanticCustomError:
-    return PydanticCustomError("reference", "{problem}", {"key": key, "problem": text})
 
 
 class Factor(Strict):
@@ -79,26 +74,26 @@ class SweepFile(Strict):
         for i, factor in enumerate(self.factors):
             key = f"factors.{i}"
             if factor.path in seen:
-                raise _problem(f"{key}.path", f"factor {factor.path!r} is listed twice.")
+                raise config_problem(f"{key}.path", f"factor {factor.path!r} is listed twice.")
             seen.add(factor.path)
             if design == "grid":
                 if factor.values is None:
-                    raise _problem(f"{key}.values", "a grid design needs a list of values for every "
+                    raise config_problem(f"{key}.values", "a grid design needs a list of values for every "
                                    "factor (for a range, choose design = \"latin\", \"sobol\" or \"morris\").")
                 if not factor.values:
-                    raise _problem(f"{key}.values", "the value list is empty; give at least one value.")
+                    raise config_problem(f"{key}.values", "the value list is empty; give at least one value.")
                 continue
             if factor.low is None or factor.high is None:
-                raise _problem(key, f"a {design} design needs `low` and `high` for every factor.")
+                raise config_problem(key, f"a {design} design needs `low` and `high` for every factor.")
             if not factor.low < factor.high:
-                raise _problem(f"{key}.low", f"low ({factor.low:g}) must be below high ({factor.high:g}).")
+                raise config_problem(f"{key}.low", f"low ({factor.low:g}) must be below high ({factor.high:g}).")
             if factor.distribution == "loguniform" and factor.low <= 0:
-                raise _problem(f"{key}.low", "a loguniform range needs low > 0.")
+                raise config_problem(f"{key}.low", "a loguniform range needs low > 0.")
         if design == "sobol" and self.sweep.samples & (self.sweep.samples - 1):
-            raise _problem("sweep.samples", "a Sobol design needs a power of two for `samples` "
+            raise config_problem("sweep.samples", "a Sobol design needs a power of two for `samples` "
                            f"(got {self.sweep.samples}; try {1 << max(0, self.sweep.samples.bit_length() - 1)}).")
         if design in SAMPLED and len(self.factors) < 2 and design != "latin":
-            raise _problem("factors", f"a {design} design needs at least two factors.")
+            raise config_problem("factors", f"a {design} design needs at least two factors.")
         return self
 
 

@@ -255,8 +255,13 @@ class Config(Strict):
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
         for key, problem in reference_problems(self):
-            raise PydanticCustomError("reference", "{problem}", {"key": key, "problem": problem})
+            raise config_problem(key, problem)
         return self
+
+
+def config_problem(key: str, text: str) -> PydanticCustomError:
+    """Return a validation error that names its own key (reported as `key: text` with a fix)."""
+    return PydanticCustomError("reference", "{problem}", {"key": key, "problem": text})
 
 
 def route_gate(routes: tuple[Route, ...], actor: str, site: str, data_class: str) -> str:

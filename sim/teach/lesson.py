@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
 
 from sim.config.facts import Fact
 from sim.config.loader import (
@@ -19,15 +18,11 @@ from sim.config.loader import (
     toml_literal,
     with_overrides,
 )
-from sim.config.schema import Strict
+from sim.config.schema import Strict, config_problem
 from sim.errors import InputError
 
 LESSONS = Path("configs") / "lessons"
 Statistic = Literal["mean", "ci_half_width", "difference", "ratio"]
-
-
-def _problem(key: str, text: str) -> PydanticCustomError:
-    return PydanticCustomError("reference", "{problem}", {"key": key, "problem": text})
 
 
 class Answer(Strict):
@@ -41,7 +36,7 @@ class Answer(Strict):
     @model_validator(mode="after")
     def _one_source(self) -> Answer:
         if (self.metric is None) == (self.analytic is None):
-            raise _problem("answer", "an answer needs exactly one of `metric` and `analytic`.")
+            raise config_problem("answer", "an answer needs exactly one of `metric` and `analytic`.")
         return self
 
 
@@ -87,7 +82,7 @@ class LessonFile(Strict):
     def _differences_need_a_previous_step(self) -> LessonFile:
         for i, question in enumerate(self.steps[0].questions):
             if question.answer.statistic in ("difference", "ratio"):
-                raise _problem(f"steps.0.questions.{i}.answer.statistic",
+                raise config_problem(f"steps.0.questions.{i}.answer.statistic",
                                "the first step has no previous step to compare with.")
         return self
 

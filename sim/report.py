@@ -25,6 +25,7 @@ from sim.results import MANIFEST, MANIFEST_FORMAT, estimates
 from sim.stats import estimate
 from sim.store import DB_NAME, FORMAT, Store
 from sim.sweep_runner import stored_outputs, summary_records
+from sim.units import number
 
 QUESTION = ("How much protected US user data is still read from abroad under each arrangement, through which "
             "channel, and what do the controls cost the engineers in waiting time?")
@@ -426,16 +427,7 @@ def save(figure: Figure, folder: Path, name: str, fmt: str, caption: str) -> Fig
 
 
 def _fmt_number(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    magnitude = abs(value)
-    if magnitude >= 1e9:
-        return f"{value / 1e9:,.2f}B"
-    if magnitude >= 1e6:
-        return f"{value / 1e6:,.2f}M"
-    if magnitude >= 100:
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
+    return number(value, "count")
 
 
 def _fmt_interval(value: tuple[float | None, float | None, float | None] | None, signed: bool = False) -> str:

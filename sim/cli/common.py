@@ -27,6 +27,7 @@ from sim import __version__
 from sim.errors import InputError
 from sim.experiment import ScenarioResult
 from sim.stats import Estimate
+from sim.units import number
 
 ARRANGEMENTS = Path("configs") / "arrangements"
 EXIT_INPUT = 2
@@ -71,30 +72,8 @@ COMPARE_COLUMNS = ("residual_access.events", "residual_access.records",
 
 
 def human(value: float | None, kind: str, scale_of: float | None = None) -> str:
-    """Format a number for a table: counts with k/M/B, hours with decimals, shares as %.
-
-    `scale_of` formats the value in the unit chosen for another (a mean's interval).
-    """
-    if value is None:
-        return "–"
-    if kind == "share":
-        return f"{value:.0%}"
-    if kind == "hours":
-        return f"{value:,.2f}"
-    magnitude = abs(value if scale_of is None else scale_of)
-    for size, suffix in ((1e9, "B"), (1e6, "M")):
-        if magnitude >= size:
-            return f"{value / size:,.2f}{suffix}"
-    return f"{value:,.0f}" if magnitude >= 100 else f"{value:,.1f}"
-
-
-def kind_of(metric: str) -> str:
-    """Return how to format a metric: a share, hours, or a count."""
-    if metric.endswith(("utilisation", "_share")):
-        return "share"
-    if "hours" in metric or metric.endswith("days_to_detect"):
-        return "hours"
-    return "count"
+    """Format a number for a table (see sim.units.number)."""
+    return number(value, kind, scale_of)
 
 
 def fmt_estimate(value: Estimate, kind: str, signed: bool = False) -> str:
@@ -127,9 +106,9 @@ def overrides_from(
     flags = (("--seed", "scenario.seed", seed),
              ("--replications", "scenario.replications", replications),
              ("--days", "scenario.days", days))
-    for flag, key, number in flags:
-        if number is not None:
-            overrides.append((key, str(number), flag))
+    for flag, key, given in flags:
+        if given is not None:
+            overrides.append((key, str(given), flag))
     return overrides
 
 

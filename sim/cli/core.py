@@ -212,8 +212,10 @@ def print_comparison(results: list[ScenarioResult], base: ScenarioResult | None)
     """Print the comparison table and the paired differences from the baseline."""
     labels = {name: label for name, label, _ in HEADLINE}
     kinds = {name: kind for name, _, kind in HEADLINE}
-    table = Table(title="Residual cross-border access and its cost in waiting, per simulated "
-                  "year (mean ± 95% CI)", title_justify="left")
+    days = results[0].loaded.config.scenario.days
+    span = "per simulated year" if days == 365 else f"over {days} simulated days"
+    table = Table(title=f"Residual cross-border access and its cost in waiting, {span} (mean ± 95% CI)",
+                  title_justify="left")
     table.add_column("arrangement")
     for name in COMPARE_COLUMNS:
         table.add_column(labels[name], justify="right")
@@ -229,7 +231,7 @@ def print_comparison(results: list[ScenarioResult], base: ScenarioResult | None)
             row.append("–" if result is base else fmt_estimate(diff, "count", signed=True))
         table.add_row(*row)
     out.print(table)
-    channels = Table(title="Residual accesses by channel (mean per year)", title_justify="left")
+    channels = Table(title=f"Residual accesses by channel (mean {span})", title_justify="left")
     channels.add_column("arrangement")
     names = [n for n in estimates(results[0]) if n.startswith("residual_access.by_channel.")
              and n.endswith(".events")]

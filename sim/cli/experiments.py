@@ -28,7 +28,6 @@ from sim.cli.common import (
     fmt_estimate,
     human,
     interrupted,
-    kind_of,
     out,
     overrides_from,
     write_report,
@@ -40,6 +39,7 @@ from sim.results import MANIFEST_FORMAT, to_json
 from sim.store import DB_NAME, Store
 from sim.sweep import load_sweep
 from sim.sweep_runner import recompute_sensitivity, row_records, run_sweep, stored_outputs, summary_records
+from sim.units import kind_of
 
 SchedulerOption = Annotated[
     str | None,

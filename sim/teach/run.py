@@ -17,6 +17,7 @@ from sim.rng import Streams
 from sim.stats import Estimate, estimate, paired_difference
 from sim.teach.lesson import Answer, LoadedLesson, Question, Step
 from sim.teach.trace import Tee, TraceEvent, Tracer
+from sim.units import number
 
 KEY_FIGURES = (
     ("residual_access.events", "residual accesses / year", "count"),
@@ -148,14 +149,8 @@ def format_value(value: Estimate, kind: str, signed: bool = False, exact: bool =
     def one(x: float) -> str:
         if kind == "share":
             return f"{min(max(x, 0.0), 1.0):.1%}"  # an interval of a share is shown within [0, 1]
-        if kind == "hours":
-            return f"{x:,.2f} hours"
-        if kind == "days":
-            return f"{x:,.1f} days"
-        for size, word in ((1e9, "billion"), (1e6, "million")):
-            if abs(x) >= size:
-                return f"{x / size:,.2f} {word}"
-        return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
+        unit = {"hours": " hours", "days": " days"}.get(kind, "")
+        return number(x, kind) + unit
 
     text = ("+" if signed and value.mean >= 0 else "") + one(value.mean)
     if value.low is not None and value.high is not None:

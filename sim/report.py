@@ -38,6 +38,7 @@ HEADLINE = (
     ("friction.decision_hours", "time to decision (h)"),
 )
 FORMATS = ("png", "svg", "pdf")
+KINDS = ("compare", "run", "sweep", "attribute")
 
 
 @dataclass
@@ -90,7 +91,12 @@ def detect_kind(folder: Path) -> str:
             raise InputError(str(manifest), "format", f"these results are of an older format "
                              f"({document.get('format')!r}; this version reads {MANIFEST_FORMAT!r}).",
                              "rerun the command that made them (the manifest's `command`), then report again.")
-        return str(document["kind"])
+        kind = document.get("kind")
+        if kind not in KINDS:
+            raise InputError(str(manifest), "kind", f"the manifest names no kind of results this version reads "
+                             f"({kind!r}; it reads {', '.join(KINDS)}).",
+                             "rerun the command that made them (the manifest's `command`), then report again.")
+        return str(kind)
     if (folder / DB_NAME).is_file():
         return "sweep"
     if (folder / "attribution.json").is_file():
@@ -217,7 +223,7 @@ def milestones(config: Config) -> list[tuple[dt.date, str]]:
     for d in config.deletions:
         events.append((d.start, f"deletion at {d.site} starts"))
         events.append((d.start + dt.timedelta(days=d.median_days), f"deletion at {d.site}: median end"))
-    return sorted({e for e in events if start <= e[0] <= end})
+    return sorted({e for e in events if start <= e[0] < end})
 
 
 # -- the compare report ---------------------------------------------------------------------
@@ -419,9 +425,13 @@ def save(figure: Figure, folder: Path, name: str, fmt: str, caption: str) -> Fig
         embed = path.read_text(encoding="utf-8")
         embed = embed[embed.index("<svg"):]
     else:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=130)
-        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        if fmt == "png":
+            raw = path.read_bytes()
+        else:  # the page shows a PNG even when the files are PDFs
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", dpi=130)
+            raw = buffer.getvalue()
+        data = base64.b64encode(raw).decode("ascii")
         embed = f'<img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
     return FigureFile(name, caption, path, embed)
 

@@ -59,10 +59,18 @@ class Store:
                              "give the folder a `residency sweep ... --out DIR` wrote.")
         folder.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30.0)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        stored = self.meta("format")
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            stored = self.meta("format")
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            if isinstance(exc, sqlite3.OperationalError):  # locked or unwritable: not the file's content
+                raise
+            raise InputError(str(self.path), None, f"the file is not a results database ({exc}).",
+                             "give a folder that `residency sweep ... --out DIR` wrote, or delete this file "
+                             "and run the sweep again.") from None
         if stored is None and create:
             self.set_meta("format", FORMAT)
         elif stored != FORMAT:

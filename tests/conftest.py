@@ -31,6 +31,9 @@ class LogObserver:
         """Log ("submitted", t, number)."""
         self.log.append(("submitted", t, request.number))
 
+    def queued(self, t: float, request: Request, ahead: int) -> None:
+        """Ignore queue positions: the timelines assert on reviews and decisions."""
+
     def review_started(self, t: float, request: Request, wait: float) -> None:
         """Log ("review_started", t, number, wait)."""
         self.log.append(("review_started", t, request.number, wait))
@@ -113,3 +116,51 @@ def mmc_path() -> Path:
 def log_observer() -> LogObserver:
     """Return a fresh event-logging observer."""
     return LogObserver()
+
+
+ARRANGEMENTS = ROOT / "configs" / "arrangements"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Return the environment the CLI helpers run `residency` in: plain text, no colour."""
+    return {**os.environ, "NO_COLOR": "1", "TERM": "dumb", **extra}
+
+
+def popen_cli(*args: object, cwd: Path = ROOT) -> subprocess.Popen[str]:
+    """Start `residency ARGS...` in the background, in its own session, with pipes for its output."""
+    return subprocess.Popen(
+        [residency_executable(), *map(str, args)], cwd=cwd, env=cli_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def write_sweep(folder: Path, text: str, name: str = "sweep.toml") -> Path:
+    """Write a sweep file into folder and return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def stored_rows(folder: Path) -> list[tuple[str, int, int, str]]:
+    """Return the (run_key, replication, point, metrics JSON) rows of a folder's results.db."""
+    import sqlite3
+
+    db = sqlite3.connect(folder / "results.db", timeout=30.0)
+    try:
+        return list(db.execute("SELECT run_key, replication, point, metrics FROM rows"))
+    finally:
+        db.close()
+
+
+SMALL_COMPARE = ("status_quo", "oracle", "microsoft")
+
+
+@pytest.fixture(scope="session")
+def small_compare(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a read-only results folder of a small real comparison (3 arrangements, 3 replications, 150 days)."""
+    folder = tmp_path_factory.mktemp("small_compare") / "results"
+    result = run_cli("compare", *(ROOT / "configs" / "arrangements" / f"{name}.toml" for name in SMALL_COMPARE),
+                     "-r", "3", "--days", "150", "--out", folder, "--workers", "2", "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return folder

@@ -1,0 +1,214 @@
+"""The report page is self-contained and renders in a real headless Chromium without errors."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SMALL_COMPARE, run_cli
+
+from sim.report import build_report
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+EXTERNAL = re.compile(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
+MD_IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def headline_names(page: str) -> list[str]:
+    """Return the first cell of each body row of the page's #headline table."""
+    table = re.search(r'<table id="headline">.*?</table>', page, re.DOTALL)
+    assert table is not None, "the page has no #headline table"
+    body = re.search(r"<tbody>(.*?)</tbody>", table.group(0), re.DOTALL)
+    assert body is not None
+    return re.findall(r"<tr><td>([^<]*)</td>", body.group(1))
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Return a PNG's (width, height) from its header."""
+    assert data[:8] == PNG_SIGNATURE, "not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
+# -- without a browser ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def png_report(small_compare: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the page of the small comparison's report with PNG figures."""
+    return build_report(small_compare, tmp_path_factory.mktemp("png_report"), "png")
+
+
+@pytest.fixture(scope="module")
+def svg_report(small_compare: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the page of the small comparison's report with SVG figures."""
+    return build_report(small_compare, tmp_path_factory.mktemp("svg_report"), "svg")
+
+
+def test_page_is_self_contained(png_report: Path) -> None:
+    """Nothing on the page points at the network: every image is a data: URI that decodes to a PNG."""
+    page = png_report.read_text(encoding="utf-8")
+    assert not EXTERNAL.findall(page)
+    assert "<script" not in page and "<link" not in page and "@import" not in page
+    sources = re.findall(r'<img [^>]*src="([^"]+)"', page)
+    figures = sorted((png_report.parent / "figures").glob("*.png"))
+    assert len(sources) == len(figures) > 0
+    for source in sources:
+        assert source.startswith("data:image/png;base64,")
+        width, height = png_size(base64.b64decode(source.split(",", 1)[1]))
+        assert width > 0 and height > 0
+
+
+def test_headline_table_has_one_row_per_arrangement(png_report: Path, small_compare: Path) -> None:
+    """The #headline table lists each compared arrangement once, in the manifest's order."""
+    manifest = json.loads((small_compare / "manifest.json").read_text(encoding="utf-8"))
+    assert headline_names(png_report.read_text(encoding="utf-8")) == manifest["arrangements"] == list(SMALL_COMPARE)
+
+
+def test_markdown_links_the_figure_files(png_report: Path) -> None:
+    """report.md exists beside the page and links exactly the figure files that were written."""
+    markdown = (png_report.parent / "report.md").read_text(encoding="utf-8")
+    linked = MD_IMAGE.findall(markdown)
+    assert linked
+    assert all((png_report.parent / path).is_file() for path in linked)
+    written = sorted(p.relative_to(png_report.parent).as_posix() for p in (png_report.parent / "figures").iterdir())
+    assert sorted(linked) == written
+    for name in SMALL_COMPARE:
+        assert f"| {name} |" in markdown
+
+
+def test_svg_report_embeds_inline_svg(svg_report: Path) -> None:
+    """With --format svg every figure is inline SVG on the page, and still nothing is fetched."""
+    page = svg_report.read_text(encoding="utf-8")
+    figures = sorted((svg_report.parent / "figures").glob("*.svg"))
+    assert len(figures) > 0
+    assert page.count("<svg") == len(figures)
+    assert "<img" not in page and "<?xml" not in page and "<!DOCTYPE svg" not in page
+    assert not EXTERNAL.findall(page)
+    linked = MD_IMAGE.findall((svg_report.parent / "report.md").read_text(encoding="utf-8"))
+    assert sorted(linked) == sorted(p.relative_to(svg_report.parent).as_posix() for p in figures)
+
+
+# -- in Chromium ------------------------------------------------------------------------------
+@dataclass
+class Visit:
+    """What a page did in the browser."""
+
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    images: list[dict[str, Any]] = field(default_factory=list)
+    svgs: list[dict[str, Any]] = field(default_factory=list)
+    headline: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Return Debian's Chromium, installing it with apt-get where we are root and it is missing."""
+    found = shutil.which("chromium") or next((p for p in ("/usr/bin/chromium",) if Path(p).is_file()), None)
+    if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200, check=False)
+            if done.returncode != 0:
+                pytest.skip(f"chromium is missing and `{' '.join(command)}` failed: {done.stderr.strip()[-300:]}")
+        found = shutil.which("chromium")
+    if found is None:
+        pytest.skip("chromium is not installed (apt-get install chromium) and cannot be installed here (not root)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Any]:
+    """Return a headless Chromium driven by Playwright."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def visit(browser: Any, page_path: Path, screenshot: Path) -> Visit:
+    """Open a page from disk, wait for it to load, inspect it and take a full-page screenshot."""
+    seen = Visit()
+    page = browser.new_page()
+    page.on("console", lambda message: seen.errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: seen.errors.append(str(error)))
+    page.on("request", lambda request: seen.requests.append(request.url))
+    page.goto(page_path.as_uri(), wait_until="load")
+    seen.images = page.evaluate(
+        "Array.from(document.images, i => ({complete: i.complete, width: i.naturalWidth, height: i.naturalHeight}))")
+    seen.svgs = page.evaluate(
+        "Array.from(document.querySelectorAll('figure > svg'), s => {const r = s.getBoundingClientRect();"
+        " return {width: r.width, height: r.height, shapes: s.querySelectorAll('path, use, text').length}; })")
+    seen.headline = page.evaluate(
+        "Array.from(document.querySelectorAll('#headline tbody tr'), r => r.cells[0].textContent)")
+    page.screenshot(path=str(screenshot), full_page=True)
+    page.close()
+    return seen
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    """Return the report page of a full comparison (5 arrangements x 20 replications) and its build time."""
+    folder = tmp_path_factory.mktemp("full_compare") / "results"
+    result = run_cli("compare", "-r", "20", "--out", folder, "-q", "--workers", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    started = time.perf_counter()
+    page = build_report(folder, folder / "report", "png")
+    return page, time.perf_counter() - started
+
+
+@pytest.mark.slow
+def test_full_report_build_time(full_report: tuple[Path, float], capsys: pytest.CaptureFixture[str]) -> None:
+    """Print how long the report of a 5 x 20 comparison takes to write (no timing assertion)."""
+    page, seconds = full_report
+    figures = sorted((page.parent / "figures").glob("*.png"))
+    with capsys.disabled():
+        print(f"\nbuild_report of 5 arrangements x 20 replications x 365 days: {seconds:.1f} s "
+              f"({len(figures)} figures, page {page.stat().st_size / 1e6:.1f} MB)")
+    assert page.is_file() and len(figures) == 10
+
+
+@pytest.mark.slow
+def test_full_page_renders_in_chromium(browser: Any, full_report: tuple[Path, float], tmp_path: Path) -> None:
+    """Every image loads, one headline row per arrangement, no network, a screenshot, and no console errors."""
+    page, _ = full_report
+    manifest = json.loads((page.parent.parent / "manifest.json").read_text(encoding="utf-8"))
+    shot = tmp_path / "page.png"
+    seen = visit(browser, page, shot)
+    figures = sorted((page.parent / "figures").glob("*.png"))
+    assert len(seen.images) == len(figures) > 0
+    assert all(i["complete"] and i["width"] > 0 and i["height"] > 0 for i in seen.images), seen.images
+    assert seen.headline == manifest["arrangements"]
+    assert len(seen.headline) == 5
+    assert seen.requests and all(url.startswith(("file:", "data:")) for url in seen.requests), seen.requests
+    assert shot.is_file() and shot.stat().st_size > 0
+    width, height = png_size(shot.read_bytes())
+    assert width > 0 and height > width  # the whole long page, not just the first screen
+    assert seen.errors == []
+
+
+@pytest.mark.slow
+def test_svg_page_renders_in_chromium(browser: Any, svg_report: Path, tmp_path: Path) -> None:
+    """An SVG report's inline figures all lay out and draw, with no requests and no console errors."""
+    shot = tmp_path / "svg_page.png"
+    seen = visit(browser, svg_report, shot)
+    figures = sorted((svg_report.parent / "figures").glob("*.svg"))
+    assert seen.images == []
+    assert len(seen.svgs) == len(figures) > 0
+    assert all(s["width"] > 0 and s["height"] > 0 and s["shapes"] > 0 for s in seen.svgs), seen.svgs
+    assert seen.headline == list(SMALL_COMPARE)
+    assert all(url.startswith(("file:", "data:")) for url in seen.requests), seen.requests
+    assert png_size(shot.read_bytes())[1] > 0
+    assert seen.errors == []

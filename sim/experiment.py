@@ -12,7 +12,7 @@ from sim.executors import Executor, Job, LocalExecutor, default_workers
 from sim.metrics import Recorder, ReplicationResult
 from sim.model.world import World
 from sim.rng import Streams
-from sim.stats import estimate
+from sim.stats import estimate, t_quantile
 
 Progress = Callable[[int, int, str], None]
 
@@ -82,8 +82,10 @@ def replications_for(values: Sequence[float], target: float, maximum: int) -> in
         return n
     if math.isinf(current):
         return min(maximum, max(2 * n, n + 2))
-    # The half-width shrinks as 1/sqrt(n); aim a little past the estimate.
-    return min(maximum, max(n + 1, math.ceil(1.1 * n * (current / target) ** 2)))
+    # The half-width is t(n-1) s / sqrt(n): divide out today's t quantile (12.7 at n = 2), then aim a
+    # little past the normal-theory estimate; run_to_precision checks again and adds more if needed.
+    spread = current * math.sqrt(n) / t_quantile(0.975, n - 1)
+    return min(maximum, max(n + 1, math.ceil(1.1 * (1.96 * spread / target) ** 2)))
 
 
 def run_to_precision(

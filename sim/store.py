@@ -127,8 +127,9 @@ class Store:
 
     def rows(self) -> Iterator[Row]:
         """Yield every stored row in (point, replication) order."""
-        query = ("SELECT point, arrangement, replication, seed, version, metrics FROM rows "
-                 "ORDER BY point, replication")
+        # A row belongs to every point whose resolved config has its run key: designs can repeat a point.
+        query = ("SELECT p.point, p.arrangement, r.replication, r.seed, r.version, r.metrics "
+                 "FROM points p JOIN rows r ON r.run_key = p.run_key ORDER BY p.point, r.replication")
         for point, arrangement, replication, seed, version, metrics in self.db.execute(query):
             yield Row(point, arrangement, replication, seed, version, json.loads(metrics))
 

@@ -32,7 +32,8 @@ from sim.errors import InputError
 
 Design = Literal["grid", "latin", "sobol", "morris"]
 SAMPLED: tuple[str, ...] = ("latin", "sobol", "morris")
-Scalar = Annotated[float | int | str | bool, Field(union_mode="left_to_right")]
+# Smart mode keeps TOML's types: true stays a bool and 9 an int (left_to_right made them 1.0 and 9.0).
+Scalar = Annotated[bool | int | float | str, Field(union_mode="smart")]
 
 
 class Factor(Strict):
@@ -81,12 +82,14 @@ class SweepFile(Strict):
                     raise config_problem(f"{key}.values", "a grid design needs a list of values for every "
                                    "factor (for a range, choose design = \"latin\", \"sobol\" or \"morris\").")
                 if not factor.values:
-                    raise config_problem(f"{key}.values", "the value list is empty; give at least one value.")
+                    raise config_problem(f"{key}.values", "the value list is empty.",
+                                         "give at least one value, or remove the factor.")
                 continue
             if factor.low is None or factor.high is None:
                 raise config_problem(key, f"a {design} design needs `low` and `high` for every factor.")
             if not factor.low < factor.high:
-                raise config_problem(f"{key}.low", f"low ({factor.low:g}) must be below high ({factor.high:g}).")
+                raise config_problem(f"{key}.low", f"low ({factor.low:g}) must be below high ({factor.high:g}).",
+                                     "swap them, or correct the range.")
             if factor.distribution == "loguniform" and factor.low <= 0:
                 raise config_problem(f"{key}.low", "a loguniform range needs low > 0.")
         if design == "sobol" and self.sweep.samples & (self.sweep.samples - 1):
@@ -119,7 +122,7 @@ class LoadedSweep:
 
     def definition(self) -> dict[str, Any]:
         """Return the sweep's definition as stored beside its results."""
-        return {"file": str(self.path), "spec": self.spec.model_dump(mode="json"), "version": __version__}
+        return {"file": str(self.path.resolve()), "spec": self.spec.model_dump(mode="json"), "version": __version__}
 
 
 def run_key(loaded: LoadedConfig, seed: int) -> str:
@@ -191,9 +194,14 @@ def _design_rows(spec: SweepFile, matrix: np.ndarray | None) -> list[tuple[Any, 
         return list(itertools.product(*[f.values or () for f in spec.factors]))
     rows = []
     for sample in matrix.tolist():
-        rows.append(tuple(math.exp(v) if f.distribution == "loguniform" else float(v)
-                          for f, v in zip(spec.factors, sample, strict=True)))
+        rows.append(tuple(_scaled(f, v) for f, v in zip(spec.factors, sample, strict=True)))
     return rows
+
+
+def _scaled(factor: Factor, unit: float) -> float:
+    """Map a design value to the factor's range; exp(log(x)) can miss x by an ulp, so clamp."""
+    value = math.exp(unit) if factor.distribution == "loguniform" else float(unit)
+    return min(max(value, float(factor.low or 0.0)), float(factor.high or 0.0))
 
 
 def _arrangement_path(sweep_path: Path, index: int, name: str) -> Path:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sim import __version__
 from sim.config.schema import Config
+from sim.errors import InputError
 from sim.executors import Executor, Job
 from sim.experiment import Progress, replications_for, run_replication
 from sim.sensitivity import indices, supported
@@ -36,6 +37,15 @@ def metric_names(config: Config) -> list[str]:
     return list(run_metrics(short, 0, 0))
 
 
+def check_sweep(sweep: LoadedSweep, target: float | None, target_metric: str | None) -> None:
+    """Fail before anything runs (or is written) on unknown outputs or an unknown --target-metric."""
+    known = metric_names(sweep.points[0].loaded.config)
+    check_outputs(sweep.spec, str(sweep.path), known)
+    if target is not None and (target_metric or sweep.spec.sweep.outputs[0]) not in known:
+        raise InputError("--target-metric", target_metric, "this is not a metric the model reports.",
+                         "use a path from `residency run CONFIG --json`, such as residual_access.events.")
+
+
 def run_sweep(
     sweep: LoadedSweep,
     store: Store,
@@ -47,7 +57,7 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run every (point, replication) not yet stored, committing each row as it finishes."""
     spec = sweep.spec.sweep
-    check_outputs(sweep.spec, str(sweep.path), metric_names(sweep.points[0].loaded.config))
+    check_sweep(sweep, target, target_metric)
     store.claim("sweep", sweep.definition())
     store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in sweep.points])
     wanted = {p.index: spec.replications for p in sweep.points}
@@ -55,8 +65,12 @@ def run_sweep(
     first_pass = True
     while True:
         done = store.done()
-        jobs = [Job(p.index, p.loaded.config, spec.seed, r) for p in sweep.points
-                for r in range(wanted[p.index]) if (p.run_key, r) not in done]
+        jobs = []
+        for p in sweep.points:
+            for r in range(wanted[p.index]):
+                if (p.run_key, r) not in done:
+                    done.add((p.run_key, r))  # a point the design repeats runs once
+                    jobs.append(Job(p.index, p.loaded.config, spec.seed, r))
         if first_pass:
             skipped, first_pass = sum(wanted.values()) - len(jobs), False
         for count, (job, metrics) in enumerate(executor.map(run_metrics, jobs), start=1):

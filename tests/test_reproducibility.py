@@ -109,7 +109,8 @@ def test_out_folder_records_the_run(tmp_path: Path) -> None:
                      "--set", "gatekeeper.reviewers=11", "--json", "--out", out)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "daily.csv", "resolved_config.json", "summary.json"]
+        "daily.csv", "manifest.json", "replications.csv", "resolved_config.json", "summary.json",
+        "wait_histogram.csv"]
 
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary == json.loads(result.stdout)

@@ -41,7 +41,7 @@ from sim.cli.common import (
 from sim.config.loader import LoadedConfig, load_config
 from sim.errors import InputError
 from sim.executors import LocalExecutor
-from sim.experiment import ScenarioResult, run_scenarios, run_to_precision
+from sim.experiment import ScenarioResult, relative_half_width, run_scenarios, run_to_precision
 from sim.results import (
     comparison_csv,
     comparison_rows,
@@ -74,8 +74,10 @@ def execute(
         results = run_to_precision(loaded, seed, replications, target_ci, target_metric,
                                    max(max_replications, replications), executor, reporter)
         reached = len(results[0].replications)
+        missed = any(relative_half_width([r.metrics[target_metric] for r in res.replications]) > target_ci
+                     for res in results)
         err.print(f"--target-ci {target_ci:g} on {target_metric}: {reached} replications"
-                  + (" (the maximum; the target was not reached)" if reached >= max_replications else ""))
+                  + (" (the maximum; the target was not reached)" if missed else ""))
         return results
     except KeyboardInterrupt:
         reporter.close()

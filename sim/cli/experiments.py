@@ -38,7 +38,7 @@ from sim.executors import Executor, LocalExecutor, make_executor
 from sim.results import MANIFEST_FORMAT, to_json
 from sim.store import DB_NAME, Store
 from sim.sweep import load_sweep
-from sim.sweep_runner import recompute_sensitivity, row_records, run_sweep, stored_outputs, summary_records
+from sim.sweep_runner import check_sweep, recompute_sensitivity, row_records, run_sweep, stored_outputs, summary_records
 from sim.units import kind_of
 
 SchedulerOption = Annotated[
@@ -70,6 +70,7 @@ def sweep(
         if target_ci is not None and target_ci <= 0:
             raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
                              "give a fraction of the mean, such as 0.05 for 5%.")
+        check_sweep(loaded, target_ci, target_metric)
         executor = make_executor(workers, scheduler)
         store = Store(folder)
     except InputError as error:

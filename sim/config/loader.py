@@ -270,7 +270,7 @@ def error_from_pydantic(exc: ValidationError, source: str, root: type[BaseModel]
     if kind == "reference":
         ctx = first.get("ctx") or {}
         return InputError(source, str(ctx.get("key", key)), str(ctx.get("problem")) + more,
-                          "define it, or correct the name to one of those listed.")
+                          str(ctx.get("fix") or "define it, or correct the name to one of those listed."))
     if kind == "extra_forbidden":
         known = known_keys(loc[:-1], root)
         hint = did_you_mean(loc[-1], {k: None for k in known}, prefix=".".join(loc[:-1]))

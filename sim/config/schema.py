@@ -259,9 +259,10 @@ class Config(Strict):
         return self
 
 
-def config_problem(key: str, text: str) -> PydanticCustomError:
+def config_problem(key: str, text: str, fix: str | None = None) -> PydanticCustomError:
     """Return a validation error that names its own key (reported as `key: text` with a fix)."""
-    return PydanticCustomError("reference", "{problem}", {"key": key, "problem": text})
+    context = {"key": key, "problem": text} | ({"fix": fix} if fix else {})
+    return PydanticCustomError("reference", "{problem}", context)
 
 
 def route_gate(routes: tuple[Route, ...], actor: str, site: str, data_class: str) -> str:

@@ -42,6 +42,7 @@ from sim.config.loader import LoadedConfig, load_config
 from sim.errors import InputError
 from sim.executors import LocalExecutor
 from sim.experiment import ScenarioResult, relative_half_width, run_scenarios, run_to_precision
+from sim.paths import project_path
 from sim.results import (
     comparison_csv,
     comparison_rows,
@@ -176,7 +177,7 @@ def compare(
 ) -> None:
     """Run arrangements under common random numbers and compare them with the baseline."""
     try:
-        paths = configs or sorted(ARRANGEMENTS.glob("*.toml"))
+        paths = configs or sorted(project_path(ARRANGEMENTS).glob("*.toml"))
         if not paths:
             raise InputError(str(ARRANGEMENTS), None, "there are no configs to compare.",
                              "name config files, or run from the project folder.")

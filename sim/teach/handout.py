@@ -12,8 +12,8 @@ from sim.teach.run import StepResult
 
 
 def step_label(result: StepResult) -> str:
-    """Return a short label for a step in figures: its number and title."""
-    return f"{result.index + 1}. {result.step.title}"
+    """Return a short label for a step in figures: its number (the page's headings give the titles)."""
+    return f"step {result.index + 1}"
 
 
 def figures(lesson: LoadedLesson, results: list[StepResult], folder: Path) -> list[FigureFile]:

@@ -20,6 +20,7 @@ from sim.config.loader import (
 )
 from sim.config.schema import Strict, config_problem
 from sim.errors import InputError
+from sim.paths import project_path
 
 LESSONS = Path("configs") / "lessons"
 Statistic = Literal["mean", "ci_half_width", "difference", "ratio"]
@@ -32,12 +33,6 @@ class Answer(Strict):
     statistic: Statistic = Field("mean", description="mean, ci_half_width, or difference/ratio to the previous step.")
     analytic: Literal["erlang_c_mean_wait", "erlang_c_wait_probability"] | None = None
     format: Literal["count", "hours", "share", "days"] = "count"
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Answer:
-        if (self.metric is None) == (self.analytic is None):
-            raise config_problem("answer", "an answer needs exactly one of `metric` and `analytic`.")
-        return self
 
 
 class Question(Strict):
@@ -79,11 +74,24 @@ class LessonFile(Strict):
     steps: tuple[Step, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
+    def _answers_have_one_source(self) -> LessonFile:
+        # Checked here rather than in Answer, so that the error names the question's full key.
+        for i, step in enumerate(self.steps):
+            for j, question in enumerate(step.questions):
+                if (question.answer.metric is None) == (question.answer.analytic is None):
+                    raise config_problem(f"steps.{i}.questions.{j}.answer",
+                                         "an answer needs exactly one of `metric` and `analytic`.",
+                                         'give `metric = "residual_access.events"` (a path from `residency run '
+                                         '--json`) or `analytic = "erlang_c_mean_wait"`.')
+        return self
+
+    @model_validator(mode="after")
     def _differences_need_a_previous_step(self) -> LessonFile:
         for i, question in enumerate(self.steps[0].questions):
             if question.answer.statistic in ("difference", "ratio"):
                 raise config_problem(f"steps.0.questions.{i}.answer.statistic",
-                               "the first step has no previous step to compare with.")
+                                     "the first step has no previous step to compare with.",
+                                     'use statistic = "mean" here, or move the question to a later step.')
         return self
 
 
@@ -107,12 +115,12 @@ def lesson_path(name: str) -> Path:
     path = Path(name)
     if path.suffix == ".toml" or path.exists():
         return path
-    return LESSONS / f"{name}.toml"
+    return project_path(LESSONS) / f"{name}.toml"
 
 
 def available() -> list[Path]:
     """Return the shipped lesson files."""
-    return sorted(LESSONS.glob("*.toml"))
+    return sorted(project_path(LESSONS).glob("*.toml"))
 
 
 def load_lesson(name: str) -> LoadedLesson:
@@ -136,6 +144,12 @@ def load_lesson(name: str) -> LoadedLesson:
                 hint = did_you_mean(fact_id, facts)
                 raise InputError(str(path), f"steps.{i}.facts.{j}", f"fact {fact_id!r} is not in seeds/facts.toml.",
                                  (hint + " " if hint else "") + "cite an existing fact id.")
+    actor = spec.lesson.trace_actor
+    if actor is not None and not any(actor in loaded.config.actors for loaded in configs):
+        actors = {name: None for loaded in configs for name in loaded.config.actors}
+        hint = did_you_mean(actor, actors)
+        raise InputError(str(path), "lesson.trace_actor", f"no step has an actor group {actor!r}.",
+                         (hint + " " if hint else "") + f"name one of {', '.join(actors)}.")
     return LoadedLesson(path.stem, path, spec, configs)
 
 

@@ -68,22 +68,40 @@ def run_lesson(lesson: LoadedLesson, seed: int | None, executor: Executor, trace
         [result] = run_scenarios([loaded], run_seed, reps, progress=progress, executor=executor)
         current = StepResult(index, step, loaded, result)
         previous = results[-1] if results and results[-1].index == index - 1 else None
-        current.answers = [answer(q, current, previous) for q in step.questions]
-        if trace > 0:
+        shown = only is None or index == only - 1  # with --step K, step K-1 only runs for comparison
+        if shown:
+            current.answers = [_answer(lesson, index, j, q, current, previous) for j, q in enumerate(step.questions)]
+        if trace > 0 and shown:
             actor = trace_actor or spec.trace_actor
             if actor is not None and actor not in loaded.config.actors:
-                raise InputError("--trace-actor", actor, "no actor group of that name in this step.",
-                                 f"use one of {', '.join(loaded.config.actors)}.")
+                if trace_actor is not None:
+                    raise InputError("--trace-actor", actor, "no actor group of that name in this step.",
+                                     f"use one of {', '.join(loaded.config.actors)}.")
+                actor = None  # the lesson's usual actor is not in this step: narrate everyone's events
             current.trace = trace_events(loaded.config, run_seed, trace, actor)
         results.append(current)
     return results
 
 
+def _answer(lesson: LoadedLesson, index: int, number: int, question: Question, current: StepResult,
+            previous: StepResult | None) -> AnsweredQuestion:
+    """Answer a question, blaming a failure on the lesson file and the question's key."""
+    try:
+        return answer(question, current, previous)
+    except InputError as error:
+        named = f" ({error.key})" if error.key else ""
+        raise InputError(str(lesson.path), f"steps.{index}.questions.{number}.answer",
+                         error.problem.rstrip(".") + named + ".", error.fix) from None
+
+
 def trace_events(config: Config, seed: int, count: int, actor: str | None = None) -> list[TraceEvent]:
     """Run replication 0 again with a tracer and return its first `count` events in time order."""
-    tracer = Tracer(until_hours=min(config.scenario.days, 14) * HOURS_PER_DAY, actor=actor)
-    recorder = Recorder(config)
-    world = World(config, Streams(seed, 0), Tee(recorder, tracer))
+    # The first fortnight is all a trace tells, and it does not depend on how long the run goes on.
+    days = min(config.scenario.days, 14)
+    short = config.model_copy(update={"scenario": config.scenario.model_copy(update={"days": days})})
+    tracer = Tracer(until_hours=days * HOURS_PER_DAY, actor=actor)
+    recorder = Recorder(short)
+    world = World(short, Streams(seed, 0), Tee(recorder, tracer))
     world.run()
     return tracer.first(count)
 
@@ -144,7 +162,7 @@ def analytic_answer(name: str, config: Config) -> float:
 def format_value(value: Estimate, kind: str, signed: bool = False, exact: bool = False) -> str:
     """Format an answer: a number in its unit, with its 95% interval where there is one."""
     if value.mean is None:
-        return "undefined (nothing of the kind happened)"
+        return "undefined (nothing of the kind happened, or one replication has no interval)"
 
     def one(x: float) -> str:
         if kind == "share":

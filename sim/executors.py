@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -84,6 +85,7 @@ class DaskExecutor:
             raise InputError("--scheduler", None, "Dask is not installed, so a scheduler cannot be used.",
                              "install the extra with `pip install '.[dask]'` (or `pip install "
                              "'dask[distributed]'`), or leave out --scheduler to use local processes.") from None
+        _check_reachable(address)
         try:
             self.client = Client(address, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:
@@ -107,6 +109,20 @@ class DaskExecutor:
     def close(self) -> None:
         """Disconnect from the cluster (the cluster itself keeps running)."""
         self.client.close()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once, with a clear message, when nothing listens at a tcp://HOST:PORT address."""
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError("--scheduler", address, "the address is not of the form tcp://HOST:PORT.",
+                         "give the address `dask scheduler` printed, such as tcp://127.0.0.1:8786.")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=3.0).close()
+    except OSError as exc:
+        raise InputError("--scheduler", address, f"no Dask scheduler answered ({exc.strerror or exc}).",
+                         "start one with `dask scheduler` and `dask worker ADDRESS`, and pass its "
+                         "tcp://HOST:PORT address.") from None
 
 
 def make_executor(workers: int | None, scheduler: str | None) -> Executor:

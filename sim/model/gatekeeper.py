@@ -73,8 +73,9 @@ class StewardGate:
         duration = request.review_hours
         end = min(now + duration, self.horizon)
         self.busy_hours += end - now
-        # A review that runs past the end of its shift is overtime: worked, so available too.
-        self.available_hours += max(0.0, end - max(self._shift_end, now))
+        if end > self._shift_end:
+            # A review that runs past the end of its shift is overtime: worked, so available too.
+            self.available_hours += end - max(self._shift_end, now)
         done = self.env.timeout(duration, request)
         done.callbacks.append(self._done)
 
@@ -84,7 +85,8 @@ class StewardGate:
         if not request.post_review:
             self.reviewing -= 1
             self.decide(self.env.now, request)
-        self._pull()
+        if self.queue:
+            self._pull()
 
     def _pull(self) -> None:
         queue = self.queue

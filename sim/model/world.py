@@ -104,6 +104,8 @@ class World:
         self.allowed = frozenset((purpose, cls) for purpose, classes in
                                  (gate.policy.items() if gate else ()) for cls in classes)
         self.counted = frozenset(config.policy.counted_classes)
+        self.has_gate = gate is not None
+        self._override: dict[str, float] = {}  # employer -> chance the parent overrides a denial
         self.parent_pending = 0
         self._numbers = itertools.count()
         self.actors = [self._build_actor(name, spec, streams)
@@ -185,21 +187,20 @@ class World:
         now = self.env.now
         spec = actor.spec
         u, z = actor.uniforms.row(), actor.normals.row()
-        if self.config.gatekeeper is None:
+        if not self.has_gate:
             review = 0.0
         elif self.exponential_review:
             review = -self.review_mean * math.log(1.0 - u[U_REVIEW])
         else:
             review = math.exp(self.review_mu + self.review_sigma * z[Z_REVIEW])
         purposes, classes = actor.purposes, actor.classes
+        # Positional arguments, in Request's field order: this runs once per request.
         request = Request(
-            number=next(self._numbers), actor=actor.name, t_submit=now,
-            purpose=purposes[0] if len(purposes) == 1
-            else pick(purposes, actor.purpose_cum, u[U_PURPOSE]),
-            data_class=classes[0] if len(classes) == 1
-            else pick(classes, actor.class_cum, u[U_CLASS]),
-            records=spec.records_median * math.exp(spec.records_sigma * z[Z_RECORDS]),
-            review_hours=review, uniforms=u, normals=z,
+            next(self._numbers), actor.name, now,
+            purposes[0] if len(purposes) == 1 else pick(purposes, actor.purpose_cum, u[U_PURPOSE]),
+            classes[0] if len(classes) == 1 else pick(classes, actor.class_cum, u[U_CLASS]),
+            spec.records_median * math.exp(spec.records_sigma * z[Z_RECORDS]),
+            review, u, z,
         )
         self.observer.submitted(now, request)
         self._dispatch(actor, request)
@@ -291,7 +292,10 @@ class World:
             self._access(now, actor, request, "approved_in_error")
         else:
             self.observer.decided(now, request, "denied", "policy" if not allowed else "error")
-            override = control_probability(self.config, gate.organisation, actor.spec.employer)
+            employer = actor.spec.employer
+            override = self._override.get(employer)
+            if override is None:
+                override = self._override[employer] = control_probability(self.config, gate.organisation, employer)
             if request.uniforms[U_OVERRIDE] < override:
                 self._access(now, actor, request, "parent_override")
 

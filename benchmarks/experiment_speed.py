@@ -21,8 +21,10 @@ What it measures, in one process:
    so if a file under ``sim/`` changes during the benchmark the script says so: a difference
    may then come from the edit, not from the executor.
 3. The CPU seconds each run used: this process's (the client, and Dask's scheduler) plus
-   the workers' (the pool's reaped children; each Dask worker's ``time.process_time()``), and
-   that over the wall time times the processes working (``busy``). A busy share well under
+   the workers' (for the pool, every process descended from this one, sampled from
+   ``/proc`` four times a second so that workers forked by a forkserver count too; for Dask,
+   each worker's ``time.process_time()``), and that over the wall time times the processes
+   working (``busy``). A busy share well under
    100% means the workers waited: on start-up, on the parent, or on other jobs' processes.
 4. How busy the machine was with other work: the CPU seconds every process used during the
    run (from ``/proc/stat``, Linux only) less the run's own (``others``), the time the
@@ -48,8 +50,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import resource
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -125,10 +129,122 @@ def load1() -> float:
     return os.getloadavg()[0]
 
 
+class Meter:
+    """Measures the CPU seconds that a run's worker processes use; this base counts none."""
+
+    def start(self) -> None:
+        """Begin measuring."""
+
+    def stop(self) -> float:
+        """Stop measuring and return the workers' CPU seconds since start."""
+        return 0.0
+
+
+class ReadingMeter(Meter):
+    """Measures by the difference of two readings of a cumulative CPU counter."""
+
+    def __init__(self, read: Callable[[], float]) -> None:
+        self.read = read
+        self.first = 0.0
+
+    def start(self) -> None:
+        """Take the first reading."""
+        self.first = self.read()
+
+    def stop(self) -> float:
+        """Return the second reading less the first."""
+        return self.read() - self.first
+
+
 def children_cpu() -> float:
-    """Return the CPU seconds of this process's reaped children (the pool's workers)."""
+    """Return the CPU seconds of this process's reaped children."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+STAT_LINE = re.compile(rb"^(\d+) \(.*\) \S+ (\d+)(?: \S+){9} (\d+) (\d+) ")
+
+
+def descendants_cpu(root: int) -> dict[int, tuple[int, float]]:
+    """Return (parent, CPU seconds so far) of every live process descended from `root` (/proc)."""
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                match = STAT_LINE.match(stat.read())
+        except OSError:  # the process ended meanwhile
+            continue
+        if match:
+            pid, ppid, utime, stime = (int(x) for x in match.groups())
+            parent[pid] = ppid
+            cpu[pid] = (utime + stime) / tick
+    found: dict[int, tuple[int, float]] = {}
+    for pid, seconds in cpu.items():
+        ancestor = parent.get(pid)
+        while ancestor is not None and ancestor != root:
+            ancestor = parent.get(ancestor)
+        if ancestor == root:
+            found[pid] = (parent[pid], seconds)
+    return found
+
+
+class DescendantsMeter(Meter):
+    """Measures every process descended from this one, however it was started.
+
+    A pool's workers are this process's children when spawned, and getrusage(RUSAGE_CHILDREN)
+    counts them exactly once they are reaped. Forked from a forkserver they are its children,
+    which that never sees; so a thread also samples /proc four times a second (about 2 ms a
+    sample) and keeps each such descendant's last figure, missing only what it used after the
+    last sample before it ended. Off Linux only the reaped children count.
+    """
+
+    def __init__(self, interval: float = 0.25) -> None:
+        self.interval = interval
+        self.proc = os.path.isdir("/proc")
+        self.base: dict[int, tuple[int, float]] = {}
+        self.last: dict[int, tuple[int, float]] = {}
+        self.reaped = 0.0
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def sample(self) -> None:
+        """Record the latest CPU figure of every live descendant."""
+        self.last.update(descendants_cpu(os.getpid()))
+
+    def watch(self) -> None:
+        """Sample until told to stop."""
+        while not self.done.wait(self.interval):
+            self.sample()
+
+    def start(self) -> None:
+        """Note the descendants alive now (a forkserver, say) and start sampling."""
+        self.reaped = children_cpu()
+        if self.proc:
+            self.base = descendants_cpu(os.getpid())
+            self.last = dict(self.base)
+            self.done.clear()
+            self.thread = threading.Thread(target=self.watch, daemon=True)
+            self.thread.start()
+
+    def stop(self) -> float:
+        """Stop sampling; return the descendants' CPU since start."""
+        reaped = children_cpu() - self.reaped
+        if not self.proc or self.thread is None:
+            return reaped
+        self.done.set()
+        self.thread.join()
+        me = os.getpid()
+        alive = descendants_cpu(me)
+        self.last.update(alive)
+        sampled = 0.0
+        for pid, (parent, seconds) in self.last.items():
+            if parent != me or pid in alive:  # a grandchild, or a child not reaped (no rusage yet)
+                sampled += seconds - self.base.get(pid, (parent, 0.0))[1]
+        return reaped + sampled
 
 
 def system_cpu() -> tuple[float, float] | None:
@@ -144,17 +260,17 @@ def system_cpu() -> tuple[float, float] | None:
 
 
 def time_run(label: str, loaded: Sequence[LoadedConfig], seed: int, replications: int,
-             executor: Executor, processes: int,
-             workers_cpu: Callable[[], float] = children_cpu) -> Run:
+             executor: Executor, processes: int, meter: Meter) -> Run:
     """Time run_scenarios on an executor and print the figure as soon as it is known."""
     before = load1()
-    cpu = time.process_time() + workers_cpu()
+    meter.start()
+    cpu = time.process_time()
     machine = system_cpu()
     start = time.perf_counter()
     results = run_scenarios(loaded, seed, replications, executor=executor)
     seconds = time.perf_counter() - start
     machine_after = system_cpu()
-    cpu = time.process_time() + workers_cpu() - cpu
+    cpu = time.process_time() - cpu + meter.stop()
     others = steal = None
     if machine is not None and machine_after is not None:
         others = max(0.0, machine_after[0] - machine[0] - cpu)
@@ -238,7 +354,7 @@ def run_dask(loaded: Sequence[LoadedConfig], seed: int, replications: int,
 
         try:
             run = time_run(f"dask ({workers})", loaded, seed, replications, executor, workers,
-                           dask_workers_cpu)
+                           ReadingMeter(dask_workers_cpu))
         finally:
             executor.close()
     return run, cluster_seconds, connect_seconds
@@ -288,9 +404,10 @@ def main(argv: Sequence[str]) -> int:
     dasks: list[Run] = []
     startups: list[tuple[float, float]] = []
     for _ in range(max(1, args.repeat)):
-        seqs.append(time_run("sequential (1)", loaded, args.seed, replications, LocalExecutor(1), 1))
+        seqs.append(time_run("sequential (1)", loaded, args.seed, replications, LocalExecutor(1), 1,
+                             Meter()))
         pools.append(time_run(f"local pool ({workers})", loaded, args.seed, replications,
-                              LocalExecutor(workers), workers))
+                              LocalExecutor(workers), workers, DescendantsMeter()))
         run, cluster_seconds, connect_seconds = run_dask(loaded, args.seed, replications, workers)
         dasks.append(run)
         startups.append((cluster_seconds, connect_seconds))

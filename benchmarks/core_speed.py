@@ -49,10 +49,10 @@ from typing import Any
 
 import simpy
 
-from sim.analytic import mmc_mean_wait, mmc_utilisation
 from sim.config.loader import load_config
 from sim.errors import InputError
-from sim.experiment import run_replication
+from sim.experiment.replications import run_replication
+from sim.model.analytic import mmc_mean_wait, mmc_utilisation
 
 ROOT = Path(__file__).resolve().parent.parent
 MMC_CONFIG = ROOT / "configs" / "validation" / "mmc.toml"

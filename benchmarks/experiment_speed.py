@@ -61,8 +61,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.config.loader import LoadedConfig, load_config
-from sim.executors import DaskExecutor, Executor, LocalExecutor
-from sim.experiment import ScenarioResult, run_scenarios
+from sim.experiment.executors import DaskExecutor, Executor, LocalExecutor
+from sim.experiment.replications import ScenarioResult, run_scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
 ARRANGEMENTS = ROOT / "configs" / "arrangements"

@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 from conftest import ARRANGEMENTS, run_cli
 
-import sim.attribution
-from sim.attribution import ALL_OFF, CONTROLS, attribute, switched_off
 from sim.config.loader import load_config
-from sim.executors import LocalExecutor
+from sim.experiment.attribution import ALL_OFF, CONTROLS, attribute, switched_off
+from sim.experiment.executors import LocalExecutor
 
 DOCUMENTED = {"stewardship_gate", "key_custody", "gateway_deidentification", "code_review", "audit",
               "deletion_abroad"}
@@ -22,8 +21,8 @@ ABSENT_IN_STATUS_QUO = ("stewardship_gate", "gateway_deidentification", "code_re
 
 
 def test_the_switches_are_defined_in_one_place() -> None:
-    """sim.attribution.CONTROLS names exactly the six documented controls, each with a meaning."""
-    assert set(sim.attribution.CONTROLS) == DOCUMENTED
+    """CONTROLS names exactly the six documented controls, each with a meaning."""
+    assert set(CONTROLS) == DOCUMENTED
     assert all(meaning and callable(switch) for meaning, switch in CONTROLS.values())
 
 

@@ -20,11 +20,13 @@ from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.text import Annotation
 
-from sim import __version__, plots, report
+from sim import __version__
 from sim.config.loader import load_config
 from sim.config.schema import CHANNELS, Config, route_gate
-from sim.store import Store
-from sim.sweep_runner import summary_records
+from sim.experiment.sweep import summary_records
+from sim.report import figures as plots
+from sim.report import page as report
+from sim.results.store import Store
 
 ORACLE = ARRANGEMENTS / "oracle.toml"
 SHIPPED = ("status_quo", "oracle", "microsoft", "google", "joint_venture")

@@ -13,8 +13,8 @@ from conftest import LogObserver, write_config
 from sim.config.loader import load_config
 from sim.model.events import Request
 from sim.model.gatekeeper import StewardGate
+from sim.model.rng import Streams
 from sim.model.world import World
-from sim.rng import Streams
 
 INF = math.inf
 

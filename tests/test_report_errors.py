@@ -14,10 +14,10 @@ import pytest
 from conftest import run_cli
 
 from sim.errors import InputError
-from sim.report import build_report
-from sim.results import MANIFEST_FORMAT
-from sim.store import FORMAT as STORE_FORMAT
-from sim.store import Store
+from sim.report.page import build_report
+from sim.results.runs import MANIFEST_FORMAT
+from sim.results.store import FORMAT as STORE_FORMAT
+from sim.results.store import Store
 
 
 @dataclass(frozen=True)

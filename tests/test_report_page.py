@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import SMALL_COMPARE, run_cli
 
-from sim.report import build_report
+from sim.report.page import build_report
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]

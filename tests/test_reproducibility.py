@@ -15,8 +15,8 @@ from conftest import MMC, ROOT, parallel_workers, run_cli
 from sim import __version__
 from sim.config.loader import load_config
 from sim.config.schema import CHANNELS
-from sim.experiment import run_scenarios
-from sim.metrics import DAILY_COLUMNS
+from sim.experiment.replications import run_scenarios
+from sim.metrics.recorder import DAILY_COLUMNS
 
 RUN = ("run", MMC.relative_to(ROOT), "--json", "-r", "3", "--days", "30", "--quiet")
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from conftest import ARRANGEMENTS, MMC, run_cli, stored_rows, write_sweep
 
-from sim.executors import LocalExecutor
-from sim.store import Store
-from sim.sweep import load_sweep
-from sim.sweep_runner import run_sweep, summary_records
+from sim.experiment.executors import LocalExecutor
+from sim.experiment.sweep import run_sweep, summary_records
+from sim.experiment.sweep_file import load_sweep
+from sim.results.store import Store
 
 STATUS_QUO = ARRANGEMENTS / "status_quo.toml"
 DRIVER = "actors.cn_engineers.requests_per_hour"  # more requests from China: more residual reads

@@ -16,7 +16,7 @@ import pytest
 from conftest import ARRANGEMENTS, MMC, parallel_workers, run_cli, stored_rows, write_sweep
 
 from sim.errors import InputError
-from sim.sweep import LoadedSweep, load_sweep
+from sim.experiment.sweep_file import LoadedSweep, load_sweep
 
 ORACLE = ARRANGEMENTS / "oracle.toml"
 

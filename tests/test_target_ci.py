@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from conftest import MMC, run_cli, write_sweep
 
-from sim.experiment import relative_half_width, replications_for
-from sim.store import Store
-from sim.sweep_runner import summary_records
+from sim.experiment.replications import relative_half_width, replications_for
+from sim.experiment.sweep import summary_records
+from sim.results.store import Store
 
 # requests.submitted on M/M/c over 10 days is a Poisson count of ~1,900: a 2% interval needs a few
 # replications. (friction.wait_hours is too noisy over 10 days to reach 2% within 200 replications.)

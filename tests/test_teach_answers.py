@@ -12,14 +12,14 @@ import pytest
 from conftest import MMC, ROOT, LogObserver
 from scipy import stats as scipy_stats
 
-from sim.analytic import erlang_c, mmc_mean_wait
 from sim.config.loader import load_config, with_overrides
 from sim.config.schema import Config
 from sim.errors import InputError
-from sim.executors import LocalExecutor
-from sim.metrics import Recorder
+from sim.experiment.executors import LocalExecutor
+from sim.metrics.recorder import Recorder
+from sim.model.analytic import erlang_c, mmc_mean_wait
+from sim.model.rng import Streams
 from sim.model.world import World
-from sim.rng import Streams
 from sim.teach.lesson import load_lesson
 from sim.teach.run import StepResult, analytic_answer, run_lesson, trace_events
 from sim.teach.trace import Tee, TraceEvent, narrate

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import pytest
 from conftest import MMC
 
-from sim.analytic import mmc_mean_wait, mmc_utilisation, mmc_wait_quantile
 from sim.config.loader import load_config
-from sim.experiment import ScenarioResult, run_scenarios
-from sim.metrics import HOURS_PER_DAY
-from sim.stats import Estimate, estimate
+from sim.experiment.replications import ScenarioResult, run_scenarios
+from sim.metrics.recorder import HOURS_PER_DAY
+from sim.metrics.stats import Estimate, estimate
+from sim.model.analytic import mmc_mean_wait, mmc_utilisation, mmc_wait_quantile
 
 pytestmark = pytest.mark.slow
 

@@ -25,9 +25,9 @@ from rich.text import Text
 
 from sim import __version__
 from sim.errors import InputError
-from sim.experiment import ScenarioResult
-from sim.stats import Estimate
-from sim.units import number
+from sim.metrics.stats import Estimate
+from sim.report.units import number
+from sim.results.scenario import ScenarioResult
 
 ARRANGEMENTS = Path("configs") / "arrangements"
 EXIT_INPUT = 2
@@ -205,7 +205,7 @@ def interrupted(message: str) -> None:
 
 def write_report(folder: Path, out_dir: Path | None, fmt: str) -> None:
     """Build a results folder's report and print the page's path (plotting is imported only here)."""
-    from sim.report import build_report  # matplotlib loads only when a report is asked for
+    from sim.report.page import build_report  # matplotlib loads only when a report is asked for
 
     started = time.monotonic()
     try:

@@ -39,11 +39,12 @@ from sim.cli.common import (
     write_report,
 )
 from sim.config.loader import LoadedConfig, load_config
+from sim.config.resources import project_path
 from sim.errors import InputError
-from sim.executors import LocalExecutor
-from sim.experiment import ScenarioResult, relative_half_width, run_scenarios, run_to_precision
-from sim.paths import project_path
-from sim.results import (
+from sim.experiment.executors import LocalExecutor
+from sim.experiment.replications import ScenarioResult, relative_half_width, run_scenarios, run_to_precision
+from sim.metrics.stats import paired_difference
+from sim.results.runs import (
     comparison_csv,
     comparison_rows,
     estimates,
@@ -52,7 +53,6 @@ from sim.results import (
     write_manifest,
     write_run,
 )
-from sim.stats import paired_difference
 
 
 def execute(
@@ -91,7 +91,7 @@ def execute(
 
 def estimates_names(loaded: LoadedConfig) -> list[str]:
     """Return the metric paths a config reports."""
-    from sim.sweep_runner import metric_names
+    from sim.experiment.sweep import metric_names
 
     return metric_names(loaded.config)
 

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from sim.attribution import attribute as run_attribution
 from sim.cli.common import (
     MaxRepsOption,
     QuietOption,
@@ -34,12 +33,20 @@ from sim.cli.common import (
 )
 from sim.config.loader import load_config
 from sim.errors import InputError
-from sim.executors import Executor, LocalExecutor, make_executor
-from sim.results import MANIFEST_FORMAT, to_json
-from sim.store import DB_NAME, Store
-from sim.sweep import load_sweep
-from sim.sweep_runner import check_sweep, recompute_sensitivity, row_records, run_sweep, stored_outputs, summary_records
-from sim.units import kind_of
+from sim.experiment.attribution import attribute as run_attribution
+from sim.experiment.executors import Executor, LocalExecutor, make_executor
+from sim.experiment.sweep import (
+    check_sweep,
+    recompute_sensitivity,
+    row_records,
+    run_sweep,
+    stored_outputs,
+    summary_records,
+)
+from sim.experiment.sweep_file import load_sweep
+from sim.report.units import kind_of
+from sim.results.runs import MANIFEST_FORMAT, to_json
+from sim.results.store import DB_NAME, Store
 
 SchedulerOption = Annotated[
     str | None,

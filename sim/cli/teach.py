@@ -11,8 +11,8 @@ from rich.table import Table
 
 from sim.cli.common import QuietOption, Reporter, WorkersOption, app, err, fail, fmt_estimate, interrupted, out
 from sim.errors import InputError
-from sim.executors import LocalExecutor
-from sim.results import estimates
+from sim.experiment.executors import LocalExecutor
+from sim.results.runs import estimates
 from sim.teach.lesson import LoadedLesson, available, load_lesson
 from sim.teach.run import KEY_FIGURES, StepResult, run_lesson
 from sim.teach.trace import narrate

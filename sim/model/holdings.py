@@ -9,10 +9,10 @@ from typing import Any
 
 import simpy
 
-from sim.calendar import HOURS_PER_DAY, hours_since_start
 from sim.config.schema import Config, Deletion, Migration
+from sim.model.calendar import HOURS_PER_DAY, hours_since_start
 from sim.model.events import Observer
-from sim.rng import Streams
+from sim.model.rng import Streams
 
 
 @dataclass

@@ -12,12 +12,12 @@ from typing import Any
 
 import simpy
 
-from sim.calendar import HOURS_PER_DAY, working_windows
 from sim.config.schema import GATE_ORDER, ROLE_ORDER, ActorGroup, Config, route_gate
+from sim.model.calendar import HOURS_PER_DAY, working_windows
 from sim.model.events import Observer, Request
 from sim.model.gatekeeper import StewardGate
 from sim.model.holdings import Holdings
-from sim.rng import Stream, Streams
+from sim.model.rng import Stream, Streams
 
 # Fixed positions in each request's row of uniform and normal draws. Every request consumes
 # the same number of draws whatever happens to it, so arrangements stay in step (CRN).

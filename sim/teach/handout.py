@@ -5,8 +5,9 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from sim import __version__, plots
-from sim.report import STYLE, FigureFile, arrangement_from_result, save
+from sim import __version__
+from sim.report import figures as plots
+from sim.report.page import STYLE, FigureFile, arrangement_from_result, save
 from sim.teach.lesson import LoadedLesson
 from sim.teach.run import StepResult
 

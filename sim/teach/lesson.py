@@ -18,9 +18,9 @@ from sim.config.loader import (
     toml_literal,
     with_overrides,
 )
+from sim.config.resources import project_path
 from sim.config.schema import Strict, config_problem
 from sim.errors import InputError
-from sim.paths import project_path
 
 LESSONS = Path("configs") / "lessons"
 Statistic = Literal["mean", "ci_half_width", "difference", "ratio"]

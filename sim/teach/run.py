@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.analytic import erlang_c, mmc_mean_wait
-from sim.calendar import HOURS_PER_DAY
 from sim.config.loader import LoadedConfig
 from sim.config.schema import Config
 from sim.errors import InputError
-from sim.executors import Executor
-from sim.experiment import Progress, ScenarioResult, run_scenarios
-from sim.metrics import Recorder
+from sim.experiment.executors import Executor
+from sim.experiment.replications import Progress, ScenarioResult, run_scenarios
+from sim.metrics.recorder import Recorder
+from sim.metrics.stats import Estimate, estimate, paired_difference
+from sim.model.analytic import erlang_c, mmc_mean_wait
+from sim.model.calendar import HOURS_PER_DAY
+from sim.model.rng import Streams
 from sim.model.world import World
-from sim.rng import Streams
-from sim.stats import Estimate, estimate, paired_difference
+from sim.report.units import number
 from sim.teach.lesson import Answer, LoadedLesson, Question, Step
 from sim.teach.trace import Tee, TraceEvent, Tracer
-from sim.units import number
 
 KEY_FIGURES = (
     ("residual_access.events", "residual accesses / year", "count"),

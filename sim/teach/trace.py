@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sim.calendar import HOURS_PER_DAY, to_datetime, working_windows
 from sim.config.schema import Config
+from sim.model.calendar import HOURS_PER_DAY, to_datetime, working_windows
 from sim.model.events import Observer, Request
 
 PLACES = {

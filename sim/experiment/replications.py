@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from sim.config.loader import LoadedConfig
 from sim.config.schema import Config
-from sim.executors import Executor, Job, LocalExecutor, default_workers
-from sim.metrics import Recorder, ReplicationResult
+from sim.experiment.executors import Executor, Job, LocalExecutor, default_workers
+from sim.metrics.recorder import Recorder, ReplicationResult
+from sim.metrics.stats import estimate, t_quantile
+from sim.model.rng import Streams
 from sim.model.world import World
-from sim.rng import Streams
-from sim.stats import estimate, t_quantile
+from sim.results.scenario import ScenarioResult
 
 Progress = Callable[[int, int, str], None]
 
 __all__ = ["Progress", "ScenarioResult", "default_workers", "run_replication", "run_scenarios",
            "run_to_precision"]
-
-
-@dataclass(frozen=True)
-class ScenarioResult:
-    """All replications of one loaded config under one seed."""
-
-    loaded: LoadedConfig
-    seed: int
-    replications: list[ReplicationResult]
 
 
 def run_replication(config: Config, seed: int, replication: int) -> ReplicationResult:

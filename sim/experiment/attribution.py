@@ -11,9 +11,9 @@ from typing import Any
 
 from sim.config.loader import LoadedConfig
 from sim.config.schema import Config
-from sim.executors import Executor
-from sim.experiment import Progress, ScenarioResult, run_scenarios
-from sim.stats import Estimate, estimate, paired_difference
+from sim.experiment.executors import Executor
+from sim.experiment.replications import Progress, ScenarioResult, run_scenarios
+from sim.metrics.stats import Estimate, estimate, paired_difference
 
 Switch = Callable[[dict[str, Any]], None]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.store import Row
-from sim.sweep import SweepFile, salib_problem
+from sim.experiment.sweep_file import SweepFile, salib_problem
+from sim.results.store import Row
 
 
 def point_means(rows: list[Row], output: str, points: list[int]) -> np.ndarray:

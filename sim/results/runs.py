@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from sim import __version__
-from sim.experiment import ScenarioResult
-from sim.metrics import DAILY_COLUMNS, hist_edges
-from sim.stats import Estimate, estimate, paired_difference
+from sim.metrics.recorder import DAILY_COLUMNS, hist_edges
+from sim.metrics.stats import Estimate, estimate, paired_difference
+from sim.results.scenario import ScenarioResult
 
 
 def metric_names(result: ScenarioResult) -> list[str]:

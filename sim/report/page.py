@@ -16,16 +16,17 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from sim import __version__, plots
+from sim import __version__
 from sim.config.schema import CHANNELS, Config
 from sim.errors import InputError
-from sim.experiment import ScenarioResult
-from sim.metrics import hist_edges
-from sim.results import MANIFEST, MANIFEST_FORMAT, estimates
-from sim.stats import estimate
-from sim.store import DB_NAME, FORMAT, Store
-from sim.sweep_runner import stored_outputs, summary_records
-from sim.units import number
+from sim.experiment.sweep import stored_outputs, summary_records
+from sim.metrics.recorder import hist_edges
+from sim.metrics.stats import estimate
+from sim.report import figures as plots
+from sim.report.units import number
+from sim.results.runs import MANIFEST, MANIFEST_FORMAT, estimates
+from sim.results.scenario import ScenarioResult
+from sim.results.store import DB_NAME, FORMAT, Store
 
 QUESTION = ("How much protected US user data is still read from abroad under each arrangement, through which "
             "channel, and what do the controls cost the engineers in waiting time?")

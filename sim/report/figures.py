@@ -1,6 +1,6 @@
 """Figures: each function takes result data and returns a matplotlib Figure.
 
-This module and sim.report are the only ones that import matplotlib. Figures are built with
+This module and sim.report.page are the only ones that import matplotlib. Figures are built with
 the object API (no pyplot state), so a notebook can restyle or reuse any of them.
 """
 

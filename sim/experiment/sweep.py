@@ -9,12 +9,12 @@ from typing import Any
 from sim import __version__
 from sim.config.schema import Config
 from sim.errors import InputError
-from sim.executors import Executor, Job
-from sim.experiment import Progress, replications_for, run_replication
-from sim.sensitivity import indices, supported
-from sim.stats import estimate
-from sim.store import Row, Store
-from sim.sweep import LoadedSweep, SweepFile, check_outputs, design_matrix
+from sim.experiment.executors import Executor, Job
+from sim.experiment.replications import Progress, replications_for, run_replication
+from sim.experiment.sensitivity import indices, supported
+from sim.experiment.sweep_file import LoadedSweep, SweepFile, check_outputs, design_matrix
+from sim.metrics.stats import estimate
+from sim.results.store import Row, Store
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Metrics: what a replication records, and the statistics over replications."""

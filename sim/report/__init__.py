@@ -1,0 +1,1 @@
+"""Reporting: number formatting, figures and the report page."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import difflib
 import json
@@ -100,7 +101,7 @@ def load_config(
     facts_path = find_fact_base(path.resolve().parent)
     facts = load_facts(facts_path) if facts_path else {}
     plain, provenance = read_sourced(path, facts, facts_path, ())
-    loaded = LoadedConfig(validate(plain, str(path)), path, provenance, (), facts)
+    loaded = settle_spreads(LoadedConfig(validate(plain, str(path)), path, provenance, (), facts))
     check_spreads(loaded)
     return with_overrides(loaded, overrides)
 
@@ -282,6 +283,21 @@ def check_fact_ids(
                 did_you_mean(fact_id, facts) or "cite an existing fact id (`residency facts` "
                 "lists the cited ones) or add the fact to seeds/facts.toml with its source.",
             )
+
+
+def settle_spreads(loaded: LoadedConfig) -> LoadedConfig:
+    """Return the config with each range told whether the schema makes its parameter a whole number."""
+    if not loaded.ranges:
+        return loaded
+    data = loaded.config.model_dump()
+    provenance = dict(loaded.provenance)
+    for key, interval in loaded.ranges.items():
+        node: Any = data
+        for part in key.split("."):
+            node = node[int(part)] if isinstance(node, list | tuple) else node[part]
+        whole = isinstance(node, int) and not isinstance(node, bool)
+        provenance[key] = dataclasses.replace(provenance[key], spread=dataclasses.replace(interval, integer=whole))
+    return dataclasses.replace(loaded, provenance=provenance)
 
 
 def check_spreads(loaded: LoadedConfig) -> None:

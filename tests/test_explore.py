@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import re
@@ -30,14 +31,31 @@ def read_explore(folder: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def planted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def planted_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Explore the planted pair over 24 worlds, asking where ranged beats pinned, with history matching."""
     folder = tmp_path_factory.mktemp("planted") / "explore"
     result = run_cli("explore", *PLANTED, "--worlds", WORLDS, "-r", "2", "--metric", "at_rest_abroad.record_days",
                      "--discover", "ranged < pinned", "--history-match", "--observations", OBSERVATIONS,
-                     "--out", folder, "--workers", "2", "-q")
+                     "--out", folder, "--workers", "2", "-q", "--report")
     assert result.returncode == 0, result.stdout + result.stderr
-    return read_explore(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def planted(planted_folder: Path) -> dict[str, Any]:
+    """Return the planted exploration's explore.json."""
+    return read_explore(planted_folder)
+
+
+def test_the_page_opens_with_the_robust_conclusion(planted_folder: Path, planted: dict[str, Any]) -> None:
+    page = (planted_folder / "report" / "report.html").read_text(encoding="utf-8")
+    first = planted["conclusion"][0]
+    assert first.startswith("Across the ") and "pinned" in first
+    assert page.index(html.escape(first)) < page.index("<h2>")
+    figures = {p.stem for p in (planted_folder / "report" / "figures").iterdir()}
+    assert figures == {"explore_distributions", "explore_win_matrix", "explore_regret", "explore_prim_tradeoff_1",
+                       "explore_prim_box_1", "explore_ranges"}
+    assert "P(row leaves less than column)" in page and "History matching" in page
 
 
 def test_contract_paths_are_present(planted: dict[str, Any]) -> None:

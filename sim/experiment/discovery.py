@@ -78,7 +78,8 @@ def discover(question: Question, metric: str, means: dict[str, np.ndarray],
 
     holds = question.holds(means)
     found: dict[str, Any] = {"question": question.text, "phrase": question.phrase(metric),
-                             "cases": int(holds.sum()), "worlds": int(holds.size), "boxes": []}
+                             "cases": int(holds.sum()), "worlds": int(holds.size), "boxes": [],
+                             "holds": [bool(h) for h in holds]}
     if not parameters or holds.all() or not holds.any():
         return found
     frame = pd.DataFrame({key: (pd.Series(column, dtype=object) if isinstance(column[0], str)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -21,13 +22,20 @@ def parameter_columns(exploration: Exploration) -> dict[str, list[Any]]:
     return {d.key: [row[d.key] for row in rows] for d in exploration.dimensions}
 
 
+def relevant(parameters: dict[str, list[Any]], applies: dict[str, set[str]],
+             question: Question) -> dict[str, list[Any]]:
+    """Return the parameters that can move the arrangements a question is about."""
+    names = {question.left} | ({question.right} if isinstance(question.right, str) else set())
+    return {key: column for key, column in parameters.items() if applies[key] & names}
+
+
 def flip_question(pairs: dict[str, dict[str, Any]]) -> Question | None:
     """Return the most uncertain ordering as a question: `a < b` where a wins in the fewest worlds but some."""
     best: tuple[float, str, str] | None = None
     for a, row in pairs.items():
         for b, entry in row.items():
             share = entry["p_less"]["mean"]
-            if share is None or not 0.0 < share < 0.5:
+            if share is None or not 0.0 < share < 0.5 or entry["p_less"]["ties"] == entry["p_less"]["worlds"]:
                 continue
             if best is None or abs(share - 0.5) < abs(best[0] - 0.5):
                 best = (share, a, b)
@@ -56,7 +64,7 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
     if not asked and prim_available:
         flip = flip_question(result["pairwise"])
         asked = [flip] if flip else []
-    document["discovery"] = [discover(q, metric, means, parameters) for q in asked]
+    document["discovery"] = [discover(q, metric, means, relevant(parameters, applies, q)) for q in asked]
     keep = None
     if observations is not None:
         keep, section = match(observations, table, exploration.worlds, days, parameters)
@@ -83,14 +91,19 @@ def conclusion(document: dict[str, Any], keep: np.ndarray | None) -> list[str]:
     scope = (f"the {worlds} plausible worlds the public record does not rule out (of {document['worlds']})"
              if keep is not None else f"{worlds} plausible worlds")
     leader = ranking[0]
-    lines.append(f"Across {scope}, {leader} has the smallest worst-case regret on {metric} "
-                 f"(at most {_count(regrets[leader]['max'])} more than the best arrangement of any world).")
-    for other in ranking[1:]:
-        share = pairs[leader][other]["p_less"]["mean"]
-        if share is not None:
-            lines.append(f"In {share:.0%} of plausible worlds {leader} leaves less than {other}.")
+    worst = regrets[leader]["max"]
+    lines.append(f"Across {scope}, {leader} " + ("is the best arrangement in every one of them" if worst == 0 else
+                 f"has the smallest worst-case regret (at most {_count(worst)} more than the best arrangement of "
+                 f"any world)") + f" on {metric}; ranked by regret: {', '.join(ranking)}.")
+    for better, worse in itertools.pairwise(ranking):
+        entry = pairs[better][worse]["p_less"]
+        if entry["mean"] is not None and entry["ties"] == entry["worlds"]:
+            lines.append(f"{better} and {worse} leave the same in every world.")
+        elif entry["mean"] is not None:
+            lines.append(f"In {entry['mean']:.0%} of plausible worlds {better} leaves less than {worse}.")
     flips = [(a, b, e["p_less"]["mean"]) for a, row in pairs.items() for b, e in row.items()
-             if e["p_less"]["mean"] is not None and 0.05 < e["p_less"]["mean"] < 0.5]
+             if e["p_less"]["mean"] is not None and 0.05 < e["p_less"]["mean"] < 0.5
+             and e["p_less"]["ties"] < e["p_less"]["worlds"]]
     for box_question in document["discovery"]:
         if box_question["boxes"]:
             box = box_question["boxes"][0]

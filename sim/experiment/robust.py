@@ -63,9 +63,10 @@ def p_less(left: np.ndarray, right: np.ndarray) -> dict[str, Any]:
     both = np.isfinite(left) & np.isfinite(right)
     n = int(both.sum())
     if n == 0:
-        return {"mean": None, "ci95": None, "worlds": 0}
-    wins = float(np.sum(left[both] < right[both]) + 0.5 * np.sum(left[both] == right[both]))
-    return {"mean": wins / n, "ci95": wilson(wins, n), "worlds": n}
+        return {"mean": None, "ci95": None, "worlds": 0, "ties": 0}
+    ties = int(np.sum(left[both] == right[both]))
+    wins = float(np.sum(left[both] < right[both]) + 0.5 * ties)
+    return {"mean": wins / n, "ci95": wilson(wins, n), "worlds": n, "ties": ties}
 
 
 def pairwise(means: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:

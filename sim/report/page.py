@@ -39,7 +39,7 @@ HEADLINE = (
     ("friction.decision_hours", "time to decision (h)"),
 )
 FORMATS = ("png", "svg", "pdf")
-KINDS = ("compare", "run", "sweep", "attribute")
+KINDS = ("compare", "run", "sweep", "attribute", "explore")
 
 
 @dataclass
@@ -71,8 +71,13 @@ def build_report(folder: Path, out: Path | None = None, fmt: str = "png") -> Pat
         raise InputError("--format", fmt, "the figure format must be png, svg or pdf.", "use --format png, svg or pdf.")
     out = out or folder / "report"
     kind = detect_kind(folder)
-    builder: Callable[[Path, Path, str], Report] = {"compare": compare_report, "run": compare_report,
-                                                    "sweep": sweep_report, "attribute": attribution_report}[kind]
+    if kind == "explore":
+        from sim.report.explore_page import explore_report  # it builds on this module
+
+        builder: Callable[[Path, Path, str], Report] = explore_report
+    else:
+        builder = {"compare": compare_report, "run": compare_report,
+                   "sweep": sweep_report, "attribute": attribution_report}[kind]
     report = builder(folder, out, fmt)
     page = out / "report.html"
     page.write_text(render_html(report), encoding="utf-8")

@@ -92,6 +92,9 @@ def conclusion(document: dict[str, Any], keep: np.ndarray | None) -> list[str]:
              if keep is not None else f"{worlds} plausible worlds")
     leader = ranking[0]
     worst = regrets[leader]["max"]
+    if worst is None:
+        return [f"No world gives every arrangement a value of {metric} (an arrangement without a steward gate has "
+                "no gate wait, for example): compare another --metric."]
     lines.append(f"Across {scope}, {leader} " + ("is the best arrangement in every one of them" if worst == 0 else
                  f"has the smallest worst-case regret (at most {_count(worst)} more than the best arrangement of "
                  f"any world)") + f" on {metric}; ranked by regret: {', '.join(ranking)}.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -127,14 +128,12 @@ def _check_metric(metric: str, known: list[str]) -> None:
 
 
 def _prim_available(required: bool) -> bool:
-    """Return whether PRIM imports; fail if --discover asked for it and it does not."""
-    try:
-        load_prim()
-    except InputError:
-        if required:
-            raise
-        return False
-    return True
+    """Return whether PRIM can be imported (without importing it); fail if --discover needs it and it cannot."""
+    if importlib.util.find_spec("prim") is not None:
+        return True
+    if required:
+        load_prim()  # raises the error that says how to install it
+    return False
 
 
 def _observations(wanted: bool, path: Path | None, names: list[str], known: list[str]) -> Observations | None:

@@ -51,6 +51,7 @@ class Range:
             drawn = _triangular_quantile(unit, self.low, self.value, self.high)
         else:
             drawn = self.low + unit * (self.high - self.low)
+        drawn = min(max(drawn, self.low), self.high)  # exp(log(x)) can miss a bound by an ulp
         return round(drawn) if self.integer else drawn
 
     def quantile_of(self, value: float) -> float:

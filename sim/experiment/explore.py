@@ -96,7 +96,8 @@ class Exploration:
         return {"arrangements": {item.name: str(item.path.resolve()) for item in self.arrangements},
                 "worlds": self.worlds, "replications": self.replications, "seed": self.seed,
                 "design": self.design, "version": __version__,
-                "dimensions": {d.key: d.describe() for d in self.dimensions}}
+                "dimensions": {d.key: {k: v for k, v in d.describe().items() if k != "source"}
+                               for d in self.dimensions}}  # the source as typed would tie resuming to one path
 
 
 def dimensions_of(arrangements: Sequence[LoadedConfig]) -> list[Dimension]:

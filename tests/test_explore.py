@@ -165,6 +165,8 @@ def test_kill_and_resume_gives_the_same_rows(tmp_path: Path) -> None:
         process.communicate()
     kept = len(stored_rows(folder))
     assert 6 <= kept < 8 * 2 * 3
+    early = run_cli("report", folder)
+    assert early.returncode == 2 and "has not finished" in early.stderr.replace("\n", " ")
     resumed = run_cli("explore", *args, "--out", folder)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{kept} already stored" in resumed.stderr.replace("\n", " ")

@@ -90,6 +90,7 @@ def explore(
     except InputError as error:
         fail(error)
     store.set_meta("command", command_line())
+    write_manifest(out_dir, "explore", command_line(), exploration.names, None, run_seed, replications)
     if not quiet:
         err.print(f"explore: {exploration.worlds} worlds x {len(loaded)} arrangements x {replications} replications "
                   f"over {len(exploration.dimensions)} ranged parameters (seed {run_seed}, {design} design, "
@@ -103,7 +104,6 @@ def explore(
     document["command"] = command_line()
     path = out_dir / EXPLORE_JSON
     path.write_text(to_json(document), encoding="utf-8")
-    write_manifest(out_dir, "explore", command_line(), exploration.names, None, run_seed, replications)
     print_explore(document)
     err.print(f"wrote {path}")
     if report:

@@ -51,8 +51,15 @@ def _tables(document: dict[str, Any], order: list[str]) -> list[tuple[str, list[
               number(document["arrangements"][name][metric]["replication_noise"], kind),
               number(document["regret"][name]["max"], kind), number(document["regret"][name]["p90"], kind)]
              for name in order]
-    tables = [(f"{metric} across worlds, ranked by regret", ["arrangement", "median [5%, 95%]",
-                                                             "replication noise ±", "max regret", "p90 regret"], bands)]
+    header = ["arrangement", "median [5%, 95%]", "replication noise ±", "max regret", "p90 regret"]
+    tables = [(f"{metric} across all {document['worlds']} sampled worlds, ranked by regret", header, bands)]
+    matched = document.get("history_match", {}).get("comparison")
+    if matched and matched["worlds"]:
+        tables.append((f"{metric} across the {matched['worlds']} worlds the public record does not rule out", header,
+                       [[name, _band(matched["arrangements"][name][metric], kind),
+                         number(matched["arrangements"][name][metric]["replication_noise"], kind),
+                         number(matched["regret"][name]["max"], kind), number(matched["regret"][name]["p90"], kind)]
+                        for name in matched["ranking"]]))
     tables.append(("P(row leaves less than column) [95% CI]", ["", *order],
                    [[a, *["–" if a == b else _share(document["pairwise"][a][b]["p_less"]) for b in order]]
                     for a in order]))

@@ -18,6 +18,7 @@ from sim.errors import InputError
 QUESTION = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*(<=|>=|<|>)\s*([A-Za-z_][\w-]*|[-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
 DENSITY_WANTED = 0.8
 MAX_BOXES = 2
+QP_SIGNIFICANT = 0.05
 
 
 @dataclass(frozen=True)
@@ -106,13 +107,19 @@ def _chosen(box: Any, frame: Any) -> dict[str, Any]:
              else int(trajectory["density"].idxmax()))
     box.select(index)
     limits: dict[str, Any] = {}
+    weak: dict[str, Any] = {}
     for key, row in box.limits.iterrows():
         low, high = row["min"], row["max"]
         if isinstance(low, set | frozenset) or isinstance(high, set | frozenset):
-            limits[str(key)] = sorted(str(v) for v in (low if isinstance(low, set | frozenset) else high))
+            limit: Any = sorted(str(v) for v in (low if isinstance(low, set | frozenset) else high))
         else:
-            limits[str(key)] = [float(low), float(high)]
-    return {"limits": limits, "coverage": _number(trajectory.loc[index, "coverage"]),
+            limit = [float(low), float(high)]
+        # PRIM's quasi-p-value: how likely a restriction this strong is by chance (small samples over-restrict).
+        (limits if _number(row.get("qp values", 0.0)) <= QP_SIGNIFICANT else weak)[str(key)] = limit
+    if not limits and weak:  # no restriction is significant alone: keep the strongest, so the box says something
+        strongest = str(box.limits["qp values"].astype(float).idxmin())
+        limits[strongest] = weak.pop(strongest)
+    return {"limits": limits, "weak_limits": weak, "coverage": _number(trajectory.loc[index, "coverage"]),
             "density": _number(trajectory.loc[index, "density"]), "mass": _number(trajectory.loc[index, "mass"]),
             "trajectory": [{"coverage": _number(r["coverage"]), "density": _number(r["density"]),
                             "restricted": int(r["res dim"])} for _, r in trajectory.iterrows()]}

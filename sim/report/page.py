@@ -180,8 +180,10 @@ def _read_daily(path: Path) -> dict[str, plots.Series]:
     series = {}
     for column in columns:
         mean = [_number(r[f"{column}_mean"]) for r in rows]
-        low = [_number(r[f"{column}_lo"]) if r[f"{column}_lo"] else m for r, m in zip(rows, mean, strict=True)]
-        high = [_number(r[f"{column}_hi"]) if r[f"{column}_hi"] else m for r, m in zip(rows, mean, strict=True)]
+        low = [_number(r[f"{column}_ci95_low"]) if r[f"{column}_ci95_low"] else m
+               for r, m in zip(rows, mean, strict=True)]
+        high = [_number(r[f"{column}_ci95_high"]) if r[f"{column}_ci95_high"] else m
+                for r, m in zip(rows, mean, strict=True)]
         series[column] = plots.Series(dates, mean, low, high)
     return series
 

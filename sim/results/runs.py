@@ -74,22 +74,28 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def daily_csv(result: ScenarioResult) -> str:
-    """Return the per-day table: each column's mean and 95% interval across replications."""
+def daily_rows(result: ScenarioResult) -> list[dict[str, Any]]:
+    """Return the per-day rows: day, date, then each column's mean, ci95_low and ci95_high."""
     start = result.loaded.config.scenario.start_date
-    days = result.loaded.config.scenario.days
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    header = ["day", "date"]
-    for column in DAILY_COLUMNS:
-        header += [f"{column}_mean", f"{column}_lo", f"{column}_hi"]
-    writer.writerow(header)
-    for day in range(days):
-        row: list[Any] = [day, (start + dt.timedelta(days=day)).isoformat()]
+    rows = []
+    for day in range(result.loaded.config.scenario.days):
+        row: dict[str, Any] = {"day": day, "date": (start + dt.timedelta(days=day)).isoformat()}
         for column in DAILY_COLUMNS:
             value = estimate([rep.daily[column][day] for rep in result.replications])
-            row += [_fmt(value.mean), _fmt(value.low), _fmt(value.high)]
-        writer.writerow(row)
+            row.update({f"{column}_mean": value.mean, f"{column}_ci95_low": value.low,
+                        f"{column}_ci95_high": value.high})
+        rows.append(row)
+    return rows
+
+
+def daily_csv(result: ScenarioResult) -> str:
+    """Return the per-day table: each column's mean and 95% interval across replications."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    rows = daily_rows(result)
+    writer.writerow(list(rows[0]) if rows else ["day", "date"])
+    for row in rows:
+        writer.writerow([_fmt(v) if isinstance(v, float) or v is None else v for v in row.values()])
     return out.getvalue()
 
 
@@ -183,6 +189,24 @@ def comparison_csv(rows: list[dict[str, Any]]) -> str:
             writer.writerow({k: (_fmt(v) if isinstance(v, float) else
                                  ("" if v is None else v)) for k, v in row.items()})
     return out.getvalue()
+
+
+SENSITIVITY_COLUMNS = ["method", "arrangement", "output", "factor", "measure", "value", "ci95_low", "ci95_high"]
+
+
+def sensitivity_records(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Return stored (method, arrangement, output, factor, measure, value, conf) rows with interval columns.
+
+    The stored `conf` is the half-width of the 95% interval (SALib's bootstrap), so the interval
+    is value ± conf; sigma of a Morris design has none.
+    """
+    records = []
+    for method, arrangement, output, factor, measure, value, conf in rows:
+        low = None if conf is None or value is None else value - conf
+        high = None if conf is None or value is None else value + conf
+        records.append(dict(zip(SENSITIVITY_COLUMNS, (method, arrangement, output, factor, measure, value, low,
+                                                      high), strict=True)))
+    return records
 
 
 MANIFEST = "manifest.json"

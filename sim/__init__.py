@@ -12,7 +12,8 @@ __version__ = "0.1.0"
 
 API = ("load", "run", "compare", "sweep", "attribute", "explore", "RunResult", "Comparison", "SweepResult",
        "AttributionResult")
-__all__ = ["__version__", *API]
+__all__ = ["AttributionResult", "Comparison", "RunResult", "SweepResult", "__version__", "attribute", "compare",
+           "explore", "load", "run", "sweep"]
 
 if TYPE_CHECKING:
     from sim.api import AttributionResult, Comparison, RunResult, SweepResult, attribute, compare, load, run, sweep

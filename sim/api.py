@@ -13,13 +13,14 @@ notebook or an interactive session they run on a pool of spawned processes, one 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from sim.config.checks import check_baseline, check_names
 from sim.config.loader import LoadedConfig, load_config, toml_literal, with_overrides
 from sim.config.resources import ARRANGEMENTS, shipped_config, shipped_names
 from sim.errors import InputError
@@ -79,7 +80,7 @@ def compare(
     loaded = [_load_with_run_settings(c, overrides, seed, replications, days) for c in configs]
     if not loaded:
         raise InputError("compare", None, "there are no configs to compare.", "give at least one config.")
-    check_names(loaded, "compare")
+    check_names(loaded)
     names = [item.name for item in loaded]
     chosen = baseline or ("status_quo" if "status_quo" in names else names[0])
     check_baseline(chosen, names, "baseline")
@@ -142,28 +143,6 @@ def attribute(
                         "mean": rise.mean, "ci95_low": rise.low, "ci95_high": rise.high,
                         "share_of_all_off": row.share_of_total})
     return AttributionResult(loaded.name, metric, pd.DataFrame.from_records(records))
-
-
-def check_names(loaded: Sequence[LoadedConfig], source: str) -> None:
-    """Fail when two configs share a scenario name (their folders and rows would overwrite each other)."""
-    seen: dict[str, Path] = {}
-    for item in loaded:
-        if item.name in seen:
-            raise InputError(str(item.path), "scenario.name",
-                             f"{seen[item.name]} and this file are both named {item.name!r}, so their results "
-                             "would overwrite each other.",
-                             "give one of them another `name` under [scenario], or "
-                             "`--set scenario.name=NEW` (only when comparing that file alone).")
-        seen[item.name] = item.path
-
-
-def check_baseline(baseline: str, names: Sequence[str], source: str) -> None:
-    """Fail when the baseline is not one of the compared scenarios."""
-    if baseline not in names:
-        raise InputError(source, baseline, f"the baseline {baseline!r} is not among the compared scenarios "
-                         f"({', '.join(names)}).",
-                         "name one of them as the baseline, or add the baseline's config to the list "
-                         "(shipped arrangements can be given by name, such as status_quo).")
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from sim.results.store import DB_NAME, Store
 
 SchedulerOption = Annotated[
     str | None,
-    typer.Option("--scheduler", help="Run the tasks on a Dask cluster at tcp://HOST:PORT (pip install '.[dask]')."),
+    typer.Option("--scheduler", help="Run the tasks on a Dask cluster at tcp://HOST:PORT (pip install '.\\[dask]')."),
 ]
 
 

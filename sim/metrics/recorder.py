@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from sim.config.checks import unrouted_metric, unrouted_pairs
 from sim.config.schema import CHANNELS, Config
 from sim.model.events import Request
 
@@ -91,6 +92,8 @@ class Recorder:
         self.channel_records = dict.fromkeys(CHANNELS, 0.0)
         self.class_events = dict.fromkeys(self.classes, 0.0)
         self.wait_hist = [0] * HIST_BINS
+        # Requests lost by (actor, data class) pairs that no route serves (validate warns of them).
+        self.unrouted = dict.fromkeys(unrouted_pairs(config), 0)
 
     def _day(self, t: float) -> int:
         return min(int(t // HOURS_PER_DAY), self.days - 1)
@@ -126,6 +129,9 @@ class Recorder:
             self.counts["gated_decisions"] += 1
         elif why == "no_route":
             self.counts["no_route"] += 1
+            pair = (request.actor, request.data_class)
+            if pair in self.unrouted:
+                self.unrouted[pair] += 1
         elif why == "emergency":
             self.counts["emergency"] += 1
 
@@ -214,6 +220,8 @@ class Recorder:
             metrics[f"residual_access.by_channel.{channel}.records"] = self.channel_records[channel]
         for cls in self.classes:
             metrics[f"foreign_access_by_class.{cls}.events"] = self.class_events[cls]
+        for (actor, cls), lost in self.unrouted.items():
+            metrics[unrouted_metric(actor, cls)] = lost
         daily = dict(self.daily)
         daily["wait_hours_mean"] = [
             s / n if n else math.nan for s, n in zip(self.wait_sum_daily, self.wait_count_daily,

@@ -245,6 +245,8 @@ def difference_rows(comparison: Comparison) -> list[dict[str, Any]]:
         if item.name == comparison.baseline:
             continue
         for name in estimates(item.result):
+            if name not in base.replications[0].metrics:  # such as an unrouted pair's count, which only one has
+                continue
             diff = paired_difference([r.metrics[name] for r in item.result.replications],
                                      [r.metrics[name] for r in base.replications])
             rows.append({"arrangement": item.name, "baseline": comparison.baseline, "metric": name,

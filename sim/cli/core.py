@@ -191,6 +191,8 @@ def compared_document(result: ScenarioResult, base: ScenarioResult | None) -> di
         return document
     differences: dict[str, Any] = {"baseline": base.loaded.name}
     for name in estimates(result):
+        if name not in base.replications[0].metrics:  # such as an unrouted pair's count, which only one has
+            continue
         node = differences
         *parents, leaf = name.split(".")
         for part in parents:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +9,7 @@ import typer
 from rich.table import Table
 
 from sim.cli.common import (
+    EXPORT_FORMATS,
     MaxRepsOption,
     QuietOption,
     Reporter,
@@ -23,6 +22,7 @@ from sim.cli.common import (
     app,
     command_line,
     err,
+    export,
     fail,
     fmt_estimate,
     human,
@@ -45,7 +45,7 @@ from sim.experiment.sweep import (
 )
 from sim.experiment.sweep_file import load_sweep
 from sim.report.units import kind_of
-from sim.results.runs import MANIFEST_FORMAT, to_json
+from sim.results.runs import MANIFEST_FORMAT, sensitivity_records, to_json
 from sim.results.store import DB_NAME, Store
 
 SchedulerOption = Annotated[
@@ -117,8 +117,8 @@ def print_sweep_summary(store: Store) -> None:
                        and not any(k.startswith(o + ".") for o in outputs)]
         table = Table(title="Sweep points (mean ± 95% CI half-width)", title_justify="left")
         for key in ["point", "arrangement", *factor_keys, "replications", *outputs]:
-            label = key.rsplit(".", 1)[-1] if key in factor_keys else key.replace("residual_access.", "")
-            table.add_column(label, justify="right" if key != "arrangement" else "left")
+            # Full dotted names, folded rather than cut, so that no two columns read alike.
+            table.add_column(key, justify="right" if key != "arrangement" else "left", overflow="fold")
         for record in records:
             cells = [str(record["point"]), record["arrangement"],
                      *[_short(record[k]) for k in factor_keys], str(record["replications"])]
@@ -163,33 +163,29 @@ def print_sensitivity(store: Store) -> None:
 @app.command()
 def results(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder a sweep wrote (it holds results.db).")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or parquet (parquet needs --out).")] = "csv",
     summary: Annotated[bool, typer.Option("--summary", help="Per-point means with 95% CIs instead of rows.")] = False,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of standard output.")]
+    = None,
 ) -> None:
-    """Export a results database's rows, or per-point summaries, to standard output."""
+    """Export a results database's rows, or per-point summaries, as CSV, JSON or Parquet."""
     try:
-        if fmt not in ("csv", "json"):
-            raise InputError("--format", fmt, "the format must be csv or json.", "use --format csv or --format json.")
+        if fmt not in EXPORT_FORMATS:
+            raise InputError("--format", fmt, "the format must be csv, json or parquet.",
+                             "use --format csv, --format json or --format parquet --out FILE.")
         store = Store(folder, create=False)
     except InputError as error:
         fail(error)
     records = summary_records(store, stored_outputs(store)) if summary else row_records(store)
     store.close()
-    if fmt == "json":
-        sys.stdout.write(to_json({"rows": records}))
-        return
-    columns: list[str] = []
-    for record in records:
-        columns += [k for k in record if k not in columns]
-    writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for record in records:
-        writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
+    export(records, fmt, out_path)
 
 
 @app.command()
 def sensitivity(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder a sampled sweep wrote.")],
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet.")] = "table",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the export to this file.")] = None,
 ) -> None:
     """Compute (again) and print the sensitivity indices of a sampled sweep's results."""
     try:
@@ -201,7 +197,10 @@ def sensitivity(
     except (InputError, ValueError) as error:
         fail(error if isinstance(error, InputError) else
              InputError(str(folder / DB_NAME), None, f"{error}.", "rerun the sweep to finish it."))
-    print_sensitivity(store)
+    if fmt != "table":
+        export(sensitivity_records(store.sensitivity()), fmt, out_path)
+    else:
+        print_sensitivity(store)
     store.close()
 
 

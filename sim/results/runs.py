@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sim import __version__
+from sim.config.checks import parameter_sources
 from sim.metrics.recorder import DAILY_COLUMNS, hist_edges
 from sim.metrics.stats import Estimate, estimate, paired_difference
 from sim.results.scenario import ScenarioResult
@@ -109,8 +110,7 @@ def resolved_document(result: ScenarioResult) -> dict[str, Any]:
     return {
         "run": run_info(result),
         "config": loaded.config.model_dump(mode="json"),
-        "provenance": {key: prov.describe(loaded.facts) for key, prov in
-                       sorted(loaded.provenance.items())},
+        "provenance": dict(sorted(parameter_sources(loaded).items())),
     }
 
 
@@ -170,7 +170,7 @@ def comparison_rows(
                 "mean": value.mean, "ci95_low": value.low, "ci95_high": value.high,
                 "diff_vs_baseline": None, "diff_ci95_low": None, "diff_ci95_high": None,
             }
-            if baseline is not None and baseline is not result:
+            if baseline is not None and baseline is not result and name in baseline.replications[0].metrics:
                 diff = paired_difference([r.metrics[name] for r in result.replications],
                                          [r.metrics[name] for r in baseline.replications])
                 row.update(diff_vs_baseline=diff.mean, diff_ci95_low=diff.low,

@@ -46,35 +46,39 @@ class _Unreferenced(Config):
 
 
 def problems(path: Path) -> list[InputError]:
-    """Return every problem of a config file, unknown keys first."""
-    try:
-        raw = _read_with_includes(path, ())
-    except InputError as error:
-        return [error]
+    """Return every problem of a config file (and the files it includes), unknown keys first."""
     facts_path = find_fact_base(path.resolve().parent)
     facts = load_facts(facts_path) if facts_path else {}
     found: list[InputError] = []
-    provenance: dict[str, Provenance] = {}
-    plain = _strip(raw, "", False, provenance, str(path), found)
-    found += _fact_problems(provenance, facts, str(path), facts_path)
+    try:
+        plain = _collect(path, (), facts, facts_path, found)
+    except InputError as error:
+        return [*found, error]
     schema = _schema_problems(plain, str(path))
     unknown = [e for e in schema if e.problem.startswith("this key is not a parameter")]
     under_unknown = [e for e in found if any(e.key and u.key and e.key.startswith(u.key + ".") for u in unknown)]
     return unknown + [e for e in found if e not in under_unknown] + [e for e in schema if e not in unknown]
 
 
-def _read_with_includes(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
-    """Read a config and merge the files it includes, without checking anything else."""
+def _collect(path: Path, chain: tuple[Path, ...], facts: dict[str, Fact], facts_path: Path | None,
+             found: list[InputError]) -> dict[str, Any]:
+    """Read a config and the files it includes, stripping provenance file by file and collecting problems."""
     raw = read_toml(path)
     include = raw.pop(INCLUDE_KEY, None)
+    provenance: dict[str, Provenance] = {}
+    plain = _strip(raw, "", False, provenance, str(path), found)
+    found += _fact_problems(provenance, facts, str(path), facts_path)
+    if include is None:
+        return dict(plain)
     if not isinstance(include, str):
-        return raw
+        raise InputError(str(path), INCLUDE_KEY, "include must be a file name in quotes.",
+                         'write `include = "world"` (a shipped base) or a path such as "../common/world.toml".')
     base = include_path(path, include)
     if base in chain or len(chain) > 8 or not base.is_file():
         raise InputError(str(path), INCLUDE_KEY, f"the included file {base} does not exist or includes itself.",
                          "give a path relative to this config's folder or a shipped base's name "
                          '(`include = "world"`).')
-    return deep_merge(_read_with_includes(base, (*chain, path.resolve())), raw)
+    return deep_merge(_collect(base, (*chain, path.resolve()), facts, facts_path, found), plain)
 
 
 def _strip(node: Any, key: str, covered: bool, out: dict[str, Provenance], source: str,

@@ -41,7 +41,8 @@ def test_summary_columns_and_interval_order(comparison: sim.Comparison) -> None:
     single = comparison["oracle"].summary
     assert list(single.columns) == ["metric", *INTERVAL]
     bounded = summary.dropna(subset=["ci95_low"])
-    assert (bounded["ci95_low"] <= bounded["mean"] + 1e-9).all() and (bounded["mean"] <= bounded["ci95_high"] + 1e-9).all()
+    assert (bounded["ci95_low"] <= bounded["mean"] + 1e-9).all()
+    assert (bounded["mean"] <= bounded["ci95_high"] + 1e-9).all()
 
 
 def test_differences_are_paired(comparison: sim.Comparison) -> None:

@@ -11,9 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-
-pytestmark = pytest.mark.slow
+from conftest import ARRANGEMENTS, ROOT, run_cli, write_sweep
 
 SOURCES = ("sim", "configs", "seeds", "pyproject.toml", "README.md", "LICENSE")
 API_SCRIPT = """
@@ -58,6 +56,7 @@ def run(command: list[object], cwd: Path | None = None) -> subprocess.CompletedP
     return result
 
 
+@pytest.mark.slow
 def test_wheel_works_from_an_empty_folder(installed: Path, tmp_path: Path) -> None:
     """From an empty folder: list, compare the shipped arrangements, run a lesson, init a config and use the API."""
     residency = installed / "residency"
@@ -71,7 +70,8 @@ def test_wheel_works_from_an_empty_folder(installed: Path, tmp_path: Path) -> No
     written = sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir())
     assert written == ["google", "joint_venture", "microsoft", "oracle", "status_quo"]
     # Every fact a shipped file cites resolves against the packaged fact base.
-    shipped = [installed.parent / p for p in json.loads(run([installed / "python", "-c", SHIPPED], cwd=tmp_path).stdout)]
+    listing = run([installed / "python", "-c", SHIPPED], cwd=tmp_path).stdout
+    shipped = [installed.parent / p for p in json.loads(listing)]
     assert len(shipped) >= 13
     checked = run([residency, "validate", "--strict", *shipped], cwd=tmp_path)
     assert checked.stdout.count(": ok") == len(shipped)
@@ -95,3 +95,85 @@ root = shipped_root()
 files = sorted(str(p) for p in (root / "configs").glob("*/*.toml") if p.parent.name != "common")
 print(json.dumps(files))
 """
+
+
+def test_conventions_version_completion_flags_and_markup() -> None:
+    """-V prints the version; completion is offered; flags show no type; `[dask]` survives the markup."""
+    from sim import __version__
+
+    assert run_cli("-V").stdout.strip() == f"residency {__version__}"
+    top = run_cli("--help").stdout
+    assert "--install-completion" in top and "init" in top and "list" in top
+    env_help = run_cli("run", "--help").stdout
+    json_line = next(line for line in env_help.splitlines() if "--json" in line)
+    assert "<bool>" not in json_line and "<bool>" not in env_help
+    sweep_help = " ".join(run_cli("sweep", "--help").stdout.split())
+    assert "'.[dask]'" in sweep_help
+    assert "MIT License" in (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "## Unreleased" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+
+
+def test_init_writes_a_valid_config_that_includes_the_world_by_name(tmp_path: Path) -> None:
+    """init copies a shipped arrangement, renamed, including the world by name; it validates anywhere."""
+    result = run_cli("init", "walmart", "--from", "google", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "walmart.toml").read_text(encoding="utf-8")
+    assert 'include = "world"' in text and 'name = "walmart"' in text and text.startswith("# walmart")
+    assert run_cli("validate", "--strict", "walmart.toml", cwd=tmp_path).returncode == 0
+    again = run_cli("init", "walmart", cwd=tmp_path)
+    assert again.returncode == 2 and "--force" in again.stderr
+    unknown = run_cli("init", "x", "--from", "nosuch", cwd=tmp_path)
+    assert unknown.returncode == 2 and "status_quo" in unknown.stderr
+    listed = run_cli("list", cwd=tmp_path).stdout
+    assert "Oracle (Project Texas)" in listed and "Why the backup matters" in listed and "oracle_stewards" in listed
+
+
+SWEEP = f"""
+[sweep]
+name = "export_test"
+arrangements = ["{(ARRANGEMENTS / "status_quo.toml").as_posix()}"]
+design = "morris"
+samples = 2
+levels = 4
+replications = 1
+days = 3
+outputs = ["residual_access.events", "requests.submitted"]
+
+[[factors]]
+path = "actors.cn_engineers.requests_per_hour"
+low = 0.002
+high = 0.02
+
+[[factors]]
+path = "controls.audit_delay_days_median"
+low = 30.0
+high = 365.0
+"""
+
+
+def test_exports_csv_json_parquet(tmp_path: Path) -> None:
+    """results, sensitivity and facts export CSV, JSON and Parquet with the same rows and interval names."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    sweep = write_sweep(tmp_path, SWEEP)
+    folder = tmp_path / "out"
+    assert run_cli("sweep", sweep, "--out", folder, "-q", "--workers", "1").returncode == 0
+    for command, extra in (("results", ["--summary"]), ("results", []), ("sensitivity", []), ("facts", [])):
+        target = "oracle" if command == "facts" else folder
+        as_csv = run_cli(command, target, *extra, "--format", "csv")
+        as_json = run_cli(command, target, *extra, "--format", "json")
+        parquet = tmp_path / f"{command}{len(extra)}.parquet"
+        as_parquet = run_cli(command, target, *extra, "--format", "parquet", "--out", parquet)
+        assert as_csv.returncode == as_json.returncode == as_parquet.returncode == 0, as_parquet.stderr
+        rows = json.loads(as_json.stdout)["rows"]
+        frame = pd.read_parquet(parquet)
+        header = as_csv.stdout.splitlines()[0].split(",")
+        assert len(frame) == len(rows) == len(as_csv.stdout.splitlines()) - 1
+        assert list(frame.columns) == header
+        assert not any(c.endswith(("_lo", "_hi", ".lo", ".hi")) for c in header)
+        if command == "sensitivity":
+            assert {"value", "ci95_low", "ci95_high"} <= set(header)
+    no_file = run_cli("facts", "oracle", "--format", "parquet")
+    assert no_file.returncode == 2 and "--out" in no_file.stderr
+    summary = run_cli("results", folder, "--summary", "--format", "csv").stdout.splitlines()[0]
+    assert "residual_access.events.ci95_low" in summary and "requests.submitted.ci95_high" in summary

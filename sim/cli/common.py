@@ -152,9 +152,10 @@ def write_parquet(records: list[dict[str, Any]], out_path: Path | None) -> None:
     assert out_path is not None
     out_path.parent.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame.from_records(records)
-    for column in frame.columns:  # lists and tables (facts' values) as JSON text
-        if frame[column].map(lambda v: isinstance(v, list | dict)).any():
-            frame[column] = frame[column].map(lambda v: json.dumps(v) if isinstance(v, list | dict) else v)
+    for column in frame.columns:  # a column of mixed values (facts' values) as text, lists and tables as JSON
+        kinds = {type(v) for v in frame[column] if v is not None}
+        if len(kinds) > 1 or kinds & {list, dict}:
+            frame[column] = frame[column].map(lambda v: v if v is None or isinstance(v, str) else json.dumps(v))
     frame.to_parquet(out_path, index=False)
     err.print(f"wrote {out_path}")
 

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-API = ("load", "run", "compare", "sweep", "attribute", "explore", "RunResult", "Comparison", "SweepResult",
+API = ("load", "run", "compare", "sweep", "attribute", "RunResult", "Comparison", "SweepResult",
        "AttributionResult")
 __all__ = ["AttributionResult", "Comparison", "RunResult", "SweepResult", "__version__", "attribute", "compare",
-           "explore", "load", "run", "sweep"]
+           "load", "run", "sweep"]
 
 if TYPE_CHECKING:
     from sim.api import AttributionResult, Comparison, RunResult, SweepResult, attribute, compare, load, run, sweep

@@ -124,7 +124,7 @@ def test_facts_marks_schema_defaults(tmp_path: Path) -> None:
     assert any(r["source"] == DEFAULT for r in rows)
     run_cli("run", "oracle", "-r", "2", "--days", "3", "-q", "--out", tmp_path / "o")
     resolved = json.loads((tmp_path / "o" / "resolved_config.json").read_text(encoding="utf-8"))
-    assert set(resolved["provenance"]) == set(sources)
+    assert set(resolved["provenance"]) == set(sources) | set(loaded.provenance)
     assert resolved["provenance"]["organisations.oracle.independence"] == DEFAULT
     assert resolved["provenance"]["scenario.days"].startswith("override")
 

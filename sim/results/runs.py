@@ -13,6 +13,7 @@ from typing import Any
 
 from sim import __version__
 from sim.config.checks import parameter_sources
+from sim.config.loader import LoadedConfig
 from sim.metrics.recorder import DAILY_COLUMNS, hist_edges
 from sim.metrics.stats import Estimate, estimate, paired_difference
 from sim.results.scenario import ScenarioResult
@@ -110,8 +111,19 @@ def resolved_document(result: ScenarioResult) -> dict[str, Any]:
     return {
         "run": run_info(result),
         "config": loaded.config.model_dump(mode="json"),
-        "provenance": dict(sorted(parameter_sources(loaded).items())),
+        "provenance": provenance_document(loaded),
     }
+
+
+def provenance_document(loaded: LoadedConfig) -> dict[str, str]:
+    """Return every parameter's source: the sourced keys as the file gave them, then every other leaf the run uses.
+
+    A sourced table value (such as an actor group's `hours`) keeps its own key and its leaves are
+    listed too; a parameter the file leaves out is marked `schema default`.
+    """
+    sources = {key: prov.describe(loaded.facts) for key, prov in loaded.provenance.items()}
+    sources.update({key: source for key, source in parameter_sources(loaded).items() if key not in sources})
+    return dict(sorted(sources.items()))
 
 
 def replications_csv(result: ScenarioResult) -> str:

@@ -87,6 +87,11 @@ def test_run_counts_requests_lost_to_unrouted_pairs(tmp_path: Path) -> None:
     lost = counts[[c for c in counts.columns if c.startswith("requests.unrouted.us_engineers.")]].sum(axis=1)
     assert (lost > 0).all()
     assert (lost <= counts["requests.no_route"]).all()
+    from sim.report.page import unrouted_notes
+
+    [note] = unrouted_notes(result.figure_data())
+    assert "us_engineers / protected" in note
+    assert unrouted_notes(sim.run("oracle", replications=1, days=2).figure_data()) == []
     cli = run_cli("run", path, "-r", "2", "--days", "14", "-q", cwd=tmp_path)
     assert cli.returncode == 0 and "no route serves us_engineers" in cli.stderr and "no_route" in cli.stderr
     strict = run_cli("run", path, "-r", "2", "--days", "14", "--strict", cwd=tmp_path)

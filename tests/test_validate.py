@@ -109,11 +109,18 @@ def test_shipped_files_validate_strict() -> None:
 
 def test_bad_sweep_and_lesson_are_checked(tmp_path: Path) -> None:
     """validate reads sweep and lesson files by their top-level table and reports their errors."""
-    sweep = write(tmp_path, '[sweep]\nname = "s"\narrangements = ["nosuch"]\n', "s.toml")
-    lesson = write(tmp_path, '[lesson]\ntitle = "t"\n', "l.toml")
-    result = run_cli("validate", sweep, lesson, cwd=tmp_path)
+    sweep = write(tmp_path, '[sweep]\nname = "s"\narrangements = ["nosuch"]\nreplicatons = 3\n', "s.toml")
+    lesson = write(tmp_path, '[lesson]\ntitle = "t"\nsumary = "x"\n', "l.toml")
+    missing = write(tmp_path, '[sweep]\nname = "m"\narrangements = ["nosuch"]\noutputs = ["residual_access.events"]\n'
+                    '[[factors]]\npath = "gatekeeper.reviewers"\nvalues = [1, 2]\n', "m.toml")
+    result = run_cli("validate", sweep, lesson, missing, cwd=tmp_path)
     assert result.returncode == 2
-    assert str(sweep) in result.stderr and str(lesson) in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    sweep_lines = [line for line in lines if str(sweep) in line]
+    assert "sweep.replicatons" in sweep_lines[0] and "Did you mean `sweep.replications`" in sweep_lines[0]
+    lesson_lines = [line for line in lines if str(lesson) in line]
+    assert "lesson.sumary" in lesson_lines[0] and len(lesson_lines) >= 2  # the typo, then what is missing
+    assert any(str(missing) in line and "nosuch" in line for line in lines)
 
 
 def test_facts_marks_schema_defaults(tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ from sim.config.checks import (
     check_names,
     parameter_sources,
     problems,
+    spec_problems,
     unrouted_metric,
     unrouted_pairs,
     warnings,
@@ -349,14 +350,20 @@ def check_file(path: Path, overrides: list[tuple[str, str, str]]) -> tuple[list[
     kind = file_kind(path)
     try:
         if kind == "sweep":
-            from sim.experiment.sweep_file import load_sweep
+            from sim.experiment.sweep_file import SweepFile, load_sweep
 
+            found = spec_problems(path, SweepFile)
+            if found:
+                return found, [], ""
             sweep_spec = load_sweep(path, tuple(overrides))
             notes = [n for point in sweep_spec.points[:1] for n in warnings(point.loaded)]
             return [], notes, f"sweep {sweep_spec.spec.sweep.name}, {len(sweep_spec.points)} points"
         if kind == "lesson":
-            from sim.teach.lesson import load_lesson
+            from sim.teach.lesson import LessonFile, load_lesson
 
+            found = spec_problems(path, LessonFile)
+            if found:
+                return found, [], ""
             lesson = load_lesson(str(path))
             return [], [], f"lesson {lesson.name}, {len(lesson.spec.steps)} steps"
     except InputError as error:

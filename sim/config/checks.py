@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from pydantic import ValidationError, model_validator
+from pydantic import BaseModel, ValidationError, model_validator
 
 from sim.config.facts import Fact, find_fact_base, load_facts
 from sim.config.loader import (
@@ -58,6 +58,19 @@ def problems(path: Path) -> list[InputError]:
     unknown = [e for e in schema if e.problem.startswith("this key is not a parameter")]
     under_unknown = [e for e in found if any(e.key and u.key and e.key.startswith(u.key + ".") for u in unknown)]
     return unknown + [e for e in found if e not in under_unknown] + [e for e in schema if e not in unknown]
+
+
+def spec_problems(path: Path, root: type[BaseModel]) -> list[InputError]:
+    """Return every schema problem of a sweep or lesson file against its model, unknown keys first."""
+    try:
+        raw = read_toml(path)
+        root.model_validate(raw)
+    except InputError as error:
+        return [error]
+    except ValidationError as exc:
+        found = [error_from_pydantic(cast(ValidationError, _OneError(e)), str(path), root=root) for e in exc.errors()]
+        return sorted(found, key=lambda e: not e.problem.startswith("this key is not a parameter"))
+    return []
 
 
 def _collect(path: Path, chain: tuple[Path, ...], facts: dict[str, Fact], facts_path: Path | None,

@@ -229,11 +229,6 @@ def _leaves(node: Any, prefix: str) -> list[str]:
     return [prefix]
 
 
-def defaulted(loaded: LoadedConfig) -> list[str]:
-    """Return the parameters that take their schema default."""
-    return [key for key, source in parameter_sources(loaded).items() if source == DEFAULT]
-
-
 def check_names(loaded: Sequence[LoadedConfig]) -> None:
     """Fail when two configs share a scenario name (their folders and rows would overwrite each other)."""
     seen: dict[str, Path] = {}

@@ -23,6 +23,7 @@ import pandas as pd
 from sim.config.checks import check_baseline, check_names
 from sim.config.loader import LoadedConfig, load_config, toml_literal, with_overrides
 from sim.config.resources import ARRANGEMENTS, shipped_config, shipped_names
+from sim.config.schema import DEFAULT_BASELINE
 from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor, default_workers, make_executor
 from sim.experiment.replications import run_scenarios
@@ -82,7 +83,7 @@ def compare(
         raise InputError("compare", None, "there are no configs to compare.", "give at least one config.")
     check_names(loaded)
     names = [item.name for item in loaded]
-    chosen = baseline or ("status_quo" if "status_quo" in names else names[0])
+    chosen = baseline or (DEFAULT_BASELINE if DEFAULT_BASELINE in names else names[0])
     check_baseline(chosen, names, "baseline")
     first = loaded[0].config.scenario
     run_seed = seed if seed is not None else first.seed

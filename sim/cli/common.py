@@ -10,7 +10,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -29,6 +29,7 @@ from rich.text import Text
 from typer.core import TyperOption
 
 from sim import __version__
+from sim.config.schema import Scenario
 from sim.errors import InputError
 from sim.metrics.stats import Estimate
 from sim.report.units import number
@@ -59,10 +60,12 @@ out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SeedOption = Annotated[int | None, typer.Option(help="Seed of the random streams (default: the config's).")]
+_DEFAULT = {name: field.default for name, field in Scenario.model_fields.items()}  # the schema's, for help texts
 RepsOption = Annotated[
-    int | None, typer.Option("--replications", "-r", help="Replications (default: the config's, 20).")
+    int | None,
+    typer.Option("--replications", "-r", help=f"Replications (default: the config's, {_DEFAULT['replications']})."),
 ]
-DaysOption = Annotated[int | None, typer.Option(help="Simulated days (default: the config's, 365).")]
+DaysOption = Annotated[int | None, typer.Option(help=f"Simulated days (default: the config's, {_DEFAULT['days']}).")]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a parameter: KEY=VALUE by dotted path; repeatable."),
@@ -110,8 +113,8 @@ EXPORT_FORMATS = ("csv", "json", "parquet")
 def export(records: list[dict[str, Any]], fmt: str, out_path: Path | None) -> None:
     """Write records as CSV or JSON (to a file or standard output), or Parquet (to a file; needs pyarrow)."""
     if fmt not in EXPORT_FORMATS:
-        fail(InputError("--format", fmt, f"the format must be one of {', '.join(EXPORT_FORMATS)}.",
-                        "use --format csv, --format json or --format parquet --out FILE."))
+        raise InputError("--format", fmt, f"the format must be one of {', '.join(EXPORT_FORMATS)}.",
+                         "use --format csv, --format json or --format parquet --out FILE.")
     if fmt == "parquet":
         write_parquet(records, out_path)
         return
@@ -141,15 +144,14 @@ def records_csv(records: list[dict[str, Any]]) -> str:
 def write_parquet(records: list[dict[str, Any]], out_path: Path | None) -> None:
     """Write records to a Parquet file through pandas and pyarrow."""
     if importlib.util.find_spec("pyarrow") is None:
-        fail(InputError("--format", "parquet", "Parquet needs pyarrow, which is not installed.",
-                        "install the extra with `pip install 'residency[parquet]'` (or `pip install pyarrow`), "
-                        "or use --format csv or json."))
+        raise InputError("--format", "parquet", "Parquet needs pyarrow, which is not installed.",
+                         "install the extra with `pip install 'residency[parquet]'` (or `pip install pyarrow`), "
+                         "or use --format csv or json.")
     if out_path is None:
-        fail(InputError("--format", "parquet", "Parquet is binary and is not printed to the terminal.",
-                        "name the file with --out FILE.parquet."))
+        raise InputError("--format", "parquet", "Parquet is binary and is not printed to the terminal.",
+                         "name the file with --out FILE.parquet.")
     import pandas as pd
 
-    assert out_path is not None
     out_path.parent.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame.from_records(records)
     for column in frame.columns:  # a column of mixed values (facts' values) as text, lists and tables as JSON
@@ -160,9 +162,14 @@ def write_parquet(records: list[dict[str, Any]], out_path: Path | None) -> None:
     err.print(f"wrote {out_path}")
 
 
-def fail(error: InputError) -> None:
-    """Print an input error as one paragraph and exit with code 2."""
+def print_input_error(error: InputError) -> None:
+    """Print an input error as one paragraph on standard error."""
     err.print(f"[bold red]error:[/] {escape(error.paragraph())}", markup=True)
+
+
+def fail(error: InputError) -> NoReturn:
+    """Print an input error and exit with code 2 from inside a command (main() does the same for any it raises)."""
+    print_input_error(error)
     raise typer.Exit(EXIT_INPUT)
 
 
@@ -271,7 +278,7 @@ def caption(result: ScenarioResult) -> str:
             f"from {scenario.start_date}, residency {__version__}{sets}")
 
 
-def interrupted(message: str) -> None:
+def interrupted(message: str) -> NoReturn:
     """Say what an interruption kept and how to go on, then exit with 130."""
     err.print(f"[bold yellow]interrupted:[/] {escape(message)}")
     raise typer.Exit(EXIT_INTERRUPTED)
@@ -282,9 +289,6 @@ def write_report(folder: Path, out_dir: Path | None, fmt: str) -> None:
     from sim.report.page import build_report  # matplotlib loads only when a report is asked for
 
     started = time.monotonic()
-    try:
-        page = build_report(folder, out_dir, fmt)
-    except InputError as error:
-        fail(error)
+    page = build_report(folder, out_dir, fmt)
     err.print(f"report written in {time.monotonic() - started:.1f} s")
     out.print(f"report: {page}")

@@ -34,7 +34,6 @@ from sim.cli.common import (
     command_line,
     err,
     export,
-    fail,
     fmt_estimate,
     human,
     interrupted,
@@ -56,6 +55,7 @@ from sim.config.checks import (
 )
 from sim.config.loader import LoadedConfig, load_config
 from sim.config.resources import project_path, shipped_config
+from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
 from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor
 from sim.experiment.replications import ScenarioResult, relative_half_width, run_scenarios, run_to_precision
@@ -82,12 +82,12 @@ def execute(
         if target_ci is None:
             return run_scenarios(loaded, seed, replications, progress=reporter, executor=executor)
         if target_ci <= 0:
-            fail(InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
-                            "give a fraction of the mean, such as 0.05 for 5%."))
+            raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
+                             "give a fraction of the mean, such as 0.05 for 5%.")
         known = estimates_names(loaded[0])
         if target_metric not in known:
-            fail(InputError("--target-metric", target_metric, "this is not a metric the model reports.",
-                            "use a path from `residency run CONFIG --json`, such as residual_access.events."))
+            raise InputError("--target-metric", target_metric, "this is not a metric the model reports.",
+                             "use a path from `residency run CONFIG --json`, such as residual_access.events.")
         results = run_to_precision(loaded, seed, replications, target_ci, target_metric,
                                    max(max_replications, replications), executor, reporter)
         reached = len(results[0].replications)
@@ -100,7 +100,6 @@ def execute(
         reporter.close()
         interrupted("no results were written (run and compare write their files at the end); "
                     "run the same command again, with fewer replications if time is short.")
-        raise  # unreachable: interrupted() exits
     finally:
         reporter.close()
 
@@ -132,15 +131,12 @@ def run(
     quiet: QuietOption = False,
     target_ci: TargetOption = None,
     target_metric: TargetMetricOption = "residual_access.events",
-    max_replications: MaxRepsOption = 200,
+    max_replications: MaxRepsOption = MAX_REPLICATIONS,
     strict: StrictOption = False,
 ) -> None:
     """Run one config and print a summary table (or JSON)."""
-    try:
-        loaded = load_config(config_arg(config), overrides_from(set_, seed, replications, days))
-        check_strict([loaded], strict)
-    except InputError as error:
-        fail(error)
+    loaded = load_config(config_arg(config), overrides_from(set_, seed, replications, days))
+    check_strict([loaded], strict)
     scenario = loaded.config.scenario
     [result] = execute([loaded], scenario.seed, scenario.replications, workers, quiet or json_,
                        target_ci, target_metric, max_replications)
@@ -230,7 +226,7 @@ def compare(
     replications: RepsOption = None,
     days: DaysOption = None,
     set_: SetOption = None,
-    baseline: Annotated[str, typer.Option(help="Scenario the paired differences are taken from.")] = "status_quo",
+    baseline: Annotated[str, typer.Option(help="Scenario the paired differences are taken from.")] = DEFAULT_BASELINE,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for per-arrangement files and comparison.csv.")
     ] = Path("reports"),
@@ -239,22 +235,19 @@ def compare(
     quiet: QuietOption = False,
     target_ci: TargetOption = None,
     target_metric: TargetMetricOption = "residual_access.events",
-    max_replications: MaxRepsOption = 200,
+    max_replications: MaxRepsOption = MAX_REPLICATIONS,
     report: ReportOption = False,
     strict: StrictOption = False,
 ) -> None:
     """Run arrangements under common random numbers and compare them with the baseline."""
-    try:
-        paths = [config_arg(c) for c in configs] if configs else sorted(project_path(ARRANGEMENTS).glob("*.toml"))
-        if not paths:
-            raise InputError(str(ARRANGEMENTS), None, "there are no configs to compare.",
-                             "name config files, or run from the project folder.")
-        loaded = load_all(paths, overrides_from(set_, seed, replications, days))
-        check_names(loaded)
-        check_baseline(baseline, [item.name for item in loaded], "--baseline")
-        check_strict(loaded, strict)
-    except InputError as error:
-        fail(error)
+    paths = [config_arg(c) for c in configs] if configs else sorted(project_path(ARRANGEMENTS).glob("*.toml"))
+    if not paths:
+        raise InputError(str(ARRANGEMENTS), None, "there are no configs to compare.",
+                         "name config files, or run from the project folder.")
+    loaded = load_all(paths, overrides_from(set_, seed, replications, days))
+    check_names(loaded)
+    check_baseline(baseline, [item.name for item in loaded], "--baseline")
+    check_strict(loaded, strict)
     first = loaded[0].config.scenario
     run_seed = seed if seed is not None else first.seed
     reps = replications if replications is not None else first.replications
@@ -400,10 +393,7 @@ def facts(
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the export to this file.")] = None,
 ) -> None:
     """Print every parameter a run uses with its value and its source (schema defaults marked)."""
-    try:
-        loaded = load_config(config_arg(config), overrides_from(set_, None, None, None))
-    except InputError as error:
-        fail(error)
+    loaded = load_config(config_arg(config), overrides_from(set_, None, None, None))
     data = loaded.config.model_dump(mode="json")
     records = [{"parameter": key, "value": lookup(data, key)[1], "source": source,
                 "kind": source.split(":")[0].split(" ")[0] if source not in (DEFAULT, SETTING) else source}

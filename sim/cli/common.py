@@ -25,6 +25,7 @@ from rich.text import Text
 
 from sim import __version__
 from sim.errors import InputError
+from sim.metrics import catalogue
 from sim.metrics.stats import Estimate
 from sim.report.units import number
 from sim.results.scenario import ScenarioResult
@@ -55,20 +56,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 WorkersOption = Annotated[int | None, typer.Option(help="Worker processes (default: the cores).")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
 
-HEADLINE = (
-    ("residual_access.events", "residual accesses", "count"),
-    ("residual_access.records", "records read abroad", "count"),
-    ("at_rest_abroad.record_days", "record-days abroad", "count"),
-    ("friction.wait_hours", "gate wait h (mean)", "hours"),
-    ("friction.wait_hours_p95", "gate wait h (p95)", "hours"),
-    ("friction.decision_hours", "time to decision h", "hours"),
-    ("friction.utilisation", "gate utilisation", "share"),
-    ("requests.denied", "requests denied", "count"),
-    ("detection.detected_share", "improper accesses detected", "share"),
-)
-COMPARE_COLUMNS = ("residual_access.events", "residual_access.records",
-                   "at_rest_abroad.record_days", "friction.wait_hours",
-                   "friction.decision_hours")
+HEADLINE = tuple((m.path, m.label, m.kind) for m in catalogue.headline(catalogue.RUN))
 
 
 def human(value: float | None, kind: str, scale_of: float | None = None) -> str:

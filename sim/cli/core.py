@@ -12,7 +12,6 @@ from rich.table import Table
 
 from sim.cli.common import (
     ARRANGEMENTS,
-    COMPARE_COLUMNS,
     HEADLINE,
     DaysOption,
     JsonOption,
@@ -43,6 +42,7 @@ from sim.config.resources import project_path
 from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor
 from sim.experiment.replications import ScenarioResult, relative_half_width, run_scenarios, run_to_precision
+from sim.metrics import catalogue
 from sim.metrics.stats import paired_difference
 from sim.results.runs import (
     comparison_csv,
@@ -213,21 +213,20 @@ def compare(
 
 def print_comparison(results: list[ScenarioResult], base: ScenarioResult | None) -> None:
     """Print the comparison table and the paired differences from the baseline."""
-    labels = {name: label for name, label, _ in HEADLINE}
-    kinds = {name: kind for name, _, kind in HEADLINE}
+    columns = catalogue.headline(catalogue.COMPARE)
     days = results[0].loaded.config.scenario.days
     span = "per simulated year" if days == 365 else f"over {days} simulated days"
     table = Table(title=f"Residual cross-border access and its cost in waiting, {span} (mean ± 95% CI)",
                   title_justify="left")
     table.add_column("arrangement")
-    for name in COMPARE_COLUMNS:
-        table.add_column(labels[name], justify="right")
+    for metric in columns:
+        table.add_column(metric.label, justify="right")
     if base is not None:
         table.add_column(f"Δ residual vs {base.loaded.name} (paired)", justify="right")
     residual = "residual_access.events"
     for result in results:
         values = estimates(result)
-        row = [result.loaded.name] + [fmt_estimate(values[n], kinds[n]) for n in COMPARE_COLUMNS]
+        row = [result.loaded.name] + [fmt_estimate(values[m.path], m.kind) for m in columns]
         if base is not None:
             diff = paired_difference([r.metrics[residual] for r in result.replications],
                                      [r.metrics[residual] for r in base.replications])

@@ -20,6 +20,7 @@ from sim import __version__
 from sim.config.schema import CHANNELS, Config
 from sim.errors import InputError
 from sim.experiment.sweep import stored_outputs, summary_records
+from sim.metrics import catalogue
 from sim.metrics.recorder import hist_edges
 from sim.metrics.stats import estimate
 from sim.report import figures as plots
@@ -30,14 +31,7 @@ from sim.results.store import DB_NAME, FORMAT, Store
 
 QUESTION = ("How much protected US user data is still read from abroad under each arrangement, through which "
             "channel, and what do the controls cost the engineers in waiting time?")
-HEADLINE = (
-    ("residual_access.events", "residual accesses / year"),
-    ("residual_access.records", "records read abroad / year"),
-    ("at_rest_abroad.record_days", "protected record-days abroad"),
-    ("friction.wait_hours", "gate wait, mean (h)"),
-    ("friction.wait_hours_p95", "gate wait, p95 (h)"),
-    ("friction.decision_hours", "time to decision (h)"),
-)
+HEADLINE = tuple((m.path, m.label_in(catalogue.REPORT)) for m in catalogue.headline(catalogue.REPORT))
 FORMATS = ("png", "svg", "pdf")
 KINDS = ("compare", "run", "sweep", "attribute")
 

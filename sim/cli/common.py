@@ -40,7 +40,7 @@ app = typer.Typer(
     help="Simulate who abroad can read protected US user data under each hosting arrangement.",
 )
 # Tables are wide: when output is not a terminal, do not wrap them at rich's 80 columns.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SeedOption = Annotated[int | None, typer.Option(help="Seed of the random streams (default: the config's).")]

@@ -59,6 +59,8 @@ METRICS: tuple[Metric, ...] = (
        "residual accesses / year", "residual accesses / year"),
     _m("residual_access.records", "count", "record-reads", "records read abroad", EVERY_TABLE,
        "records read abroad / year"),
+    _m("exposure.distinct_records", "count", "people", "people exposed", EVERY_TABLE,
+       "distinct protected records read abroad"),
     _m("at_rest_abroad.record_days", "count", "record-days", "record-days abroad", EVERY_TABLE,
        "protected record-days abroad"),
     _m("friction.wait_hours", "hours", "hours", "gate wait h (mean)", EVERY_TABLE,

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from sim.config.schema import CHANNELS, Config
+from sim.metrics.exposure import DistinctRecords
 from sim.model.events import Request
 
 HOURS_PER_DAY = 24.0
@@ -69,6 +70,12 @@ def hist_quantile(counts: list[int], q: float) -> float:
     return hist_edges(len(counts) - 1)[1]
 
 
+def exposure_tallies(config: Config) -> dict[str, DistinctRecords]:
+    """Return a tally of distinct records read for each counted data class."""
+    return {cls: DistinctRecords(config.data[cls].records) for cls in config.policy.counted_classes
+            if cls in config.data}
+
+
 class Recorder:
     """Accumulate one replication's metrics as the model reports events."""
 
@@ -91,6 +98,7 @@ class Recorder:
         self.channel_records = dict.fromkeys(CHANNELS, 0.0)
         self.class_events = dict.fromkeys(self.classes, 0.0)
         self.wait_hist = [0] * HIST_BINS
+        self.exposure = exposure_tallies(config)
 
     def _day(self, t: float) -> int:
         return min(int(t // HOURS_PER_DAY), self.days - 1)
@@ -141,6 +149,8 @@ class Recorder:
         day = self._day(t)
         self.channel_events[channel] += 1
         self.channel_records[channel] += records
+        if data_class in self.exposure:
+            self.exposure[data_class].read(records)
         daily = self.daily
         daily["residual_events"][day] += 1
         daily["residual_records"][day] += records
@@ -195,6 +205,7 @@ class Recorder:
             "friction.queue_length": queue_area / self.horizon,
             "residual_access.events": sum(self.channel_events.values()),
             "residual_access.records": sum(self.channel_records.values()),
+            "exposure.distinct_records": sum(tally.expected() for tally in self.exposure.values()),
             "at_rest_abroad.record_days": c["record_days"],
             "at_rest_abroad.records_at_end": c["records_abroad_end"],
             "at_rest_abroad.transfers": c["transfers"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -29,14 +29,15 @@ GATE_ORDER: dict[str, int] = {"none": 0, "parent": 1, "steward": 2}
 ROLE_ORDER: dict[str, int] = {"primary": 0, "legacy": 1, "backup": 2}
 
 #: Channels through which protected data is read from abroad.
-CHANNELS: tuple[str, ...] = (
+Channel = Literal[
     "approved_by_policy",
     "approved_in_error",
     "emergency_path",
     "parent_override",
     "legacy_or_backup_abroad",
     "covert",
-)
+]
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
 WILDCARD = "*"
 
 
@@ -265,9 +266,10 @@ def config_problem(key: str, text: str, fix: str | None = None) -> PydanticCusto
     return PydanticCustomError("reference", "{problem}", context)
 
 
-def route_gate(routes: tuple[Route, ...], actor: str, site: str, data_class: str) -> str:
+def route_gate(routes: tuple[Route, ...], actor: str, site: str, data_class: str) -> GateKind:
     """Return the gate of the most specific route matching (actor, site, class); ties go to the later."""
-    best, best_score = "blocked", -1
+    best: GateKind = "blocked"
+    best_score = -1
     for route in routes:
         fields = ((route.actor, actor), (route.site, site), (route.data_class, data_class))
         if all(pattern in (WILDCARD, value) for pattern, value in fields):

@@ -7,11 +7,28 @@ the number of requests.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sim.config.schema import CHANNELS, Config
+from sim.config.schema import CHANNELS, Channel, Config
 from sim.metrics.exposure import DistinctRecords
-from sim.model.events import Request
+from sim.model.events import (
+    Accessed,
+    CovertAttempt,
+    Decided,
+    Event,
+    Held,
+    LeftQueue,
+    QueueChanged,
+    Queued,
+    ReviewerBusy,
+    ReviewStarted,
+    Shielded,
+    ShiftsPlanned,
+    Submitted,
+    Transferred,
+)
 
 HOURS_PER_DAY = 24.0
 # Wait histogram: bin 0 holds zero waits, bin 1 waits under 1e-3 h, then 200 log-spaced bins
@@ -76,6 +93,46 @@ def exposure_tallies(config: Config) -> dict[str, DistinctRecords]:
             if cls in config.data}
 
 
+class GateLedger:
+    """Accumulate the gatekeeper's queue area, reviewer work and available hours from its events."""
+
+    def __init__(self) -> None:
+        self.queue_area = 0.0
+        self.busy_hours = 0.0
+        self.available_hours = 0.0
+        self._last_change = 0.0
+
+    def notify(self, event: Event) -> None:
+        """Take a gate event; ignore every other kind."""
+        if isinstance(event, QueueChanged):
+            self.queue_changed(event)
+        elif isinstance(event, LeftQueue):
+            self.left_queue(event)
+        elif isinstance(event, ReviewerBusy):
+            self.reviewer_busy(event)
+        elif isinstance(event, ShiftsPlanned):
+            self.shifts_planned(event)
+
+    def queue_changed(self, event: QueueChanged) -> None:
+        """Add the queue's length times the hours since its previous change."""
+        self.queue_area += event.length * (event.t - self._last_change)
+        self._last_change = event.t
+
+    def left_queue(self, event: LeftQueue) -> None:
+        """Take back the area an expired request was counted for past its deadline."""
+        self.queue_area -= event.t - event.expired_at
+
+    def reviewer_busy(self, event: ReviewerBusy) -> None:
+        """Add a review's hours, and its overtime to the hours available."""
+        self.busy_hours += event.until - event.t
+        if event.overtime:
+            self.available_hours += event.overtime
+
+    def shifts_planned(self, event: ShiftsPlanned) -> None:
+        """Start the hours available from the roster."""
+        self.available_hours = event.hours
+
+
 class Recorder:
     """Accumulate one replication's metrics as the model reports events."""
 
@@ -94,63 +151,77 @@ class Recorder:
             "covert_attempts": 0, "transfers": 0, "transfer_records": 0.0, "record_days": 0.0,
             "records_abroad_end": 0.0, "decision_hours": 0.0, "gated_decisions": 0,
         }
-        self.channel_events = dict.fromkeys(CHANNELS, 0.0)
-        self.channel_records = dict.fromkeys(CHANNELS, 0.0)
+        self.channel_events: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
+        self.channel_records: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
         self.class_events = dict.fromkeys(self.classes, 0.0)
         self.wait_hist = [0] * HIST_BINS
         self.exposure = exposure_tallies(config)
+        self.gate = GateLedger()
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            Submitted: self.submitted, Queued: self.queued, ReviewStarted: self.review_started,
+            Decided: self.decided, Accessed: self.accessed, Shielded: self.shielded,
+            CovertAttempt: self.covert_attempt, Held: self.held, Transferred: self.transferred,
+            QueueChanged: self.gate.queue_changed, LeftQueue: self.gate.left_queue,
+            ReviewerBusy: self.gate.reviewer_busy, ShiftsPlanned: self.gate.shifts_planned,
+        }
+
+    def notify(self, event: Event) -> None:
+        """Take one event: every kind has its own accumulator."""
+        self._handlers[type(event)](event)
 
     def _day(self, t: float) -> int:
         return min(int(t // HOURS_PER_DAY), self.days - 1)
 
-    def submitted(self, t: float, request: Request) -> None:
+    def submitted(self, event: Submitted) -> None:
         """Count a request."""
         self.counts["submitted"] += 1
-        day = int(t // HOURS_PER_DAY)
+        day = int(event.t // HOURS_PER_DAY)
         self.daily["submitted"][day if day < self.days else self.days - 1] += 1
 
-    def queued(self, t: float, request: Request, ahead: int) -> None:
-        """Ignore queue positions (the queue length is integrated by the gate itself)."""
+    def queued(self, event: Queued) -> None:
+        """Ignore queue positions (the queue length is integrated from the gate's queue changes)."""
 
-    def review_started(self, t: float, request: Request, wait: float) -> None:
+    def review_started(self, event: ReviewStarted) -> None:
         """Record a reviewed request's wait in the queue."""
+        wait = event.wait
         counts = self.counts
         counts["reviewed"] += 1
         counts["wait_sum"] += wait
-        day = int(t // HOURS_PER_DAY)
+        day = int(event.t // HOURS_PER_DAY)
         if day >= self.days:
             day = self.days - 1
         self.wait_sum_daily[day] += wait
         self.wait_count_daily[day] += 1
         self.wait_hist[hist_index(wait) if wait > 0.0 else 0] += 1
 
-    def decided(self, t: float, request: Request, outcome: str, why: str) -> None:
+    def decided(self, event: Decided) -> None:
         """Count a request's outcome."""
+        t, outcome, why = event.t, event.outcome, event.reason
         self.counts[outcome] += 1
         day = int(t // HOURS_PER_DAY)
         self.daily[outcome][day if day < self.days else self.days - 1] += 1
         if why in ("policy", "error", "parent"):
-            self.counts["decision_hours"] += t - request.t_submit
+            self.counts["decision_hours"] += t - event.request.t_submit
             self.counts["gated_decisions"] += 1
         elif why == "no_route":
             self.counts["no_route"] += 1
         elif why == "emergency":
             self.counts["emergency"] += 1
 
-    def accessed(
-        self, t: float, request: Request | None, actor: str, site: str, data_class: str,
-        records: float, cross_border: bool, channel: str | None, detected_at: float | None,
-    ) -> None:
+    def accessed(self, event: Accessed) -> None:
         """Count an access, and residual access by channel."""
-        if cross_border:
-            self.class_events[data_class] += 1
+        if event.cross_border:
+            self.class_events[event.data_class] += 1
+        channel = event.channel
         if channel is None:
             return
+        t, records, detected_at = event.t, event.records, event.detected_at
         day = self._day(t)
         self.channel_events[channel] += 1
         self.channel_records[channel] += records
-        if data_class in self.exposure:
-            self.exposure[data_class].read(records)
+        exposure = self.exposure.get(event.data_class)
+        if exposure is not None:
+            exposure.read(records)
         daily = self.daily
         daily["residual_events"][day] += 1
         daily["residual_records"][day] += records
@@ -163,30 +234,32 @@ class Recorder:
             self.counts["detect_hours"] += detected_at - t
             daily["detected"][self._day(detected_at)] += 1
 
-    def shielded(self, t: float, actor: str, how: str) -> None:
+    def shielded(self, event: Shielded) -> None:
         """Count an access made harmless by a control."""
-        self.counts[how] += 1
+        self.counts[event.how] += 1
 
-    def covert_attempt(self, t: float, actor: str) -> None:
+    def covert_attempt(self, event: CovertAttempt) -> None:
         """Count a covert attempt."""
         self.counts["covert_attempts"] += 1
 
-    def holdings(self, day: int, abroad_records: float) -> None:
+    def held(self, event: Held) -> None:
         """Add a day of protected records at rest abroad."""
-        self.daily["protected_records_abroad"][day] = abroad_records
+        abroad_records = event.abroad_records
+        self.daily["protected_records_abroad"][event.day] = abroad_records
         self.counts["record_days"] += abroad_records
         self.counts["records_abroad_end"] = abroad_records
 
-    def transfer(self, t: float, source: str, target: str, records: float) -> None:
+    def transferred(self, event: Transferred) -> None:
         """Count a cross-border replication transfer."""
         self.counts["transfers"] += 1
-        self.counts["transfer_records"] += records
+        self.counts["transfer_records"] += event.records
 
-    def finish(self, pending: int, queue_area: float, busy_hours: float,
-               available_hours: float) -> ReplicationResult:
+    def finish(self, pending: int) -> ReplicationResult:
         """Close the books at the horizon and return the replication's result."""
         c = self.counts
         reviewed = c["reviewed"]
+        busy_hours, available_hours = self.gate.busy_hours, self.gate.available_hours
+        queue_area = self.gate.queue_area
         metrics: dict[str, float] = {
             "requests.submitted": c["submitted"],
             "requests.granted": c["granted"],

@@ -246,7 +246,7 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
              "Probability that a year's residual accesses exceed x, across replications."),
     ]
     for a in arrangements:
-        leaks = {c: a.mean(f"residual_access.by_channel.{c}.events") for c in CHANNELS}
+        leaks: dict[str, float] = {c: a.mean(f"residual_access.by_channel.{c}.events") for c in CHANNELS}
         figures.append(save(plots.dataflow_map(Config.model_validate(a.config), leaks, caption, a.name),
                             figures_dir, f"dataflow_{a.name}", fmt,
                             f"Data-flow map of {a.name}: sites, actor groups and routes; leaking routes in red."))

@@ -1,0 +1,15 @@
+"""The fixed layout of each request's random draws, shared by every engine.
+
+Every request consumes one row of uniforms and one row of normals from its actor's named
+streams (`actor.<name>.request.u` and `.z`), whatever happens to it, so arrangements stay in
+step under common random numbers. Covert attempts draw from `actor.<name>.covert.*`.
+"""
+
+from __future__ import annotations
+
+U_PURPOSE, U_CLASS, U_SITE, U_DECISION, U_OVERRIDE, U_CONTROL, U_AUDIT, U_REVIEW = range(8)
+Z_RECORDS, Z_REVIEW, Z_PARENT_DELAY, Z_AUDIT_DELAY = range(4)
+REQUEST_UNIFORMS, REQUEST_NORMALS = 8, 4
+COVERT_U_SITE, COVERT_U_REVIEW, COVERT_U_AUDIT = range(3)
+COVERT_Z_RECORDS, COVERT_Z_AUDIT_DELAY = range(2)
+COVERT_UNIFORMS, COVERT_NORMALS = 3, 2

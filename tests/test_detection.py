@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from conftest import ROOT
 
@@ -15,7 +17,8 @@ PROBABILITY = 0.35
 SETTINGS = [("sites.singapore.access_logged", "true", "--set"), ("sites.virginia.access_logged", "true", "--set"),
             ("sites.oracle_us.access_logged", "true", "--set"),
             ("controls.audit_detect_probability", str(PROBABILITY), "--set"),
-            ("controls.audit_delay_days_median", "200", "--set")]
+            ("controls.audit_delay_days_median", "200", "--set"), ("controls.audit_delay_sigma", "0.5", "--set")]
+DELAY_MEAN_DAYS = 200 * math.exp(0.5**2 / 2)  # the lognormal's mean
 
 
 @pytest.mark.parametrize("days", [30, 150])
@@ -32,6 +35,9 @@ def test_eventual_share_matches_the_probability_whatever_the_horizon(days: int) 
         m = r.metrics
         assert m["detection.detected"] <= m["detection.eventually_detected"] <= m["detection.improper"]
         assert m["detection.detected_share"] <= m["detection.eventually_detected_share"]
+    delay = estimate([r.metrics["detection.eventual_mean_days_to_detect"] for r in reps], confidence=0.999)
+    assert delay.low is not None and delay.high is not None
+    assert delay.low <= DELAY_MEAN_DAYS <= delay.high
     within = estimate([r.metrics["detection.detected_share"] for r in reps])
     assert within.mean is not None and within.mean < PROBABILITY / 2  # most delays outlast the horizon
 

@@ -73,6 +73,8 @@ METRICS: tuple[Metric, ...] = (
     _m("requests.denied", "count", "requests", "requests denied", (RUN,)),
     _m("requests.expired", "count", "requests", "requests expired", (LESSON,)),
     _m("detection.detected_share", "share", "share of improper accesses", "improper accesses detected", (RUN,)),
+    _m("detection.eventually_detected_share", "share", "share of improper accesses",
+       "improper accesses detected eventually", (RUN,)),
     # The rest, in the order of `--json`.
     _m("requests.submitted", "count", "requests", "requests submitted"),
     _m("requests.granted", "count", "requests", "requests granted"),
@@ -87,7 +89,9 @@ METRICS: tuple[Metric, ...] = (
     _m("at_rest_abroad.transfer_records", "count", "records", "records transferred abroad"),
     _m("detection.improper", "count", "accesses", "improper accesses"),
     _m("detection.detected", "count", "accesses", "improper accesses detected in the horizon"),
+    _m("detection.eventually_detected", "count", "accesses", "improper accesses detected eventually"),
     _m("detection.mean_days_to_detect", "days", "days", "days to detect (mean)"),
+    _m("detection.eventual_mean_days_to_detect", "days", "days", "days to detect, eventually (mean)"),
     _m("controls.deidentified", "count", "accesses", "reads de-identified"),
     _m("controls.ciphertext", "count", "accesses", "reads yielding ciphertext"),
     _m("controls.covert_attempts", "count", "attempts", "covert attempts"),

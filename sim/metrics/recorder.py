@@ -150,6 +150,7 @@ class Recorder:
             "detect_hours": 0.0, "deidentified": 0, "ciphertext": 0, "code_review": 0,
             "covert_attempts": 0, "transfers": 0, "transfer_records": 0.0, "record_days": 0.0,
             "records_abroad_end": 0.0, "decision_hours": 0.0, "gated_decisions": 0,
+            "eventually_detected": 0, "eventual_detect_hours": 0.0,
         }
         self.channel_events: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
         self.channel_records: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
@@ -229,7 +230,12 @@ class Recorder:
         if channel in ("approved_by_policy", "emergency_path"):
             return
         self.counts["improper"] += 1
-        if detected_at is not None and detected_at < self.horizon:
+        if detected_at is None:
+            return
+        # The delay was drawn at access time: follow it past the horizon, and count apart what falls inside.
+        self.counts["eventually_detected"] += 1
+        self.counts["eventual_detect_hours"] += detected_at - t
+        if detected_at < self.horizon:
             self.counts["detected"] += 1
             self.counts["detect_hours"] += detected_at - t
             daily["detected"][self._day(detected_at)] += 1
@@ -286,8 +292,14 @@ class Recorder:
             "detection.improper": c["improper"],
             "detection.detected": c["detected"],
             "detection.detected_share": c["detected"] / c["improper"] if c["improper"] else math.nan,
+            "detection.eventually_detected": c["eventually_detected"],
+            "detection.eventually_detected_share": (c["eventually_detected"] / c["improper"]
+                                                    if c["improper"] else math.nan),
             "detection.mean_days_to_detect": (c["detect_hours"] / c["detected"] / HOURS_PER_DAY
                                               if c["detected"] else math.nan),
+            "detection.eventual_mean_days_to_detect": (
+                c["eventual_detect_hours"] / c["eventually_detected"] / HOURS_PER_DAY
+                if c["eventually_detected"] else math.nan),
             "controls.deidentified": c["deidentified"],
             "controls.ciphertext": c["ciphertext"],
             "controls.covert_attempts": c["covert_attempts"],

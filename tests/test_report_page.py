@@ -162,7 +162,7 @@ def visit(browser: Any, page_path: Path, screenshot: Path) -> Visit:
 def full_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     """Return the report page of a full comparison (5 arrangements x 20 replications) and its build time."""
     folder = tmp_path_factory.mktemp("full_compare") / "results"
-    result = run_cli("compare", "-r", "20", "--out", folder, "-q", "--workers", "2")
+    result = run_cli("compare", "-r", "20", "--days", "365", "--out", folder, "-q", "--workers", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     started = time.perf_counter()
     page = build_report(folder, folder / "report", "png")

@@ -45,9 +45,12 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SeedOption = Annotated[int | None, typer.Option(help="Seed of the random streams (default: the config's).")]
 RepsOption = Annotated[
-    int | None, typer.Option("--replications", "-r", help="Replications (default: the config's, 20).")
+    int | None,
+    typer.Option("--replications", "-r", help="Replications (default: the config's; 10 in the shipped arrangements)."),
 ]
-DaysOption = Annotated[int | None, typer.Option(help="Simulated days (default: the config's, 365).")]
+DaysOption = Annotated[
+    int | None, typer.Option(help="Simulated days (default: the config's; 1461 in the shipped arrangements).")
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a parameter: KEY=VALUE by dotted path; repeatable."),

@@ -8,6 +8,7 @@ for one metric per channel or per data class of the config.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from sim.config.schema import CHANNELS, Config
 
 Kind = Literal["count", "share", "hours", "days"]
 Table = Literal["run", "compare", "report", "lesson"]
+#: How a metric is reported per calendar year: "sum" (the years add up to the whole run),
+#: "own" (a figure of each year's own, such as a share or distinct people), or "" (not per year).
+Yearly = Literal["sum", "own", ""]
 
 RUN: Table = "run"
 COMPARE: Table = "compare"
@@ -38,6 +42,7 @@ class Metric:
     headline: frozenset[Table] = frozenset()
     report_label: str = ""  # the report page's head, where it says more than `label`
     lesson_label: str = ""  # the lessons' key-figure label, where it differs from `label`
+    yearly: Yearly = ""
 
     def label_in(self, table: Table) -> str:
         """Return the label a headline table gives the metric."""
@@ -49,20 +54,20 @@ class Metric:
 
 
 def _m(path: str, kind: Kind, unit: str, label: str, headline: Iterable[Table] = (),
-       report_label: str = "", lesson_label: str = "") -> Metric:
-    return Metric(path, kind, unit, label, frozenset(headline), report_label, lesson_label)
+       report_label: str = "", lesson_label: str = "", yearly: Yearly = "") -> Metric:
+    return Metric(path, kind, unit, label, frozenset(headline), report_label, lesson_label, yearly)
 
 
 # Headline metrics come first, in the order the headline tables show them.
 METRICS: tuple[Metric, ...] = (
     _m("residual_access.events", "count", "accesses", "residual accesses", EVERY_TABLE,
-       "residual accesses / year", "residual accesses / year"),
+       "residual accesses / year", "residual accesses / year", yearly="sum"),
     _m("residual_access.records", "count", "record-reads", "records read abroad", EVERY_TABLE,
-       "records read abroad / year"),
+       "records read abroad / year", yearly="sum"),
     _m("exposure.distinct_records", "count", "people", "people exposed", EVERY_TABLE,
-       "distinct protected records read abroad"),
+       "distinct protected records read abroad", yearly="own"),
     _m("at_rest_abroad.record_days", "count", "record-days", "record-days abroad", EVERY_TABLE,
-       "protected record-days abroad"),
+       "protected record-days abroad", yearly="sum"),
     _m("friction.wait_hours", "hours", "hours", "gate wait h (mean)", EVERY_TABLE,
        "gate wait, mean (h)", "gate wait (h)"),
     _m("friction.wait_hours_p95", "hours", "hours", "gate wait h (p95)", (RUN, REPORT),
@@ -70,14 +75,15 @@ METRICS: tuple[Metric, ...] = (
     _m("friction.decision_hours", "hours", "hours", "time to decision h", EVERY_TABLE,
        "time to decision (h)", "time to decision (h)"),
     _m("friction.utilisation", "share", "share of reviewer hours", "gate utilisation", (RUN,)),
-    _m("requests.denied", "count", "requests", "requests denied", (RUN,)),
-    _m("requests.expired", "count", "requests", "requests expired", (LESSON,)),
-    _m("detection.detected_share", "share", "share of improper accesses", "improper accesses detected", (RUN,)),
+    _m("requests.denied", "count", "requests", "requests denied", (RUN,), yearly="sum"),
+    _m("requests.expired", "count", "requests", "requests expired", (LESSON,), yearly="sum"),
+    _m("detection.detected_share", "share", "share of improper accesses", "improper accesses detected", (RUN,),
+       yearly="own"),
     _m("detection.eventually_detected_share", "share", "share of improper accesses",
-       "improper accesses detected eventually", (RUN,)),
+       "improper accesses detected eventually", (RUN,), yearly="own"),
     # The rest, in the order of `--json`.
-    _m("requests.submitted", "count", "requests", "requests submitted"),
-    _m("requests.granted", "count", "requests", "requests granted"),
+    _m("requests.submitted", "count", "requests", "requests submitted", yearly="sum"),
+    _m("requests.granted", "count", "requests", "requests granted", yearly="sum"),
     _m("requests.queued_at_end", "count", "requests", "requests queued at the end"),
     _m("requests.no_route", "count", "requests", "requests with no route"),
     _m("requests.emergency_grants", "count", "requests", "emergency grants"),
@@ -87,17 +93,19 @@ METRICS: tuple[Metric, ...] = (
     _m("at_rest_abroad.records_at_end", "count", "records", "records abroad at the end"),
     _m("at_rest_abroad.transfers", "count", "transfers", "cross-border transfers"),
     _m("at_rest_abroad.transfer_records", "count", "records", "records transferred abroad"),
-    _m("detection.improper", "count", "accesses", "improper accesses"),
-    _m("detection.detected", "count", "accesses", "improper accesses detected in the horizon"),
-    _m("detection.eventually_detected", "count", "accesses", "improper accesses detected eventually"),
+    _m("detection.improper", "count", "accesses", "improper accesses", yearly="sum"),
+    _m("detection.detected", "count", "accesses", "improper accesses detected in the horizon", yearly="sum"),
+    _m("detection.eventually_detected", "count", "accesses", "improper accesses detected eventually", yearly="sum"),
     _m("detection.mean_days_to_detect", "days", "days", "days to detect (mean)"),
     _m("detection.eventual_mean_days_to_detect", "days", "days", "days to detect, eventually (mean)"),
     _m("controls.deidentified", "count", "accesses", "reads de-identified"),
     _m("controls.ciphertext", "count", "accesses", "reads yielding ciphertext"),
-    _m("controls.covert_attempts", "count", "attempts", "covert attempts"),
+    _m("controls.covert_attempts", "count", "attempts", "covert attempts", yearly="sum"),
     _m("controls.covert_stopped_by_code_review", "count", "attempts", "covert attempts stopped by code review"),
-    _m("residual_access.by_channel.{channel}.events", "count", "accesses", "residual accesses via {channel}"),
-    _m("residual_access.by_channel.{channel}.records", "count", "record-reads", "records read via {channel}"),
+    _m("residual_access.by_channel.{channel}.events", "count", "accesses", "residual accesses via {channel}",
+       yearly="sum"),
+    _m("residual_access.by_channel.{channel}.records", "count", "record-reads", "records read via {channel}",
+       yearly="sum"),
     _m("foreign_access_by_class.{data_class}.events", "count", "accesses", "reads of {data_class} from abroad"),
 )
 _BY_PATH = {m.path: m for m in METRICS}
@@ -136,6 +144,14 @@ def expand(metric: Metric, config: Config) -> list[str]:
     return paths
 
 
+def years(config: Config) -> list[int]:
+    """Return the calendar years a config's horizon touches."""
+    start, days = config.scenario.start_date, config.scenario.days
+    return list(range(start.year, (start + dt.timedelta(days=days - 1)).year + 1))
+
+
 def metric_paths(config: Config) -> list[str]:
-    """Return every metric path a config's run reports (without per-year copies)."""
-    return [path for metric in METRICS for path in expand(metric, config)]
+    """Return every metric path a config's run reports, the per-year ones last."""
+    paths = [path for metric in METRICS for path in expand(metric, config)]
+    yearly = [path for metric in METRICS if metric.yearly for path in expand(metric, config)]
+    return paths + [f"{BY_YEAR}.{year}.{path}" for year in years(config) for path in yearly]

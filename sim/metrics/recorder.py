@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.config.schema import CHANNELS, Channel, Config
-from sim.metrics.exposure import DistinctRecords
+from sim.metrics.years import YearTally, day_years, exposure_tallies, year_metrics
 from sim.model.events import (
     Accessed,
     CovertAttempt,
@@ -87,12 +87,6 @@ def hist_quantile(counts: list[int], q: float) -> float:
     return hist_edges(len(counts) - 1)[1]
 
 
-def exposure_tallies(config: Config) -> dict[str, DistinctRecords]:
-    """Return a tally of distinct records read for each counted data class."""
-    return {cls: DistinctRecords(config.data[cls].records) for cls in config.policy.counted_classes
-            if cls in config.data}
-
-
 class GateLedger:
     """Accumulate the gatekeeper's queue area, reviewer work and available hours from its events."""
 
@@ -157,6 +151,8 @@ class Recorder:
         self.class_events = dict.fromkeys(self.classes, 0.0)
         self.wait_hist = [0] * HIST_BINS
         self.exposure = exposure_tallies(config)
+        self.day_year = day_years(config)
+        self.years = {year: YearTally(config) for year in dict.fromkeys(self.day_year)}
         self.gate = GateLedger()
         self._handlers: dict[type, Callable[[Any], None]] = {
             Submitted: self.submitted, Queued: self.queued, ReviewStarted: self.review_started,
@@ -218,11 +214,14 @@ class Recorder:
             return
         t, records, detected_at = event.t, event.records, event.detected_at
         day = self._day(t)
+        year = self.years[self.day_year[day]]
         self.channel_events[channel] += 1
         self.channel_records[channel] += records
+        year.channel_records[channel] += records
         exposure = self.exposure.get(event.data_class)
         if exposure is not None:
             exposure.read(records)
+            year.exposure[event.data_class].read(records)
         daily = self.daily
         daily["residual_events"][day] += 1
         daily["residual_records"][day] += records
@@ -230,13 +229,16 @@ class Recorder:
         if channel in ("approved_by_policy", "emergency_path"):
             return
         self.counts["improper"] += 1
+        year.improper += 1
         if detected_at is None:
             return
         # The delay was drawn at access time: follow it past the horizon, and count apart what falls inside.
         self.counts["eventually_detected"] += 1
+        year.eventually_detected += 1
         self.counts["eventual_detect_hours"] += detected_at - t
         if detected_at < self.horizon:
             self.counts["detected"] += 1
+            year.detected += 1
             self.counts["detect_hours"] += detected_at - t
             daily["detected"][self._day(detected_at)] += 1
 
@@ -247,6 +249,7 @@ class Recorder:
     def covert_attempt(self, event: CovertAttempt) -> None:
         """Count a covert attempt."""
         self.counts["covert_attempts"] += 1
+        self.years[self.day_year[self._day(event.t)]].covert_attempts += 1
 
     def held(self, event: Held) -> None:
         """Add a day of protected records at rest abroad."""
@@ -310,6 +313,7 @@ class Recorder:
             metrics[f"residual_access.by_channel.{channel}.records"] = self.channel_records[channel]
         for cls in self.classes:
             metrics[f"foreign_access_by_class.{cls}.events"] = self.class_events[cls]
+        metrics.update(year_metrics(self.daily, self.day_year, self.years))
         daily = dict(self.daily)
         daily["wait_hours_mean"] = [
             s / n if n else math.nan for s, n in zip(self.wait_sum_daily, self.wait_count_daily,

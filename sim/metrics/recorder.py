@@ -13,10 +13,12 @@ from typing import Any
 
 from sim.config.schema import CHANNELS, Channel, Config
 from sim.model.events import (
+    GRANTS,
     Accessed,
     CovertAttempt,
     Decided,
     Event,
+    Grant,
     Held,
     LeftQueue,
     QueueChanged,
@@ -146,6 +148,11 @@ class Recorder:
         }
         self.channel_events: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
         self.channel_records: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
+        self.grant_events: dict[Grant, float] = dict.fromkeys(GRANTS, 0.0)
+        self.grant_records: dict[Grant, float] = dict.fromkeys(GRANTS, 0.0)
+        self.site_events = dict.fromkeys(config.sites, 0.0)
+        self.site_records = dict.fromkeys(config.sites, 0.0)
+        self.ciphertext_records = 0.0
         self.class_events = dict.fromkeys(self.classes, 0.0)
         self.wait_hist = [0] * HIST_BINS
         self.gate = GateLedger()
@@ -211,11 +218,16 @@ class Recorder:
         day = self._day(t)
         self.channel_events[channel] += 1
         self.channel_records[channel] += records
+        if event.grant is not None:
+            self.grant_events[event.grant] += 1
+            self.grant_records[event.grant] += records
+        self.site_events[event.site] += 1
+        self.site_records[event.site] += records
         daily = self.daily
         daily["residual_events"][day] += 1
         daily["residual_records"][day] += records
         daily[f"residual_{channel}"][day] += 1
-        if channel in ("approved_by_policy", "emergency_path"):
+        if not event.improper:
             return
         self.counts["improper"] += 1
         if detected_at is not None and detected_at < self.horizon:
@@ -226,6 +238,8 @@ class Recorder:
     def shielded(self, event: Shielded) -> None:
         """Count an access made harmless by a control."""
         self.counts[event.how] += 1
+        if event.how == "ciphertext":
+            self.ciphertext_records += event.records
 
     def covert_attempt(self, event: CovertAttempt) -> None:
         """Count a covert attempt."""
@@ -278,12 +292,20 @@ class Recorder:
                                               if c["detected"] else math.nan),
             "controls.deidentified": c["deidentified"],
             "controls.ciphertext": c["ciphertext"],
+            "controls.ciphertext_reads": c["ciphertext"],
+            "controls.ciphertext_records": self.ciphertext_records,
             "controls.covert_attempts": c["covert_attempts"],
             "controls.covert_stopped_by_code_review": c["code_review"],
         }
         for channel in CHANNELS:
             metrics[f"residual_access.by_channel.{channel}.events"] = self.channel_events[channel]
             metrics[f"residual_access.by_channel.{channel}.records"] = self.channel_records[channel]
+        for grant in GRANTS:
+            metrics[f"residual_access.by_grant.{grant}.events"] = self.grant_events[grant]
+            metrics[f"residual_access.by_grant.{grant}.records"] = self.grant_records[grant]
+        for site in self.site_events:
+            metrics[f"residual_access.by_site.{site}.events"] = self.site_events[site]
+            metrics[f"residual_access.by_site.{site}.records"] = self.site_records[site]
         for cls in self.classes:
             metrics[f"foreign_access_by_class.{cls}.events"] = self.class_events[cls]
         daily = dict(self.daily)

@@ -17,7 +17,7 @@ teaching trace) sort by `t`; accumulators (the recorder) need no order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 from sim.config.schema import Channel
 
@@ -28,6 +28,10 @@ Reason = Literal["policy", "error", "parent", "no_route", "no_gate", "emergency"
 Gate = Literal["none", "parent", "steward"]
 #: How a control made an access harmless.
 Shield = Literal["deidentified", "ciphertext", "code_review"]
+#: How a read was granted, whatever the site: the same read through the same gate has the same
+#: grant at every site.
+Grant = Literal["policy", "error", "emergency", "override", "parent_approval", "no_gate", "covert"]
+GRANTS: tuple[Grant, ...] = get_args(Grant)
 
 
 @dataclass(slots=True, eq=False)
@@ -87,7 +91,11 @@ class Decided:
 
 @dataclass(frozen=True, slots=True)
 class Accessed:
-    """Data read by an actor; `channel` is set when it is residual cross-border access."""
+    """Data read by an actor; `channel` is set when it is residual cross-border access.
+
+    `grant` says how the read was granted and `improper` whether policy forbids it (so the
+    audit may find it); both are set for residual access.
+    """
 
     t: float
     request: Request | None
@@ -98,6 +106,8 @@ class Accessed:
     cross_border: bool
     channel: Channel | None
     detected_at: float | None
+    grant: Grant | None = None
+    improper: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +117,8 @@ class Shielded:
     t: float
     actor: str
     how: Shield
+    site: str = ""
+    records: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from sim.model.draws import (
     COVERT_UNIFORMS,
     REQUEST_NORMALS,
     REQUEST_UNIFORMS,
+    ROUTE_UNIFORMS,
     U_CLASS,
     U_PURPOSE,
     U_REVIEW,
@@ -30,7 +31,7 @@ from sim.model.draws import (
 from sim.model.events import Observer, Request, Submitted
 from sim.model.holdings import Holdings
 from sim.model.rng import Streams
-from sim.model.routing import Actor, candidates, cumulative, pick
+from sim.model.routing import Actor, cumulative, pick, route_orders
 
 
 class World:
@@ -77,15 +78,19 @@ class World:
         classes, class_cum = cumulative(spec.data_classes)
         config = self.config
         scenario = config.scenario
+        orders, preferred_orders = route_orders(config, name, spec)
         return Actor(
             name=name, spec=spec,
             foreign=spec.location not in config.policy.allowed_read,
             windows=working_windows(spec.hours, spec.timezone, scenario.start_date, scenario.days),
             purposes=purposes, purpose_cum=purpose_cum, classes=classes, class_cum=class_cum,
-            candidates={cls: candidates(config, name, spec, cls) for cls in config.data},
+            candidates=orders,
             gaps=streams.exponential(f"actor.{name}.arrivals"),
             uniforms=streams.uniform(f"actor.{name}.request.u", REQUEST_UNIFORMS),
             normals=streams.normal(f"actor.{name}.request.z", REQUEST_NORMALS),
+            preferred_candidates=preferred_orders,
+            route_draws=(streams.uniform(f"actor.{name}.request.route", ROUTE_UNIFORMS)
+                         if preferred_orders is not None else None),
         )
 
     # -- requests -------------------------------------------------------------------------

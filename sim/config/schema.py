@@ -179,9 +179,18 @@ class ActorGroup(Strict):
     )
     records_median: Positive = 100.0
     records_sigma: NonNegative = 1.5
-    covert_attempts_per_year: NonNegative = 0.0
+    covert_attempts_per_year: NonNegative = Field(
+        0.0, description="Human exfiltration attempts per year (bulk exports by email or chat); "
+        "egress monitoring stops a share, audit finds a share.",
+    )
     covert_records_median: Positive = 10_000.0
     covert_records_sigma: NonNegative = 1.5
+    code_covert_attempts_per_year: NonNegative = Field(
+        0.0, description="Code-borne covert reads per year (backdoors, hidden credentials); "
+        "source-code review stops a share, audit finds a share.",
+    )
+    code_covert_records_median: Positive = 10_000.0
+    code_covert_records_sigma: NonNegative = 1.5
 
     @field_validator("timezone")
     @classmethod
@@ -239,7 +248,10 @@ class Controls(Strict):
     """Technical controls beside the gate."""
 
     code_review_coverage: Probability = Field(
-        0.0, description="Share of covert attempts that source-code review stops."
+        0.0, description="Share of code-borne covert attempts that source-code review stops."
+    )
+    egress_monitoring_share: Probability = Field(
+        0.0, description="Share of human exfiltration attempts that egress monitoring stops."
     )
     gateway_deidentify_share: Probability = Field(
         0.0, description="Share of gated grants the gateway returns de-identified."

@@ -13,9 +13,11 @@ from typing import Any
 
 from sim.config.schema import CHANNELS, Channel, Config
 from sim.model.events import (
+    COVERT_MODES,
     GRANTS,
     Accessed,
     CovertAttempt,
+    CovertMode,
     Decided,
     Event,
     Grant,
@@ -143,7 +145,7 @@ class Recorder:
             "submitted": 0, "granted": 0, "denied": 0, "expired": 0, "no_route": 0,
             "emergency": 0, "reviewed": 0, "wait_sum": 0.0, "improper": 0, "detected": 0,
             "detect_hours": 0.0, "deidentified": 0, "ciphertext": 0, "code_review": 0,
-            "covert_attempts": 0, "transfers": 0, "transfer_records": 0.0, "record_days": 0.0,
+            "covert_attempts": 0, "egress_monitoring": 0, "transfers": 0, "transfer_records": 0.0, "record_days": 0.0,
             "records_abroad_end": 0.0, "decision_hours": 0.0, "gated_decisions": 0,
         }
         self.channel_events: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
@@ -153,6 +155,9 @@ class Recorder:
         self.site_events = dict.fromkeys(config.sites, 0.0)
         self.site_records = dict.fromkeys(config.sites, 0.0)
         self.ciphertext_records = 0.0
+        self.covert_attempts: dict[CovertMode, float] = dict.fromkeys(COVERT_MODES, 0.0)
+        self.covert_events: dict[CovertMode, float] = dict.fromkeys(COVERT_MODES, 0.0)
+        self.covert_records: dict[CovertMode, float] = dict.fromkeys(COVERT_MODES, 0.0)
         self.class_events = dict.fromkeys(self.classes, 0.0)
         self.wait_hist = [0] * HIST_BINS
         self.gate = GateLedger()
@@ -223,6 +228,9 @@ class Recorder:
             self.grant_records[event.grant] += records
         self.site_events[event.site] += 1
         self.site_records[event.site] += records
+        if event.covert_mode is not None:
+            self.covert_events[event.covert_mode] += 1
+            self.covert_records[event.covert_mode] += records
         daily = self.daily
         daily["residual_events"][day] += 1
         daily["residual_records"][day] += records
@@ -244,6 +252,7 @@ class Recorder:
     def covert_attempt(self, event: CovertAttempt) -> None:
         """Count a covert attempt."""
         self.counts["covert_attempts"] += 1
+        self.covert_attempts[event.mode] += 1
 
     def held(self, event: Held) -> None:
         """Add a day of protected records at rest abroad."""
@@ -296,6 +305,7 @@ class Recorder:
             "controls.ciphertext_records": self.ciphertext_records,
             "controls.covert_attempts": c["covert_attempts"],
             "controls.covert_stopped_by_code_review": c["code_review"],
+            "controls.covert_stopped_by_egress_monitoring": c["egress_monitoring"],
         }
         for channel in CHANNELS:
             metrics[f"residual_access.by_channel.{channel}.events"] = self.channel_events[channel]
@@ -303,6 +313,10 @@ class Recorder:
         for grant in GRANTS:
             metrics[f"residual_access.by_grant.{grant}.events"] = self.grant_events[grant]
             metrics[f"residual_access.by_grant.{grant}.records"] = self.grant_records[grant]
+        for mode in COVERT_MODES:
+            metrics[f"covert.{mode}.attempts"] = self.covert_attempts[mode]
+            metrics[f"covert.{mode}.events"] = self.covert_events[mode]
+            metrics[f"covert.{mode}.records"] = self.covert_records[mode]
         for site in self.site_events:
             metrics[f"residual_access.by_site.{site}.events"] = self.site_events[site]
             metrics[f"residual_access.by_site.{site}.records"] = self.site_records[site]

@@ -11,8 +11,8 @@ from sim.config.schema import Channel, Config
 from sim.model.calendar import HOURS_PER_DAY
 from sim.model.draws import (
     COVERT_U_AUDIT,
-    COVERT_U_REVIEW,
     COVERT_U_SITE,
+    COVERT_U_STOP,
     COVERT_Z_AUDIT_DELAY,
     COVERT_Z_RECORDS,
     U_AUDIT,
@@ -23,7 +23,7 @@ from sim.model.draws import (
     Z_AUDIT_DELAY,
     Z_PARENT_DELAY,
 )
-from sim.model.events import Accessed, CovertAttempt, Decided, Grant, Observer, Request, Shielded
+from sim.model.events import Accessed, CovertAttempt, CovertMode, Decided, Grant, Observer, Request, Shielded
 from sim.model.gatekeeper import StewardGate
 from sim.model.holdings import Holdings
 from sim.model.routing import Actor, choose_site, control_probability, cumulative, pick
@@ -180,10 +180,10 @@ class Decisions:
         return t + delay_days * HOURS_PER_DAY
 
     # -- covert channels ------------------------------------------------------------------
-    def covert_attempt(self, actor: Actor, u: list[float], z: list[float]) -> None:
-        """Settle a covert attempt: where it reads, whether review stops it, whether audit finds it."""
+    def covert_attempt(self, actor: Actor, mode: CovertMode, u: list[float], z: list[float]) -> None:
+        """Settle a covert attempt: where it reads, whether its control stops it, whether audit finds it."""
         now, config = self.env.now, self.config
-        self.observer.notify(CovertAttempt(now, actor.name))
+        self.observer.notify(CovertAttempt(now, actor.name, mode))
         target_class = config.policy.counted_classes[0]
         holders = [(site, shares[target_class]) for site, shares in self.holdings.share.items()
                    if shares[target_class] > 0.0]
@@ -192,11 +192,16 @@ class Decisions:
         total = sum(share for _, share in holders)
         names, cum = cumulative({site: share / total for site, share in holders})
         site_name = pick(names, cum, u[COVERT_U_SITE])
-        if u[COVERT_U_REVIEW] < config.controls.code_review_coverage:
-            self.observer.notify(Shielded(now, actor.name, "code_review", site_name))
+        code = mode == "code_borne"
+        controls, spec = config.controls, actor.spec
+        stop = controls.code_review_coverage if code else controls.egress_monitoring_share
+        if u[COVERT_U_STOP] < stop:
+            self.observer.notify(Shielded(now, actor.name, "code_review" if code else "egress_monitoring",
+                                          site_name))
             return
-        spec = actor.spec
-        records = spec.covert_records_median * math.exp(spec.covert_records_sigma * z[COVERT_Z_RECORDS])
+        median, sigma = ((spec.code_covert_records_median, spec.code_covert_records_sigma) if code
+                         else (spec.covert_records_median, spec.covert_records_sigma))
+        records = median * math.exp(sigma * z[COVERT_Z_RECORDS])
         channel: Channel | None = "covert" if actor.foreign else None
         detected_at = None
         if channel is not None:
@@ -204,4 +209,4 @@ class Decisions:
                                           u[COVERT_U_AUDIT], z[COVERT_Z_AUDIT_DELAY])
         self.observer.notify(Accessed(now, None, actor.name, site_name, target_class, records,
                                       actor.foreign, channel, detected_at,
-                                      "covert" if channel else None, channel is not None))
+                                      "covert" if channel else None, channel is not None, mode))

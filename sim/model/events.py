@@ -27,7 +27,10 @@ Reason = Literal["policy", "error", "parent", "no_route", "no_gate", "emergency"
 #: The gate a route puts in front of a site (routes that are "blocked" are never taken).
 Gate = Literal["none", "parent", "steward"]
 #: How a control made an access harmless.
-Shield = Literal["deidentified", "ciphertext", "code_review"]
+Shield = Literal["deidentified", "ciphertext", "code_review", "egress_monitoring"]
+#: The two covert modes: code planted in the system, and people exporting data by hand.
+CovertMode = Literal["code_borne", "human_exfiltration"]
+COVERT_MODES: tuple[CovertMode, ...] = get_args(CovertMode)
 #: How a read was granted, whatever the site: the same read through the same gate has the same
 #: grant at every site.
 Grant = Literal["policy", "error", "emergency", "override", "parent_approval", "no_gate", "covert"]
@@ -108,6 +111,7 @@ class Accessed:
     detected_at: float | None
     grant: Grant | None = None
     improper: bool = False
+    covert_mode: CovertMode | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +131,7 @@ class CovertAttempt:
 
     t: float
     actor: str
+    mode: CovertMode = "human_exfiltration"
 
 
 @dataclass(frozen=True, slots=True)

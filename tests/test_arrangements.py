@@ -103,14 +103,26 @@ def test_slower_deletion_leaves_more_record_days_abroad() -> None:
 
 
 def test_more_code_review_gives_fewer_covert_accesses() -> None:
-    """Direction of change: reviewing more of the code stops more covert attempts."""
-    results = run([load("status_quo", ("controls.code_review_coverage", str(c)), ("scenario.days", "365"))
+    """Direction of change: reviewing more of the code stops more code-borne covert reads."""
+    many = ("actors.cn_engineers.code_covert_attempts_per_year", "30")
+    results = run([load("status_quo", ("controls.code_review_coverage", str(c)), many, ("scenario.days", "365"))
                    for c in (0.0, 0.5, 0.95)])
-    covert = [sum(values(r, "residual_access.by_channel.covert.events")) for r in results]
+    covert = [sum(values(r, "covert.code_borne.events")) for r in results]
     assert covert[0] > covert[1] > covert[2]
     for low, high in zip(results[0].replications, results[2].replications, strict=True):
-        assert high.metrics["residual_access.by_channel.covert.events"] <= \
-            low.metrics["residual_access.by_channel.covert.events"]
+        assert high.metrics["covert.code_borne.events"] <= low.metrics["covert.code_borne.events"]
+        # Code review does not touch human exfiltration (issue 9.7).
+        assert high.metrics["covert.human_exfiltration.events"] == low.metrics["covert.human_exfiltration.events"]
+
+
+def test_more_egress_monitoring_gives_fewer_exports() -> None:
+    """Direction of change: watching egress more stops more bulk exports, and no code-borne read."""
+    results = run([load("status_quo", ("controls.egress_monitoring_share", str(c)), ("scenario.days", "365"))
+                   for c in (0.0, 0.5, 0.95)])
+    exports = [sum(values(r, "covert.human_exfiltration.events")) for r in results]
+    assert exports[0] > exports[1] > exports[2]
+    for low, high in zip(results[0].replications, results[2].replications, strict=True):
+        assert high.metrics["covert.code_borne.events"] == low.metrics["covert.code_borne.events"]
 
 
 def test_microsoft_below_oracle_below_status_quo() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SMALL_COMPARE, run_cli
+from conftest import ROOT, SMALL_COMPARE, run_cli
 
 from sim.report.page import build_report
 
@@ -158,9 +158,11 @@ def visit(browser: Any, page_path: Path, screenshot: Path) -> Visit:
     return seen
 
 
+ARRANGEMENTS = sorted((ROOT / "configs" / "arrangements").glob("*.toml"))
+
 @pytest.fixture(scope="module")
 def full_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
-    """Return the report page of a full comparison (5 arrangements x 20 replications) and its build time."""
+    """Return the report page of a full comparison (every arrangement x 20 replications) and its build time."""
     folder = tmp_path_factory.mktemp("full_compare") / "results"
     result = run_cli("compare", "-r", "20", "--days", "365", "--out", folder, "-q", "--workers", "2")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -171,11 +173,11 @@ def full_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
 
 @pytest.mark.slow
 def test_full_report_build_time(full_report: tuple[Path, float], capsys: pytest.CaptureFixture[str]) -> None:
-    """Print how long the report of a 5 x 20 comparison takes to write (no timing assertion)."""
+    """Print how long the report of a full x 20 comparison takes to write (no timing assertion)."""
     page, seconds = full_report
     figures = sorted((page.parent / "figures").glob("*.png"))
     with capsys.disabled():
-        print(f"\nbuild_report of 5 arrangements x 20 replications x 365 days: {seconds:.1f} s "
+        print(f"\nbuild_report of {len(ARRANGEMENTS)} arrangements x 20 replications x 365 days: {seconds:.1f} s "
               f"({len(figures)} figures, page {page.stat().st_size / 1e6:.1f} MB)")
     assert page.is_file() and len(figures) == 10
 
@@ -191,7 +193,7 @@ def test_full_page_renders_in_chromium(browser: Any, full_report: tuple[Path, fl
     assert len(seen.images) == len(figures) > 0
     assert all(i["complete"] and i["width"] > 0 and i["height"] > 0 for i in seen.images), seen.images
     assert seen.headline == manifest["arrangements"]
-    assert len(seen.headline) == 5
+    assert len(seen.headline) == len(ARRANGEMENTS)
     assert seen.requests and all(url.startswith(("file:", "data:")) for url in seen.requests), seen.requests
     assert shot.is_file() and shot.stat().st_size > 0
     width, height = png_size(shot.read_bytes())

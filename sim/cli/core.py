@@ -44,6 +44,7 @@ from sim.experiment.executors import LocalExecutor
 from sim.experiment.replications import ScenarioResult, relative_half_width, run_scenarios, run_to_precision
 from sim.metrics import catalogue
 from sim.metrics.stats import paired_difference
+from sim.model.routing import deciding_choices, deciding_routes
 from sim.results.runs import (
     comparison_csv,
     comparison_rows,
@@ -283,6 +284,34 @@ def facts(
             shown = json.dumps(value) if isinstance(value, dict | list) else str(value)
             table.add_row(key, shown, loaded.provenance[key].describe(loaded.facts))
     out.print(table)
+    out.print(routes_table(loaded))
+
+
+def routes_table(loaded: LoadedConfig) -> Table:
+    """Return one line per route and per route behaviour, marking those that decide residual access."""
+    config, provenance = loaded.config, loaded.provenance
+    table = Table(title=f"Routes and route behaviour of {loaded.name}; DECIDING marks what residual "
+                  "access depends on", title_justify="left")
+    for column in ("route or behaviour", "what", "source", "deciding"):
+        table.add_column(column)
+
+    def source(key: str) -> str:
+        found = provenance.get(key)
+        return found.describe(loaded.facts) if found is not None else "schema default"
+
+    routes, choices = deciding_routes(config), deciding_choices(config)
+    for i, route in enumerate(config.routes):
+        what = f"{route.actor} -> {route.site} / {route.data_class}: {route.gate}"
+        why = routes.get(i)
+        table.add_row(f"routes.{i}", what, source(f"routes.{i}.gate"), f"DECIDING: {why}" if why else "")
+    for actor, spec in config.actors.items():
+        share = f" ({spec.least_resistance_share:g} least resistance)" if spec.route_choice == "share" else ""
+        for key, what in (("route_choice", spec.route_choice + share),
+                          ("routes_around_keys", str(spec.routes_around_keys).lower())):
+            why = choices.get(f"{actor}.{key}")
+            table.add_row(f"actors.{actor}.{key}", what, source(f"actors.{actor}.{key}"),
+                          f"DECIDING: {why}" if why else "")
+    return table
 
 
 def lookup(data: object, key: str) -> tuple[bool, object]:

@@ -2,8 +2,8 @@
 
 Everything that lists metrics derives from here: the command line's `run` and `compare` tables,
 the report page's headline table, the lessons' key figures, how a number is shown (its kind),
-and the outputs a sweep or a lesson may name. A path with `{channel}` or `{data_class}` stands
-for one metric per channel or per data class of the config.
+and the outputs a sweep or a lesson may name. A path with `{channel}`, `{grant}`, `{mode}`, `{site}`
+or `{data_class}` stands for one metric per channel, grant, covert mode, site or data class.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sim.config.schema import CHANNELS, Config
+from sim.model.events import COVERT_MODES, GRANTS
 
 Kind = Literal["count", "share", "hours", "days"]
 Table = Literal["run", "compare", "report", "lesson"]
@@ -101,11 +102,22 @@ METRICS: tuple[Metric, ...] = (
     _m("controls.deidentified", "count", "accesses", "reads de-identified"),
     _m("controls.ciphertext", "count", "accesses", "reads yielding ciphertext"),
     _m("controls.covert_attempts", "count", "attempts", "covert attempts", yearly="sum"),
+    _m("controls.ciphertext_reads", "count", "accesses", "ciphertext reads"),
+    _m("controls.ciphertext_records", "count", "records", "records read as ciphertext"),
     _m("controls.covert_stopped_by_code_review", "count", "attempts", "covert attempts stopped by code review"),
+    _m("controls.covert_stopped_by_egress_monitoring", "count", "attempts",
+       "covert attempts stopped by egress monitoring"),
     _m("residual_access.by_channel.{channel}.events", "count", "accesses", "residual accesses via {channel}",
        yearly="sum"),
     _m("residual_access.by_channel.{channel}.records", "count", "record-reads", "records read via {channel}",
        yearly="sum"),
+    _m("residual_access.by_grant.{grant}.events", "count", "accesses", "residual accesses granted by {grant}"),
+    _m("residual_access.by_grant.{grant}.records", "count", "record-reads", "records read granted by {grant}"),
+    _m("covert.{mode}.attempts", "count", "attempts", "{mode} covert attempts"),
+    _m("covert.{mode}.events", "count", "accesses", "{mode} covert reads"),
+    _m("covert.{mode}.records", "count", "record-reads", "{mode} covert records read"),
+    _m("residual_access.by_site.{site}.events", "count", "accesses", "residual accesses at {site}"),
+    _m("residual_access.by_site.{site}.records", "count", "record-reads", "records read at {site}"),
     _m("foreign_access_by_class.{data_class}.events", "count", "accesses", "reads of {data_class} from abroad"),
 )
 _BY_PATH = {m.path: m for m in METRICS}
@@ -137,7 +149,8 @@ def kind_of(path: str) -> Kind:
 
 def expand(metric: Metric, config: Config) -> list[str]:
     """Return the concrete paths of a catalogue entry for a config's channels and data classes."""
-    names = {"channel": CHANNELS, "data_class": tuple(config.data)}
+    names = {"channel": CHANNELS, "data_class": tuple(config.data), "grant": GRANTS, "mode": COVERT_MODES,
+             "site": tuple(config.sites)}
     paths = [metric.path]
     for placeholder in _PLACEHOLDER.findall(metric.path):
         paths = [p.replace("{" + placeholder + "}", name) for p in paths for name in names[placeholder]]

@@ -14,10 +14,14 @@ from typing import Any
 from sim.config.schema import CHANNELS, Channel, Config
 from sim.metrics.years import YearTally, day_years, exposure_tallies, year_metrics
 from sim.model.events import (
+    COVERT_MODES,
+    GRANTS,
     Accessed,
     CovertAttempt,
+    CovertMode,
     Decided,
     Event,
+    Grant,
     Held,
     LeftQueue,
     QueueChanged,
@@ -142,12 +146,20 @@ class Recorder:
             "submitted": 0, "granted": 0, "denied": 0, "expired": 0, "no_route": 0,
             "emergency": 0, "reviewed": 0, "wait_sum": 0.0, "improper": 0, "detected": 0,
             "detect_hours": 0.0, "deidentified": 0, "ciphertext": 0, "code_review": 0,
-            "covert_attempts": 0, "transfers": 0, "transfer_records": 0.0, "record_days": 0.0,
+            "covert_attempts": 0, "egress_monitoring": 0, "transfers": 0, "transfer_records": 0.0, "record_days": 0.0,
             "records_abroad_end": 0.0, "decision_hours": 0.0, "gated_decisions": 0,
             "eventually_detected": 0, "eventual_detect_hours": 0.0,
         }
         self.channel_events: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
         self.channel_records: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
+        self.grant_events: dict[Grant, float] = dict.fromkeys(GRANTS, 0.0)
+        self.grant_records: dict[Grant, float] = dict.fromkeys(GRANTS, 0.0)
+        self.site_events = dict.fromkeys(config.sites, 0.0)
+        self.site_records = dict.fromkeys(config.sites, 0.0)
+        self.ciphertext_records = 0.0
+        self.covert_attempts: dict[CovertMode, float] = dict.fromkeys(COVERT_MODES, 0.0)
+        self.covert_events: dict[CovertMode, float] = dict.fromkeys(COVERT_MODES, 0.0)
+        self.covert_records: dict[CovertMode, float] = dict.fromkeys(COVERT_MODES, 0.0)
         self.class_events = dict.fromkeys(self.classes, 0.0)
         self.wait_hist = [0] * HIST_BINS
         self.exposure = exposure_tallies(config)
@@ -222,11 +234,19 @@ class Recorder:
         if exposure is not None:
             exposure.read(records)
             year.exposure[event.data_class].read(records)
+        if event.grant is not None:
+            self.grant_events[event.grant] += 1
+            self.grant_records[event.grant] += records
+        self.site_events[event.site] += 1
+        self.site_records[event.site] += records
+        if event.covert_mode is not None:
+            self.covert_events[event.covert_mode] += 1
+            self.covert_records[event.covert_mode] += records
         daily = self.daily
         daily["residual_events"][day] += 1
         daily["residual_records"][day] += records
         daily[f"residual_{channel}"][day] += 1
-        if channel in ("approved_by_policy", "emergency_path"):
+        if not event.improper:
             return
         self.counts["improper"] += 1
         year.improper += 1
@@ -245,11 +265,14 @@ class Recorder:
     def shielded(self, event: Shielded) -> None:
         """Count an access made harmless by a control."""
         self.counts[event.how] += 1
+        if event.how == "ciphertext":
+            self.ciphertext_records += event.records
 
     def covert_attempt(self, event: CovertAttempt) -> None:
         """Count a covert attempt."""
         self.counts["covert_attempts"] += 1
         self.years[self.day_year[self._day(event.t)]].covert_attempts += 1
+        self.covert_attempts[event.mode] += 1
 
     def held(self, event: Held) -> None:
         """Add a day of protected records at rest abroad."""
@@ -305,12 +328,25 @@ class Recorder:
                 if c["eventually_detected"] else math.nan),
             "controls.deidentified": c["deidentified"],
             "controls.ciphertext": c["ciphertext"],
+            "controls.ciphertext_reads": c["ciphertext"],
+            "controls.ciphertext_records": self.ciphertext_records,
             "controls.covert_attempts": c["covert_attempts"],
             "controls.covert_stopped_by_code_review": c["code_review"],
+            "controls.covert_stopped_by_egress_monitoring": c["egress_monitoring"],
         }
         for channel in CHANNELS:
             metrics[f"residual_access.by_channel.{channel}.events"] = self.channel_events[channel]
             metrics[f"residual_access.by_channel.{channel}.records"] = self.channel_records[channel]
+        for grant in GRANTS:
+            metrics[f"residual_access.by_grant.{grant}.events"] = self.grant_events[grant]
+            metrics[f"residual_access.by_grant.{grant}.records"] = self.grant_records[grant]
+        for mode in COVERT_MODES:
+            metrics[f"covert.{mode}.attempts"] = self.covert_attempts[mode]
+            metrics[f"covert.{mode}.events"] = self.covert_events[mode]
+            metrics[f"covert.{mode}.records"] = self.covert_records[mode]
+        for site in self.site_events:
+            metrics[f"residual_access.by_site.{site}.events"] = self.site_events[site]
+            metrics[f"residual_access.by_site.{site}.records"] = self.site_records[site]
         for cls in self.classes:
             metrics[f"foreign_access_by_class.{cls}.events"] = self.class_events[cls]
         metrics.update(year_metrics(self.daily, self.day_year, self.years))

@@ -17,7 +17,7 @@ teaching trace) sort by `t`; accumulators (the recorder) need no order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 from sim.config.schema import Channel
 
@@ -27,7 +27,14 @@ Reason = Literal["policy", "error", "parent", "no_route", "no_gate", "emergency"
 #: The gate a route puts in front of a site (routes that are "blocked" are never taken).
 Gate = Literal["none", "parent", "steward"]
 #: How a control made an access harmless.
-Shield = Literal["deidentified", "ciphertext", "code_review"]
+Shield = Literal["deidentified", "ciphertext", "code_review", "egress_monitoring"]
+#: The two covert modes: code planted in the system, and people exporting data by hand.
+CovertMode = Literal["code_borne", "human_exfiltration"]
+COVERT_MODES: tuple[CovertMode, ...] = get_args(CovertMode)
+#: How a read was granted, whatever the site: the same read through the same gate has the same
+#: grant at every site.
+Grant = Literal["policy", "error", "emergency", "override", "parent_approval", "no_gate", "covert"]
+GRANTS: tuple[Grant, ...] = get_args(Grant)
 
 
 @dataclass(slots=True, eq=False)
@@ -87,7 +94,11 @@ class Decided:
 
 @dataclass(frozen=True, slots=True)
 class Accessed:
-    """Data read by an actor; `channel` is set when it is residual cross-border access."""
+    """Data read by an actor; `channel` is set when it is residual cross-border access.
+
+    `grant` says how the read was granted and `improper` whether policy forbids it (so the
+    audit may find it); both are set for residual access.
+    """
 
     t: float
     request: Request | None
@@ -98,6 +109,9 @@ class Accessed:
     cross_border: bool
     channel: Channel | None
     detected_at: float | None
+    grant: Grant | None = None
+    improper: bool = False
+    covert_mode: CovertMode | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +121,8 @@ class Shielded:
     t: float
     actor: str
     how: Shield
+    site: str = ""
+    records: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +131,7 @@ class CovertAttempt:
 
     t: float
     actor: str
+    mode: CovertMode = "human_exfiltration"
 
 
 @dataclass(frozen=True, slots=True)

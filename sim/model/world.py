@@ -21,16 +21,17 @@ from sim.model.draws import (
     COVERT_UNIFORMS,
     REQUEST_NORMALS,
     REQUEST_UNIFORMS,
+    ROUTE_UNIFORMS,
     U_CLASS,
     U_PURPOSE,
     U_REVIEW,
     Z_RECORDS,
     Z_REVIEW,
 )
-from sim.model.events import Observer, Request, Submitted
+from sim.model.events import CovertMode, Observer, Request, Submitted
 from sim.model.holdings import Holdings
 from sim.model.rng import Streams
-from sim.model.routing import Actor, candidates, cumulative, pick
+from sim.model.routing import Actor, cumulative, pick, route_orders
 
 
 class World:
@@ -64,7 +65,9 @@ class World:
         for actor in self.actors:
             self.env.process(self._arrivals(actor))
             if actor.spec.covert_attempts_per_year > 0:
-                self.env.process(self._covert(actor, streams))
+                self.env.process(self._covert(actor, streams, "human_exfiltration"))
+            if actor.spec.code_covert_attempts_per_year > 0:
+                self.env.process(self._covert(actor, streams, "code_borne"))
 
     def run(self) -> int:
         """Run to the horizon and return how many requests are still pending."""
@@ -77,15 +80,19 @@ class World:
         classes, class_cum = cumulative(spec.data_classes)
         config = self.config
         scenario = config.scenario
+        orders, preferred_orders = route_orders(config, name, spec)
         return Actor(
             name=name, spec=spec,
             foreign=spec.location not in config.policy.allowed_read,
             windows=working_windows(spec.hours, spec.timezone, scenario.start_date, scenario.days),
             purposes=purposes, purpose_cum=purpose_cum, classes=classes, class_cum=class_cum,
-            candidates={cls: candidates(config, name, spec, cls) for cls in config.data},
+            candidates=orders,
             gaps=streams.exponential(f"actor.{name}.arrivals"),
             uniforms=streams.uniform(f"actor.{name}.request.u", REQUEST_UNIFORMS),
             normals=streams.normal(f"actor.{name}.request.z", REQUEST_NORMALS),
+            preferred_candidates=preferred_orders,
+            route_draws=(streams.uniform(f"actor.{name}.request.route", ROUTE_UNIFORMS)
+                         if preferred_orders is not None else None),
         )
 
     # -- requests -------------------------------------------------------------------------
@@ -151,11 +158,15 @@ class World:
         return request
 
     # -- covert channels ------------------------------------------------------------------
-    def _covert(self, actor: Actor, streams: Streams) -> Generator[Any, Any, None]:
-        rate = actor.spec.covert_attempts_per_year / (365.0 * HOURS_PER_DAY)
-        gaps = streams.exponential(f"actor.{actor.name}.covert.arrivals")
-        uniforms = streams.uniform(f"actor.{actor.name}.covert.u", COVERT_UNIFORMS)
-        normals = streams.normal(f"actor.{actor.name}.covert.z", COVERT_NORMALS)
+    def _covert(self, actor: Actor, streams: Streams, mode: CovertMode) -> Generator[Any, Any, None]:
+        """Make one mode's covert attempts at Poisson times, each from the mode's own streams."""
+        code = mode == "code_borne"
+        per_year = actor.spec.code_covert_attempts_per_year if code else actor.spec.covert_attempts_per_year
+        rate = per_year / (365.0 * HOURS_PER_DAY)
+        prefix = f"actor.{actor.name}.{'covert_code' if code else 'covert'}"
+        gaps = streams.exponential(f"{prefix}.arrivals")
+        uniforms = streams.uniform(f"{prefix}.u", COVERT_UNIFORMS)
+        normals = streams.normal(f"{prefix}.z", COVERT_NORMALS)
         while True:
             yield self.env.timeout(gaps.next() / rate)
-            self.decisions.covert_attempt(actor, uniforms.row(), normals.row())
+            self.decisions.covert_attempt(actor, mode, uniforms.row(), normals.row())

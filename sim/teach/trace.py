@@ -40,6 +40,7 @@ CHANNEL_WORDS = {
 SHIELDS = {
     "deidentified": "the gateway hands it back de-identified", "ciphertext": "it gets only ciphertext: "
     "the keys are held by someone its company does not control", "code_review": "source-code review stops it",
+    "egress_monitoring": "egress monitoring stops the export",
 }
 
 
@@ -100,8 +101,8 @@ class Tracer:
                            records=event.records, channel=event.channel, detected_at=event.detected_at)
             case Shielded(t, actor, how):
                 self._keep(t, "shielded", None, actor, how=how)
-            case CovertAttempt(t, actor):
-                self._keep(t, "covert_attempt", None, actor)
+            case CovertAttempt(t, actor, mode):
+                self._keep(t, "covert_attempt", None, actor, mode=mode)
             case _:
                 pass  # holdings, transfers and the gate's bookkeeping: the trace follows requests
 
@@ -176,8 +177,10 @@ def narrate(config: Config, events: list[TraceEvent]) -> list[str]:
             lines.append(f"{when(config, event.t, actor_tz)}: {event.actor}'s read is harmless: "
                          f"{SHIELDS.get(str(d['how']), d['how'])}.")
         elif event.kind == "covert_attempt":
-            lines.append(f"{when(config, event.t, actor_tz)}: someone in {event.actor} tries a covert export, "
-                         "going around every official channel.")
+            how = ("through code planted in the system" if d.get("mode") == "code_borne"
+                   else "by exporting data by hand")
+            lines.append(f"{when(config, event.t, actor_tz)}: someone in {event.actor} tries a covert export "
+                         f"{how}, going around every official channel.")
     return lines
 
 

@@ -46,7 +46,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 SeedOption = Annotated[int | None, typer.Option(help="Seed of the random streams (default: the config's).")]
 RepsOption = Annotated[
     int | None,
-    typer.Option("--replications", "-r", help="Replications (default: the config's; 10 in the shipped arrangements)."),
+    typer.Option("--replications", "-r", help="Replications (default: the config's; 6 in the shipped arrangements)."),
 ]
 DaysOption = Annotated[
     int | None, typer.Option(help="Simulated days (default: the config's; 1461 in the shipped arrangements).")

@@ -38,6 +38,10 @@ from sim.cli.common import (
     overrides_from,
     write_report,
 )
+from sim.cli.fact_checks import fact_base_path, print_audit, print_fit
+from sim.config.audit import audit
+from sim.config.detection_fit import fit_detection_delay, incident_facts
+from sim.config.facts import load_facts
 from sim.config.loader import LoadedConfig, load_config
 from sim.config.resources import project_path
 from sim.errors import InputError
@@ -264,14 +268,50 @@ def validate(
 
 @app.command()
 def facts(
-    config: Annotated[Path, typer.Argument(help="A config file.")],
+    configs: Annotated[list[Path] | None, typer.Argument(help="Config files.")] = None,
     set_: SetOption = None,
+    audit_: Annotated[bool, typer.Option(
+        "--audit", help="List every numeric parameter whose cited facts do not state its value; "
+        "exit 1 if any, 0 if all hold.")] = False,
+    fit_detection: Annotated[bool, typer.Option(
+        "--fit-detection", help="Fit the audit delay to the dated incidents in the fact base and "
+        "show where each case falls under the fit and under the configs given.")] = False,
 ) -> None:
-    """Print every parameter of a config with its value and its source."""
+    """Print every parameter of a config with its value and its source, or audit the citations."""
+    paths = configs or []
     try:
-        loaded = load_config(config, overrides_from(set_, None, None, None))
+        if not paths and not fit_detection:
+            raise InputError("residency facts", None, "no config was given.",
+                             "name one or more config files, e.g. configs/arrangements/oracle.toml.")
+        loaded = load_all(paths, overrides_from(set_, None, None, None))
+        if fit_detection:
+            show_detection_fit(paths, loaded)
+            return
     except InputError as error:
         fail(error)
+    if audit_:
+        print_audit([audit(one) for one in loaded])
+        return
+    for one in loaded:
+        print_parameters(one)
+
+
+def show_detection_fit(paths: list[Path], loaded: list[LoadedConfig]) -> None:
+    """Fit the detection delay to the fact base's dated incidents and print it."""
+    where = fact_base_path(paths)
+    if where is None:
+        raise InputError("seeds/facts.toml", None, "no fact base was found.",
+                         "run from the project folder or name a config inside it.")
+    known = load_facts(where)
+    incidents = incident_facts(known)
+    if len(incidents) < 2:
+        raise InputError(str(where), None, f"only {len(incidents)} fact(s) date an incident.",
+                         "give at least two facts an `incident = { access = [...], disclosed = [...] }`.")
+    print_fit(fit_detection_delay(incidents), known, loaded)
+
+
+def print_parameters(loaded: LoadedConfig) -> None:
+    """Print one config's parameters, their values and their sources."""
     table = Table(title=f"Parameters of {loaded.name} and where they come from",
                   title_justify="left")
     table.add_column("parameter")

@@ -136,7 +136,7 @@ def _quantity(item: Any, source: str, key: str) -> Quantity:
         raise _bad_quantity(source, key)
     value, span = item.get("value"), item.get("range")
     if _is_number(value) and span is None:
-        return Quantity(float(value), float(value), item["unit"], str(item.get("of", "")))
+        return Quantity(float(item["value"]), float(item["value"]), item["unit"], str(item.get("of", "")))
     if (value is None and isinstance(span, list) and len(span) == 2
             and all(_is_number(v) for v in span) and span[0] <= span[1]):
         return Quantity(float(span[0]), float(span[1]), item["unit"], str(item.get("of", "")))

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import FACTS, MMC, ROOT, run_cli, write_config
 from scipy import stats
 
 from sim.config.audit import audit
@@ -13,7 +14,6 @@ from sim.config.detection_fit import fit_detection_delay, geometric_centre, inci
 from sim.config.facts import Fact, Incident, load_facts
 from sim.config.loader import load_config
 from sim.errors import InputError
-from conftest import FACTS, MMC, ROOT, run_cli, write_config
 
 SHIPPED = [*sorted((ROOT / "configs" / "arrangements").glob("*.toml")), MMC]
 

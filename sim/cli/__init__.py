@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from sim import __version__
-from sim.cli import core, experiments, teach  # noqa: F401 - importing registers the commands
+from sim.cli import core, experiments, explore, teach  # noqa: F401 - importing registers the commands
 from sim.cli.common import EXIT_INPUT, app, err, out
 from sim.errors import InputError
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import FACTS, MMC, ROOT, run_cli, write_config
 from scipy import stats
 
-from sim.config.audit import audit
+from sim.config.audit import audit, lookup
 from sim.config.detection_fit import fit_detection_delay, geometric_centre, incident_facts, lognormal_cdf
 from sim.config.facts import Fact, Incident, load_facts
 from sim.config.loader import load_config
@@ -143,3 +143,27 @@ def test_fit_detection_command_prints_the_parameters() -> None:
     assert f"audit_delay_days_median = {fit.median_days:.1f}" in done.stdout
     assert f"audit_delay_sigma = {fit.sigma:.3f}" in done.stdout
     assert "incident-spreadsheets-2022" in done.stdout
+
+
+def test_a_range_cited_to_a_fact_must_lie_within_what_it_states(tmp_path: Path) -> None:
+    """A range inheriting a fact's citation is audited at both ends; a judged range is not."""
+    text = MMC.read_text(encoding="utf-8").replace(
+        "reviewers = 10\n",
+        'reviewers = { value = 300, range = [200, 1500], fact = "stewardship-team-hundreds" }\n',
+    )
+    [finding] = audit(load_config(write_config(tmp_path, text))).findings
+    assert (finding.key, finding.value) == ("gatekeeper.reviewers.range.high", 1500.0)
+    judged = text.replace("range = [200, 1500], ", 'range = [200, 1500], range_assume = "judgement", ')
+    assert audit(load_config(write_config(tmp_path, judged, "judged.toml"))).findings == ()
+
+
+def test_every_numeric_assumption_of_the_shipped_arrangements_has_a_range() -> None:
+    """Each assumed number in the world and the arrangements says which other values are plausible."""
+    for path in SHIPPED[:-1]:
+        loaded = load_config(path)
+        data = loaded.config.model_dump(mode="python")
+        for key, prov in loaded.provenance.items():
+            value = lookup(data, key)
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            if prov.kind == "assume" and numeric and key != "scenario.days":
+                assert key in loaded.ranges, (path.name, key)

@@ -16,6 +16,7 @@ from sim.config.loader import (
     read_toml,
     strip_provenance,
 )
+from sim.config.ranges import Range
 
 #: Each unit's dimension and its size in that dimension's base unit (hours, per year, ...).
 UNITS: dict[str, tuple[str, float]] = {
@@ -83,14 +84,27 @@ def audit(loaded: LoadedConfig) -> AuditResult:
     origins = origin_files(loaded.path)
     checked, findings = 0, []
     for key, prov in sorted(loaded.provenance.items()):
-        if prov.kind != "fact":
-            continue
-        for leaf, value in numeric_leaves(key, lookup(data, key)):
+        file = origins.get(key, str(loaded.path))
+        cited = [(leaf, value, prov) for leaf, value in numeric_leaves(key, lookup(data, key))]
+        cited += range_ends(key, prov)
+        for leaf, value, source in cited:
+            if source.kind != "fact":
+                continue
             checked += 1
-            finding = check(leaf, value, prov, loaded.facts, origins.get(key, str(loaded.path)))
+            finding = check(leaf, value, source, loaded.facts, file)
             if finding is not None:
                 findings.append(finding)
     return AuditResult(str(loaded.path), checked, tuple(findings))
+
+
+def range_ends(key: str, prov: Provenance) -> list[tuple[str, float, Provenance]]:
+    """Return both ends of a parameter's plausible range with the provenance the range cites."""
+    spread = prov.spread
+    if not isinstance(spread, Range):
+        return []
+    kind, _, detail = spread.cite.partition(" ")
+    source = Provenance("fact", detail) if kind == "fact" else Provenance("assume", detail)
+    return [(f"{key}.range.low", spread.low, source), (f"{key}.range.high", spread.high, source)]
 
 
 def check(key: str, value: float, prov: Provenance, facts: dict[str, Fact], file: str) -> Finding | None:
@@ -128,7 +142,7 @@ def converted(quantity: Quantity, unit: str | None) -> tuple[float, float] | Non
 
 def fitted(key: str, cited: tuple[str, ...], facts: dict[str, Fact]) -> list[Quantity]:
     """Return what a fit to the cited dated incidents supplies for this parameter, if any."""
-    name = key.rsplit(".", 1)[-1]
+    name = key.removesuffix(".range.low").removesuffix(".range.high").rsplit(".", 1)[-1]
     incidents = [facts[fid] for fid in cited if facts[fid].incident is not None]
     if name not in FITTED_PARAMETERS or len(incidents) < 2:
         return []
@@ -141,7 +155,7 @@ def fitted(key: str, cited: tuple[str, ...], facts: dict[str, Fact]) -> list[Qua
 def fix_for(key: str, value: float, unit: str | None, cited: tuple[str, ...],
             stated: list[Quantity]) -> str:
     """Say how to make the citation hold: a value within what the facts state, or an assumption."""
-    name = key.rsplit(".", 1)[-1]
+    name = key.removesuffix(".range.low").removesuffix(".range.high").rsplit(".", 1)[-1]
     names = ", ".join(cited)
     assume = (f'make it an assumption that names the fact: `{name} = {{ value = {value:g}, '
               f'assume = "<why> (fact {names})" }}`')
@@ -160,7 +174,7 @@ def _span(bounds: tuple[float, float]) -> str:
 
 def parameter_unit(key: str) -> str | None:
     """Return the unit of a parameter by its dotted path, or None if it is not known."""
-    parts = key.split(".")
+    parts = key.removesuffix(".range.low").removesuffix(".range.high").split(".")
     if len(parts) >= 2 and parts[-2] in SHARE_TABLES:
         return "share"
     return PARAMETER_UNITS.get(parts[-1])

@@ -12,7 +12,6 @@ from rich.table import Table
 
 from sim.cli.common import (
     ARRANGEMENTS,
-    COMPARE_COLUMNS,
     HEADLINE,
     DaysOption,
     JsonOption,
@@ -47,7 +46,9 @@ from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
 from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor
 from sim.experiment.replications import ScenarioResult, relative_half_width, run_scenarios, run_to_precision
+from sim.metrics import catalogue
 from sim.metrics.stats import paired_difference
+from sim.model.routing import deciding_choices, deciding_routes
 from sim.results.runs import (
     comparison_csv,
     comparison_rows,
@@ -210,21 +211,20 @@ def compare(
 
 def print_comparison(results: list[ScenarioResult], base: ScenarioResult | None) -> None:
     """Print the comparison table and the paired differences from the baseline."""
-    labels = {name: label for name, label, _ in HEADLINE}
-    kinds = {name: kind for name, _, kind in HEADLINE}
+    columns = catalogue.headline(catalogue.COMPARE)
     days = results[0].loaded.config.scenario.days
     span = "per simulated year" if days == 365 else f"over {days} simulated days"
     table = Table(title=f"Residual cross-border access and its cost in waiting, {span} (mean ± 95% CI)",
                   title_justify="left")
     table.add_column("arrangement")
-    for name in COMPARE_COLUMNS:
-        table.add_column(labels[name], justify="right")
+    for metric in columns:
+        table.add_column(metric.label, justify="right")
     if base is not None:
         table.add_column(f"Δ residual vs {base.loaded.name} (paired)", justify="right")
     residual = "residual_access.events"
     for result in results:
         values = estimates(result)
-        row = [result.loaded.name] + [fmt_estimate(values[n], kinds[n]) for n in COMPARE_COLUMNS]
+        row = [result.loaded.name] + [fmt_estimate(values[m.path], m.kind) for m in columns]
         if base is not None:
             diff = paired_difference([r.metrics[residual] for r in result.replications],
                                      [r.metrics[residual] for r in base.replications])
@@ -311,6 +311,34 @@ def print_parameters(loaded: LoadedConfig) -> None:
             shown = json.dumps(value) if isinstance(value, dict | list) else str(value)
             table.add_row(key, shown, loaded.provenance[key].describe(loaded.facts))
     out.print(table)
+    out.print(routes_table(loaded))
+
+
+def routes_table(loaded: LoadedConfig) -> Table:
+    """Return one line per route and per route behaviour, marking those that decide residual access."""
+    config, provenance = loaded.config, loaded.provenance
+    table = Table(title=f"Routes and route behaviour of {loaded.name}; DECIDING marks what residual "
+                  "access depends on", title_justify="left")
+    for column in ("route or behaviour", "what", "source", "deciding"):
+        table.add_column(column)
+
+    def source(key: str) -> str:
+        found = provenance.get(key)
+        return found.describe(loaded.facts) if found is not None else "schema default"
+
+    routes, choices = deciding_routes(config), deciding_choices(config)
+    for i, route in enumerate(config.routes):
+        what = f"{route.actor} -> {route.site} / {route.data_class}: {route.gate}"
+        why = routes.get(i)
+        table.add_row(f"routes.{i}", what, source(f"routes.{i}.gate"), f"DECIDING: {why}" if why else "")
+    for actor, spec in config.actors.items():
+        share = f" ({spec.least_resistance_share:g} least resistance)" if spec.route_choice == "share" else ""
+        for key, what in (("route_choice", spec.route_choice + share),
+                          ("routes_around_keys", str(spec.routes_around_keys).lower())):
+            why = choices.get(f"{actor}.{key}")
+            table.add_row(f"actors.{actor}.{key}", what, source(f"actors.{actor}.{key}"),
+                          f"DECIDING: {why}" if why else "")
+    return table
 
 
 def lookup(data: object, key: str) -> tuple[bool, object]:

@@ -31,9 +31,10 @@ from sim.cli.common import (
     overrides_from,
     write_report,
 )
-from sim.config.loader import load_config
+from sim.config.loader import LoadedConfig, load_config
 from sim.config.schema import MAX_REPLICATIONS
 from sim.errors import InputError
+from sim.experiment.attribution import Attribution
 from sim.experiment.attribution import attribute as run_attribution
 from sim.experiment.executors import Executor, LocalExecutor, make_executor
 from sim.experiment.sweep import (
@@ -47,6 +48,7 @@ from sim.experiment.sweep import (
     summary_records,
 )
 from sim.experiment.sweep_file import LoadedSweep, load_sweep
+from sim.metrics.stats import Estimate
 from sim.report.units import kind_of
 from sim.results.runs import MANIFEST_FORMAT, to_json
 from sim.results.store import DB_NAME, Store
@@ -229,6 +231,19 @@ def attribute(
         interrupted("attribution writes its file at the end, so nothing was kept; run it again.")
     finally:
         reporter.close()
+    print_attribution(loaded, metric, base, rows)
+    folder = out_dir or Path("reports") / "attribution" / loaded.name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "attribution.json"
+    path.write_text(to_json(attribution_document(loaded, config, metric, base, rows)), encoding="utf-8")
+    err.print(f"wrote {path}")
+    if report:
+        write_report(folder, None, "png")
+
+
+def print_attribution(loaded: LoadedConfig, metric: str, base: Estimate, rows: list[Attribution]) -> None:
+    """Print what each control prevents, with paired intervals."""
+    scenario = loaded.config.scenario
     table = Table(title=f"What each control of {loaded.name} prevents: rise in {metric} when it is "
                   f"switched off (paired, mean ± 95% CI)", title_justify="left")
     for column in ("control", "switched off means", "with it off", "prevented", "share of all-off"):
@@ -241,9 +256,14 @@ def attribute(
     out.print(table)
     out.print(f"seed {scenario.seed}, {scenario.replications} replications of {scenario.days} days; "
               "shares of the all-off rise need not add to 100% (controls overlap)")
-    folder = out_dir or Path("reports") / "attribution" / loaded.name
-    folder.mkdir(parents=True, exist_ok=True)
-    document = {
+
+
+def attribution_document(
+    loaded: LoadedConfig, config: Path, metric: str, base: Estimate, rows: list[Attribution]
+) -> dict[str, Any]:
+    """Return the contents of attribution.json."""
+    scenario = loaded.config.scenario
+    return {
         "format": MANIFEST_FORMAT,
         "run": {"scenario": loaded.name, "config_file": str(config), "seed": scenario.seed,
                 "replications": scenario.replications, "metric": metric, "overrides": list(loaded.overrides),
@@ -253,11 +273,6 @@ def attribute(
                                    "prevented": row.contribution.as_leaf(), "share_of_all_off": row.share_of_total}
                      for row in rows},
     }
-    path = folder / "attribution.json"
-    path.write_text(to_json(document), encoding="utf-8")
-    err.print(f"wrote {path}")
-    if report:
-        write_report(folder, None, "png")
 
 
 

@@ -25,8 +25,7 @@ def run_replication(config: Config, seed: int, replication: int) -> ReplicationR
     recorder = Recorder(config)
     world = World(config, Streams(seed, replication), recorder)
     pending = world.run()
-    gate = world.gate
-    return recorder.finish(pending, gate.queue_area, gate.busy_hours, gate.available_hours)
+    return recorder.finish(pending)
 
 
 def run_scenarios(

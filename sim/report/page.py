@@ -20,6 +20,7 @@ from sim import __version__
 from sim.config.schema import CHANNELS, Config
 from sim.errors import InputError
 from sim.experiment.sweep import stored_outputs, summary_records
+from sim.metrics import catalogue
 from sim.metrics.recorder import hist_edges
 from sim.metrics.stats import estimate
 from sim.report import figures as plots
@@ -30,14 +31,7 @@ from sim.results.store import DB_NAME, FORMAT, Store
 
 QUESTION = ("How much protected US user data is still read from abroad under each arrangement, through which "
             "channel, and what do the controls cost the engineers in waiting time?")
-HEADLINE = (
-    ("residual_access.events", "residual accesses / year"),
-    ("residual_access.records", "records read abroad / year"),
-    ("at_rest_abroad.record_days", "protected record-days abroad"),
-    ("friction.wait_hours", "gate wait, mean (h)"),
-    ("friction.wait_hours_p95", "gate wait, p95 (h)"),
-    ("friction.decision_hours", "time to decision (h)"),
-)
+HEADLINE = tuple((m.path, m.label_in(catalogue.REPORT)) for m in catalogue.headline(catalogue.REPORT))
 FORMATS = ("png", "svg", "pdf")
 KINDS = ("compare", "run", "sweep", "attribute")
 
@@ -252,7 +246,7 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
              "Probability that a year's residual accesses exceed x, across replications."),
     ]
     for a in arrangements:
-        leaks = {c: a.mean(f"residual_access.by_channel.{c}.events") for c in CHANNELS}
+        leaks: dict[str, float] = {c: a.mean(f"residual_access.by_channel.{c}.events") for c in CHANNELS}
         figures.append(save(plots.dataflow_map(Config.model_validate(a.config), leaks, caption, a.name),
                             figures_dir, f"dataflow_{a.name}", fmt,
                             f"Data-flow map of {a.name}: sites, actor groups and routes; leaking routes in red."))

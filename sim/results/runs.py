@@ -164,7 +164,8 @@ def comparison_rows(
                 "mean": value.mean, "ci95_low": value.low, "ci95_high": value.high,
                 "diff_vs_baseline": None, "diff_ci95_low": None, "diff_ci95_high": None,
             }
-            if baseline is not None and baseline is not result:
+            # Metrics named after a site exist only where that site does: no pairing elsewhere.
+            if baseline is not None and baseline is not result and name in baseline.replications[0].metrics:
                 diff = paired_difference([r.metrics[name] for r in result.replications],
                                          [r.metrics[name] for r in baseline.replications])
                 row.update(diff_vs_baseline=diff.mean, diff_ci95_low=diff.low,

@@ -62,7 +62,7 @@ class LessonSpec(Strict):
     goals: tuple[str, ...] = Field(min_length=1)
     summary: str = ""
     replications: int = Field(5, ge=1, le=1000)
-    days: int | None = Field(None, ge=1, le=3660)
+    days: int | None = Field(365, ge=1, le=3660, description="Simulated days of every step (lessons tell a year).")
     seed: int = Field(DEFAULT_SEED, ge=0)
     trace_actor: str | None = Field(None, description="The actor group whose events --trace narrates.")
 

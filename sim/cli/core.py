@@ -40,6 +40,8 @@ from sim.cli.common import (
     overrides_from,
     write_report,
 )
+from sim.cli.fact_checks import fact_base_path, print_audit, print_fit
+from sim.config.audit import audit
 from sim.config.checks import (
     DEFAULT,
     SETTING,
@@ -52,6 +54,8 @@ from sim.config.checks import (
     unrouted_pairs,
     warnings,
 )
+from sim.config.detection_fit import fit_detection_delay, incident_facts
+from sim.config.facts import load_facts
 from sim.config.loader import LoadedConfig, load_config
 from sim.config.resources import project_path, shipped_config
 from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
@@ -387,20 +391,64 @@ def file_kind(path: Path) -> str:
 
 @app.command()
 def facts(
-    config: Annotated[Path, typer.Argument(help="A config file or a shipped arrangement's name.")],
+    configs: Annotated[list[Path] | None, typer.Argument(
+        help="Config files or shipped arrangements' names.")] = None,
     set_: SetOption = None,
+    audit_: Annotated[bool, typer.Option(
+        "--audit", help="List every numeric parameter whose cited facts do not state its value; "
+        "exit 1 if any, 0 if all hold.")] = False,
+    fit_detection: Annotated[bool, typer.Option(
+        "--fit-detection", help="Fit the audit delay to the dated incidents in the fact base and "
+        "show where each case falls under the fit and under the configs given.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet.")] = "table",
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the export to this file.")] = None,
 ) -> None:
-    """Print every parameter a run uses with its value and its source (schema defaults marked)."""
-    loaded = load_config(config_arg(config), overrides_from(set_, None, None, None))
-    data = loaded.config.model_dump(mode="json")
-    records = [{"parameter": key, "value": lookup(data, key)[1], "source": source,
-                "kind": source.split(":")[0].split(" ")[0] if source not in (DEFAULT, SETTING) else source}
-               for key, source in parameter_sources(loaded).items()]
-    if fmt != "table":
-        export(records, fmt, out_path)
+    """Print every parameter a run uses with its value and its source (schema defaults marked), or audit."""
+    paths = [config_arg(path) for path in configs or []]
+    if not paths and not fit_detection:
+        raise InputError("residency facts", None, "no config was given.",
+                         "name one or more config files, e.g. configs/arrangements/oracle.toml.")
+    loaded = load_all(paths, overrides_from(set_, None, None, None))
+    if fit_detection:
+        show_detection_fit(paths, loaded)
         return
+    if audit_:
+        print_audit([audit(one) for one in loaded])
+        return
+    if fmt != "table":
+        several = len(loaded) > 1
+        export([{**({"config": one.name} if several else {}), **record}
+                for one in loaded for record in parameter_records(one)], fmt, out_path)
+        return
+    for one in loaded:
+        print_parameters(one)
+
+
+def parameter_records(loaded: LoadedConfig) -> list[dict[str, Any]]:
+    """Return one record per parameter a run of the config uses: its value, source and kind."""
+    data = loaded.config.model_dump(mode="json")
+    return [{"parameter": key, "value": lookup(data, key)[1], "source": source,
+             "kind": source.split(":")[0].split(" ")[0] if source not in (DEFAULT, SETTING) else source}
+            for key, source in parameter_sources(loaded).items()]
+
+
+def show_detection_fit(paths: list[Path], loaded: list[LoadedConfig]) -> None:
+    """Fit the detection delay to the fact base's dated incidents and print it."""
+    where = fact_base_path(paths)
+    if where is None:
+        raise InputError("seeds/facts.toml", None, "no fact base was found.",
+                         "run from the project folder or name a config inside it.")
+    known = load_facts(where)
+    incidents = incident_facts(known)
+    if len(incidents) < 2:
+        raise InputError(str(where), None, f"only {len(incidents)} fact(s) date an incident.",
+                         "give at least two facts an `incident = { access = [...], disclosed = [...] }`.")
+    print_fit(fit_detection_delay(incidents), known, loaded)
+
+
+def print_parameters(loaded: LoadedConfig) -> None:
+    """Print one config's parameters, their values and their sources."""
+    records = parameter_records(loaded)
     table = Table(title=f"Parameters of {loaded.name} and where they come from",
                   title_justify="left")
     table.add_column("parameter", overflow="fold")

@@ -10,7 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from sim.model.events import Request
+from sim.metrics.recorder import GateLedger
+from sim.model.events import (
+    Accessed,
+    CovertAttempt,
+    Decided,
+    Event,
+    Held,
+    ReviewStarted,
+    Shielded,
+    Submitted,
+    Transferred,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 MMC = ROOT / "configs" / "validation" / "mmc.toml"
@@ -26,44 +37,34 @@ class LogObserver:
     def __init__(self) -> None:
         self.log: list[Entry] = []
         self.days: list[tuple[int, float]] = []
+        self.events: list[Event] = []
+        self.gate = GateLedger()
 
-    def submitted(self, t: float, request: Request) -> None:
-        """Log ("submitted", t, number)."""
-        self.log.append(("submitted", t, request.number))
-
-    def queued(self, t: float, request: Request, ahead: int) -> None:
-        """Ignore queue positions: the timelines assert on reviews and decisions."""
-
-    def review_started(self, t: float, request: Request, wait: float) -> None:
-        """Log ("review_started", t, number, wait)."""
-        self.log.append(("review_started", t, request.number, wait))
-
-    def decided(self, t: float, request: Request, outcome: str, why: str) -> None:
-        """Log ("decided", t, number, outcome, why)."""
-        self.log.append(("decided", t, request.number, outcome, why))
-
-    def accessed(
-        self, t: float, request: Request | None, actor: str, site: str, data_class: str,
-        records: float, cross_border: bool, channel: str | None, detected_at: float | None,
-    ) -> None:
-        """Log ("accessed", t, actor, site, data_class, channel)."""
-        self.log.append(("accessed", t, actor, site, data_class, channel))
-
-    def shielded(self, t: float, actor: str, how: str) -> None:
-        """Log ("shielded", t, actor, how)."""
-        self.log.append(("shielded", t, actor, how))
-
-    def covert_attempt(self, t: float, actor: str) -> None:
-        """Log ("covert_attempt", t, actor)."""
-        self.log.append(("covert_attempt", t, actor))
-
-    def holdings(self, day: int, abroad_records: float) -> None:
-        """Keep the daily holdings apart from the log: they arrive every simulated day."""
-        self.days.append((day, abroad_records))
-
-    def transfer(self, t: float, source: str, target: str, records: float) -> None:
-        """Log ("transfer", t, source, target, records)."""
-        self.log.append(("transfer", t, source, target, records))
+    def notify(self, event: Event) -> None:
+        """Keep the event, tally the gate's bookkeeping, and log request events as tuples."""
+        self.events.append(event)
+        self.gate.notify(event)
+        match event:
+            case Submitted(t, request):
+                self.log.append(("submitted", t, request.number))
+            case ReviewStarted(t, request, wait):
+                self.log.append(("review_started", t, request.number, wait))
+            case Decided(t, request, outcome, reason):
+                self.log.append(("decided", t, request.number, outcome, reason))
+            case Accessed():
+                self.log.append(("accessed", event.t, event.actor, event.site, event.data_class,
+                                 event.channel))
+            case Shielded(t, actor, how):
+                self.log.append(("shielded", t, actor, how))
+            case CovertAttempt(t, actor):
+                self.log.append(("covert_attempt", t, actor))
+            case Held(_, day, abroad_records):
+                # Kept apart from the log: they arrive every simulated day.
+                self.days.append((day, abroad_records))
+            case Transferred(t, source, target, records):
+                self.log.append(("transfer", t, source, target, records))
+            case _:
+                pass  # queue positions and the gate's bookkeeping: the timelines assert on ledgers
 
 
 def write_config(tmp_path: Path, text: str, name: str = "config.toml") -> Path:

@@ -11,7 +11,8 @@ import simpy
 from conftest import LogObserver, write_config
 
 from sim.config.loader import load_config
-from sim.model.events import Request
+from sim.metrics.recorder import GateLedger
+from sim.model.events import Decided, Request, Submitted
 from sim.model.gatekeeper import StewardGate
 from sim.model.rng import Streams
 from sim.model.world import World
@@ -36,20 +37,27 @@ def drive(
     observer = LogObserver()
 
     def decide(t: float, req: Request) -> None:
-        observer.decided(t, req, "granted", "policy")
+        observer.notify(Decided(t, req, "granted", "policy"))
 
     gate = StewardGate(env, reviewers, shifts, horizon, observer, decide)
 
     def source() -> Generator[Any, Any, None]:
         for req in sorted(requests, key=lambda r: r.t_submit):
             yield env.timeout(req.t_submit - env.now)
-            observer.submitted(env.now, req)
+            observer.notify(Submitted(env.now, req))
             gate.submit(req)
 
     env.process(source())
     env.run(until=horizon)
     pending = gate.close()
     return observer.log, gate, pending
+
+
+def ledger(gate: StewardGate) -> GateLedger:
+    """Return the queue area, busy and available hours that the gate's events add up to."""
+    observer = gate.observer
+    assert isinstance(observer, LogObserver)
+    return observer.gate
 
 
 # -- (a) expiry ---------------------------------------------------------------------------
@@ -74,8 +82,8 @@ def test_queued_request_expires_at_its_deadline_and_never_starts() -> None:
     ]
     assert pending == 0
     # Request 1 queued from 1 to its deadline at 4, request 2 from 1 to 10.
-    assert gate.queue_area == 3.0 + 9.0
-    assert gate.busy_hours == 11.0
+    assert ledger(gate).queue_area == 3.0 + 9.0
+    assert ledger(gate).busy_hours == 11.0
 
 
 def test_close_expires_overdue_requests_and_counts_the_rest_pending() -> None:
@@ -93,8 +101,8 @@ def test_close_expires_overdue_requests_and_counts_the_rest_pending() -> None:
         ("decided", 5.0, 1, "expired", "expiry"),
     ]
     assert pending == 2  # request 0 under review, request 2 still queued
-    assert gate.queue_area == (5.0 - 1.0) + (20.0 - 2.0)
-    assert gate.busy_hours == 20.0  # the review is counted only up to the horizon
+    assert ledger(gate).queue_area == (5.0 - 1.0) + (20.0 - 2.0)
+    assert ledger(gate).busy_hours == 20.0  # the review is counted only up to the horizon
     assert not gate.queue
 
 
@@ -118,9 +126,9 @@ def test_review_under_way_at_shift_end_is_finished() -> None:
         ("decided", 34.0, 1, "granted", "policy"),
     ]
     assert pending == 0
-    assert gate.queue_area == 33.0 - 16.75
-    assert gate.busy_hours == 2.0
-    assert gate.busy_hours <= gate.available_hours
+    assert ledger(gate).queue_area == 33.0 - 16.75
+    assert ledger(gate).busy_hours == 2.0
+    assert ledger(gate).busy_hours <= ledger(gate).available_hours
 
 
 def test_request_off_shift_waits_for_the_shift_though_reviewer_is_free() -> None:
@@ -174,9 +182,9 @@ def test_queue_area_is_the_integral_of_the_queue_with_expiries() -> None:
         request(7, 26.0, 1.0, expires_at=28.0),   # queued 26..28, expired by close()
         request(8, 27.0, 1.0, expires_at=100.0),  # queued 27..30, pending
     ], horizon=30.0)
-    assert gate.queue_area == 3.0 + 3.0 + 3.0 + 2.0 + 3.0 + 2.0 + 3.0
+    assert ledger(gate).queue_area == 3.0 + 3.0 + 3.0 + 2.0 + 3.0 + 2.0 + 3.0
     assert pending == 2
-    assert gate.busy_hours == 10.0 + 5.0 + 1.0 + (30.0 - 25.0)
+    assert ledger(gate).busy_hours == 10.0 + 5.0 + 1.0 + (30.0 - 25.0)
     expired = [entry for entry in log if entry[0] == "decided" and entry[3] == "expired"]
     assert expired == [
         ("decided", 4.0, 1, "expired", "expiry"),
@@ -285,7 +293,7 @@ def test_emergency_grant_is_immediate_and_its_post_review_occupies_the_reviewer(
         ("accessed", 3.5, "engineers", "us_site", "protected", "approved_by_policy"),
     ]
     assert pending == 0
-    assert world.gate.busy_hours == 2.0 + 0.5
+    assert observer.gate.busy_hours == 2.0 + 0.5
     assert len(observer.days) == 2
 
 
@@ -305,7 +313,7 @@ def test_world_expiry_uses_the_configured_deadline(tmp_path: Path) -> None:
         ("decided", 11.0, 2, "granted", "policy"),
     ]
     assert pending == 0
-    assert world.gate.queue_area == 3.0 + 2.0
+    assert observer.gate.queue_area == 3.0 + 2.0
 
 
 def test_parent_override_reads_denied_data_when_the_gate_is_not_independent(

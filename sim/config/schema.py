@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -21,6 +21,8 @@ Hour = Annotated[float, Field(ge=0.0, le=24.0)]
 GateKind = Literal["none", "parent", "steward", "blocked"]
 SiteRole = Literal["primary", "backup", "legacy"]
 ReviewDistribution = Literal["exponential", "lognormal"]
+#: How an actor group chooses among the routes open to it (see `ActorGroup.route_choice`).
+RouteChoice = Literal["least_resistance", "preferred_site", "share"]
 
 #: The order in which an actor tries routes: the weakest gate first.
 GATE_ORDER: dict[str, int] = {"none": 0, "parent": 1, "steward": 2}
@@ -29,14 +31,15 @@ GATE_ORDER: dict[str, int] = {"none": 0, "parent": 1, "steward": 2}
 ROLE_ORDER: dict[str, int] = {"primary": 0, "legacy": 1, "backup": 2}
 
 #: Channels through which protected data is read from abroad.
-CHANNELS: tuple[str, ...] = (
+Channel = Literal[
     "approved_by_policy",
     "approved_in_error",
     "emergency_path",
     "parent_override",
     "legacy_or_backup_abroad",
     "covert",
-)
+]
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
 WILDCARD = "*"
 
 #: The default seed of every file that takes one (scenarios, sweeps, lessons): the day all US
@@ -168,11 +171,34 @@ class ActorGroup(Strict):
     purposes: dict[str, Probability]
     data_classes: dict[str, Probability]
     preferred_sites: tuple[str, ...] = ()
+    route_choice: RouteChoice = Field(
+        "least_resistance",
+        description="How requests choose among open routes: least_resistance (the weakest gate "
+        "first), preferred_site (`preferred_sites`, then the live primary, whatever the gate), "
+        "or share (`least_resistance_share` of requests the first way, the rest the second).",
+    )
+    least_resistance_share: Probability = Field(
+        1.0, description="With route_choice = share, the share of requests that take the weakest gate first."
+    )
+    routes_around_keys: bool = Field(
+        False,
+        description="Whether requesters avoid sites whose keys their side does not control (true), "
+        "or read there and get ciphertext (false).",
+    )
     records_median: Positive = 100.0
     records_sigma: NonNegative = 1.5
-    covert_attempts_per_year: NonNegative = 0.0
+    covert_attempts_per_year: NonNegative = Field(
+        0.0, description="Human exfiltration attempts per year (bulk exports by email or chat); "
+        "egress monitoring stops a share, audit finds a share.",
+    )
     covert_records_median: Positive = 10_000.0
     covert_records_sigma: NonNegative = 1.5
+    code_covert_attempts_per_year: NonNegative = Field(
+        0.0, description="Code-borne covert reads per year (backdoors, hidden credentials); "
+        "source-code review stops a share, audit finds a share.",
+    )
+    code_covert_records_median: Positive = 10_000.0
+    code_covert_records_sigma: NonNegative = 1.5
 
     @field_validator("timezone")
     @classmethod
@@ -230,7 +256,10 @@ class Controls(Strict):
     """Technical controls beside the gate."""
 
     code_review_coverage: Probability = Field(
-        0.0, description="Share of covert attempts that source-code review stops."
+        0.0, description="Share of code-borne covert attempts that source-code review stops."
+    )
+    egress_monitoring_share: Probability = Field(
+        0.0, description="Share of human exfiltration attempts that egress monitoring stops."
     )
     gateway_deidentify_share: Probability = Field(
         0.0, description="Share of gated grants the gateway returns de-identified."
@@ -273,15 +302,21 @@ def config_problem(key: str, text: str, fix: str | None = None) -> PydanticCusto
     return PydanticCustomError("reference", "{problem}", context)
 
 
-def route_gate(routes: tuple[Route, ...], actor: str, site: str, data_class: str) -> str:
+def route_gate(routes: tuple[Route, ...], actor: str, site: str, data_class: str) -> GateKind:
     """Return the gate of the most specific route matching (actor, site, class); ties go to the later."""
-    best, best_score = "blocked", -1
-    for route in routes:
+    index = route_index(routes, actor, site, data_class)
+    return "blocked" if index is None else routes[index].gate
+
+
+def route_index(routes: tuple[Route, ...], actor: str, site: str, data_class: str) -> int | None:
+    """Return the position of the most specific route matching (actor, site, class), or None."""
+    best, best_score = None, -1
+    for i, route in enumerate(routes):
         fields = ((route.actor, actor), (route.site, site), (route.data_class, data_class))
         if all(pattern in (WILDCARD, value) for pattern, value in fields):
             score = sum(pattern != WILDCARD for pattern, _ in fields)
             if score >= best_score:
-                best, best_score = route.gate, score
+                best, best_score = i, score
     return best
 
 

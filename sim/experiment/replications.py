@@ -25,8 +25,7 @@ def run_replication(config: Config, seed: int, replication: int) -> ReplicationR
     recorder = Recorder(config)
     world = World(config, Streams(seed, replication), recorder)
     pending = world.run()
-    gate = world.gate
-    return recorder.finish(pending, gate.queue_area, gate.busy_hours, gate.available_hours)
+    return recorder.finish(pending)
 
 
 def run_scenarios(
@@ -52,7 +51,7 @@ def run_scenarios(
         i, r = job.tag
         results[i][r] = result
         if progress is not None:
-            progress(done, len(jobs), f"{loaded[i].name} replication {first + r + 1}")
+            progress(done, len(jobs), f"{loaded[i].name} replication {first + r}")
     return [ScenarioResult(item, seed, [res for res in results[i] if res is not None])
             for i, item in enumerate(loaded)]
 

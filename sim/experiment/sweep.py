@@ -13,6 +13,7 @@ from sim.experiment.executors import Executor, Job
 from sim.experiment.replications import Progress, replications_for, run_replication
 from sim.experiment.sensitivity import indices, supported
 from sim.experiment.sweep_file import LoadedSweep, SweepFile, check_outputs, design_matrix
+from sim.metrics import catalogue
 from sim.metrics.stats import estimate
 from sim.results.store import Row, Store
 
@@ -32,9 +33,8 @@ def run_metrics(config: Config, seed: int, replication: int) -> dict[str, float]
 
 
 def metric_names(config: Config) -> list[str]:
-    """Return the metric paths the model reports for a config (from a one-day run)."""
-    short = config.model_copy(update={"scenario": config.scenario.model_copy(update={"days": 1})})
-    return list(run_metrics(short, 0, 0))
+    """Return the metric paths the model reports for a config (from the catalogue)."""
+    return catalogue.metric_paths(config)
 
 
 def check_sweep(sweep: LoadedSweep, target: float | None, target_metric: str | None) -> None:
@@ -80,7 +80,7 @@ def run_sweep(
             ran += 1
             if progress is not None:
                 progress(count, len(jobs), f"point {point.index + 1}/{len(sweep.points)} "
-                         f"replication {job.replication + 1}")
+                         f"replication {job.replication}")
         if target is None:
             break
         grown = _grow_for_precision(sweep, store, wanted, target, target_metric or spec.outputs[0], maximum)

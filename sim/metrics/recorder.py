@@ -7,10 +7,33 @@ the number of requests.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sim.config.schema import CHANNELS, Config
-from sim.model.events import Request
+from sim.config.checks import unrouted_metric, unrouted_pairs
+from sim.config.schema import CHANNELS, Channel, Config
+from sim.metrics.years import YearTally, day_years, exposure_tallies, year_metrics
+from sim.model.events import (
+    COVERT_MODES,
+    GRANTS,
+    Accessed,
+    CovertAttempt,
+    CovertMode,
+    Decided,
+    Event,
+    Grant,
+    Held,
+    LeftQueue,
+    QueueChanged,
+    Queued,
+    ReviewerBusy,
+    ReviewStarted,
+    Shielded,
+    ShiftsPlanned,
+    Submitted,
+    Transferred,
+)
 
 HOURS_PER_DAY = 24.0
 # Wait histogram: bin 0 holds zero waits, bin 1 waits under 1e-3 h, then 200 log-spaced bins
@@ -69,6 +92,46 @@ def hist_quantile(counts: list[int], q: float) -> float:
     return hist_edges(len(counts) - 1)[1]
 
 
+class GateLedger:
+    """Accumulate the gatekeeper's queue area, reviewer work and available hours from its events."""
+
+    def __init__(self) -> None:
+        self.queue_area = 0.0
+        self.busy_hours = 0.0
+        self.available_hours = 0.0
+        self._last_change = 0.0
+
+    def notify(self, event: Event) -> None:
+        """Take a gate event; ignore every other kind."""
+        if isinstance(event, QueueChanged):
+            self.queue_changed(event)
+        elif isinstance(event, LeftQueue):
+            self.left_queue(event)
+        elif isinstance(event, ReviewerBusy):
+            self.reviewer_busy(event)
+        elif isinstance(event, ShiftsPlanned):
+            self.shifts_planned(event)
+
+    def queue_changed(self, event: QueueChanged) -> None:
+        """Add the queue's length times the hours since its previous change."""
+        self.queue_area += event.length * (event.t - self._last_change)
+        self._last_change = event.t
+
+    def left_queue(self, event: LeftQueue) -> None:
+        """Take back the area an expired request was counted for past its deadline."""
+        self.queue_area -= event.t - event.expired_at
+
+    def reviewer_busy(self, event: ReviewerBusy) -> None:
+        """Add a review's hours, and its overtime to the hours available."""
+        self.busy_hours += event.until - event.t
+        if event.overtime:
+            self.available_hours += event.overtime
+
+    def shifts_planned(self, event: ShiftsPlanned) -> None:
+        """Start the hours available from the roster."""
+        self.available_hours = event.hours
+
+
 class Recorder:
     """Accumulate one replication's metrics as the model reports events."""
 
@@ -84,99 +147,157 @@ class Recorder:
             "submitted": 0, "granted": 0, "denied": 0, "expired": 0, "no_route": 0,
             "emergency": 0, "reviewed": 0, "wait_sum": 0.0, "improper": 0, "detected": 0,
             "detect_hours": 0.0, "deidentified": 0, "ciphertext": 0, "code_review": 0,
-            "covert_attempts": 0, "transfers": 0, "transfer_records": 0.0, "record_days": 0.0,
+            "covert_attempts": 0, "egress_monitoring": 0, "transfers": 0, "transfer_records": 0.0, "record_days": 0.0,
             "records_abroad_end": 0.0, "decision_hours": 0.0, "gated_decisions": 0,
+            "eventually_detected": 0, "eventual_detect_hours": 0.0,
         }
-        self.channel_events = dict.fromkeys(CHANNELS, 0.0)
-        self.channel_records = dict.fromkeys(CHANNELS, 0.0)
+        self.channel_events: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
+        self.channel_records: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
+        self.grant_events: dict[Grant, float] = dict.fromkeys(GRANTS, 0.0)
+        self.grant_records: dict[Grant, float] = dict.fromkeys(GRANTS, 0.0)
+        self.site_events = dict.fromkeys(config.sites, 0.0)
+        self.site_records = dict.fromkeys(config.sites, 0.0)
+        self.ciphertext_records = 0.0
+        self.covert_attempts: dict[CovertMode, float] = dict.fromkeys(COVERT_MODES, 0.0)
+        self.covert_events: dict[CovertMode, float] = dict.fromkeys(COVERT_MODES, 0.0)
+        self.covert_records: dict[CovertMode, float] = dict.fromkeys(COVERT_MODES, 0.0)
         self.class_events = dict.fromkeys(self.classes, 0.0)
         self.wait_hist = [0] * HIST_BINS
+        # Requests lost by (actor, data class) pairs that no route serves (validate warns of them).
+        self.unrouted = dict.fromkeys(unrouted_pairs(config), 0)
+        self.exposure = exposure_tallies(config)
+        self.day_year = day_years(config)
+        self.years = {year: YearTally(config) for year in dict.fromkeys(self.day_year)}
+        self.gate = GateLedger()
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            Submitted: self.submitted, Queued: self.queued, ReviewStarted: self.review_started,
+            Decided: self.decided, Accessed: self.accessed, Shielded: self.shielded,
+            CovertAttempt: self.covert_attempt, Held: self.held, Transferred: self.transferred,
+            QueueChanged: self.gate.queue_changed, LeftQueue: self.gate.left_queue,
+            ReviewerBusy: self.gate.reviewer_busy, ShiftsPlanned: self.gate.shifts_planned,
+        }
+
+    def notify(self, event: Event) -> None:
+        """Take one event: every kind has its own accumulator."""
+        self._handlers[type(event)](event)
 
     def _day(self, t: float) -> int:
         return min(int(t // HOURS_PER_DAY), self.days - 1)
 
-    def submitted(self, t: float, request: Request) -> None:
+    def submitted(self, event: Submitted) -> None:
         """Count a request."""
         self.counts["submitted"] += 1
-        day = int(t // HOURS_PER_DAY)
+        day = int(event.t // HOURS_PER_DAY)
         self.daily["submitted"][day if day < self.days else self.days - 1] += 1
 
-    def queued(self, t: float, request: Request, ahead: int) -> None:
-        """Ignore queue positions (the queue length is integrated by the gate itself)."""
+    def queued(self, event: Queued) -> None:
+        """Ignore queue positions (the queue length is integrated from the gate's queue changes)."""
 
-    def review_started(self, t: float, request: Request, wait: float) -> None:
+    def review_started(self, event: ReviewStarted) -> None:
         """Record a reviewed request's wait in the queue."""
+        wait = event.wait
         counts = self.counts
         counts["reviewed"] += 1
         counts["wait_sum"] += wait
-        day = int(t // HOURS_PER_DAY)
+        day = int(event.t // HOURS_PER_DAY)
         if day >= self.days:
             day = self.days - 1
         self.wait_sum_daily[day] += wait
         self.wait_count_daily[day] += 1
         self.wait_hist[hist_index(wait) if wait > 0.0 else 0] += 1
 
-    def decided(self, t: float, request: Request, outcome: str, why: str) -> None:
+    def decided(self, event: Decided) -> None:
         """Count a request's outcome."""
+        t, outcome, why = event.t, event.outcome, event.reason
         self.counts[outcome] += 1
         day = int(t // HOURS_PER_DAY)
         self.daily[outcome][day if day < self.days else self.days - 1] += 1
         if why in ("policy", "error", "parent"):
-            self.counts["decision_hours"] += t - request.t_submit
+            self.counts["decision_hours"] += t - event.request.t_submit
             self.counts["gated_decisions"] += 1
         elif why == "no_route":
             self.counts["no_route"] += 1
+            pair = (event.request.actor, event.request.data_class)
+            if pair in self.unrouted:
+                self.unrouted[pair] += 1
         elif why == "emergency":
             self.counts["emergency"] += 1
 
-    def accessed(
-        self, t: float, request: Request | None, actor: str, site: str, data_class: str,
-        records: float, cross_border: bool, channel: str | None, detected_at: float | None,
-    ) -> None:
+    def accessed(self, event: Accessed) -> None:
         """Count an access, and residual access by channel."""
-        if cross_border:
-            self.class_events[data_class] += 1
+        if event.cross_border:
+            self.class_events[event.data_class] += 1
+        channel = event.channel
         if channel is None:
             return
+        t, records, detected_at = event.t, event.records, event.detected_at
         day = self._day(t)
+        year = self.years[self.day_year[day]]
         self.channel_events[channel] += 1
         self.channel_records[channel] += records
+        year.channel_records[channel] += records
+        exposure = self.exposure.get(event.data_class)
+        if exposure is not None:
+            exposure.read(records)
+            year.exposure[event.data_class].read(records)
+        if event.grant is not None:
+            self.grant_events[event.grant] += 1
+            self.grant_records[event.grant] += records
+        self.site_events[event.site] += 1
+        self.site_records[event.site] += records
+        if event.covert_mode is not None:
+            self.covert_events[event.covert_mode] += 1
+            self.covert_records[event.covert_mode] += records
         daily = self.daily
         daily["residual_events"][day] += 1
         daily["residual_records"][day] += records
         daily[f"residual_{channel}"][day] += 1
-        if channel in ("approved_by_policy", "emergency_path"):
+        if not event.improper:
             return
         self.counts["improper"] += 1
-        if detected_at is not None and detected_at < self.horizon:
+        year.improper += 1
+        if detected_at is None:
+            return
+        # The delay was drawn at access time: follow it past the horizon, and count apart what falls inside.
+        self.counts["eventually_detected"] += 1
+        year.eventually_detected += 1
+        self.counts["eventual_detect_hours"] += detected_at - t
+        if detected_at < self.horizon:
             self.counts["detected"] += 1
+            year.detected += 1
             self.counts["detect_hours"] += detected_at - t
             daily["detected"][self._day(detected_at)] += 1
 
-    def shielded(self, t: float, actor: str, how: str) -> None:
+    def shielded(self, event: Shielded) -> None:
         """Count an access made harmless by a control."""
-        self.counts[how] += 1
+        self.counts[event.how] += 1
+        if event.how == "ciphertext":
+            self.ciphertext_records += event.records
 
-    def covert_attempt(self, t: float, actor: str) -> None:
+    def covert_attempt(self, event: CovertAttempt) -> None:
         """Count a covert attempt."""
         self.counts["covert_attempts"] += 1
+        self.years[self.day_year[self._day(event.t)]].covert_attempts += 1
+        self.covert_attempts[event.mode] += 1
 
-    def holdings(self, day: int, abroad_records: float) -> None:
+    def held(self, event: Held) -> None:
         """Add a day of protected records at rest abroad."""
-        self.daily["protected_records_abroad"][day] = abroad_records
+        abroad_records = event.abroad_records
+        self.daily["protected_records_abroad"][event.day] = abroad_records
         self.counts["record_days"] += abroad_records
         self.counts["records_abroad_end"] = abroad_records
 
-    def transfer(self, t: float, source: str, target: str, records: float) -> None:
+    def transferred(self, event: Transferred) -> None:
         """Count a cross-border replication transfer."""
         self.counts["transfers"] += 1
-        self.counts["transfer_records"] += records
+        self.counts["transfer_records"] += event.records
 
-    def finish(self, pending: int, queue_area: float, busy_hours: float,
-               available_hours: float) -> ReplicationResult:
+    def finish(self, pending: int) -> ReplicationResult:
         """Close the books at the horizon and return the replication's result."""
         c = self.counts
         reviewed = c["reviewed"]
+        busy_hours, available_hours = self.gate.busy_hours, self.gate.available_hours
+        queue_area = self.gate.queue_area
         metrics: dict[str, float] = {
             "requests.submitted": c["submitted"],
             "requests.granted": c["granted"],
@@ -195,6 +316,7 @@ class Recorder:
             "friction.queue_length": queue_area / self.horizon,
             "residual_access.events": sum(self.channel_events.values()),
             "residual_access.records": sum(self.channel_records.values()),
+            "exposure.distinct_records": sum(tally.expected() for tally in self.exposure.values()),
             "at_rest_abroad.record_days": c["record_days"],
             "at_rest_abroad.records_at_end": c["records_abroad_end"],
             "at_rest_abroad.transfers": c["transfers"],
@@ -202,18 +324,40 @@ class Recorder:
             "detection.improper": c["improper"],
             "detection.detected": c["detected"],
             "detection.detected_share": c["detected"] / c["improper"] if c["improper"] else math.nan,
+            "detection.eventually_detected": c["eventually_detected"],
+            "detection.eventually_detected_share": (c["eventually_detected"] / c["improper"]
+                                                    if c["improper"] else math.nan),
             "detection.mean_days_to_detect": (c["detect_hours"] / c["detected"] / HOURS_PER_DAY
                                               if c["detected"] else math.nan),
+            "detection.eventual_mean_days_to_detect": (
+                c["eventual_detect_hours"] / c["eventually_detected"] / HOURS_PER_DAY
+                if c["eventually_detected"] else math.nan),
             "controls.deidentified": c["deidentified"],
             "controls.ciphertext": c["ciphertext"],
+            "controls.ciphertext_reads": c["ciphertext"],
+            "controls.ciphertext_records": self.ciphertext_records,
             "controls.covert_attempts": c["covert_attempts"],
             "controls.covert_stopped_by_code_review": c["code_review"],
+            "controls.covert_stopped_by_egress_monitoring": c["egress_monitoring"],
         }
         for channel in CHANNELS:
             metrics[f"residual_access.by_channel.{channel}.events"] = self.channel_events[channel]
             metrics[f"residual_access.by_channel.{channel}.records"] = self.channel_records[channel]
+        for grant in GRANTS:
+            metrics[f"residual_access.by_grant.{grant}.events"] = self.grant_events[grant]
+            metrics[f"residual_access.by_grant.{grant}.records"] = self.grant_records[grant]
+        for mode in COVERT_MODES:
+            metrics[f"covert.{mode}.attempts"] = self.covert_attempts[mode]
+            metrics[f"covert.{mode}.events"] = self.covert_events[mode]
+            metrics[f"covert.{mode}.records"] = self.covert_records[mode]
+        for site in self.site_events:
+            metrics[f"residual_access.by_site.{site}.events"] = self.site_events[site]
+            metrics[f"residual_access.by_site.{site}.records"] = self.site_records[site]
         for cls in self.classes:
             metrics[f"foreign_access_by_class.{cls}.events"] = self.class_events[cls]
+        for (actor, cls), lost in self.unrouted.items():
+            metrics[unrouted_metric(actor, cls)] = lost
+        metrics.update(year_metrics(self.daily, self.day_year, self.years))
         daily = dict(self.daily)
         daily["wait_hours_mean"] = [
             s / n if n else math.nan for s, n in zip(self.wait_sum_daily, self.wait_count_daily,

@@ -1,7 +1,9 @@
 """The stewardship gate: reviewers on shifts working one first-come, first-served queue.
 
 Reviews are scheduled with event callbacks rather than one process per request, which keeps
-the per-request cost to two scheduled events (arrival and review end).
+the per-request cost to two scheduled events (arrival and review end). The gate keeps no
+statistics: it reports queue changes, reviewer work and rostered hours as events, and the
+observer accumulates them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,17 @@ from typing import Any
 
 import simpy
 
-from sim.model.events import Observer, Request
+from sim.model.events import (
+    Decided,
+    LeftQueue,
+    Observer,
+    QueueChanged,
+    Queued,
+    Request,
+    ReviewerBusy,
+    ReviewStarted,
+    ShiftsPlanned,
+)
 
 
 class StewardGate:
@@ -40,12 +52,9 @@ class StewardGate:
         self.queue: deque[Request] = deque()
         self.on_shift = shifts is None
         self.reviewing = 0
-        self.queue_area = 0.0
-        self.busy_hours = 0.0
-        self._last_change = 0.0
         self._shift_end = horizon if shifts is None else 0.0
         windows = shifts if shifts is not None else [(0.0, horizon)]
-        self.available_hours = reviewers * sum(end - start for start, end in windows)
+        observer.notify(ShiftsPlanned(env.now, reviewers * sum(end - start for start, end in windows)))
         if shifts is not None:
             env.process(self._shifts(shifts))
 
@@ -56,26 +65,23 @@ class StewardGate:
         else:
             self._mark()
             if not request.post_review:
-                self.observer.queued(self.env.now, request, len(self.queue))
+                self.observer.notify(Queued(self.env.now, request, len(self.queue)))
             self.queue.append(request)
 
     def _mark(self) -> None:
-        now = self.env.now
-        self.queue_area += len(self.queue) * (now - self._last_change)
-        self._last_change = now
+        self.observer.notify(QueueChanged(self.env.now, len(self.queue)))
 
     def _start(self, request: Request, wait: float) -> None:
         now = self.env.now
         self.free -= 1
         if not request.post_review:
             self.reviewing += 1
-            self.observer.review_started(now, request, wait)
+            self.observer.notify(ReviewStarted(now, request, wait))
         duration = request.review_hours
         end = min(now + duration, self.horizon)
-        self.busy_hours += end - now
-        if end > self._shift_end:
-            # A review that runs past the end of its shift is overtime: worked, so available too.
-            self.available_hours += end - max(self._shift_end, now)
+        # A review that runs past the end of its shift is overtime: worked, so available too.
+        overtime = end - max(self._shift_end, now) if end > self._shift_end else 0.0
+        self.observer.notify(ReviewerBusy(now, end, overtime))
         done = self.env.timeout(duration, request)
         done.callbacks.append(self._done)
 
@@ -95,9 +101,9 @@ class StewardGate:
             request = queue.popleft()
             now = self.env.now
             if now > request.expires_at:
-                # It left the queue at its deadline, not now: take back the area since then.
-                self.queue_area -= now - request.expires_at
-                self.observer.decided(request.expires_at, request, "expired", "expiry")
+                # It left the queue at its deadline, not now.
+                self.observer.notify(LeftQueue(now, request.expires_at))
+                self.observer.notify(Decided(request.expires_at, request, "expired", "expiry"))
                 continue
             self._start(request, now - request.t_submit)
 
@@ -120,8 +126,8 @@ class StewardGate:
             if request.post_review:
                 continue
             if request.expires_at <= self.horizon:
-                self.queue_area -= self.horizon - request.expires_at
-                self.observer.decided(request.expires_at, request, "expired", "expiry")
+                self.observer.notify(LeftQueue(self.horizon, request.expires_at))
+                self.observer.notify(Decided(request.expires_at, request, "expired", "expiry"))
             else:
                 pending += 1
         self.queue.clear()

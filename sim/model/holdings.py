@@ -11,7 +11,7 @@ import simpy
 
 from sim.config.schema import Config, Deletion, Migration
 from sim.model.calendar import HOURS_PER_DAY, hours_since_start
-from sim.model.events import Observer
+from sim.model.events import Held, Observer, Transferred
 from sim.model.rng import Streams
 
 
@@ -88,7 +88,7 @@ class Holdings:
                 self._migrate(migration, day)
             for deletion in self.deletions:
                 self._delete(deletion, day)
-            self.observer.holdings(day, self.protected_records_abroad())
+            self.observer.notify(Held(self.env.now, day, self.protected_records_abroad()))
             yield self.env.timeout(HOURS_PER_DAY)
 
     def _migrate(self, plan: MigrationPlan, day: int) -> None:
@@ -133,8 +133,8 @@ class Holdings:
             held = self.share[source][data_class]
             self.share[target][data_class] = max(held, self.share[target][data_class])
             if crosses and counted and held > 0.0:
-                self.observer.transfer(self.env.now, source, target,
-                                       held * config.data[data_class].records)
+                self.observer.notify(Transferred(self.env.now, source, target,
+                                                 held * config.data[data_class].records))
             yield self.env.timeout(interval)
 
     def deletion_completion_hours(self) -> list[tuple[str, float]]:

@@ -9,7 +9,7 @@ import html
 import io
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from sim import __version__
 from sim.config.schema import CHANNELS, Config
 from sim.errors import InputError
 from sim.experiment.sweep import stored_outputs, summary_records
+from sim.metrics import catalogue
 from sim.metrics.recorder import hist_edges
 from sim.metrics.stats import estimate
 from sim.report import figures as plots
@@ -30,14 +31,7 @@ from sim.results.store import DB_NAME, FORMAT, Store
 
 QUESTION = ("How much protected US user data is still read from abroad under each arrangement, through which "
             "channel, and what do the controls cost the engineers in waiting time?")
-HEADLINE = (
-    ("residual_access.events", "residual accesses / year"),
-    ("residual_access.records", "records read abroad / year"),
-    ("at_rest_abroad.record_days", "protected record-days abroad"),
-    ("friction.wait_hours", "gate wait, mean (h)"),
-    ("friction.wait_hours_p95", "gate wait, p95 (h)"),
-    ("friction.decision_hours", "time to decision (h)"),
-)
+HEADLINE = tuple((m.path, m.label_in(catalogue.REPORT)) for m in catalogue.headline(catalogue.REPORT))
 FORMATS = ("png", "svg", "pdf")
 KINDS = ("compare", "run", "sweep", "attribute", "explore")
 
@@ -185,8 +179,10 @@ def _read_daily(path: Path) -> dict[str, plots.Series]:
     series = {}
     for column in columns:
         mean = [_number(r[f"{column}_mean"]) for r in rows]
-        low = [_number(r[f"{column}_lo"]) if r[f"{column}_lo"] else m for r, m in zip(rows, mean, strict=True)]
-        high = [_number(r[f"{column}_hi"]) if r[f"{column}_hi"] else m for r, m in zip(rows, mean, strict=True)]
+        low = [_number(r[f"{column}_ci95_low"]) if r[f"{column}_ci95_low"] else m
+               for r, m in zip(rows, mean, strict=True)]
+        high = [_number(r[f"{column}_ci95_high"]) if r[f"{column}_ci95_high"] else m
+                for r, m in zip(rows, mean, strict=True)]
         series[column] = plots.Series(dates, mean, low, high)
     return series
 
@@ -257,7 +253,7 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
              "Probability that a year's residual accesses exceed x, across replications."),
     ]
     for a in arrangements:
-        leaks = {c: a.mean(f"residual_access.by_channel.{c}.events") for c in CHANNELS}
+        leaks: dict[str, float] = {c: a.mean(f"residual_access.by_channel.{c}.events") for c in CHANNELS}
         figures.append(save(plots.dataflow_map(Config.model_validate(a.config), leaks, caption, a.name),
                             figures_dir, f"dataflow_{a.name}", fmt,
                             f"Data-flow map of {a.name}: sites, actor groups and routes; leaking routes in red."))
@@ -278,6 +274,7 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
              f"Every figure is a mean over {manifest['replications']} replications with its 95% confidence interval. "
              "Replication r of every arrangement uses the same random streams (common random numbers), so the "
              "arrangements see the same requests and their paired differences are not noise."]
+    intro += unrouted_notes(arrangements)
     details = [assumptions_table(a.name, resolved) for a, resolved in loaded]
     return Report(
         title="Residual cross-border access by arrangement", kind="compare", command=str(manifest["command"]),
@@ -287,6 +284,19 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
                                                                                     for c in CHANNELS]],
                  channel_rows)],
         figures=figures, details=details)
+
+
+def unrouted_notes(arrangements: Sequence[plots.Arrangement]) -> list[str]:
+    """Return a warning per arrangement whose (actor, data class) pairs no route serves, with the requests lost."""
+    notes = []
+    for a in arrangements:
+        lost = {k.removeprefix("requests.unrouted."): v[0] for k, v in a.metrics.items()
+                if k.startswith("requests.unrouted.") and v[0]}
+        if lost:
+            pairs = ", ".join(f"{pair.replace('.', ' / ')}: {_fmt_number(mean)}" for pair, mean in lost.items())
+            notes.append(f"Warning: in {a.name}, no route serves some (actor group / data class) pairs, so their "
+                         f"requests were denied as no_route (mean per run): {pairs}.")
+    return notes
 
 
 def _paired_differences(path: Path) -> dict[str, tuple[float | None, float | None, float | None]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from sim.metrics import catalogue
+
 
 def number(value: float | None, kind: str = "count", scale_of: float | None = None) -> str:
     """Format a number for a table or a sentence; a dash where it is undefined.
@@ -24,11 +26,5 @@ def number(value: float | None, kind: str = "count", scale_of: float | None = No
 
 
 def kind_of(metric: str) -> str:
-    """Return how to show a metric: a share, hours, days or a count."""
-    if metric.endswith(("utilisation", "_share")):
-        return "share"
-    if metric.endswith("days_to_detect"):
-        return "days"
-    if "hours" in metric:
-        return "hours"
-    return "count"
+    """Return how to show a metric: a share, hours, days or a count (as the catalogue declares it)."""
+    return catalogue.kind_of(metric)

@@ -9,6 +9,7 @@ from sim.config.schema import Config
 from sim.errors import InputError
 from sim.experiment.executors import Executor
 from sim.experiment.replications import Progress, ScenarioResult, run_scenarios
+from sim.metrics import catalogue
 from sim.metrics.recorder import Recorder
 from sim.metrics.stats import Estimate, estimate, paired_difference
 from sim.model.analytic import erlang_c, mmc_mean_wait
@@ -19,14 +20,7 @@ from sim.report.units import number
 from sim.teach.lesson import Answer, LoadedLesson, Question, Step
 from sim.teach.trace import Tee, TraceEvent, Tracer
 
-KEY_FIGURES = (
-    ("residual_access.events", "residual accesses / year", "count"),
-    ("residual_access.records", "records read abroad", "count"),
-    ("at_rest_abroad.record_days", "record-days abroad", "count"),
-    ("friction.wait_hours", "gate wait (h)", "hours"),
-    ("friction.decision_hours", "time to decision (h)", "hours"),
-    ("requests.expired", "requests expired", "count"),
-)
+KEY_FIGURES = tuple((m.path, m.label_in(catalogue.LESSON), m.kind) for m in catalogue.headline(catalogue.LESSON))
 
 
 @dataclass

@@ -7,7 +7,17 @@ from dataclasses import dataclass
 
 from sim.config.schema import Config
 from sim.model.calendar import HOURS_PER_DAY, to_datetime, working_windows
-from sim.model.events import Observer, Request
+from sim.model.events import (
+    Accessed,
+    CovertAttempt,
+    Decided,
+    Event,
+    Observer,
+    Queued,
+    ReviewStarted,
+    Shielded,
+    Submitted,
+)
 
 PLACES = {
     "Asia/Shanghai": "Beijing", "America/New_York": "Virginia", "America/Los_Angeles": "California",
@@ -30,6 +40,7 @@ CHANNEL_WORDS = {
 SHIELDS = {
     "deidentified": "the gateway hands it back de-identified", "ciphertext": "it gets only ciphertext: "
     "the keys are held by someone its company does not control", "code_review": "source-code review stops it",
+    "egress_monitoring": "egress monitoring stops the export",
 }
 
 
@@ -50,51 +61,10 @@ class Tee:
     def __init__(self, *observers: Observer) -> None:
         self.observers = observers
 
-    def submitted(self, t: float, request: Request) -> None:
-        """Forward a request."""
+    def notify(self, event: Event) -> None:
+        """Forward an event to each observer in turn."""
         for o in self.observers:
-            o.submitted(t, request)
-
-    def queued(self, t: float, request: Request, ahead: int) -> None:
-        """Forward a queue position."""
-        for o in self.observers:
-            o.queued(t, request, ahead)
-
-    def review_started(self, t: float, request: Request, wait: float) -> None:
-        """Forward a review start."""
-        for o in self.observers:
-            o.review_started(t, request, wait)
-
-    def decided(self, t: float, request: Request, outcome: str, why: str) -> None:
-        """Forward a decision."""
-        for o in self.observers:
-            o.decided(t, request, outcome, why)
-
-    def accessed(self, t: float, request: Request | None, actor: str, site: str, data_class: str,
-                 records: float, cross_border: bool, channel: str | None, detected_at: float | None) -> None:
-        """Forward an access."""
-        for o in self.observers:
-            o.accessed(t, request, actor, site, data_class, records, cross_border, channel, detected_at)
-
-    def shielded(self, t: float, actor: str, how: str) -> None:
-        """Forward a shielded access."""
-        for o in self.observers:
-            o.shielded(t, actor, how)
-
-    def covert_attempt(self, t: float, actor: str) -> None:
-        """Forward a covert attempt."""
-        for o in self.observers:
-            o.covert_attempt(t, actor)
-
-    def holdings(self, day: int, abroad_records: float) -> None:
-        """Forward a day's holdings."""
-        for o in self.observers:
-            o.holdings(day, abroad_records)
-
-    def transfer(self, t: float, source: str, target: str, records: float) -> None:
-        """Forward a transfer."""
-        for o in self.observers:
-            o.transfer(t, source, target, records)
+            o.notify(event)
 
 
 class Tracer:
@@ -110,45 +80,31 @@ class Tracer:
         if t <= self.until and len(self.events) < self.limit and (self.actor is None or actor == self.actor):
             self.events.append(TraceEvent(t, kind, number, actor, dict(detail)))
 
-    def submitted(self, t: float, request: Request) -> None:
-        """Keep a request."""
-        self._keep(t, "submitted", request.number, request.actor, purpose=request.purpose,
-                   data_class=request.data_class)
-
-    def queued(self, t: float, request: Request, ahead: int) -> None:
-        """Keep a queue position."""
-        self._keep(t, "queued", request.number, request.actor, ahead=ahead)
-
-    def review_started(self, t: float, request: Request, wait: float) -> None:
-        """Keep a review start."""
-        self._keep(t, "review_started", request.number, request.actor, wait=wait)
-
-    def decided(self, t: float, request: Request, outcome: str, why: str) -> None:
-        """Keep a decision."""
-        self._keep(t, "decided", request.number, request.actor, outcome=outcome, why=why,
-                   data_class=request.data_class, purpose=request.purpose, site=request.site)
-
-    def accessed(self, t: float, request: Request | None, actor: str, site: str, data_class: str,
-                 records: float, cross_border: bool, channel: str | None, detected_at: float | None) -> None:
-        """Keep an access that crosses the border (others are routine and left out of the story)."""
-        if channel is None:
-            return
-        self._keep(t, "accessed", None if request is None else request.number, actor, site=site,
-                   data_class=data_class, records=records, channel=channel, detected_at=detected_at)
-
-    def shielded(self, t: float, actor: str, how: str) -> None:
-        """Keep a shielded access."""
-        self._keep(t, "shielded", None, actor, how=how)
-
-    def covert_attempt(self, t: float, actor: str) -> None:
-        """Keep a covert attempt."""
-        self._keep(t, "covert_attempt", None, actor)
-
-    def holdings(self, day: int, abroad_records: float) -> None:
-        """Ignore daily holdings: the trace follows requests."""
-
-    def transfer(self, t: float, source: str, target: str, records: float) -> None:
-        """Ignore backup transfers: the trace follows requests."""
+    def notify(self, event: Event) -> None:
+        """Keep request events, accesses that cross the border, shields and covert tries."""
+        match event:
+            case Submitted(t, request):
+                self._keep(t, "submitted", request.number, request.actor, purpose=request.purpose,
+                           data_class=request.data_class)
+            case Queued(t, request, ahead):
+                self._keep(t, "queued", request.number, request.actor, ahead=ahead)
+            case ReviewStarted(t, request, wait):
+                self._keep(t, "review_started", request.number, request.actor, wait=wait)
+            case Decided(t, request, outcome, why):
+                self._keep(t, "decided", request.number, request.actor, outcome=outcome, why=why,
+                           data_class=request.data_class, purpose=request.purpose, site=request.site)
+            case Accessed(channel=None):
+                pass  # routine reads are left out of the story
+            case Accessed():
+                self._keep(event.t, "accessed", None if event.request is None else event.request.number,
+                           event.actor, site=event.site, data_class=event.data_class,
+                           records=event.records, channel=event.channel, detected_at=event.detected_at)
+            case Shielded(t, actor, how):
+                self._keep(t, "shielded", None, actor, how=how)
+            case CovertAttempt(t, actor, mode):
+                self._keep(t, "covert_attempt", None, actor, mode=mode)
+            case _:
+                pass  # holdings, transfers and the gate's bookkeeping: the trace follows requests
 
     def first(self, count: int) -> list[TraceEvent]:
         """Return the first `count` events in time order (the model reports some ahead of time)."""
@@ -221,8 +177,10 @@ def narrate(config: Config, events: list[TraceEvent]) -> list[str]:
             lines.append(f"{when(config, event.t, actor_tz)}: {event.actor}'s read is harmless: "
                          f"{SHIELDS.get(str(d['how']), d['how'])}.")
         elif event.kind == "covert_attempt":
-            lines.append(f"{when(config, event.t, actor_tz)}: someone in {event.actor} tries a covert export, "
-                         "going around every official channel.")
+            how = ("through code planted in the system" if d.get("mode") == "code_borne"
+                   else "by exporting data by hand")
+            lines.append(f"{when(config, event.t, actor_tz)}: someone in {event.actor} tries a covert export "
+                         f"{how}, going around every official channel.")
     return lines
 
 

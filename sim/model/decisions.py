@@ -1,0 +1,212 @@
+"""Decisions: what becomes of a request once it has a route, and what an access counts as."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import simpy
+
+from sim.config.schema import Channel, Config
+from sim.model.calendar import HOURS_PER_DAY
+from sim.model.draws import (
+    COVERT_U_AUDIT,
+    COVERT_U_SITE,
+    COVERT_U_STOP,
+    COVERT_Z_AUDIT_DELAY,
+    COVERT_Z_RECORDS,
+    U_AUDIT,
+    U_CONTROL,
+    U_DECISION,
+    U_OVERRIDE,
+    U_SITE,
+    Z_AUDIT_DELAY,
+    Z_PARENT_DELAY,
+)
+from sim.model.events import Accessed, CovertAttempt, CovertMode, Decided, Grant, Observer, Request, Shielded
+from sim.model.gatekeeper import StewardGate
+from sim.model.holdings import Holdings
+from sim.model.routing import Actor, choose_site, control_probability, cumulative, pick
+
+#: The channel (the legacy view of residual access) of each grant read at a site at home.
+CHANNEL_OF: dict[Grant, Channel] = {
+    "policy": "approved_by_policy", "no_gate": "approved_by_policy",
+    "parent_approval": "approved_by_policy", "error": "approved_in_error",
+    "emergency": "emergency_path", "override": "parent_override", "covert": "covert",
+}
+
+
+class Decisions:
+    """The gates' decisions, the controls on each access, and the audit that may find it."""
+
+    def __init__(
+        self, env: simpy.Environment, config: Config, observer: Observer, holdings: Holdings,
+        actors: dict[str, Actor], shifts: list[tuple[float, float]] | None, horizon: float,
+    ) -> None:
+        self.env = env
+        self.config = config
+        self.observer = observer
+        self.holdings = holdings
+        self.actors = actors
+        self.horizon = horizon
+        gate = config.gatekeeper
+        self.gate = StewardGate(env, gate.reviewers if gate else 0, shifts, horizon, observer,
+                                self._steward_decision)
+        self.emergency_purposes = gate.emergency_purposes if gate else ()
+        self.expiry_hours = gate.expiry_hours if gate else None
+        self.allowed = frozenset((purpose, cls) for purpose, classes in
+                                 (gate.policy.items() if gate else ()) for cls in classes)
+        self.counted = frozenset(config.policy.counted_classes)
+        # Where a gatekeeper guards the data, the parent's own approval goes around it.
+        self.parent_is_policy = gate is None
+        self._override: dict[str, float] = {}  # employer -> chance the parent overrides a denial
+        self.parent_pending = 0
+
+    def dispatch(self, actor: Actor, request: Request) -> None:
+        """Route a new request and send it down its gate's path."""
+        now = self.env.now
+        notify = self.observer.notify
+        options = actor.candidates[request.data_class]
+        if actor.route_draws is not None and actor.preferred_candidates is not None and (
+                actor.route_draws.next() >= actor.spec.least_resistance_share):
+            options = actor.preferred_candidates[request.data_class]
+        choice = choose_site(options, self.holdings.share, request.data_class, request.uniforms[U_SITE])
+        if choice is None:
+            notify(Decided(now, request, "denied", "no_route"))
+            return
+        request.site, request.gate = choice
+        if request.gate == "none":
+            notify(Decided(now, request, "granted", "no_gate"))
+            self._access(now, actor, request, "no_gate")
+        elif request.gate == "parent":
+            self._parent_decision(actor, request)
+        elif request.purpose in self.emergency_purposes:
+            notify(Decided(now, request, "granted", "emergency"))
+            self._access(now, actor, request, "emergency")
+            self.gate.submit(dataclasses.replace(request, post_review=True))
+        else:
+            expiry = self.expiry_hours
+            request.expires_at = now + expiry if expiry is not None else math.inf
+            self.gate.submit(request)
+
+    def _parent_decision(self, actor: Actor, request: Request) -> None:
+        """Decide at the parent; reported now, ahead of time, with the decision's own time."""
+        spec = self.config.parent_approval
+        delay = spec.delay_hours_median * math.exp(spec.delay_sigma * request.normals[Z_PARENT_DELAY])
+        when = self.env.now + delay
+        if when >= self.horizon:
+            self.parent_pending += 1
+            return
+        if request.uniforms[U_DECISION] < spec.approve_probability:
+            self.observer.notify(Decided(when, request, "granted", "parent"))
+            self._access(when, actor, request, "parent_approval")
+        else:
+            self.observer.notify(Decided(when, request, "denied", "parent"))
+
+    def _steward_decision(self, now: float, request: Request) -> None:
+        gate = self.config.gatekeeper
+        assert gate is not None, "validation guarantees a gatekeeper behind steward routes"
+        notify = self.observer.notify
+        u = request.uniforms[U_DECISION]
+        allowed = (request.purpose, request.data_class) in self.allowed
+        actor = self.actors[request.actor]
+        if allowed and u >= gate.false_denial:
+            notify(Decided(now, request, "granted", "policy"))
+            self._access(now, actor, request, "policy")
+        elif not allowed and u < gate.false_approval:
+            notify(Decided(now, request, "granted", "error"))
+            self._access(now, actor, request, "error")
+        else:
+            notify(Decided(now, request, "denied", "policy" if not allowed else "error"))
+            employer = actor.spec.employer
+            override = self._override.get(employer)
+            if override is None:
+                override = self._override[employer] = control_probability(
+                    self.config, gate.organisation, employer)
+            if request.uniforms[U_OVERRIDE] < override:
+                self._access(now, actor, request, "override")
+
+    # -- accesses -------------------------------------------------------------------------
+    def improper(self, grant: Grant, request: Request) -> bool:
+        """Return whether policy forbids a read so granted, wherever the site is.
+
+        Errors, overrides and covert reads always are; the parent's approval is unless it is
+        the arrangement's only gate; an emergency grant is if its post-review finds the
+        purpose does not allow the class.
+        """
+        if grant in ("policy", "no_gate"):
+            return False
+        if grant == "parent_approval":
+            return not self.parent_is_policy
+        if grant == "emergency":
+            return (request.purpose, request.data_class) not in self.allowed
+        return True
+
+    def _access(self, t: float, actor: Actor, request: Request, grant: Grant) -> None:
+        """Account for data read; decide whether it is residual cross-border access."""
+        site_name = request.site or ""
+        if not (actor.foreign and request.data_class in self.counted):
+            # Domestic reads and uncounted classes are never residual: the common case.
+            self.observer.notify(Accessed(t, request, actor.name, site_name, request.data_class,
+                                          request.records, actor.foreign, None, None))
+            return
+        config = self.config
+        site = config.sites[site_name]
+        u = request.uniforms[U_CONTROL]
+        if request.gate == "steward" and u < config.controls.gateway_deidentify_share:
+            self.observer.notify(Shielded(t, actor.name, "deidentified", site_name, request.records))
+            return
+        if request.gate != "steward" and grant != "override" and config.controls.key_custody_enforced and (
+                u >= control_probability(config, site.key_custody, actor.spec.employer)):
+            # Keys held by a side the requester's company does not control: ciphertext.
+            self.observer.notify(Shielded(t, actor.name, "ciphertext", site_name, request.records))
+            return
+        abroad = site.jurisdiction not in config.policy.allowed_rest
+        channel: Channel = "legacy_or_backup_abroad" if abroad else CHANNEL_OF[grant]
+        improper = self.improper(grant, request)
+        detected_at = self._detection(t, site.access_logged, improper,
+                                      request.uniforms[U_AUDIT], request.normals[Z_AUDIT_DELAY])
+        self.observer.notify(Accessed(t, request, actor.name, site_name, request.data_class,
+                                      request.records, True, channel, detected_at, grant, improper))
+
+    def _detection(self, t: float, logged: bool, improper: bool, u: float, z: float) -> float | None:
+        """Return when the audit finds an improper access, or None if it never does."""
+        controls = self.config.controls
+        if not improper or not logged:
+            return None
+        if u >= controls.audit_detect_probability:
+            return None
+        delay_days = controls.audit_delay_days_median * math.exp(controls.audit_delay_sigma * z)
+        return t + delay_days * HOURS_PER_DAY
+
+    # -- covert channels ------------------------------------------------------------------
+    def covert_attempt(self, actor: Actor, mode: CovertMode, u: list[float], z: list[float]) -> None:
+        """Settle a covert attempt: where it reads, whether its control stops it, whether audit finds it."""
+        now, config = self.env.now, self.config
+        self.observer.notify(CovertAttempt(now, actor.name, mode))
+        target_class = config.policy.counted_classes[0]
+        holders = [(site, shares[target_class]) for site, shares in self.holdings.share.items()
+                   if shares[target_class] > 0.0]
+        if not holders:
+            return
+        total = sum(share for _, share in holders)
+        names, cum = cumulative({site: share / total for site, share in holders})
+        site_name = pick(names, cum, u[COVERT_U_SITE])
+        code = mode == "code_borne"
+        controls, spec = config.controls, actor.spec
+        stop = controls.code_review_coverage if code else controls.egress_monitoring_share
+        if u[COVERT_U_STOP] < stop:
+            self.observer.notify(Shielded(now, actor.name, "code_review" if code else "egress_monitoring",
+                                          site_name))
+            return
+        median, sigma = ((spec.code_covert_records_median, spec.code_covert_records_sigma) if code
+                         else (spec.covert_records_median, spec.covert_records_sigma))
+        records = median * math.exp(sigma * z[COVERT_Z_RECORDS])
+        channel: Channel | None = "covert" if actor.foreign else None
+        detected_at = None
+        if channel is not None:
+            detected_at = self._detection(now, config.sites[site_name].access_logged, True,
+                                          u[COVERT_U_AUDIT], z[COVERT_Z_AUDIT_DELAY])
+        self.observer.notify(Accessed(now, None, actor.name, site_name, target_class, records,
+                                      actor.foreign, channel, detected_at,
+                                      "covert" if channel else None, channel is not None, mode))

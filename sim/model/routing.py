@@ -1,0 +1,179 @@
+"""Routes: which sites an actor group may read a data class at, through which gate, in which order."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sim.config.schema import GATE_ORDER, ROLE_ORDER, ActorGroup, Config, route_gate, route_index
+from sim.model.events import Gate
+from sim.model.rng import Stream
+
+Candidate = tuple[str, Gate]
+
+
+@dataclass
+class Actor:
+    """An actor group with its streams and the lookup tables built once per run."""
+
+    name: str
+    spec: ActorGroup
+    foreign: bool
+    windows: list[tuple[float, float]]
+    purposes: list[str]
+    purpose_cum: list[float]
+    classes: list[str]
+    class_cum: list[float]
+    candidates: dict[str, list[Candidate]]
+    gaps: Stream
+    uniforms: Stream
+    normals: Stream
+    #: With route_choice = share: the preferred-site order, and one uniform per request
+    #: (stream `actor.<name>.request.route`) that picks between the two orders.
+    preferred_candidates: dict[str, list[Candidate]] | None = None
+    route_draws: Stream | None = None
+
+
+def cumulative(mix: dict[str, float]) -> tuple[list[str], list[float]]:
+    """Return the names of a mix and their cumulative shares, ending exactly at 1."""
+    names = list(mix)
+    cum = list(itertools.accumulate(mix[n] for n in names))
+    if cum:
+        cum[-1] = 1.0
+    return names, cum
+
+
+def pick(names: list[str], cum: list[float], u: float) -> str:
+    """Return the name whose cumulative share first exceeds `u`."""
+    return names[min(bisect.bisect_right(cum, u), len(names) - 1)]
+
+
+def control_probability(config: Config, org: str, over: str) -> float:
+    """Return the chance that organisation `over` can make `org` act for it.
+
+    One if they are the same; otherwise the product of (1 - independence) up the chain of
+    parents from `org` to `over`; zero if `over` is not among `org`'s parents.
+    """
+    chance = 1.0
+    current: str | None = org
+    seen: set[str] = set()
+    while current is not None and current not in seen:
+        if current == over:
+            return chance
+        seen.add(current)
+        spec = config.organisations[current]
+        chance *= 1.0 - spec.independence
+        current = spec.parent
+    return 0.0
+
+
+def candidates(
+    config: Config, actor: str, spec: ActorGroup, data_class: str, least_resistance: bool = True,
+) -> list[Candidate]:
+    """Return (site, gate) pairs an actor may try, in the order it tries them.
+
+    If the group routes around keys, routes more likely to yield readable data come first (a
+    read that bypasses the steward gate is readable only as far as the actor's company
+    controls the key holder); otherwise it reads where it would and may get ciphertext. Then
+    least resistance tries the weakest gate, the preferred site and the site's role; the
+    preferred-site order tries the preferred site, the site's role and then the gate.
+    """
+    preferred = {site: i for i, site in enumerate(spec.preferred_sites)}
+    options = []
+    for site_name, site in config.sites.items():
+        gate = route_gate(config.routes, actor, site_name, data_class)
+        if gate == "blocked":
+            continue
+        readable = 1.0
+        if spec.routes_around_keys and gate != "steward" and config.controls.key_custody_enforced:
+            readable = control_probability(config, site.key_custody, spec.employer)
+        weak, liked, role = GATE_ORDER[gate], preferred.get(site_name, len(preferred)), ROLE_ORDER[site.role]
+        order = (weak, liked, role) if least_resistance else (liked, role, weak)
+        options.append(((-round(readable, 6), *order, site_name), site_name, gate))
+    return [(site_name, gate) for _, site_name, gate in sorted(options)]
+
+
+def route_orders(
+    config: Config, actor: str, spec: ActorGroup,
+) -> tuple[dict[str, list[Candidate]], dict[str, list[Candidate]] | None]:
+    """Return the group's route order for each class, and the second order where it mixes two."""
+    first = spec.route_choice != "preferred_site"
+    orders = {cls: candidates(config, actor, spec, cls, first) for cls in config.data}
+    if spec.route_choice != "share":
+        return orders, None
+    return orders, {cls: candidates(config, actor, spec, cls, False) for cls in config.data}
+
+
+def choose_site(
+    options: list[Candidate], shares: Mapping[str, Mapping[str, float]], data_class: str, u: float,
+) -> Candidate | None:
+    """Pick where a request is served, trying the candidates in order.
+
+    Each site holds a share of the class's records. Shares are taken to overlap as little
+    as they can (a move leaves disjoint halves; a full copy covers everything), so a
+    candidate serves the request with probability share / (share not yet covered).
+    """
+    covered = 0.0
+    for site, gate in options:
+        share = shares[site][data_class]
+        if share <= 0.0:
+            continue
+        chance = share / (1.0 - covered) if covered < 1.0 else 1.0
+        if chance >= 1.0 or u < chance:
+            return site, gate
+        u = (u - chance) / (1.0 - chance)
+        covered += share
+    return None
+
+
+def sites_ever_holding(config: Config, data_class: str) -> set[str]:
+    """Return the sites that hold a class at the start or receive it by replication or migration."""
+    held = {name for name, site in config.sites.items() if site.holdings.get(data_class, 0.0) > 0.0}
+    held |= {r.target for r in config.replication if r.data_class == data_class}
+    held |= {m.target for m in config.migrations if m.data_class == data_class}
+    return held
+
+
+def deciding_routes(config: Config) -> dict[int, str]:
+    """Return the routes that decide residual access, each with why.
+
+    A route decides when it is the one that lets a foreign actor group reach a counted class
+    at a site that ever holds it: every residual read passes through such a route.
+    """
+    found: dict[int, str] = {}
+    for actor, spec in config.actors.items():
+        if spec.location in config.policy.allowed_read:
+            continue
+        for cls in config.policy.counted_classes:
+            for site in sorted(sites_ever_holding(config, cls)):
+                index = route_index(config.routes, actor, site, cls)
+                if index is not None and config.routes[index].gate != "blocked":
+                    found.setdefault(index, f"opens {cls} at {site} to {actor}")
+    return found
+
+
+def deciding_choices(config: Config) -> dict[str, str]:
+    """Return `<actor>.<behaviour key>` of foreign groups whose route behaviour decides residual access.
+
+    The choice decides when the group has open routes to a counted class through different
+    gates, or when a route without the steward reaches a site whose keys its side may not control.
+    """
+    found: dict[str, str] = {}
+    for actor, spec in config.actors.items():
+        if spec.location in config.policy.allowed_read:
+            continue
+        for cls in config.policy.counted_classes:
+            open_routes = [(site, route_gate(config.routes, actor, site, cls))
+                           for site in sorted(sites_ever_holding(config, cls))]
+            open_routes = [(site, gate) for site, gate in open_routes if gate != "blocked"]
+            gates = {gate for _, gate in open_routes}
+            keyed = [site for site, gate in open_routes if gate != "steward" and control_probability(
+                config, config.sites[site].key_custody, spec.employer) < 1.0]
+            if len(gates) > 1:
+                found[f"{actor}.route_choice"] = f"{cls} is open through {', '.join(sorted(gates))} gates"
+            if keyed:
+                found[f"{actor}.routes_around_keys"] = (f"keys at {', '.join(keyed)} are held by a side "
+                                                        f"{actor}'s employer may not control")
+    return found

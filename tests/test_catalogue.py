@@ -1,0 +1,76 @@
+"""The catalogue of metrics: it names exactly what the model reports, and every table derives from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import MMC, ROOT
+
+from sim.cli.common import HEADLINE
+from sim.config.loader import load_config
+from sim.experiment.replications import run_replication
+from sim.metrics import catalogue
+from sim.report import page
+from sim.report.units import kind_of
+from sim.teach.run import KEY_FIGURES
+
+CONFIGS = [*sorted((ROOT / "configs" / "arrangements").glob("*.toml")), MMC]
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_catalogue_names_exactly_what_a_run_reports(path: Path) -> None:
+    """A short run of every shipped config reports the catalogue's paths, no more and no fewer."""
+    loaded = load_config(path, [("scenario.days", "3", "--days")])
+    reported = run_replication(loaded.config, 1, 0).metrics
+    declared = catalogue.metric_paths(loaded.config)
+    assert len(declared) == len(set(declared))
+    assert set(reported) == set(declared)
+    assert all(catalogue.find(name) is not None for name in reported)
+
+
+def test_every_entry_is_declared_once_with_a_label_and_unit() -> None:
+    """Paths are unique; every metric has a kind, a unit and a label."""
+    paths = [m.path for m in catalogue.METRICS]
+    assert len(paths) == len(set(paths))
+    for metric in catalogue.METRICS:
+        assert metric.kind in ("count", "share", "hours", "days")
+        assert metric.unit and metric.label
+        assert metric.headline <= catalogue.EVERY_TABLE
+
+
+def test_headline_tables_derive_from_the_catalogue() -> None:
+    """The CLI, report and lesson tables list the catalogue's headline metrics, in its order, with its kinds."""
+    assert [name for name, _, _ in HEADLINE] == [m.path for m in catalogue.headline(catalogue.RUN)]
+    assert [name for name, _ in page.HEADLINE] == [m.path for m in catalogue.headline(catalogue.REPORT)]
+    assert [name for name, _, _ in KEY_FIGURES] == [m.path for m in catalogue.headline(catalogue.LESSON)]
+    for name, _, kind in (*HEADLINE, *KEY_FIGURES):
+        assert kind == kind_of(name)
+    compare = {m.path for m in catalogue.headline(catalogue.COMPARE)}
+    assert "residual_access.events" in compare
+    assert compare <= {m.path for m in catalogue.headline(catalogue.RUN)}
+
+
+@pytest.mark.parametrize(("path", "kind"), [
+    ("friction.wait_hours_p95", "hours"),
+    ("friction.utilisation", "share"),
+    ("detection.detected_share", "share"),
+    ("detection.mean_days_to_detect", "days"),
+    ("residual_access.by_channel.covert.records", "count"),
+    ("foreign_access_by_class.public.events", "count"),
+    ("by_year.2023.friction.decision_hours", "hours"),
+    ("not.a.metric", "count"),
+])
+def test_kind_is_looked_up_not_guessed(path: str, kind: str) -> None:
+    """Kinds come from the catalogue, for templated and per-year paths too; unknown paths are counts."""
+    assert kind_of(path) == kind
+
+
+def test_labels_differ_only_where_a_table_says_more() -> None:
+    """A table's label falls back to the metric's own label."""
+    wait = catalogue.find("friction.wait_hours")
+    assert wait is not None
+    assert wait.label_in(catalogue.RUN) == wait.label
+    assert wait.label_in(catalogue.REPORT) != wait.label
+    denied = catalogue.find("requests.denied")
+    assert denied is not None and denied.label_in(catalogue.REPORT) == denied.label

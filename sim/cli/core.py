@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -26,9 +27,9 @@ from sim.cli.common import (
     TargetMetricOption,
     TargetOption,
     WorkersOption,
+    YesOption,
     app,
     caption,
-    command_line,
     err,
     fail,
     fmt_estimate,
@@ -36,23 +37,18 @@ from sim.cli.common import (
     interrupted,
     out,
     overrides_from,
+    portable_command,
     write_report,
 )
 from sim.config.loader import LoadedConfig, load_config
 from sim.config.resources import project_path
 from sim.errors import InputError
+from sim.experiment import budget
 from sim.experiment.executors import LocalExecutor
 from sim.experiment.replications import ScenarioResult, relative_half_width, run_scenarios, run_to_precision
 from sim.metrics.stats import paired_difference
-from sim.results.runs import (
-    comparison_csv,
-    comparison_rows,
-    estimates,
-    summary_document,
-    to_json,
-    write_manifest,
-    write_run,
-)
+from sim.results.atomic import FolderLock, check_name, prepare_folder
+from sim.results.runs import estimates, summary_document, to_json, write_results
 
 
 def execute(
@@ -65,7 +61,7 @@ def execute(
     try:
         if target_ci is None:
             return run_scenarios(loaded, seed, replications, progress=reporter, executor=executor)
-        if target_ci <= 0:
+        if not (math.isfinite(target_ci) and target_ci > 0):
             fail(InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
                             "give a fraction of the mean, such as 0.05 for 5%."))
         known = estimates_names(loaded[0])
@@ -87,6 +83,31 @@ def execute(
         raise  # unreachable: interrupted() exits
     finally:
         reporter.close()
+
+
+def before_run(loaded: list[LoadedConfig], replications: int, target_ci: float | None, max_replications: int,
+               yes: bool, out_dir: Path | None) -> FolderLock | None:
+    """Check the run's size and the output folder before any computation; lock the folder for this writer."""
+    try:
+        if target_ci is not None and not (math.isfinite(target_ci) and target_ci > 0):
+            raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
+                             "give a fraction of the mean, such as 0.05 for 5%.")
+        most = max(max_replications, replications) if target_ci is not None else replications
+        budget.check(budget.estimate([c.config for c in loaded], most), yes)
+        if out_dir is None:
+            return None
+        for item in loaded:
+            check_name(item.name, str(item.path), "scenario.name")
+        return FolderLock(prepare_folder(out_dir), "results")
+    except InputError as error:
+        fail(error)
+        raise  # unreachable: fail() exits
+
+
+def release(lock: FolderLock | None) -> None:
+    """Release an output folder's lock, if one was taken."""
+    if lock is not None:
+        lock.close()
 
 
 def estimates_names(loaded: LoadedConfig) -> list[str]:
@@ -117,6 +138,7 @@ def run(
     target_ci: TargetOption = None,
     target_metric: TargetMetricOption = "residual_access.events",
     max_replications: MaxRepsOption = 200,
+    yes: YesOption = False,
 ) -> None:
     """Run one config and print a summary table (or JSON)."""
     try:
@@ -124,13 +146,17 @@ def run(
     except InputError as error:
         fail(error)
     scenario = loaded.config.scenario
+    lock = before_run([loaded], scenario.replications, target_ci, max_replications, yes, out_dir)
     [result] = execute([loaded], scenario.seed, scenario.replications, workers, quiet or json_,
                        target_ci, target_metric, max_replications)
     if out_dir is not None:
-        for path in write_run(result, out_dir):
-            err.print(f"wrote {path}")
-        write_manifest(out_dir, "run", command_line(), [result.loaded.name], None, result.seed,
-                       len(result.replications))
+        try:
+            for path in write_results(out_dir, "run", portable_command(), [result], None, result.seed):
+                err.print(f"wrote {path}")
+        except InputError as error:
+            fail(error)
+        finally:
+            release(lock)
     if json_:
         sys.stdout.write(to_json(summary_document(result)))
         return
@@ -174,6 +200,7 @@ def compare(
     target_metric: TargetMetricOption = "residual_access.events",
     max_replications: MaxRepsOption = 200,
     report: ReportOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Run arrangements under common random numbers and compare them with the baseline."""
     try:
@@ -190,17 +217,22 @@ def compare(
     if not quiet and not json_:
         err.print(f"comparing {len(loaded)} arrangements x {reps} replications "
                   f"(seed {run_seed}, common random numbers)")
+    lock = before_run(loaded, reps, target_ci, max_replications, yes, out_dir)
     results = execute(loaded, run_seed, reps, workers, quiet or json_, target_ci, target_metric,
                       max_replications)
     base = next((r for r in results if r.loaded.name == baseline), None)
     if base is not None:  # the baseline leads the table
         results = [base] + [r for r in results if r is not base]
-    for result in results:
-        write_run(result, out_dir / result.loaded.name)
-    write_manifest(out_dir, "compare", command_line(), [r.loaded.name for r in results],
-                   base.loaded.name if base else None, run_seed, len(results[0].replications))
+    try:
+        write_results(out_dir, "compare", portable_command(), results, base, run_seed)
+    except InputError as error:
+        fail(error)
+    except KeyboardInterrupt:
+        interrupted(f"{out_dir} holds its previous complete output, or none (its manifest is then missing); "
+                    "run the same command again.")
+    finally:
+        release(lock)
     csv_path = out_dir / "comparison.csv"
-    csv_path.write_text(comparison_csv(comparison_rows(results, base)), encoding="utf-8")
     if json_:
         sys.stdout.write(to_json({r.loaded.name: summary_document(r) for r in results}))
     else:

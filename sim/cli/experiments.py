@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,8 +21,8 @@ from sim.cli.common import (
     SetOption,
     TargetOption,
     WorkersOption,
+    YesOption,
     app,
-    command_line,
     err,
     fail,
     fmt_estimate,
@@ -29,10 +30,12 @@ from sim.cli.common import (
     interrupted,
     out,
     overrides_from,
+    portable_command,
     write_report,
 )
 from sim.config.loader import load_config
 from sim.errors import InputError
+from sim.experiment import budget
 from sim.experiment.attribution import attribute as run_attribution
 from sim.experiment.executors import Executor, LocalExecutor, make_executor
 from sim.experiment.sweep import (
@@ -45,8 +48,11 @@ from sim.experiment.sweep import (
 )
 from sim.experiment.sweep_file import load_sweep
 from sim.report.units import kind_of
-from sim.results.runs import MANIFEST_FORMAT, to_json
+from sim.results.atomic import FolderLock, prepare_folder, write_atomic
+from sim.results.runs import MANIFEST_FORMAT, portable_path, to_json
 from sim.results.store import DB_NAME, Store
+
+ATTRIBUTION_VARIANTS = 8  # as configured, each control off in turn, and all off
 
 SchedulerOption = Annotated[
     str | None,
@@ -69,35 +75,46 @@ def sweep(
                                                       "(default: the sweep's first output).")] = None,
     max_replications: MaxRepsOption = 200,
     report: ReportOption = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Give the folder to this sweep even if it holds "
+                                          "the rows of another definition (those rows are no longer shown).")] = False,
+    yes: YesOption = False,
 ) -> None:
     """Run a sweep into a resumable results database, then report sensitivity where it applies."""
     try:
-        loaded = load_sweep(sweep_file, tuple(overrides_from(set_, None, None, None)))
-        folder = out_dir or Path("reports") / "sweeps" / loaded.spec.sweep.name
-        if target_ci is not None and target_ci <= 0:
+        if target_ci is not None and not (math.isfinite(target_ci) and target_ci > 0):
             raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
                              "give a fraction of the mean, such as 0.05 for 5%.")
+        loaded = load_sweep(sweep_file, tuple(overrides_from(set_, None, None, None)))
+        folder = out_dir or Path("reports") / "sweeps" / loaded.spec.sweep.name
+        reps = max(max_replications, loaded.spec.sweep.replications) if target_ci else loaded.spec.sweep.replications
+        budget.check(budget.estimate([p.loaded.config for p in loaded.points], reps), yes)
         check_sweep(loaded, target_ci, target_metric)
-        executor = make_executor(workers, scheduler)
         store = Store(folder)
     except InputError as error:
         fail(error)
+    try:
+        executor = make_executor(workers, scheduler)
+    except InputError as error:
+        store.close()
+        fail(error)
     spec = loaded.spec.sweep
-    store.set_meta("command", command_line())
+    store.set_meta("command", portable_command())
     if not quiet:
         err.print(f"sweep {spec.name}: {len(loaded.points)} points x {spec.replications} replications "
                   f"({spec.design} design, seed {spec.seed}) into {store.path}")
     reporter = Reporter(quiet)
     try:
-        outcome = run_sweep(loaded, store, executor, reporter, target_ci, target_metric, max_replications)
+        outcome = run_sweep(loaded, store, executor, reporter, target_ci, target_metric, max_replications, replace)
     except InputError as error:
         reporter.close()
+        store.close()
         fail(error)
     except KeyboardInterrupt:
         reporter.close()
-        kept = len(store.done())
-        interrupted(f"{kept} finished rows are committed in {store.path}; run the same command again "
-                    "to resume (finished rows are skipped).")
+        kept, planned = store.row_count(), store.planned()
+        store.close()
+        interrupted(f"{kept}{'' if planned is None else f' of {planned}'} rows are committed in {store.path}; "
+                    "run the same command again to resume (finished rows are skipped).")
     finally:
         reporter.close()
         executor.close()
@@ -173,8 +190,16 @@ def results(
         store = Store(folder, create=False)
     except InputError as error:
         fail(error)
-    records = summary_records(store, stored_outputs(store)) if summary else row_records(store)
-    store.close()
+    try:
+        records = summary_records(store, stored_outputs(store)) if summary else row_records(store)
+        shown, planned = store.row_count(), store.planned()
+    except InputError as error:
+        fail(error)
+    finally:
+        store.close()
+    if planned is not None and shown < planned:
+        err.print(f"note: {shown} of {planned} rows are finished (the sweep is still running, or was stopped; "
+                  "run it again to finish it). Showing those.")
     if fmt == "json":
         sys.stdout.write(to_json({"rows": records}))
         return
@@ -217,6 +242,7 @@ def attribute(
     workers: WorkersOption = None,
     quiet: QuietOption = False,
     report: ReportOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Switch each control off in turn (and all at once) and show what each one prevents."""
     try:
@@ -224,6 +250,12 @@ def attribute(
     except InputError as error:
         fail(error)
     scenario = loaded.config.scenario
+    folder = out_dir or Path("reports") / "attribution" / loaded.name
+    try:
+        budget.check(budget.estimate([loaded.config] * ATTRIBUTION_VARIANTS, scenario.replications), yes)
+        lock = FolderLock(prepare_folder(folder), "an attribution")
+    except InputError as error:
+        fail(error)
     reporter = Reporter(quiet)
     executor: Executor = LocalExecutor(workers)
     try:
@@ -249,20 +281,22 @@ def attribute(
     out.print(table)
     out.print(f"seed {scenario.seed}, {scenario.replications} replications of {scenario.days} days; "
               "shares of the all-off rise need not add to 100% (controls overlap)")
-    folder = out_dir or Path("reports") / "attribution" / loaded.name
-    folder.mkdir(parents=True, exist_ok=True)
     document = {
         "format": MANIFEST_FORMAT,
-        "run": {"scenario": loaded.name, "config_file": str(config), "seed": scenario.seed,
+        "run": {"scenario": loaded.name, "config_file": portable_path(config), "seed": scenario.seed,
                 "replications": scenario.replications, "metric": metric, "overrides": list(loaded.overrides),
-                "command": command_line()},
+                "command": portable_command()},
         "as_configured": base.as_leaf(),
         "controls": {row.control: {"meaning": row.meaning, "with_control_off": row.with_control_off.as_leaf(),
                                    "prevented": row.contribution.as_leaf(), "share_of_all_off": row.share_of_total}
                      for row in rows},
     }
-    path = folder / "attribution.json"
-    path.write_text(to_json(document), encoding="utf-8")
+    try:
+        path = write_atomic(folder / "attribution.json", to_json(document))
+    except InputError as error:
+        fail(error)
+    finally:
+        lock.close()
     err.print(f"wrote {path}")
     if report:
         write_report(folder, None, "png")

@@ -75,6 +75,9 @@ def run_command(
 ) -> None:
     """Run a lesson: story, narrated trace, key figures beside the previous step, questions and answers."""
     loaded = _load(lesson)
+    if handout is not None and handout.exists() and not handout.is_dir():
+        fail(InputError(str(handout), "--handout", "this is a file (or device), not a folder.",
+                        "give --handout a new folder, or one a handout was written to before."))
     reporter = Reporter(quiet)
     try:
         results = run_lesson(loaded, seed, LocalExecutor(workers), trace, step, reporter, trace_actor)
@@ -95,7 +98,13 @@ def run_command(
     if handout is not None:
         from sim.teach.handout import write_handouts  # plotting loads only when a handout is asked for
 
-        for path in write_handouts(loaded, results if step is None else shown, handout):
+        try:
+            written = write_handouts(loaded, results if step is None else shown, handout)
+        except InputError as error:
+            fail(error)
+        except KeyboardInterrupt:
+            interrupted("handouts are written whole or not at all; run the same command again.")
+        for path in written:
             err.print(f"wrote {path}")
         out.print(f"handout: {handout / 'students.html'} (teacher: {handout / 'teacher.html'})")
 

@@ -175,11 +175,20 @@ def exchange(first: Path, second: Path) -> bool:
 
 
 @contextmanager
-def staged_folder(target: Path) -> Iterator[Path]:
-    """Yield an empty folder beside `target`; on success it replaces `target` whole, in one rename."""
-    target = target.absolute()
+def staged_folder(target: Path, owned: frozenset[str] | None = None) -> Iterator[Path]:
+    """Yield an empty folder beside `target`; on success it replaces `target` whole, in one rename.
+
+    With `owned`, an existing target holding any other entry is refused rather than replaced.
+    """
+    shown, target = target, target.absolute()
     if target.exists() and not target.is_dir():
-        raise InputError(str(target), None, "this is a file, not a folder.", "give a new or existing folder.")
+        raise InputError(str(shown), None, "this is a file (or device), not a folder.",
+                         "give a new folder, or one this command wrote before.")
+    if owned is not None and target.is_dir():
+        others = sorted(e.name for e in target.iterdir() if e.name not in owned and TEMP_MARK not in e.name)
+        if others:
+            raise InputError(str(shown), None, f"the folder holds other files ({', '.join(others[:5])}), which "
+                             "writing it whole would delete.", "give a new or empty folder.")
     stage = target.with_name(f"{target.name}{TEMP_MARK}{uuid.uuid4().hex[:8]}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,7 @@ from sim.experiment.attribution import attribute as run_attribution
 from sim.experiment.executors import Executor, LocalExecutor, make_executor
 from sim.experiment.sweep import (
     check_sweep,
+    metric_names,
     recompute_sensitivity,
     row_records,
     run_sweep,
@@ -89,13 +90,13 @@ def sweep(
         reps = max(max_replications, loaded.spec.sweep.replications) if target_ci else loaded.spec.sweep.replications
         budget.check(budget.estimate([p.loaded.config for p in loaded.points], reps), yes)
         check_sweep(loaded, target_ci, target_metric)
-        store = Store(folder)
+        executor = make_executor(workers, scheduler)
     except InputError as error:
         fail(error)
     try:
-        executor = make_executor(workers, scheduler)
+        store = Store(folder)
     except InputError as error:
-        store.close()
+        executor.close()
         fail(error)
     spec = loaded.spec.sweep
     store.set_meta("command", portable_command())
@@ -252,6 +253,9 @@ def attribute(
     scenario = loaded.config.scenario
     folder = out_dir or Path("reports") / "attribution" / loaded.name
     try:
+        if metric not in metric_names(loaded.config):  # before hours of computation, not after
+            raise InputError("--metric", metric, "this is not a metric the model reports.",
+                             "use a path from `residency run CONFIG --json`, such as residual_access.events.")
         budget.check(budget.estimate([loaded.config] * ATTRIBUTION_VARIANTS, scenario.replications), yes)
         lock = FolderLock(prepare_folder(folder), "an attribution")
     except InputError as error:

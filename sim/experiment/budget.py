@@ -10,6 +10,8 @@ from sim.errors import InputError
 
 #: Requests one worker simulates per second (measured: about 50,000 to 150,000 on one core).
 REQUESTS_PER_SECOND = 100_000.0
+#: Seconds each run costs before its first request (building the world, drawing streams).
+SECONDS_PER_RUN = 0.02
 #: Bytes a request may hold while it waits in a queue that never empties (a gate far too small).
 BYTES_PER_QUEUED_REQUEST = 400.0
 #: Above these a run needs --yes: an hour of one core, or 4 GB for one replication.
@@ -28,7 +30,7 @@ class Budget:
     @property
     def cpu_seconds(self) -> float:
         """Return the estimated CPU time in seconds (on one core)."""
-        return self.requests / REQUESTS_PER_SECOND
+        return self.requests / REQUESTS_PER_SECOND + self.runs * SECONDS_PER_RUN
 
     @property
     def peak_bytes(self) -> float:

@@ -145,6 +145,9 @@ def load_arrangement(folder: Path) -> tuple[plots.Arrangement, dict[str, Any]]:
     resolved = _read_json(folder / "resolved_config.json")
     metrics: dict[str, tuple[float | None, float | None, float | None]] = {}
     _flatten_leaves(summary, "", metrics)
+    if "residual_access.events" not in metrics:
+        raise InputError(str(folder / "summary.json"), "residual_access.events", "the summary holds no metrics "
+                         "(it is damaged or of another format).", "rerun the command in the folder's manifest.json.")
     config = resolved["config"]
     arrangement = plots.Arrangement(
         name=config["scenario"]["name"], title=config["scenario"]["title"], metrics=metrics,

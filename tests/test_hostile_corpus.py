@@ -208,7 +208,8 @@ FILE_CASES = [
          setup=_write("inc.toml", 'include = "nowhere.toml"\n')),
     Case("include-nul", "files", ("validate", "{tmp}/inc.toml"), ("include",),
          setup=_write("inc.toml", 'include = "a\\u0000b"\n')),
-    Case("include-number", "files", ("validate", "{tmp}/inc.toml"), ("include",), setup=_write("inc.toml", "include = 3\n")),
+    Case("include-number", "files", ("validate", "{tmp}/inc.toml"), ("include",),
+         setup=_write("inc.toml", "include = 3\n")),
     Case("sweep-fifo", "files", ("sweep", "{tmp}/fifo.toml", "-q"), ("fifo.toml",), setup=_fifo, subprocess=True),
 ]
 
@@ -287,7 +288,8 @@ FLAG_CASES = [
     Case("set-unknown-path", "flags", ("validate", "{mmc}", "--set", "gatekeeper.nope=1"), ("gatekeeper.nope",)),
     Case("set-list-item", "flags", ("validate", "{mmc}", "--set", "routes.0=1"), ("routes.0",)),
     Case("days-zero", "flags", ("run", "{mmc}", "-r", "1", "--days", "0", "-q"), ("scenario.days",)),
-    Case("seed-negative", "flags", ("run", "{mmc}", "-r", "1", "--days", "1", "--seed", "-1", "-q"), ("scenario.seed",)),
+    Case("seed-negative", "flags", ("run", "{mmc}", "-r", "1", "--days", "1", "--seed", "-1", "-q"),
+         ("scenario.seed",)),
     Case("reps-zero", "flags", ("run", "{mmc}", "-r", "0", "--days", "1", "-q"), ("scenario.replications",)),
     Case("lesson-nul", "flags", ("teach", "run", "a\x00b"), ("NUL",)),
     Case("lesson-missing", "flags", ("teach", "run", "no_such_lesson"), ("no_such_lesson",)),

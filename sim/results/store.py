@@ -85,7 +85,16 @@ class Store:
                              f"this version reads {FORMAT!r}.", "rerun the sweep into a new --out folder.")
 
     def close(self) -> None:
-        """Close the database and release the folder's lock."""
+        """Close the database and release the folder's lock.
+
+        A writer leaves the file in rollback-journal mode, a single self-contained file that a
+        read-only reader can open without creating the -wal and -shm files WAL mode needs.
+        """
+        if not self.readonly:
+            try:
+                self.db.execute("PRAGMA journal_mode=DELETE")
+            except sqlite3.DatabaseError:  # another connection reads it: it stays in WAL mode
+                pass
         self.db.close()
         if self.lock is not None:
             self.lock.close()

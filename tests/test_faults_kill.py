@@ -123,7 +123,8 @@ def test_no_worker_outlives_a_stopped_sweep(tmp_path: Path, sig: signal.Signals)
     assert process.returncode == 128 + sig, stderr
     assert "Traceback" not in stderr
     message = " ".join(stderr.split())
-    assert f"{kept} of 24 rows are committed" in message and "run the same command again to resume" in message
+    assert f"{kept} finished rows are committed" in message and f"{kept} of 24 rows" in message
+    assert "run the same command again to resume" in message
 
 
 def test_sigterm_of_compare_ends_its_workers(tmp_path: Path) -> None:

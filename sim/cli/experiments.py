@@ -114,8 +114,9 @@ def sweep(
         reporter.close()
         kept, planned = store.row_count(), store.planned()
         store.close()
-        interrupted(f"{kept}{'' if planned is None else f' of {planned}'} rows are committed in {store.path}; "
-                    "run the same command again to resume (finished rows are skipped).")
+        share = "" if planned is None else f", {kept} of {planned} rows"
+        interrupted(f"{kept} finished rows are committed in {store.path}; run the same command again to resume "
+                    f"(finished rows are skipped{share}).")
     finally:
         reporter.close()
         executor.close()

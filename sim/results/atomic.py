@@ -226,23 +226,42 @@ class FolderLock:
 
     def __init__(self, folder: Path, what: str = "results") -> None:
         self.path = folder / LOCK_NAME
-        try:
-            self.handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise os_error(folder, exc) from None
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(self.handle, 64, 0).decode("ascii", "replace").strip() or "another process"
-            os.close(self.handle)
-            raise InputError(str(folder), None, f"another residency command ({holder}) is writing {what} "
-                             "into this folder.", "wait for it to finish (it resumes from the rows it "
-                             "commits), or give another --out folder.") from None
+        self.handle = -1
+        for _ in range(3):  # the holder removes the file as it lets go: lock the file that is there now
+            handle = self._open(folder)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(handle, 64, 0).decode("ascii", "replace").strip() or "another process"
+                os.close(handle)
+                raise InputError(str(folder), None, f"another residency command ({holder}) is writing {what} "
+                                 "into this folder.", "wait for it to finish (a sweep resumes from the rows it "
+                                 "commits), or give another --out folder.") from None
+            if self._current(handle):
+                self.handle = handle
+                break
+            os.close(handle)
+        else:  # pragma: no cover - three removals in a row: another writer keeps taking the folder
+            raise InputError(str(folder), None, f"another residency command keeps writing {what} here.",
+                             "wait for it to finish, or give another --out folder.")
         os.ftruncate(self.handle, 0)
         os.pwrite(self.handle, f"pid {os.getpid()}".encode("ascii"), 0)
 
+    def _open(self, folder: Path) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise os_error(folder, exc) from None
+
+    def _current(self, handle: int) -> bool:
+        try:
+            return os.stat(self.path).st_ino == os.fstat(handle).st_ino
+        except OSError:
+            return False
+
     def close(self) -> None:
-        """Release the lock."""
+        """Release the lock and remove its file, so that the folder holds only its outputs."""
         if self.handle >= 0:
+            self.path.unlink(missing_ok=True)
             os.close(self.handle)
             self.handle = -1

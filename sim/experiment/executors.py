@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import logging
 import multiprocessing
 import os
 import signal
@@ -132,6 +133,8 @@ class DaskExecutor:
                              "'dask[distributed]'`), or leave out --scheduler to use local processes.") from None
         _check_reachable(address)
         self.address = address
+        # The client logs a traceback when it loses the scheduler; the command reports it in one paragraph.
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
         try:
             self.client = Client(address, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:

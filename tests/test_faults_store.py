@@ -3,7 +3,9 @@ partial sweeps say so, a full disk is an input error, and the same results give 
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import json
 import os
 import shutil
@@ -13,9 +15,8 @@ from pathlib import Path
 
 import pytest
 from conftest import MMC, write_sweep
-from typer.testing import CliRunner
 
-from sim.cli import app
+from sim.cli import main
 from sim.results.atomic import FolderLock
 from sim.results.store import Store
 
@@ -34,26 +35,38 @@ values = [9, 12]
 
 
 def cli(*args: object, cwd: Path | None = None) -> tuple[int, str]:
-    """Run the CLI in-process and return (exit code, output); any exception but an exit fails the test."""
-    previous = Path.cwd()
+    """Run the CLI in-process through main() and return (exit code, output on one line)."""
+    code, output = raw(*args, cwd=cwd)
+    return code, " ".join(output.split())
+
+
+def raw(*args: object, cwd: Path | None = None) -> tuple[int, str]:
+    """Run the CLI in-process through main() and return (exit code, stdout and stderr)."""
+    previous, buffer = Path.cwd(), io.StringIO()
     if cwd is not None:
         os.chdir(cwd)
     try:
-        result = CliRunner().invoke(app, [str(a) for a in args], env={"NO_COLOR": "1", "TERM": "dumb",
-                                                                     "COLUMNS": "200"})
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            main([str(a) for a in args])
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
     finally:
         os.chdir(previous)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, " ".join(result.output.split())
+    return code, buffer.getvalue()
 
 
 def rows(folder: Path) -> list[dict[str, object]]:
     """Return the rows `residency results --format json` shows."""
-    code, _ = cli("results", folder, "--format", "json")
-    assert code == 0
-    result = CliRunner().invoke(app, ["results", str(folder), "--format", "json"])
-    return list(json.loads(result.stdout)["rows"])
+    previous, buffer = Path.cwd(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            main(["results", str(folder), "--format", "json"])
+    except SystemExit as stop:
+        assert not stop.code
+    finally:
+        os.chdir(previous)
+    return list(json.loads(buffer.getvalue())["rows"])
 
 
 def test_rerun_with_other_overrides_is_refused_then_replaced(tmp_path: Path) -> None:

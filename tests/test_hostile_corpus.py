@@ -8,6 +8,8 @@ devices, huge designs and rates) run in a subprocess under a time and a memory c
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import resource
@@ -19,9 +21,8 @@ from pathlib import Path
 
 import pytest
 from conftest import MMC, ROOT, cli_env, residency_executable
-from typer.testing import CliRunner
 
-from sim.cli import app
+from sim.cli import main
 
 ORACLE = ROOT / "configs" / "arrangements" / "oracle.toml"
 RUN = ("-r", "1", "--days", "1", "--workers", "1", "-q")
@@ -93,8 +94,8 @@ def _bad_db(kind: str) -> Callable[[Path], None]:
 def _results_folder(damage: str) -> Callable[[Path], None]:
     """Write a small complete run folder (by the CLI), then damage it."""
     def setup(tmp: Path) -> None:
-        result = CliRunner().invoke(app, ["run", str(MMC), *RUN, "--out", str(tmp / "res")])
-        assert result.exit_code == 0, result.output
+        code, output = in_process(["run", str(MMC), *RUN, "--out", str(tmp / "res")], tmp)
+        assert code == 0, output
         folder = tmp / "res"
         manifest = json.loads((folder / "manifest.json").read_text())
         if damage == "daily":
@@ -349,15 +350,22 @@ def _run(case: Case, args: list[str], cwd: Path) -> tuple[int, str]:
         done = subprocess.run([residency_executable(), *args], cwd=cwd, env=cli_env(COLUMNS="200"),
                               capture_output=True, text=True, timeout=TIME_CAP, preexec_fn=_limits, check=False)
         return done.returncode, done.stdout + done.stderr
-    previous = Path.cwd()
+    return in_process(args, cwd)
+
+
+def in_process(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run `residency ARGS` through main() in this process, from cwd; return (exit code, output)."""
+    previous, buffer = Path.cwd(), io.StringIO()
     os.chdir(cwd)
     try:
-        result = CliRunner().invoke(app, args, env={"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"})
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            main(args)
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
     finally:
         os.chdir(previous)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"{type(result.exception).__name__}: {result.exception}\n{result.output}")
-    return result.exit_code, result.output
+    return code, buffer.getvalue()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.category}:{c.id}" for c in CASES])

@@ -31,7 +31,6 @@ from sim.cli.common import (
     app,
     caption,
     err,
-    fail,
     fmt_estimate,
     human,
     interrupted,
@@ -42,6 +41,7 @@ from sim.cli.common import (
 )
 from sim.config.loader import LoadedConfig, load_config
 from sim.config.resources import project_path
+from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
 from sim.errors import InputError
 from sim.experiment import budget
 from sim.experiment.executors import LocalExecutor
@@ -62,12 +62,12 @@ def execute(
         if target_ci is None:
             return run_scenarios(loaded, seed, replications, progress=reporter, executor=executor)
         if not (math.isfinite(target_ci) and target_ci > 0):
-            fail(InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
-                            "give a fraction of the mean, such as 0.05 for 5%."))
+            raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
+                             "give a fraction of the mean, such as 0.05 for 5%.")
         known = estimates_names(loaded[0])
         if target_metric not in known:
-            fail(InputError("--target-metric", target_metric, "this is not a metric the model reports.",
-                            "use a path from `residency run CONFIG --json`, such as residual_access.events."))
+            raise InputError("--target-metric", target_metric, "this is not a metric the model reports.",
+                             "use a path from `residency run CONFIG --json`, such as residual_access.events.")
         results = run_to_precision(loaded, seed, replications, target_ci, target_metric,
                                    max(max_replications, replications), executor, reporter)
         reached = len(results[0].replications)
@@ -80,7 +80,6 @@ def execute(
         reporter.close()
         interrupted("no results were written (run and compare write their files at the end); "
                     "run the same command again, with fewer replications if time is short.")
-        raise  # unreachable: interrupted() exits
     finally:
         reporter.close()
 
@@ -88,20 +87,16 @@ def execute(
 def before_run(loaded: list[LoadedConfig], replications: int, target_ci: float | None, max_replications: int,
                yes: bool, out_dir: Path | None) -> FolderLock | None:
     """Check the run's size and the output folder before any computation; lock the folder for this writer."""
-    try:
-        if target_ci is not None and not (math.isfinite(target_ci) and target_ci > 0):
-            raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
-                             "give a fraction of the mean, such as 0.05 for 5%.")
-        most = max(max_replications, replications) if target_ci is not None else replications
-        budget.check(budget.estimate([c.config for c in loaded], most), yes)
-        if out_dir is None:
-            return None
-        for item in loaded:
-            check_name(item.name, str(item.path), "scenario.name")
-        return FolderLock(prepare_folder(out_dir), "results")
-    except InputError as error:
-        fail(error)
-        raise  # unreachable: fail() exits
+    if target_ci is not None and not (math.isfinite(target_ci) and target_ci > 0):
+        raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
+                         "give a fraction of the mean, such as 0.05 for 5%.")
+    most = max(max_replications, replications) if target_ci is not None else replications
+    budget.check(budget.estimate([c.config for c in loaded], most), yes)
+    if out_dir is None:
+        return None
+    for item in loaded:
+        check_name(item.name, str(item.path), "scenario.name")
+    return FolderLock(prepare_folder(out_dir), "results")
 
 
 def release(lock: FolderLock | None) -> None:
@@ -137,14 +132,11 @@ def run(
     quiet: QuietOption = False,
     target_ci: TargetOption = None,
     target_metric: TargetMetricOption = "residual_access.events",
-    max_replications: MaxRepsOption = 200,
+    max_replications: MaxRepsOption = MAX_REPLICATIONS,
     yes: YesOption = False,
 ) -> None:
     """Run one config and print a summary table (or JSON)."""
-    try:
-        loaded = load_config(config, overrides_from(set_, seed, replications, days))
-    except InputError as error:
-        fail(error)
+    loaded = load_config(config, overrides_from(set_, seed, replications, days))
     scenario = loaded.config.scenario
     lock = before_run([loaded], scenario.replications, target_ci, max_replications, yes, out_dir)
     [result] = execute([loaded], scenario.seed, scenario.replications, workers, quiet or json_,
@@ -153,8 +145,6 @@ def run(
         try:
             for path in write_results(out_dir, "run", portable_command(), [result], None, result.seed):
                 err.print(f"wrote {path}")
-        except InputError as error:
-            fail(error)
         finally:
             release(lock)
     if json_:
@@ -189,7 +179,7 @@ def compare(
     replications: RepsOption = None,
     days: DaysOption = None,
     set_: SetOption = None,
-    baseline: Annotated[str, typer.Option(help="Scenario the paired differences are taken from.")] = "status_quo",
+    baseline: Annotated[str, typer.Option(help="Scenario the paired differences are taken from.")] = DEFAULT_BASELINE,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for per-arrangement files and comparison.csv.")
     ] = Path("reports"),
@@ -198,19 +188,16 @@ def compare(
     quiet: QuietOption = False,
     target_ci: TargetOption = None,
     target_metric: TargetMetricOption = "residual_access.events",
-    max_replications: MaxRepsOption = 200,
+    max_replications: MaxRepsOption = MAX_REPLICATIONS,
     report: ReportOption = False,
     yes: YesOption = False,
 ) -> None:
     """Run arrangements under common random numbers and compare them with the baseline."""
-    try:
-        paths = configs or sorted(project_path(ARRANGEMENTS).glob("*.toml"))
-        if not paths:
-            raise InputError(str(ARRANGEMENTS), None, "there are no configs to compare.",
-                             "name config files, or run from the project folder.")
-        loaded = load_all(paths, overrides_from(set_, seed, replications, days))
-    except InputError as error:
-        fail(error)
+    paths = configs or sorted(project_path(ARRANGEMENTS).glob("*.toml"))
+    if not paths:
+        raise InputError(str(ARRANGEMENTS), None, "there are no configs to compare.",
+                         "name config files, or run from the project folder.")
+    loaded = load_all(paths, overrides_from(set_, seed, replications, days))
     first = loaded[0].config.scenario
     run_seed = seed if seed is not None else first.seed
     reps = replications if replications is not None else first.replications
@@ -225,8 +212,6 @@ def compare(
         results = [base] + [r for r in results if r is not base]
     try:
         write_results(out_dir, "compare", portable_command(), results, base, run_seed)
-    except InputError as error:
-        fail(error)
     except KeyboardInterrupt:
         interrupted(f"{out_dir} holds its previous complete output, or none (its manifest is then missing); "
                     "run the same command again.")
@@ -286,12 +271,9 @@ def validate(
     set_: SetOption = None,
 ) -> None:
     """Check configs (schema, provenance, fact ids) without running them."""
-    try:
-        for path in configs:
-            loaded = load_config(path, overrides_from(set_, None, None, None))
-            out.print(f"{path}: ok ({loaded.name}, {len(loaded.provenance)} sourced parameters)")
-    except InputError as error:
-        fail(error)
+    for path in configs:
+        loaded = load_config(path, overrides_from(set_, None, None, None))
+        out.print(f"{path}: ok ({loaded.name}, {len(loaded.provenance)} sourced parameters)")
 
 
 @app.command()
@@ -300,10 +282,7 @@ def facts(
     set_: SetOption = None,
 ) -> None:
     """Print every parameter of a config with its value and its source."""
-    try:
-        loaded = load_config(config, overrides_from(set_, None, None, None))
-    except InputError as error:
-        fail(error)
+    loaded = load_config(config, overrides_from(set_, None, None, None))
     table = Table(title=f"Parameters of {loaded.name} and where they come from",
                   title_justify="left")
     table.add_column("parameter")

@@ -13,7 +13,7 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sim.errors import InputError
 from sim.results.atomic import FolderLock, prepare_folder
@@ -51,7 +51,7 @@ class Row:
 
 
 class Store:
-    """An open results database."""
+    """An open results database; use it as a context manager so it is closed on every path."""
 
     def __init__(self, folder: Path, create: bool = True) -> None:
         self.folder = folder
@@ -98,6 +98,14 @@ class Store:
         self.db.close()
         if self.lock is not None:
             self.lock.close()
+
+    def __enter__(self) -> Self:
+        """Return the open store."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the database, whether the block finished or raised."""
+        self.close()
 
     def meta(self, name: str) -> str | None:
         """Return a stored metadata value."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,9 +29,9 @@ from sim.cli.common import (
     TargetMetricOption,
     TargetOption,
     WorkersOption,
+    YesOption,
     app,
     caption,
-    command_line,
     err,
     export,
     fmt_estimate,
@@ -38,6 +39,7 @@ from sim.cli.common import (
     interrupted,
     out,
     overrides_from,
+    portable_command,
     write_report,
 )
 from sim.cli.fact_checks import fact_base_path, print_audit, print_fit
@@ -60,20 +62,14 @@ from sim.config.loader import LoadedConfig, load_config
 from sim.config.resources import project_path, shipped_config
 from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
 from sim.errors import InputError
+from sim.experiment import budget
 from sim.experiment.executors import LocalExecutor
 from sim.experiment.replications import ScenarioResult, relative_half_width, run_scenarios, run_to_precision
 from sim.metrics import catalogue
 from sim.metrics.stats import paired_difference
 from sim.model.routing import deciding_choices, deciding_routes
-from sim.results.runs import (
-    comparison_csv,
-    comparison_rows,
-    estimates,
-    summary_document,
-    to_json,
-    write_manifest,
-    write_run,
-)
+from sim.results.atomic import FolderLock, check_name, prepare_folder
+from sim.results.runs import estimates, summary_document, to_json, write_results
 
 
 def execute(
@@ -86,7 +82,7 @@ def execute(
     try:
         if target_ci is None:
             return run_scenarios(loaded, seed, replications, progress=reporter, executor=executor)
-        if target_ci <= 0:
+        if not (math.isfinite(target_ci) and target_ci > 0):
             raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
                              "give a fraction of the mean, such as 0.05 for 5%.")
         known = estimates_names(loaded[0])
@@ -107,6 +103,27 @@ def execute(
                     "run the same command again, with fewer replications if time is short.")
     finally:
         reporter.close()
+
+
+def before_run(loaded: list[LoadedConfig], replications: int, target_ci: float | None, max_replications: int,
+               yes: bool, out_dir: Path | None) -> FolderLock | None:
+    """Check the run's size and the output folder before any computation; lock the folder for this writer."""
+    if target_ci is not None and not (math.isfinite(target_ci) and target_ci > 0):
+        raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
+                         "give a fraction of the mean, such as 0.05 for 5%.")
+    most = max(max_replications, replications) if target_ci is not None else replications
+    budget.check(budget.estimate([c.config for c in loaded], most), yes)
+    if out_dir is None:
+        return None
+    for item in loaded:
+        check_name(item.name, str(item.path), "scenario.name")
+    return FolderLock(prepare_folder(out_dir), "results")
+
+
+def release(lock: FolderLock | None) -> None:
+    """Release an output folder's lock, if one was taken."""
+    if lock is not None:
+        lock.close()
 
 
 def estimates_names(loaded: LoadedConfig) -> list[str]:
@@ -138,18 +155,21 @@ def run(
     target_metric: TargetMetricOption = "residual_access.events",
     max_replications: MaxRepsOption = MAX_REPLICATIONS,
     strict: StrictOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Run one config and print a summary table (or JSON)."""
     loaded = load_config(config_arg(config), overrides_from(set_, seed, replications, days))
     check_strict([loaded], strict)
     scenario = loaded.config.scenario
+    lock = before_run([loaded], scenario.replications, target_ci, max_replications, yes, out_dir)
     [result] = execute([loaded], scenario.seed, scenario.replications, workers, quiet or json_,
                        target_ci, target_metric, max_replications)
     if out_dir is not None:
-        for path in write_run(result, out_dir):
-            err.print(f"wrote {path}")
-        write_manifest(out_dir, "run", command_line(), [result.loaded.name], None, result.seed,
-                       len(result.replications))
+        try:
+            for path in write_results(out_dir, "run", portable_command(), [result], None, result.seed):
+                err.print(f"wrote {path}")
+        finally:
+            release(lock)
     warn_unrouted(result)
     if json_:
         sys.stdout.write(to_json(summary_document(result)))
@@ -243,6 +263,7 @@ def compare(
     max_replications: MaxRepsOption = MAX_REPLICATIONS,
     report: ReportOption = False,
     strict: StrictOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Run arrangements under common random numbers and compare them with the baseline."""
     paths = [config_arg(c) for c in configs] if configs else sorted(project_path(ARRANGEMENTS).glob("*.toml"))
@@ -259,17 +280,20 @@ def compare(
     if not quiet and not json_:
         err.print(f"comparing {len(loaded)} arrangements x {reps} replications "
                   f"(seed {run_seed}, common random numbers)")
+    lock = before_run(loaded, reps, target_ci, max_replications, yes, out_dir)
     results = execute(loaded, run_seed, reps, workers, quiet or json_, target_ci, target_metric,
                       max_replications)
     base = next((r for r in results if r.loaded.name == baseline), None)
     if base is not None:  # the baseline leads the table
         results = [base] + [r for r in results if r is not base]
-    for result in results:
-        write_run(result, out_dir / result.loaded.name)
-    write_manifest(out_dir, "compare", command_line(), [r.loaded.name for r in results],
-                   base.loaded.name if base else None, run_seed, len(results[0].replications))
+    try:
+        write_results(out_dir, "compare", portable_command(), results, base, run_seed)
+    except KeyboardInterrupt:
+        interrupted(f"{out_dir} holds its previous complete output, or none (its manifest is then missing); "
+                    "run the same command again.")
+    finally:
+        release(lock)
     csv_path = out_dir / "comparison.csv"
-    csv_path.write_text(comparison_csv(comparison_rows(results, base)), encoding="utf-8")
     for result in results:
         warn_unrouted(result)
     if json_:

@@ -7,6 +7,8 @@ import dataclasses
 import datetime as dt
 import difflib
 import json
+import os
+import stat
 import tomllib
 import types
 import typing
@@ -30,6 +32,7 @@ UNSOURCED_KEYS = frozenset(
 PROVENANCE_KEY = "provenance"
 INCLUDE_KEY = "include"
 SOURCED_LEAF_KEYS = frozenset({"value", "fact", "assume", "note"}) | RANGE_KEYS
+MAX_CONFIG_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ def load_config(
 ) -> LoadedConfig:
     """Read, check and validate a config file, then apply (key, value, flag) overrides."""
     path = Path(path)
+    check_regular_file(path)
     facts_path = find_fact_base(path.resolve().parent)
     facts = load_facts(facts_path) if facts_path else {}
     plain, provenance = read_sourced(path, facts, facts_path, ())
@@ -155,6 +159,8 @@ def read_sourced(
     if not isinstance(include, str):
         raise InputError(str(path), INCLUDE_KEY, "include must be a file name in quotes.",
                          'write `include = "../common/world.toml"`.')
+    if "\x00" in include:
+        raise InputError(str(path), INCLUDE_KEY, "the file name holds a NUL character.", "give a plain file name.")
     base_path = include_path(path, include)
     if base_path in chain or len(chain) > 8:
         raise InputError(str(path), INCLUDE_KEY, "the includes form a loop.",
@@ -205,8 +211,12 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file, turning a missing file or bad syntax into an InputError."""
+    check_regular_file(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), None, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start}).",
+                         "save the config as UTF-8 text.") from None
     except FileNotFoundError:
         raise InputError(
             str(path), None, "the file does not exist.",
@@ -222,6 +232,27 @@ def read_toml(path: Path) -> dict[str, Any]:
             str(path), None, f"the file is not valid TOML ({exc}).",
             "correct the syntax at that line: strings need quotes, tables need [brackets].",
         ) from None
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse anything but a regular file under MAX_CONFIG_BYTES (FIFOs, devices, folders, huge files)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(str(path), None, "the file does not exist.",
+                         "check the path (shipped configs live in configs/arrangements/).") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(repr(str(path)), None, f"the file cannot be read ({reason}).",
+                         "check the path and its permissions.") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(str(path), None, "this is a folder, not a config file.", "give the path of a .toml file.")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(str(path), None, "this is not a regular file (a pipe, socket or device).",
+                         "give the path of a .toml file saved on disk.")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise InputError(str(path), None, f"the file is {info.st_size:,} bytes; a config holds at most "
+                         f"{MAX_CONFIG_BYTES:,}.", "give a config file, not a data file.")
 
 
 def is_sourced_leaf(node: dict[str, Any]) -> bool:

@@ -183,6 +183,13 @@ def daily_timeline(arrangements: Sequence[Arrangement], caption: str) -> Figure:
     for ax, (column, scale, smooth, ylabel) in zip((axes[0][0], axes[1][0]), TIMELINE_PANELS, strict=True):
         shown = [a for a in arrangements if column in a.daily]
         prepare = rolling_mean if smooth else list
+        smoothed = [v for a in shown for v in prepare(a.daily[column].mean) if v > 0]
+        log = smooth and needs_log(smoothed)
+
+        def drawn(values: Sequence[float], s: float = scale, p: Any = prepare, lg: bool = log) -> list[float]:
+            # A log axis cannot show zero: leave a gap there rather than a line plunging off the axis.
+            return [math.nan if lg and not v > 0 else max(0.0, v) / s for v in p(values)]
+
         groups = coinciding(shown, lambda a, c=column, p=prepare: p(a.daily[c].mean))
         for a in shown:
             series = a.daily[column]
@@ -190,26 +197,24 @@ def daily_timeline(arrangements: Sequence[Arrangement], caption: str) -> Figure:
             group = next((g for g in groups if a.name in g), [a.name])
             rank = group.index(a.name)
             # Equal series are drawn wide first, then narrower and dashed on top, so each stays visible.
-            width = 1.8 + 2.2 * (len(group) - 1 - rank)
-            ax.plot(days, [v / scale for v in prepare(series.mean)], color=palette[a.name], linewidth=width,
+            ax.plot(days, drawn(series.mean), color=palette[a.name], linewidth=1.8 + 2.2 * (len(group) - 1 - rank),
                     linestyle="-" if rank == 0 else (0, (4, 2)), label=a.label, gid=f"{column}:{a.name}",
                     solid_capstyle="butt")
             for bound in (series.low, series.high):  # the interval as thin lines: no mixed fills
-                ax.plot(days, [max(0.0, v) / scale for v in prepare(bound)], color=palette[a.name], linewidth=0.5,
-                        alpha=0.7, gid=f"band:{column}:{a.name}")
-        said = [f"{_labels(arrangements, g)} coincide (drawn one over the other)" for g in groups]
-        if said:
-            ax.text(0.99, 0.97, "\n".join(said), transform=ax.transAxes, ha="right", va="top", fontsize=9,
-                    color=INK, gid="coincide", bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
-        smoothed = [v for a in shown for v in prepare(a.daily[column].mean) if v > 0]
-        if smooth and needs_log(smoothed):
+                ax.plot(days, drawn(bound), color=palette[a.name], linewidth=0.5, alpha=0.7,
+                        gid=f"band:{column}:{a.name}")
+        if groups:
+            ax.set_title("; ".join(f"{_labels(arrangements, g)} coincide (drawn one over the other)"
+                                   for g in groups), loc="right", fontsize=9, color=INK, gid="coincide")
+        if log:
             count_axis(ax, "y", True)
             ax.set_ylim(bottom=min(smoothed) / 2)
             ylabel += ", log scale"
         ax.set_ylabel(ylabel)
         ax.xaxis_date()
-        ax.set_xlim(min(day_number(a.daily[column].dates[0]) for a in shown) if shown else None,
-                    max(day_number(a.daily[column].dates[-1]) for a in shown) if shown else None)
+        if shown:
+            ax.set_xlim(min(day_number(a.daily[column].dates[0]) for a in shown),
+                        max(day_number(a.daily[column].dates[-1]) for a in shown))
         tidy(ax)
     _milestones(figure, axes[0][0], axes[1][0], arrangements)
     axes[1][0].set_xlabel("date")
@@ -233,7 +238,7 @@ def _milestones(figure: Figure, top: Axes, bottom: Axes, arrangements: Sequence[
                      va="bottom", color=INK, fontweight="bold")
         for k, (label, names) in enumerate(events):
             head = f"{number}. {when:%d %b %Y}:" if k == 0 else " " * (len(f"{number}. {when:%d %b %Y}:") + 3)
-            lines.append(f"{head} {label} ({_labels(arrangements, names)})")
+            lines.append(f"{head} {label} — {', '.join(_labels(arrangements, [n]) for n in names)}")
     if lines:
         bottom.text(0.0, -0.16, "\n".join(lines), transform=bottom.transAxes, fontsize=8, va="top",
                     gid="milestone-key")
@@ -349,7 +354,7 @@ def wait_ecdf(arrangements: Sequence[Arrangement], caption: str) -> Figure:
     tidy(ax, "both")
     ungated = [a.label for a in arrangements if not a.wait_histogram]
     if gated:
-        ax.legend(frameon=False, fontsize=9, loc="upper left", title="triangles: the 95th percentile")
+        ax.legend(frameon=False, fontsize=9, loc="center left", title="▼ marks the 95th percentile")
     else:
         ax.text(0.5, 0.5, "no arrangement here uses a stewardship gate", transform=ax.transAxes, ha="center")
     if ungated:

@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sim.config.schema import CHANNEL_TITLES, CHANNELS
+from sim.config.schema import CHANNEL_TITLES, CHANNELS, display
 from sim.report.figures import Arrangement, channel_events
 from sim.report.style import count
+from sim.report.units import words
 
 METRIC = "residual_access.events"
-#: The parameters (by dotted-path prefix) that set how much each channel leaks.
+#: The parameters (by last part of their dotted path) that set how often each channel leaks.
 CHANNEL_DRIVERS: dict[str, tuple[str, ...]] = {
-    "approved_by_policy": ("routes", "policy.", "actors.cn_engineers.data_classes", "actors.cn_engineers.purposes"),
-    "approved_in_error": ("gatekeeper.false_approval",),
-    "emergency_path": ("gatekeeper.emergency_purposes", "actors.cn_engineers.purposes"),
-    "parent_override": ("organisations.",),
-    "legacy_or_backup_abroad": ("deletions.", "replication.", "migrations.", "sites."),
-    "covert": ("actors.cn_engineers.covert", "controls.code_review_coverage"),
+    "approved_by_policy": ("data_classes", "headcount", "requests_per_hour", "allowed_read", "gate"),
+    "approved_in_error": ("false_approval", "headcount", "requests_per_hour"),
+    "emergency_path": ("emergency_purposes", "purposes", "headcount", "requests_per_hour"),
+    "parent_override": ("independence", "approve_probability", "false_denial"),
+    "legacy_or_backup_abroad": ("median_days", "sigma", "incomplete_probability", "residue_share", "until",
+                                "holdings", "key_custody", "headcount", "requests_per_hour"),
+    "covert": ("covert_attempts_per_year", "code_review_coverage"),
 }
 
 
@@ -32,17 +34,24 @@ def dominant_channel(a: Arrangement) -> str | None:
     return best if channel_events(a, best) > 0 else None
 
 
-def driving_assumptions(channel: str, provenance: dict[str, str], limit: int = 3) -> list[str]:
+def driving_assumptions(channel: str, resolved: dict[str, Any], limit: int = 2) -> list[str]:
     """Return the assumptions (parameter in words, with the reason) behind a channel's leaks."""
+    config = resolved.get("config", {})
     found = []
-    for key, source in sorted(provenance.items()):
-        if source.startswith("assumption") and key.startswith(CHANNEL_DRIVERS.get(channel, ())):
-            reason = source.split(":", 1)[-1].strip()
-            found.append(f"{key.rsplit('.', 1)[-1].replace('_', ' ')} ({reason})")
+    for key, source in sorted(resolved.get("provenance", {}).items()):
+        parts = key.split(".")
+        last = next((p for p in reversed(parts) if not p.isdigit()), key)
+        if not (str(source).startswith("assumption") and last in CHANNEL_DRIVERS.get(channel, ())):
+            continue
+        owner = words(parts[0]) if len(parts) > 1 else ""
+        if len(parts) > 2 and parts[0] in ("actors", "sites", "organisations"):
+            owner = display(parts[1], config.get(parts[0], {}).get(parts[1], {}).get("title", ""))
+        reason = str(source).split(":", 1)[-1].strip().split(";")[0]
+        found.append(f"{owner}: {words(last)} ({reason})" if owner else f"{words(last)} ({reason})")
     return found[:limit]
 
 
-def findings(arrangements: Sequence[Arrangement], provenance: dict[str, dict[str, str]],
+def findings(arrangements: Sequence[Arrangement], resolved: dict[str, dict[str, Any]],
              diffs: dict[str, tuple[float | None, float | None, float | None]], baseline: str | None) -> str:
     """Return a short paragraph: who leaves least, by how much, how sure, and on which assumptions it rests."""
     if not arrangements:
@@ -54,7 +63,8 @@ def findings(arrangements: Sequence[Arrangement], provenance: dict[str, dict[str
     parts = [f"{best.label} leaves the least residual cross-border access to protected data: "
              f"{count(best.mean(METRIC))} accesses a year{_interval(best)}"]
     if len(ranked) > 1:
-        parts[0] += f", against {count(worst.mean(METRIC))}{_interval(worst)} under {worst.label}."
+        alike = [a.label for a in ranked if a.mean(METRIC) == worst.mean(METRIC)]
+        parts[0] += f", against {count(worst.mean(METRIC))}{_interval(worst)} under {' and '.join(alike)}."
     else:
         parts[0] += "."
     if ties:
@@ -72,12 +82,10 @@ def findings(arrangements: Sequence[Arrangement], provenance: dict[str, dict[str
         if channel is None:
             continue
         share = channel_events(a, channel) / a.mean(METRIC) if a.mean(METRIC) else 0.0
-        said = f"Under {a.label}, {share:.0%} of it comes through {CHANNEL_TITLES[channel].lower()}"
-        assumed = driving_assumptions(channel, provenance.get(a.name, {}))
-        parts.append(said + (", which rests on assumptions: " + "; ".join(assumed) if assumed else "") + ".")
+        amount = "all" if share > 0.995 else f"{share:.0%}"
+        said = f"Under {a.label}, {amount} of it comes through {CHANNEL_TITLES[channel].lower()}"
+        assumed = driving_assumptions(channel, resolved.get(a.name, {}))
+        parts.append(said + (", which rests on assumptions — " + "; ".join(assumed) if assumed else "") + ".")
     return " ".join(parts)
 
 
-def provenance_of(resolved: dict[str, Any]) -> dict[str, str]:
-    """Return a resolved-config document's provenance (parameter -> source text)."""
-    return {str(k): str(v) for k, v in resolved.get("provenance", {}).items()}

@@ -23,7 +23,7 @@ from sim.report.style import (
 )
 
 LINESTYLES: dict[str, Any] = {"none": "-", "parent": (0, (6, 3)), "steward": (0, (1, 2)), "blocked": "-"}
-ACTOR_X, SITE_X, BOX_W, BOX_H = 0.14, 0.82, 0.2, 0.15
+ACTOR_X, SITE_X, BOX_W, BOX_H = 0.13, 0.84, 0.22, 0.17
 LABEL_AT = 0.72  # how far along a route its mark sits: near the site, where routes from different actors part
 
 
@@ -106,7 +106,7 @@ def dataflow_map(config: Config, leaks: dict[str, float], caption: str, title: s
 
 def _route(ax: Axes, actor: str, site: str, start: tuple[float, float], end: tuple[float, float], gate: str,
            explicit: bool, leaked: float, a_index: int, text: str) -> None:
-    (x0, y0), (x1, y1) = (start[0] + BOX_W / 2, start[1]), (end[0] - BOX_W / 2, end[1])
+    (x0, y0), (x1, y1) = (start[0] + BOX_W / 2 + 0.012, start[1]), (end[0] - BOX_W / 2 - 0.012, end[1])
     mx, my = x0 + (x1 - x0) * LABEL_AT, y0 + (y1 - y0) * LABEL_AT
     gid = f"route:{actor}:{site}"
     if not explicit or gate == "blocked":
@@ -129,8 +129,9 @@ def _node(ax: Axes, gid: str, x: float, y: float, name: str, place: str, code: s
     ax.add_patch(FancyBboxPatch((x - BOX_W / 2, y - BOX_H / 2), BOX_W, BOX_H, boxstyle="round,pad=0.01",
                                 facecolor=JURISDICTION_COLOURS.get(code, OTHER_PLACE), edgecolor=INK,
                                 linewidth=0.6, gid=f"node:{gid}"))
-    ax.text(x, y + 0.03, name, ha="center", va="center", fontsize=10, color=INK, fontweight="bold")
-    ax.text(x, y - 0.03, f"{place} · {extra}", ha="center", va="center", fontsize=8.5, color=INK)
+    ax.text(x, y + 0.045, name, ha="center", va="center", fontsize=10, color=INK, fontweight="bold")
+    ax.text(x, y - 0.005, place, ha="center", va="center", fontsize=9, color=INK)
+    ax.text(x, y - 0.05, extra, ha="center", va="center", fontsize=9, color=INK)
 
 
 def _legend(ax: Axes, config: Config, gates: set[str]) -> None:

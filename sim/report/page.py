@@ -24,7 +24,7 @@ from sim.metrics.recorder import hist_edges
 from sim.metrics.stats import estimate
 from sim.report import experiment_figures as experiment_plots
 from sim.report import figures as plots
-from sim.report.findings import findings, provenance_of
+from sim.report.findings import findings
 from sim.report.maps import dataflow_map
 from sim.report.units import factor_label, metric_label, number
 from sim.results.runs import MANIFEST, MANIFEST_FORMAT, estimates
@@ -228,7 +228,7 @@ def milestones(config: Config) -> list[tuple[dt.date, str]]:
         events.append((m.start + dt.timedelta(days=m.duration_days), f"move to {site(m.target)} done"))
     for r in config.replication:
         if r.until is not None:
-            events.append((r.until, f"backup to {site(r.target)} stops"))
+            events.append((r.until, f"copies to {site(r.target)} stop"))
     for d in config.deletions:
         events.append((d.start, f"deletion at {site(d.site)} starts"))
         events.append((d.start + dt.timedelta(days=d.median_days), f"deletion at {site(d.site)}: median end"))
@@ -280,8 +280,7 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
             row.append("–" if a.name == baseline else _fmt_interval(diffs.get(a.name), signed=True))
         rows.append(row)
     channel_rows = [[a.label, *[_fmt_number(plots.channel_events(a, c)) for c in CHANNELS]] for a in arrangements]
-    provenance = {a.name: provenance_of(resolved) for a, resolved in loaded}
-    intro = [findings(arrangements, provenance, diffs, baseline), QUESTION,
+    intro = [findings(arrangements, {a.name: resolved for a, resolved in loaded}, diffs, baseline), QUESTION,
              "Arrangements compared: " + "; ".join(f"{a.label} ({a.title})" for a in arrangements) + ".",
              f"Every figure is a mean over {manifest['replications']} replications with its 95% confidence interval. "
              "Replication r of every arrangement uses the same random streams (common random numbers), so the "

@@ -13,7 +13,7 @@ from matplotlib.patches import Rectangle
 from sim.config.schema import display
 from sim.report.figures import colours_of_names
 from sim.report.style import INK, MUTED, count, count_axis, needs_log, new_figure, note, tidy
-from sim.report.units import factor_label, metric_label
+from sim.report.units import factor_label, kind_of, metric_label, number
 
 
 def _tick(value: Any) -> str:
@@ -75,7 +75,13 @@ def sweep_heatmap(records: Sequence[dict[str, Any]], factors: tuple[str, str], o
         j, i = ys.index(r[fy]), xs.index(r[fx])
         grid[j][i] = r[f"{output}.mean"]
         intervals[j][i] = _bounds(r, output)
-    title = f"{metric_label(output).capitalize()} over {factor_label(fx)} and {factor_label(fy)}"
+    title = f"{metric_label(output).capitalize()} by {factor_label(fx).split(': ')[-1]} and " \
+            f"{factor_label(fy).split(': ')[-1]}"
+    kind = kind_of(output)
+
+    def shown(v: float, half: bool = False) -> str:
+        return number(v, kind, scale_of=v if half else None) if kind != "count" else count(v)
+
     figure, axes = new_figure(title, caption)
     ax = axes[0][0]
     means = [v for row in grid for v in row if not math.isnan(v)]
@@ -89,8 +95,8 @@ def sweep_heatmap(records: Sequence[dict[str, Any]], factors: tuple[str, str], o
         for i, value in enumerate(row):
             if not math.isnan(value):
                 cell = intervals[j][i]
-                half = "" if cell is None else f"\n±{count((cell[1] - cell[0]) / 2)}"
-                ax.text(i, j, count(value) + half, ha="center", va="center", fontsize=9,
+                half = "" if cell is None else f"\n±{shown((cell[1] - cell[0]) / 2, True)}"
+                ax.text(i, j, shown(value) + half, ha="center", va="center", fontsize=9,
                         color="white" if norm(value) < 0.5 else "black")
     for j, i in indistinguishable(intervals):
         ax.add_patch(Rectangle((i - 0.5, j - 0.5), 1, 1, fill=False, hatch="//", edgecolor=MUTED, linewidth=0,
@@ -100,7 +106,7 @@ def sweep_heatmap(records: Sequence[dict[str, Any]], factors: tuple[str, str], o
     ax.set_xlabel(factor_label(fx))
     ax.set_ylabel(factor_label(fy))
     bar = figure.colorbar(image, ax=ax, label=f"{metric_label(output)} (mean)")
-    bar.ax.yaxis.set_major_formatter(lambda v, _: count(v))
+    bar.ax.yaxis.set_major_formatter(lambda v, _: shown(v))
     note(figure, "cell: mean ± half its 95% interval; hatched: interval overlaps every neighbour's (noise cannot "
          "tell them apart); colour range at least as wide as the widest interval")
     return figure
@@ -162,11 +168,11 @@ def sensitivity_bars(rows: Sequence[tuple[str, str, str, str, str, float, float 
 
 def attribution_waterfall(base: float, contributions: Sequence[tuple[str, float, float, float]],
                           all_off: float, caption: str, metric: str = "residual_access.events",
-                          titles: dict[str, str] | None = None) -> Figure:
+                          titles: dict[str, str] | None = None, detects: Sequence[str] = ()) -> Figure:
     """Walk from the as-configured value up to the all-controls-off value, one control at a time.
 
     `contributions` holds (control, prevented, interval low, interval high) for each control;
-    `titles` gives each control's display name and `detects` lists controls that detect, not prevent.
+    `titles` gives each control's display name; `detects` lists controls that detect rather than prevent.
     """
     label = metric_label(metric)
     figure, axes = new_figure(f"What each control prevents: {label} with it switched off", caption)
@@ -183,9 +189,11 @@ def attribution_waterfall(base: float, contributions: Sequence[tuple[str, float,
         ax.errorbar(i, level + prevented, yerr=[[prevented - low], [high - prevented]], fmt="none", ecolor=INK,
                     capsize=4)
         resolved = not low <= 0 <= high
-        text = ("+" if prevented >= 0 else "") + count(prevented) if resolved else "no measurable change"
+        text = ("+" if prevented >= 0 else "") + count(prevented) if resolved else "no clear change"
+        if name in detects:
+            text += "\n(detects, does\nnot prevent)"
         ax.annotate(text, (i, max(level, level + prevented, level + high)), xytext=(0, 3), textcoords="offset points",
-                    ha="center", fontsize=8, rotation=0 if resolved else 90, va="bottom")
+                    ha="center", fontsize=8, va="bottom")
         level += prevented
     overlap = all_off - level
     ax.bar(len(contributions) + 1, overlap, bottom=level, color="white", edgecolor=INK, hatch="//",
@@ -200,6 +208,5 @@ def attribution_waterfall(base: float, contributions: Sequence[tuple[str, float,
     ax.set_ylabel(label)
     tidy(ax)
     note(figure, "grey: rise when one control alone is off (whiskers: 95% interval); hatched: all off minus the "
-         "sum of single switches, negative when controls stop the same accesses; a control that only detects "
-         "(audit) prevents nothing by design")
+         "sum of single switches, negative when controls stop the same accesses")
     return figure

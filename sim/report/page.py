@@ -417,7 +417,9 @@ def attribution_report(folder: Path, out: Path, fmt: str) -> Report:
         contributions.append((name, float(prevented["mean"]), float(ci[0]), float(ci[1])))
     caption = f"seed {run['seed']}, {run['replications']} replications, residency {__version__}"
     titles = {name: display(name) for name in controls}
-    figure = save(experiment_plots.attribution_waterfall(base, contributions, all_off, caption, run["metric"], titles),
+    detects = [name for name, entry in controls.items() if "detect" in str(entry.get("meaning", ""))]
+    figure = save(experiment_plots.attribution_waterfall(base, contributions, all_off, caption, run["metric"], titles,
+                                                         detects),
                   out / "figures", "attribution_waterfall", fmt,
                   "From the arrangement as configured to all controls off: what each control prevents.")
     rows = [[display(name), entry["meaning"], _fmt_interval(_leaf(entry["with_control_off"])),

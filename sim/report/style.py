@@ -7,6 +7,7 @@ gates each have a palette of their own, chosen so that none reuses or resembles 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -75,7 +76,7 @@ def new_figure(title: str, caption: str, rows: int = 1, cols: int = 1, height: f
     """Return a figure with a title, a caption line, and its axes."""
     figure = Figure(figsize=(width, height), layout="constrained")
     axes = figure.subplots(rows, cols, squeeze=False)
-    figure.suptitle(title, fontsize=14, fontweight="bold")
+    figure.suptitle(textwrap.fill(title, 80), fontsize=14, fontweight="bold")
     figure.text(0.995, 0.002, caption, ha="right", va="bottom", fontsize=8, color=MUTED)
     # Keep the bottom strip free for the note line (above) and the caption line (below).
     strip = 30 / (height * 72)

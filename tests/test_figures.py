@@ -379,12 +379,13 @@ def test_milestones_stay_inside_the_simulated_days() -> None:
 
 # -- friction against residual ----------------------------------------------------------------
 def test_friction_vs_residual_points_and_interval_crosses(compare_figures: dict[str, Figure],
-                                                          summaries: dict[str, dict[str, Any]]) -> None:
+                                                          summaries: dict[str, dict[str, Any]],
+                                                          configs: dict[str, Config]) -> None:
     """Each arrangement sits at (time to decision, residual access) with its 95% interval in both directions."""
     ax = compare_figures["friction_vs_residual"].axes[0]
     for name in SMALL_COMPARE:
         x, y = leaf(summaries[name], "friction.decision_hours"), leaf(summaries[name], "residual_access.events")
-        container = point_container(ax, name)
+        container = point_container(ax, configs[name].scenario.display)
         point = container.lines[0]
         assert point.get_gid() == f"point:{name}"
         assert floats(point.get_xdata()) == pytest.approx([x["mean"]], rel=1e-12)
@@ -527,7 +528,7 @@ def test_sweep_line_draws_the_point_means(experiments: dict[str, Path],
         line = one_line(ax, "line:oracle")
         assert floats(line.get_xdata()) == [25.0, 50.0, 100.0]
         assert floats(line.get_ydata()) == pytest.approx([r[f"{output}.mean"] for r in records], rel=1e-12)
-        assert ax.get_xlabel() == "gatekeeper: reviewers" and ax.get_ylabel() == metric_label(output)
+        assert ax.get_xlabel() == "Gatekeeper: reviewers" and ax.get_ylabel() == metric_label(output)
 
 
 def test_sweep_heatmap_image_is_the_grid_of_means(experiments: dict[str, Path],
@@ -822,4 +823,4 @@ def test_sensitivity_warns_where_indices_are_not_resolved() -> None:
             ("sobol", "a", "y", "f.small", "ST", 0.1, 0.2), ("sobol", "a", "y", "f.small", "S1", 0.2, 0.2)]
     figure = sensitivity_bars(rows, "y", "seed 1", "a", samples=512)
     labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
-    assert labels == ["f: small ⚠", "f: big"]  # largest total effect on top, the unresolved one flagged
+    assert labels == ["F: small ⚠", "F: big"]  # largest total effect on top, the unresolved one flagged

@@ -159,7 +159,7 @@ def test_teach_show_is_written_for_people() -> None:
     assert result.returncode == 0, result.stderr
     assert "{" not in result.stdout and "overrides" not in result.stdout
     assert "Arrangement: Oracle (Project Texas)" in result.stdout
-    assert "Changed: gatekeeper: reviewers = 200" in result.stdout
+    assert "Changed: Gatekeeper: reviewers = 200" in result.stdout
     assert not re.search(r"\b[a-z_]+\.[a-z_]+\b", result.stdout)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from matplotlib.colors import Normalize
@@ -11,9 +12,24 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from sim.config.schema import display
-from sim.report.figures import colours_of_names
-from sim.report.style import INK, MUTED, count, count_axis, needs_log, new_figure, note, tidy
+from sim.report.style import INK, MUTED, arrangement_colours, count, count_axis, needs_log, new_figure, note, tidy
 from sim.report.units import factor_label, kind_of, metric_label, number
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Display names and colours an experiment's figures take from its arrangements' configs."""
+
+    names: dict[str, str] = field(default_factory=dict)  # key of an arrangement, group, site or organisation
+    colours: dict[str, str] = field(default_factory=dict)  # arrangement -> configured colour
+
+    def name(self, key: str) -> str:
+        """Return a key's display name."""
+        return self.names.get(key) or display(key)
+
+    def palette(self, arrangements: Sequence[str]) -> dict[str, str]:
+        """Return the arrangements' colours: configured ones first, free Okabe-Ito ones for the rest."""
+        return arrangement_colours(arrangements, self.colours)
 
 
 def _tick(value: Any) -> str:
@@ -26,22 +42,25 @@ def _bounds(r: dict[str, Any], output: str) -> tuple[float, float]:
     return (mean if low is None else low), (mean if high is None else high)
 
 
-def sweep_line(records: Sequence[dict[str, Any]], factor: str, output: str, caption: str) -> Figure:
+def sweep_line(records: Sequence[dict[str, Any]], factor: str, output: str, caption: str,
+               vocabulary: Vocabulary | None = None) -> Figure:
     """Plot an output against one factor's values with its 95% interval band, per arrangement."""
-    figure, axes = new_figure(f"{metric_label(output).capitalize()} against {factor_label(factor)}", caption)
+    words = vocabulary or Vocabulary()
+    label = factor_label(factor, words.names)
+    figure, axes = new_figure(f"{metric_label(output).capitalize()} against {label}", caption)
     ax = axes[0][0]
     names = sorted({r["arrangement"] for r in records})
-    palette = colours_of_names(names)
+    palette = words.palette(names)
     for name in names:
         rows = sorted((r for r in records if r["arrangement"] == name), key=lambda r: r[factor])
         xs = [r[factor] for r in rows]
-        ax.plot(xs, [r[f"{output}.mean"] for r in rows], marker="o", color=palette[name], label=display(name),
+        ax.plot(xs, [r[f"{output}.mean"] for r in rows], marker="o", color=palette[name], label=words.name(name),
                 gid=f"line:{name}")
         bounds = [_bounds(r, output) for r in rows]
         ax.fill_between(xs, [b[0] for b in bounds], [b[1] for b in bounds], color=palette[name], alpha=0.2,
                         linewidth=0, gid=f"band:{name}")
     count_axis(ax, "y", needs_log(r[f"{output}.mean"] for r in records))
-    ax.set_xlabel(factor_label(factor))
+    ax.set_xlabel(label)
     ax.set_ylabel(metric_label(output))
     ax.legend(frameon=False, fontsize=9)
     tidy(ax, "both")
@@ -64,8 +83,10 @@ def indistinguishable(grid: list[list[tuple[float, float] | None]]) -> list[tupl
     return out
 
 
-def sweep_heatmap(records: Sequence[dict[str, Any]], factors: tuple[str, str], output: str, caption: str) -> Figure:
+def sweep_heatmap(records: Sequence[dict[str, Any]], factors: tuple[str, str], output: str, caption: str,
+                  vocabulary: Vocabulary | None = None) -> Figure:
     """Show an output's mean over a two-factor grid, its intervals, and which cells noise cannot tell apart."""
+    names = (vocabulary or Vocabulary()).names
     fx, fy = factors
     xs = sorted({r[fx] for r in records})
     ys = sorted({r[fy] for r in records})
@@ -75,8 +96,8 @@ def sweep_heatmap(records: Sequence[dict[str, Any]], factors: tuple[str, str], o
         j, i = ys.index(r[fy]), xs.index(r[fx])
         grid[j][i] = r[f"{output}.mean"]
         intervals[j][i] = _bounds(r, output)
-    title = f"{metric_label(output).capitalize()} by {factor_label(fx).split(': ')[-1]} and " \
-            f"{factor_label(fy).split(': ')[-1]}"
+    title = f"{metric_label(output).capitalize()} by {factor_label(fx, names).split(': ')[-1]} and " \
+            f"{factor_label(fy, names).split(': ')[-1]}"
     kind = kind_of(output)
 
     def shown(v: float, half: bool = False) -> str:
@@ -103,8 +124,8 @@ def sweep_heatmap(records: Sequence[dict[str, Any]], factors: tuple[str, str], o
                                gid=f"alike:{j}:{i}"))
     ax.set_xticks(range(len(xs)), [_tick(x) for x in xs])
     ax.set_yticks(range(len(ys)), [_tick(y) for y in ys])
-    ax.set_xlabel(factor_label(fx))
-    ax.set_ylabel(factor_label(fy))
+    ax.set_xlabel(factor_label(fx, names))
+    ax.set_ylabel(factor_label(fy, names))
     bar = figure.colorbar(image, ax=ax, label=f"{metric_label(output)} (mean)")
     bar.ax.yaxis.set_major_formatter(lambda v, _: shown(v))
     note(figure, "cell: mean ± half its 95% interval; hatched: interval overlaps every neighbour's (noise cannot "
@@ -128,11 +149,13 @@ def sensitivity_warnings(measures: dict[str, tuple[float, float | None]], method
 
 
 def sensitivity_bars(rows: Sequence[tuple[str, str, str, str, str, float, float | None]], output: str,
-                     caption: str, arrangement: str = "", samples: int | None = None) -> Figure:
+                     caption: str, arrangement: str = "", samples: int | None = None,
+                     vocabulary: Vocabulary | None = None) -> Figure:
     """Plot Sobol (S1, ST) or Morris (mu*, sigma) indices of one output, sorted by total effect, with warnings.
 
     `rows` are (method, arrangement, output, factor, measure, value, conf) as the store keeps them.
     """
+    words = vocabulary or Vocabulary()
     mine = [(m, f, k, v, c) for m, a, o, f, k, v, c in rows if o == output and (not arrangement or a == arrangement)]
     method = mine[0][0] if mine else "sobol"
     measures = ["ST", "S1"] if method == "sobol" else ["mu_star", "sigma"]
@@ -141,7 +164,7 @@ def sensitivity_bars(rows: Sequence[tuple[str, str, str, str, str, float, float 
         table.setdefault(factor, {})[measure] = (value, conf)
     # Largest total effect on top: barh draws position 0 at the bottom.
     factors = sorted(table, key=lambda f: table[f].get(measures[0], (0.0, None))[0])
-    where = f" on {display(arrangement)}" if arrangement else ""
+    where = f" on {words.name(arrangement)}" if arrangement else ""
     figure, axes = new_figure(f"What drives {metric_label(output)}{where}", caption,
                               height=max(4.0, 1.6 + 0.55 * len(factors)))
     ax = axes[0][0]
@@ -154,7 +177,7 @@ def sensitivity_bars(rows: Sequence[tuple[str, str, str, str, str, float, float 
                 label={"ST": "ST: total effect", "S1": "S1: effect alone", "mu_star": "mu*: mean |effect|",
                        "sigma": "sigma: interaction or non-linearity"}[measure], gid=f"index:{measure}")
     warned = {f: sensitivity_warnings(table[f], method, samples) for f in factors}
-    ax.set_yticks(range(len(factors)), [factor_label(f) + (" ⚠" if warned[f] else "") for f in factors])
+    ax.set_yticks(range(len(factors)), [factor_label(f, words.names) + (" ⚠" if warned[f] else "") for f in factors])
     ax.axvline(0, color=MUTED, linewidth=0.8)
     ax.set_xlabel("index (share of output variance)" if method == "sobol" else
                   f"elementary effect ({metric_label(output)})")

@@ -260,10 +260,12 @@ X_METRIC, Y_METRIC = "friction.decision_hours", "residual_access.events"
 
 def friction_vs_residual(arrangements: Sequence[Arrangement], caption: str,
                          sweep_points: Sequence[tuple[float, float]] = (),
-                         sweep_intervals: Sequence[tuple[float, float, float, float]] = ()) -> Figure:
+                         sweep_intervals: Sequence[tuple[float, float, float, float]] = (),
+                         sweep_groups: Sequence[tuple[str, str]] = ()) -> Figure:
     """Place each arrangement (or sweep point) by what its controls cost and what they leave.
 
-    `sweep_intervals` holds (x low, x high, y low, y high) of each sweep point, drawn as crosses.
+    `sweep_intervals` holds (x low, x high, y low, y high) of each sweep point, drawn as crosses;
+    `sweep_groups` the (display name, colour) of each point's arrangement.
     """
     figure, axes = new_figure("What the controls cost against what they leave", caption)
     ax = axes[0][0]
@@ -284,13 +286,11 @@ def friction_vs_residual(arrangements: Sequence[Arrangement], caption: str,
             ax.annotate(" = ".join(_labels(arrangements, [n]) for n in group), (x, y), textcoords="offset points",
                         xytext=(10, 8), fontsize=10, color=INK, annotation_clip=False)
     if sweep_points:
-        _sweep_points(ax, sweep_points, sweep_intervals)
+        _sweep_points(ax, sweep_points, sweep_intervals, sweep_groups)
     log = needs_log(ys)
     count_axis(ax, "y", log)
-    ax.set_xlabel("mean time from request to decision (hours)  ← faster")
-    ax.set_ylabel("residual accesses per year" + (" (log scale)" if log else "") + "  ← fewer")
-    ax.annotate("better", xy=(0.02, 0.04), xytext=(0.14, 0.16), xycoords="axes fraction", fontsize=9, color=MUTED,
-                arrowprops={"arrowstyle": "->", "color": MUTED})
+    ax.set_xlabel("mean time from request to decision (hours); better to the left")
+    ax.set_ylabel("residual accesses per year" + (" (log scale)" if log else "") + "; better lower")
     ax.margins(x=0.12, y=0.12)
     ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     tidy(ax, "both")
@@ -301,7 +301,7 @@ def friction_vs_residual(arrangements: Sequence[Arrangement], caption: str,
 
 
 def _sweep_points(ax: Axes, points: Sequence[tuple[float, float]],
-                  intervals: Sequence[tuple[float, float, float, float]]) -> None:
+                  intervals: Sequence[tuple[float, float, float, float]], groups: Sequence[tuple[str, str]]) -> None:
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     if intervals:
         ax.errorbar(xs, ys, xerr=[[x - i[0] for x, i in zip(xs, intervals, strict=True)],
@@ -310,7 +310,10 @@ def _sweep_points(ax: Axes, points: Sequence[tuple[float, float]],
                           [i[3] - y for y, i in zip(ys, intervals, strict=True)]],
                     fmt="none", ecolor="#aaaaaa", linewidth=0.8, capsize=2, label="95% interval of a point",
                     gid="sweep-ci")
-    ax.scatter(xs, ys, s=22, color=MUTED, label="sweep point", gid="sweep-points", zorder=3)
+    colours = [g[1] for g in groups] if groups else [MUTED] * len(xs)
+    ax.scatter(xs, ys, s=22, c=colours, gid="sweep-points", zorder=3)
+    for name, colour in dict(groups or [("sweep point", MUTED)]).items():
+        ax.plot([], [], "o", color=colour, label=name)
     front = pareto_front(points)
     ax.plot([p[0] for p in front], [p[1] for p in front], color=INK, linewidth=1.2, drawstyle="steps-post",
             label="Pareto front (of the means)", gid="pareto-front")
@@ -413,7 +416,3 @@ def exceedance(arrangements: Sequence[Arrangement], caption: str,
          f"replications); chances below 1 in {n} are not resolved")
     return figure
 
-
-def colours_of_names(names: Sequence[str]) -> dict[str, str]:
-    """Return colours for arrangements known only by name (sweep rows): free Okabe-Ito colours in order."""
-    return arrangement_colours(names)

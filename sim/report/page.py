@@ -17,6 +17,8 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from sim import __version__
+from sim.config.loader import load_config
+from sim.config.resources import project_path
 from sim.config.schema import CHANNEL_TITLES, CHANNELS, Config, display
 from sim.errors import InputError
 from sim.experiment.sweep import stored_outputs, summary_records
@@ -348,56 +350,86 @@ def sweep_report(folder: Path, out: Path, fmt: str) -> Report:
     design = spec.get("sweep", {}).get("design", "grid")
     sweep = spec.get("sweep", {})
     caption = f"seed {sweep.get('seed')}, {records[0]['replications']} replications per point, residency {__version__}"
+    words = sweep_vocabulary(definition)
     figures_dir = out / "figures"
     figures = []
     for output in outputs:
         slug = output.replace(".", "_")
         if design == "grid" and len(factors) == 1:
-            figures.append(save(experiment_plots.sweep_line(records, factors[0], output, caption), figures_dir,
+            figures.append(save(experiment_plots.sweep_line(records, factors[0], output, caption, words), figures_dir,
                                 f"sweep_line_{slug}", fmt,
-                                f"{metric_label(output).capitalize()} against {factor_label(factors[0])}, "
+                                f"{metric_label(output).capitalize()} against {factor_label(factors[0], words.names)}, "
                                 "with its 95% band."))
         elif design == "grid" and len(factors) == 2:
             for arrangement in sorted({r["arrangement"] for r in records}):
                 mine = [r for r in records if r["arrangement"] == arrangement]
-                figures.append(save(experiment_plots.sweep_heatmap(mine, (factors[0], factors[1]), output, caption),
+                figures.append(save(experiment_plots.sweep_heatmap(mine, (factors[0], factors[1]), output, caption,
+                                                                   words),
                                     figures_dir, f"sweep_heatmap_{arrangement}_{slug}", fmt,
-                                    f"{metric_label(output).capitalize()} on {display(arrangement)} over "
-                                    f"{factor_label(factors[0])} and {factor_label(factors[1])}; hatched cells "
+                                    f"{metric_label(output).capitalize()} on {words.name(arrangement)} over "
+                                    f"{factor_label(factors[0], words.names)} and "
+                                    f"{factor_label(factors[1], words.names)}; hatched cells "
                                     "cannot be told apart from their neighbours."))
     sensitivity = store.sensitivity()
     for arrangement, output in sorted({(r[1], r[2]) for r in sensitivity}):
         chosen = [r for r in sensitivity if r[1] == arrangement]
         figures.append(save(experiment_plots.sensitivity_bars(chosen, output, caption, arrangement,
-                                                              spec.get("sweep", {}).get("samples")),
+                                                              spec.get("sweep", {}).get("samples"), words),
                             figures_dir, f"sensitivity_{arrangement}_{output.replace('.', '_')}", fmt,
-                            f"{design.capitalize()} indices of {metric_label(output)} on {display(arrangement)}, "
+                            f"{design.capitalize()} indices of {metric_label(output)} on {words.name(arrangement)}, "
                             "sorted by total effect, with 95% intervals."))
     pairs = [r for r in records if "friction.decision_hours.mean" in r and "residual_access.events.mean" in r]
     points = [(r["friction.decision_hours.mean"] or 0.0, r["residual_access.events.mean"] or 0.0) for r in pairs]
     intervals = [(*_bounds(r, "friction.decision_hours"), *_bounds(r, "residual_access.events")) for r in pairs]
-    figures.append(save(plots.friction_vs_residual([], caption, points, intervals), figures_dir, "sweep_pareto", fmt,
+    palette = words.palette(sorted({r["arrangement"] for r in pairs}))
+    groups = [(words.name(r["arrangement"]), palette[r["arrangement"]]) for r in pairs]
+    figures.append(save(plots.friction_vs_residual([], caption, points, intervals, groups), figures_dir,
+                        "sweep_pareto", fmt,
                         "Every sweep point's time to decision against residual access, with 95% intervals and the "
                         "Pareto front."))
-    header = ["point", "arrangement", *[factor_label(f) for f in factors], "replications",
+    header = ["point", "arrangement", *[factor_label(f, words.names) for f in factors], "replications",
               *[metric_label(o) for o in outputs]]
-    rows = [[str(r["point"]), display(r["arrangement"]), *[_short(r.get(f)) for f in factors], str(r["replications"]),
+    rows = [[str(r["point"]), words.name(r["arrangement"]), *[_short(r.get(f)) for f in factors],
+             str(r["replications"]),
              *[_fmt_interval((r[f"{o}.mean"], r[f"{o}.ci95_low"], r[f"{o}.ci95_high"])) for o in outputs]]
             for r in records[:60]]
     tables = [(f"Sweep points (mean [95% CI]){'; first 60 shown' if len(records) > 60 else ''}", header, rows)]
     if sensitivity:
         tables.append(("Sensitivity indices", ["method", "arrangement", "output", "factor", "measure", "value",
                                                 "95% conf"],
-                       [[m, display(a), metric_label(o), factor_label(f), k, f"{v:.3f}",
+                       [[m, words.name(a), metric_label(o), factor_label(f, words.names), k, f"{v:.3f}",
                          "" if c is None else f"{c:.3f}"]
                         for m, a, o, f, k, v, c in sensitivity]))
     command = store.meta("command") or f"residency sweep {definition.get('file', '')}"
     store.close()
     intro = [sweep.get("question") or QUESTION, f"Sweep {sweep.get('title') or sweep.get('name')}: "
-             f"{len(records)} points, {design} design over {', '.join(factor_label(f) for f in factors)}."]
+             f"{len(records)} points, {design} design over {', '.join(factor_label(f, words.names) for f in factors)}."]
     return Report(title=f"Sweep: {sweep.get('title') or sweep.get('name')}", kind="sweep",
                   command=command,
                   intro=intro, tables=tables, figures=figures)
+
+
+def sweep_vocabulary(definition: dict[str, Any]) -> experiment_plots.Vocabulary:
+    """Return the display names and colours of a sweep's arrangements, read from their configs where found."""
+    names: dict[str, str] = {}
+    arrangements: dict[str, str] = {}
+    colours: dict[str, str] = {}
+    sweep_file = Path(str(definition.get("file", ".")))
+    for entry in definition.get("spec", {}).get("sweep", {}).get("arrangements", []):
+        candidates = [sweep_file.parent / str(entry), project_path(Path("configs") / "arrangements") / f"{entry}.toml"]
+        path = next((c for c in candidates if c.is_file()), None)
+        if path is None:
+            continue
+        try:
+            config = load_config(path).config
+        except InputError:
+            continue  # names are a courtesy: the figures fall back to the keys in words
+        for group in (config.organisations, config.sites, config.actors):
+            names.update({key: item.title for key, item in group.items() if item.title})
+        arrangements[config.scenario.name] = display(config.scenario.name, config.scenario.display)
+        colours[config.scenario.name] = config.scenario.colour
+    names.update(arrangements)  # an arrangement named like a company is the arrangement here
+    return experiment_plots.Vocabulary(names, colours)
 
 
 def attribution_report(folder: Path, out: Path, fmt: str) -> Report:
@@ -477,8 +509,8 @@ def _fmt_interval(value: tuple[float | None, float | None, float | None] | None,
         return "–"
     mean, low, high = value
     text = ("+" if signed and value[0] >= 0 else "") + _fmt_number(mean)
-    if low is not None and high is not None:
-        text += f" [{_fmt_number(low)}, {_fmt_number(high)}]"
+    if low is not None and high is not None:  # the interval in the mean's unit: "1.55M [0.72M, 2.39M]"
+        text += f" [{number(low, 'count', scale_of=mean)}, {number(high, 'count', scale_of=mean)}]"
     return text
 
 
@@ -493,6 +525,7 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
 th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; vertical-align: top; }
 td { white-space: nowrap; } td.text { white-space: normal; min-width: 12em; }
+td .ci { display: block; color: #555; font-size: 0.9em; }
 .table-wrap { overflow-x: auto; } p.findings { font-size: 1.08em; border-left: 4px solid #444; padding-left: 0.8em; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 figure { margin: 1.5em 0; } figure img, figure svg { max-width: 100%; height: auto; }
@@ -510,11 +543,19 @@ def _html_table(title: str, header: list[str], rows: list[list[str]], table_id: 
         cells = []
         for i, cell in enumerate(row):
             cls = f' class="kind-{cell}"' if header[i] == "kind" else (' class="text"' if len(cell) > 40 else "")
-            cells.append(f"<td{cls}>{html.escape(cell)}</td>")
+            cells.append(f"<td{cls}>{_cell(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     ident = f' id="{table_id}"' if table_id else ""
     return (f"<div class='table-wrap'><table{ident} aria-label='{html.escape(title)}'><thead><tr>{head}</tr>"
             f"</thead><tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _cell(text: str) -> str:
+    """Return a cell's HTML: an interval goes on its own line under the mean, never split inside a number."""
+    mean, bracket, interval = text.partition(" [")
+    if not bracket or not interval.endswith("]"):
+        return html.escape(text)
+    return f"{html.escape(mean)}<span class='ci'>[{html.escape(interval)}</span>"
 
 
 def render_html(report: Report) -> str:

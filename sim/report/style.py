@@ -21,7 +21,7 @@ from sim.config.schema import CHANNELS
 # without a configured colour take the first of these that no other arrangement uses.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 # From Paul Tol's palettes, each at least 55 RGB units from every Okabe-Ito colour and the status-quo grey.
-CHANNEL_COLOURS = dict(zip(CHANNELS, ("#332288", "#EE8866", "#99DDFF", "#882255", "#999933", "#661100"),
+CHANNEL_COLOURS = dict(zip(CHANNELS, ("#332288", "#EE8866", "#CCBB44", "#882255", "#999933", "#661100"),
                            strict=True))
 # Pale fills for places, so that dark text on them stays readable.
 JURISDICTION_COLOURS = {"US": "#BBCCEE", "CN": "#FFCCCC", "SG": "#EEEEBB"}

@@ -63,11 +63,16 @@ def metric_label(metric: str) -> str:
     return ", ".join(words(p) for p in parts[::-1][:2][::-1])
 
 
-def factor_label(path: str) -> str:
-    """Return a sweep factor's name for people ("gatekeeper.review_hours_mean" -> "gatekeeper: review hours mean")."""
+def factor_label(path: str, names: dict[str, str] | None = None) -> str:
+    """Return a sweep factor's name for people ("gatekeeper.review_hours_mean" -> "gatekeeper: review hours mean").
+
+    `names` maps the keys of actor groups, sites and organisations to their display names.
+    """
+    names = names or {}
     parts = path.split(".")
     if len(parts) == 1:
-        return words(path)
-    owner = " ".join(f"#{int(p) + 1}" if p.isdigit() else words(p) for p in parts[:-1]
-                     if p not in ("actors", "sites", "controls"))
-    return f"{owner}: {words(parts[-1])}" if owner else words(parts[-1])
+        return words(path).capitalize()
+    owner = " ".join(names.get(p) or (f"#{int(p) + 1}" if p.isdigit() else words(p)) for p in parts[:-1]
+                     if p not in ("actors", "sites", "controls", "organisations"))
+    text = f"{owner}: {words(parts[-1])}" if owner else words(parts[-1])
+    return text[:1].upper() + text[1:]

@@ -34,10 +34,10 @@ from sim.report.maps import dataflow_map
 from sim.report.style import (
     CHANNEL_COLOURS,
     GATE_COLOURS,
-    JURISDICTION_COLOURS,
     LEAK_COLOUR,
     OKABE_ITO,
     OTHER_PLACE,
+    PLACE_COLOURS,
     arrangement_colours,
     needs_log,
 )
@@ -716,7 +716,7 @@ def test_each_kind_has_its_own_colours() -> None:
     """Channels, places and gates never reuse (nor come close to) an arrangement colour or each other's."""
     shipped = [load_config(ARRANGEMENTS / f"{name}.toml").config.scenario.colour for name in SHIPPED]
     kinds = {"arrangement": [*shipped, *OKABE_ITO], "channel": list(CHANNEL_COLOURS.values()),
-             "place": [*JURISDICTION_COLOURS.values(), OTHER_PLACE],
+             "place": [*PLACE_COLOURS, OTHER_PLACE],
              "gate": [*GATE_COLOURS.values(), LEAK_COLOUR]}
     for kind, colours in kinds.items():
         if kind != "arrangement":

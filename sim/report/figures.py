@@ -292,7 +292,8 @@ def friction_vs_residual(arrangements: Sequence[Arrangement], caption: str,
     ax.set_xlabel("mean time from request to decision (hours); better to the left")
     ax.set_ylabel("residual accesses per year" + (" (log scale)" if log else "") + "; better lower")
     ax.margins(x=0.12, y=0.12)
-    ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=0.6,
+              labelspacing=1.1)
     tidy(ax, "both")
     marks = ["crosses: 95% intervals"] + [f"{_labels(arrangements, g)} give identical results (hollow marker "
                                           "behind filled)" for g in groups]

@@ -13,13 +13,12 @@ from sim.config.schema import GATE_TITLES, WILDCARD, Config, display, route_gate
 from sim.report.style import (
     GATE_COLOURS,
     INK,
-    JURISDICTION_COLOURS,
     LEAK_COLOUR,
     MUTED,
-    OTHER_PLACE,
     count,
     new_figure,
     note,
+    place_colours,
 )
 
 LINESTYLES: dict[str, Any] = {"none": "-", "parent": (0, (6, 3)), "steward": (0, (1, 2)), "blocked": "-"}
@@ -52,6 +51,12 @@ def _place(config: Config, code: str) -> str:
     return config.places.get(code, code)
 
 
+def _fills(config: Config) -> dict[str, str]:
+    codes = [*config.places, *sorted({g.location for g in config.actors.values()}
+                                     | {s.jurisdiction for s in config.sites.values()})]
+    return place_colours(list(dict.fromkeys(codes)))
+
+
 def dataflow_map(config: Config, leaks: dict[str, float], caption: str, title: str,
                  abroad_at_end: float | None = None) -> Figure:
     """Draw actor groups, sites and the routes to protected data, with gates, leaks and holdings.
@@ -67,6 +72,7 @@ def dataflow_map(config: Config, leaks: dict[str, float], caption: str, title: s
     counted = config.policy.counted_classes[0]
     actors = _positions(list(config.actors), ACTOR_X)
     sites = _positions(list(config.sites), SITE_X)
+    fills = _fills(config)
     gates_seen: set[str] = set()
     for a_index, (actor, start) in enumerate(actors.items()):
         labelled: set[tuple[str, bool]] = set()
@@ -86,13 +92,16 @@ def dataflow_map(config: Config, leaks: dict[str, float], caption: str, title: s
     for name, (x, y) in actors.items():
         group = config.actors[name]
         _node(ax, f"actor:{name}", x, y, display(name, group.title), _place(config, group.location),
-              group.location, f"{group.headcount:,} people")
+              fills.get(group.location, "#DDDDDD"), f"{group.headcount:,} people")
     total = config.data[counted].records if counted in config.data else 0.0
+    abroad = [n for n, site in config.sites.items() if site.jurisdiction not in config.policy.allowed_rest]
     for name, (x, y) in sites.items():
         held = config.sites[name]
-        share = held.holdings.get(counted, 0.0)
+        share = f"holds {held.holdings.get(counted, 0.0):.0%} at start"
+        if abroad == [name] and abroad_at_end is not None and total:  # the one site abroad holds all that is
+            share += f", {abroad_at_end / total:.0%} at end"
         _node(ax, f"site:{name}", x, y, display(name, held.title), _place(config, held.jurisdiction),
-              held.jurisdiction, f"holds {share:.0%} at start")
+              fills.get(held.jurisdiction, "#DDDDDD"), share)
     _legend(ax, config, gates_seen)
     lines = []
     if abroad_at_end is not None and total:
@@ -125,9 +134,9 @@ def _route(ax: Axes, actor: str, site: str, start: tuple[float, float], end: tup
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
 
 
-def _node(ax: Axes, gid: str, x: float, y: float, name: str, place: str, code: str, extra: str) -> None:
+def _node(ax: Axes, gid: str, x: float, y: float, name: str, place: str, fill: str, extra: str) -> None:
     ax.add_patch(FancyBboxPatch((x - BOX_W / 2, y - BOX_H / 2), BOX_W, BOX_H, boxstyle="round,pad=0.01",
-                                facecolor=JURISDICTION_COLOURS.get(code, OTHER_PLACE), edgecolor=INK,
+                                facecolor=fill, edgecolor=INK,
                                 linewidth=0.6, gid=f"node:{gid}"))
     ax.text(x, y + 0.045, name, ha="center", va="center", fontsize=10, color=INK, fontweight="bold")
     ax.text(x, y - 0.005, place, ha="center", va="center", fontsize=9, color=INK)
@@ -136,8 +145,8 @@ def _node(ax: Axes, gid: str, x: float, y: float, name: str, place: str, code: s
 
 def _legend(ax: Axes, config: Config, gates: set[str]) -> None:
     places = sorted({g.location for g in config.actors.values()} | {s.jurisdiction for s in config.sites.values()})
-    handles: list[Patch | Line2D] = [Patch(facecolor=JURISDICTION_COLOURS.get(p, OTHER_PLACE), edgecolor=INK,
-                                           label=_place(config, p)) for p in places]
+    fills = _fills(config)
+    handles: list[Patch | Line2D] = [Patch(facecolor=fills[p], edgecolor=INK, label=_place(config, p)) for p in places]
     for gate in ("none", "parent", "steward"):
         if gate in gates:
             handles.append(Line2D([], [], color=GATE_COLOURS[gate], linestyle=LINESTYLES[gate], linewidth=1.4,

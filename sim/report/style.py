@@ -23,8 +23,9 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 # From Paul Tol's palettes, each at least 55 RGB units from every Okabe-Ito colour and the status-quo grey.
 CHANNEL_COLOURS = dict(zip(CHANNELS, ("#332288", "#EE8866", "#CCBB44", "#882255", "#999933", "#661100"),
                            strict=True))
-# Pale fills for places, so that dark text on them stays readable.
-JURISDICTION_COLOURS = {"US": "#BBCCEE", "CN": "#FFCCCC", "SG": "#EEEEBB"}
+# Pale fills for places (in the order the config's `places` table names them), so dark text on them
+# stays readable; places beyond the palette share the neutral fill.
+PLACE_COLOURS = ("#BBCCEE", "#FFCCCC", "#EEEEBB", "#CCEEFF")
 OTHER_PLACE = "#DDDDDD"
 GATE_COLOURS = {"none": "#44AA99", "parent": "#AA4499", "steward": "#117733", "blocked": "#BBBBBB"}
 LEAK_COLOUR = "#EE3377"
@@ -45,6 +46,11 @@ def arrangement_colours(names: Sequence[str], given: dict[str, str] | None = Non
         else:
             out[name] = spare[len([n for n in out if n not in given]) % len(spare)]
     return out
+
+
+def place_colours(codes: Sequence[str]) -> dict[str, str]:
+    """Return a fill per place code, in the order given (the config's `places` first)."""
+    return {code: PLACE_COLOURS[i] if i < len(PLACE_COLOURS) else OTHER_PLACE for i, code in enumerate(codes)}
 
 
 def count(value: float) -> str:

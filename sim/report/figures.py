@@ -390,9 +390,8 @@ def exceedance(arrangements: Sequence[Arrangement], caption: str,
     n = min((len(a.replications[metric]) for a in drawn), default=1)
     groups = coinciding(drawn, lambda a: sorted(a.replications[metric]))
     if groups:
-        ax.text(0.01, 0.02, "\n".join(f"{_labels(arrangements, g)} coincide (drawn one over the other)"
-                                       for g in groups), transform=ax.transAxes, fontsize=9, color=INK,
-                gid="coincide")
+        ax.set_title("; ".join(f"{_labels(arrangements, g)} coincide (drawn one over the other)" for g in groups),
+                     loc="right", fontsize=9, color=INK, gid="coincide")
     for a in drawn:
         xs, ps = exceedance_points(a.replications[metric])
         eps = dkw_half_width(len(xs))

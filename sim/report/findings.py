@@ -43,7 +43,7 @@ def driving_assumptions(channel: str, resolved: dict[str, Any], limit: int = 2) 
         last = next((p for p in reversed(parts) if not p.isdigit()), key)
         if not (str(source).startswith("assumption") and last in CHANNEL_DRIVERS.get(channel, ())):
             continue
-        owner = words(parts[0]) if len(parts) > 1 else ""
+        owner = words(parts[0]).capitalize() if len(parts) > 1 else ""
         if len(parts) > 2 and parts[0] in ("actors", "sites", "organisations"):
             owner = display(parts[1], config.get(parts[0], {}).get(parts[1], {}).get("title", ""))
         reason = str(source).split(":", 1)[-1].strip().split(";")[0]
@@ -62,8 +62,8 @@ def findings(arrangements: Sequence[Arrangement], resolved: dict[str, dict[str, 
             and a.interval(METRIC)[0] <= best.interval(METRIC)[1]]  # type: ignore[index]
     parts = [f"{best.label} leaves the least residual cross-border access to protected data: "
              f"{count(best.mean(METRIC))} accesses a year{_interval(best)}"]
+    alike = [a.label for a in ranked if a.mean(METRIC) == worst.mean(METRIC)]
     if len(ranked) > 1:
-        alike = [a.label for a in ranked if a.mean(METRIC) == worst.mean(METRIC)]
         parts[0] += f", against {count(worst.mean(METRIC))}{_interval(worst)} under {' and '.join(alike)}."
     else:
         parts[0] += "."
@@ -83,7 +83,8 @@ def findings(arrangements: Sequence[Arrangement], resolved: dict[str, dict[str, 
             continue
         share = channel_events(a, channel) / a.mean(METRIC) if a.mean(METRIC) else 0.0
         amount = "all" if share > 0.995 else f"{share:.0%}"
-        said = f"Under {a.label}, {amount} of it comes through {CHANNEL_TITLES[channel].lower()}"
+        who = a.label if a is best else " and ".join(alike)
+        said = f"Under {who}, {amount} of it comes through the channel “{CHANNEL_TITLES[channel]}”"
         assumed = driving_assumptions(channel, resolved.get(a.name, {}))
         parts.append(said + (", which rests on assumptions — " + "; ".join(assumed) if assumed else "") + ".")
     return " ".join(parts)

@@ -567,7 +567,8 @@ def test_sensitivity_bars_equal_the_stored_indices(experiments: dict[str, Path],
         bars = sorted((p for p in ax.patches if p.get_gid() == f"index:{measure}"), key=lambda p: p.get_y())
         assert [b.get_width() for b in bars] == pytest.approx([mine[f][0] for f in factors], rel=1e-12)
         labels = [t.get_text().removesuffix(" ⚠") for t in ax.get_yticklabels()]
-        assert labels == [factor_label(f) for f in factors]
+        titles = {key: group.title for key, group in load_config(ORACLE).config.actors.items()}
+        assert labels == [factor_label(f, titles) for f in factors]
         (container,) = [c for c in containers if c.patches[0].get_gid() == f"index:{measure}"]
         assert container.errorbar is not None
         whiskers = sorted(segments(container.errorbar), key=lambda s: s[0][1])

@@ -82,7 +82,7 @@ def findings(arrangements: Sequence[Arrangement], resolved: dict[str, dict[str, 
         if channel is None:
             continue
         share = channel_events(a, channel) / a.mean(METRIC) if a.mean(METRIC) else 0.0
-        amount = "all" if share > 0.995 else f"{share:.0%}"
+        amount = "all" if share >= 1 - 1e-9 else f"{share:.1%}" if share > 0.99 else f"{share:.0%}"
         who = a.label if a is best else " and ".join(alike)
         said = f"Under {who}, {amount} of it comes through the channel “{CHANNEL_TITLES[channel]}”"
         assumed = driving_assumptions(channel, resolved.get(a.name, {}))

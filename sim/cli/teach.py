@@ -9,9 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sim.cli.common import QuietOption, Reporter, WorkersOption, app, err, fail, fmt_estimate, interrupted, out
+from sim.cli.common import QuietOption, Reporter, WorkersOption, app, err, fmt_estimate, interrupted, out
 from sim.config.schema import display
-from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor
 from sim.results.runs import estimates
 from sim.teach.lesson import LoadedLesson, available, describe_overrides, load_lesson
@@ -24,14 +23,6 @@ app.add_typer(teach_app, name="teach")
 LessonArgument = Annotated[str, typer.Argument(metavar="LESSON", help="A lesson name (see `teach list`) or file.")]
 
 
-def _load(name: str) -> LoadedLesson:
-    try:
-        return load_lesson(name)
-    except InputError as error:
-        fail(error)
-        raise  # unreachable: fail() exits
-
-
 @teach_app.command("list")
 def list_lessons() -> None:
     """List the shipped lessons."""
@@ -39,7 +30,7 @@ def list_lessons() -> None:
     for column in ("name", "title", "level", "steps"):
         table.add_column(column)
     for path in available():
-        lesson = _load(str(path))
+        lesson = load_lesson(str(path))
         spec = lesson.spec.lesson
         table.add_row(lesson.name, spec.title, spec.level, str(len(lesson.spec.steps)))
     out.print(table)
@@ -48,7 +39,7 @@ def list_lessons() -> None:
 @teach_app.command()
 def show(lesson: LessonArgument) -> None:
     """Show a lesson's goals, story and questions (without running it)."""
-    loaded = _load(lesson)
+    loaded = load_lesson(lesson)
     spec = loaded.spec.lesson
     out.print(f"[bold]{escape(spec.title)}[/] ({spec.level})")
     if spec.summary:
@@ -77,13 +68,10 @@ def run_command(
     quiet: QuietOption = False,
 ) -> None:
     """Run a lesson: story, narrated trace, key figures beside the previous step, questions and answers."""
-    loaded = _load(lesson)
+    loaded = load_lesson(lesson)
     reporter = Reporter(quiet)
     try:
         results = run_lesson(loaded, seed, LocalExecutor(workers), trace, step, reporter, trace_actor)
-    except InputError as error:
-        reporter.close()
-        fail(error)
     except KeyboardInterrupt:
         reporter.close()
         interrupted("the lesson keeps nothing between runs; run it again (a single --step is quicker).")

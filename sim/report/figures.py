@@ -1,8 +1,9 @@
 """Figures: each function takes result data and returns a matplotlib Figure.
 
 This package is the only one that imports matplotlib. Figures are built with the object API
-(no pyplot state, no backend chosen at import), so a notebook can restyle or reuse any of them.
-Every text a figure shows uses display names (from the configs) and words, never ids or metric paths.
+(no pyplot state), so a notebook can restyle or reuse any of them, and importing it leaves
+matplotlib's backend alone: a Figure saves to files without pyplot's backend. Every text a figure
+shows uses display names (from the configs) and words, never ids or metric paths.
 """
 
 from __future__ import annotations

@@ -387,6 +387,11 @@ def check_file(path: Path, overrides: list[tuple[str, str, str]]) -> tuple[list[
                 return found, [], ""
             lesson = load_lesson(str(path))
             return [], [], f"lesson {lesson.name}, {len(lesson.spec.steps)} steps"
+        if kind == "observations":
+            from sim.experiment.history import load_observations
+
+            observations = load_observations(path)
+            return [], [], f"observations for explore --history-match, {len(observations.items)} of them"
     except InputError as error:
         return [error], [], ""
     found = problems(path)
@@ -403,13 +408,15 @@ def check_file(path: Path, overrides: list[tuple[str, str, str]]) -> tuple[list[
 
 
 def file_kind(path: Path) -> str:
-    """Return "sweep", "lesson" or "config" from a file's top-level tables."""
+    """Return "sweep", "lesson", "observations" or "config" from a file's top-level tables."""
     try:
         import tomllib
 
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "config"  # the config checks report the unreadable file
+    if "observation" in data and "scenario" not in data:
+        return "observations"
     return "sweep" if "sweep" in data else "lesson" if "lesson" in data else "config"
 
 

@@ -129,7 +129,8 @@ def test_no_worker_outlives_a_stopped_sweep(tmp_path: Path, sig: signal.Signals)
 
 def test_sigterm_of_compare_ends_its_workers(tmp_path: Path) -> None:
     """SIGTERM during compare: exit 143, a message, no worker left, the old output untouched."""
-    process = popen_cli("compare", MMC, "-r", "8", "--days", "200", "--workers", "2", "--out", tmp_path / "o")
+    process = popen_cli("compare", MMC, "--baseline", "mmc", "-r", "8", "--days", "200", "--workers", "2",
+                        "--out", tmp_path / "o")
     wait_for(lambda: len(children(process.pid)) >= 3 or process.poll() is not None)
     time.sleep(0.5)
     workers = children(process.pid)
@@ -157,7 +158,7 @@ def whole_compare(folder: Path) -> str:
 def test_killed_compare_leaves_the_old_output_or_the_new(tmp_path: Path) -> None:
     """SIGKILL at spread-out moments of `compare --out`: the folder is one complete seed's output, or refused."""
     out = tmp_path / "out"
-    args = (MMC, "-r", "3", "--days", "30", "--workers", "1", "-q", "--out", out)
+    args = (MMC, "--baseline", "mmc", "-r", "3", "--days", "30", "--workers", "1", "-q", "--out", out)
     started = time.monotonic()
     first = run_cli("compare", *args, "--seed", "1")
     assert first.returncode == 0, first.stderr
@@ -191,7 +192,8 @@ def report_state(folder: Path) -> str:
 def test_killed_report_leaves_the_old_page_or_the_new(tmp_path: Path) -> None:
     """SIGKILL at spread-out moments of `report`: report/ is the whole old page or the whole new one."""
     out = tmp_path / "res"
-    assert run_cli("compare", MMC, "-r", "2", "--days", "5", "--workers", "1", "-q", "--out", out).returncode == 0
+    assert run_cli("compare", MMC, "--baseline", "mmc", "-r", "2", "--days", "5", "--workers", "1", "-q",
+                   "--out", out).returncode == 0
     started = time.monotonic()
     assert run_cli("report", out, "--format", "png").returncode == 0
     span = time.monotonic() - started

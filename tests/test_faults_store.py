@@ -141,7 +141,7 @@ def test_second_writer_refuses_clearly(tmp_path: Path) -> None:
     try:
         code, text = cli("sweep", sweep, "--out", out, "-q", "--workers", "1")
         assert code == 2 and "another residency command" in text and f"pid {os.getpid()}" in text
-        code, text = cli("compare", MMC, "-r", "1", "--days", "1", "-q", "--out", out)
+        code, text = cli("compare", MMC, "--baseline", "mmc", "-r", "1", "--days", "1", "-q", "--out", out)
         assert code == 2 and "another residency command" in text
     finally:
         lock.close()
@@ -168,7 +168,7 @@ def test_partial_sweep_says_how_many_rows_it_shows(tmp_path: Path) -> None:
 def test_full_disk_while_writing_outputs_keeps_the_old_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ENOSPC while renaming a comparison's files in: exit 2, the fix named, no traceback."""
     out = tmp_path / "out"
-    assert cli("compare", MMC, "-r", "1", "--days", "2", "-q", "--out", out)[0] == 0
+    assert cli("compare", MMC, "--baseline", "mmc", "-r", "1", "--days", "2", "-q", "--out", out)[0] == 0
     real = os.replace
 
     def full(source: object, target: object) -> None:
@@ -177,7 +177,7 @@ def test_full_disk_while_writing_outputs_keeps_the_old_ones(tmp_path: Path, monk
         real(source, target)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "replace", full)
-    code, text = cli("compare", MMC, "-r", "1", "--days", "3", "-q", "--out", out)
+    code, text = cli("compare", MMC, "--baseline", "mmc", "-r", "1", "--days", "3", "-q", "--out", out)
     assert code == 2 and "No space left on device" in text and "free some disk space" in text
     monkeypatch.undo()
     assert not [p for p in out.rglob("*") if ".tmp-residency-" in p.name]
@@ -215,7 +215,7 @@ def test_report_bytes_do_not_depend_on_time_or_place(tmp_path: Path, fmt: str) -
     pages = []
     for place in ("first", "second/deeper"):
         out = tmp_path / place
-        assert cli("compare", MMC, "-r", "2", "--days", "2", "-q", "--out", out)[0] == 0
+        assert cli("compare", MMC, "--baseline", "mmc", "-r", "2", "--days", "2", "-q", "--out", out)[0] == 0
         assert cli("report", out, "--format", fmt)[0] == 0
         pages.append({p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
                       if p.is_file() and p.name != ".residency.lock"})

@@ -278,7 +278,7 @@ def test_residual_by_channel_has_title_units_and_caption(compare_figures: dict[s
     figure = compare_figures["residual_by_channel"]
     ax = figure.axes[0]
     assert figure.get_suptitle()
-    assert "per year" in ax.get_ylabel() and "log scale" in ax.get_ylabel()
+    assert "in 150 days" in ax.get_ylabel() and "log scale" in ax.get_ylabel()  # totals over the run's span
     assert ax.get_xlabel() == "arrangement"
     legend = ax.get_legend()
     assert legend is not None
@@ -830,3 +830,12 @@ def test_sensitivity_warns_where_indices_are_not_resolved() -> None:
     figure = sensitivity_bars(rows, "y", "seed 1", "a", samples=512)
     labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
     assert labels == ["F: small ⚠", "F: big"]  # largest total effect on top, the unresolved one flagged
+
+
+def test_spans_say_how_long_a_run_lasted() -> None:
+    """Counts are totals over the run: labels say a year only for a 365-day run."""
+    from sim.report.units import per_span, span
+
+    assert (span(365), per_span(365)) == ("a year", "per year")
+    assert (span(1461), per_span(1461)) == ("4 years", "in 4 years")
+    assert (span(150), per_span(150)) == ("150 days", "in 150 days")

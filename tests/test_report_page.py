@@ -97,8 +97,10 @@ def test_page_opens_with_findings_written_from_the_results(png_report: Path, sma
     label = display_names(small_compare, [best])[0]
     assert text.startswith(f"{label} leaves the least residual cross-border access")
     low, high = means[best]["ci95"]
-    assert f"{count(means[best]['mean'])} accesses a year (95% CI {count(low)} to {count(high)})" in text
-    assert "fewer a year than Status quo (paired difference, 95% CI" in text
+    # counts are totals over the run, and the prose says over how long (150 days here, not "a year")
+    assert f"{count(means[best]['mean'])} accesses in 150 days (95% CI {count(low)} to {count(high)})" in text
+    assert "fewer in 150 days than Status quo (paired difference, 95% CI" in text
+    assert "a year" not in text
     assert "rests on assumptions" in text
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", text)  # no ids in the prose
 
@@ -107,7 +109,7 @@ def test_tables_have_one_title_and_numbers_do_not_wrap(png_report: Path) -> None
     """Each table's title is its heading only (no repeated caption), and cells keep intervals on one line."""
     page = png_report.read_text(encoding="utf-8")
     assert "<caption>" not in page
-    assert page.count("Headline (mean [95% CI])") == 2  # the heading, and the table's aria-label
+    assert page.count("Headline: totals in 150 days, hours per request (mean [95% CI])") == 2  # heading, aria-label
     assert "td { white-space: nowrap; }" in page
 
 

@@ -62,9 +62,9 @@ def _m(path: str, kind: Kind, unit: str, label: str, headline: Iterable[Table] =
 # Headline metrics come first, in the order the headline tables show them.
 METRICS: tuple[Metric, ...] = (
     _m("residual_access.events", "count", "accesses", "residual accesses", EVERY_TABLE,
-       "residual accesses / year", "residual accesses / year", yearly="sum"),
+       "residual accesses", "residual accesses / year", yearly="sum"),
     _m("residual_access.records", "count", "record-reads", "records read abroad", EVERY_TABLE,
-       "records read abroad / year", yearly="sum"),
+       "records read abroad", yearly="sum"),
     _m("exposure.distinct_records", "count", "people", "people exposed", EVERY_TABLE,
        "distinct protected records read abroad", yearly="own"),
     _m("at_rest_abroad.record_days", "count", "record-days", "record-days abroad", EVERY_TABLE,

@@ -32,7 +32,7 @@ from sim.report.style import (
     note,
     tidy,
 )
-from sim.report.units import metric_label
+from sim.report.units import metric_label, per_span, span
 
 
 @dataclass
@@ -107,8 +107,14 @@ def colours(arrangements: Sequence[Arrangement]) -> dict[str, str]:
     return arrangement_colours([a.name for a in arrangements], {a.name: a.colour for a in arrangements})
 
 
+def run_days(arrangements: Sequence[Arrangement]) -> int | None:
+    """Return the simulated days of the arrangements' runs (None where unknown)."""
+    days = {a.config.get("scenario", {}).get("days") for a in arrangements} - {None}
+    return int(max(days)) if days else None
+
+
 def channel_events(a: Arrangement, channel: str) -> float:
-    """Return an arrangement's mean yearly residual accesses through one channel."""
+    """Return an arrangement's mean residual accesses over its run through one channel."""
     return a.mean(f"residual_access.by_channel.{channel}.events")
 
 
@@ -128,9 +134,11 @@ def _labels(arrangements: Sequence[Arrangement], names: Sequence[str]) -> str:
 
 # -- residual by channel ------------------------------------------------------------------------
 def residual_by_channel(arrangements: Drawable, caption: str = "") -> Figure:
-    """Show each arrangement's yearly residual accesses per channel side by side, with the total and its CI."""
+    """Show each arrangement's residual accesses per channel side by side, with the total and its CI."""
     arrangements = as_arrangements(arrangements)
-    figure, axes = new_figure("Protected US data read from abroad in a year, by channel", caption)
+    days = run_days(arrangements)
+    figure, axes = new_figure(f"Protected US data read from abroad {per_span(days).replace('per year', 'in a year')}, "
+                              "by channel", caption)
     ax = axes[0][0]
     used = [c for c in CHANNELS if any(channel_events(a, c) > 0 for a in arrangements)] or list(CHANNELS[:1])
     values = [channel_events(a, c) for a in arrangements for c in used]
@@ -163,7 +171,7 @@ def residual_by_channel(arrangements: Drawable, caption: str = "") -> Figure:
         ax.set_ylim(min(positive) / 3 if positive else 0.1, peak * 12)
     else:
         ax.set_ylim(0, peak * 1.3)
-    ax.set_ylabel("accesses per year" + (" (log scale)" if log else ""))
+    ax.set_ylabel(f"accesses {per_span(days)}" + (" (log scale)" if log else ""))
     ax.set_xlabel("arrangement")
     handles, names = ax.get_legend_handles_labels()
     handles.append(Line2D([], [], color=INK, linewidth=1.6))
@@ -201,7 +209,7 @@ TIMELINE_PANELS = (("residual_events", 1.0, True, "residual accesses per day\n(7
 def daily_timeline(arrangements: Drawable, caption: str = "") -> Figure:
     """Plot daily residual access and protected records at rest abroad, with milestones marked."""
     arrangements = as_arrangements(arrangements)
-    figure, axes = new_figure("Residual access and protected records abroad over the year", caption,
+    figure, axes = new_figure("Residual access and protected records abroad over the run", caption,
                               rows=2, height=9.0)
     palette = colours(arrangements)
     for ax, (column, scale, smooth, ylabel) in zip((axes[0][0], axes[1][0]), TIMELINE_PANELS, strict=True):
@@ -315,7 +323,8 @@ def friction_vs_residual(arrangements: Drawable, caption: str = "",
     log = needs_log(ys)
     count_axis(ax, "y", log)
     ax.set_xlabel("mean time from request to decision (hours); better to the left")
-    ax.set_ylabel("residual accesses per year" + (" (log scale)" if log else "") + "; better lower")
+    ax.set_ylabel(f"residual accesses {per_span(run_days(arrangements))}" + (" (log scale)" if log else "")
+                  + "; better lower")
     ax.margins(x=0.12, y=0.12)
     ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=0.6,
               labelspacing=1.1)
@@ -407,10 +416,11 @@ def dkw_half_width(n: int, alpha: float = 0.05) -> float:
 
 def exceedance(arrangements: Drawable, caption: str = "",
                metric: str = "residual_access.events") -> Figure:
-    """Plot P(yearly residual accesses > x) across replications, with a 95% confidence band."""
+    """Plot P(residual accesses over the run > x) across replications, with a 95% confidence band."""
     arrangements = as_arrangements(arrangements)
     label = metric_label(metric)
-    figure, axes = new_figure(f"How likely a year exceeds a given number of {label.split(' per ')[0]}", caption)
+    run = span(run_days(arrangements))
+    figure, axes = new_figure(f"How likely a run of {run} exceeds a given number of {label}", caption)
     ax = axes[0][0]
     palette = colours(arrangements)
     drawn = [a for a in arrangements if a.replications.get(metric)]
@@ -434,7 +444,7 @@ def exceedance(arrangements: Drawable, caption: str = "",
     log = needs_log(x for a in drawn for x in a.replications[metric])
     count_axis(ax, "x", log)
     ax.set_xlabel(f"{label} (log scale)" if log else label)
-    ax.set_ylabel("chance a year exceeds it")
+    ax.set_ylabel(f"chance that a run of {run} exceeds it")
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))

@@ -8,7 +8,7 @@ from typing import Any
 from sim.config.schema import CHANNEL_TITLES, CHANNELS, display
 from sim.report.figures import Arrangement, channel_events
 from sim.report.style import count
-from sim.report.units import words
+from sim.report.units import per_span, words
 
 METRIC = "residual_access.events"
 #: The parameters (by last part of their dotted path) that set how often each channel leaks.
@@ -57,11 +57,13 @@ def findings(arrangements: Sequence[Arrangement], resolved: dict[str, dict[str, 
     if not arrangements:
         return ""
     ranked = sorted(arrangements, key=lambda a: a.mean(METRIC))
+    days = {a.config.get("scenario", {}).get("days") for a in arrangements} - {None}
+    when = per_span(max(days) if days else None).replace("per year", "a year")
     best, worst = ranked[0], ranked[-1]
     ties = [a.label for a in ranked[1:] if a.interval(METRIC) and best.interval(METRIC)
             and a.interval(METRIC)[0] <= best.interval(METRIC)[1]]  # type: ignore[index]
     parts = [f"{best.label} leaves the least residual cross-border access to protected data: "
-             f"{count(best.mean(METRIC))} accesses a year{_interval(best)}"]
+             f"{count(best.mean(METRIC))} accesses {when}{_interval(best)}"]
     alike = [a.label for a in ranked if a.mean(METRIC) == worst.mean(METRIC)]
     if len(ranked) > 1:
         parts[0] += f", against {count(worst.mean(METRIC))}{_interval(worst)} under {' and '.join(alike)}."
@@ -73,7 +75,7 @@ def findings(arrangements: Sequence[Arrangement], resolved: dict[str, dict[str, 
     diff = diffs.get(best.name)
     if base is not None and best is not base and diff is not None and diff[0] is not None:
         low, high = diff[1], diff[2]
-        fewer = f"{count(-diff[0])} fewer a year than {base.label}"
+        fewer = f"{count(-diff[0])} fewer {when} than {base.label}"
         if low is not None and high is not None:
             fewer += f" (paired difference, 95% CI {count(-high)} to {count(-low)})"
         parts.append(f"That is {fewer}.")

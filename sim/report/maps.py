@@ -20,6 +20,7 @@ from sim.report.style import (
     note,
     place_colours,
 )
+from sim.report.units import per_span
 
 LINESTYLES: dict[str, Any] = {"none": "-", "parent": (0, (6, 3)), "steward": (0, (1, 2)), "blocked": "-"}
 ACTOR_X, SITE_X, BOX_W, BOX_H = 0.13, 0.84, 0.22, 0.17
@@ -33,7 +34,7 @@ def routed(config: Config, actor: str, site: str, data_class: str) -> bool:
 
 
 def route_leaks(config: Config, actor: str, site: str, gate: str, leaks: dict[str, float]) -> float:
-    """Return the yearly residual accesses through the channel this route feeds (0 when it cannot leak)."""
+    """Return the residual accesses over the run through the channel this route feeds (0 when it cannot leak)."""
     if config.actors[actor].location in config.policy.allowed_read:
         return 0.0
     if config.sites[site].jurisdiction not in config.policy.allowed_rest:
@@ -61,9 +62,10 @@ def dataflow_map(config: Config, leaks: dict[str, float], caption: str, title: s
                  abroad_at_end: float | None = None) -> Figure:
     """Draw actor groups, sites and the routes to protected data, with gates, leaks and holdings.
 
-    `leaks` holds the yearly residual accesses per channel; `abroad_at_end` the protected records
+    `leaks` holds the residual accesses over the run per channel; `abroad_at_end` the protected records
     still held abroad at the end of the run, when the results have it.
     """
+    when = per_span(config.scenario.days).replace("per year", "a year")
     figure, axes = new_figure(f"Where the data is and who can reach it: {title}", caption, height=6.0)
     ax = axes[0][0]
     ax.set_axis_off()
@@ -86,7 +88,7 @@ def dataflow_map(config: Config, leaks: dict[str, float], caption: str, title: s
             shared = sum(route_gate(config.routes, actor, s, counted) == gate
                          and (config.sites[s].jurisdiction in config.policy.allowed_rest) == key[1]
                          for s in sites) > 1
-            text = "" if key in labelled else f"{count(leaked)} a year" + (" (all such routes)" if shared else "")
+            text = "" if key in labelled else f"{count(leaked)} {when}" + (" (all such routes)" if shared else "")
             labelled.add(key)
             _route(ax, actor, site, start, end, gate, explicit, leaked, a_index, text)
     for name, (x, y) in actors.items():
@@ -102,13 +104,13 @@ def dataflow_map(config: Config, leaks: dict[str, float], caption: str, title: s
             share += f", {abroad_at_end / total:.0%} at end"
         _node(ax, f"site:{name}", x, y, display(name, held.title), _place(config, held.jurisdiction),
               fills.get(held.jurisdiction, "#DDDDDD"), share)
-    _legend(ax, config, gates_seen)
+    _legend(ax, config, gates_seen, when)
     lines = []
     if abroad_at_end is not None and total:
         lines.append(f"protected records held abroad at the end: {count(abroad_at_end / 1e6)} million "
                      f"({abroad_at_end / total:.0%})")
     if leaks.get("covert", 0) > 0:
-        lines.append(f"covert exports bypass every route: {count(leaks['covert'])} a year")
+        lines.append(f"covert exports bypass every route: {count(leaks['covert'])} {when}")
     note(figure, "; ".join(lines) or "arrows: routes to protected data")
     return figure
 
@@ -143,7 +145,7 @@ def _node(ax: Axes, gid: str, x: float, y: float, name: str, place: str, fill: s
     ax.text(x, y - 0.05, extra, ha="center", va="center", fontsize=9, color=INK)
 
 
-def _legend(ax: Axes, config: Config, gates: set[str]) -> None:
+def _legend(ax: Axes, config: Config, gates: set[str], when: str) -> None:
     places = sorted({g.location for g in config.actors.values()} | {s.jurisdiction for s in config.sites.values()})
     fills = _fills(config)
     handles: list[Patch | Line2D] = [Patch(facecolor=fills[p], edgecolor=INK, label=_place(config, p)) for p in places]
@@ -151,7 +153,7 @@ def _legend(ax: Axes, config: Config, gates: set[str]) -> None:
         if gate in gates:
             handles.append(Line2D([], [], color=GATE_COLOURS[gate], linestyle=LINESTYLES[gate], linewidth=1.4,
                                   label=f"route: {GATE_TITLES[gate]}"))
-    handles.append(Line2D([], [], color=LEAK_COLOUR, linewidth=3.0, label="route that leaks (accesses a year)"))
+    handles.append(Line2D([], [], color=LEAK_COLOUR, linewidth=3.0, label=f"route that leaks (accesses {when})"))
     if "blocked" in gates:
         handles.append(Line2D([], [], color=GATE_COLOURS["blocked"], marker="x", label="✕ blocked by a route rule"))
     if "unrouted" in gates:

@@ -30,7 +30,7 @@ from sim.report import experiment_figures as experiment_plots
 from sim.report import figures as plots
 from sim.report.findings import findings
 from sim.report.maps import dataflow_map
-from sim.report.units import factor_label, metric_label, number
+from sim.report.units import factor_label, metric_label, number, per_span
 from sim.results.atomic import inside, os_error, staged_folder
 from sim.results.runs import MANIFEST, MANIFEST_FORMAT, check_manifest_files, estimates
 from sim.results.scenario import ScenarioResult
@@ -267,10 +267,11 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
         loaded = [load_arrangement(inside(folder, str(name))) for name in names]
     arrangements = [a for a, _ in loaded]
     caption = f"seed {manifest['seed']}, {manifest['replications']} replications, residency {manifest['version']}"
+    when = per_span(plots.run_days(arrangements))
     figures_dir = out / "figures"
     figures = [
         save(plots.residual_by_channel(arrangements, caption), figures_dir, "residual_by_channel", fmt,
-             "Yearly residual cross-border accesses to protected data by channel, with each arrangement's total "
+             f"Residual cross-border accesses to protected data {when} by channel, with each arrangement's total "
              "and its 95% interval."),
         save(plots.daily_timeline(arrangements, caption), figures_dir, "daily_timeline", fmt,
              "Daily residual accesses and protected records at rest abroad, with migration and deletion dates."),
@@ -279,7 +280,7 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
         save(plots.wait_ecdf(arrangements, caption), figures_dir, "wait_ecdf", fmt,
              "Share of requests that wait at most a given time in the stewardship queue; p95 marked."),
         save(plots.exceedance(arrangements, caption), figures_dir, "exceedance", fmt,
-             "Chance that a year's residual accesses exceed a value, with a 95% confidence band."),
+             f"Chance that a run's residual accesses ({when}) exceed a value, with a 95% confidence band."),
     ]
     for a in arrangements:
         leaks: dict[str, float] = {c: plots.channel_events(a, c) for c in CHANNELS}
@@ -287,7 +288,7 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
         figures.append(save(dataflow_map(Config.model_validate(a.config), leaks, caption, a.label, end),
                             figures_dir, f"dataflow_{a.name}", fmt,
                             f"Data-flow map of {a.label}: sites, actor groups and routes; routes that leak are "
-                            "drawn thick, with their accesses a year."))
+                            f"drawn thick, with their accesses {when}."))
     baseline = manifest.get("baseline")
     diffs = _paired_differences(folder / "comparison.csv") if (folder / "comparison.csv").is_file() else {}
     header = ["arrangement", *[label for _, label in HEADLINE]]
@@ -311,8 +312,9 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
     return Report(
         title="Residual cross-border access by arrangement", kind="compare", command=str(manifest["command"]),
         intro=intro,
-        tables=[("Headline (mean [95% CI])", header, rows),
-                ("Residual accesses by channel (mean per year)",
+        tables=[(f"Headline: totals {when.replace('per year', 'in a year')}, hours per request (mean [95% CI])",
+                 header, rows),
+                (f"Residual accesses by channel (mean {when})",
                  ["arrangement", *[CHANNEL_TITLES[c] for c in CHANNELS]], channel_rows)],
         figures=figures, details=details)
 

@@ -25,6 +25,24 @@ def number(value: float | None, kind: str = "count", scale_of: float | None = No
     return f"{value:,.0f}" if magnitude >= 100 else f"{value:,.1f}"
 
 
+def span(days: int | None) -> str:
+    """Return how long a run lasted, for sentences: "a year", "4 years", "90 days".
+
+    Counts such as residual accesses are totals over the whole run, so every label says over how long.
+    """
+    if days is None or days == 365:
+        return "a year"
+    years = days / 365.25
+    if days > 365 and abs(years - round(years)) < 0.01:
+        return f"{round(years)} years"
+    return f"{days:,} days"
+
+
+def per_span(days: int | None) -> str:
+    """Return "a year" as "per year", else "in 4 years" / "in 90 days"."""
+    return "per year" if days is None or days == 365 else f"in {span(days)}"
+
+
 def kind_of(metric: str) -> str:
     """Return how to show a metric: a share, hours, days or a count (as the catalogue declares it)."""
     return catalogue.kind_of(metric)
@@ -32,8 +50,8 @@ def kind_of(metric: str) -> str:
 
 #: How figures and tables name the metrics people most often look at; others are put into words.
 _METRIC_WORDS = {
-    "residual_access.events": "residual accesses per year",
-    "residual_access.records": "records read from abroad per year",
+    "residual_access.events": "residual accesses",
+    "residual_access.records": "records read from abroad",
     "at_rest_abroad.record_days": "protected record-days abroad",
     "at_rest_abroad.records_at_end": "protected records abroad at the end",
     "friction.wait_hours": "mean gate wait (hours)",

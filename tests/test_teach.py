@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
+import io
 import re
 import subprocess
 import tomllib
@@ -12,9 +14,8 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, run_cli
-from typer.testing import CliRunner
 
-from sim.cli import app
+from sim.cli import main
 from sim.teach.lesson import load_lesson
 from sim.teach.run import KEY_FIGURES
 
@@ -348,12 +349,17 @@ BROKEN: dict[str, tuple[str, str, tuple[str, ...]]] = {
 
 
 def invoke(*args: object) -> subprocess.CompletedProcess[str]:
-    """Run `residency ARGS...` in this process (the same typer app, without a start-up per case)."""
-    result = CliRunner().invoke(app, [str(a) for a in args], env={"NO_COLOR": "1", "TERM": "dumb"})
-    stderr = result.stderr
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        stderr += "Traceback (in process)\n" + "".join(traceback.format_exception(result.exception))
-    return subprocess.CompletedProcess(["residency", *map(str, args)], result.exit_code, result.stdout, stderr)
+    """Run `residency ARGS...` through main() in this process (its error handler, without a start-up per case)."""
+    stdout, stderr, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 1
+        except Exception as exc:  # a bug: show it as the console script would
+            stderr.write("Traceback (in process)\n" + "".join(traceback.format_exception(exc)))
+            code = 1
+    return subprocess.CompletedProcess(["residency", *map(str, args)], code, stdout.getvalue(), stderr.getvalue())
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from sim import __version__
 from sim.cli import core, experiments, teach  # noqa: F401 - importing registers the commands
-from sim.cli.common import EXIT_INPUT, app, err, out
+from sim.cli.common import EXIT_INPUT, app, out, print_input_error
 from sim.errors import InputError
 
 __all__ = ["app", "main"]
@@ -26,10 +26,14 @@ def main_callback(
         raise typer.Exit(0)
 
 
-def main() -> None:
-    """Run the command line; typer itself turns bad flags into a usage error and exit 2."""
+def main(args: Sequence[str] | None = None) -> None:
+    """Run the command line, turning any input error into one paragraph and exit code 2.
+
+    Commands raise `InputError` for bad input and leave it to this one handler; typer itself
+    turns bad flags into a usage error and exit 2. Anything else is a bug and keeps its traceback.
+    """
     try:
-        app()
-    except InputError as error:  # pragma: no cover - commands catch their own
-        err.print(f"[bold red]error:[/] {escape(error.paragraph())}")
+        app(args=None if args is None else list(args), prog_name="residency")
+    except InputError as error:
+        print_input_error(error)
         sys.exit(EXIT_INPUT)

@@ -6,7 +6,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,6 +24,7 @@ from rich.progress import (
 from rich.text import Text
 
 from sim import __version__
+from sim.config.schema import Scenario
 from sim.errors import InputError
 from sim.metrics import catalogue
 from sim.metrics.stats import Estimate
@@ -44,13 +45,12 @@ out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SeedOption = Annotated[int | None, typer.Option(help="Seed of the random streams (default: the config's).")]
+_DEFAULT = {name: field.default for name, field in Scenario.model_fields.items()}  # the schema's, for help texts
 RepsOption = Annotated[
     int | None,
-    typer.Option("--replications", "-r", help="Replications (default: the config's; 6 in the shipped arrangements)."),
+    typer.Option("--replications", "-r", help=f"Replications (default: the config's, {_DEFAULT['replications']})."),
 ]
-DaysOption = Annotated[
-    int | None, typer.Option(help="Simulated days (default: the config's; 1461 in the shipped arrangements).")
-]
+DaysOption = Annotated[int | None, typer.Option(help=f"Simulated days (default: the config's, {_DEFAULT['days']}).")]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a parameter: KEY=VALUE by dotted path; repeatable."),
@@ -77,9 +77,14 @@ def fmt_estimate(value: Estimate, kind: str, signed: bool = False) -> str:
     return text
 
 
-def fail(error: InputError) -> None:
-    """Print an input error as one paragraph and exit with code 2."""
+def print_input_error(error: InputError) -> None:
+    """Print an input error as one paragraph on standard error."""
     err.print(f"[bold red]error:[/] {escape(error.paragraph())}", markup=True)
+
+
+def fail(error: InputError) -> NoReturn:
+    """Print an input error and exit with code 2 from inside a command (main() does the same for any it raises)."""
+    print_input_error(error)
     raise typer.Exit(EXIT_INPUT)
 
 
@@ -188,7 +193,7 @@ def caption(result: ScenarioResult) -> str:
             f"from {scenario.start_date}, residency {__version__}{sets}")
 
 
-def interrupted(message: str) -> None:
+def interrupted(message: str) -> NoReturn:
     """Say what an interruption kept and how to go on, then exit with 130."""
     err.print(f"[bold yellow]interrupted:[/] {escape(message)}")
     raise typer.Exit(EXIT_INTERRUPTED)
@@ -199,9 +204,6 @@ def write_report(folder: Path, out_dir: Path | None, fmt: str) -> None:
     from sim.report.page import build_report  # matplotlib loads only when a report is asked for
 
     started = time.monotonic()
-    try:
-        page = build_report(folder, out_dir, fmt)
-    except InputError as error:
-        fail(error)
+    page = build_report(folder, out_dir, fmt)
     err.print(f"report written in {time.monotonic() - started:.1f} s")
     out.print(f"report: {page}")

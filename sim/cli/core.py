@@ -29,7 +29,6 @@ from sim.cli.common import (
     caption,
     command_line,
     err,
-    fail,
     fmt_estimate,
     human,
     interrupted,
@@ -39,6 +38,7 @@ from sim.cli.common import (
 )
 from sim.config.loader import LoadedConfig, load_config
 from sim.config.resources import project_path
+from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
 from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor
 from sim.experiment.replications import ScenarioResult, relative_half_width, run_scenarios, run_to_precision
@@ -67,12 +67,12 @@ def execute(
         if target_ci is None:
             return run_scenarios(loaded, seed, replications, progress=reporter, executor=executor)
         if target_ci <= 0:
-            fail(InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
-                            "give a fraction of the mean, such as 0.05 for 5%."))
+            raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
+                             "give a fraction of the mean, such as 0.05 for 5%.")
         known = estimates_names(loaded[0])
         if target_metric not in known:
-            fail(InputError("--target-metric", target_metric, "this is not a metric the model reports.",
-                            "use a path from `residency run CONFIG --json`, such as residual_access.events."))
+            raise InputError("--target-metric", target_metric, "this is not a metric the model reports.",
+                             "use a path from `residency run CONFIG --json`, such as residual_access.events.")
         results = run_to_precision(loaded, seed, replications, target_ci, target_metric,
                                    max(max_replications, replications), executor, reporter)
         reached = len(results[0].replications)
@@ -85,7 +85,6 @@ def execute(
         reporter.close()
         interrupted("no results were written (run and compare write their files at the end); "
                     "run the same command again, with fewer replications if time is short.")
-        raise  # unreachable: interrupted() exits
     finally:
         reporter.close()
 
@@ -117,13 +116,10 @@ def run(
     quiet: QuietOption = False,
     target_ci: TargetOption = None,
     target_metric: TargetMetricOption = "residual_access.events",
-    max_replications: MaxRepsOption = 200,
+    max_replications: MaxRepsOption = MAX_REPLICATIONS,
 ) -> None:
     """Run one config and print a summary table (or JSON)."""
-    try:
-        loaded = load_config(config, overrides_from(set_, seed, replications, days))
-    except InputError as error:
-        fail(error)
+    loaded = load_config(config, overrides_from(set_, seed, replications, days))
     scenario = loaded.config.scenario
     [result] = execute([loaded], scenario.seed, scenario.replications, workers, quiet or json_,
                        target_ci, target_metric, max_replications)
@@ -164,7 +160,7 @@ def compare(
     replications: RepsOption = None,
     days: DaysOption = None,
     set_: SetOption = None,
-    baseline: Annotated[str, typer.Option(help="Scenario the paired differences are taken from.")] = "status_quo",
+    baseline: Annotated[str, typer.Option(help="Scenario the paired differences are taken from.")] = DEFAULT_BASELINE,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for per-arrangement files and comparison.csv.")
     ] = Path("reports"),
@@ -173,18 +169,15 @@ def compare(
     quiet: QuietOption = False,
     target_ci: TargetOption = None,
     target_metric: TargetMetricOption = "residual_access.events",
-    max_replications: MaxRepsOption = 200,
+    max_replications: MaxRepsOption = MAX_REPLICATIONS,
     report: ReportOption = False,
 ) -> None:
     """Run arrangements under common random numbers and compare them with the baseline."""
-    try:
-        paths = configs or sorted(project_path(ARRANGEMENTS).glob("*.toml"))
-        if not paths:
-            raise InputError(str(ARRANGEMENTS), None, "there are no configs to compare.",
-                             "name config files, or run from the project folder.")
-        loaded = load_all(paths, overrides_from(set_, seed, replications, days))
-    except InputError as error:
-        fail(error)
+    paths = configs or sorted(project_path(ARRANGEMENTS).glob("*.toml"))
+    if not paths:
+        raise InputError(str(ARRANGEMENTS), None, "there are no configs to compare.",
+                         "name config files, or run from the project folder.")
+    loaded = load_all(paths, overrides_from(set_, seed, replications, days))
     first = loaded[0].config.scenario
     run_seed = seed if seed is not None else first.seed
     reps = replications if replications is not None else first.replications
@@ -254,12 +247,9 @@ def validate(
     set_: SetOption = None,
 ) -> None:
     """Check configs (schema, provenance, fact ids) without running them."""
-    try:
-        for path in configs:
-            loaded = load_config(path, overrides_from(set_, None, None, None))
-            out.print(f"{path}: ok ({loaded.name}, {len(loaded.provenance)} sourced parameters)")
-    except InputError as error:
-        fail(error)
+    for path in configs:
+        loaded = load_config(path, overrides_from(set_, None, None, None))
+        out.print(f"{path}: ok ({loaded.name}, {len(loaded.provenance)} sourced parameters)")
 
 
 @app.command()
@@ -268,10 +258,7 @@ def facts(
     set_: SetOption = None,
 ) -> None:
     """Print every parameter of a config with its value and its source."""
-    try:
-        loaded = load_config(config, overrides_from(set_, None, None, None))
-    except InputError as error:
-        fail(error)
+    loaded = load_config(config, overrides_from(set_, None, None, None))
     table = Table(title=f"Parameters of {loaded.name} and where they come from",
                   title_justify="left")
     table.add_column("parameter")

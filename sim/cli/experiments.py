@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +24,6 @@ from sim.cli.common import (
     app,
     command_line,
     err,
-    fail,
     fmt_estimate,
     human,
     interrupted,
@@ -32,18 +32,21 @@ from sim.cli.common import (
     write_report,
 )
 from sim.config.loader import load_config
+from sim.config.schema import MAX_REPLICATIONS
 from sim.errors import InputError
 from sim.experiment.attribution import attribute as run_attribution
 from sim.experiment.executors import Executor, LocalExecutor, make_executor
 from sim.experiment.sweep import (
+    SweepOutcome,
     check_sweep,
+    metric_names,
     recompute_sensitivity,
     row_records,
     run_sweep,
     stored_outputs,
     summary_records,
 )
-from sim.experiment.sweep_file import load_sweep
+from sim.experiment.sweep_file import LoadedSweep, load_sweep
 from sim.report.units import kind_of
 from sim.results.runs import MANIFEST_FORMAT, to_json
 from sim.results.store import DB_NAME, Store
@@ -67,21 +70,29 @@ def sweep(
     target_ci: TargetOption = None,
     target_metric: Annotated[str | None, typer.Option("--target-metric", help="The output --target-ci applies to "
                                                       "(default: the sweep's first output).")] = None,
-    max_replications: MaxRepsOption = 200,
+    max_replications: MaxRepsOption = MAX_REPLICATIONS,
     report: ReportOption = False,
 ) -> None:
     """Run a sweep into a resumable results database, then report sensitivity where it applies."""
-    try:
-        loaded = load_sweep(sweep_file, tuple(overrides_from(set_, None, None, None)))
-        folder = out_dir or Path("reports") / "sweeps" / loaded.spec.sweep.name
-        if target_ci is not None and target_ci <= 0:
-            raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
-                             "give a fraction of the mean, such as 0.05 for 5%.")
-        check_sweep(loaded, target_ci, target_metric)
-        executor = make_executor(workers, scheduler)
-        store = Store(folder)
-    except InputError as error:
-        fail(error)
+    loaded = load_sweep(sweep_file, tuple(overrides_from(set_, None, None, None)))
+    folder = out_dir or Path("reports") / "sweeps" / loaded.spec.sweep.name
+    if target_ci is not None and target_ci <= 0:
+        raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
+                         "give a fraction of the mean, such as 0.05 for 5%.")
+    check_sweep(loaded, target_ci, target_metric)
+    with closing(make_executor(workers, scheduler)) as executor, Store(folder) as store:
+        outcome = sweep_into(loaded, store, executor, quiet, target_ci, target_metric, max_replications)
+        err.print(f"{outcome.ran} rows run, {outcome.skipped} already stored, {outcome.total} in all: {store.path}")
+        print_sweep_summary(store)
+    if report:
+        write_report(folder, None, "png")
+
+
+def sweep_into(
+    loaded: LoadedSweep, store: Store, executor: Executor, quiet: bool, target_ci: float | None,
+    target_metric: str | None, max_replications: int,
+) -> SweepOutcome:
+    """Run a sweep's missing rows into an open store, with progress; on Ctrl-C say what was kept."""
     spec = loaded.spec.sweep
     store.set_meta("command", command_line())
     if not quiet:
@@ -89,23 +100,13 @@ def sweep(
                   f"({spec.design} design, seed {spec.seed}) into {store.path}")
     reporter = Reporter(quiet)
     try:
-        outcome = run_sweep(loaded, store, executor, reporter, target_ci, target_metric, max_replications)
-    except InputError as error:
-        reporter.close()
-        fail(error)
+        return run_sweep(loaded, store, executor, reporter, target_ci, target_metric, max_replications)
     except KeyboardInterrupt:
         reporter.close()
-        kept = len(store.done())
-        interrupted(f"{kept} finished rows are committed in {store.path}; run the same command again "
-                    "to resume (finished rows are skipped).")
+        interrupted(f"{len(store.done())} finished rows are committed in {store.path}; run the same command "
+                    "again to resume (finished rows are skipped).")
     finally:
         reporter.close()
-        executor.close()
-    err.print(f"{outcome.ran} rows run, {outcome.skipped} already stored, {outcome.total} in all: {store.path}")
-    print_sweep_summary(store)
-    store.close()
-    if report:
-        write_report(folder, None, "png")
 
 
 def print_sweep_summary(store: Store) -> None:
@@ -167,14 +168,10 @@ def results(
     summary: Annotated[bool, typer.Option("--summary", help="Per-point means with 95% CIs instead of rows.")] = False,
 ) -> None:
     """Export a results database's rows, or per-point summaries, to standard output."""
-    try:
-        if fmt not in ("csv", "json"):
-            raise InputError("--format", fmt, "the format must be csv or json.", "use --format csv or --format json.")
-        store = Store(folder, create=False)
-    except InputError as error:
-        fail(error)
-    records = summary_records(store, stored_outputs(store)) if summary else row_records(store)
-    store.close()
+    if fmt not in ("csv", "json"):
+        raise InputError("--format", fmt, "the format must be csv or json.", "use --format csv or --format json.")
+    with Store(folder, create=False) as store:
+        records = summary_records(store, stored_outputs(store)) if summary else row_records(store)
     if fmt == "json":
         sys.stdout.write(to_json({"rows": records}))
         return
@@ -192,17 +189,16 @@ def sensitivity(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder a sampled sweep wrote.")],
 ) -> None:
     """Compute (again) and print the sensitivity indices of a sampled sweep's results."""
-    try:
-        store = Store(folder, create=False)
-        if not recompute_sensitivity(store):
+    with Store(folder, create=False) as store:
+        try:
+            found = recompute_sensitivity(store)
+        except ValueError as error:  # sensitivity.indices: a point has no rows yet
+            raise InputError(str(folder / DB_NAME), None, f"{error}.", "rerun the sweep to finish it.") from None
+        if not found:
             raise InputError(str(folder / DB_NAME), "sweep.design", "this sweep has no sensitivity "
                              "indices (only sobol and morris designs do).",
                              "run a sweep whose design is \"sobol\" or \"morris\".")
-    except (InputError, ValueError) as error:
-        fail(error if isinstance(error, InputError) else
-             InputError(str(folder / DB_NAME), None, f"{error}.", "rerun the sweep to finish it."))
-    print_sensitivity(store)
-    store.close()
+        print_sensitivity(store)
 
 
 @app.command()
@@ -219,19 +215,15 @@ def attribute(
     report: ReportOption = False,
 ) -> None:
     """Switch each control off in turn (and all at once) and show what each one prevents."""
-    try:
-        loaded = load_config(config, overrides_from(set_, seed, replications, None))
-    except InputError as error:
-        fail(error)
+    loaded = load_config(config, overrides_from(set_, seed, replications, None))
+    if metric not in metric_names(loaded.config):
+        raise InputError("--metric", metric, "this is not a metric the model reports.",
+                         "use a path from `residency run CONFIG --json`, such as residual_access.events.")
     scenario = loaded.config.scenario
     reporter = Reporter(quiet)
     executor: Executor = LocalExecutor(workers)
     try:
         base, rows, _ = run_attribution(loaded, scenario.seed, scenario.replications, executor, metric, reporter)
-    except KeyError:
-        reporter.close()
-        fail(InputError("--metric", metric, "this is not a metric the model reports.",
-                        "use a path from `residency run CONFIG --json`, such as residual_access.events."))
     except KeyboardInterrupt:
         reporter.close()
         interrupted("attribution writes its file at the end, so nothing was kept; run it again.")

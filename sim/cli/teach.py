@@ -9,8 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sim.cli.common import QuietOption, Reporter, WorkersOption, app, err, fail, fmt_estimate, interrupted, out
-from sim.errors import InputError
+from sim.cli.common import QuietOption, Reporter, WorkersOption, app, err, fmt_estimate, interrupted, out
 from sim.experiment.executors import LocalExecutor
 from sim.results.runs import estimates
 from sim.teach.lesson import LoadedLesson, available, load_lesson
@@ -23,14 +22,6 @@ app.add_typer(teach_app, name="teach")
 LessonArgument = Annotated[str, typer.Argument(metavar="LESSON", help="A lesson name (see `teach list`) or file.")]
 
 
-def _load(name: str) -> LoadedLesson:
-    try:
-        return load_lesson(name)
-    except InputError as error:
-        fail(error)
-        raise  # unreachable: fail() exits
-
-
 @teach_app.command("list")
 def list_lessons() -> None:
     """List the shipped lessons."""
@@ -38,7 +29,7 @@ def list_lessons() -> None:
     for column in ("name", "title", "level", "steps"):
         table.add_column(column)
     for path in available():
-        lesson = _load(str(path))
+        lesson = load_lesson(str(path))
         spec = lesson.spec.lesson
         table.add_row(lesson.name, spec.title, spec.level, str(len(lesson.spec.steps)))
     out.print(table)
@@ -47,7 +38,7 @@ def list_lessons() -> None:
 @teach_app.command()
 def show(lesson: LessonArgument) -> None:
     """Show a lesson's goals, story and questions (without running it)."""
-    loaded = _load(lesson)
+    loaded = load_lesson(lesson)
     spec = loaded.spec.lesson
     out.print(f"[bold]{escape(spec.title)}[/] ({spec.level})")
     if spec.summary:
@@ -74,13 +65,10 @@ def run_command(
     quiet: QuietOption = False,
 ) -> None:
     """Run a lesson: story, narrated trace, key figures beside the previous step, questions and answers."""
-    loaded = _load(lesson)
+    loaded = load_lesson(lesson)
     reporter = Reporter(quiet)
     try:
         results = run_lesson(loaded, seed, LocalExecutor(workers), trace, step, reporter, trace_actor)
-    except InputError as error:
-        reporter.close()
-        fail(error)
     except KeyboardInterrupt:
         reporter.close()
         interrupted("the lesson keeps nothing between runs; run it again (a single --step is quicker).")

@@ -131,9 +131,9 @@ def read_sourced(
                          "give a path relative to this config's folder.")
     base, base_provenance = read_sourced(base_path, facts, facts_path, (*chain, path.resolve()))
     replaced = replaced_paths(plain)
-    merged_provenance = {
+    merged_provenance = {  # a base leaf the file replaces, or turns into a table, loses its source
         key: prov for key, prov in base_provenance.items()
-        if not any(key == p or key.startswith(p + ".") for p in replaced)
+        if not any(key == p or key.startswith(p + ".") or p.startswith(key + ".") for p in replaced)
     }
     merged_provenance.update(provenance)
     return deep_merge(base, plain), merged_provenance

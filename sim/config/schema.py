@@ -42,6 +42,14 @@ Channel = Literal[
 CHANNELS: tuple[Channel, ...] = get_args(Channel)
 WILDCARD = "*"
 
+#: The default seed of every file that takes one (scenarios, sweeps, lessons): the day all US
+#: traffic moved to Oracle, which is also the default start date.
+DEFAULT_SEED = 20220617
+#: The arrangement a comparison takes its paired differences from unless told otherwise.
+DEFAULT_BASELINE = "status_quo"
+#: The most replications --target-ci may add up to unless told otherwise.
+MAX_REPLICATIONS = 200
+
 
 class Strict(BaseModel):
     """Base of every schema part: unknown keys are errors and values are frozen."""
@@ -57,7 +65,7 @@ class Scenario(Strict):
     description: str = ""
     start_date: dt.date = Field(dt.date(2022, 6, 17), description="Calendar date of hour 0 (UTC).")
     days: int = Field(365, ge=1, le=3660, description="Simulated horizon in days.")
-    seed: int = Field(20220617, ge=0, description="Default seed of the random streams.")
+    seed: int = Field(DEFAULT_SEED, ge=0, description="Default seed of the random streams.")
     replications: int = Field(20, ge=1, le=10_000, description="Default replications.")
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim import __version__
-from sim.config.schema import Config
+from sim.config.schema import MAX_REPLICATIONS, Config
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
 from sim.experiment.replications import Progress, replications_for, run_replication
@@ -53,7 +53,7 @@ def run_sweep(
     progress: Progress | None = None,
     target: float | None = None,
     target_metric: str | None = None,
-    maximum: int = 200,
+    maximum: int = MAX_REPLICATIONS,
 ) -> SweepOutcome:
     """Run every (point, replication) not yet stored, committing each row as it finishes."""
     spec = sweep.spec.sweep

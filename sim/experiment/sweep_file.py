@@ -27,7 +27,7 @@ from sim.config.loader import (
     toml_literal,
     with_overrides,
 )
-from sim.config.schema import Strict, config_problem
+from sim.config.schema import DEFAULT_SEED, Strict, config_problem
 from sim.errors import InputError
 
 Design = Literal["grid", "latin", "sobol", "morris"]
@@ -57,7 +57,7 @@ class SweepSpec(Strict):
     samples: int = Field(16, ge=1, le=100_000, description="Base sample size N of sampled designs.")
     levels: int = Field(4, ge=2, le=20, description="Grid levels of a Morris design.")
     replications: int = Field(10, ge=1, le=10_000)
-    seed: int = Field(20220617, ge=0)
+    seed: int = Field(DEFAULT_SEED, ge=0)
     days: int | None = Field(None, ge=1, le=3660)
     outputs: tuple[str, ...] = Field(("residual_access.events",), min_length=1)
 

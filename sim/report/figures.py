@@ -1,7 +1,8 @@
 """Figures: each function takes result data and returns a matplotlib Figure.
 
 This module and sim.report.page are the only ones that import matplotlib. Figures are built with
-the object API (no pyplot state), so a notebook can restyle or reuse any of them.
+the object API (no pyplot state), so a notebook can restyle or reuse any of them, and importing
+this module leaves matplotlib's backend alone: a Figure saves to files without pyplot's backend.
 """
 
 from __future__ import annotations
@@ -11,10 +12,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")  # no screen is needed; pick the file renderer before any figure exists
 
 from matplotlib import dates as mdates
 from matplotlib.axes import Axes

@@ -314,19 +314,25 @@ def assumptions_table(name: str, resolved: dict[str, Any]) -> tuple[str, list[st
 
 
 # -- sweep and attribution reports ----------------------------------------------------------
+def read_sweep(folder: Path) -> tuple[dict[str, Any], list[str], list[dict[str, Any]], list[Any], str | None]:
+    """Return a sweep folder's definition, outputs, per-point records, sensitivity rows and command."""
+    with Store(folder, create=False) as store:
+        if store.meta("format") != FORMAT:
+            raise InputError(str(store.path), "meta.format", "these results are of an older format.",
+                             "rerun the sweep into a new folder, then report again.")
+        records = summary_records(store, None)
+        if not records:
+            raise InputError(str(store.path), None, "the sweep has no finished rows yet.",
+                             "run the sweep (it resumes where it stopped), then report again.")
+        definition = json.loads(store.meta("definition") or "{}")
+        outputs = stored_outputs(store) or ["residual_access.events"]
+        return definition, outputs, records, store.sensitivity(), store.meta("command")
+
+
 def sweep_report(folder: Path, out: Path, fmt: str) -> Report:
     """Build the report of a sweep folder."""
-    store = Store(folder, create=False)
-    if store.meta("format") != FORMAT:
-        raise InputError(str(store.path), "meta.format", "these results are of an older format.",
-                         "rerun the sweep into a new folder, then report again.")
-    definition = json.loads(store.meta("definition") or "{}")
+    definition, outputs, records, sensitivity, stored_command = read_sweep(folder)
     spec = definition.get("spec", {})
-    outputs = stored_outputs(store) or ["residual_access.events"]
-    records = summary_records(store, None)
-    if not records:
-        raise InputError(str(store.path), None, "the sweep has no finished rows yet.",
-                         "run the sweep (it resumes where it stopped), then report again.")
     factors = [f["path"] for f in spec.get("factors", [])]
     design = spec.get("sweep", {}).get("design", "grid")
     sweep = spec.get("sweep", {})
@@ -344,7 +350,6 @@ def sweep_report(folder: Path, out: Path, fmt: str) -> Report:
                 figures.append(save(plots.sweep_heatmap(mine, (factors[0], factors[1]), output, caption),
                                     figures_dir, f"sweep_heatmap_{arrangement}_{slug}", fmt,
                                     f"{output} on {arrangement} over {factors[0]} and {factors[1]}."))
-    sensitivity = store.sensitivity()
     for arrangement, output in sorted({(r[1], r[2]) for r in sensitivity}):
         chosen = [r for r in sensitivity if r[1] == arrangement]
         figures.append(save(plots.sensitivity_bars(chosen, output, caption, arrangement), figures_dir,
@@ -364,8 +369,7 @@ def sweep_report(folder: Path, out: Path, fmt: str) -> Report:
                                                 "95% conf"],
                        [[m, a, o, f, k, f"{v:.3f}", "" if c is None else f"{c:.3f}"]
                         for m, a, o, f, k, v, c in sensitivity]))
-    command = store.meta("command") or f"residency sweep {definition.get('file', '')}"
-    store.close()
+    command = stored_command or f"residency sweep {definition.get('file', '')}"
     intro = [sweep.get("question") or QUESTION, f"Sweep {sweep.get('name')}: {sweep.get('title', '')} — "
              f"{len(records)} points, {design} design over {', '.join(factors)}."]
     return Report(title=f"Sweep: {sweep.get('title') or sweep.get('name')}", kind="sweep",

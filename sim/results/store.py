@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sim.errors import InputError
 
@@ -49,7 +49,7 @@ class Row:
 
 
 class Store:
-    """An open results database."""
+    """An open results database; use it as a context manager so it is closed on every path."""
 
     def __init__(self, folder: Path, create: bool = True) -> None:
         self.folder = folder
@@ -74,12 +74,21 @@ class Store:
         if stored is None and create:
             self.set_meta("format", FORMAT)
         elif stored != FORMAT:
+            self.db.close()
             raise InputError(str(self.path), "meta.format", f"the database is of format {stored!r}, "
                              f"this version reads {FORMAT!r}.", "rerun the sweep into a new --out folder.")
 
     def close(self) -> None:
         """Close the database."""
         self.db.close()
+
+    def __enter__(self) -> Self:
+        """Return the open store."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the database, whether the block finished or raised."""
+        self.close()
 
     def meta(self, name: str) -> str | None:
         """Return a stored metadata value."""

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test test-fast lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/residency compare --report
 
-## test: linters, type check and the test suite
+## test: linters, type check and the whole test suite, with coverage (CLI subprocesses included)
+## that fails below the floor set in pyproject.toml ([tool.coverage.report] fail_under)
 test: $(VENV)/.installed-dev lint typecheck pytest
+
+## test-fast: linters, type check and the tests not marked slow: the everyday loop (no coverage)
+test-fast: $(VENV)/.installed-dev lint typecheck
+	$(BIN)/pytest -q -m "not slow"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check sim tests benchmarks
@@ -31,11 +36,12 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy sim
 
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest -q
+	rm -f .coverage .coverage.*
+	$(BIN)/pytest -q --cov --cov-report=term
 
 ## bench: speed and memory benchmark of the core (prints ratios, not a test)
 bench: $(VENV)/.installed-run
 	$(BIN)/python benchmarks/core_speed.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage .coverage.* *.egg-info

@@ -1,3 +1,34 @@
-"""residency: a discrete-event simulator of cross-border access to protected user data."""
+"""residency: a discrete-event simulator of cross-border access to protected user data.
+
+The Python API (sim.api) is importable from here: `sim.load`, `sim.run`, `sim.compare`,
+`sim.sweep` and `sim.attribute`. It loads on first use, so the command line starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+API = ("load", "run", "compare", "sweep", "attribute", "RunResult", "Comparison", "SweepResult",
+       "AttributionResult")
+__all__ = ["AttributionResult", "Comparison", "RunResult", "SweepResult", "__version__", "attribute", "compare",
+           "load", "run", "sweep"]
+
+if TYPE_CHECKING:
+    from sim.api import AttributionResult, Comparison, RunResult, SweepResult, attribute, compare, load, run, sweep
+
+
+def __getattr__(name: str) -> Any:
+    """Load the API on first use of one of its names."""
+    if name in API:
+        from sim import api
+
+        if hasattr(api, name):
+            return getattr(api, name)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """List the package's public names."""
+    return sorted(__all__)

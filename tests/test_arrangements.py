@@ -71,6 +71,7 @@ def test_expiry_counts_balance_under_overload() -> None:
                                            + m["requests.expired"] + m["requests.queued_at_end"])
 
 
+@pytest.mark.slow
 def test_common_random_numbers_give_every_arrangement_the_same_requests() -> None:
     """One seed gives every shipped arrangement the same requests, day by day."""
     loaded = [load_config(path, [("scenario.days", "60", "--days")]) for path in ARRANGEMENTS]
@@ -83,6 +84,7 @@ def test_common_random_numbers_give_every_arrangement_the_same_requests() -> Non
     assert first.replications[0].daily["submitted"] != first.replications[1].daily["submitted"]
 
 
+@pytest.mark.slow
 def test_more_reviewers_give_shorter_waits_and_lower_utilisation() -> None:
     """Direction of change: a bigger stewardship team makes requests wait less."""
     few, many = run([load("oracle", ("gatekeeper.reviewers", "30"), ("scenario.days", "90")),
@@ -93,6 +95,7 @@ def test_more_reviewers_give_shorter_waits_and_lower_utilisation() -> None:
         assert a > b
 
 
+@pytest.mark.slow
 def test_slower_deletion_leaves_more_record_days_abroad() -> None:
     """Direction of change: the slower the Singapore deletion, the more records rest abroad."""
     fast, slow = run([load("oracle", ("deletions.0.median_days", "60")),
@@ -102,6 +105,7 @@ def test_slower_deletion_leaves_more_record_days_abroad() -> None:
         assert a < b
 
 
+@pytest.mark.slow
 def test_more_code_review_gives_fewer_covert_accesses() -> None:
     """Direction of change: reviewing more of the code stops more code-borne covert reads."""
     many = ("actors.cn_engineers.code_covert_attempts_per_year", "30")
@@ -125,6 +129,7 @@ def test_more_egress_monitoring_gives_fewer_exports() -> None:
         assert high.metrics["covert.code_borne.events"] == low.metrics["covert.code_borne.events"]
 
 
+@pytest.mark.slow
 def test_microsoft_below_oracle_below_status_quo() -> None:
     """Microsoft after its migration leaves fewer residual accesses than Oracle, Oracle fewer than the status quo."""
     status_quo, oracle, microsoft = run([load("status_quo"), load("oracle"), load("microsoft")],
@@ -139,6 +144,7 @@ def test_microsoft_below_oracle_below_status_quo() -> None:
     assert diff.high is not None and diff.high < 0
 
 
+@pytest.mark.slow
 def test_storage_move_alone_does_not_change_who_reads() -> None:
     """Google storage with the parent's access control cuts data at rest abroad, not residual reads."""
     status_quo, google = run([load("status_quo"), load("google")], replications=2)
@@ -148,6 +154,7 @@ def test_storage_move_alone_does_not_change_who_reads() -> None:
     assert values(google, "residual_access.events") == values(status_quo, "residual_access.events")
 
 
+@pytest.mark.slow
 def test_deleting_the_backup_shifts_oracle_access_off_the_backup_channel() -> None:
     """With Singapore emptied at once, Oracle's backup channel falls and the gate takes the load."""
     slow, fast = run([load("oracle"), load("oracle", ("deletions.0.median_days", "1"),

@@ -53,6 +53,7 @@ def is_leaf(node: Any) -> bool:
             and (node["ci95"] is None or (len(node["ci95"]) == 2 and node["ci95"][0] <= node["ci95"][1])))
 
 
+@pytest.mark.slow
 def test_attribution_json_has_the_documented_structure(status_quo: dict[str, Any]) -> None:
     """attribution.json holds the run, the as-configured estimate and one record per control."""
     assert {"run", "as_configured", "controls"} <= set(status_quo)
@@ -69,6 +70,7 @@ def test_attribution_json_has_the_documented_structure(status_quo: dict[str, Any
         assert is_leaf(record["with_control_off"]) and is_leaf(record["prevented"]), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("control", ABSENT_IN_STATUS_QUO)
 def test_a_control_status_quo_lacks_prevents_nothing(control: str, status_quo: dict[str, Any]) -> None:
     """Switching off a control status_quo does not have leaves residual access exactly as it was."""
@@ -77,6 +79,7 @@ def test_a_control_status_quo_lacks_prevents_nothing(control: str, status_quo: d
     assert record["with_control_off"] == status_quo["as_configured"]
 
 
+@pytest.mark.slow
 def test_oracle_deletion_abroad_prevents_residual_access() -> None:
     """On Oracle, never deleting the copies abroad raises residual access: the interval is above 0."""
     loaded = load_config(ARRANGEMENTS / "oracle.toml", [("scenario.days", "200", "test")])

@@ -363,6 +363,7 @@ def test_pareto_front_by_hand() -> None:
     assert plots.pareto_front([(3.0, 3.0)]) == [(3.0, 3.0)]
 
 
+@pytest.mark.slow
 def test_sweep_pareto_front_is_drawn(experiments: dict[str, Path],
                                      experiment_figures: dict[str, dict[str, Figure]]) -> None:
     """The sweep's Pareto figure plots every point and the front pareto_front computes from them."""
@@ -451,6 +452,7 @@ def records_of(folder: Path) -> list[dict[str, Any]]:
         store.close()
 
 
+@pytest.mark.slow
 def test_sweep_line_draws_the_point_means(experiments: dict[str, Path],
                                           experiment_figures: dict[str, dict[str, Figure]]) -> None:
     """A one-factor grid draws each output's mean at each factor value, in factor order."""
@@ -464,6 +466,7 @@ def test_sweep_line_draws_the_point_means(experiments: dict[str, Path],
         assert ax.get_xlabel() == "gatekeeper.reviewers" and output in ax.get_ylabel()
 
 
+@pytest.mark.slow
 def test_sweep_heatmap_image_is_the_grid_of_means(experiments: dict[str, Path],
                                                   experiment_figures: dict[str, dict[str, Figure]]) -> None:
     """A two-factor grid's heatmap holds each point's mean at (factor 2 row, factor 1 column)."""
@@ -483,6 +486,7 @@ def test_sweep_heatmap_image_is_the_grid_of_means(experiments: dict[str, Path],
         assert [float(t.get_text()) for t in ax.get_yticklabels()] == ys
 
 
+@pytest.mark.slow
 def test_sensitivity_bars_equal_the_stored_indices(experiments: dict[str, Path],
                                                    experiment_figures: dict[str, dict[str, Figure]]) -> None:
     """Each Sobol bar's length is the stored S1 or ST index of its factor, its whisker the stored conf."""
@@ -506,6 +510,7 @@ def test_sensitivity_bars_equal_the_stored_indices(experiments: dict[str, Path],
             [mine[f][1] or 0.0 for f in factors], rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.slow
 def test_attribution_waterfall_walks_from_as_configured_to_all_off(
         experiments: dict[str, Path], experiment_figures: dict[str, dict[str, Figure]]) -> None:
     """Bars climb from as_configured by each control's prevented mean; the last bar is all_controls_off."""

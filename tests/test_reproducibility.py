@@ -70,16 +70,19 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_bytes(json_runs: dict[str, str]) -> None:
     """Two runs with the same seed and config print byte-identical JSON."""
     assert json_runs["first"] == json_runs["again"]
 
 
+@pytest.mark.slow
 def test_worker_count_does_not_change_results(json_runs: dict[str, str]) -> None:
     """One worker and two workers produce the same JSON."""
     assert json_runs["first"] == json_runs["one_worker"]
 
 
+@pytest.mark.slow
 def test_other_seed_gives_other_numbers(json_runs: dict[str, str]) -> None:
     """Another seed changes the numbers, not just the recorded seed."""
     first, other = json.loads(json_runs["first"]), json.loads(json_runs["other_seed"])
@@ -88,6 +91,7 @@ def test_other_seed_gives_other_numbers(json_runs: dict[str, str]) -> None:
         assert leaf(first, path)["mean"] != leaf(other, path)["mean"], path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", LEAF_PATHS)
 def test_json_leaves_have_mean_and_interval(path: str, json_runs: dict[str, str]) -> None:
     """Each reported metric is a leaf {"mean": number, "ci95": [lo, hi]} around the mean."""

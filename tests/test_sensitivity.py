@@ -76,6 +76,7 @@ def sobol(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_design(tmp_path_factory.mktemp("sobol"), "sobol", 16)
 
 
+@pytest.mark.slow
 def test_sobol_stores_every_index_with_its_interval(sobol: Path) -> None:
     """The sensitivity table holds S1 and ST with a 95% conf for every factor; rows cover the design."""
     methods, found = indices(sobol)
@@ -85,6 +86,7 @@ def test_sobol_stores_every_index_with_its_interval(sobol: Path) -> None:
     assert len(stored_rows(sobol)) == 16 * (len(FACTORS) + 2)
 
 
+@pytest.mark.slow
 def test_sobol_finds_the_inert_factor_inert_and_the_driver_dominant(sobol: Path) -> None:
     """The factor that cannot change residual access has S1, ST near 0; the driver has the largest ST."""
     _, found = indices(sobol)
@@ -96,6 +98,7 @@ def test_sobol_finds_the_inert_factor_inert_and_the_driver_dominant(sobol: Path)
     assert total[DRIVER] > 0.5
 
 
+@pytest.mark.slow
 def test_inert_factor_is_exactly_inert_under_common_random_numbers(sobol: Path) -> None:
     """Points that differ only in the inert factor see the same requests, so the output is identical."""
     store = Store(sobol, create=False)
@@ -112,6 +115,7 @@ def test_inert_factor_is_exactly_inert_under_common_random_numbers(sobol: Path) 
     assert found[(INERT, "ST")][0] == 0.0
 
 
+@pytest.mark.slow
 def test_sensitivity_command_reprints_the_stored_indices(sobol: Path) -> None:
     """`residency sensitivity DIR` prints every factor's stored S1 and ST, and recomputes the same."""
     _, before = indices(sobol)
@@ -127,6 +131,7 @@ def test_sensitivity_command_reprints_the_stored_indices(sobol: Path) -> None:
     assert after == before
 
 
+@pytest.mark.slow
 def test_morris_gives_the_driver_the_largest_mu_star(tmp_path: Path) -> None:
     """A Morris design (6 trajectories) ranks the driver first by mu_star, the inert factor at 0."""
     spec = write_sweep(tmp_path, SWEEP.format(design="morris", samples=6), "check.toml")

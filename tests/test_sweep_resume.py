@@ -35,6 +35,8 @@ path = "gatekeeper.review_hours_mean"
 values = [0.8, 1.0]
 """
 
+pytestmark = pytest.mark.slow  # every test here runs and kills real sweeps
+
 
 def committed(folder: Path) -> int:
     """Return how many rows results.db holds now (0 while it does not exist yet)."""

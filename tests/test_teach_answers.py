@@ -211,6 +211,7 @@ def answered(tmp_path_factory: pytest.TempPathFactory) -> list[StepResult]:
     return run_lesson(load_lesson(str(path)), None, LocalExecutor(2))
 
 
+@pytest.mark.slow
 def test_answers_move_in_the_expected_direction(answered: list[StepResult]) -> None:
     """Cutting the team from 200 to 25 reviewers lengthens the mean wait and makes requests expire."""
     many, few = answered[2], answered[3]
@@ -227,6 +228,7 @@ def test_answers_move_in_the_expected_direction(answered: list[StepResult]) -> N
     assert few.answers[2].text.startswith("+")
 
 
+@pytest.mark.slow
 def test_difference_is_the_paired_difference_of_the_two_steps(answered: list[StepResult]) -> None:
     """A `difference` answer is the mean and t interval of step-by-step, replication-by-replication differences."""
     many, few = answered[2], answered[3]
@@ -244,6 +246,7 @@ def test_difference_is_the_paired_difference_of_the_two_steps(answered: list[Ste
     assert few.answers[4].value.mean == pytest.approx(sum(expired) / len(expired), rel=1e-9)
 
 
+@pytest.mark.slow
 def test_ratio_is_the_ratio_of_the_means(answered: list[StepResult]) -> None:
     """A `ratio` answer is this step's mean over the previous step's mean."""
     many, few = answered[2], answered[3]
@@ -253,6 +256,7 @@ def test_ratio_is_the_ratio_of_the_means(answered: list[StepResult]) -> None:
     assert few.answers[0].value.mean == pytest.approx(sum(mine) / len(mine), rel=1e-9)
 
 
+@pytest.mark.slow
 def test_erlang_c_answers_are_the_closed_forms(answered: list[StepResult]) -> None:
     """The analytic answers are Erlang C for the step's own parameters, and follow the reviewer count."""
     ten, twelve = answered[0], answered[1]
@@ -284,6 +288,7 @@ def test_erlang_c_refuses_a_shift_gate_and_an_overloaded_queue() -> None:
         analytic_answer("erlang_c_mean_wait", overloaded.config)
 
 
+@pytest.mark.slow
 def test_interval_half_width_shrinks_with_replications(tmp_path: Path) -> None:
     """`ci_half_width` is the t half-width of the step's replications, and narrows from 6 to 60 replications."""
     question = ['metric = "residual_access.events", statistic = "ci_half_width"']

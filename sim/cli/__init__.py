@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from sim import __version__
-from sim.cli import core, experiments, teach  # noqa: F401 - importing registers the commands
+from sim.cli import core, experiments, project, teach  # noqa: F401 - importing registers the commands
 from sim.cli.common import EXIT_INPUT, app, out, print_input_error
 from sim.errors import InputError
 
@@ -18,7 +18,7 @@ __all__ = ["app", "main"]
 
 @app.callback(invoke_without_command=True)
 def main_callback(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", "-V", help="Print the version and exit.")] = False,
 ) -> None:
     """Simulate residual cross-border access under data-hosting arrangements."""
     if version:

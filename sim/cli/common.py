@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import importlib.util
+import io
+import json
 import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,6 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+from typer.core import TyperOption
 
 from sim import __version__
 from sim.config.schema import Scenario
@@ -29,17 +34,28 @@ from sim.errors import InputError
 from sim.metrics import catalogue
 from sim.metrics.stats import Estimate
 from sim.report.units import number
+from sim.results.runs import to_json
 from sim.results.scenario import ScenarioResult
 
 ARRANGEMENTS = Path("configs") / "arrangements"
 EXIT_INPUT = 2
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Simulate who abroad can read protected US user data under each hosting arrangement.",
 )
+
+
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
+    """Show a flag as a flag: no `<bool>` type beside `--json` or `--help`."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
 # Tables are wide: when output is not a terminal, do not wrap them at rich's 80 columns.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -48,15 +64,19 @@ SeedOption = Annotated[int | None, typer.Option(help="Seed of the random streams
 _DEFAULT = {name: field.default for name, field in Scenario.model_fields.items()}  # the schema's, for help texts
 RepsOption = Annotated[
     int | None,
-    typer.Option("--replications", "-r", help=f"Replications (default: the config's, {_DEFAULT['replications']})."),
+    typer.Option("--replications", "-r", help=f"Replications (default: the config's, {_DEFAULT['replications']} "
+                 "where it names none; 6 in the shipped arrangements)."),
 ]
-DaysOption = Annotated[int | None, typer.Option(help=f"Simulated days (default: the config's, {_DEFAULT['days']}).")]
+DaysOption = Annotated[int | None, typer.Option(help=f"Simulated days (default: the config's, {_DEFAULT['days']} "
+                                                     "where it names none; 1461 in the shipped arrangements).")]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a parameter: KEY=VALUE by dotted path; repeatable."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 WorkersOption = Annotated[int | None, typer.Option(help="Worker processes (default: the cores).")]
+StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings (such as unrouted requests) as "
+                                             "errors: exit 2 before running.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
 
 HEADLINE = tuple((m.path, m.label, m.kind) for m in catalogue.headline(catalogue.RUN))
@@ -75,6 +95,61 @@ def fmt_estimate(value: Estimate, kind: str, signed: bool = False) -> str:
     if value.mean is not None and value.high is not None:
         text += f" ± {human(value.high - value.mean, kind, scale_of=value.mean)}"
     return text
+
+
+EXPORT_FORMATS = ("csv", "json", "parquet")
+
+
+def export(records: list[dict[str, Any]], fmt: str, out_path: Path | None) -> None:
+    """Write records as CSV or JSON (to a file or standard output), or Parquet (to a file; needs pyarrow)."""
+    if fmt not in EXPORT_FORMATS:
+        raise InputError("--format", fmt, f"the format must be one of {', '.join(EXPORT_FORMATS)}.",
+                         "use --format csv, --format json or --format parquet --out FILE.")
+    if fmt == "parquet":
+        write_parquet(records, out_path)
+        return
+    text = to_json({"rows": records}) if fmt == "json" else records_csv(records)
+    if out_path is None:
+        sys.stdout.write(text)
+        return
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(text, encoding="utf-8")
+    err.print(f"wrote {out_path}")
+
+
+def records_csv(records: list[dict[str, Any]]) -> str:
+    """Return records as CSV: the union of their keys as columns, empty cells for missing values."""
+    columns: list[str] = []
+    for record in records:
+        columns += [k for k in record if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: ("" if v is None else json.dumps(v) if isinstance(v, list | dict) else v)
+                         for k, v in record.items()})
+    return buffer.getvalue()
+
+
+def write_parquet(records: list[dict[str, Any]], out_path: Path | None) -> None:
+    """Write records to a Parquet file through pandas and pyarrow."""
+    if importlib.util.find_spec("pyarrow") is None:
+        raise InputError("--format", "parquet", "Parquet needs pyarrow, which is not installed.",
+                         "install the extra with `pip install 'residency[parquet]'` (or `pip install pyarrow`), "
+                         "or use --format csv or json.")
+    if out_path is None:
+        raise InputError("--format", "parquet", "Parquet is binary and is not printed to the terminal.",
+                         "name the file with --out FILE.parquet.")
+    import pandas as pd
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame.from_records(records)
+    for column in frame.columns:  # a column of mixed values (facts' values) as text, lists and tables as JSON
+        kinds = {type(v) for v in frame[column] if v is not None}
+        if len(kinds) > 1 or kinds & {list, dict}:
+            frame[column] = frame[column].map(lambda v: v if v is None or isinstance(v, str) else json.dumps(v))
+    frame.to_parquet(out_path, index=False)
+    err.print(f"wrote {out_path}")
 
 
 def print_input_error(error: InputError) -> None:

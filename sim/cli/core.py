@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.common import (
     ARRANGEMENTS,
+    EXIT_INPUT,
     HEADLINE,
     DaysOption,
     JsonOption,
@@ -22,6 +24,7 @@ from sim.cli.common import (
     RepsOption,
     SeedOption,
     SetOption,
+    StrictOption,
     TargetMetricOption,
     TargetOption,
     WorkersOption,
@@ -29,6 +32,7 @@ from sim.cli.common import (
     caption,
     command_line,
     err,
+    export,
     fmt_estimate,
     human,
     interrupted,
@@ -36,8 +40,20 @@ from sim.cli.common import (
     overrides_from,
     write_report,
 )
+from sim.config.checks import (
+    DEFAULT,
+    SETTING,
+    check_baseline,
+    check_names,
+    parameter_sources,
+    problems,
+    spec_problems,
+    unrouted_metric,
+    unrouted_pairs,
+    warnings,
+)
 from sim.config.loader import LoadedConfig, load_config
-from sim.config.resources import project_path
+from sim.config.resources import project_path, shipped_config
 from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
 from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor
@@ -117,9 +133,11 @@ def run(
     target_ci: TargetOption = None,
     target_metric: TargetMetricOption = "residual_access.events",
     max_replications: MaxRepsOption = MAX_REPLICATIONS,
+    strict: StrictOption = False,
 ) -> None:
     """Run one config and print a summary table (or JSON)."""
-    loaded = load_config(config, overrides_from(set_, seed, replications, days))
+    loaded = load_config(config_arg(config), overrides_from(set_, seed, replications, days))
+    check_strict([loaded], strict)
     scenario = loaded.config.scenario
     [result] = execute([loaded], scenario.seed, scenario.replications, workers, quiet or json_,
                        target_ci, target_metric, max_replications)
@@ -128,10 +146,59 @@ def run(
             err.print(f"wrote {path}")
         write_manifest(out_dir, "run", command_line(), [result.loaded.name], None, result.seed,
                        len(result.replications))
+    warn_unrouted(result)
     if json_:
         sys.stdout.write(to_json(summary_document(result)))
         return
     print_summary(result)
+
+
+def config_arg(path: Path) -> Path:
+    """Return a config argument's file: the path itself, else the shipped config of that name."""
+    if path.exists():
+        return path
+    return shipped_config(str(path)) or path
+
+
+def check_strict(loaded: list[LoadedConfig], strict: bool) -> None:
+    """Under --strict, fail on the first config that has warnings."""
+    for item in loaded:
+        notes = warnings(item)
+        if strict and notes:
+            raise InputError(str(item.path), None, f"{len(notes)} warning(s) under --strict: {notes[0]}",
+                             "fix what the warnings say (`residency validate` lists them), or leave out --strict.")
+
+
+def warn_unrouted(result: ScenarioResult) -> None:
+    """Warn, with the requests they lost, of (actor, data class) pairs no route serves."""
+    values = estimates(result)
+    for actor, data_class in unrouted_pairs(result.loaded.config):
+        lost = values[unrouted_metric(actor, data_class)]
+        submitted = values["requests.submitted"]
+        share = (f" ({lost.mean / submitted.mean:.0%} of all requests)"
+                 if lost.mean is not None and submitted.mean else "")
+        err.print(f"[bold yellow]warning:[/] {escape(result.loaded.name)}: no route serves {escape(actor)} for "
+                  f"{escape(data_class)} data; {fmt_estimate(lost, 'count')} requests per run were denied as "
+                  f"no_route{share}.")
+
+
+def compared_document(result: ScenarioResult, base: ScenarioResult | None) -> dict[str, Any]:
+    """Return an arrangement's JSON document with its paired differences from the baseline."""
+    document = summary_document(result)
+    if base is None or base is result:
+        return document
+    differences: dict[str, Any] = {"baseline": base.loaded.name}
+    for name in estimates(result):
+        if name not in base.replications[0].metrics:  # such as an unrouted pair's count, which only one has
+            continue
+        node = differences
+        *parents, leaf = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = paired_difference([r.metrics[name] for r in result.replications],
+                                       [r.metrics[name] for r in base.replications]).as_leaf()
+    document["paired_difference"] = differences
+    return document
 
 
 def print_summary(result: ScenarioResult) -> None:
@@ -171,13 +238,17 @@ def compare(
     target_metric: TargetMetricOption = "residual_access.events",
     max_replications: MaxRepsOption = MAX_REPLICATIONS,
     report: ReportOption = False,
+    strict: StrictOption = False,
 ) -> None:
     """Run arrangements under common random numbers and compare them with the baseline."""
-    paths = configs or sorted(project_path(ARRANGEMENTS).glob("*.toml"))
+    paths = [config_arg(c) for c in configs] if configs else sorted(project_path(ARRANGEMENTS).glob("*.toml"))
     if not paths:
         raise InputError(str(ARRANGEMENTS), None, "there are no configs to compare.",
                          "name config files, or run from the project folder.")
     loaded = load_all(paths, overrides_from(set_, seed, replications, days))
+    check_names(loaded)
+    check_baseline(baseline, [item.name for item in loaded], "--baseline")
+    check_strict(loaded, strict)
     first = loaded[0].config.scenario
     run_seed = seed if seed is not None else first.seed
     reps = replications if replications is not None else first.replications
@@ -195,8 +266,10 @@ def compare(
                    base.loaded.name if base else None, run_seed, len(results[0].replications))
     csv_path = out_dir / "comparison.csv"
     csv_path.write_text(comparison_csv(comparison_rows(results, base)), encoding="utf-8")
+    for result in results:
+        warn_unrouted(result)
     if json_:
-        sys.stdout.write(to_json({r.loaded.name: summary_document(r) for r in results}))
+        sys.stdout.write(to_json({r.loaded.name: compared_document(r, base) for r in results}))
     else:
         print_comparison(results, base)
         err.print(f"wrote {out_dir}/<arrangement>/ (summary.json, daily.csv, replications.csv, "
@@ -243,33 +316,100 @@ def print_comparison(results: list[ScenarioResult], base: ScenarioResult | None)
 
 @app.command()
 def validate(
-    configs: Annotated[list[Path], typer.Argument(help="Config files to check.")],
+    configs: Annotated[list[Path], typer.Argument(help="Config, sweep or lesson files to check.")],
     set_: SetOption = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 2).")] = False,
 ) -> None:
-    """Check configs (schema, provenance, fact ids) without running them."""
+    """Check configs, sweeps and lessons without running them: every problem at once, then warnings."""
+    errors = warned = 0
     for path in configs:
-        loaded = load_config(path, overrides_from(set_, None, None, None))
-        out.print(f"{path}: ok ({loaded.name}, {len(loaded.provenance)} sourced parameters)")
+        found, notes, line = check_file(config_arg(path), overrides_from(set_, None, None, None))
+        for error in found:
+            err.print(f"[bold red]error:[/] {escape(error.paragraph())}")
+        for note in notes:
+            err.print(f"[bold yellow]warning:[/] {escape(note)}")
+        errors += len(found)
+        warned += len(notes)
+        if not found:
+            out.print(f"{path}: {'ok' if not notes else 'ok with warnings'} ({line})")
+    if errors or (strict and warned):
+        err.print(f"{errors} problem(s), {warned} warning(s)" + (" (--strict: warnings count as errors)"
+                                                                  if strict and warned else ""))
+        raise typer.Exit(EXIT_INPUT)
+
+
+def check_file(path: Path, overrides: list[tuple[str, str, str]]) -> tuple[list[InputError], list[str], str]:
+    """Return a file's problems, its warnings and a one-line description, whatever kind of file it is."""
+    kind = file_kind(path)
+    try:
+        if kind == "sweep":
+            from sim.experiment.sweep_file import SweepFile, load_sweep
+
+            found = spec_problems(path, SweepFile)
+            if found:
+                return found, [], ""
+            sweep_spec = load_sweep(path, tuple(overrides))
+            notes = [n for point in sweep_spec.points[:1] for n in warnings(point.loaded)]
+            return [], notes, f"sweep {sweep_spec.spec.sweep.name}, {len(sweep_spec.points)} points"
+        if kind == "lesson":
+            from sim.teach.lesson import LessonFile, load_lesson
+
+            found = spec_problems(path, LessonFile)
+            if found:
+                return found, [], ""
+            lesson = load_lesson(str(path))
+            return [], [], f"lesson {lesson.name}, {len(lesson.spec.steps)} steps"
+    except InputError as error:
+        return [error], [], ""
+    found = problems(path)
+    if found:
+        return found, [], ""
+    try:
+        loaded = load_config(path, overrides)
+    except InputError as error:
+        return [error], [], ""
+    sources = parameter_sources(loaded)
+    defaults = sum(1 for source in sources.values() if source == DEFAULT)
+    return [], warnings(loaded), (f"{loaded.name}, {len(sources)} parameters: {len(sources) - defaults} sourced, "
+                                  f"{defaults} schema defaults (`residency facts` lists them)")
+
+
+def file_kind(path: Path) -> str:
+    """Return "sweep", "lesson" or "config" from a file's top-level tables."""
+    try:
+        import tomllib
+
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "config"  # the config checks report the unreadable file
+    return "sweep" if "sweep" in data else "lesson" if "lesson" in data else "config"
 
 
 @app.command()
 def facts(
-    config: Annotated[Path, typer.Argument(help="A config file.")],
+    config: Annotated[Path, typer.Argument(help="A config file or a shipped arrangement's name.")],
     set_: SetOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet.")] = "table",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the export to this file.")] = None,
 ) -> None:
-    """Print every parameter of a config with its value and its source."""
-    loaded = load_config(config, overrides_from(set_, None, None, None))
+    """Print every parameter a run uses with its value and its source (schema defaults marked)."""
+    loaded = load_config(config_arg(config), overrides_from(set_, None, None, None))
+    data = loaded.config.model_dump(mode="json")
+    records = [{"parameter": key, "value": lookup(data, key)[1], "source": source,
+                "kind": source.split(":")[0].split(" ")[0] if source not in (DEFAULT, SETTING) else source}
+               for key, source in parameter_sources(loaded).items()]
+    if fmt != "table":
+        export(records, fmt, out_path)
+        return
     table = Table(title=f"Parameters of {loaded.name} and where they come from",
                   title_justify="left")
-    table.add_column("parameter")
-    table.add_column("value")
-    table.add_column("source")
-    data = loaded.config.model_dump(mode="json")
-    for key in sorted(loaded.provenance):
-        found, value = lookup(data, key)
-        if found:
-            shown = json.dumps(value) if isinstance(value, dict | list) else str(value)
-            table.add_row(key, shown, loaded.provenance[key].describe(loaded.facts))
+    table.add_column("parameter", overflow="fold")
+    table.add_column("value", overflow="fold")
+    table.add_column("source", overflow="fold")
+    for record in records:
+        value = record["value"]
+        shown = json.dumps(value) if isinstance(value, dict | list) else str(value)
+        table.add_row(str(record["parameter"]), shown, escape(str(record["source"])))
     out.print(table)
     out.print(routes_table(loaded))
 

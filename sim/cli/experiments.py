@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import sys
 from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +10,7 @@ import typer
 from rich.table import Table
 
 from sim.cli.common import (
+    EXPORT_FORMATS,
     MaxRepsOption,
     QuietOption,
     Reporter,
@@ -24,6 +23,7 @@ from sim.cli.common import (
     app,
     command_line,
     err,
+    export,
     fmt_estimate,
     human,
     interrupted,
@@ -31,9 +31,10 @@ from sim.cli.common import (
     overrides_from,
     write_report,
 )
-from sim.config.loader import load_config
+from sim.config.loader import LoadedConfig, load_config
 from sim.config.schema import MAX_REPLICATIONS
 from sim.errors import InputError
+from sim.experiment.attribution import Attribution
 from sim.experiment.attribution import attribute as run_attribution
 from sim.experiment.executors import Executor, LocalExecutor, make_executor
 from sim.experiment.sweep import (
@@ -47,13 +48,14 @@ from sim.experiment.sweep import (
     summary_records,
 )
 from sim.experiment.sweep_file import LoadedSweep, load_sweep
+from sim.metrics.stats import Estimate
 from sim.report.units import kind_of
-from sim.results.runs import MANIFEST_FORMAT, to_json
+from sim.results.runs import MANIFEST_FORMAT, sensitivity_records, to_json
 from sim.results.store import DB_NAME, Store
 
 SchedulerOption = Annotated[
     str | None,
-    typer.Option("--scheduler", help="Run the tasks on a Dask cluster at tcp://HOST:PORT (pip install '.[dask]')."),
+    typer.Option("--scheduler", help="Run the tasks on a Dask cluster at tcp://HOST:PORT (pip install '.\\[dask]')."),
 ]
 
 
@@ -118,8 +120,8 @@ def print_sweep_summary(store: Store) -> None:
                        and not any(k.startswith(o + ".") for o in outputs)]
         table = Table(title="Sweep points (mean ± 95% CI half-width)", title_justify="left")
         for key in ["point", "arrangement", *factor_keys, "replications", *outputs]:
-            label = key.rsplit(".", 1)[-1] if key in factor_keys else key.replace("residual_access.", "")
-            table.add_column(label, justify="right" if key != "arrangement" else "left")
+            # Full dotted names, folded rather than cut, so that no two columns read alike.
+            table.add_column(key, justify="right" if key != "arrangement" else "left", overflow="fold")
         for record in records:
             cells = [str(record["point"]), record["arrangement"],
                      *[_short(record[k]) for k in factor_keys], str(record["replications"])]
@@ -164,29 +166,25 @@ def print_sensitivity(store: Store) -> None:
 @app.command()
 def results(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder a sweep wrote (it holds results.db).")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or parquet (parquet needs --out).")] = "csv",
     summary: Annotated[bool, typer.Option("--summary", help="Per-point means with 95% CIs instead of rows.")] = False,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of standard output.")]
+    = None,
 ) -> None:
-    """Export a results database's rows, or per-point summaries, to standard output."""
-    if fmt not in ("csv", "json"):
-        raise InputError("--format", fmt, "the format must be csv or json.", "use --format csv or --format json.")
+    """Export a results database's rows, or per-point summaries, as CSV, JSON or Parquet."""
+    if fmt not in EXPORT_FORMATS:
+        raise InputError("--format", fmt, "the format must be csv, json or parquet.",
+                         "use --format csv, --format json or --format parquet --out FILE.")
     with Store(folder, create=False) as store:
         records = summary_records(store, stored_outputs(store)) if summary else row_records(store)
-    if fmt == "json":
-        sys.stdout.write(to_json({"rows": records}))
-        return
-    columns: list[str] = []
-    for record in records:
-        columns += [k for k in record if k not in columns]
-    writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for record in records:
-        writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
+    export(records, fmt, out_path)
 
 
 @app.command()
 def sensitivity(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder a sampled sweep wrote.")],
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet.")] = "table",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the export to this file.")] = None,
 ) -> None:
     """Compute (again) and print the sensitivity indices of a sampled sweep's results."""
     with Store(folder, create=False) as store:
@@ -198,7 +196,10 @@ def sensitivity(
             raise InputError(str(folder / DB_NAME), "sweep.design", "this sweep has no sensitivity "
                              "indices (only sobol and morris designs do).",
                              "run a sweep whose design is \"sobol\" or \"morris\".")
-        print_sensitivity(store)
+        if fmt != "table":
+            export(sensitivity_records(store.sensitivity()), fmt, out_path)
+        else:
+            print_sensitivity(store)
 
 
 @app.command()
@@ -229,6 +230,19 @@ def attribute(
         interrupted("attribution writes its file at the end, so nothing was kept; run it again.")
     finally:
         reporter.close()
+    print_attribution(loaded, metric, base, rows)
+    folder = out_dir or Path("reports") / "attribution" / loaded.name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "attribution.json"
+    path.write_text(to_json(attribution_document(loaded, config, metric, base, rows)), encoding="utf-8")
+    err.print(f"wrote {path}")
+    if report:
+        write_report(folder, None, "png")
+
+
+def print_attribution(loaded: LoadedConfig, metric: str, base: Estimate, rows: list[Attribution]) -> None:
+    """Print what each control prevents, with paired intervals."""
+    scenario = loaded.config.scenario
     table = Table(title=f"What each control of {loaded.name} prevents: rise in {metric} when it is "
                   f"switched off (paired, mean ± 95% CI)", title_justify="left")
     for column in ("control", "switched off means", "with it off", "prevented", "share of all-off"):
@@ -241,9 +255,14 @@ def attribute(
     out.print(table)
     out.print(f"seed {scenario.seed}, {scenario.replications} replications of {scenario.days} days; "
               "shares of the all-off rise need not add to 100% (controls overlap)")
-    folder = out_dir or Path("reports") / "attribution" / loaded.name
-    folder.mkdir(parents=True, exist_ok=True)
-    document = {
+
+
+def attribution_document(
+    loaded: LoadedConfig, config: Path, metric: str, base: Estimate, rows: list[Attribution]
+) -> dict[str, Any]:
+    """Return the contents of attribution.json."""
+    scenario = loaded.config.scenario
+    return {
         "format": MANIFEST_FORMAT,
         "run": {"scenario": loaded.name, "config_file": str(config), "seed": scenario.seed,
                 "replications": scenario.replications, "metric": metric, "overrides": list(loaded.overrides),
@@ -253,11 +272,6 @@ def attribute(
                                    "prevented": row.contribution.as_leaf(), "share_of_all_off": row.share_of_total}
                      for row in rows},
     }
-    path = folder / "attribution.json"
-    path.write_text(to_json(document), encoding="utf-8")
-    err.print(f"wrote {path}")
-    if report:
-        write_report(folder, None, "png")
 
 
 

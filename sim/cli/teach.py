@@ -98,7 +98,7 @@ def print_step(lesson: LoadedLesson, result: StepResult, previous: StepResult | 
         out.print(f"  [dim]{fact.date.isoformat() if fact.date else 'undated'}: {escape(fact.text)} "
                   f"({escape(fact.citation())})[/]")
     if result.trace:
-        out.print("\n[bold]What happens first[/] (replication 1, in the local time of whoever acts):")
+        out.print("\n[bold]What happens first[/] (replication 0, in the local time of whoever acts):")
         for line in narrate(result.loaded.config, result.trace):
             out.print(f"  {escape(line)}")
     table = Table(title="Key figures (mean ± 95% CI)", title_justify="left")

@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.config.resources import shipped_path
 from sim.errors import InputError
 
 FACT_FILE = Path("seeds") / "facts.toml"
@@ -35,7 +36,7 @@ def find_fact_base(start: Path) -> Path | None:
         candidate = folder / FACT_FILE
         if candidate.is_file():
             return candidate
-    bundled = Path(__file__).resolve().parents[2] / FACT_FILE
+    bundled = shipped_path(FACT_FILE)
     return bundled if bundled.is_file() else None
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sim.config.facts import Fact, find_fact_base, load_facts
+from sim.config.resources import shipped_config
 from sim.config.schema import Config
 from sim.errors import InputError
 
@@ -122,13 +123,14 @@ def read_sourced(
     if not isinstance(include, str):
         raise InputError(str(path), INCLUDE_KEY, "include must be a file name in quotes.",
                          'write `include = "../common/world.toml"`.')
-    base_path = (path.parent / include).resolve()
+    base_path = include_path(path, include)
     if base_path in chain or len(chain) > 8:
         raise InputError(str(path), INCLUDE_KEY, "the includes form a loop.",
                          "make the shared file stop including the files that include it.")
     if not base_path.is_file():
         raise InputError(str(path), INCLUDE_KEY, f"the included file {base_path} does not exist.",
-                         "give a path relative to this config's folder.")
+                         "give a path relative to this config's folder, or the name of a shipped base "
+                         '(`include = "world"`; `residency list` shows them).')
     base, base_provenance = read_sourced(base_path, facts, facts_path, (*chain, path.resolve()))
     replaced = replaced_paths(plain)
     merged_provenance = {  # a base leaf the file replaces, or turns into a table, loses its source
@@ -137,6 +139,15 @@ def read_sourced(
     }
     merged_provenance.update(provenance)
     return deep_merge(base, plain), merged_provenance
+
+
+def include_path(path: Path, include: str) -> Path:
+    """Resolve an include: a file beside the config, else a shipped config by name (`"world"`)."""
+    beside = (path.parent / include).resolve()
+    if beside.is_file():
+        return beside
+    shipped = shipped_config(include)
+    return shipped.resolve() if shipped is not None else beside
 
 
 def replaced_paths(node: Any, prefix: str = "") -> list[str]:

@@ -51,7 +51,7 @@ def run_scenarios(
         i, r = job.tag
         results[i][r] = result
         if progress is not None:
-            progress(done, len(jobs), f"{loaded[i].name} replication {first + r + 1}")
+            progress(done, len(jobs), f"{loaded[i].name} replication {first + r}")
     return [ScenarioResult(item, seed, [res for res in results[i] if res is not None])
             for i, item in enumerate(loaded)]
 

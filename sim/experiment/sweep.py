@@ -80,7 +80,7 @@ def run_sweep(
             ran += 1
             if progress is not None:
                 progress(count, len(jobs), f"point {point.index + 1}/{len(sweep.points)} "
-                         f"replication {job.replication + 1}")
+                         f"replication {job.replication}")
         if target is None:
             break
         grown = _grow_for_precision(sweep, store, wanted, target, target_metric or spec.outputs[0], maximum)

@@ -27,6 +27,7 @@ from sim.config.loader import (
     toml_literal,
     with_overrides,
 )
+from sim.config.resources import shipped_config
 from sim.config.schema import DEFAULT_SEED, Strict, config_problem
 from sim.errors import InputError
 
@@ -211,6 +212,9 @@ def _arrangement_path(sweep_path: Path, index: int, name: str) -> Path:
     named = sweep_path.parent.parent / "arrangements" / f"{name}.toml"
     if named.is_file():
         return named
+    shipped = shipped_config(name)
+    if shipped is not None:
+        return shipped
     raise InputError(str(sweep_path), f"sweep.arrangements.{index}", f"no config {name!r} was found.",
                      "give a path relative to the sweep file or the name of a file in configs/arrangements/.")
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.config.checks import unrouted_metric, unrouted_pairs
 from sim.config.schema import CHANNELS, Channel, Config
 from sim.metrics.years import YearTally, day_years, exposure_tallies, year_metrics
 from sim.model.events import (
@@ -162,6 +163,8 @@ class Recorder:
         self.covert_records: dict[CovertMode, float] = dict.fromkeys(COVERT_MODES, 0.0)
         self.class_events = dict.fromkeys(self.classes, 0.0)
         self.wait_hist = [0] * HIST_BINS
+        # Requests lost by (actor, data class) pairs that no route serves (validate warns of them).
+        self.unrouted = dict.fromkeys(unrouted_pairs(config), 0)
         self.exposure = exposure_tallies(config)
         self.day_year = day_years(config)
         self.years = {year: YearTally(config) for year in dict.fromkeys(self.day_year)}
@@ -214,6 +217,9 @@ class Recorder:
             self.counts["gated_decisions"] += 1
         elif why == "no_route":
             self.counts["no_route"] += 1
+            pair = (event.request.actor, event.request.data_class)
+            if pair in self.unrouted:
+                self.unrouted[pair] += 1
         elif why == "emergency":
             self.counts["emergency"] += 1
 
@@ -349,6 +355,8 @@ class Recorder:
             metrics[f"residual_access.by_site.{site}.records"] = self.site_records[site]
         for cls in self.classes:
             metrics[f"foreign_access_by_class.{cls}.events"] = self.class_events[cls]
+        for (actor, cls), lost in self.unrouted.items():
+            metrics[unrouted_metric(actor, cls)] = lost
         metrics.update(year_metrics(self.daily, self.day_year, self.years))
         daily = dict(self.daily)
         daily["wait_hours_mean"] = [

@@ -11,7 +11,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from matplotlib import dates as mdates
 from matplotlib.axes import Axes
@@ -65,6 +65,27 @@ class Arrangement:
         return None if low is None or high is None else (float(low), float(high))
 
 
+class HasFigureData(Protocol):
+    """A result of the Python API (sim.run, sim.compare): it knows the data its figures draw."""
+
+    def figure_data(self) -> list[Arrangement]:
+        """Return one Arrangement per scenario."""
+        ...
+
+
+Drawable = Sequence[Arrangement] | Sequence[HasFigureData] | HasFigureData
+
+
+def as_arrangements(data: Drawable) -> list[Arrangement]:
+    """Return figure data from Arrangements, API results (`sim.run`, `sim.compare`) or a list of them."""
+    if not isinstance(data, Sequence):
+        return data.figure_data()
+    out: list[Arrangement] = []
+    for item in data:
+        out += [item] if isinstance(item, Arrangement) else item.figure_data()
+    return out
+
+
 def day_number(when: dt.date) -> float:
     """Return matplotlib's number for a date (days since its epoch), for date axes."""
     return float(mdates.date2num(when))  # type: ignore[no-untyped-call]
@@ -96,8 +117,9 @@ def _style(ax: Axes) -> None:
     ax.set_axisbelow(True)
 
 
-def residual_by_channel(arrangements: Sequence[Arrangement], caption: str) -> Figure:
+def residual_by_channel(arrangements: Drawable, caption: str = "") -> Figure:
     """Stack each arrangement's yearly residual accesses by channel, with 95% whiskers on the total."""
+    arrangements = as_arrangements(arrangements)
     figure, axes = new_figure("Residual cross-border access to protected data, by channel", caption)
     ax: Axes = axes[0][0]
     names = [a.name for a in arrangements]
@@ -142,8 +164,9 @@ def milestone_key(arrangements: Sequence[Arrangement]) -> list[tuple[dt.date, st
     return [(when, label, names) for (when, label), names in sorted(merged.items())]
 
 
-def daily_timeline(arrangements: Sequence[Arrangement], caption: str) -> Figure:
+def daily_timeline(arrangements: Drawable, caption: str = "") -> Figure:
     """Plot daily residual access and protected records at rest abroad, with milestones marked."""
+    arrangements = as_arrangements(arrangements)
     figure, axes = new_figure("Residual access and protected records abroad over the calendar", caption,
                               rows=2, height=8.5)
     top: Axes = axes[0][0]
@@ -204,9 +227,10 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
     return front
 
 
-def friction_vs_residual(arrangements: Sequence[Arrangement], caption: str,
+def friction_vs_residual(arrangements: Drawable, caption: str = "",
                          sweep_points: Sequence[tuple[float, float]] = ()) -> Figure:
     """Place each arrangement by what its controls cost (time to decision) and what they leave."""
+    arrangements = as_arrangements(arrangements)
     figure, axes = new_figure("What the controls cost against what they leave", caption)
     ax: Axes = axes[0][0]
     palette = colours([a.name for a in arrangements])
@@ -246,8 +270,9 @@ def ecdf_from_histogram(bins: Sequence[tuple[float, float, int]]) -> tuple[list[
     return xs, ys
 
 
-def wait_ecdf(arrangements: Sequence[Arrangement], caption: str) -> Figure:
+def wait_ecdf(arrangements: Drawable, caption: str = "") -> Figure:
     """Plot the empirical CDF of gatekeeper waits per arrangement, with each p95 marked."""
+    arrangements = as_arrangements(arrangements)
     figure, axes = new_figure("How long requests wait for the gatekeeper", caption)
     ax: Axes = axes[0][0]
     palette = colours([a.name for a in arrangements])
@@ -283,9 +308,10 @@ def exceedance_points(values: Sequence[float]) -> tuple[list[float], list[float]
     return ordered, [sum(v > x for v in ordered) / n for x in ordered]
 
 
-def exceedance(arrangements: Sequence[Arrangement], caption: str,
+def exceedance(arrangements: Drawable, caption: str = "",
                metric: str = "residual_access.events") -> Figure:
     """Plot P(yearly residual accesses > x) across replications, per arrangement."""
+    arrangements = as_arrangements(arrangements)
     figure, axes = new_figure("How likely a year exceeds a given number of residual accesses", caption)
     ax: Axes = axes[0][0]
     palette = colours([a.name for a in arrangements])

@@ -9,7 +9,7 @@ import html
 import io
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,8 +174,10 @@ def _read_daily(path: Path) -> dict[str, plots.Series]:
     series = {}
     for column in columns:
         mean = [_number(r[f"{column}_mean"]) for r in rows]
-        low = [_number(r[f"{column}_lo"]) if r[f"{column}_lo"] else m for r, m in zip(rows, mean, strict=True)]
-        high = [_number(r[f"{column}_hi"]) if r[f"{column}_hi"] else m for r, m in zip(rows, mean, strict=True)]
+        low = [_number(r[f"{column}_ci95_low"]) if r[f"{column}_ci95_low"] else m
+               for r, m in zip(rows, mean, strict=True)]
+        high = [_number(r[f"{column}_ci95_high"]) if r[f"{column}_ci95_high"] else m
+                for r, m in zip(rows, mean, strict=True)]
         series[column] = plots.Series(dates, mean, low, high)
     return series
 
@@ -267,6 +269,7 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
              f"Every figure is a mean over {manifest['replications']} replications with its 95% confidence interval. "
              "Replication r of every arrangement uses the same random streams (common random numbers), so the "
              "arrangements see the same requests and their paired differences are not noise."]
+    intro += unrouted_notes(arrangements)
     details = [assumptions_table(a.name, resolved) for a, resolved in loaded]
     return Report(
         title="Residual cross-border access by arrangement", kind="compare", command=str(manifest["command"]),
@@ -276,6 +279,19 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
                                                                                     for c in CHANNELS]],
                  channel_rows)],
         figures=figures, details=details)
+
+
+def unrouted_notes(arrangements: Sequence[plots.Arrangement]) -> list[str]:
+    """Return a warning per arrangement whose (actor, data class) pairs no route serves, with the requests lost."""
+    notes = []
+    for a in arrangements:
+        lost = {k.removeprefix("requests.unrouted."): v[0] for k, v in a.metrics.items()
+                if k.startswith("requests.unrouted.") and v[0]}
+        if lost:
+            pairs = ", ".join(f"{pair.replace('.', ' / ')}: {_fmt_number(mean)}" for pair, mean in lost.items())
+            notes.append(f"Warning: in {a.name}, no route serves some (actor group / data class) pairs, so their "
+                         f"requests were denied as no_route (mean per run): {pairs}.")
+    return notes
 
 
 def _paired_differences(path: Path) -> dict[str, tuple[float | None, float | None, float | None]]:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sim import __version__
+from sim.config.checks import parameter_sources
+from sim.config.loader import LoadedConfig
 from sim.metrics.recorder import DAILY_COLUMNS, hist_edges
 from sim.metrics.stats import Estimate, estimate, paired_difference
 from sim.results.scenario import ScenarioResult
@@ -74,22 +76,28 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def daily_csv(result: ScenarioResult) -> str:
-    """Return the per-day table: each column's mean and 95% interval across replications."""
+def daily_rows(result: ScenarioResult) -> list[dict[str, Any]]:
+    """Return the per-day rows: day, date, then each column's mean, ci95_low and ci95_high."""
     start = result.loaded.config.scenario.start_date
-    days = result.loaded.config.scenario.days
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    header = ["day", "date"]
-    for column in DAILY_COLUMNS:
-        header += [f"{column}_mean", f"{column}_lo", f"{column}_hi"]
-    writer.writerow(header)
-    for day in range(days):
-        row: list[Any] = [day, (start + dt.timedelta(days=day)).isoformat()]
+    rows = []
+    for day in range(result.loaded.config.scenario.days):
+        row: dict[str, Any] = {"day": day, "date": (start + dt.timedelta(days=day)).isoformat()}
         for column in DAILY_COLUMNS:
             value = estimate([rep.daily[column][day] for rep in result.replications])
-            row += [_fmt(value.mean), _fmt(value.low), _fmt(value.high)]
-        writer.writerow(row)
+            row.update({f"{column}_mean": value.mean, f"{column}_ci95_low": value.low,
+                        f"{column}_ci95_high": value.high})
+        rows.append(row)
+    return rows
+
+
+def daily_csv(result: ScenarioResult) -> str:
+    """Return the per-day table: each column's mean and 95% interval across replications."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    rows = daily_rows(result)
+    writer.writerow(list(rows[0]) if rows else ["day", "date"])
+    for row in rows:
+        writer.writerow([_fmt(v) if isinstance(v, float) or v is None else v for v in row.values()])
     return out.getvalue()
 
 
@@ -103,9 +111,19 @@ def resolved_document(result: ScenarioResult) -> dict[str, Any]:
     return {
         "run": run_info(result),
         "config": loaded.config.model_dump(mode="json"),
-        "provenance": {key: prov.describe(loaded.facts) for key, prov in
-                       sorted(loaded.provenance.items())},
+        "provenance": provenance_document(loaded),
     }
+
+
+def provenance_document(loaded: LoadedConfig) -> dict[str, str]:
+    """Return every parameter's source: the sourced keys as the file gave them, then every other leaf the run uses.
+
+    A sourced table value (such as an actor group's `hours`) keeps its own key and its leaves are
+    listed too; a parameter the file leaves out is marked `schema default`.
+    """
+    sources = {key: prov.describe(loaded.facts) for key, prov in loaded.provenance.items()}
+    sources.update({key: source for key, source in parameter_sources(loaded).items() if key not in sources})
+    return dict(sorted(sources.items()))
 
 
 def replications_csv(result: ScenarioResult) -> str:
@@ -184,6 +202,24 @@ def comparison_csv(rows: list[dict[str, Any]]) -> str:
             writer.writerow({k: (_fmt(v) if isinstance(v, float) else
                                  ("" if v is None else v)) for k, v in row.items()})
     return out.getvalue()
+
+
+SENSITIVITY_COLUMNS = ["method", "arrangement", "output", "factor", "measure", "value", "ci95_low", "ci95_high"]
+
+
+def sensitivity_records(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Return stored (method, arrangement, output, factor, measure, value, conf) rows with interval columns.
+
+    The stored `conf` is the half-width of the 95% interval (SALib's bootstrap), so the interval
+    is value ± conf; sigma of a Morris design has none.
+    """
+    records = []
+    for method, arrangement, output, factor, measure, value, conf in rows:
+        low = None if conf is None or value is None else value - conf
+        high = None if conf is None or value is None else value + conf
+        records.append(dict(zip(SENSITIVITY_COLUMNS, (method, arrangement, output, factor, measure, value, low,
+                                                      high), strict=True)))
+    return records
 
 
 MANIFEST = "manifest.json"

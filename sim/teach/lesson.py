@@ -18,7 +18,7 @@ from sim.config.loader import (
     toml_literal,
     with_overrides,
 )
-from sim.config.resources import project_path
+from sim.config.resources import project_path, shipped_config
 from sim.config.schema import DEFAULT_SEED, Strict, config_problem
 from sim.errors import InputError
 
@@ -157,6 +157,8 @@ def _step_config(path: Path, spec: LessonFile, index: int, step: Step) -> Loaded
     candidate = path.parent / step.arrangement
     if not candidate.is_file():
         candidate = path.parent.parent / "arrangements" / f"{step.arrangement}.toml"
+    if not candidate.is_file():
+        candidate = shipped_config(step.arrangement) or candidate
     if not candidate.is_file():
         raise InputError(str(path), f"steps.{index}.arrangement", f"no arrangement {step.arrangement!r} was found.",
                          "name a file in configs/arrangements/ (without .toml) or give a path relative to the lesson.")

@@ -1,0 +1,250 @@
+"""Checks that report every problem of a config at once, and the warnings a run should carry.
+
+`problems(path)` is what `residency validate` prints: unknown keys first (with did-you-mean),
+then missing provenance, unknown fact ids, schema errors and broken references. `warnings`
+names what a valid config silently leaves out, such as (actor, data class) pairs no route
+serves. `parameter_sources` gives every parameter a run uses its source, schema defaults too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from pydantic import BaseModel, ValidationError, model_validator
+
+from sim.config.facts import Fact, find_fact_base, load_facts
+from sim.config.loader import (
+    INCLUDE_KEY,
+    PROVENANCE_KEY,
+    UNSOURCED_KEYS,
+    LoadedConfig,
+    Provenance,
+    deep_merge,
+    did_you_mean,
+    error_from_pydantic,
+    include_path,
+    is_sourced_leaf,
+    join,
+    parse_provenance,
+    read_toml,
+)
+from sim.config.schema import WILDCARD, Config, reference_problems
+from sim.errors import InputError
+
+DEFAULT = "schema default"
+SETTING = "scenario setting"
+
+
+class _Unreferenced(Config):
+    """The schema without its cross-reference check, so that every broken reference can be listed."""
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> _Unreferenced:
+        return self
+
+
+def problems(path: Path) -> list[InputError]:
+    """Return every problem of a config file (and the files it includes), unknown keys first."""
+    facts_path = find_fact_base(path.resolve().parent)
+    facts = load_facts(facts_path) if facts_path else {}
+    found: list[InputError] = []
+    try:
+        plain = _collect(path, (), facts, facts_path, found)
+    except InputError as error:
+        return [*found, error]
+    schema = _schema_problems(plain, str(path))
+    unknown = [e for e in schema if e.problem.startswith("this key is not a parameter")]
+    under_unknown = [e for e in found if any(e.key and u.key and e.key.startswith(u.key + ".") for u in unknown)]
+    return unknown + [e for e in found if e not in under_unknown] + [e for e in schema if e not in unknown]
+
+
+def spec_problems(path: Path, root: type[BaseModel]) -> list[InputError]:
+    """Return every schema problem of a sweep or lesson file against its model, unknown keys first."""
+    try:
+        raw = read_toml(path)
+        root.model_validate(raw)
+    except InputError as error:
+        return [error]
+    except ValidationError as exc:
+        found = [error_from_pydantic(cast(ValidationError, _OneError(e)), str(path), root=root) for e in exc.errors()]
+        return sorted(found, key=lambda e: not e.problem.startswith("this key is not a parameter"))
+    return []
+
+
+def _collect(path: Path, chain: tuple[Path, ...], facts: dict[str, Fact], facts_path: Path | None,
+             found: list[InputError]) -> dict[str, Any]:
+    """Read a config and the files it includes, stripping provenance file by file and collecting problems."""
+    raw = read_toml(path)
+    include = raw.pop(INCLUDE_KEY, None)
+    provenance: dict[str, Provenance] = {}
+    plain = _strip(raw, "", False, provenance, str(path), found)
+    found += _fact_problems(provenance, facts, str(path), facts_path)
+    if include is None:
+        return dict(plain)
+    if not isinstance(include, str):
+        raise InputError(str(path), INCLUDE_KEY, "include must be a file name in quotes.",
+                         'write `include = "world"` (a shipped base) or a path such as "../common/world.toml".')
+    base = include_path(path, include)
+    if base in chain or len(chain) > 8 or not base.is_file():
+        raise InputError(str(path), INCLUDE_KEY, f"the included file {base} does not exist or includes itself.",
+                         "give a path relative to this config's folder or a shipped base's name "
+                         '(`include = "world"`).')
+    return deep_merge(_collect(base, (*chain, path.resolve()), facts, facts_path, found), plain)
+
+
+def _strip(node: Any, key: str, covered: bool, out: dict[str, Provenance], source: str,
+           found: list[InputError]) -> Any:
+    """Strip provenance like the loader does, collecting every problem instead of stopping at one."""
+    if isinstance(node, dict):
+        if is_sourced_leaf(node):
+            try:
+                out[key] = parse_provenance(node, key, source)
+            except InputError as error:
+                found.append(error)
+            return node["value"]
+        if PROVENANCE_KEY in node:
+            try:
+                out[join(key, PROVENANCE_KEY)] = parse_provenance(node[PROVENANCE_KEY], join(key, PROVENANCE_KEY),
+                                                                  source)
+                covered = True
+            except InputError as error:
+                found.append(error)
+        return {k: _strip(v, join(key, k), covered, out, source, found)
+                for k, v in node.items() if k != PROVENANCE_KEY}
+    if isinstance(node, list) and any(isinstance(item, dict) for item in node):
+        return [_strip(v, join(key, str(i)), covered, out, source, found) for i, v in enumerate(node)]
+    if not covered and key not in UNSOURCED_KEYS:
+        found.append(InputError(
+            source, key, "this parameter does not say where its value comes from.",
+            f'write it as `{key.rsplit(".", 1)[-1]} = {{ value = ..., fact = "<id>" }}` or '
+            '`{ value = ..., assume = "<one-line reason>" }`, or give its table a '
+            '`provenance = { fact = "..." }` line.'))
+    return node
+
+
+def _fact_problems(provenance: dict[str, Provenance], facts: dict[str, Fact], source: str,
+                   facts_path: Path | None) -> list[InputError]:
+    """Return one problem per cited fact id the fact base lacks."""
+    found = []
+    where = str(facts_path) if facts_path else "seeds/facts.toml (not found)"
+    for key, prov in provenance.items():
+        for fact_id in prov.detail.split(",") if prov.kind == "fact" else ():
+            if fact_id not in facts:
+                found.append(InputError(source, key, f"it cites fact {fact_id!r}, which is not in {where}.",
+                                        did_you_mean(fact_id, facts) or "cite an existing fact id or add the "
+                                        "fact to seeds/facts.toml with its source."))
+    return found
+
+
+def _schema_problems(plain: dict[str, Any], source: str) -> list[InputError]:
+    """Return every schema error, then every broken reference if the fields themselves are valid."""
+    try:
+        config = _Unreferenced.model_validate(plain)
+    except ValidationError as exc:
+        return [error_from_pydantic(cast(ValidationError, _OneError(e)), source) for e in exc.errors()]
+    return [InputError(source, key, problem, "define it, or correct the name to one of those listed.")
+            for key, problem in reference_problems(config)]
+
+
+class _OneError:
+    """One of pydantic's errors, shaped like a ValidationError for the loader's message builder."""
+
+    def __init__(self, error: Any) -> None:
+        self.error = error
+
+    def errors(self) -> list[Any]:
+        """Return the one error."""
+        return [self.error]
+
+
+def unrouted_pairs(config: Config) -> list[tuple[str, str]]:
+    """Return (actor, data class) pairs an actor asks for that no route serves at any site.
+
+    A pair is unrouted when no route matches it at all (an explicit `gate = "blocked"` is a
+    decision, not an omission); every request for it is denied as `no_route`.
+    """
+    pairs = []
+    for actor, spec in config.actors.items():
+        for data_class, share in spec.data_classes.items():
+            if share <= 0 or spec.headcount == 0 or spec.requests_per_hour == 0:
+                continue
+            if not any(_matches(route.actor, actor) and _matches(route.site, site) and
+                       _matches(route.data_class, data_class) for route in config.routes for site in config.sites):
+                pairs.append((actor, data_class))
+    return pairs
+
+
+def _matches(pattern: str, value: str) -> bool:
+    return pattern in (WILDCARD, value)
+
+
+def unrouted_metric(actor: str, data_class: str) -> str:
+    """Return the metric path that counts the requests an unrouted pair lost."""
+    return f"requests.unrouted.{actor}.{data_class}"
+
+
+def warnings(loaded: LoadedConfig) -> list[str]:
+    """Return what a valid config silently leaves out, one sentence each."""
+    found = []
+    for actor, data_class in unrouted_pairs(loaded.config):
+        found.append(f"{loaded.path}: actor group {actor!r} asks for {data_class!r} data but no route serves it at "
+                     f"any site, so every such request is denied as no_route (metric "
+                     f"{unrouted_metric(actor, data_class)}). Add a [[routes]] entry for it, or "
+                     f'`gate = "blocked"` to make the denial explicit.')
+    return found
+
+
+def parameter_sources(loaded: LoadedConfig) -> dict[str, str]:
+    """Return every parameter the run uses and its source; schema defaults are marked as such."""
+    sources: dict[str, str] = {}
+    for key in _leaves(loaded.config.model_dump(mode="json"), ""):
+        prov = _source_of(key, loaded.provenance)
+        if prov is not None:
+            sources[key] = prov.describe(loaded.facts)
+        elif key in UNSOURCED_KEYS:
+            sources[key] = SETTING
+        else:
+            sources[key] = DEFAULT
+    return sources
+
+
+def _source_of(key: str, provenance: dict[str, Provenance]) -> Provenance | None:
+    """Return the provenance of a key or of the nearest sourced table above it."""
+    parts = key.split(".")
+    for depth in range(len(parts), 0, -1):
+        found = provenance.get(".".join(parts[:depth]))
+        if found is not None:
+            return found
+    return None
+
+
+def _leaves(node: Any, prefix: str) -> list[str]:
+    """Return the dotted paths of a dumped config's values (lists of plain values are one value)."""
+    if isinstance(node, dict):
+        return [leaf for k, v in node.items() for leaf in _leaves(v, join(prefix, str(k)))] if node else [prefix]
+    if isinstance(node, list) and any(isinstance(item, dict) for item in node):
+        return [leaf for i, v in enumerate(node) for leaf in _leaves(v, join(prefix, str(i)))]
+    return [prefix]
+
+
+def check_names(loaded: Sequence[LoadedConfig]) -> None:
+    """Fail when two configs share a scenario name (their folders and rows would overwrite each other)."""
+    seen: dict[str, Path] = {}
+    for item in loaded:
+        if item.name in seen:
+            raise InputError(str(item.path), "scenario.name",
+                             f"{seen[item.name]} and this file are both named {item.name!r}, so their results "
+                             "would overwrite each other.",
+                             "give one of them another `name` under [scenario].")
+        seen[item.name] = item.path
+
+
+def check_baseline(baseline: str, names: Sequence[str], source: str) -> None:
+    """Fail when the baseline is not one of the compared scenarios."""
+    if baseline not in names:
+        raise InputError(source, baseline, f"the baseline {baseline!r} is not among the compared scenarios "
+                         f"({', '.join(names)}).",
+                         "name one of them as the baseline (--baseline NAME), or add the baseline's config to "
+                         "the list (shipped arrangements can be given by name, such as status_quo).")

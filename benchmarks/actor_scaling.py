@@ -38,6 +38,7 @@ def split_actors(config: Config, copies: int) -> Config:
             part = dict(group)
             part["headcount"] = group["headcount"] // copies + (1 if index < group["headcount"] % copies else 0)
             part["covert_attempts_per_year"] = group["covert_attempts_per_year"] / copies
+            part["code_covert_attempts_per_year"] = group["code_covert_attempts_per_year"] / copies
             actors[new] = part
     routes: list[dict[str, Any]] = []
     for route in data["routes"]:

@@ -9,9 +9,18 @@ from typing import Annotated
 import typer
 
 from sim import __version__
-from sim.cli import core, experiments, project, teach  # noqa: F401 - importing registers the commands
-from sim.cli.common import EXIT_INPUT, app, out, print_input_error
+from sim.cli import core, experiments, explore, project, teach  # noqa: F401 - importing registers the commands
+from sim.cli.common import (
+    EXIT_INPUT,
+    app,
+    install_signal_handlers,
+    interrupted_status,
+    out,
+    print_input_error,
+    received,
+)
 from sim.errors import InputError
+from sim.results.atomic import os_error
 
 __all__ = ["app", "main"]
 
@@ -30,10 +39,21 @@ def main(args: Sequence[str] | None = None) -> None:
     """Run the command line, turning any input error into one paragraph and exit code 2.
 
     Commands raise `InputError` for bad input and leave it to this one handler; typer itself
-    turns bad flags into a usage error and exit 2. Anything else is a bug and keeps its traceback.
+    turns bad flags into a usage error and exit 2. SIGTERM and SIGHUP stop a command as Ctrl-C
+    does. Any other exception is a bug and keeps its traceback, except OS errors (a full disk,
+    a folder that cannot be written), which are the user's to fix.
     """
+    install_signal_handlers()
     try:
         app(args=None if args is None else list(args), prog_name="residency")
+    except SystemExit as stop:
+        if received and stop.code == 1:  # click's own "Aborted!" after a SIGTERM outside a command's handler
+            sys.exit(interrupted_status())
+        raise
     except InputError as error:
         print_input_error(error)
+        sys.exit(EXIT_INPUT)
+    except OSError as exc:  # a safety net: every OS failure is an input error, never a traceback
+        where = exc.filename or "a file or folder"
+        print_input_error(os_error(where, exc, "read or write"))
         sys.exit(EXIT_INPUT)

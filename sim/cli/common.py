@@ -6,7 +6,9 @@ import csv
 import importlib.util
 import io
 import json
+import os
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -194,7 +196,56 @@ TargetMetricOption = Annotated[
 MaxRepsOption = Annotated[
     int, typer.Option("--max-replications", help="The most replications --target-ci may use.")
 ]
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT; a SIGTERM gives 143 (128 + SIGTERM), as shells expect
+YesOption = Annotated[bool, typer.Option("--yes", help="Run even when the estimated work or memory is above "
+                                         "the limits.")]
+received: list[int] = []  # the stopping signals received, most recent last
+
+
+def on_stop_signal(signum: int, frame: object) -> None:
+    """Treat SIGTERM (and SIGHUP) like Ctrl-C: every command's interruption handling applies."""
+    received.append(signum)
+    raise KeyboardInterrupt
+
+
+def install_signal_handlers() -> None:
+    """Make SIGTERM and SIGHUP stop a command the way Ctrl-C does (workers end, rows stay)."""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), on_stop_signal)
+
+
+def interrupted_status() -> int:
+    """Return the exit status of an interrupted command: 128 plus the signal's number."""
+    return 128 + (received[-1] if received else signal.SIGINT)
+
+
+def portable_command() -> str:
+    """Return the command as typed, without --out and with paths under the working folder made relative.
+
+    Manifests record this form, so the same command run in another place writes the same bytes.
+    """
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg == "--out":
+            skip = True
+            continue
+        if arg.startswith("--out="):
+            continue
+        args.append(_relative(arg))
+    return "residency " + shlex.join(args)
+
+
+def _relative(arg: str) -> str:
+    if not os.path.isabs(arg):
+        return arg
+    try:
+        return os.path.relpath(arg)
+    except ValueError:  # pragma: no cover - another drive on Windows
+        return arg
 ReportOption = Annotated[bool, typer.Option("--report", help="Write the report page (figures and HTML) at the end.")]
 
 
@@ -271,7 +322,7 @@ def caption(result: ScenarioResult) -> str:
 def interrupted(message: str) -> NoReturn:
     """Say what an interruption kept and how to go on, then exit with 130."""
     err.print(f"[bold yellow]interrupted:[/] {escape(message)}")
-    raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(interrupted_status())
 
 
 def write_report(folder: Path, out_dir: Path | None, fmt: str) -> None:
@@ -279,6 +330,10 @@ def write_report(folder: Path, out_dir: Path | None, fmt: str) -> None:
     from sim.report.page import build_report  # matplotlib loads only when a report is asked for
 
     started = time.monotonic()
-    page = build_report(folder, out_dir, fmt)
+    try:
+        page = build_report(folder, out_dir, fmt)
+    except KeyboardInterrupt:
+        interrupted("the report is written whole or not at all, so the previous page (if any) is intact; "
+                    "run the same command again.")
     err.print(f"report written in {time.monotonic() - started:.1f} s")
     out.print(f"report: {page}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,9 +29,9 @@ from sim.cli.common import (
     TargetMetricOption,
     TargetOption,
     WorkersOption,
+    YesOption,
     app,
     caption,
-    command_line,
     err,
     export,
     fmt_estimate,
@@ -38,8 +39,11 @@ from sim.cli.common import (
     interrupted,
     out,
     overrides_from,
+    portable_command,
     write_report,
 )
+from sim.cli.fact_checks import fact_base_path, print_audit, print_fit
+from sim.config.audit import audit
 from sim.config.checks import (
     DEFAULT,
     SETTING,
@@ -52,24 +56,20 @@ from sim.config.checks import (
     unrouted_pairs,
     warnings,
 )
+from sim.config.detection_fit import fit_detection_delay, incident_facts
+from sim.config.facts import load_facts
 from sim.config.loader import LoadedConfig, load_config
 from sim.config.resources import project_path, shipped_config
 from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
 from sim.errors import InputError
+from sim.experiment import budget
 from sim.experiment.executors import LocalExecutor
 from sim.experiment.replications import ScenarioResult, relative_half_width, run_scenarios, run_to_precision
 from sim.metrics import catalogue
 from sim.metrics.stats import paired_difference
 from sim.model.routing import deciding_choices, deciding_routes
-from sim.results.runs import (
-    comparison_csv,
-    comparison_rows,
-    estimates,
-    summary_document,
-    to_json,
-    write_manifest,
-    write_run,
-)
+from sim.results.atomic import FolderLock, check_name, prepare_folder
+from sim.results.runs import estimates, summary_document, to_json, write_results
 
 
 def execute(
@@ -82,7 +82,7 @@ def execute(
     try:
         if target_ci is None:
             return run_scenarios(loaded, seed, replications, progress=reporter, executor=executor)
-        if target_ci <= 0:
+        if not (math.isfinite(target_ci) and target_ci > 0):
             raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
                              "give a fraction of the mean, such as 0.05 for 5%.")
         known = estimates_names(loaded[0])
@@ -103,6 +103,27 @@ def execute(
                     "run the same command again, with fewer replications if time is short.")
     finally:
         reporter.close()
+
+
+def before_run(loaded: list[LoadedConfig], replications: int, target_ci: float | None, max_replications: int,
+               yes: bool, out_dir: Path | None) -> FolderLock | None:
+    """Check the run's size and the output folder before any computation; lock the folder for this writer."""
+    if target_ci is not None and not (math.isfinite(target_ci) and target_ci > 0):
+        raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
+                         "give a fraction of the mean, such as 0.05 for 5%.")
+    most = max(max_replications, replications) if target_ci is not None else replications
+    budget.check(budget.estimate([c.config for c in loaded], most), yes)
+    if out_dir is None:
+        return None
+    for item in loaded:
+        check_name(item.name, str(item.path), "scenario.name")
+    return FolderLock(prepare_folder(out_dir), "results")
+
+
+def release(lock: FolderLock | None) -> None:
+    """Release an output folder's lock, if one was taken."""
+    if lock is not None:
+        lock.close()
 
 
 def estimates_names(loaded: LoadedConfig) -> list[str]:
@@ -134,18 +155,21 @@ def run(
     target_metric: TargetMetricOption = "residual_access.events",
     max_replications: MaxRepsOption = MAX_REPLICATIONS,
     strict: StrictOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Run one config and print a summary table (or JSON)."""
     loaded = load_config(config_arg(config), overrides_from(set_, seed, replications, days))
     check_strict([loaded], strict)
     scenario = loaded.config.scenario
+    lock = before_run([loaded], scenario.replications, target_ci, max_replications, yes, out_dir)
     [result] = execute([loaded], scenario.seed, scenario.replications, workers, quiet or json_,
                        target_ci, target_metric, max_replications)
     if out_dir is not None:
-        for path in write_run(result, out_dir):
-            err.print(f"wrote {path}")
-        write_manifest(out_dir, "run", command_line(), [result.loaded.name], None, result.seed,
-                       len(result.replications))
+        try:
+            for path in write_results(out_dir, "run", portable_command(), [result], None, result.seed):
+                err.print(f"wrote {path}")
+        finally:
+            release(lock)
     warn_unrouted(result)
     if json_:
         sys.stdout.write(to_json(summary_document(result)))
@@ -239,6 +263,7 @@ def compare(
     max_replications: MaxRepsOption = MAX_REPLICATIONS,
     report: ReportOption = False,
     strict: StrictOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Run arrangements under common random numbers and compare them with the baseline."""
     paths = [config_arg(c) for c in configs] if configs else sorted(project_path(ARRANGEMENTS).glob("*.toml"))
@@ -255,17 +280,20 @@ def compare(
     if not quiet and not json_:
         err.print(f"comparing {len(loaded)} arrangements x {reps} replications "
                   f"(seed {run_seed}, common random numbers)")
+    lock = before_run(loaded, reps, target_ci, max_replications, yes, out_dir)
     results = execute(loaded, run_seed, reps, workers, quiet or json_, target_ci, target_metric,
                       max_replications)
     base = next((r for r in results if r.loaded.name == baseline), None)
     if base is not None:  # the baseline leads the table
         results = [base] + [r for r in results if r is not base]
-    for result in results:
-        write_run(result, out_dir / result.loaded.name)
-    write_manifest(out_dir, "compare", command_line(), [r.loaded.name for r in results],
-                   base.loaded.name if base else None, run_seed, len(results[0].replications))
+    try:
+        write_results(out_dir, "compare", portable_command(), results, base, run_seed)
+    except KeyboardInterrupt:
+        interrupted(f"{out_dir} holds its previous complete output, or none (its manifest is then missing); "
+                    "run the same command again.")
+    finally:
+        release(lock)
     csv_path = out_dir / "comparison.csv"
-    csv_path.write_text(comparison_csv(comparison_rows(results, base)), encoding="utf-8")
     for result in results:
         warn_unrouted(result)
     if json_:
@@ -387,20 +415,64 @@ def file_kind(path: Path) -> str:
 
 @app.command()
 def facts(
-    config: Annotated[Path, typer.Argument(help="A config file or a shipped arrangement's name.")],
+    configs: Annotated[list[Path] | None, typer.Argument(
+        help="Config files or shipped arrangements' names.")] = None,
     set_: SetOption = None,
+    audit_: Annotated[bool, typer.Option(
+        "--audit", help="List every numeric parameter whose cited facts do not state its value; "
+        "exit 1 if any, 0 if all hold.")] = False,
+    fit_detection: Annotated[bool, typer.Option(
+        "--fit-detection", help="Fit the audit delay to the dated incidents in the fact base and "
+        "show where each case falls under the fit and under the configs given.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet.")] = "table",
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the export to this file.")] = None,
 ) -> None:
-    """Print every parameter a run uses with its value and its source (schema defaults marked)."""
-    loaded = load_config(config_arg(config), overrides_from(set_, None, None, None))
-    data = loaded.config.model_dump(mode="json")
-    records = [{"parameter": key, "value": lookup(data, key)[1], "source": source,
-                "kind": source.split(":")[0].split(" ")[0] if source not in (DEFAULT, SETTING) else source}
-               for key, source in parameter_sources(loaded).items()]
-    if fmt != "table":
-        export(records, fmt, out_path)
+    """Print every parameter a run uses with its value and its source (schema defaults marked), or audit."""
+    paths = [config_arg(path) for path in configs or []]
+    if not paths and not fit_detection:
+        raise InputError("residency facts", None, "no config was given.",
+                         "name one or more config files, e.g. configs/arrangements/oracle.toml.")
+    loaded = load_all(paths, overrides_from(set_, None, None, None))
+    if fit_detection:
+        show_detection_fit(paths, loaded)
         return
+    if audit_:
+        print_audit([audit(one) for one in loaded])
+        return
+    if fmt != "table":
+        several = len(loaded) > 1
+        export([{**({"config": one.name} if several else {}), **record}
+                for one in loaded for record in parameter_records(one)], fmt, out_path)
+        return
+    for one in loaded:
+        print_parameters(one)
+
+
+def parameter_records(loaded: LoadedConfig) -> list[dict[str, Any]]:
+    """Return one record per parameter a run of the config uses: its value, source and kind."""
+    data = loaded.config.model_dump(mode="json")
+    return [{"parameter": key, "value": lookup(data, key)[1], "source": source,
+             "kind": source.split(":")[0].split(" ")[0] if source not in (DEFAULT, SETTING) else source}
+            for key, source in parameter_sources(loaded).items()]
+
+
+def show_detection_fit(paths: list[Path], loaded: list[LoadedConfig]) -> None:
+    """Fit the detection delay to the fact base's dated incidents and print it."""
+    where = fact_base_path(paths)
+    if where is None:
+        raise InputError("seeds/facts.toml", None, "no fact base was found.",
+                         "run from the project folder or name a config inside it.")
+    known = load_facts(where)
+    incidents = incident_facts(known)
+    if len(incidents) < 2:
+        raise InputError(str(where), None, f"only {len(incidents)} fact(s) date an incident.",
+                         "give at least two facts an `incident = { access = [...], disclosed = [...] }`.")
+    print_fit(fit_detection_delay(incidents), known, loaded)
+
+
+def print_parameters(loaded: LoadedConfig) -> None:
+    """Print one config's parameters, their values and their sources."""
+    records = parameter_records(loaded)
     table = Table(title=f"Parameters of {loaded.name} and where they come from",
                   title_justify="left")
     table.add_column("parameter", overflow="fold")

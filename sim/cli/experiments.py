@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,8 +21,8 @@ from sim.cli.common import (
     SetOption,
     TargetOption,
     WorkersOption,
+    YesOption,
     app,
-    command_line,
     err,
     export,
     fmt_estimate,
@@ -29,11 +30,13 @@ from sim.cli.common import (
     interrupted,
     out,
     overrides_from,
+    portable_command,
     write_report,
 )
 from sim.config.loader import LoadedConfig, load_config
 from sim.config.schema import MAX_REPLICATIONS
 from sim.errors import InputError
+from sim.experiment import budget
 from sim.experiment.attribution import Attribution
 from sim.experiment.attribution import attribute as run_attribution
 from sim.experiment.executors import Executor, LocalExecutor, make_executor
@@ -50,8 +53,11 @@ from sim.experiment.sweep import (
 from sim.experiment.sweep_file import LoadedSweep, load_sweep
 from sim.metrics.stats import Estimate
 from sim.report.units import kind_of
-from sim.results.runs import MANIFEST_FORMAT, sensitivity_records, to_json
+from sim.results.atomic import FolderLock, prepare_folder, write_atomic
+from sim.results.runs import MANIFEST_FORMAT, portable_path, sensitivity_records, to_json
 from sim.results.store import DB_NAME, Store
+
+ATTRIBUTION_VARIANTS = 8  # as configured, each control off in turn, and all off
 
 SchedulerOption = Annotated[
     str | None,
@@ -74,16 +80,21 @@ def sweep(
                                                       "(default: the sweep's first output).")] = None,
     max_replications: MaxRepsOption = MAX_REPLICATIONS,
     report: ReportOption = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Give the folder to this sweep even if it holds "
+                                          "the rows of another definition (those rows are no longer shown).")] = False,
+    yes: YesOption = False,
 ) -> None:
     """Run a sweep into a resumable results database, then report sensitivity where it applies."""
-    loaded = load_sweep(sweep_file, tuple(overrides_from(set_, None, None, None)))
-    folder = out_dir or Path("reports") / "sweeps" / loaded.spec.sweep.name
-    if target_ci is not None and target_ci <= 0:
+    if target_ci is not None and not (math.isfinite(target_ci) and target_ci > 0):
         raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
                          "give a fraction of the mean, such as 0.05 for 5%.")
+    loaded = load_sweep(sweep_file, tuple(overrides_from(set_, None, None, None)))
+    folder = out_dir or Path("reports") / "sweeps" / loaded.spec.sweep.name
+    reps = max(max_replications, loaded.spec.sweep.replications) if target_ci else loaded.spec.sweep.replications
+    budget.check(budget.estimate([p.loaded.config for p in loaded.points], reps), yes)
     check_sweep(loaded, target_ci, target_metric)
     with closing(make_executor(workers, scheduler)) as executor, Store(folder) as store:
-        outcome = sweep_into(loaded, store, executor, quiet, target_ci, target_metric, max_replications)
+        outcome = sweep_into(loaded, store, executor, quiet, target_ci, target_metric, max_replications, replace)
         err.print(f"{outcome.ran} rows run, {outcome.skipped} already stored, {outcome.total} in all: {store.path}")
         print_sweep_summary(store)
     if report:
@@ -92,21 +103,23 @@ def sweep(
 
 def sweep_into(
     loaded: LoadedSweep, store: Store, executor: Executor, quiet: bool, target_ci: float | None,
-    target_metric: str | None, max_replications: int,
+    target_metric: str | None, max_replications: int, replace: bool = False,
 ) -> SweepOutcome:
-    """Run a sweep's missing rows into an open store, with progress; on Ctrl-C say what was kept."""
+    """Run a sweep's missing rows into an open store, with progress; on Ctrl-C or SIGTERM say what was kept."""
     spec = loaded.spec.sweep
-    store.set_meta("command", command_line())
+    store.set_meta("command", portable_command())
     if not quiet:
         err.print(f"sweep {spec.name}: {len(loaded.points)} points x {spec.replications} replications "
                   f"({spec.design} design, seed {spec.seed}) into {store.path}")
     reporter = Reporter(quiet)
     try:
-        return run_sweep(loaded, store, executor, reporter, target_ci, target_metric, max_replications)
+        return run_sweep(loaded, store, executor, reporter, target_ci, target_metric, max_replications, replace)
     except KeyboardInterrupt:
         reporter.close()
-        interrupted(f"{len(store.done())} finished rows are committed in {store.path}; run the same command "
-                    "again to resume (finished rows are skipped).")
+        kept, planned = store.row_count(), store.planned()
+        share = "" if planned is None else f", {kept} of {planned} rows"
+        interrupted(f"{kept} finished rows are committed in {store.path}; run the same command again to resume "
+                    f"(finished rows are skipped{share}).")
     finally:
         reporter.close()
 
@@ -177,6 +190,10 @@ def results(
                          "use --format csv, --format json or --format parquet --out FILE.")
     with Store(folder, create=False) as store:
         records = summary_records(store, stored_outputs(store)) if summary else row_records(store)
+        shown, planned = store.row_count(), store.planned()
+    if planned is not None and shown < planned:
+        err.print(f"note: {shown} of {planned} rows are finished (the sweep is still running, or was stopped; "
+                  "run it again to finish it). Showing those.")
     export(records, fmt, out_path)
 
 
@@ -214,6 +231,7 @@ def attribute(
     workers: WorkersOption = None,
     quiet: QuietOption = False,
     report: ReportOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Switch each control off in turn (and all at once) and show what each one prevents."""
     loaded = load_config(config, overrides_from(set_, seed, replications, None))
@@ -221,6 +239,9 @@ def attribute(
         raise InputError("--metric", metric, "this is not a metric the model reports.",
                          "use a path from `residency run CONFIG --json`, such as residual_access.events.")
     scenario = loaded.config.scenario
+    folder = out_dir or Path("reports") / "attribution" / loaded.name
+    budget.check(budget.estimate([loaded.config] * ATTRIBUTION_VARIANTS, scenario.replications), yes)
+    lock = FolderLock(prepare_folder(folder), "an attribution")
     reporter = Reporter(quiet)
     executor: Executor = LocalExecutor(workers)
     try:
@@ -231,10 +252,11 @@ def attribute(
     finally:
         reporter.close()
     print_attribution(loaded, metric, base, rows)
-    folder = out_dir or Path("reports") / "attribution" / loaded.name
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "attribution.json"
-    path.write_text(to_json(attribution_document(loaded, config, metric, base, rows)), encoding="utf-8")
+    try:
+        document = attribution_document(loaded, config, metric, base, rows)
+        path = write_atomic(folder / "attribution.json", to_json(document))
+    finally:
+        lock.close()
     err.print(f"wrote {path}")
     if report:
         write_report(folder, None, "png")
@@ -264,9 +286,9 @@ def attribution_document(
     scenario = loaded.config.scenario
     return {
         "format": MANIFEST_FORMAT,
-        "run": {"scenario": loaded.name, "config_file": str(config), "seed": scenario.seed,
+        "run": {"scenario": loaded.name, "config_file": portable_path(config), "seed": scenario.seed,
                 "replications": scenario.replications, "metric": metric, "overrides": list(loaded.overrides),
-                "command": command_line()},
+                "command": portable_command()},
         "as_configured": base.as_leaf(),
         "controls": {row.control: {"meaning": row.meaning, "with_control_off": row.with_control_off.as_leaf(),
                                    "prevented": row.contribution.as_leaf(), "share_of_all_off": row.share_of_total}

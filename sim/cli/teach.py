@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.common import QuietOption, Reporter, WorkersOption, app, err, fmt_estimate, interrupted, out
+from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor
 from sim.results.runs import estimates
 from sim.teach.lesson import LoadedLesson, available, load_lesson
@@ -66,6 +67,9 @@ def run_command(
 ) -> None:
     """Run a lesson: story, narrated trace, key figures beside the previous step, questions and answers."""
     loaded = load_lesson(lesson)
+    if handout is not None and handout.exists() and not handout.is_dir():
+        raise InputError(str(handout), "--handout", "this is a file (or device), not a folder.",
+                         "give --handout a new folder, or one a handout was written to before.")
     reporter = Reporter(quiet)
     try:
         results = run_lesson(loaded, seed, LocalExecutor(workers), trace, step, reporter, trace_actor)
@@ -83,7 +87,11 @@ def run_command(
     if handout is not None:
         from sim.teach.handout import write_handouts  # plotting loads only when a handout is asked for
 
-        for path in write_handouts(loaded, results if step is None else shown, handout):
+        try:
+            written = write_handouts(loaded, results if step is None else shown, handout)
+        except KeyboardInterrupt:
+            interrupted("handouts are written whole or not at all; run the same command again.")
+        for path in written:
             err.print(f"wrote {path}")
         out.print(f"handout: {handout / 'students.html'} (teacher: {handout / 'teacher.html'})")
 

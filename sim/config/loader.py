@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import difflib
 import json
+import os
+import stat
 import tomllib
 import types
 import typing
@@ -16,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sim.config.facts import Fact, find_fact_base, load_facts
+from sim.config.ranges import RANGE_KEYS, Alternatives, Range, parse_spread
 from sim.config.resources import shipped_config
 from sim.config.schema import Config
 from sim.errors import InputError
@@ -27,7 +31,8 @@ UNSOURCED_KEYS = frozenset(
 )
 PROVENANCE_KEY = "provenance"
 INCLUDE_KEY = "include"
-SOURCED_LEAF_KEYS = frozenset({"value", "fact", "assume", "note"})
+SOURCED_LEAF_KEYS = frozenset({"value", "fact", "assume", "note"}) | RANGE_KEYS
+MAX_CONFIG_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -36,15 +41,33 @@ class Provenance:
 
     kind: str  # "fact", "assume" or "override"
     detail: str
+    spread: Range | Alternatives | None = None
 
     def describe(self, facts: dict[str, Fact]) -> str:
         """Return a one-line description, citing the fact's source where there is one."""
         if self.kind == "fact":
             cites = [facts[i].citation() if i in facts else i for i in self.detail.split(",")]
-            return f"fact {self.detail}: " + "; ".join(cites)
-        if self.kind == "assume":
-            return f"assumption: {self.detail}"
-        return f"override: {self.detail}"
+            text = f"fact {self.detail}: " + "; ".join(cites)
+        elif self.kind == "assume":
+            text = f"assumption: {self.detail}"
+        else:
+            return f"override: {self.detail}"
+        return text + self.describe_spread()
+
+    def describe_spread(self) -> str:
+        """Return ` (range [lo, hi] uniform; ...)` or ` (alternatives ...)`, empty without a spread."""
+        own = self.own_cite()
+        if isinstance(self.spread, Range):
+            cite = "" if self.spread.cite == own else f"; {self.spread.cite}"
+            return f" (range [{self.spread.low:g}, {self.spread.high:g}] {self.spread.distribution}{cite})"
+        if isinstance(self.spread, Alternatives):
+            cite = "" if self.spread.cite == own else f"; {self.spread.cite}"
+            return f" (alternatives {', '.join(self.spread.choices)}{cite})"
+        return ""
+
+    def own_cite(self) -> str:
+        """Return `fact <id>` or `assumption: <why>`: the citation a range inherits by default."""
+        return f"fact {self.detail}" if self.kind == "fact" else f"assumption: {self.detail}"
 
 
 @dataclass(frozen=True)
@@ -62,16 +85,29 @@ class LoadedConfig:
         """Return the scenario's name."""
         return self.config.scenario.name
 
+    @property
+    def ranges(self) -> dict[str, Range]:
+        """Return the plausible range of every ranged numeric parameter, by dotted path."""
+        return {key: prov.spread for key, prov in self.provenance.items() if isinstance(prov.spread, Range)}
+
+    @property
+    def alternatives(self) -> dict[str, Alternatives]:
+        """Return the alternatives of every categorical parameter that lists them, by dotted path."""
+        return {key: prov.spread for key, prov in self.provenance.items()
+                if isinstance(prov.spread, Alternatives)}
+
 
 def load_config(
     path: Path | str, overrides: typing.Sequence[tuple[str, str, str]] = ()
 ) -> LoadedConfig:
     """Read, check and validate a config file, then apply (key, value, flag) overrides."""
     path = Path(path)
+    check_regular_file(path)
     facts_path = find_fact_base(path.resolve().parent)
     facts = load_facts(facts_path) if facts_path else {}
     plain, provenance = read_sourced(path, facts, facts_path, ())
-    loaded = LoadedConfig(validate(plain, str(path)), path, provenance, (), facts)
+    loaded = settle_spreads(LoadedConfig(validate(plain, str(path)), path, provenance, (), facts))
+    check_spreads(loaded)
     return with_overrides(loaded, overrides)
 
 
@@ -123,6 +159,8 @@ def read_sourced(
     if not isinstance(include, str):
         raise InputError(str(path), INCLUDE_KEY, "include must be a file name in quotes.",
                          'write `include = "../common/world.toml"`.')
+    if "\x00" in include:
+        raise InputError(str(path), INCLUDE_KEY, "the file name holds a NUL character.", "give a plain file name.")
     base_path = include_path(path, include)
     if base_path in chain or len(chain) > 8:
         raise InputError(str(path), INCLUDE_KEY, "the includes form a loop.",
@@ -173,8 +211,12 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file, turning a missing file or bad syntax into an InputError."""
+    check_regular_file(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), None, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start}).",
+                         "save the config as UTF-8 text.") from None
     except FileNotFoundError:
         raise InputError(
             str(path), None, "the file does not exist.",
@@ -192,6 +234,27 @@ def read_toml(path: Path) -> dict[str, Any]:
         ) from None
 
 
+def check_regular_file(path: Path) -> None:
+    """Refuse anything but a regular file under MAX_CONFIG_BYTES (FIFOs, devices, folders, huge files)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(str(path), None, "the file does not exist.",
+                         "check the path (shipped configs live in configs/arrangements/).") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(repr(str(path)), None, f"the file cannot be read ({reason}).",
+                         "check the path and its permissions.") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(str(path), None, "this is a folder, not a config file.", "give the path of a .toml file.")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(str(path), None, "this is not a regular file (a pipe, socket or device).",
+                         "give the path of a .toml file saved on disk.")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise InputError(str(path), None, f"the file is {info.st_size:,} bytes; a config holds at most "
+                         f"{MAX_CONFIG_BYTES:,}.", "give a config file, not a data file.")
+
+
 def is_sourced_leaf(node: dict[str, Any]) -> bool:
     """Return True for `{value = ..., fact = "id"}` or `{value = ..., assume = "why"}`."""
     return "value" in node and set(node) <= SOURCED_LEAF_KEYS and ("fact" in node or "assume" in node)
@@ -203,7 +266,9 @@ def strip_provenance(
     """Return `node` without provenance annotations, recording each leaf's source in `out`."""
     if isinstance(node, dict):
         if is_sourced_leaf(node):
-            out[key] = parse_provenance(node, key, source)
+            prov = parse_provenance(node, key, source)
+            spread = parse_spread(node, key, source, prov.own_cite())
+            out[key] = Provenance(prov.kind, prov.detail, spread) if spread else prov
             return node["value"]
         own = node.get(PROVENANCE_KEY)
         if own is not None:
@@ -260,6 +325,41 @@ def check_fact_ids(
                 did_you_mean(fact_id, facts) or "cite an existing fact id (`residency facts` "
                 "lists the cited ones) or add the fact to seeds/facts.toml with its source.",
             )
+
+
+def settle_spreads(loaded: LoadedConfig) -> LoadedConfig:
+    """Return the config with each range told whether the schema makes its parameter a whole number."""
+    if not loaded.ranges:
+        return loaded
+    data = loaded.config.model_dump()
+    provenance = dict(loaded.provenance)
+    for key, interval in loaded.ranges.items():
+        node: Any = data
+        for part in key.split("."):
+            node = node[int(part)] if isinstance(node, list | tuple) else node[part]
+        whole = isinstance(node, int) and not isinstance(node, bool)
+        provenance[key] = dataclasses.replace(provenance[key], spread=dataclasses.replace(interval, integer=whole))
+    return dataclasses.replace(loaded, provenance=provenance)
+
+
+def check_spreads(loaded: LoadedConfig) -> None:
+    """Fail when either end of a range, or any alternative, breaks the schema."""
+    ends: list[tuple[str, Any, Range | Alternatives]] = []
+    for key, interval in loaded.ranges.items():
+        ends += [(key, interval.at(0.0), interval), (key, interval.at(1.0), interval)]
+    for key, choices in loaded.alternatives.items():
+        ends += [(key, choice, choices) for choice in choices.choices]
+    base = loaded.config.model_dump()
+    for key, value, spread in ends:
+        data = copy.deepcopy(base)
+        set_path(data, key, value, spread.source)
+        try:
+            Config.model_validate(data)
+        except ValidationError as exc:
+            error = error_from_pydantic(exc, spread.source)
+            raise InputError(spread.source, key, f"the plausible value {value!r} breaks the schema: "
+                             f"{error.problem}", "narrow the range (or drop that alternative) so that "
+                             "every value in it is valid.") from None
 
 
 def validate(data: dict[str, Any], source: str) -> Config:

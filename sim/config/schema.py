@@ -13,10 +13,21 @@ from typing import Annotated, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from sim.config.names import check_path_name
+
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 Hour = Annotated[float, Field(ge=0.0, le=24.0)]
+#: Lognormal shapes above 5 put the mean e^12.5 times above the median: no data supports that.
+Sigma = Annotated[float, Field(ge=0.0, le=5.0)]
+#: Plausible upper bounds, so that a typo cannot ask for a run that never ends or fills memory.
+MAX_RECORDS = 1e12
+MAX_HEADCOUNT = 1_000_000
+MAX_HOURS = 87_600.0  # ten years
+MAX_DAYS = 36_500.0  # a century
+#: The calendar the model supports: time zones, weekdays and daylight saving hold throughout.
+CALENDAR = (dt.date(1970, 1, 1), dt.date(2199, 12, 31))
 
 GateKind = Literal["none", "parent", "steward", "blocked"]
 SiteRole = Literal["primary", "backup", "legacy"]
@@ -54,7 +65,7 @@ MAX_REPLICATIONS = 200
 class Strict(BaseModel):
     """Base of every schema part: unknown keys are errors and values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Scenario(Strict):
@@ -67,6 +78,16 @@ class Scenario(Strict):
     days: int = Field(365, ge=1, le=3660, description="Simulated horizon in days.")
     seed: int = Field(DEFAULT_SEED, ge=0, description="Default seed of the random streams.")
     replications: int = Field(20, ge=1, le=10_000, description="Default replications.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits_a_folder(cls, value: str) -> str:
+        return check_path_name(value)
+
+    @field_validator("start_date")
+    @classmethod
+    def _inside_calendar(cls, value: dt.date) -> dt.date:
+        return check_date(value)
 
 
 class Policy(Strict):
@@ -91,7 +112,7 @@ class Organisation(Strict):
 class DataClass(Strict):
     """A class of data and how many user records it covers."""
 
-    records: NonNegative
+    records: float = Field(ge=0.0, le=MAX_RECORDS)
 
 
 class Site(Strict):
@@ -113,7 +134,7 @@ class Replication(Strict):
     source: str
     target: str
     data_class: str = "protected"
-    interval_hours: Positive = 24.0
+    interval_hours: float = Field(24.0, ge=0.1, le=MAX_HOURS, description="Hours between copies.")
     until: dt.date | None = None
 
 
@@ -124,7 +145,7 @@ class Migration(Strict):
     target: str
     data_class: str = "protected"
     start: dt.date
-    duration_days: Positive
+    duration_days: float = Field(gt=0.0, le=MAX_DAYS)
     keep_source: bool = False
 
 
@@ -134,8 +155,8 @@ class Deletion(Strict):
     site: str
     data_class: str = "protected"
     start: dt.date
-    median_days: Positive
-    sigma: NonNegative = 0.8
+    median_days: float = Field(gt=0.0, le=MAX_DAYS)
+    sigma: Sigma = 0.8
     incomplete_probability: Probability = 0.0
     residue_share: Probability = 0.0
 
@@ -165,9 +186,9 @@ class ActorGroup(Strict):
     location: str
     timezone: str = "UTC"
     employer: str
-    headcount: int = Field(ge=0)
+    headcount: int = Field(ge=0, le=MAX_HEADCOUNT)
     hours: WorkingHours = WorkingHours()
-    requests_per_hour: NonNegative = Field(description="Requests per person per working hour.")
+    requests_per_hour: float = Field(ge=0.0, le=100.0, description="Requests per person per working hour.")
     purposes: dict[str, Probability]
     data_classes: dict[str, Probability]
     preferred_sites: tuple[str, ...] = ()
@@ -185,20 +206,20 @@ class ActorGroup(Strict):
         description="Whether requesters avoid sites whose keys their side does not control (true), "
         "or read there and get ciphertext (false).",
     )
-    records_median: Positive = 100.0
-    records_sigma: NonNegative = 1.5
-    covert_attempts_per_year: NonNegative = Field(
-        0.0, description="Human exfiltration attempts per year (bulk exports by email or chat); "
+    records_median: float = Field(100.0, gt=0.0, le=MAX_RECORDS)
+    records_sigma: Sigma = 1.5
+    covert_attempts_per_year: float = Field(
+        0.0, ge=0.0, le=100_000.0, description="Human exfiltration attempts per year (bulk exports by email or chat); "
         "egress monitoring stops a share, audit finds a share.",
     )
-    covert_records_median: Positive = 10_000.0
-    covert_records_sigma: NonNegative = 1.5
-    code_covert_attempts_per_year: NonNegative = Field(
-        0.0, description="Code-borne covert reads per year (backdoors, hidden credentials); "
+    covert_records_median: float = Field(10_000.0, gt=0.0, le=MAX_RECORDS)
+    covert_records_sigma: Sigma = 1.5
+    code_covert_attempts_per_year: float = Field(
+        0.0, ge=0.0, le=100_000.0, description="Code-borne covert reads per year (backdoors, hidden credentials); "
         "source-code review stops a share, audit finds a share.",
     )
-    code_covert_records_median: Positive = 10_000.0
-    code_covert_records_sigma: NonNegative = 1.5
+    code_covert_records_median: float = Field(10_000.0, gt=0.0, le=MAX_RECORDS)
+    code_covert_records_sigma: Sigma = 1.5
 
     @field_validator("timezone")
     @classmethod
@@ -215,18 +236,18 @@ class Gatekeeper(Strict):
     """The stewardship team that reviews access requests."""
 
     organisation: str
-    reviewers: int = Field(1, ge=1, description="Reviewers working the queue while on shift.")
+    reviewers: int = Field(1, ge=1, le=MAX_HEADCOUNT, description="Reviewers working the queue while on shift.")
     timezone: str = "UTC"
     hours: WorkingHours = WorkingHours(start_hour=0.0, end_hour=24.0, weekdays_only=False)
     review_distribution: ReviewDistribution = "lognormal"
-    review_hours_mean: Positive = 4.0
-    review_hours_sigma: NonNegative = Field(0.8, description="Lognormal shape of review times.")
+    review_hours_mean: float = Field(4.0, ge=1e-3, le=MAX_HOURS)
+    review_hours_sigma: Sigma = Field(0.8, description="Lognormal shape of review times.")
     policy: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="For each purpose, the data classes policy allows."
     )
     false_approval: Probability = 0.0
     false_denial: Probability = 0.0
-    expiry_hours: Positive | None = None
+    expiry_hours: Annotated[float, Field(gt=0.0, le=MAX_HOURS)] | None = None
     emergency_purposes: tuple[str, ...] = ()
 
     @field_validator("timezone")
@@ -239,8 +260,8 @@ class ParentApproval(Strict):
     """The parent company's internal approval: a delay and a yes or no, without a queue."""
 
     approve_probability: Probability = 0.9
-    delay_hours_median: Positive = 2.0
-    delay_sigma: NonNegative = 0.8
+    delay_hours_median: float = Field(2.0, gt=0.0, le=MAX_HOURS)
+    delay_sigma: Sigma = 0.8
 
 
 class Route(Strict):
@@ -268,8 +289,8 @@ class Controls(Strict):
         True, description="Whether key custody turns reads that bypass the steward gate into ciphertext."
     )
     audit_detect_probability: Probability = 0.0
-    audit_delay_days_median: Positive = 180.0
-    audit_delay_sigma: NonNegative = 0.6
+    audit_delay_days_median: float = Field(180.0, gt=0.0, le=MAX_DAYS)
+    audit_delay_sigma: Sigma = 0.6
 
 
 class Config(Strict):
@@ -320,6 +341,14 @@ def route_index(routes: tuple[Route, ...], actor: str, site: str, data_class: st
     return best
 
 
+def check_date(value: dt.date) -> dt.date:
+    """Return a date inside the calendar the model supports, or raise a ValueError naming it."""
+    if not CALENDAR[0] <= value <= CALENDAR[1]:
+        raise ValueError(f"the date must lie between {CALENDAR[0]} and {CALENDAR[1]}, the calendar the model "
+                         "supports")
+    return value
+
+
 def _check_timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
@@ -347,6 +376,8 @@ def reference_problems(config: Config) -> list[tuple[str, str]]:
 
     for name, org in config.organisations.items():
         need("organisation", org.parent, orgs, f"organisations.{name}.parent")
+    problems += ownership_cycles(config)
+    problems += date_problems(config)
     for name, site in config.sites.items():
         need("organisation", site.operator, orgs, f"sites.{name}.operator")
         need("organisation", site.key_custody, orgs, f"sites.{name}.key_custody")
@@ -390,4 +421,35 @@ def reference_problems(config: Config) -> list[tuple[str, str]]:
         need("data class", route.data_class, classes, f"routes.{i}.data_class")
     for cls in config.policy.counted_classes:
         need("data class", cls, classes, "policy.counted_classes")
+    return problems
+
+
+def ownership_cycles(config: Config) -> list[tuple[str, str]]:
+    """Return a problem for each organisation whose chain of parents leads back to itself."""
+    problems = []
+    for name in config.organisations:
+        chain, node = [name], config.organisations[name].parent
+        while node is not None and node in config.organisations and node not in chain:
+            chain.append(node)
+            node = config.organisations[node].parent
+        if node == name:
+            problems.append((f"organisations.{name}.parent", "the ownership chain goes round in a circle ("
+                             + " -> ".join([*chain, name]) + "); an organisation cannot own itself."))
+    return problems
+
+
+def date_problems(config: Config) -> list[tuple[str, str]]:
+    """Return a problem for each date outside the calendar, the horizon's end included."""
+    start = config.scenario.start_date
+    problems = []
+    if CALENDAR[0] <= start <= CALENDAR[1] and start + dt.timedelta(days=config.scenario.days) > CALENDAR[1]:
+        problems.append(("scenario.days", f"the run would end after {CALENDAR[1]}, the end of the calendar the "
+                         "model supports."))
+    dated = [(f"migrations.{i}.start", m.start) for i, m in enumerate(config.migrations)]
+    dated += [(f"deletions.{i}.start", d.start) for i, d in enumerate(config.deletions)]
+    dated += [(f"replication.{i}.until", r.until) for i, r in enumerate(config.replication) if r.until]
+    for key, value in dated:
+        if not CALENDAR[0] <= value <= CALENDAR[1]:
+            problems.append((key, f"the date {value} lies outside {CALENDAR[0]} to {CALENDAR[1]}, the calendar "
+                             "the model supports."))
     return problems

@@ -6,17 +6,25 @@ whichever executor ran them and in whatever order they finished.
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import logging
 import multiprocessing
 import os
+import signal
 import socket
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sim.config.schema import Config
 from sim.errors import InputError
+
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -62,18 +70,55 @@ class LocalExecutor:
                 yield job, fn(job.config, job.seed, job.replication)
             return
         context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)), mp_context=context)
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)), mp_context=context,
+                                   initializer=prepare_worker, initargs=(os.getpid(),))
         try:
             futures: dict[Future[Any], Job] = {
                 pool.submit(fn, job.config, job.seed, job.replication): job for job in jobs
             }
             for future in as_completed(futures):
                 yield futures[future], future.result()
+        except BaseException:  # Ctrl-C, SIGTERM, a failed task or a caller that stopped reading
+            stop_workers(pool)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
         """Nothing to release: each map call owns its pool."""
+
+
+def prepare_worker(parent: int) -> None:
+    """Make a pool worker end with its parent, whatever kills the parent, and leave Ctrl-C to the parent.
+
+    On Linux the kernel sends SIGKILL when the parent dies (PR_SET_PDEATHSIG); everywhere a
+    daemon thread also polls the parent's id, so a worker never outlives the command that
+    started it by more than a second. The resource tracker then sees its pipe close and ends.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool; no traceback per worker
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the poll below still works
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate a pool's workers at once rather than wait for their running tasks."""
+    processes = getattr(pool, "_processes", None) or {}  # private, but the only handle on the workers
+    for process in list(processes.values()):
+        if process.is_alive():
+            process.terminate()
 
 
 class DaskExecutor:
@@ -87,6 +132,9 @@ class DaskExecutor:
                              "install the extra with `pip install '.[dask]'` (or `pip install "
                              "'dask[distributed]'`), or leave out --scheduler to use local processes.") from None
         _check_reachable(address)
+        self.address = address
+        # The client logs a traceback when it loses the scheduler; the command reports it in one paragraph.
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
         try:
             self.client = Client(address, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:
@@ -99,21 +147,37 @@ class DaskExecutor:
         """Submit every job to the cluster and yield results as they finish."""
         from distributed import as_completed as dask_completed
 
-        futures = {self.client.submit(fn, job.config, job.seed, job.replication, pure=False): job
-                   for job in jobs}
+        try:
+            futures = {self.client.submit(fn, job.config, job.seed, job.replication, pure=False): job
+                       for job in jobs}
+        except (OSError, TimeoutError, CancelledError) as exc:
+            raise self._lost(exc) from None
         try:
             for future in dask_completed(list(futures)):
                 job = futures.pop(future)
-                result = future.result()
+                try:
+                    result = future.result()
+                except (OSError, TimeoutError, CancelledError) as exc:  # CommClosedError is an OSError
+                    raise self._lost(exc) from None
                 future.release()  # the cluster may drop the result as soon as the caller holds it
                 yield job, result
         finally:
             for future in futures:
                 future.cancel()
 
+    def _lost(self, exc: BaseException) -> InputError:
+        """Return the error for a scheduler that stopped answering in the middle of a run."""
+        return InputError("--scheduler", self.address, f"the Dask scheduler was lost during the run "
+                          f"({type(exc).__name__}: {exc or 'no answer'}); every finished row is committed.",
+                          "restart the scheduler and its workers (or leave out --scheduler) and run the same "
+                          "command again: it resumes from the committed rows.")
+
     def close(self) -> None:
         """Disconnect from the cluster (the cluster itself keeps running)."""
-        self.client.close()
+        try:
+            self.client.close(timeout=5)
+        except (OSError, TimeoutError, CancelledError):  # the scheduler is already gone
+            pass
 
 
 def warm_worker() -> None:

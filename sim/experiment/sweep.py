@@ -54,11 +54,12 @@ def run_sweep(
     target: float | None = None,
     target_metric: str | None = None,
     maximum: int = MAX_REPLICATIONS,
+    replace: bool = False,
 ) -> SweepOutcome:
     """Run every (point, replication) not yet stored, committing each row as it finishes."""
     spec = sweep.spec.sweep
     check_sweep(sweep, target, target_metric)
-    store.claim("sweep", sweep.definition())
+    store.claim("sweep", sweep.definition(), replace)
     store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in sweep.points])
     wanted = {p.index: spec.replications for p in sweep.points}
     skipped = ran = 0
@@ -73,6 +74,7 @@ def run_sweep(
                     jobs.append(Job(p.index, p.loaded.config, spec.seed, r))
         if first_pass:
             skipped, first_pass = sum(wanted.values()) - len(jobs), False
+        store.set_meta("planned", str(sum(wanted.values())))
         for count, (job, metrics) in enumerate(executor.map(run_metrics, jobs), start=1):
             point = sweep.points[job.tag]
             store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed,

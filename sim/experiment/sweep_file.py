@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim import __version__
 from sim.config.loader import (
@@ -27,12 +27,15 @@ from sim.config.loader import (
     toml_literal,
     with_overrides,
 )
+from sim.config.names import check_path_name
 from sim.config.resources import shipped_config
 from sim.config.schema import DEFAULT_SEED, Strict, config_problem
 from sim.errors import InputError
 
 Design = Literal["grid", "latin", "sobol", "morris"]
 SAMPLED: tuple[str, ...] = ("latin", "sobol", "morris")
+#: The most points a sweep may expand into (each point holds a resolved config in memory).
+MAX_POINTS = 20_000
 # Smart mode keeps TOML's types: true stays a bool and 9 an int (left_to_right made them 1.0 and 9.0).
 Scalar = Annotated[bool | int | float | str, Field(union_mode="smart")]
 
@@ -62,12 +65,26 @@ class SweepSpec(Strict):
     days: int | None = Field(None, ge=1, le=3660)
     outputs: tuple[str, ...] = Field(("residual_access.events",), min_length=1)
 
+    @field_validator("name")
+    @classmethod
+    def _name_fits_a_folder(cls, value: str) -> str:
+        return check_path_name(value)
+
 
 class SweepFile(Strict):
     """A whole sweep file."""
 
     sweep: SweepSpec
-    factors: tuple[Factor, ...] = Field(min_length=1)
+    factors: tuple[Factor, ...] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _design_fits_in_memory(self) -> SweepFile:
+        points = design_size(self)
+        if points > MAX_POINTS:
+            raise config_problem("factors", f"the {self.sweep.design} design would have {points:,} points over "
+                                 f"{len(self.sweep.arrangements)} arrangement(s); a sweep holds at most "
+                                 f"{MAX_POINTS:,}.", "use fewer factors, values or samples, or split the sweep.")
+        return self
 
     @model_validator(mode="after")
     def _design_fits_factors(self) -> SweepFile:
@@ -101,6 +118,17 @@ class SweepFile(Strict):
         return self
 
 
+def design_size(spec: SweepFile) -> int:
+    """Return how many points a sweep expands into, computed without expanding it."""
+    sweep, k = spec.sweep, len(spec.factors)
+    if sweep.design == "grid":
+        per_arrangement = math.prod(len(f.values or ()) for f in spec.factors)
+    else:
+        per_arrangement = {"sobol": sweep.samples * (k + 2), "morris": sweep.samples * (k + 1)}.get(
+            sweep.design, sweep.samples)
+    return per_arrangement * len(sweep.arrangements)
+
+
 @dataclass(frozen=True)
 class Point:
     """One point of a sweep: an arrangement with factor values, resolved into a config."""
@@ -122,8 +150,15 @@ class LoadedSweep:
     matrix: np.ndarray | None  # the sampled design (rows = samples), for sensitivity analysis
 
     def definition(self) -> dict[str, Any]:
-        """Return the sweep's definition as stored beside its results."""
-        return {"file": str(self.path.resolve()), "spec": self.spec.model_dump(mode="json"), "version": __version__}
+        """Return the sweep's definition as stored beside its results: its content, never its path.
+
+        The points' run keys hash every fully resolved config (included files, --set overrides),
+        so a change anywhere in what the rows would mean changes the definition, while a sweep
+        file that only moved keeps it and resumes.
+        """
+        keys = hashlib.sha256("\n".join(p.run_key for p in self.points).encode("ascii")).hexdigest()[:24]
+        return {"spec": self.spec.model_dump(mode="json"), "points": len(self.points), "run_keys": keys,
+                "version": __version__}
 
 
 def run_key(loaded: LoadedConfig, seed: int) -> str:

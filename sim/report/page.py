@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 from matplotlib.figure import Figure
 
 from sim import __version__
@@ -25,7 +26,8 @@ from sim.metrics.recorder import hist_edges
 from sim.metrics.stats import estimate
 from sim.report import figures as plots
 from sim.report.units import number
-from sim.results.runs import MANIFEST, MANIFEST_FORMAT, estimates
+from sim.results.atomic import inside, os_error, staged_folder
+from sim.results.runs import MANIFEST, MANIFEST_FORMAT, check_manifest_files, estimates
 from sim.results.scenario import ScenarioResult
 from sim.results.store import DB_NAME, FORMAT, Store
 
@@ -33,7 +35,10 @@ QUESTION = ("How much protected US user data is still read from abroad under eac
             "channel, and what do the controls cost the engineers in waiting time?")
 HEADLINE = tuple((m.path, m.label_in(catalogue.REPORT)) for m in catalogue.headline(catalogue.REPORT))
 FORMATS = ("png", "svg", "pdf")
-KINDS = ("compare", "run", "sweep", "attribute")
+REPORT_FILES = frozenset({"report.html", "report.md", "figures"})
+#: No dates or random ids in the files, so the same results give the same bytes.
+METADATA: dict[str, dict[str, Any]] = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}
+KINDS = ("compare", "run", "sweep", "attribute", "explore")
 
 
 @dataclass
@@ -65,13 +70,26 @@ def build_report(folder: Path, out: Path | None = None, fmt: str = "png") -> Pat
         raise InputError("--format", fmt, "the figure format must be png, svg or pdf.", "use --format png, svg or pdf.")
     out = out or folder / "report"
     kind = detect_kind(folder)
-    builder: Callable[[Path, Path, str], Report] = {"compare": compare_report, "run": compare_report,
-                                                    "sweep": sweep_report, "attribute": attribution_report}[kind]
-    report = builder(folder, out, fmt)
-    page = out / "report.html"
-    page.write_text(render_html(report), encoding="utf-8")
-    (out / "report.md").write_text(render_markdown(report, out), encoding="utf-8")
-    return page
+    if kind == "explore":
+        from sim.report.explore_page import explore_report  # it builds on this module
+
+        builder: Callable[[Path, Path, str], Report] = explore_report
+    else:
+        builder = {"compare": compare_report, "run": compare_report,
+                   "sweep": sweep_report, "attribute": attribution_report}[kind]
+    with staged_folder(out, owned=REPORT_FILES) as stage:  # a kill leaves the old page whole, or the new one
+        try:
+            report = builder(folder, stage, fmt)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise InputError(str(folder), None, f"the results cannot be read ({type(exc).__name__}: {exc}); a file "
+                             "is damaged, edited or of another format.", "rerun the command that made the "
+                             "folder (its manifest's `command`), then report again.") from None
+        try:
+            (stage / "report.html").write_text(render_html(report), encoding="utf-8")
+            (stage / "report.md").write_text(render_markdown(report, stage), encoding="utf-8")
+        except OSError as exc:
+            raise os_error(out, exc) from None
+    return out / "report.html"
 
 
 def detect_kind(folder: Path) -> str:
@@ -97,7 +115,8 @@ def detect_kind(folder: Path) -> str:
     if (folder / "attribution.json").is_file():
         return "attribute"
     if any(folder.glob("*/summary.json")) or (folder / "summary.json").is_file():
-        raise InputError(str(folder), MANIFEST, "these results are of an older format (no manifest.json).",
+        raise InputError(str(folder), MANIFEST, "there is no manifest.json: these results are incomplete (a run "
+                         "was stopped while writing them) or of an older format.",
                          "rerun `residency compare --out DIR` with this version, then report again.")
     raise InputError(str(folder), None, "there are no results in this folder.",
                      "run `residency compare --out DIR` (or sweep or attribute) first, then report on DIR.")
@@ -125,6 +144,9 @@ def load_arrangement(folder: Path) -> tuple[plots.Arrangement, dict[str, Any]]:
     resolved = _read_json(folder / "resolved_config.json")
     metrics: dict[str, tuple[float | None, float | None, float | None]] = {}
     _flatten_leaves(summary, "", metrics)
+    if "residual_access.events" not in metrics:
+        raise InputError(str(folder / "summary.json"), "residual_access.events", "the summary holds no metrics "
+                         "(it is damaged or of another format).", "rerun the command in the folder's manifest.json.")
     config = resolved["config"]
     arrangement = plots.Arrangement(
         name=config["scenario"]["name"], title=config["scenario"]["title"], metrics=metrics,
@@ -227,11 +249,12 @@ def milestones(config: Config) -> list[tuple[dt.date, str]]:
 def compare_report(folder: Path, out: Path, fmt: str) -> Report:
     """Build the report of a `compare` (or `run`) folder."""
     manifest = _read_json(folder / MANIFEST)
+    check_manifest_files(folder, manifest)
     names = list(manifest["arrangements"])
     if manifest["kind"] == "run":
         loaded = [load_arrangement(folder)]
     else:
-        loaded = [load_arrangement(folder / name) for name in names]
+        loaded = [load_arrangement(inside(folder, str(name))) for name in names]
     arrangements = [a for a, _ in loaded]
     caption = f"seed {manifest['seed']}, {manifest['replications']} replications, residency {manifest['version']}"
     figures_dir = out / "figures"
@@ -345,6 +368,12 @@ def read_sweep(folder: Path) -> tuple[dict[str, Any], list[str], list[dict[str, 
         return definition, outputs, records, store.sensitivity(), store.meta("command")
 
 
+def rows_shown(folder: Path) -> tuple[int, int | None]:
+    """Return how many rows of a sweep folder are finished, and how many its sweep plans."""
+    with Store(folder, create=False) as store:
+        return store.row_count(), store.planned()
+
+
 def sweep_report(folder: Path, out: Path, fmt: str) -> Report:
     """Build the report of a sweep folder."""
     definition, outputs, records, sensitivity, stored_command = read_sweep(folder)
@@ -385,9 +414,13 @@ def sweep_report(folder: Path, out: Path, fmt: str) -> Report:
                                                 "95% conf"],
                        [[m, a, o, f, k, f"{v:.3f}", "" if c is None else f"{c:.3f}"]
                         for m, a, o, f, k, v, c in sensitivity]))
-    command = stored_command or f"residency sweep {definition.get('file', '')}"
+    command = stored_command or "residency sweep"
+    shown, planned = rows_shown(folder)
     intro = [sweep.get("question") or QUESTION, f"Sweep {sweep.get('name')}: {sweep.get('title', '')} — "
              f"{len(records)} points, {design} design over {', '.join(factors)}."]
+    if planned is not None and shown < planned:
+        intro.append(f"Partial results: {shown} of {planned} rows are finished (the sweep is still running or was "
+                     "stopped); every figure and table shows only those. Run the sweep again to finish it.")
     return Report(title=f"Sweep: {sweep.get('title') or sweep.get('name')}", kind="sweep",
                   command=command,
                   intro=intro, tables=tables, figures=figures)
@@ -433,9 +466,13 @@ def _leaf(value: dict[str, Any]) -> tuple[float | None, float | None, float | No
 # -- writing --------------------------------------------------------------------------------
 def save(figure: Figure, folder: Path, name: str, fmt: str, caption: str) -> FigureFile:
     """Write a figure in the chosen format and return its embeddable form."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.{fmt}"
-    figure.savefig(path, dpi=130)
+    path = inside(folder, f"{name}.{fmt}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with matplotlib.rc_context({"svg.hashsalt": "residency"}):
+            figure.savefig(path, dpi=130, metadata=METADATA[fmt])
+    except OSError as exc:
+        raise os_error(path, exc) from None
     if fmt == "svg":
         embed = path.read_text(encoding="utf-8")
         embed = embed[embed.index("<svg"):]

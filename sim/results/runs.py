@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,10 @@ from typing import Any
 from sim import __version__
 from sim.config.checks import parameter_sources
 from sim.config.loader import LoadedConfig
+from sim.errors import InputError
 from sim.metrics.recorder import DAILY_COLUMNS, hist_edges
 from sim.metrics.stats import Estimate, estimate, paired_difference
+from sim.results.atomic import FileBatch, check_name, clean_stale, digest, inside, write_atomic
 from sim.results.scenario import ScenarioResult
 
 
@@ -39,7 +42,7 @@ def run_info(result: ScenarioResult) -> dict[str, Any]:
     return {
         "scenario": scenario.name,
         "title": scenario.title,
-        "config_file": str(loaded.path),
+        "config_file": portable_path(loaded.path),
         "seed": result.seed,
         "replications": len(result.replications),
         "days": scenario.days,
@@ -152,22 +155,30 @@ def wait_histogram_csv(result: ScenarioResult) -> str:
     return out.getvalue()
 
 
-def write_run(result: ScenarioResult, folder: Path) -> list[Path]:
-    """Write summary.json, daily.csv, replications.csv, wait_histogram.csv and resolved_config.json."""
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {
+def run_files(result: ScenarioResult) -> dict[str, str]:
+    """Return the files of one result by name: summary, daily, replications, waits, resolved config."""
+    return {
         "summary.json": to_json(summary_document(result)),
         "daily.csv": daily_csv(result),
         "replications.csv": replications_csv(result),
         "wait_histogram.csv": wait_histogram_csv(result),
         "resolved_config.json": to_json(resolved_document(result)),
     }
-    paths = []
-    for name, text in files.items():
-        path = folder / name
-        path.write_text(text, encoding="utf-8")
-        paths.append(path)
-    return paths
+
+
+def write_run(result: ScenarioResult, folder: Path) -> list[Path]:
+    """Write summary.json, daily.csv, replications.csv, wait_histogram.csv and resolved_config.json."""
+    return [write_atomic(folder / name, text) for name, text in run_files(result).items()]
+
+
+def portable_path(path: Path) -> str:
+    """Return a path as given when relative, else relative to the working folder (no absolute paths in outputs)."""
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # pragma: no cover - another drive on Windows
+        return path.name
 
 
 def comparison_rows(
@@ -229,9 +240,61 @@ MANIFEST_FORMAT = "residency-results/1"
 def write_manifest(folder: Path, kind: str, command: str, names: Sequence[str], baseline: str | None,
                    seed: int, replications: int) -> Path:
     """Write the folder's manifest: what it holds, how it was made, and in which format."""
-    folder.mkdir(parents=True, exist_ok=True)
-    document = {"format": MANIFEST_FORMAT, "kind": kind, "command": command, "arrangements": list(names),
-                "baseline": baseline, "seed": seed, "replications": replications, "version": __version__}
-    path = folder / MANIFEST
-    path.write_text(to_json(document), encoding="utf-8")
-    return path
+    return write_atomic(folder / MANIFEST, manifest_text(kind, command, names, baseline, seed, replications, None))
+
+
+def manifest_text(kind: str, command: str, names: Sequence[str], baseline: str | None, seed: int,
+                  replications: int, files: dict[str, str] | None) -> str:
+    """Return a manifest document; `files` maps each file it vouches for to its SHA-256."""
+    document: dict[str, Any] = {
+        "format": MANIFEST_FORMAT, "kind": kind, "command": command, "arrangements": list(names),
+        "baseline": baseline, "seed": seed, "replications": replications, "version": __version__}
+    if files is not None:
+        document["files"] = files
+    return to_json(document)
+
+
+def write_results(folder: Path, kind: str, command: str, results: Sequence[ScenarioResult],
+                  baseline: ScenarioResult | None, seed: int) -> list[Path]:
+    """Write a run's or a comparison's files so that a kill leaves the old set or the new one, never a mix.
+
+    Every file is staged under a temporary name first (the old files stay whole meanwhile), then
+    the old manifest goes, the files are renamed in, and the new manifest, holding every file's
+    hash, is written last: readers check the files against it (`check_manifest_files`).
+    """
+    clean_stale(folder)
+    batch = FileBatch(folder)
+    for result in results:
+        prefix = "" if kind == "run" else check_name(result.loaded.name, str(result.loaded.path),
+                                                     "scenario.name") + "/"
+        if prefix:
+            clean_stale(folder / result.loaded.name)
+        for name, text in run_files(result).items():
+            batch.add(prefix + name, text)
+    if kind != "run":
+        batch.add("comparison.csv", comparison_csv(comparison_rows(results, baseline)))
+    text = manifest_text(kind, command, [r.loaded.name for r in results],
+                         baseline.loaded.name if baseline else None, seed, len(results[0].replications),
+                         batch.hashes())
+    return batch.commit(folder / MANIFEST, text)
+
+
+def check_manifest_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a folder whose files do not all match the hashes its manifest recorded."""
+    files = manifest.get("files")
+    if files is None:
+        return  # a manifest without hashes (attribute, sweeps): nothing to check
+    if not isinstance(files, dict):
+        raise InputError(str(folder / MANIFEST), "files", "the list of files is damaged.",
+                         "rerun the command that made this folder.")
+    for name, expected in sorted(files.items()):
+        path = inside(folder, *str(name).split("/"))
+        try:
+            actual = digest(path.read_bytes())
+        except OSError:
+            actual = None
+        if actual != expected:
+            state = ("is missing" if actual is None else
+                     "does not match the manifest (it was changed since, or a later run was killed while writing)")
+            raise InputError(str(path), None, f"the file {state}; the folder is not one complete output.",
+                             "rerun the command in the manifest (`command`), with --out on this folder.")

@@ -8,8 +8,11 @@ from pathlib import Path
 from sim import __version__
 from sim.report import figures as plots
 from sim.report.page import STYLE, FigureFile, arrangement_from_result, save
+from sim.results.atomic import os_error, staged_folder
 from sim.teach.lesson import LoadedLesson
 from sim.teach.run import StepResult
+
+HANDOUT_FILES = frozenset({"students.html", "students.md", "teacher.html", "teacher.md", "figures"})
 
 
 def step_label(result: StepResult) -> str:
@@ -35,16 +38,18 @@ def figures(lesson: LoadedLesson, results: list[StepResult], folder: Path) -> li
 
 
 def write_handouts(lesson: LoadedLesson, results: list[StepResult], folder: Path) -> list[Path]:
-    """Write students.html/.md and teacher.html/.md into a folder; return their paths."""
-    folder.mkdir(parents=True, exist_ok=True)
-    drawn = figures(lesson, results, folder / "figures")
+    """Write students.html/.md and teacher.html/.md into a folder, whole or not at all; return their paths."""
     paths = []
-    for audience, answers in (("students", False), ("teacher", True)):
-        page = folder / f"{audience}.html"
-        page.write_text(render_html(lesson, results, drawn, answers), encoding="utf-8")
-        markdown = folder / f"{audience}.md"
-        markdown.write_text(render_markdown(lesson, results, drawn, answers, folder), encoding="utf-8")
-        paths += [page, markdown]
+    with staged_folder(folder, owned=HANDOUT_FILES) as stage:
+        drawn = figures(lesson, results, stage / "figures")
+        for audience, answers in (("students", False), ("teacher", True)):
+            try:
+                (stage / f"{audience}.html").write_text(render_html(lesson, results, drawn, answers), encoding="utf-8")
+                (stage / f"{audience}.md").write_text(render_markdown(lesson, results, drawn, answers, stage),
+                                                      encoding="utf-8")
+            except OSError as exc:
+                raise os_error(folder, exc) from None
+            paths += [folder / f"{audience}.html", folder / f"{audience}.md"]
     return paths
 
 

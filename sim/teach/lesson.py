@@ -112,6 +112,9 @@ class LoadedLesson:
 
 def lesson_path(name: str) -> Path:
     """Return a lesson's file from its name (or a path given as is)."""
+    if "\x00" in name or not name.strip():
+        raise InputError(repr(name), None, "a lesson name cannot be empty or hold a NUL character.",
+                         "`residency teach list` shows the lessons; or give a lesson file's path.")
     path = Path(name)
     if path.suffix == ".toml" or path.exists():
         return path

@@ -1,0 +1,212 @@
+"""The explore command: compare arrangements across every plausible world, not one guess."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from sim.cli.common import (
+    ARRANGEMENTS,
+    DaysOption,
+    QuietOption,
+    Reporter,
+    ReportOption,
+    SeedOption,
+    SetOption,
+    WorkersOption,
+    app,
+    command_line,
+    err,
+    fail,
+    human,
+    interrupted,
+    out,
+    overrides_from,
+    write_report,
+)
+from sim.cli.experiments import SchedulerOption
+from sim.config.loader import LoadedConfig, did_you_mean, load_config
+from sim.config.resources import project_path
+from sim.errors import InputError
+from sim.experiment.discovery import load_prim, parse_question
+from sim.experiment.executors import Executor, make_executor
+from sim.experiment.explore import Exploration, plan, run_exploration
+from sim.experiment.explore_summary import summarise
+from sim.experiment.history import Observations, check_against, load_observations
+from sim.experiment.sweep import metric_names
+from sim.report.units import kind_of
+from sim.results.runs import to_json, write_manifest
+from sim.results.store import Store
+
+OBSERVATIONS = Path("configs") / "explore" / "observations.toml"
+EXPLORE_JSON = "explore.json"
+
+
+@app.command()
+def explore(
+    configs: Annotated[list[Path] | None, typer.Argument(
+        help="Arrangements to compare (default: every file in configs/arrangements/).")] = None,
+    worlds: Annotated[int, typer.Option("--worlds", help="Plausible worlds to sample over the ranges.")] = 50,
+    replications: Annotated[int, typer.Option("--replications", "-r", help="Replications in each world.")] = 3,
+    days: DaysOption = None,
+    metric: Annotated[str, typer.Option("--metric", help="The output compared (lower is better).")]
+    = "residual_access.events",
+    discover: Annotated[list[str] | None, typer.Option(
+        "--discover", help='Find where a question holds with PRIM: "A < B" or "A > NUMBER"; repeatable.')] = None,
+    history_match: Annotated[bool, typer.Option(
+        "--history-match", help="Rule out the worlds the public record contradicts (see --observations).")]
+    = False,
+    observations_file: Annotated[Path | None, typer.Option(
+        "--observations", help="Observations for --history-match (default: configs/explore/observations.toml).")]
+    = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Results folder (explore.json, results.db).")]
+    = Path("reports") / "explore",
+    seed: SeedOption = None,
+    design: Annotated[str, typer.Option("--design", help="latin (Latin hypercube) or sobol.")] = "latin",
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    set_: SetOption = None,
+    quiet: QuietOption = False,
+    report: ReportOption = False,
+) -> None:
+    """Compare arrangements across plausible worlds: bands, win probabilities, regret, discovery."""
+    try:
+        loaded = _load(configs, set_, seed, days)
+        known = metric_names(loaded[0].config)
+        _check_metric(metric, known)
+        questions = list(discover or [])
+        for question in questions:
+            parse_question(question, [item.name for item in loaded])
+        prim_available = _prim_available(bool(questions))
+        observations = _observations(history_match, observations_file, [i.name for i in loaded], known)
+        run_seed = seed if seed is not None else loaded[0].config.scenario.seed
+        exploration = plan(loaded, worlds, replications, run_seed, design)
+        executor = make_executor(workers, scheduler)
+        store = Store(out_dir)
+    except InputError as error:
+        fail(error)
+    store.set_meta("command", command_line())
+    write_manifest(out_dir, "explore", command_line(), exploration.names, None, run_seed, replications)
+    if not quiet:
+        err.print(f"explore: {exploration.worlds} worlds x {len(loaded)} arrangements x {replications} replications "
+                  f"over {len(exploration.dimensions)} ranged parameters (seed {run_seed}, {design} design, "
+                  f"common random numbers) into {store.path}")
+    _run(exploration, store, executor, quiet)
+    try:
+        document = summarise(exploration, store, metric, questions, observations, prim_available)
+    except InputError as error:
+        fail(error)
+    store.close()
+    document["command"] = command_line()
+    path = out_dir / EXPLORE_JSON
+    path.write_text(to_json(document), encoding="utf-8")
+    print_explore(document)
+    err.print(f"wrote {path}")
+    if report:
+        write_report(out_dir, None, "png")
+
+
+def _load(configs: list[Path] | None, set_: list[str] | None, seed: int | None, days: int | None) -> list[LoadedConfig]:
+    paths = configs or sorted(project_path(ARRANGEMENTS).glob("*.toml"))
+    if not paths:
+        raise InputError(str(ARRANGEMENTS), None, "there are no configs to explore.",
+                         "name config files, or run from the project folder.")
+    overrides = overrides_from(set_, seed, None, days)
+    return [load_config(path, overrides) for path in paths]
+
+
+def _check_metric(metric: str, known: list[str]) -> None:
+    if metric not in known:
+        hint = did_you_mean(metric, dict.fromkeys(known))
+        raise InputError("--metric", metric, "this is not a metric the model reports.",
+                         (hint + " " if hint else "") + "Use a path from `residency run CONFIG --json`, "
+                         "such as residual_access.events.")
+
+
+def _prim_available(required: bool) -> bool:
+    """Return whether PRIM can be imported (without importing it); fail if --discover needs it and it cannot."""
+    if importlib.util.find_spec("prim") is not None:
+        return True
+    if required:
+        load_prim()  # raises the error that says how to install it
+    return False
+
+
+def _observations(wanted: bool, path: Path | None, names: list[str], known: list[str]) -> Observations | None:
+    if not wanted:
+        if path is not None:
+            raise InputError("--observations", str(path), "observations are read only with --history-match.",
+                             "add --history-match, or leave out --observations.")
+        return None
+    observations = load_observations(path or project_path(OBSERVATIONS))
+    skipped = check_against(observations, names, known)
+    if skipped:
+        err.print(f"history matching skips {', '.join(skipped)}: the arrangement it observed is not explored")
+    return observations
+
+
+def _run(exploration: Exploration, store: Store, executor: Executor, quiet: bool) -> None:
+    reporter = Reporter(quiet)
+    try:
+        outcome = run_exploration(exploration, store, executor, reporter)
+    except KeyboardInterrupt:
+        reporter.close()
+        kept = len(store.done())
+        interrupted(f"{kept} finished rows are committed in {store.path}; run the same command again "
+                    "to resume (finished rows are skipped).")
+    finally:
+        reporter.close()
+        executor.close()
+    if not quiet:
+        err.print(f"{outcome.ran} rows run, {outcome.skipped} already stored or shared by identical worlds, "
+                  f"{outcome.total} in all")
+
+
+def print_explore(document: dict[str, Any]) -> None:
+    """Print the robust comparison: bands, regret, win probabilities, boxes and the record's verdict."""
+    metric, kind = document["metric"], kind_of(document["metric"])
+    table = Table(title=f"{metric} across {document['worlds']} plausible worlds (median [5%, 95%]; "
+                  "replication noise is the median 95% half-width within a world)", title_justify="left")
+    for column in ("arrangement", "median [5-95%]", "noise ±", "max regret", "p90 regret"):
+        table.add_column(column, justify="left" if column == "arrangement" else "right")
+    for name in document["ranking"]:
+        entry, regret = document["arrangements"][name][metric], document["regret"][name]
+        table.add_row(name, f"{human(entry['p50'], kind)} [{human(entry['p05'], kind)}, {human(entry['p95'], kind)}]",
+                      human(entry["replication_noise"], kind), human(regret["max"], kind), human(regret["p90"], kind))
+    out.print(table)
+    names = document["ranking"]
+    matrix = Table(title="P(row leaves less than column) across worlds", title_justify="left")
+    matrix.add_column("")
+    for name in names:
+        matrix.add_column(name, justify="right")
+    for a in names:
+        matrix.add_row(a, *["–" if a == b else _share(document["pairwise"][a][b]["p_less"]["mean"]) for b in names])
+    out.print(matrix)
+    for found in document["discovery"]:
+        out.print(f"discovery {found['phrase']}: {found['cases']} of {found['worlds']} worlds")
+        for box in found["boxes"]:
+            limits = "; ".join(f"{k} {_limits(v)}" for k, v in box["limits"].items()) or "(no restriction)"
+            out.print(f"  box: {limits} (coverage {box['coverage']:.0%}, density {box['density']:.0%})")
+    if "history_match" in document:
+        matched = document["history_match"]
+        out.print(f"history matching: {matched['ruled_out']} of {document['worlds']} worlds ruled out")
+        for key, (low, high) in matched["ranges_after"].items():
+            before = matched["ranges_before"].get(key)
+            if before and (before[0] != low or before[1] != high):
+                out.print(f"  {key}: [{before[0]:.4g}, {before[1]:.4g}] -> [{low:.4g}, {high:.4g}]")
+    for line in document["conclusion"]:
+        out.print(line)
+
+
+def _limits(value: Any) -> str:
+    if isinstance(value, list) and all(isinstance(v, float) for v in value):
+        return "[" + ", ".join(f"{v:.4g}" for v in value) + "]"
+    return str(value)
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"

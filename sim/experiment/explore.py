@@ -1,0 +1,215 @@
+"""Plausible worlds: sample every ranged parameter, run every arrangement in each world, resumably.
+
+A parameter of the shared world (an entry an arrangement takes from an included file, such as
+the actor groups) takes one value per world for every arrangement; an arrangement's own
+parameter is sampled for that arrangement. Every world and every arrangement runs the same
+replications under the same seed (common random numbers), so differences within a world are
+paired, and a world whose ranges all collapse to their values is exactly what `compare` runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim import __version__
+from sim.config.loader import LoadedConfig, toml_literal, with_overrides
+from sim.config.ranges import Alternatives, Range
+from sim.errors import InputError
+from sim.experiment.executors import Executor, Job
+from sim.experiment.replications import Progress
+from sim.experiment.sweep import run_metrics
+from sim.experiment.sweep_file import Point, run_key
+from sim.results.store import Store
+
+DESIGNS = ("latin", "sobol")
+KIND = "explore"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One sampled direction of the worlds: a parameter path and the arrangements it applies to.
+
+    Attributes:
+        key: Its name in results: the dotted path, or `arrangement:path` when several
+            arrangements own different entries for the same path.
+        path: The dotted path `--set` takes.
+        arrangements: The arrangements whose config it sets.
+        shared: Whether it belongs to the shared world (one value per world for all).
+        spread: Its range or alternatives.
+    """
+
+    key: str
+    path: str
+    arrangements: tuple[str, ...]
+    shared: bool
+    spread: Range | Alternatives
+
+    def value_at(self, unit: float) -> float | int | str:
+        """Return the parameter's value at design coordinate `unit` (0 to 1)."""
+        return self.spread.at(unit)
+
+    def describe(self) -> dict[str, Any]:
+        """Return the dimension as stored beside the results."""
+        spread = self.spread
+        about: dict[str, Any] = {"path": self.path, "arrangements": list(self.arrangements),
+                                 "shared": self.shared, "source": spread.source, "cite": spread.cite}
+        if isinstance(spread, Range):
+            about |= {"range": [spread.low, spread.high], "distribution": spread.distribution,
+                      "value": spread.value, "integer": spread.integer}
+        else:
+            about |= {"alternatives": list(spread.choices)}
+        return about
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """The arrangements, the sampled worlds and every (world, arrangement) point to run."""
+
+    arrangements: list[LoadedConfig]
+    dimensions: list[Dimension]
+    units: np.ndarray  # worlds x dimensions, in [0, 1)
+    points: list[Point]  # world-major: point = world * arrangements + arrangement
+    seed: int
+    replications: int
+    design: str
+
+    @property
+    def worlds(self) -> int:
+        """Return the number of worlds."""
+        return int(self.units.shape[0])
+
+    @property
+    def names(self) -> list[str]:
+        """Return the arrangements' names in order."""
+        return [item.name for item in self.arrangements]
+
+    def world_values(self, world: int) -> dict[str, Any]:
+        """Return every dimension's value in a world, by key."""
+        return {d.key: d.value_at(float(u)) for d, u in zip(self.dimensions, self.units[world], strict=True)}
+
+    def definition(self) -> dict[str, Any]:
+        """Return what the results folder holds, to refuse mixing another exploration's rows."""
+        return {"arrangements": {item.name: str(item.path.resolve()) for item in self.arrangements},
+                "worlds": self.worlds, "replications": self.replications, "seed": self.seed,
+                "design": self.design, "version": __version__,
+                "dimensions": {d.key: {k: v for k, v in d.describe().items() if k != "source"}
+                               for d in self.dimensions}}  # the source as typed would tie resuming to one path
+
+
+def dimensions_of(arrangements: Sequence[LoadedConfig]) -> list[Dimension]:
+    """Return the sampled dimensions: shared world entries once, each arrangement's own entries apart."""
+    groups: dict[tuple[str, Any], list[tuple[str, Range | Alternatives]]] = {}
+    for item in arrangements:
+        own_file = str(item.path)
+        spreads: dict[str, Range | Alternatives] = {**item.ranges, **item.alternatives}
+        for path, spread in sorted(spreads.items()):
+            shared = spread.source != own_file
+            identity = ("world", spread) if shared else ("own", item.name)
+            groups.setdefault((path, identity), []).append((item.name, spread))
+    by_path: dict[str, int] = {}
+    for path, _ in groups:
+        by_path[path] = by_path.get(path, 0) + 1
+    dimensions = []
+    for (path, identity), members in groups.items():
+        shared = identity[0] == "world"
+        names = tuple(name for name, _ in members)
+        key = path if by_path[path] == 1 else (f"world:{path}" if shared else f"{names[0]}:{path}")
+        dimensions.append(Dimension(key, path, names, shared, members[0][1]))
+    return sorted(dimensions, key=lambda d: d.key)
+
+
+def sample_units(count: int, worlds: int, design: str, seed: int) -> np.ndarray:
+    """Return a space-filling design of `worlds` rows over `count` unit coordinates."""
+    if design not in DESIGNS:
+        raise InputError("--design", design, "unknown design.", f"use one of {', '.join(DESIGNS)}.")
+    if count == 0:
+        return np.zeros((worlds, 0))
+    if design == "sobol":
+        if worlds & (worlds - 1):
+            raise InputError("--worlds", str(worlds), "a Sobol design needs a power of two worlds.",
+                             f"use --worlds {1 << max(0, worlds.bit_length() - 1)} or --design latin.")
+        from scipy.stats import qmc
+
+        return np.asarray(qmc.Sobol(count, seed=seed).random_base2(worlds.bit_length() - 1))
+    from scipy.stats import qmc
+
+    return np.asarray(qmc.LatinHypercube(count, seed=seed).random(worlds))
+
+
+def plan(arrangements: Sequence[LoadedConfig], worlds: int, replications: int, seed: int,
+         design: str = "latin") -> Exploration:
+    """Sample the worlds and resolve every (world, arrangement) config before anything runs."""
+    if worlds < 1:
+        raise InputError("--worlds", str(worlds), "there must be at least one world.", "use --worlds 1 or more.")
+    names = [item.name for item in arrangements]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise InputError(str(arrangements[names.index(twice)].path), "scenario.name",
+                         f"two configs share the name {twice!r}.", "give each arrangement its own scenario.name.")
+    dimensions = dimensions_of(arrangements)
+    units = sample_units(len(dimensions), worlds, design, seed)
+    exploration = Exploration(list(arrangements), dimensions, units, [], seed, replications, design)
+    for world in range(worlds):
+        values = exploration.world_values(world)
+        for index, item in enumerate(arrangements):
+            mine = {d.path: values[d.key] for d in dimensions if item.name in d.arrangements}
+            overrides = [(path, toml_literal(value), f"explore world {world}") for path, value in mine.items()]
+            resolved = with_overrides(item, overrides)
+            exploration.points.append(Point(world * len(arrangements) + index, item.name,
+                                            {d.key: values[d.key] for d in dimensions
+                                             if item.name in d.arrangements},
+                                            resolved, run_key(resolved, seed)))
+    return exploration
+
+
+@dataclass(frozen=True)
+class ExploreOutcome:
+    """What a run did: rows planned, found already stored, and run now."""
+
+    total: int
+    skipped: int
+    ran: int
+
+
+def run_exploration(exploration: Exploration, store: Store, executor: Executor,
+                    progress: Progress | None = None) -> ExploreOutcome:
+    """Run every (world, arrangement, replication) not yet stored, committing each row as it finishes."""
+    store.claim(KIND, exploration.definition())
+    store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in exploration.points])
+    done = store.done()
+    jobs = []
+    for point in exploration.points:
+        for replication in range(exploration.replications):
+            if (point.run_key, replication) not in done:
+                done.add((point.run_key, replication))  # a world the design repeats runs once
+                jobs.append(Job(point.index, point.loaded.config, exploration.seed, replication))
+    total = len(exploration.points) * exploration.replications
+    per_world = len(exploration.arrangements)
+    ran = 0
+    for count, (job, metrics) in enumerate(executor.map(run_metrics, jobs), start=1):
+        point = exploration.points[job.tag]
+        store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed,
+                      __version__, metrics)
+        ran += 1
+        if progress is not None:
+            progress(count, len(jobs), f"world {point.index // per_world + 1}/{exploration.worlds} "
+                     f"{point.arrangement} replication {job.replication + 1}")
+    return ExploreOutcome(total, total - len(jobs), ran)
+
+
+def world_table(store: Store, names: Sequence[str], worlds: int) -> dict[str, dict[str, list[list[float | None]]]]:
+    """Return metric -> arrangement -> per-world lists of replication values, read from the store."""
+    per_world = len(names)
+    table: dict[str, dict[str, list[list[float | None]]]] = {}
+    for row in store.rows():
+        world, index = divmod(row.point, per_world)
+        if world >= worlds or index >= per_world:
+            continue
+        for metric, value in row.metrics.items():
+            cells = table.setdefault(metric, {n: [[] for _ in range(worlds)] for n in names})
+            cells[names[index]][world].append(value)
+    return table

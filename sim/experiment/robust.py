@@ -1,0 +1,176 @@
+"""Robust comparison across plausible worlds: bands, win probabilities, regret and what drives them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sim.metrics.stats import estimate
+
+#: The headline metrics reported across worlds (those the model reports; missing ones are skipped).
+HEADLINE_METRICS = ("residual_access.events", "residual_access.distinct_records",
+                    "at_rest_abroad.record_days", "friction.decision_hours")
+Cells = dict[str, list[list[float | None]]]  # arrangement -> per-world replication values
+
+
+def world_means(cells: Cells) -> dict[str, np.ndarray]:
+    """Return each arrangement's per-world mean over replications (NaN where undefined)."""
+    means = {}
+    for name, worlds in cells.items():
+        values = []
+        for reps in worlds:
+            known = [v for v in reps if v is not None]
+            values.append(float(np.mean(known)) if known else math.nan)
+        means[name] = np.asarray(values, dtype=float)
+    return means
+
+
+def band(values: np.ndarray) -> dict[str, float | None]:
+    """Return the 5th, 50th and 95th percentiles across worlds (None where no world has a value)."""
+    known = values[np.isfinite(values)]
+    if known.size == 0:
+        return {"p05": None, "p50": None, "p95": None}
+    p05, p50, p95 = np.percentile(known, [5, 50, 95])
+    return {"p05": float(p05), "p50": float(p50), "p95": float(p95)}
+
+
+def replication_noise(worlds: list[list[float | None]]) -> float | None:
+    """Return the median across worlds of the 95% half-width of a world's mean (replication noise)."""
+    widths = []
+    for reps in worlds:
+        value = estimate([v for v in reps if v is not None])
+        if value.mean is not None and value.high is not None:
+            widths.append(value.high - value.mean)
+    return float(np.median(widths)) if widths else None
+
+
+def wilson(successes: float, trials: int) -> list[float]:
+    """Return the Wilson score 95% interval of a proportion."""
+    if trials == 0:
+        return [0.0, 1.0]
+    z = 1.959963984540054
+    share = successes / trials
+    centre = (share + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def p_less(left: np.ndarray, right: np.ndarray) -> dict[str, Any]:
+    """Return the share of worlds where `left` is below `right` (ties count half), with its interval."""
+    both = np.isfinite(left) & np.isfinite(right)
+    n = int(both.sum())
+    if n == 0:
+        return {"mean": None, "ci95": None, "worlds": 0, "ties": 0}
+    ties = int(np.sum(left[both] == right[both]))
+    wins = float(np.sum(left[both] < right[both]) + 0.5 * ties)
+    return {"mean": wins / n, "ci95": wilson(wins, n), "worlds": n, "ties": ties}
+
+
+def pairwise(means: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """Return, for each ordered pair, p_less and the paired difference across worlds."""
+    table: dict[str, dict[str, Any]] = {}
+    for a, left in means.items():
+        for b, right in means.items():
+            if a == b:
+                continue
+            difference = left - right
+            table.setdefault(a, {})[b] = {"p_less": p_less(left, right), "median_difference": band(difference)["p50"],
+                                          "difference": band(difference)}
+    return table
+
+
+def regret(means: dict[str, np.ndarray]) -> dict[str, dict[str, float | None]]:
+    """Return each arrangement's regret (its gap to the best arrangement of each world): max, p90, mean."""
+    names = list(means)
+    stacked = np.vstack([means[n] for n in names])
+    usable = np.all(np.isfinite(stacked), axis=0)
+    best = stacked[:, usable].min(axis=0) if usable.any() else np.zeros(0)
+    table: dict[str, dict[str, float | None]] = {}
+    for i, name in enumerate(names):
+        gaps = stacked[i, usable] - best
+        table[name] = ({"max": float(gaps.max()), "p90": float(np.percentile(gaps, 90)), "mean": float(gaps.mean())}
+                       if gaps.size else {"max": None, "p90": None, "mean": None})
+    return table
+
+
+def ranking(regrets: dict[str, dict[str, float | None]]) -> list[str]:
+    """Return the arrangements ordered by maximum regret, then 90th-percentile regret."""
+    def key(name: str) -> tuple[float, float]:
+        entry = regrets[name]
+        return (math.inf if entry["max"] is None else entry["max"], math.inf if entry["p90"] is None else entry["p90"])
+
+    return sorted(regrets, key=key)
+
+
+def first_order(parameter: Sequence[Any], output: np.ndarray) -> float | None:
+    """Return the first-order (Sobol) index of a parameter estimated from given data by binning.
+
+    Worlds are split into about sqrt(N) equal-count bins of the parameter (one bin per value
+    for a categorical one); the index is the variance of the bin means over the variance of
+    the output. With no spread in the output it is undefined (None).
+    """
+    values = np.asarray(output, dtype=float)
+    known = np.isfinite(values)
+    if known.sum() < 4 or float(np.var(values[known])) == 0.0:
+        return None
+    column = [p for p, k in zip(parameter, known, strict=True) if k]
+    values = values[known]
+    if all(isinstance(p, str) for p in column):
+        labels = np.unique(np.asarray(column), return_inverse=True)[1]
+    else:
+        order = np.argsort(np.asarray(column, dtype=float), kind="stable")
+        bins = max(2, round(math.sqrt(len(values))))
+        labels = np.empty(len(values), dtype=int)
+        labels[order] = np.arange(len(values)) * bins // len(values)
+    total = float(np.var(values))
+    explained = sum((labels == b).sum() * (values[labels == b].mean() - values.mean()) ** 2
+                    for b in np.unique(labels)) / len(values)
+    return float(min(1.0, explained / total))
+
+
+def importance(parameters: dict[str, list[Any]], difference: np.ndarray) -> dict[str, float]:
+    """Return each parameter's first-order index on a paired difference, largest first."""
+    scores = {key: first_order(column, difference) for key, column in parameters.items()}
+    kept = {key: round(score, 6) for key, score in scores.items() if score is not None}
+    return dict(sorted(kept.items(), key=lambda item: -item[1]))
+
+
+def comparison(table: dict[str, Cells], metric: str, parameters: dict[str, list[Any]],
+               applies: dict[str, set[str]], keep: np.ndarray | None = None) -> dict[str, Any]:
+    """Return the robust comparison of the worlds selected by `keep` (all when None).
+
+    Args:
+        table: metric -> arrangement -> per-world replication values.
+        metric: The metric compared (lower is better).
+        parameters: Each dimension's values by world.
+        applies: Each dimension's arrangements, to score only the parameters a pair depends on.
+        keep: A boolean mask of the worlds to compare.
+    """
+    selected = {m: {name: [w for w, k in zip(worlds, _mask(worlds, keep), strict=True) if k]
+                    for name, worlds in cells.items()} for m, cells in table.items()}
+    chosen = {key: [v for v, k in zip(column, _mask(column, keep), strict=True) if k]
+              for key, column in parameters.items()}
+    means = world_means(selected[metric])
+    arrangements: dict[str, Any] = {}
+    for name in means:
+        arrangements[name] = {}
+        for path in dict.fromkeys((*HEADLINE_METRICS, metric)):
+            if path in selected:
+                entry: dict[str, Any] = band(world_means({name: selected[path][name]})[name])
+                entry["replication_noise"] = replication_noise(selected[path][name])
+                arrangements[name][path] = entry
+    pairs = pairwise(means)
+    for a, row in pairs.items():
+        for b, entry in row.items():
+            relevant = {k: v for k, v in chosen.items() if applies[k] & {a, b}}
+            entry["importance"] = importance(relevant, means[a] - means[b])
+    regrets = regret(means)
+    return {"worlds": len(next(iter(means.values()))) if means else 0, "metric": metric,
+            "arrangements": arrangements, "pairwise": pairs, "regret": regrets, "ranking": ranking(regrets)}
+
+
+def _mask(column: Sequence[Any], keep: np.ndarray | None) -> list[bool]:
+    return [True] * len(column) if keep is None else [bool(k) for k in keep]

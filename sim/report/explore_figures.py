@@ -1,0 +1,143 @@
+"""Figures of an exploration: each function takes explore.json's data and returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from sim.report.figures import OKABE_ITO, _style, colours, new_figure
+
+
+def distributions(values: dict[str, Sequence[float | None]], order: Sequence[str], metric: str,
+                  caption: str) -> Figure:
+    """Show each arrangement's metric across worlds: a box over the 5-95% band and every world as a dot."""
+    figure, axes = new_figure(f"{metric} across plausible worlds", caption)
+    ax: Axes = axes[0][0]
+    palette = colours(list(order))
+    for row, name in enumerate(order):
+        known = sorted(float(v) for v in values[name] if v is not None and math.isfinite(v))
+        if not known:
+            continue
+        ax.boxplot([known], positions=[row], vert=False, whis=(5, 95), widths=0.5, showfliers=False,
+                   medianprops={"color": "black"}, boxprops={"color": palette[name]})
+        jitter = [row + 0.18 * math.sin(i * 2.399) for i in range(len(known))]
+        ax.scatter(known, jitter, s=9, color=palette[name], alpha=0.6, gid=f"worlds:{name}")
+    ax.set_yticks(range(len(order)), list(order))
+    ax.set_xlabel(f"{metric} (mean over replications, one dot per world; whiskers 5-95%)")
+    ax.invert_yaxis()
+    _style(ax)
+    return figure
+
+
+def win_matrix(pairwise: dict[str, dict[str, Any]], order: Sequence[str], caption: str) -> Figure:
+    """Show P(row leaves less than column) for every pair, as a heatmap with the shares written in."""
+    size = len(order)
+    grid = [[math.nan if a == b else pairwise[a][b]["p_less"]["mean"] or 0.0 for b in order] for a in order]
+    figure, axes = new_figure("Probability that the row leaves less than the column", caption)
+    ax: Axes = axes[0][0]
+    image = ax.imshow(grid, cmap="RdBu", vmin=0.0, vmax=1.0, gid="win-matrix")
+    for i in range(size):
+        for j in range(size):
+            if i != j:
+                value = grid[i][j]
+                ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=9,
+                        color="white" if abs(value - 0.5) > 0.3 else "black")
+    ax.set_xticks(range(size), list(order), rotation=30, ha="right")
+    ax.set_yticks(range(size), list(order))
+    figure.colorbar(image, ax=ax, label="share of worlds")
+    return figure
+
+
+def regret_bars(regret: dict[str, dict[str, float | None]], order: Sequence[str], metric: str,
+                caption: str) -> Figure:
+    """Plot each arrangement's maximum and 90th-percentile regret across worlds."""
+    figure, axes = new_figure(f"Regret on {metric}: the gap to each world's best arrangement", caption)
+    ax: Axes = axes[0][0]
+    width = 0.38
+    for k, measure in enumerate(("max", "p90")):
+        heights = [regret[name][measure] or 0.0 for name in order]
+        ax.barh([i + (k - 0.5) * width for i in range(len(order))], heights, height=width, color=OKABE_ITO[k],
+                label="maximum" if measure == "max" else "90th percentile", gid=f"regret:{measure}")
+    ax.set_yticks(range(len(order)), list(order))
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric} above the best arrangement of the same world")
+    ax.legend(frameon=False, fontsize=8)
+    _style(ax)
+    return figure
+
+
+def prim_tradeoff(found: dict[str, Any], caption: str) -> Figure:
+    """Plot PRIM's peeling trajectory (coverage against density), the chosen box marked."""
+    figure, axes = new_figure(f"PRIM: {found['phrase']}", caption)
+    ax: Axes = axes[0][0]
+    for k, box in enumerate(found["boxes"]):
+        points = box["trajectory"]
+        ax.plot([p["coverage"] for p in points], [p["density"] for p in points], marker="o", markersize=3,
+                color=OKABE_ITO[k], label=f"box {k + 1}", gid=f"trajectory:{k + 1}")
+        ax.scatter([box["coverage"]], [box["density"]], s=90, facecolors="none", edgecolors="black",
+                   linewidths=1.5, zorder=3, gid=f"chosen:{k + 1}")
+    ax.set_xlabel("coverage (share of the worlds of interest inside the box)")
+    ax.set_ylabel("density (share of the box's worlds that are of interest)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.legend(frameon=False, fontsize=8)
+    _style(ax)
+    return figure
+
+
+def prim_box(found: dict[str, Any], parameters: dict[str, Sequence[Any]], holds: Sequence[bool],
+             caption: str) -> Figure:
+    """Scatter the worlds over the box's first two parameters, coloured by the question, the box drawn."""
+    box = found["boxes"][0]
+    numeric = [k for k, v in box["limits"].items() if len(v) == 2 and all(isinstance(x, float) for x in v)]
+    keys = (numeric + [k for k in parameters if k not in numeric and not isinstance(parameters[k][0], str)])[:2]
+    figure, axes = new_figure(f"PRIM box: {found['phrase']}", caption)
+    ax: Axes = axes[0][0]
+    if len(keys) < 2:
+        keys = keys * 2 if keys else []
+    if keys:
+        x, y = parameters[keys[0]], parameters[keys[1]]
+        for flag, colour, label in ((True, "#D55E00", "question holds"), (False, "#999999", "does not")):
+            chosen = [i for i, h in enumerate(holds) if bool(h) == flag]
+            ax.scatter([x[i] for i in chosen], [y[i] for i in chosen], s=14, color=colour, label=label,
+                       gid=f"worlds:{flag}")
+        (x0, x1), (y0, y1) = (_bounds(box["limits"], keys[0], x), _bounds(box["limits"], keys[1], y))
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="black", linewidth=1.5,
+                               linestyle="--", gid="box"))
+        ax.set_xlabel(keys[0])
+        ax.set_ylabel(keys[1])
+        ax.legend(frameon=False, fontsize=8)
+    _style(ax)
+    return figure
+
+
+def _bounds(limits: dict[str, Any], key: str, column: Sequence[Any]) -> tuple[float, float]:
+    if key in limits:
+        return float(limits[key][0]), float(limits[key][1])
+    return float(min(column)), float(max(column))
+
+
+def ranges_matched(before: dict[str, list[float]], after: dict[str, list[float]], caption: str) -> Figure:
+    """Show each parameter's sampled range before history matching and what the record leaves of it."""
+    keys = sorted(before)
+    figure, axes = new_figure("Parameter ranges before and after history matching", caption,
+                              height=max(3.0, 0.35 * len(keys) + 1.5))
+    ax: Axes = axes[0][0]
+    for i, key in enumerate(keys):
+        low, high = before[key]
+        span = (high - low) or 1.0
+        ax.barh(i, 1.0, left=0.0, height=0.6, color="#dddddd", gid=f"before:{key}")
+        if key in after:
+            a, b = after[key]
+            ax.barh(i, (b - a) / span, left=(a - low) / span, height=0.6, color="#0072B2", gid=f"after:{key}")
+    ax.set_yticks(range(len(keys)), list(keys))
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("position within the sampled range (grey); kept by the public record (blue)")
+    ax.invert_yaxis()
+    _style(ax)
+    return figure

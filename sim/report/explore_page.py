@@ -1,0 +1,143 @@
+"""The report page of an exploration: the robust conclusion first, then its evidence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sim import __version__
+from sim.errors import InputError
+from sim.report import explore_figures as plots
+from sim.report.page import FigureFile, Report, save
+from sim.report.units import kind_of, number
+
+EXPLORE_JSON = "explore.json"
+
+
+def read_document(folder: Path) -> dict[str, Any]:
+    """Return a folder's explore.json, or fail with what to do."""
+    path = folder / EXPLORE_JSON
+    if not path.is_file():
+        raise InputError(str(folder), EXPLORE_JSON, "the exploration has not finished (no explore.json).",
+                         "run the same `residency explore` command again (it resumes), then report again.")
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), None, f"the file is not valid JSON ({exc}).",
+                         "run the `residency explore` command again to rewrite it.") from None
+
+
+def explore_report(folder: Path, out: Path, fmt: str) -> Report:
+    """Build the report of an explore folder."""
+    document = read_document(folder)
+    metric, order = document["metric"], list(document["ranking"])
+    caption = (f"{document['worlds']} worlds x {document['replications']} replications of {document['days']} days, "
+               f"seed {document['seed']}, residency {__version__}")
+    intro = [*document["conclusion"],
+             f"Each world draws every ranged parameter from its plausible range ({len(document['parameters'])} "
+             f"parameters, {document['design']} design); parameters of the shared world take one value per world "
+             f"for every arrangement, and all arrangements of a world see the same requests (common random "
+             f"numbers). Lower {metric} is better."]
+    return Report(title="Which arrangement is better across every plausible world", kind="explore",
+                  command=str(document.get("command", "residency explore")), intro=intro,
+                  tables=_tables(document, order), figures=_figures(document, order, out / "figures", fmt, caption))
+
+
+def _tables(document: dict[str, Any], order: list[str]) -> list[tuple[str, list[str], list[list[str]]]]:
+    metric = document["metric"]
+    kind = kind_of(metric)
+    bands = [[name, _band(document["arrangements"][name][metric], kind),
+              number(document["arrangements"][name][metric]["replication_noise"], kind),
+              number(document["regret"][name]["max"], kind), number(document["regret"][name]["p90"], kind)]
+             for name in order]
+    header = ["arrangement", "median [5%, 95%]", "replication noise ±", "max regret", "p90 regret"]
+    tables = [(f"{metric} across all {document['worlds']} sampled worlds, ranked by regret", header, bands)]
+    matched = document.get("history_match", {}).get("comparison")
+    if matched and matched["worlds"]:
+        tables.append((f"{metric} across the {matched['worlds']} worlds the public record does not rule out", header,
+                       [[name, _band(matched["arrangements"][name][metric], kind),
+                         number(matched["arrangements"][name][metric]["replication_noise"], kind),
+                         number(matched["regret"][name]["max"], kind), number(matched["regret"][name]["p90"], kind)]
+                        for name in matched["ranking"]]))
+    tables.append(("P(row leaves less than column) [95% CI]", ["", *order],
+                   [[a, *["–" if a == b else _share(document["pairwise"][a][b]["p_less"]) for b in order]]
+                    for a in order]))
+    others = [m for m in next(iter(document["arrangements"].values())) if m != metric]
+    if others:
+        tables.append(("Other headline metrics across worlds: median [5%, 95%]", ["arrangement", *others],
+                       [[n, *[_band(document["arrangements"][n][m], kind_of(m)) for m in others]] for n in order]))
+    drivers = []
+    for a in order:
+        for b in order:
+            if a < b:
+                scores = document["pairwise"][a][b].get("importance", {})
+                drivers.append([f"{a} - {b}", "; ".join(f"{k} {v:.2f}" for k, v in list(scores.items())[:3]) or "–"])
+    tables.append(("What drives each paired difference (first-order index, top 3)", ["pair", "parameters"], drivers))
+    boxes = [[found["question"], f"{found['cases']} of {found['worlds']}",
+              "; ".join(f"{k} {_limits(v)}" for k, v in box["limits"].items()) or "(whole space)",
+              f"{box['coverage']:.0%}", f"{box['density']:.0%}"]
+             for found in document["discovery"] for box in found["boxes"]]
+    if boxes:
+        tables.append(("Scenario discovery (PRIM boxes)", ["question", "worlds where it holds", "box", "coverage",
+                                                          "density"], boxes))
+    if "history_match" in document:
+        tables.append(_history_table(document["history_match"]))
+    tables.append(("Ranged parameters", ["parameter", "arrangements", "range", "distribution", "source"],
+                   [[key, "all (shared world)" if p["shared"] else ", ".join(p["arrangements"]),
+                     _limits(p.get("range") or p.get("alternatives")), p.get("distribution", "choice"), p["cite"]]
+                    for key, p in document["parameters"].items()]))
+    return tables
+
+
+def _history_table(matched: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
+    rows = [[key, f"{entry.get('arrangement', '–')}: {entry.get('output', '–')}", str(entry["evaluated"]),
+             str(entry["ruled_out"]), entry["fact"]] for key, entry in matched["observations"].items()]
+    for key, after in matched["ranges_after"].items():
+        before = matched["ranges_before"].get(key, after)
+        if before != after:
+            rows.append([key, f"range {_limits(before)} -> {_limits(after)}", "", "", ""])
+    return (f"History matching: {matched['ruled_out']} worlds ruled out (implausibility above {matched['cutoff']:g})",
+            ["observation or parameter", "model output", "worlds evaluated", "ruled out", "fact"], rows)
+
+
+def _figures(document: dict[str, Any], order: list[str], folder: Path, fmt: str, caption: str) -> list[FigureFile]:
+    metric = document["metric"]
+    values = document["world_values"]
+    figures = [
+        save(plots.distributions(values["metric"], order, metric, caption), folder, "explore_distributions", fmt,
+             f"{metric} in every plausible world, per arrangement (box: quartiles; whiskers: 5-95%)."),
+        save(plots.win_matrix(document["pairwise"], order, caption), folder, "explore_win_matrix", fmt,
+             "Share of worlds in which the row arrangement leaves less than the column arrangement."),
+        save(plots.regret_bars(document["regret"], order, metric, caption), folder, "explore_regret", fmt,
+             "Maximum and 90th-percentile regret: how far each arrangement can fall behind the best of a world."),
+    ]
+    for k, found in enumerate(f for f in document["discovery"] if f["boxes"]):
+        figures.append(save(plots.prim_tradeoff(found, caption), folder, f"explore_prim_tradeoff_{k + 1}", fmt,
+                            f"PRIM's coverage-density trade-off {found['phrase']}; the chosen box circled."))
+        figures.append(save(plots.prim_box(found, values["parameters"], found["holds"], caption), folder,
+                            f"explore_prim_box_{k + 1}", fmt,
+                            f"The worlds over the box's parameters {found['phrase']}; the box dashed."))
+    matched = document.get("history_match")
+    if matched and matched["ranges_before"]:
+        figures.append(save(plots.ranges_matched(matched["ranges_before"], matched["ranges_after"], caption), folder,
+                            "explore_ranges", fmt, "Each parameter's sampled range and the part the public record "
+                            "does not rule out."))
+    return figures
+
+
+def _band(entry: dict[str, Any], kind: str) -> str:
+    return f"{number(entry['p50'], kind)} [{number(entry['p05'], kind)}, {number(entry['p95'], kind)}]"
+
+
+def _share(p_less: dict[str, Any]) -> str:
+    if p_less["mean"] is None:
+        return "–"
+    low, high = p_less["ci95"]
+    return f"{p_less['mean']:.0%} [{low:.0%}, {high:.0%}]"
+
+
+def _limits(value: Any) -> str:
+    if isinstance(value, list) and value and all(isinstance(v, int | float) for v in value):
+        return "[" + ", ".join(f"{v:.4g}" for v in value) + "]"
+    return str(value)

@@ -1,0 +1,127 @@
+"""Ranges and alternatives on config entries: recorded with their provenance, replaced whole, checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import MMC, write_config
+
+from sim.config.loader import load_config
+from sim.config.ranges import Alternatives, Range
+from sim.errors import InputError
+
+MMC_TEXT = MMC.read_text(encoding="utf-8")
+REVIEWERS = "reviewers = 10"
+RATE = "requests_per_hour = 8.0"
+
+
+def mmc_with(tmp_path: Path, *edits: tuple[str, str], name: str = "config.toml") -> Path:
+    """Write mmc.toml with (old, new) replacements into tmp_path and return its path."""
+    text = MMC_TEXT
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new, 1)
+    return write_config(tmp_path, text, name)
+
+
+def test_range_is_recorded_with_its_provenance(tmp_path: Path) -> None:
+    path = mmc_with(tmp_path, (REVIEWERS, 'reviewers = { value = 10, range = [8, 14], assume = "a guess" }'),
+                    (RATE, 'requests_per_hour = { value = 8.0, range = [4.0, 16.0], distribution = "loguniform", '
+                           'fact = "usds-headcount-2023", range_assume = "judgement: a factor of two" }'))
+    loaded = load_config(path)
+    assert loaded.config.gatekeeper is not None and loaded.config.gatekeeper.reviewers == 10
+    reviewers = loaded.ranges["gatekeeper.reviewers"]
+    assert (reviewers.low, reviewers.high, reviewers.distribution, reviewers.integer) == (8, 14, "uniform", True)
+    assert reviewers.cite == "assumption: a guess" and reviewers.source == str(path)
+    rate = loaded.ranges["actors.requesters.requests_per_hour"]
+    assert (rate.distribution, rate.integer) == ("loguniform", False)
+    assert rate.cite == "assumption: judgement: a factor of two"
+    assert loaded.provenance["actors.requesters.requests_per_hour"].kind == "fact"
+    assert "range [4, 16] loguniform" in loaded.provenance["actors.requesters.requests_per_hour"].describe(loaded.facts)
+
+
+def test_range_quantiles_cover_the_interval() -> None:
+    uniform = Range(2.0, 6.0, "uniform", 3.0, False, "f", "c")
+    assert (uniform.at(0.0), uniform.at(0.25), uniform.at(1.0)) == (2.0, 3.0, 6.0)
+    log = Range(1.0, 100.0, "loguniform", 10.0, False, "f", "c")
+    assert log.at(0.5) == pytest.approx(10.0) and log.quantile_of(10.0) == pytest.approx(0.5)
+    tri = Range(0.0, 4.0, "triangular", 1.0, False, "f", "c")
+    assert tri.at(0.25) == pytest.approx(1.0) and tri.quantile_of(tri.at(0.8)) == pytest.approx(0.8)
+    assert Range(1.0, 9.0, "uniform", 5.0, True, "f", "c").at(0.33) == 4
+
+
+def test_alternatives_are_recorded(tmp_path: Path) -> None:
+    path = mmc_with(tmp_path, ('review_distribution = "exponential"',
+                               'review_distribution = { value = "exponential", alternatives = ["exponential", '
+                               '"lognormal"], assume = "either shape is plausible" }'))
+    choices = load_config(path).alternatives["gatekeeper.review_distribution"]
+    assert choices == Alternatives(("exponential", "lognormal"), str(path), "assumption: either shape is plausible")
+    assert (choices.at(0.2), choices.at(0.7)) == ("exponential", "lognormal")
+
+
+BASE = '''
+[organisations.stewards]
+jurisdiction = { value = "US", assume = "test" }
+independence = { value = 0.9, range = [0.6, 0.99], assume = "shared world guess" }
+'''
+
+
+@pytest.mark.parametrize(("overlay", "ranged"), [
+    ("", True),
+    ('\n[organisations.stewards]\nindependence = { value = 0.8, assume = "pinned here" }\n', False),
+    ('\n[organisations.stewards]\nindependence = { value = 0.7, range = [0.5, 0.8], assume = "own" }\n', True),
+])
+def test_an_overlay_replaces_the_entry_whole(tmp_path: Path, overlay: str, ranged: bool) -> None:
+    text = MMC_TEXT.replace('[organisations.stewards]\nprovenance = { assume = "validation scenario: one US '
+                            'organisation runs the site and the gate" }\njurisdiction = "US"\n', "")
+    write_config(tmp_path, BASE, "base.toml")
+    path = write_config(tmp_path, 'include = "base.toml"\n' + text + overlay)
+    loaded = load_config(path)
+    assert ("organisations.stewards.independence" in loaded.ranges) is ranged
+    if overlay:
+        assert loaded.provenance["organisations.stewards.independence"].detail in {"pinned here", "own"}
+        if ranged:
+            assert loaded.ranges["organisations.stewards.independence"].low == 0.5
+
+
+def test_set_pins_a_ranged_parameter(tmp_path: Path) -> None:
+    path = mmc_with(tmp_path, (REVIEWERS, 'reviewers = { value = 10, range = [8, 14], assume = "a guess" }'))
+    loaded = load_config(path, [("gatekeeper.reviewers", "12", "--set")])
+    assert "gatekeeper.reviewers" not in loaded.ranges
+
+
+BAD = [
+    ("outside", 'reviewers = { value = 10, range = [11, 14], assume = "x" }', "outside its range"),
+    ("infinite", 'reviewers = { value = 10, range = [1, inf], assume = "x" }', "not finite"),
+    ("not-a-pair", 'reviewers = { value = 10, range = [1, 5, 20], assume = "x" }', "two numbers"),
+    ("log-at-zero", 'reviewers = { value = 10, range = [0, 20], distribution = "loguniform", assume = "x" }',
+     "positive low end"),
+    ("unknown-distribution", 'reviewers = { value = 10, range = [5, 20], distribution = "normal", assume = "x" }',
+     "unknown distribution"),
+    ("schema-bound", 'reviewers = { value = 10, range = [0, 20], assume = "x" }', "breaks the schema"),
+    ("text-range", 'reviewers = { value = "ten", range = [5, 20], assume = "x" }', "numeric value"),
+    ("no-range", 'reviewers = { value = 10, distribution = "uniform", assume = "x" }', "without `range`"),
+]
+
+
+@pytest.mark.parametrize(("name", "entry", "says"), BAD, ids=[case[0] for case in BAD])
+def test_bad_ranges_name_file_key_and_fix(tmp_path: Path, name: str, entry: str, says: str) -> None:
+    path = mmc_with(tmp_path, (REVIEWERS, entry))
+    with pytest.raises(InputError) as caught:
+        load_config(path)
+    error = caught.value
+    assert error.source == str(path) and error.key == "gatekeeper.reviewers"
+    assert says in error.problem and error.fix
+
+
+def test_bad_alternatives_are_errors(tmp_path: Path) -> None:
+    for entry, says in [
+        ('review_distribution = { value = "exponential", alternatives = ["lognormal"], assume = "x" }',
+         "not among"),
+        ('review_distribution = { value = "exponential", alternatives = ["exponential", "gamma"], assume = "x" }',
+         "breaks the schema"),
+    ]:
+        path = mmc_with(tmp_path, ('review_distribution = "exponential"', entry))
+        with pytest.raises(InputError, match=says):
+            load_config(path)

@@ -1,0 +1,73 @@
+"""The pieces of explore: win shares, regret, first-order indices, questions, observations, PRIM's absence."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from sim.config.loader import load_config
+from sim.errors import InputError
+from sim.experiment.discovery import load_prim, parse_question
+from sim.experiment.history import Observation, Window, implausibility, load_observations
+from sim.experiment.robust import first_order, p_less, regret, wilson
+from sim.experiment.sweep import metric_names
+
+
+def test_p_less_counts_ties_half_and_its_interval_holds_it() -> None:
+    entry = p_less(np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 2.0, 1.0, 5.0]))
+    assert entry["mean"] == pytest.approx(2.5 / 4) and entry["ties"] == 1
+    low, high = entry["ci95"]
+    assert low < entry["mean"] < high
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
+
+
+def test_regret_is_the_gap_to_each_worlds_best() -> None:
+    table = regret({"a": np.array([1.0, 5.0, 2.0]), "b": np.array([3.0, 1.0, 2.0])})
+    assert table["a"]["max"] == 4.0 and table["b"]["max"] == 2.0
+    assert table["a"]["mean"] == pytest.approx(4.0 / 3)
+
+
+def test_first_order_finds_the_parameter_that_decides() -> None:
+    rng = np.random.default_rng(3)
+    decisive, idle = rng.uniform(size=200), rng.uniform(size=200)
+    output = np.where(decisive < 0.3, -1.0, 1.0)
+    assert first_order(list(decisive), output) > 0.85  # type: ignore[operator]
+    assert first_order(list(idle), output) < 0.15  # type: ignore[operator]
+    assert first_order(list(idle), np.ones(200)) is None
+
+
+def test_questions_read_pairs_and_thresholds() -> None:
+    assert parse_question("oracle > joint_venture", ["oracle", "joint_venture"]).right == "joint_venture"
+    assert parse_question("oracle >= 5e3", ["oracle"]).right == 5000.0
+    with pytest.raises(InputError, match="not one of"):
+        parse_question("oracel < google", ["oracle", "google"])
+
+
+def observation(**changes: object) -> Observation:
+    """Return an observation of 10 events in a 30-day window, sd 1, changed as asked."""
+    fields: dict[str, object] = {"id": "o", "fact": "f", "arrangement": "a", "output": "m", "value": 10.0, "sd": 1.0,
+                                 "window": Window(start="2022-01-01", end="2022-01-30"), "assume": "test"}
+    return Observation.model_validate(fields | changes)
+
+
+def test_implausibility_scales_counts_to_the_window_and_respects_bounds() -> None:
+    assert implausibility(observation(), [20.0, 20.0], 60) == pytest.approx(0.0)  # 20 in 60 days is 10 in 30
+    assert implausibility(observation(), [80.0, 80.0], 60) == pytest.approx(30.0)
+    assert implausibility(observation(direction="at_least"), [80.0, 80.0], 60) == 0.0
+    assert implausibility(observation(scale="as_is", discrepancy_sd=1.0), [12.0], 60) == pytest.approx(2 / 2 ** 0.5)
+    assert implausibility(observation(), [None], 60) is None
+
+
+def test_shipped_observations_cite_facts_and_name_outputs() -> None:
+    observations = load_observations(ROOT / "configs" / "explore" / "observations.toml")
+    known = metric_names(load_config(ROOT / "configs" / "arrangements" / "status_quo.toml").config)
+    assert observations.items and all(item.output in known for item in observations.items)
+
+
+def test_missing_prim_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "prim", None)
+    with pytest.raises(InputError, match=r"pip install '\.\[explore\]'"):
+        load_prim()

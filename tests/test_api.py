@@ -111,7 +111,9 @@ def test_overrides_and_bad_input() -> None:
 def test_figures_accept_api_results(comparison: sim.Comparison) -> None:
     """Figure functions take a comparison or a run directly."""
     figure = figures.residual_by_channel(comparison)
-    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["status_quo", "oracle"]
+    labels = [text.get_text() for ax in figure.axes for text in ax.texts + ax.get_xticklabels() + ax.get_yticklabels()]
+    for title in ("Status quo", "Oracle (Project Texas)"):  # each arrangement's display name, from its config
+        assert any(title in label for label in labels), (title, labels)
     timeline = figures.daily_timeline(comparison["oracle"])
     assert timeline.axes
 

@@ -12,22 +12,22 @@ from sim.config.loader import load_config
 from sim.experiment.attribution import ALL_OFF, CONTROLS, attribute, switched_off
 from sim.experiment.executors import LocalExecutor
 
-DOCUMENTED = {"stewardship_gate", "key_custody", "gateway_deidentification", "code_review", "audit",
-              "deletion_abroad"}
-# Status quo has no steward routes, no gateway, no code review, no deletions, and its key custody
+DOCUMENTED = {"stewardship_gate", "key_custody", "gateway_deidentification", "code_review", "egress_monitoring",
+              "audit", "deletion_abroad"}
+# Status quo has no steward routes, no gateway, no code review, no egress monitoring, no deletions, and its key custody
 # cannot matter (the parent's own company holds the backup's keys).
-ABSENT_IN_STATUS_QUO = ("stewardship_gate", "gateway_deidentification", "code_review", "key_custody",
-                        "deletion_abroad")
+ABSENT_IN_STATUS_QUO = ("stewardship_gate", "gateway_deidentification", "code_review", "egress_monitoring",
+                        "key_custody", "deletion_abroad")
 
 
 def test_the_switches_are_defined_in_one_place() -> None:
-    """CONTROLS names exactly the six documented controls, each with a meaning."""
+    """CONTROLS names exactly the seven documented controls, each with a meaning."""
     assert set(CONTROLS) == DOCUMENTED
     assert all(meaning and callable(switch) for meaning, switch in CONTROLS.values())
 
 
 def test_every_switch_changes_the_oracle_config() -> None:
-    """On Oracle, which has all six controls, switching any one off changes the resolved config."""
+    """On Oracle, which has all seven controls, switching any one off changes the resolved config."""
     oracle = load_config(ARRANGEMENTS / "oracle.toml").config
     for name in CONTROLS:
         assert switched_off(oracle, [name]) != oracle, name

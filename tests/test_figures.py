@@ -6,6 +6,8 @@ import csv
 import datetime as dt
 import itertools
 import json
+import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,24 +15,38 @@ from typing import Any
 import pytest
 from conftest import ARRANGEMENTS, SMALL_COMPARE, popen_cli, write_sweep
 from matplotlib.axes import Axes
-from matplotlib.colors import to_hex
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
-from matplotlib.text import Annotation
+from matplotlib.patches import FancyArrowPatch
+from matplotlib.text import Text
 
 from sim import __version__
 from sim.config.loader import load_config
-from sim.config.schema import CHANNELS, Config, route_gate
+from sim.config.schema import CHANNEL_TITLES, CHANNELS, Config, Route, route_gate
 from sim.experiment.sweep import summary_records
 from sim.report import figures as plots
 from sim.report import page as report
+from sim.report.experiment_figures import indistinguishable, sensitivity_bars, sensitivity_warnings, sweep_heatmap
+from sim.report.maps import dataflow_map
+from sim.report.style import (
+    CHANNEL_COLOURS,
+    GATE_COLOURS,
+    LEAK_COLOUR,
+    OKABE_ITO,
+    OTHER_PLACE,
+    PLACE_COLOURS,
+    arrangement_colours,
+    needs_log,
+)
+from sim.report.units import factor_label, metric_label
 from sim.results.store import Store
 
 ORACLE = ARRANGEMENTS / "oracle.toml"
 SHIPPED = ("status_quo", "oracle", "microsoft", "google", "joint_venture")
-RED = "#cc0000"
+LEAK = LEAK_COLOUR.lower()
 
 GRID_1 = """
 [sweep]
@@ -191,39 +207,69 @@ def experiment_figures(experiments: dict[str, Path],
 
 
 # -- residual by channel ----------------------------------------------------------------------
-def test_residual_by_channel_stacks_the_channel_means(compare_figures: dict[str, Figure],
-                                                      summaries: dict[str, dict[str, Any]]) -> None:
-    """Each stacked bar is its channel's mean in summary.json and sits on the channels below it."""
+def tick_names(ax: Axes, configs: dict[str, Config]) -> list[str]:
+    """Return the arrangements (by name) whose display names label the x axis, in order."""
+    by_label = {config.scenario.display or config.scenario.name: name for name, config in configs.items()}
+    return [by_label[label.get_text()] for label in ax.get_xticklabels()]
+
+
+def test_residual_by_channel_bars_are_the_channel_means(compare_figures: dict[str, Figure],
+                                                        summaries: dict[str, dict[str, Any]],
+                                                        configs: dict[str, Config]) -> None:
+    """Each bar is its channel's mean in summary.json; channels with no access anywhere get no bar."""
     ax = compare_figures["residual_by_channel"].axes[0]
-    names = [label.get_text() for label in ax.get_xticklabels()]
+    names = tick_names(ax, configs)
     assert names == list(SMALL_COMPARE)
-    stacked = dict.fromkeys(names, 0.0)
+    summed = dict.fromkeys(names, 0.0)
     for channel in CHANNELS:
+        means = [leaf(summaries[n], f"residual_access.by_channel.{channel}.events")["mean"] for n in names]
         bars = [p for p in ax.patches if p.get_gid() == f"channel:{channel}"]
+        if not any(m > 0 for m in means):
+            assert not bars
+            continue
         assert len(bars) == len(names)
-        for bar in bars:
-            name = names[round(bar.get_x() + bar.get_width() / 2)]
-            mean = leaf(summaries[name], f"residual_access.by_channel.{channel}.events")["mean"]
+        for bar, name, mean in zip(sorted(bars, key=lambda b: b.get_x()), names, means, strict=True):
+            assert round(bar.get_x() + bar.get_width() / 2) == names.index(name)
             assert bar.get_height() == pytest.approx(mean, rel=1e-12, abs=1e-12)
-            assert bar.get_y() == pytest.approx(stacked[name], rel=1e-12, abs=1e-12)
-            stacked[name] += bar.get_height()
+            assert bar.get_y() == 0
+            summed[name] += bar.get_height()
     for name in names:  # every residual access has exactly one channel
-        assert stacked[name] == pytest.approx(leaf(summaries[name], "residual_access.events")["mean"], rel=1e-9)
+        assert summed[name] == pytest.approx(leaf(summaries[name], "residual_access.events")["mean"], rel=1e-9)
+        total = [c for c in ax.collections if c.get_gid() == f"total:{name}"]
+        assert len(total) == 1
+        ((_, y0), (_, y1)), = total[0].get_segments()  # type: ignore[attr-defined]
+        assert y0 == y1 == pytest.approx(leaf(summaries[name], "residual_access.events")["mean"], rel=1e-12)
 
 
 def test_residual_by_channel_whiskers_span_the_total_interval(compare_figures: dict[str, Figure],
-                                                              summaries: dict[str, dict[str, Any]]) -> None:
-    """The whisker on each stack runs from the low to the high end of the total's 95% interval."""
+                                                              summaries: dict[str, dict[str, Any]],
+                                                              configs: dict[str, Config]) -> None:
+    """The whisker beside each group runs from the low to the high end of the total's 95% interval."""
     ax = compare_figures["residual_by_channel"].axes[0]
-    names = [label.get_text() for label in ax.get_xticklabels()]
-    (whiskers,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
-    assert all(collection.get_gid() == "total-ci" for collection in whiskers.lines[2])
-    drawn = segments(whiskers)
-    assert len(drawn) == len(names)
-    for (x0, low), (x1, high) in drawn:
+    names = tick_names(ax, configs)
+    whiskers = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(whiskers) == len(names)
+    for container in whiskers:
+        assert all(collection.get_gid() == "total-ci" for collection in container.lines[2])
+        ((x0, low), (x1, high)), = segments(container)
         assert x0 == x1
-        ci = leaf(summaries[names[round(x0)]], "residual_access.events")["ci95"]
+        ci = leaf(summaries[names[round(x0 - 0.45)]], "residual_access.events")["ci95"]
         assert sorted((low, high)) == pytest.approx(ci, rel=1e-12)
+
+
+def test_residual_by_channel_takes_a_log_scale_when_values_span_orders_of_magnitude(
+        compare_figures: dict[str, Figure], summaries: dict[str, dict[str, Any]]) -> None:
+    """Microsoft's handful of accesses and the status quo's thousands share a log axis; close values keep linear."""
+    values = [leaf(summaries[n], f"residual_access.by_channel.{c}.events")["mean"] for n in SMALL_COMPARE
+              for c in CHANNELS]
+    positive = [v for v in values if v > 0]
+    assert max(positive) / min(positive) > 100, "the small comparison should span orders of magnitude"
+    assert compare_figures["residual_by_channel"].axes[0].get_yscale() == "log"
+    close = [plots.Arrangement(f"a{i}", "", {"residual_access.events": (v, v, v),
+                                             "residual_access.by_channel.covert.events": (v, v, v)})
+             for i, v in enumerate((40.0, 90.0, 400.0))]
+    assert plots.residual_by_channel(close, "seed 1").axes[0].get_yscale() == "linear"
+    assert needs_log([5.0, 10_000.0]) and not needs_log([5.0, 400.0]) and not needs_log([0.0, 0.0])
 
 
 def test_residual_by_channel_has_title_units_and_caption(compare_figures: dict[str, Figure],
@@ -232,11 +278,13 @@ def test_residual_by_channel_has_title_units_and_caption(compare_figures: dict[s
     figure = compare_figures["residual_by_channel"]
     ax = figure.axes[0]
     assert figure.get_suptitle()
-    assert "per year" in ax.get_ylabel()
+    assert "per year" in ax.get_ylabel() and "log scale" in ax.get_ylabel()
     assert ax.get_xlabel() == "arrangement"
     legend = ax.get_legend()
     assert legend is not None
-    assert [t.get_text() for t in legend.get_texts()] == [c.replace("_", " ") for c in CHANNELS]
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts[-1] == "total, with 95% interval"
+    assert set(texts[:-1]) <= {CHANNEL_TITLES[c] for c in CHANNELS} and texts[:-1]
     manifest = json.loads((small_compare / "manifest.json").read_text(encoding="utf-8"))
     caption = caption_of(figure)
     assert f"seed {manifest['seed']}" in caption
@@ -264,12 +312,16 @@ def test_every_compare_figure_has_title_labels_and_caption(compare_figures: dict
 
 # -- daily timeline ---------------------------------------------------------------------------
 def test_rolling_mean_by_hand() -> None:
-    """The trailing mean averages what it has at the start, then the last `window` values."""
-    assert plots.rolling_mean([1.0, 2.0, 3.0, 4.0, 5.0], window=3) == pytest.approx([1.0, 1.5, 2.0, 3.0, 4.0])
-    assert plots.rolling_mean([7.0] * 10) == pytest.approx([7.0] * 10)
-    assert plots.rolling_mean([0, 0, 0, 0, 0, 0, 14, 0]) == pytest.approx([0, 0, 0, 0, 0, 0, 2, 2])
-    assert plots.rolling_mean([2.0, 4.0], window=7) == pytest.approx([2.0, 3.0])
+    """The trailing mean is defined over complete windows only: NaN before the first full window."""
+    nan = math.nan
+    assert plots.rolling_mean([1.0, 2.0, 3.0, 4.0, 5.0], window=3) == pytest.approx([nan, nan, 2.0, 3.0, 4.0],
+                                                                                  nan_ok=True)
+    assert plots.rolling_mean([7.0] * 10)[6:] == pytest.approx([7.0] * 4)
+    assert plots.rolling_mean([0, 0, 0, 0, 0, 0, 14, 0])[6:] == pytest.approx([2, 2])
+    assert all(math.isnan(v) for v in plots.rolling_mean([2.0, 4.0], window=7))
     assert plots.rolling_mean([]) == []
+    # Zeros after a busy week are exactly zero (no rounding residue a log axis would show).
+    assert plots.rolling_mean([0.1, 0.2, 0.7, 0, 0, 0], window=3)[-1] == 0.0
 
 
 def test_daily_timeline_draws_the_daily_series(compare_figures: dict[str, Figure], small_compare: Path) -> None:
@@ -284,8 +336,12 @@ def test_daily_timeline_draws_the_daily_series(compare_figures: dict[str, Figure
             [float(r["protected_records_abroad_mean"]) / 1e6 for r in rows], rel=1e-12)
         residual = one_line(top, f"residual_events:{name}")
         assert floats(residual.get_xdata()) == days
-        assert floats(residual.get_ydata()) == pytest.approx(
-            plots.rolling_mean([float(r["residual_events_mean"]) for r in rows]), rel=1e-12)
+        log = top.get_yscale() == "log"
+        smoothed = [math.nan if log and not v > 0 else v
+                    for v in plots.rolling_mean([float(r["residual_events_mean"]) for r in rows])]
+        assert floats(residual.get_ydata()) == pytest.approx(smoothed, rel=1e-12, nan_ok=True)
+        assert all(math.isnan(v) for v in floats(residual.get_ydata())[:6])
+        assert len(lines(top, f"band:residual_events:{name}")) == 2  # the interval is drawn
     assert "7-day" in top.get_ylabel() and "millions" in bottom.get_ylabel()
 
 
@@ -303,12 +359,12 @@ def test_daily_timeline_marks_the_milestones(compare_figures: dict[str, Figure],
         assert {dt.date.fromisoformat(str(m.get_gid()).split(":", 1)[1]) for m in marks} == dates
     (key,) = [t for t in figure.axes[1].texts if t.get_gid() == "milestone-key"]
     text = key.get_text()
-    assert len(text.splitlines()) == len(dates)
+    assert sum(line[:1].isdigit() for line in text.splitlines()) == len(dates)
     for when in dates:
-        assert when.isoformat() in text
+        assert f"{when:%d %b %Y}" in text
     for config in configs.values():
         for when, label in report.milestones(config):
-            assert label in text and config.scenario.name in text, (when, label)
+            assert label in text and config.scenario.display in text, (when, label)
 
 
 def test_milestones_stay_inside_the_simulated_days() -> None:
@@ -323,12 +379,13 @@ def test_milestones_stay_inside_the_simulated_days() -> None:
 
 # -- friction against residual ----------------------------------------------------------------
 def test_friction_vs_residual_points_and_interval_crosses(compare_figures: dict[str, Figure],
-                                                          summaries: dict[str, dict[str, Any]]) -> None:
+                                                          summaries: dict[str, dict[str, Any]],
+                                                          configs: dict[str, Config]) -> None:
     """Each arrangement sits at (time to decision, residual access) with its 95% interval in both directions."""
     ax = compare_figures["friction_vs_residual"].axes[0]
     for name in SMALL_COMPARE:
         x, y = leaf(summaries[name], "friction.decision_hours"), leaf(summaries[name], "residual_access.events")
-        container = point_container(ax, name)
+        container = point_container(ax, configs[name].scenario.display)
         point = container.lines[0]
         assert point.get_gid() == f"point:{name}"
         assert floats(point.get_xdata()) == pytest.approx([x["mean"]], rel=1e-12)
@@ -403,14 +460,19 @@ def test_wait_ecdf_draws_the_wait_histogram(compare_figures: dict[str, Figure], 
         drawn += 1
         step = one_line(ax, f"ecdf:{name}")
         xs, ys = plots.ecdf_from_histogram(bins)
-        assert floats(step.get_xdata()) == pytest.approx(xs) and floats(step.get_ydata()) == pytest.approx(ys)
+        # A log axis starts at the smallest positive bin edge: the share that never queued sits there.
+        smallest = min(x for x in xs if x > 0)
+        assert floats(step.get_xdata()) == pytest.approx([max(x, smallest) for x in xs])
+        assert floats(step.get_ydata()) == pytest.approx(ys)
         assert all(a <= b for a, b in itertools.pairwise(xs))
         assert all(a <= b for a, b in itertools.pairwise(ys))
         assert ys[-1] == pytest.approx(1.0)
         p95 = one_line(ax, f"p95:{name}")
         p95_mean = leaf(summaries[name], "friction.wait_hours_p95")["mean"]
-        assert floats(p95.get_xdata()) == pytest.approx([p95_mean, p95_mean], rel=1e-12)
+        assert floats(p95.get_xdata()) == pytest.approx([p95_mean], rel=1e-12)
+        assert floats(p95.get_ydata()) == [0.95]
     assert drawn >= 1
+    assert ax.get_xscale() == "log"
 
 
 def test_arrangement_without_steward_gate_draws_no_ecdf(compare_figures: dict[str, Figure], small_compare: Path,
@@ -440,6 +502,11 @@ def test_exceedance_draws_the_replications(compare_figures: dict[str, Figure], s
         assert floats(curve.get_xdata()) == ordered
         assert floats(curve.get_ydata()) == pytest.approx(above)
         assert floats(curve.get_ydata())[-1] == 0.0
+        (band,) = [c for c in ax.collections if c.get_gid() == f"band:{name}"]
+        eps = plots.dkw_half_width(len(values))
+        tops = band.get_paths()[0].vertices[:, 1]
+        assert max(tops) == pytest.approx(1.0) and min(tops) == pytest.approx(0.0)
+        assert eps == pytest.approx(math.sqrt(math.log(40) / (2 * len(values))))
 
 
 # -- sweep and attribution figures ------------------------------------------------------------
@@ -463,7 +530,7 @@ def test_sweep_line_draws_the_point_means(experiments: dict[str, Path],
         line = one_line(ax, "line:oracle")
         assert floats(line.get_xdata()) == [25.0, 50.0, 100.0]
         assert floats(line.get_ydata()) == pytest.approx([r[f"{output}.mean"] for r in records], rel=1e-12)
-        assert ax.get_xlabel() == "gatekeeper.reviewers" and output in ax.get_ylabel()
+        assert ax.get_xlabel() == "Gatekeeper: reviewers" and ax.get_ylabel() == metric_label(output)
 
 
 @pytest.mark.slow
@@ -482,7 +549,7 @@ def test_sweep_heatmap_image_is_the_grid_of_means(experiments: dict[str, Path],
         (image,) = [i for i in ax.get_images() if i.get_gid() == "heatmap"]
         assert isinstance(image, AxesImage)
         assert image.get_array().tolist() == [pytest.approx(row, rel=1e-12) for row in grid]
-        assert [t.get_text() for t in ax.get_xticklabels()] == [str(x) for x in xs]
+        assert [t.get_text() for t in ax.get_xticklabels()] == [f"{x:,}" for x in xs]
         assert [float(t.get_text()) for t in ax.get_yticklabels()] == ys
 
 
@@ -493,8 +560,9 @@ def test_sensitivity_bars_equal_the_stored_indices(experiments: dict[str, Path],
     store = Store(experiments["sobol"], create=False)
     stored = store.sensitivity()
     store.close()
-    factors = sorted({r[3] for r in stored})
-    assert factors == ["actors.cn_engineers.requests_per_hour", "controls.code_review_coverage"]
+    assert sorted({r[3] for r in stored}) == ["actors.cn_engineers.requests_per_hour", "controls.code_review_coverage"]
+    total = {r[3]: r[5] for r in stored if r[4] == "ST" and r[1] == "oracle" and r[2] == "residual_access.events"}
+    factors = sorted(total, key=lambda f: total[f])  # drawn bottom to top: the largest total effect on top
     ax = experiment_figures["sobol"]["sensitivity_oracle_residual_access_events"].axes[0]
     containers = [c for c in ax.containers if isinstance(c, BarContainer)]
     for measure in ("S1", "ST"):
@@ -502,6 +570,9 @@ def test_sensitivity_bars_equal_the_stored_indices(experiments: dict[str, Path],
                 and r[2] == "residual_access.events"}
         bars = sorted((p for p in ax.patches if p.get_gid() == f"index:{measure}"), key=lambda p: p.get_y())
         assert [b.get_width() for b in bars] == pytest.approx([mine[f][0] for f in factors], rel=1e-12)
+        labels = [t.get_text().removesuffix(" ⚠") for t in ax.get_yticklabels()]
+        titles = {key: group.title for key, group in load_config(ORACLE).config.actors.items()}
+        assert labels == [factor_label(f, titles) for f in factors]
         (container,) = [c for c in containers if c.patches[0].get_gid() == f"index:{measure}"]
         assert container.errorbar is not None
         whiskers = sorted(segments(container.errorbar), key=lambda s: s[0][1])
@@ -550,15 +621,15 @@ def leaks_by_rule(config: Config, leaks: dict[str, float], actor: str, site: str
     return leaks["approved_by_policy"] > 0
 
 
-def routes_drawn(figure: Figure) -> dict[str, Annotation]:
+def routes_drawn(figure: Figure) -> dict[str, FancyArrowPatch]:
     """Return a data-flow map's route arrows by gid."""
-    return {str(t.get_gid()): t for t in figure.axes[0].texts
-            if isinstance(t, Annotation) and str(t.get_gid()).startswith("route:")}
+    return {str(p.get_gid()): p for p in figure.axes[0].patches
+            if isinstance(p, FancyArrowPatch) and str(p.get_gid()).startswith("route:")}
 
 
 def test_dataflow_map_draws_nodes_routes_and_leaks(compare_figures: dict[str, Figure], configs: dict[str, Config],
                                                    summaries: dict[str, dict[str, Any]]) -> None:
-    """One node per actor group and site, an arrow per open protected route, red exactly where it leaks."""
+    """One node per actor group and site, one arrow per open route, thick and coloured exactly where it leaks."""
     for name, config in configs.items():
         figure = compare_figures[f"dataflow_{name}"]
         nodes = sorted(str(p.get_gid()) for p in figure.axes[0].patches if str(p.get_gid()).startswith("node:"))
@@ -569,61 +640,193 @@ def test_dataflow_map_draws_nodes_routes_and_leaks(compare_figures: dict[str, Fi
         gates = {(a, s): route_gate(config.routes, a, s, counted) for a in config.actors for s in config.sites}
         routes = routes_drawn(figure)
         assert set(routes) == {f"route:{a}:{s}" for (a, s), gate in gates.items() if gate != "blocked"}
+        closed = {str(line.get_gid()) for line in figure.axes[0].get_lines()
+                  if str(line.get_gid()).startswith("route:")}
+        assert closed == {f"route:{a}:{s}" for (a, s), gate in gates.items() if gate == "blocked"}
+        marks = {str(t.get_gid()): t.get_text() for t in figure.axes[0].texts if str(t.get_gid()).startswith("mark:")}
+        assert set(marks) == {f"mark:{a}:{s}" for (a, s), gate in gates.items() if gate == "blocked"}
+        assert set(marks.values()) <= {"✕", "?"}
         for (actor, site), gate in gates.items():
             if gate == "blocked":
                 continue
-            arrow = routes[f"route:{actor}:{site}"].arrow_patch
-            assert arrow is not None
-            red = to_hex(arrow.get_edgecolor()) == RED
+            arrow = routes[f"route:{actor}:{site}"]
+            assert arrow.get_arrowstyle().__class__.__name__ == "CurveFilledB"  # one head, at the site
+            red = to_hex(arrow.get_edgecolor()) == LEAK
             assert red == leaks_by_rule(config, leaks, actor, site, gate), (name, actor, site, gate)
             assert arrow.get_linewidth() > 2 if red else arrow.get_linewidth() < 2
-
-
-def arrow_colour(route: Annotation) -> str:
-    """Return the colour of a route's arrow."""
-    assert route.arrow_patch is not None
-    return to_hex(route.arrow_patch.get_edgecolor())
 
 
 def test_dataflow_map_known_cases(compare_figures: dict[str, Figure]) -> None:
     """status_quo's China-based engineers leak through the parent's approval; Microsoft blocks them."""
     status_quo = routes_drawn(compare_figures["dataflow_status_quo"])
-    assert arrow_colour(status_quo["route:cn_engineers:virginia"]) == RED
-    assert all(arrow_colour(a) != RED for gid, a in status_quo.items() if gid.startswith("route:us_engineers:"))
+    assert to_hex(status_quo["route:cn_engineers:virginia"].get_edgecolor()) == LEAK
+    assert all(to_hex(a.get_edgecolor()) != LEAK for gid, a in status_quo.items()
+               if gid.startswith("route:us_engineers:"))
     microsoft = routes_drawn(compare_figures["dataflow_microsoft"])
     assert microsoft and not [gid for gid in microsoft if gid.startswith("route:cn_engineers:")]
+    legend = compare_figures["dataflow_microsoft"].axes[0].get_legend()
+    assert legend is not None and "United States" in [t.get_text() for t in legend.get_texts()]
+
+
+def test_unrouted_pairs_are_flagged_apart_from_blocked_ones() -> None:
+    """A pair no route names is drawn with a '?', a pair a route blocks with a cross."""
+    config = load_config(ORACLE).config
+    routes = (Route(actor="us_engineers", gate="steward"),
+              Route(actor="cn_engineers", site="singapore", gate="blocked"))
+    figure = dataflow_map(config.model_copy(update={"routes": routes}), dict.fromkeys(CHANNELS, 0.0), "seed 1", "x")
+    marks = {str(t.get_gid()): t.get_text() for t in figure.axes[0].texts if str(t.get_gid()).startswith("mark:")}
+    assert marks == {"mark:cn_engineers:singapore": "✕", "mark:cn_engineers:oracle_us": "?",
+                     "mark:cn_engineers:virginia": "?"}
 
 
 # -- colours ----------------------------------------------------------------------------------
-def test_arrangement_colours_agree_across_figures(compare_figures: dict[str, Figure]) -> None:
-    """Each arrangement has one colour in every figure, and different arrangements differ."""
-    palette = {name: to_hex(colour) for name, colour in plots.colours(SMALL_COMPARE).items()}
-    assert len(set(palette.values())) == len(palette)
+def test_arrangement_colours_agree_across_figures(compare_figures: dict[str, Figure],
+                                                  configs: dict[str, Config]) -> None:
+    """Each arrangement has its configured colour in every figure, and different arrangements differ."""
+    palette = {name: config.scenario.colour.lower() for name, config in configs.items()}
+    assert len(set(palette.values())) == len(palette) and all(palette.values())
     timeline = compare_figures["daily_timeline"].axes
     points = compare_figures["friction_vs_residual"].axes[0]
-    ticks = {t.get_text(): to_hex(t.get_color()) for t in compare_figures["residual_by_channel"].axes[0]
-             .get_xticklabels()}
     for name in SMALL_COMPARE:
         seen = {
             "residual line": one_line(timeline[0], f"residual_events:{name}").get_color(),
             "abroad line": one_line(timeline[1], f"protected_records_abroad:{name}").get_color(),
-            "point": point_container(points, name).lines[0].get_color(),
+            "point": point_container(points, configs[name].scenario.display).lines[0].get_color(),
             "exceedance": one_line(compare_figures["exceedance"].axes[0], f"exceedance:{name}").get_color(),
-            "tick label": ticks[name],
         }
         for line in lines(compare_figures["wait_ecdf"].axes[0], f"ecdf:{name}"):
             seen["ecdf"] = line.get_color()
         assert {key: to_hex(value) for key, value in seen.items()} == dict.fromkeys(seen, palette[name])
+    ticks = {to_hex(t.get_color()) for t in compare_figures["residual_by_channel"].axes[0].get_xticklabels()}
+    assert len(ticks) == 1 and not ticks & set(palette.values())  # bars carry channel colours, so ticks stay ink
 
 
-def test_colours_are_fixed_for_shipped_arrangements() -> None:
-    """A shipped arrangement keeps its colour whatever it is compared with; new names get unused colours."""
-    every = plots.colours(SHIPPED)
-    assert len(set(every.values())) == len(SHIPPED)
-    assert plots.colours(list(reversed(SHIPPED))) == every
-    for name in SHIPPED:
-        assert plots.colours([name]) == {name: every[name]}
-    mixed = plots.colours(["mine", "oracle", "yours"])
-    assert mixed["oracle"] == every["oracle"]
+def test_arrangement_colours_come_from_configs_then_free_colours() -> None:
+    """A configured colour is kept whatever else is compared; arrangements without one get unused colours."""
+    shipped = {name: load_config(ARRANGEMENTS / f"{name}.toml").config.scenario.colour for name in SHIPPED}
+    assert len(set(shipped.values())) == len(SHIPPED) and all(shipped.values())
+    every = arrangement_colours(SHIPPED, shipped)
+    assert every == shipped
+    mixed = arrangement_colours(["mine", "oracle", "yours"], shipped)
+    assert mixed["oracle"] == shipped["oracle"]
     assert mixed["mine"] != mixed["yours"]
-    assert not {mixed["mine"], mixed["yours"]} & set(every.values())
+    assert not {mixed["mine"], mixed["yours"]} & set(shipped.values())
+
+
+def rgb_distance(a: str, b: str) -> float:
+    """Return the distance between two colours in 0-255 RGB space."""
+    return math.dist([c * 255 for c in to_rgb(a)], [c * 255 for c in to_rgb(b)])
+
+
+def test_each_kind_has_its_own_colours() -> None:
+    """Channels, places and gates never reuse (nor come close to) an arrangement colour or each other's."""
+    shipped = [load_config(ARRANGEMENTS / f"{name}.toml").config.scenario.colour for name in SHIPPED]
+    kinds = {"arrangement": [*shipped, *OKABE_ITO], "channel": list(CHANNEL_COLOURS.values()),
+             "place": [*PLACE_COLOURS, OTHER_PLACE],
+             "gate": [*GATE_COLOURS.values(), LEAK_COLOUR]}
+    for kind, colours in kinds.items():
+        if kind != "arrangement":
+            assert len({c.lower() for c in colours}) == len(colours), kind
+    for (kind_a, a), (kind_b, b) in itertools.combinations(kinds.items(), 2):
+        for x in a:
+            for y in b:
+                assert rgb_distance(x, y) > 50, (kind_a, x, kind_b, y)
+
+
+# -- the style: words, coincidences, intervals ------------------------------------------------
+ID_OR_PATH = re.compile(r"\b[a-z]+_[a-z0-9_]+\b|\b[a-z_]+\.[a-z_]+\b")
+
+
+def texts_of(figure: Figure) -> list[str]:
+    """Return every text a figure shows: titles, labels, ticks, legends, annotations, notes."""
+    found = [t.get_text() for t in figure.findobj(Text)]
+    return [t for t in found if t.strip()]
+
+
+def test_no_id_or_metric_path_in_any_figure_text(compare_figures: dict[str, Figure],
+                                                 experiment_figures: dict[str, dict[str, Figure]],
+                                                 configs: dict[str, Config]) -> None:
+    """Every text artist uses display names and words: no snake_case id, no dotted metric path."""
+    ids = {*SMALL_COMPARE, *(k for c in configs.values() for k in (*c.sites, *c.actors, *c.organisations))}
+    figures = {**compare_figures, **{f"{e}/{n}": f for e, fs in experiment_figures.items() for n, f in fs.items()}}
+    for name, figure in figures.items():
+        for text in texts_of(figure):
+            assert not ID_OR_PATH.search(text), (name, text)
+            assert not set(re.findall(r"[A-Za-z_]+", text)) & ids, (name, text)
+
+
+def coinciding_pair() -> list[plots.Arrangement]:
+    """Return two arrangements with identical results and a third that differs."""
+    dates = [dt.date(2022, 6, 17) + dt.timedelta(days=d) for d in range(30)]
+    daily = {"residual_events": plots.Series(dates, [5.0] * 30, [4.0] * 30, [6.0] * 30),
+             "protected_records_abroad": plots.Series(dates, [1e8] * 30, [1e8] * 30, [1e8] * 30)}
+    metrics = {"residual_access.events": (150.0, 140.0, 160.0), "friction.decision_hours": (2.0, 1.9, 2.1),
+               "residual_access.by_channel.approved_by_policy.events": (150.0, 140.0, 160.0)}
+    reps = {"residual_access.events": [140.0, 150.0, 160.0]}
+    same = [plots.Arrangement(n, "", metrics, reps, daily, display=d, colour=c)
+            for n, d, c in (("first", "First", "#555555"), ("second", "Second", "#009E73"))]
+    other = plots.Arrangement("third", "", {k: (v[0] * 3, v[1] * 3, v[2] * 3) for k, v in metrics.items()},
+                              {k: [x * 3 for x in v] for k, v in reps.items()}, daily={}, display="Third",
+                              colour="#0072B2")
+    return [*same, other]
+
+
+def test_coinciding_series_are_both_visible_and_declared() -> None:
+    """Arrangements with identical results are drawn one over the other, both visible, and the figure says so."""
+    arrangements = coinciding_pair()
+    timeline = plots.daily_timeline(arrangements, "seed 1")
+    for ax, column in zip(timeline.axes, ("residual_events", "protected_records_abroad"), strict=True):
+        first, second = one_line(ax, f"{column}:first"), one_line(ax, f"{column}:second")
+        assert first.get_visible() and second.get_visible()
+        assert first.get_linewidth() > second.get_linewidth() + 1  # the one below shows around the one on top
+        assert second.get_linestyle() != first.get_linestyle()
+        assert "First and Second coincide" in ax.get_title(loc="right")
+    points = plots.friction_vs_residual(arrangements, "seed 1")
+    ax = points.axes[0]
+    first, second = (point_container(ax, n).lines[0] for n in ("First", "Second"))
+    assert first.get_markersize() > second.get_markersize()
+    assert any("First = Second" in t for t in texts_of(points))
+    assert any("First and Second give identical results" in t for t in texts_of(points))
+    curves = plots.exceedance(arrangements, "seed 1")
+    assert "First and Second coincide" in curves.axes[0].get_title(loc="right")
+    assert one_line(curves.axes[0], "exceedance:first").get_linewidth() > one_line(
+        curves.axes[0], "exceedance:second").get_linewidth()
+
+
+def test_intervals_are_drawn_wherever_an_estimate_has_one(compare_figures: dict[str, Figure],
+                                                          experiment_figures: dict[str, dict[str, Figure]]) -> None:
+    """Totals, points, exceedance curves, sweep points and heatmap cells all carry their interval."""
+    assert [c for c in compare_figures["residual_by_channel"].axes[0].containers if isinstance(c, ErrorbarContainer)]
+    assert [c for c in compare_figures["exceedance"].axes[0].collections if str(c.get_gid()).startswith("band:")]
+    pareto = experiment_figures["sobol"]["sweep_pareto"].axes[0]
+    assert [c for c in pareto.containers if isinstance(c, ErrorbarContainer)]
+    line = experiment_figures["grid_1"]["sweep_line_friction_wait_hours"].axes[0]
+    assert [c for c in line.collections if c.get_gid() == "band:oracle"]
+
+
+def test_heatmap_marks_cells_noise_cannot_tell_apart() -> None:
+    """A cell is hatched when its interval overlaps every neighbour's; the colour range covers the widest interval."""
+    grid: list[list[tuple[float, float] | None]] = [[(0.0, 2.0), (1.0, 3.0)], [(10.0, 11.0), None]]
+    assert indistinguishable(grid) == [(0, 1)]
+    records = [{"a": a, "b": b, "y.mean": 100.0 + a, "y.ci95_low": 90.0 + a, "y.ci95_high": 110.0 + a}
+               for a in (1.0, 2.0) for b in (1.0, 2.0)]
+    figure = sweep_heatmap(records, ("a", "b"), "y", "seed 1")
+    ax = figure.axes[0]
+    (image,) = ax.get_images()
+    low, high = image.get_clim()
+    assert high - low >= 20.0  # the interval is 20 wide, the means differ by 1: no false contrast
+    assert len([p for p in ax.patches if str(p.get_gid()).startswith("alike:")]) == 4
+    assert all("±" in t.get_text() for t in ax.texts)
+
+
+def test_sensitivity_warns_where_indices_are_not_resolved() -> None:
+    """S1 above ST, an interval across zero or few samples each raise a warning."""
+    assert sensitivity_warnings({"S1": (0.5, 0.05), "ST": (0.3, 0.05)}, "sobol") == ["S1 above ST"]
+    assert sensitivity_warnings({"S1": (0.1, 0.3), "ST": (0.6, 0.1)}, "sobol") == ["interval crosses zero"]
+    assert sensitivity_warnings({"S1": (0.4, 0.05), "ST": (0.6, 0.05)}, "sobol", samples=8) == ["only 8 samples"]
+    assert sensitivity_warnings({"S1": (0.4, 0.05), "ST": (0.6, 0.05)}, "sobol", samples=512) == []
+    rows = [("sobol", "a", "y", "f.big", "ST", 0.8, 0.1), ("sobol", "a", "y", "f.big", "S1", 0.7, 0.1),
+            ("sobol", "a", "y", "f.small", "ST", 0.1, 0.2), ("sobol", "a", "y", "f.small", "S1", 0.2, 0.2)]
+    figure = sensitivity_bars(rows, "y", "seed 1", "a", samples=512)
+    labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert labels == ["F: small ⚠", "F: big"]  # largest total effect on top, the unresolved one flagged

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import shutil
@@ -16,6 +17,7 @@ import pytest
 from conftest import SMALL_COMPARE
 
 from sim.report.page import build_report
+from sim.report.style import count
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -26,11 +28,20 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def headline_names(page: str) -> list[str]:
     """Return the first cell of each body row of the page's #headline table."""
-    table = re.search(r'<table id="headline">.*?</table>', page, re.DOTALL)
+    table = re.search(r'<table id="headline"[^>]*>.*?</table>', page, re.DOTALL)
     assert table is not None, "the page has no #headline table"
     body = re.search(r"<tbody>(.*?)</tbody>", table.group(0), re.DOTALL)
     assert body is not None
     return re.findall(r"<tr><td>([^<]*)</td>", body.group(1))
+
+
+def display_names(folder: Path, names: list[str] | tuple[str, ...]) -> list[str]:
+    """Return the display names of a comparison's arrangements, as their resolved configs give them."""
+    out = []
+    for name in names:
+        resolved = json.loads((folder / name / "resolved_config.json").read_text(encoding="utf-8"))
+        out.append(resolved["config"]["scenario"]["display"] or name)
+    return out
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -70,10 +81,37 @@ def test_page_is_self_contained(png_report: Path) -> None:
 def test_headline_table_has_one_row_per_arrangement(png_report: Path, small_compare: Path) -> None:
     """The #headline table lists each compared arrangement once, in the manifest's order."""
     manifest = json.loads((small_compare / "manifest.json").read_text(encoding="utf-8"))
-    assert headline_names(png_report.read_text(encoding="utf-8")) == manifest["arrangements"] == list(SMALL_COMPARE)
+    assert manifest["arrangements"] == list(SMALL_COMPARE)
+    assert headline_names(png_report.read_text(encoding="utf-8")) == display_names(small_compare, SMALL_COMPARE)
 
 
-def test_markdown_links_the_figure_files(png_report: Path) -> None:
+def test_page_opens_with_findings_written_from_the_results(png_report: Path, small_compare: Path) -> None:
+    """The first paragraph names the arrangement that leaves least, its mean and interval, and the baseline gap."""
+    page = png_report.read_text(encoding="utf-8")
+    first = re.search(r"<h1>.*?</h1>\s*<p([^>]*)>(.*?)</p>", page, re.DOTALL)
+    assert first is not None and "findings" in first.group(1)
+    text = html.unescape(first.group(2))
+    means = {name: json.loads((small_compare / name / "summary.json").read_text(encoding="utf-8"))
+             ["residual_access"]["events"] for name in SMALL_COMPARE}
+    best = min(SMALL_COMPARE, key=lambda n: means[n]["mean"])
+    label = display_names(small_compare, [best])[0]
+    assert text.startswith(f"{label} leaves the least residual cross-border access")
+    low, high = means[best]["ci95"]
+    assert f"{count(means[best]['mean'])} accesses a year (95% CI {count(low)} to {count(high)})" in text
+    assert "fewer a year than Status quo (paired difference, 95% CI" in text
+    assert "rests on assumptions" in text
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", text)  # no ids in the prose
+
+
+def test_tables_have_one_title_and_numbers_do_not_wrap(png_report: Path) -> None:
+    """Each table's title is its heading only (no repeated caption), and cells keep intervals on one line."""
+    page = png_report.read_text(encoding="utf-8")
+    assert "<caption>" not in page
+    assert page.count("Headline (mean [95% CI])") == 2  # the heading, and the table's aria-label
+    assert "td { white-space: nowrap; }" in page
+
+
+def test_markdown_links_the_figure_files(png_report: Path, small_compare: Path) -> None:
     """report.md exists beside the page and links exactly the figure files that were written."""
     markdown = (png_report.parent / "report.md").read_text(encoding="utf-8")
     linked = MD_IMAGE.findall(markdown)
@@ -81,8 +119,8 @@ def test_markdown_links_the_figure_files(png_report: Path) -> None:
     assert all((png_report.parent / path).is_file() for path in linked)
     written = sorted(p.relative_to(png_report.parent).as_posix() for p in (png_report.parent / "figures").iterdir())
     assert sorted(linked) == written
-    for name in SMALL_COMPARE:
-        assert f"| {name} |" in markdown
+    for label in display_names(small_compare, SMALL_COMPARE):
+        assert f"| {label} |" in markdown
 
 
 def test_svg_report_embeds_inline_svg(svg_report: Path) -> None:
@@ -157,7 +195,8 @@ def test_png_page_renders_in_chromium(browser: Any, png_report: Path, small_comp
     figures = sorted((png_report.parent / "figures").glob("*.png"))
     assert len(seen.images) == len(figures) > 0
     assert all(i["complete"] and i["width"] > 0 and i["height"] > 0 for i in seen.images), seen.images
-    assert seen.headline == manifest["arrangements"] == list(SMALL_COMPARE)
+    assert manifest["arrangements"] == list(SMALL_COMPARE)
+    assert seen.headline == display_names(small_compare, SMALL_COMPARE)
     assert seen.requests and all(url.startswith(("file:", "data:")) for url in seen.requests), seen.requests
     assert shot.is_file() and shot.stat().st_size > 0
     width, height = png_size(shot.read_bytes())
@@ -166,7 +205,7 @@ def test_png_page_renders_in_chromium(browser: Any, png_report: Path, small_comp
 
 
 @pytest.mark.slow
-def test_svg_page_renders_in_chromium(browser: Any, svg_report: Path, tmp_path: Path) -> None:
+def test_svg_page_renders_in_chromium(browser: Any, svg_report: Path, small_compare: Path, tmp_path: Path) -> None:
     """An SVG report's inline figures all lay out and draw, with no requests and no console errors."""
     shot = tmp_path / "svg_page.png"
     seen = visit(browser, svg_report, shot)
@@ -174,7 +213,7 @@ def test_svg_page_renders_in_chromium(browser: Any, svg_report: Path, tmp_path: 
     assert seen.images == []
     assert len(seen.svgs) == len(figures) > 0
     assert all(s["width"] > 0 and s["height"] > 0 and s["shapes"] > 0 for s in seen.svgs), seen.svgs
-    assert seen.headline == list(SMALL_COMPARE)
+    assert seen.headline == display_names(small_compare, SMALL_COMPARE)
     assert all(url.startswith(("file:", "data:")) for url in seen.requests), seen.requests
     assert png_size(shot.read_bytes())[1] > 0
     assert seen.errors == []

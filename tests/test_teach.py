@@ -155,6 +155,25 @@ def test_teach_show_prints_goals_steps_and_questions_without_answers() -> None:
     assert "Key figures" not in result.stdout
 
 
+def test_teach_show_is_written_for_people() -> None:
+    """`teach show` names arrangements by display name and overrides in words: no Python dict, no dotted path."""
+    result = run_cli("teach", "show", "gatekeeper_queue")
+    assert result.returncode == 0, result.stderr
+    assert "{" not in result.stdout and "overrides" not in result.stdout
+    assert "Arrangement: Oracle (Project Texas)" in result.stdout
+    assert "Changed: Gatekeeper: reviewers = 200" in result.stdout
+    assert not re.search(r"\b[a-z_]+\.[a-z_]+\b", result.stdout)
+
+
+def test_answers_to_how_many_fewer_questions_are_reductions() -> None:
+    """Every shipped question asking how many fewer (or how much shorter, or what was saved) is a reduction."""
+    for name in SHIPPED:
+        for step in lesson_toml(name)["steps"]:
+            for question in step["questions"]:
+                if re.search(r"\b(fewer|shorter|save)\b", question["text"]):
+                    assert question["answer"].get("statistic") == "reduction", (name, question["text"])
+
+
 # --- handouts --------------------------------------------------------------------------------------------------
 
 
@@ -287,13 +306,14 @@ def test_unknown_trace_actor_is_refused(tiny: Path) -> None:
 
 
 def test_trace_is_narrated_in_the_actors_local_time(tiny: Path) -> None:
-    """`--trace 4` narrates four events, each 'day N (date), HH:MM Beijing time' for engineers in China."""
+    """`--trace 4` narrates four events, each 'day N (date), HH:MM Shanghai time' for engineers in China."""
     result = run_tiny(tiny, "--step", "1", "--trace", "4")
     assert result.returncode == 0, result.stderr
     assert "What happens first" in result.stdout
     told = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("day ")]
     assert len(told) == 4
-    assert all(re.match(r"day 1 \(2022-06-1[78]\), \d\d:\d\d Beijing time: ", line) for line in told), told
+    assert all(re.match(r"day 1 \(2022-06-1[78]\), \d\d:\d\d Shanghai time: ", line) for line in told), told
+    assert "cn_engineers" not in result.stdout
 
 
 def test_seed_changes_the_numbers(tiny: Path) -> None:

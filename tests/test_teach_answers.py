@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import zoneinfo
 from collections import Counter
 from pathlib import Path
@@ -27,7 +28,7 @@ from sim.teach.trace import Tee, TraceEvent, narrate
 ORACLE = ROOT / "configs" / "arrangements" / "oracle.toml"
 NARRATED = {"submitted", "queued", "review_started", "decided", "accessed", "shielded", "covert_attempt"}
 REQUEST_KINDS = ("submitted", "review_started", "decided")
-PLACES = {"Asia/Shanghai": "Beijing", "America/New_York": "Virginia", "America/Los_Angeles": "California"}
+PLACES = {"Asia/Shanghai": "Shanghai", "America/New_York": "New York", "America/Los_Angeles": "Los Angeles"}
 TRACE_SEED = 11
 
 
@@ -146,6 +147,16 @@ def test_trace_agrees_with_the_models_own_record(
     assert not earlier - mine, f"reported by the model but left out: {list((earlier - mine).items())[:5]}"
 
 
+def test_narration_uses_display_names_never_ids(oracle_ten_days: Config) -> None:
+    """Narration names groups, sites, organisations and data classes by their titles, never by their keys."""
+    config = oracle_ten_days
+    lines = narrate(config, trace_events(config, TRACE_SEED, 400, None))
+    ids = {*config.actors, *config.sites, *config.organisations}
+    for line in lines:
+        assert not set(re.findall(r"[A-Za-z_]+", line)) & ids, line
+    assert any("at USDS (US Data Security)" in line for line in lines)
+
+
 @pytest.mark.parametrize("actor", ["cn_engineers", None])
 def test_narration_tells_each_event_in_local_time(oracle_ten_days: Config, actor: str | None) -> None:
     """One line per event, each 'day N (date), HH:MM Place time', queue positions and gate openings as modelled."""
@@ -166,7 +177,7 @@ def test_narration_tells_each_event_in_local_time(oracle_ten_days: Config, actor
             assert f"request #{event.number}" in line
         if event.kind == "submitted" and event.actor == "cn_engineers":
             beijing = local_time(config, event.t, "Asia/Shanghai")
-            assert f"{beijing:%H:%M} Beijing time" in line
+            assert f"{beijing:%H:%M} Shanghai time: one of the engineers in China asks for " in line
         if event.kind == "queued":
             ahead = int(str(event.detail["ahead"]))
             assert f": {ahead} request{'s are' if ahead != 1 else ' is'} ahead of it at " in line, line
@@ -176,7 +187,7 @@ def test_narration_tells_each_event_in_local_time(oracle_ten_days: Config, actor
                 assert "opens at" not in line, line
             else:
                 branches["off shift"] += 1
-                assert f"the Virginia gatekeeper opens at {opening:%A %H:%M} Virginia time" in line, line
+                assert f"USDS (US Data Security) opens at {opening:%A %H:%M} New York time" in line, line
     assert branches["off shift"] > 0
     if actor is None:
         assert branches["on shift"] > 0, "US engineers also queue while the gate is open"
@@ -205,6 +216,7 @@ def answered(tmp_path_factory: pytest.TempPathFactory) -> list[StepResult]:
             'metric = "friction.wait_hours", statistic = "difference", format = "hours"',
             'metric = "friction.wait_hours", statistic = "ratio"',
             'metric = "requests.expired", statistic = "difference"',
+            'metric = "friction.wait_hours", statistic = "reduction", format = "hours"',
         ], overrides='"gatekeeper.reviewers" = 25')
     )
     path = lesson_file(tmp_path_factory.mktemp("answers"), body, days=30, replications=3)
@@ -221,11 +233,17 @@ def test_answers_move_in_the_expected_direction(answered: list[StepResult]) -> N
     assert wait_many is not None and wait_few is not None and expired_many is not None and expired_few is not None
     assert wait_few > 2 * wait_many > 0
     assert expired_few > expired_many >= 0
-    difference, ratio, expired_difference = (a.value.mean for a in few.answers[2:])
+    difference, ratio, expired_difference = (a.value.mean for a in few.answers[2:5])
     assert difference is not None and difference > 0
     assert ratio is not None and ratio > 1
     assert expired_difference is not None and expired_difference > 0
     assert few.answers[2].text.startswith("+")
+    assert few.answers[2].text.endswith(": more than in the previous step")
+    # A reduction is the previous step minus this one: here the wait grew, and the words say so.
+    reduction = few.answers[5].value
+    assert reduction.mean == pytest.approx(-difference, rel=1e-9)
+    assert reduction.low == pytest.approx(-(few.answers[2].value.high or 0.0), rel=1e-9)
+    assert few.answers[5].text.endswith(": an increase, not a reduction")
 
 
 @pytest.mark.slow

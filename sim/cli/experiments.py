@@ -57,7 +57,7 @@ from sim.results.atomic import FolderLock, prepare_folder, write_atomic
 from sim.results.runs import MANIFEST_FORMAT, portable_path, sensitivity_records, to_json
 from sim.results.store import DB_NAME, Store
 
-ATTRIBUTION_VARIANTS = 8  # as configured, each control off in turn, and all off
+ATTRIBUTION_VARIANTS = 9  # as configured, each control off in turn, and all off
 
 SchedulerOption = Annotated[
     str | None,

@@ -10,10 +10,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.common import QuietOption, Reporter, WorkersOption, app, err, fmt_estimate, interrupted, out
+from sim.config.schema import display
 from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor
 from sim.results.runs import estimates
-from sim.teach.lesson import LoadedLesson, available, load_lesson
+from sim.teach.lesson import LoadedLesson, available, describe_overrides, load_lesson
 from sim.teach.run import KEY_FIGURES, StepResult, run_lesson
 from sim.teach.trace import narrate
 
@@ -45,9 +46,11 @@ def show(lesson: LessonArgument) -> None:
     if spec.summary:
         out.print(escape(spec.summary))
     out.print("Goals:\n" + "\n".join(f"  - {escape(g)}" for g in spec.goals))
-    for i, step in enumerate(loaded.spec.steps, start=1):
-        out.print(f"\n[bold]Step {i}: {escape(step.title)}[/] (arrangement {step.arrangement}"
-                  + (f", overrides {escape(str(step.overrides))}" if step.overrides else "") + ")")
+    for i, (step, config) in enumerate(zip(loaded.spec.steps, loaded.configs, strict=True), start=1):
+        out.print(f"\n[bold]Step {i}: {escape(step.title)}[/]")
+        out.print(f"  Arrangement: {escape(display(config.config.scenario.name, config.config.scenario.display))}")
+        for line in describe_overrides(step.overrides):
+            out.print(f"  Changed: {escape(line)}")
         out.print(escape(step.narrative.strip()))
         for j, question in enumerate(step.questions, start=1):
             out.print(f"  Q{j}. {escape(question.text)}")

@@ -29,6 +29,8 @@ UNSOURCED_KEYS = frozenset(
     {"scenario.name", "scenario.title", "scenario.description", "scenario.seed",
      "scenario.replications"}
 )
+#: Leaf names that only say how to show a thing (names, colours): they need no provenance either.
+DISPLAY_KEYS = frozenset({"title", "display", "colour"})
 PROVENANCE_KEY = "provenance"
 INCLUDE_KEY = "include"
 SOURCED_LEAF_KEYS = frozenset({"value", "fact", "assume", "note"}) | RANGE_KEYS
@@ -255,6 +257,11 @@ def check_regular_file(path: Path) -> None:
                          f"{MAX_CONFIG_BYTES:,}.", "give a config file, not a data file.")
 
 
+def is_unsourced(key: str) -> bool:
+    """Return True for keys that describe or display rather than parameterise (no provenance needed)."""
+    return key in UNSOURCED_KEYS or key.rsplit(".", 1)[-1] in DISPLAY_KEYS or key.startswith("places.")
+
+
 def is_sourced_leaf(node: dict[str, Any]) -> bool:
     """Return True for `{value = ..., fact = "id"}` or `{value = ..., assume = "why"}`."""
     return "value" in node and set(node) <= SOURCED_LEAF_KEYS and ("fact" in node or "assume" in node)
@@ -280,7 +287,7 @@ def strip_provenance(
     if isinstance(node, list) and any(isinstance(item, dict) for item in node):
         return [strip_provenance(v, join(key, str(i)), inherited, out, source)
                 for i, v in enumerate(node)]
-    if inherited is None and key not in UNSOURCED_KEYS:
+    if inherited is None and not is_unsourced(key):
         raise InputError(
             source, key, "this parameter does not say where its value comes from.",
             f'write it as `{key.rsplit(".", 1)[-1]} = {{ value = ..., fact = "<id in seeds/facts.toml>" }}` '

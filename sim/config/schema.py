@@ -51,7 +51,20 @@ Channel = Literal[
     "covert",
 ]
 CHANNELS: tuple[Channel, ...] = get_args(Channel)
+#: How figures, tables and narration name each channel.
+CHANNEL_TITLES: dict[str, str] = {
+    "approved_by_policy": "Approved under policy",
+    "approved_in_error": "Approved in error",
+    "emergency_path": "Emergency path",
+    "parent_override": "Parent's override",
+    "legacy_or_backup_abroad": "Copy held abroad",
+    "covert": "Covert export",
+}
+#: How figures name each gate.
+GATE_TITLES: dict[str, str] = {"none": "no gate", "parent": "parent's approval", "steward": "steward gate",
+                               "blocked": "blocked"}
 WILDCARD = "*"
+HEX_COLOUR = r"^(#[0-9A-Fa-f]{6})?$"
 
 #: The default seed of every file that takes one (scenarios, sweeps, lessons): the day all US
 #: traffic moved to Oracle, which is also the default start date.
@@ -73,6 +86,8 @@ class Scenario(Strict):
 
     name: str = Field(description="Short identifier used in tables and file names.")
     title: str = ""
+    display: str = Field("", description="Short name for figures and tables (default: from `name`).")
+    colour: str = Field("", pattern=HEX_COLOUR, description="Colour of the arrangement in figures, '#RRGGBB'.")
     description: str = ""
     start_date: dt.date = Field(dt.date(2022, 6, 17), description="Calendar date of hour 0 (UTC).")
     days: int = Field(365, ge=1, le=3660, description="Simulated horizon in days.")
@@ -102,6 +117,7 @@ class Organisation(Strict):
     """A company or team, its home and its independence from its parent."""
 
     jurisdiction: str
+    title: str = Field("", description="Display name (default: from the key).")
     parent: str | None = None
     independence: Probability = Field(
         1.0,
@@ -113,12 +129,14 @@ class DataClass(Strict):
     """A class of data and how many user records it covers."""
 
     records: float = Field(ge=0.0, le=MAX_RECORDS)
+    title: str = Field("", description="Display name (default: from the key).")
 
 
 class Site(Strict):
     """A data centre: where it is, who runs it, who holds its keys, what it holds at hour 0."""
 
     jurisdiction: str
+    title: str = Field("", description="Display name (default: from the key).")
     operator: str
     role: SiteRole
     key_custody: str
@@ -184,6 +202,7 @@ class ActorGroup(Strict):
     """People in one place who ask for data, and their covert attempts."""
 
     location: str
+    title: str = Field("", description="Display name (default: from the key).")
     timezone: str = "UTC"
     employer: str
     headcount: int = Field(ge=0, le=MAX_HEADCOUNT)
@@ -297,6 +316,7 @@ class Config(Strict):
     """A whole scenario: world, arrangement, controls and run settings."""
 
     scenario: Scenario
+    places: dict[str, str] = Field(default_factory=dict, description="Display name of each jurisdiction code.")
     policy: Policy = Policy()
     organisations: dict[str, Organisation]
     data: dict[str, DataClass]
@@ -315,6 +335,14 @@ class Config(Strict):
         for key, problem in reference_problems(self):
             raise config_problem(key, problem)
         return self
+
+
+def display(key: str, title: str = "") -> str:
+    """Return a thing's display name: its title, else its key in words ("cn_engineers" -> "Cn engineers")."""
+    if title:
+        return title
+    words = key.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
 
 
 def config_problem(key: str, text: str, fix: str | None = None) -> PydanticCustomError:

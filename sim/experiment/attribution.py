@@ -35,6 +35,10 @@ def _code_review_off(data: dict[str, Any]) -> None:
     data["controls"]["code_review_coverage"] = 0.0
 
 
+def _egress_off(data: dict[str, Any]) -> None:
+    data["controls"]["egress_monitoring_share"] = 0.0
+
+
 def _audit_off(data: dict[str, Any]) -> None:
     data["controls"]["audit_detect_probability"] = 0.0
 
@@ -50,7 +54,8 @@ CONTROLS: dict[str, tuple[str, Switch]] = {
     "stewardship_gate": ("requests routed to the steward gate pass with no gate", _gate_off),
     "key_custody": ("key custody no longer turns bypassing reads into ciphertext", _keys_off),
     "gateway_deidentification": ("the gateway returns no data de-identified", _gateway_off),
-    "code_review": ("source-code review stops no covert attempt", _code_review_off),
+    "code_review": ("source-code review stops no code-borne covert read", _code_review_off),
+    "egress_monitoring": ("egress monitoring stops no bulk export by hand", _egress_off),
     "audit": ("audit logs detect nothing", _audit_off),
     "deletion_abroad": ("copies at sites abroad are never deleted", _deletion_off),
 }

@@ -10,15 +10,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from sim.report.figures import OKABE_ITO, _style, colours, new_figure
+from sim.report.style import OKABE_ITO, arrangement_colours, new_figure
+from sim.report.style import tidy as _style
+from sim.report.units import metric_label
 
 
 def distributions(values: dict[str, Sequence[float | None]], order: Sequence[str], metric: str,
                   caption: str) -> Figure:
     """Show each arrangement's metric across worlds: a box over the 5-95% band and every world as a dot."""
-    figure, axes = new_figure(f"{metric} across plausible worlds", caption)
+    figure, axes = new_figure(f"{metric_label(metric)} across plausible worlds", caption)
     ax: Axes = axes[0][0]
-    palette = colours(list(order))
+    palette = arrangement_colours(list(order))
     for row, name in enumerate(order):
         known = sorted(float(v) for v in values[name] if v is not None and math.isfinite(v))
         if not known:
@@ -28,7 +30,7 @@ def distributions(values: dict[str, Sequence[float | None]], order: Sequence[str
         jitter = [row + 0.18 * math.sin(i * 2.399) for i in range(len(known))]
         ax.scatter(known, jitter, s=9, color=palette[name], alpha=0.6, gid=f"worlds:{name}")
     ax.set_yticks(range(len(order)), list(order))
-    ax.set_xlabel(f"{metric} (mean over replications, one dot per world; whiskers 5-95%)")
+    ax.set_xlabel(f"{metric_label(metric)} (mean over replications, one dot per world; whiskers 5-95%)")
     ax.invert_yaxis()
     _style(ax)
     return figure
@@ -56,7 +58,7 @@ def win_matrix(pairwise: dict[str, dict[str, Any]], order: Sequence[str], captio
 def regret_bars(regret: dict[str, dict[str, float | None]], order: Sequence[str], metric: str,
                 caption: str) -> Figure:
     """Plot each arrangement's maximum and 90th-percentile regret across worlds."""
-    figure, axes = new_figure(f"Regret on {metric}: the gap to each world's best arrangement", caption)
+    figure, axes = new_figure(f"Regret on {metric_label(metric)}: the gap to each world's best arrangement", caption)
     ax: Axes = axes[0][0]
     width = 0.38
     for k, measure in enumerate(("max", "p90")):
@@ -65,7 +67,7 @@ def regret_bars(regret: dict[str, dict[str, float | None]], order: Sequence[str]
                 label="maximum" if measure == "max" else "90th percentile", gid=f"regret:{measure}")
     ax.set_yticks(range(len(order)), list(order))
     ax.invert_yaxis()
-    ax.set_xlabel(f"{metric} above the best arrangement of the same world")
+    ax.set_xlabel(f"{metric_label(metric)} above the best arrangement of the same world")
     ax.legend(frameon=False, fontsize=8)
     _style(ax)
     return figure

@@ -18,14 +18,19 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from sim import __version__
-from sim.config.schema import CHANNELS, Config
+from sim.config.loader import load_config
+from sim.config.resources import project_path
+from sim.config.schema import CHANNEL_TITLES, CHANNELS, Config, display
 from sim.errors import InputError
 from sim.experiment.sweep import stored_outputs, summary_records
 from sim.metrics import catalogue
 from sim.metrics.recorder import hist_edges
 from sim.metrics.stats import estimate
+from sim.report import experiment_figures as experiment_plots
 from sim.report import figures as plots
-from sim.report.units import number
+from sim.report.findings import findings
+from sim.report.maps import dataflow_map
+from sim.report.units import factor_label, metric_label, number
 from sim.results.atomic import inside, os_error, staged_folder
 from sim.results.runs import MANIFEST, MANIFEST_FORMAT, check_manifest_files, estimates
 from sim.results.scenario import ScenarioResult
@@ -150,6 +155,7 @@ def load_arrangement(folder: Path) -> tuple[plots.Arrangement, dict[str, Any]]:
     config = resolved["config"]
     arrangement = plots.Arrangement(
         name=config["scenario"]["name"], title=config["scenario"]["title"], metrics=metrics,
+        display=config["scenario"].get("display", ""), colour=config["scenario"].get("colour", ""),
         replications=_read_columns(folder / "replications.csv"),
         daily=_read_daily(folder / "daily.csv"),
         wait_histogram=[(float(r["wait_hours_low"]), float(r["wait_hours_high"]), int(r["count"]))
@@ -223,6 +229,7 @@ def arrangement_from_result(result: ScenarioResult, name: str | None = None) -> 
     histogram = [(*hist_edges(i), pooled[i]) for i in sorted(pooled)]
     return plots.Arrangement(
         name=name or config.scenario.name, title=config.scenario.title, metrics=metrics,
+        display=name or config.scenario.display, colour="" if name else config.scenario.colour,
         replications={k: [rep.metrics[k] for rep in result.replications] for k in result.replications[0].metrics},
         daily=daily, wait_histogram=histogram, milestones=milestones(config),
         config=config.model_dump(mode="json"))
@@ -233,15 +240,18 @@ def milestones(config: Config) -> list[tuple[dt.date, str]]:
     start = config.scenario.start_date
     end = start + dt.timedelta(days=config.scenario.days)
     events: list[tuple[dt.date, str]] = []
+    def site(key: str) -> str:
+        return display(key, config.sites[key].title) if key in config.sites else display(key)
+
     for m in config.migrations:
-        events.append((m.start, f"move to {m.target} starts"))
-        events.append((m.start + dt.timedelta(days=m.duration_days), f"move to {m.target} done"))
+        events.append((m.start, f"move to {site(m.target)} starts"))
+        events.append((m.start + dt.timedelta(days=m.duration_days), f"move to {site(m.target)} done"))
     for r in config.replication:
         if r.until is not None:
-            events.append((r.until, f"backup to {r.target} stops"))
+            events.append((r.until, f"copies to {site(r.target)} stop"))
     for d in config.deletions:
-        events.append((d.start, f"deletion at {d.site} starts"))
-        events.append((d.start + dt.timedelta(days=d.median_days), f"deletion at {d.site}: median end"))
+        events.append((d.start, f"deletion at {site(d.site)} starts"))
+        events.append((d.start + dt.timedelta(days=d.median_days), f"deletion at {site(d.site)}: median end"))
     return sorted({e for e in events if start <= e[0] < end})
 
 
@@ -260,47 +270,50 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
     figures_dir = out / "figures"
     figures = [
         save(plots.residual_by_channel(arrangements, caption), figures_dir, "residual_by_channel", fmt,
-             "Yearly residual cross-border accesses to protected data, stacked by channel; whiskers: 95% CI."),
+             "Yearly residual cross-border accesses to protected data by channel, with each arrangement's total "
+             "and its 95% interval."),
         save(plots.daily_timeline(arrangements, caption), figures_dir, "daily_timeline", fmt,
              "Daily residual accesses and protected records at rest abroad, with migration and deletion dates."),
         save(plots.friction_vs_residual(arrangements, caption), figures_dir, "friction_vs_residual", fmt,
              "Each arrangement's time to decision against its residual access, with 95% interval crosses."),
         save(plots.wait_ecdf(arrangements, caption), figures_dir, "wait_ecdf", fmt,
-             "Empirical CDF of waits in the stewardship queue, p95 marked."),
+             "Share of requests that wait at most a given time in the stewardship queue; p95 marked."),
         save(plots.exceedance(arrangements, caption), figures_dir, "exceedance", fmt,
-             "Probability that a year's residual accesses exceed x, across replications."),
+             "Chance that a year's residual accesses exceed a value, with a 95% confidence band."),
     ]
     for a in arrangements:
-        leaks: dict[str, float] = {c: a.mean(f"residual_access.by_channel.{c}.events") for c in CHANNELS}
-        figures.append(save(plots.dataflow_map(Config.model_validate(a.config), leaks, caption, a.name),
+        leaks: dict[str, float] = {c: plots.channel_events(a, c) for c in CHANNELS}
+        end = a.metrics.get("at_rest_abroad.records_at_end", (None, None, None))[0]
+        figures.append(save(dataflow_map(Config.model_validate(a.config), leaks, caption, a.label, end),
                             figures_dir, f"dataflow_{a.name}", fmt,
-                            f"Data-flow map of {a.name}: sites, actor groups and routes; leaking routes in red."))
+                            f"Data-flow map of {a.label}: sites, actor groups and routes; routes that leak are "
+                            "drawn thick, with their accesses a year."))
     baseline = manifest.get("baseline")
     diffs = _paired_differences(folder / "comparison.csv") if (folder / "comparison.csv").is_file() else {}
     header = ["arrangement", *[label for _, label in HEADLINE]]
     if baseline:
-        header.append(f"Δ residual vs {baseline} (paired)")
+        header.append(f"Δ residual vs {next((a.label for a in arrangements if a.name == baseline), baseline)} "
+                      "(paired)")
     rows = []
     for a in arrangements:
-        row = [a.name, *[_fmt_interval(a.metrics.get(m)) for m, _ in HEADLINE]]
+        row = [a.label, *[_fmt_interval(a.metrics.get(m)) for m, _ in HEADLINE]]
         if baseline:
             row.append("–" if a.name == baseline else _fmt_interval(diffs.get(a.name), signed=True))
         rows.append(row)
-    channel_rows = [[a.name, *[_fmt_number(a.mean(f"residual_access.by_channel.{c}.events")) for c in CHANNELS]]
-                    for a in arrangements]
-    intro = [QUESTION, "Arrangements compared: " + "; ".join(f"{a.name} ({a.title})" for a in arrangements) + ".",
+    channel_rows = [[a.label, *[_fmt_number(plots.channel_events(a, c)) for c in CHANNELS]] for a in arrangements]
+    intro = [findings(arrangements, {a.name: resolved for a, resolved in loaded}, diffs, baseline), QUESTION,
+             "Arrangements compared: " + "; ".join(f"{a.label} ({a.title})" for a in arrangements) + ".",
              f"Every figure is a mean over {manifest['replications']} replications with its 95% confidence interval. "
              "Replication r of every arrangement uses the same random streams (common random numbers), so the "
              "arrangements see the same requests and their paired differences are not noise."]
     intro += unrouted_notes(arrangements)
-    details = [assumptions_table(a.name, resolved) for a, resolved in loaded]
+    details = [assumptions_table(a.label, resolved) for a, resolved in loaded]
     return Report(
         title="Residual cross-border access by arrangement", kind="compare", command=str(manifest["command"]),
         intro=intro,
         tables=[("Headline (mean [95% CI])", header, rows),
-                ("Residual accesses by channel (mean per year)", ["arrangement", *[c.replace("_", " ")
-                                                                                    for c in CHANNELS]],
-                 channel_rows)],
+                ("Residual accesses by channel (mean per year)",
+                 ["arrangement", *[CHANNEL_TITLES[c] for c in CHANNELS]], channel_rows)],
         figures=figures, details=details)
 
 
@@ -382,48 +395,88 @@ def sweep_report(folder: Path, out: Path, fmt: str) -> Report:
     design = spec.get("sweep", {}).get("design", "grid")
     sweep = spec.get("sweep", {})
     caption = f"seed {sweep.get('seed')}, {records[0]['replications']} replications per point, residency {__version__}"
+    words = sweep_vocabulary(definition)
     figures_dir = out / "figures"
     figures = []
     for output in outputs:
         slug = output.replace(".", "_")
         if design == "grid" and len(factors) == 1:
-            figures.append(save(plots.sweep_line(records, factors[0], output, caption), figures_dir,
-                                f"sweep_line_{slug}", fmt, f"{output} against {factors[0]}, 95% band."))
+            figures.append(save(experiment_plots.sweep_line(records, factors[0], output, caption, words), figures_dir,
+                                f"sweep_line_{slug}", fmt,
+                                f"{metric_label(output).capitalize()} against {factor_label(factors[0], words.names)}, "
+                                "with its 95% band."))
         elif design == "grid" and len(factors) == 2:
             for arrangement in sorted({r["arrangement"] for r in records}):
                 mine = [r for r in records if r["arrangement"] == arrangement]
-                figures.append(save(plots.sweep_heatmap(mine, (factors[0], factors[1]), output, caption),
+                figures.append(save(experiment_plots.sweep_heatmap(mine, (factors[0], factors[1]), output, caption,
+                                                                   words),
                                     figures_dir, f"sweep_heatmap_{arrangement}_{slug}", fmt,
-                                    f"{output} on {arrangement} over {factors[0]} and {factors[1]}."))
+                                    f"{metric_label(output).capitalize()} on {words.name(arrangement)} over "
+                                    f"{factor_label(factors[0], words.names)} and "
+                                    f"{factor_label(factors[1], words.names)}; hatched cells "
+                                    "cannot be told apart from their neighbours."))
     for arrangement, output in sorted({(r[1], r[2]) for r in sensitivity}):
         chosen = [r for r in sensitivity if r[1] == arrangement]
-        figures.append(save(plots.sensitivity_bars(chosen, output, caption, arrangement), figures_dir,
-                            f"sensitivity_{arrangement}_{output.replace('.', '_')}", fmt,
-                            f"{design.capitalize()} indices of {output} on {arrangement}, with 95% intervals."))
-    points = [(r["friction.decision_hours.mean"] or 0.0, r["residual_access.events.mean"] or 0.0) for r in records
-              if "friction.decision_hours.mean" in r]
-    figures.append(save(plots.friction_vs_residual([], caption, points), figures_dir, "sweep_pareto", fmt,
-                        "Every sweep point's time to decision against residual access, with the Pareto front."))
-    header = ["point", "arrangement", *factors, "replications", *outputs]
-    rows = [[str(r["point"]), r["arrangement"], *[_short(r.get(f)) for f in factors], str(r["replications"]),
+        figures.append(save(experiment_plots.sensitivity_bars(chosen, output, caption, arrangement,
+                                                              spec.get("sweep", {}).get("samples"), words),
+                            figures_dir, f"sensitivity_{arrangement}_{output.replace('.', '_')}", fmt,
+                            f"{design.capitalize()} indices of {metric_label(output)} on {words.name(arrangement)}, "
+                            "sorted by total effect, with 95% intervals."))
+    pairs = [r for r in records if "friction.decision_hours.mean" in r and "residual_access.events.mean" in r]
+    points = [(r["friction.decision_hours.mean"] or 0.0, r["residual_access.events.mean"] or 0.0) for r in pairs]
+    intervals = [(*_bounds(r, "friction.decision_hours"), *_bounds(r, "residual_access.events")) for r in pairs]
+    palette = words.palette(sorted({r["arrangement"] for r in pairs}))
+    groups = [(words.name(r["arrangement"]), palette[r["arrangement"]]) for r in pairs]
+    figures.append(save(plots.friction_vs_residual([], caption, points, intervals, groups), figures_dir,
+                        "sweep_pareto", fmt,
+                        "Every sweep point's time to decision against residual access, with 95% intervals and the "
+                        "Pareto front."))
+    header = ["point", "arrangement", *[factor_label(f, words.names) for f in factors], "replications",
+              *[metric_label(o) for o in outputs]]
+    rows = [[str(r["point"]), words.name(r["arrangement"]), *[_short(r.get(f)) for f in factors],
+             str(r["replications"]),
              *[_fmt_interval((r[f"{o}.mean"], r[f"{o}.ci95_low"], r[f"{o}.ci95_high"])) for o in outputs]]
             for r in records[:60]]
     tables = [(f"Sweep points (mean [95% CI]){'; first 60 shown' if len(records) > 60 else ''}", header, rows)]
     if sensitivity:
         tables.append(("Sensitivity indices", ["method", "arrangement", "output", "factor", "measure", "value",
                                                 "95% conf"],
-                       [[m, a, o, f, k, f"{v:.3f}", "" if c is None else f"{c:.3f}"]
+                       [[m, words.name(a), metric_label(o), factor_label(f, words.names), k, f"{v:.3f}",
+                         "" if c is None else f"{c:.3f}"]
                         for m, a, o, f, k, v, c in sensitivity]))
-    command = stored_command or "residency sweep"
+    command = stored_command or f"residency sweep {definition.get('file', '')}"
     shown, planned = rows_shown(folder)
-    intro = [sweep.get("question") or QUESTION, f"Sweep {sweep.get('name')}: {sweep.get('title', '')} — "
-             f"{len(records)} points, {design} design over {', '.join(factors)}."]
+    intro = [sweep.get("question") or QUESTION, f"Sweep {sweep.get('title') or sweep.get('name')}: "
+             f"{len(records)} points, {design} design over {', '.join(factor_label(f, words.names) for f in factors)}."]
     if planned is not None and shown < planned:
         intro.append(f"Partial results: {shown} of {planned} rows are finished (the sweep is still running or was "
                      "stopped); every figure and table shows only those. Run the sweep again to finish it.")
     return Report(title=f"Sweep: {sweep.get('title') or sweep.get('name')}", kind="sweep",
                   command=command,
                   intro=intro, tables=tables, figures=figures)
+
+
+def sweep_vocabulary(definition: dict[str, Any]) -> experiment_plots.Vocabulary:
+    """Return the display names and colours of a sweep's arrangements, read from their configs where found."""
+    names: dict[str, str] = {}
+    arrangements: dict[str, str] = {}
+    colours: dict[str, str] = {}
+    sweep_file = Path(str(definition.get("file", ".")))
+    for entry in definition.get("spec", {}).get("sweep", {}).get("arrangements", []):
+        candidates = [sweep_file.parent / str(entry), project_path(Path("configs") / "arrangements") / f"{entry}.toml"]
+        path = next((c for c in candidates if c.is_file()), None)
+        if path is None:
+            continue
+        try:
+            config = load_config(path).config
+        except InputError:
+            continue  # names are a courtesy: the figures fall back to the keys in words
+        for group in (config.organisations, config.sites, config.actors):
+            names.update({key: item.title for key, item in group.items() if item.title})
+        arrangements[config.scenario.name] = display(config.scenario.name, config.scenario.display)
+        colours[config.scenario.name] = config.scenario.colour
+    names.update(arrangements)  # an arrangement named like a company is the arrangement here
+    return experiment_plots.Vocabulary(names, colours)
 
 
 def attribution_report(folder: Path, out: Path, fmt: str) -> Report:
@@ -442,20 +495,30 @@ def attribution_report(folder: Path, out: Path, fmt: str) -> Report:
         ci = prevented["ci95"] or [prevented["mean"], prevented["mean"]]
         contributions.append((name, float(prevented["mean"]), float(ci[0]), float(ci[1])))
     caption = f"seed {run['seed']}, {run['replications']} replications, residency {__version__}"
-    figure = save(plots.attribution_waterfall(base, contributions, all_off, caption, run["metric"]),
+    titles = {name: display(name) for name in controls}
+    detects = [name for name, entry in controls.items() if "detect" in str(entry.get("meaning", ""))]
+    figure = save(experiment_plots.attribution_waterfall(base, contributions, all_off, caption, run["metric"], titles,
+                                                         detects),
                   out / "figures", "attribution_waterfall", fmt,
                   "From the arrangement as configured to all controls off: what each control prevents.")
-    rows = [[name, entry["meaning"], _fmt_interval(_leaf(entry["with_control_off"])),
+    rows = [[display(name), entry["meaning"], _fmt_interval(_leaf(entry["with_control_off"])),
              _fmt_interval(_leaf(entry["prevented"]), signed=True),
              "" if entry["share_of_all_off"] is None else f"{entry['share_of_all_off']:.0%}"]
             for name, entry in document["controls"].items()]
-    return Report(title=f"What each control of {run['scenario']} prevents", kind="attribute",
+    return Report(title=f"What each control of {display(run['scenario'])} prevents", kind="attribute",
                   command=str(run.get("command", "residency attribute")),
-                  intro=[f"Each control of {run['scenario']} switched off in turn, and all at once, under common "
-                         f"random numbers; the rise in {run['metric']} is what the control prevents."],
+                  intro=[f"Each control of {display(run['scenario'])} switched off in turn, and all at once, under "
+                         f"common random numbers; the rise in {metric_label(run['metric'])} is what the control "
+                         "prevents. Audit detects accesses after the fact: by design it prevents none."],
                   tables=[("Attribution (mean [95% CI])", ["control", "switched off means", "with it off",
                                                            "prevented", "share of all-off"], rows)],
                   figures=[figure])
+
+
+def _bounds(r: dict[str, Any], output: str) -> tuple[float, float]:
+    mean = r.get(f"{output}.mean") or 0.0
+    low, high = r.get(f"{output}.ci95_low"), r.get(f"{output}.ci95_high")
+    return (mean if low is None else low), (mean if high is None else high)
 
 
 def _leaf(value: dict[str, Any]) -> tuple[float | None, float | None, float | None]:
@@ -497,8 +560,8 @@ def _fmt_interval(value: tuple[float | None, float | None, float | None] | None,
         return "–"
     mean, low, high = value
     text = ("+" if signed and value[0] >= 0 else "") + _fmt_number(mean)
-    if low is not None and high is not None:
-        text += f" [{_fmt_number(low)}, {_fmt_number(high)}]"
+    if low is not None and high is not None:  # the interval in the mean's unit: "1.55M [0.72M, 2.39M]"
+        text += f" [{number(low, 'count', scale_of=mean)}, {number(high, 'count', scale_of=mean)}]"
     return text
 
 
@@ -512,6 +575,9 @@ body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width:
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
 th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; vertical-align: top; }
+td { white-space: nowrap; } td.text { white-space: normal; min-width: 12em; }
+td .ci { display: block; color: #555; font-size: 0.9em; }
+.table-wrap { overflow-x: auto; } p.findings { font-size: 1.08em; border-left: 4px solid #444; padding-left: 0.8em; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 figure { margin: 1.5em 0; } figure img, figure svg { max-width: 100%; height: auto; }
 figcaption { font-size: 0.85em; color: #555; }
@@ -527,19 +593,28 @@ def _html_table(title: str, header: list[str], rows: list[list[str]], table_id: 
     for row in rows:
         cells = []
         for i, cell in enumerate(row):
-            cls = f' class="kind-{cell}"' if header[i] == "kind" else ""
-            cells.append(f"<td{cls}>{html.escape(cell)}</td>")
+            cls = f' class="kind-{cell}"' if header[i] == "kind" else (' class="text"' if len(cell) > 40 else "")
+            cells.append(f"<td{cls}>{_cell(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     ident = f' id="{table_id}"' if table_id else ""
-    return (f"<table{ident}><caption>{html.escape(title)}</caption><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return (f"<div class='table-wrap'><table{ident} aria-label='{html.escape(title)}'><thead><tr>{head}</tr>"
+            f"</thead><tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _cell(text: str) -> str:
+    """Return a cell's HTML: an interval goes on its own line under the mean, never split inside a number."""
+    mean, bracket, interval = text.partition(" [")
+    if not bracket or not interval.endswith("]"):
+        return html.escape(text)
+    return f"{html.escape(mean)}<span class='ci'>[{html.escape(interval)}</span>"
 
 
 def render_html(report: Report) -> str:
     """Return the self-contained HTML page (images embedded; nothing loaded from the network)."""
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(report.title)}</title>"
              f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(report.title)}</h1>"]
-    parts += [f"<p>{html.escape(p)}</p>" for p in report.intro]
+    parts += [f"<p{' class=findings' if i == 0 and report.kind == 'compare' else ''}>{html.escape(p)}</p>"
+              for i, p in enumerate(report.intro) if p]
     for i, (title, header, rows) in enumerate(report.tables):
         parts.append(f"<h2>{html.escape(title)}</h2>")
         parts.append(_html_table(title, header, rows, "headline" if i == 0 else f"table-{i}"))

@@ -28,3 +28,47 @@ def number(value: float | None, kind: str = "count", scale_of: float | None = No
 def kind_of(metric: str) -> str:
     """Return how to show a metric: a share, hours, days or a count (as the catalogue declares it)."""
     return catalogue.kind_of(metric)
+
+
+#: How figures and tables name the metrics people most often look at; others are put into words.
+_METRIC_WORDS = {
+    "residual_access.events": "residual accesses per year",
+    "residual_access.records": "records read from abroad per year",
+    "at_rest_abroad.record_days": "protected record-days abroad",
+    "at_rest_abroad.records_at_end": "protected records abroad at the end",
+    "friction.wait_hours": "mean gate wait (hours)",
+    "friction.wait_hours_p95": "95th-percentile gate wait (hours)",
+    "friction.decision_hours": "mean time to decision (hours)",
+    "friction.utilisation": "reviewer utilisation",
+    "requests.expired": "requests expired",
+}
+
+
+def words(key: str) -> str:
+    """Return an identifier in words ("wait_hours_p95" -> "wait hours p95")."""
+    return key.replace("_", " ").replace(".", " ").strip()
+
+
+def metric_label(metric: str) -> str:
+    """Return a metric's name for people: never its dotted path."""
+    if metric in _METRIC_WORDS:
+        return _METRIC_WORDS[metric]
+    parts = metric.split(".")
+    if parts[0] == "residual_access" and len(parts) == 4:
+        return f"residual {parts[-1]} via {words(parts[2])}"
+    return ", ".join(words(p) for p in parts[::-1][:2][::-1])
+
+
+def factor_label(path: str, names: dict[str, str] | None = None) -> str:
+    """Return a sweep factor's name for people ("gatekeeper.review_hours_mean" -> "gatekeeper: review hours mean").
+
+    `names` maps the keys of actor groups, sites and organisations to their display names.
+    """
+    names = names or {}
+    parts = path.split(".")
+    if len(parts) == 1:
+        return words(path).capitalize()
+    owner = " ".join(names.get(p) or (f"#{int(p) + 1}" if p.isdigit() else words(p)) for p in parts[:-1]
+                     if p not in ("actors", "sites", "controls", "organisations"))
+    text = f"{owner}: {words(parts[-1])}" if owner else words(parts[-1])
+    return text[:1].upper() + text[1:]

@@ -17,7 +17,7 @@ HANDOUT_FILES = frozenset({"students.html", "students.md", "teacher.html", "teac
 
 def step_label(result: StepResult) -> str:
     """Return a short label for a step in figures: its number (the page's headings give the titles)."""
-    return f"step {result.index + 1}"
+    return f"Step {result.index + 1}"
 
 
 def figures(lesson: LoadedLesson, results: list[StepResult], folder: Path) -> list[FigureFile]:

@@ -21,16 +21,18 @@ from sim.config.loader import (
 from sim.config.resources import project_path, shipped_config
 from sim.config.schema import DEFAULT_SEED, Strict, config_problem
 from sim.errors import InputError
+from sim.report.units import factor_label
 
 LESSONS = Path("configs") / "lessons"
-Statistic = Literal["mean", "ci_half_width", "difference", "ratio"]
+Statistic = Literal["mean", "ci_half_width", "difference", "reduction", "ratio"]
 
 
 class Answer(Strict):
     """How a question's answer is computed from the runs: never written in by hand."""
 
     metric: str | None = Field(None, description="A metric path, as `residency run --json` reports it.")
-    statistic: Statistic = Field("mean", description="mean, ci_half_width, or difference/ratio to the previous step.")
+    statistic: Statistic = Field("mean", description="mean, ci_half_width, or difference (this step minus the "
+                                 "previous), reduction (previous minus this: for 'how many fewer') or ratio.")
     analytic: Literal["erlang_c_mean_wait", "erlang_c_wait_probability"] | None = None
     format: Literal["count", "hours", "share", "days"] = "count"
 
@@ -88,7 +90,7 @@ class LessonFile(Strict):
     @model_validator(mode="after")
     def _differences_need_a_previous_step(self) -> LessonFile:
         for i, question in enumerate(self.steps[0].questions):
-            if question.answer.statistic in ("difference", "ratio"):
+            if question.answer.statistic in ("difference", "reduction", "ratio"):
                 raise config_problem(f"steps.0.questions.{i}.answer.statistic",
                                      "the first step has no previous step to compare with.",
                                      'use statistic = "mean" here, or move the question to a later step.')
@@ -108,6 +110,23 @@ class LoadedLesson:
     def facts(self) -> dict[str, Fact]:
         """Return the fact base the lesson's configs cite."""
         return self.configs[0].facts
+
+
+def describe_overrides(overrides: dict[str, Any]) -> list[str]:
+    """Return a step's overrides in words, one a line ("gatekeeper: reviewers = 25")."""
+    return [f"{factor_label(key)} = {_value_words(value)}" for key, value in overrides.items()]
+
+
+def _value_words(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float | int):
+        return f"{value:,g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_value_words(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {_value_words(v)}" for k, v in value.items())
+    return str(value)
 
 
 def lesson_path(name: str) -> Path:

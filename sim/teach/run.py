@@ -130,11 +130,24 @@ def answer(question: Question, current: StepResult, previous: StepResult | None)
         n = min(len(mine), len(theirs))
         if spec.statistic == "difference":
             value = paired_difference(mine[:n], theirs[:n])
+        elif spec.statistic == "reduction":
+            value = paired_difference(theirs[:n], mine[:n])
         else:
             a, b = estimate(mine).mean, estimate(theirs).mean
             value = Estimate(None if a is None or not b else a / b, None, None, n)
-    signed = spec.statistic == "difference"
-    return AnsweredQuestion(question, value, format_value(value, spec.format, signed=signed))
+    text = format_value(value, spec.format, signed=spec.statistic == "difference")
+    return AnsweredQuestion(question, value, text + comparison_words(spec.statistic, value))
+
+
+def comparison_words(statistic: str, value: Estimate) -> str:
+    """Return words that say which way a comparison with the previous step went, so no sign is left to decode."""
+    if value.mean is None or statistic not in ("difference", "reduction"):
+        return ""
+    if value.low is not None and value.high is not None and value.low <= 0 <= value.high:
+        return ": no clear change from the previous step (the interval includes zero)"
+    if statistic == "reduction":
+        return "" if value.mean >= 0 else ": an increase, not a reduction"
+    return ": more than in the previous step" if value.mean > 0 else ": less than in the previous step"
 
 
 def analytic_answer(name: str, config: Config) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sim.config.schema import Config
+from sim.config.schema import Config, display
 from sim.model.calendar import HOURS_PER_DAY, to_datetime, working_windows
 from sim.model.events import (
     Accessed,
@@ -19,19 +19,6 @@ from sim.model.events import (
     Submitted,
 )
 
-PLACES = {
-    "Asia/Shanghai": "Beijing", "America/New_York": "Virginia", "America/Los_Angeles": "California",
-    "America/Chicago": "Texas", "Asia/Singapore": "Singapore", "UTC": "UTC",
-}
-PURPOSES = {
-    "debugging": "to debug a crash", "analytics": "for an analysis", "model_training": "to train a model",
-    "trust_and_safety": "for a trust-and-safety review", "emergency_incident": "to handle an emergency",
-    "review": "for review",
-}
-CLASSES = {
-    "protected": "protected (private) US user data", "public": "public videos and comments",
-    "business_metrics": "business metrics", "interop": "data the global app needs to work",
-}
 CHANNEL_WORDS = {
     "approved_by_policy": "approved under the rules in force", "approved_in_error": "approved by mistake",
     "emergency_path": "granted on the emergency path", "parent_override": "the parent overrode the denial",
@@ -112,8 +99,43 @@ class Tracer:
 
 
 def place(timezone: str) -> str:
-    """Return a readable place for a time zone."""
-    return PLACES.get(timezone, timezone)
+    """Return the city that names a time zone ("Asia/Shanghai" -> "Shanghai"; "UTC" stays)."""
+    return timezone.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def group_name(config: Config, actor: str | None) -> str:
+    """Return how narration names an actor group: its title, else its key in words."""
+    group = config.actors.get(actor or "")
+    return display(actor or "someone", group.title if group else "")
+
+
+def one_of(config: Config, actor: str | None) -> str:
+    """Return "one of the engineers in China" for an actor group titled "Engineers in China"."""
+    name = group_name(config, actor)
+    return f"one of the {name[:1].lower()}{name[1:]}"
+
+
+def data_name(config: Config, data_class: str) -> str:
+    """Return a data class in words, from its title in the config."""
+    item = config.data.get(data_class)
+    return item.title if item is not None and item.title else data_class.replace("_", " ")
+
+
+def site_name(config: Config, site: str) -> str:
+    """Return a site's display name and its place ("Singapore backup, Singapore")."""
+    item = config.sites.get(site)
+    if item is None:
+        return display(site)
+    return f"{display(site, item.title)}, {config.places.get(item.jurisdiction, item.jurisdiction)}"
+
+
+def gate_name(config: Config) -> str:
+    """Return the name of the gatekeeping organisation (its title, else its key in words)."""
+    gate = config.gatekeeper
+    if gate is None:
+        return "the gatekeeper"
+    org = config.organisations.get(gate.organisation)
+    return display(gate.organisation, org.title if org else "")
 
 
 def when(config: Config, t: float, timezone: str) -> str:
@@ -141,58 +163,57 @@ def narrate(config: Config, events: list[TraceEvent]) -> list[str]:
     lines = []
     gate = config.gatekeeper
     gate_tz = gate.timezone if gate else "UTC"
-    gate_name = gate.organisation if gate else "the gatekeeper"
+    gatekeeper = gate_name(config)
     for event in events:
         actor = config.actors.get(event.actor or "")
         actor_tz = actor.timezone if actor else "UTC"
         tag = f" (request #{event.number})" if event.number is not None else ""
         d = event.detail
         if event.kind == "submitted":
-            lines.append(f"{when(config, event.t, actor_tz)}: an engineer in {event.actor} asks for "
-                         f"{CLASSES.get(str(d['data_class']), d['data_class'])} "
-                         f"{PURPOSES.get(str(d['purpose']), 'for ' + str(d['purpose']))}{tag}.")
+            lines.append(f"{when(config, event.t, actor_tz)}: {one_of(config, event.actor)} asks for "
+                         f"{data_name(config, str(d['data_class']))} for {str(d['purpose']).replace('_', ' ')}{tag}.")
         elif event.kind == "queued":
             opening = next_opening(config, event.t)
-            opens = "" if opening is None else (f"; the {place(gate_tz)} gatekeeper opens at "
+            opens = "" if opening is None else (f"; {gatekeeper} opens at "
                                                 f"{to_datetime(config.scenario.start_date, opening, gate_tz):%A %H:%M}"
                                                 f" {place(gate_tz)} time")
             ahead = int(str(d["ahead"]))
             lines.append(f"{when(config, event.t, actor_tz)}: {ahead} request{'s are' if ahead != 1 else ' is'} "
-                         f"ahead of it at {gate_name}{opens}{tag}.")
+                         f"ahead of it at {gatekeeper}{opens}{tag}.")
         elif event.kind == "review_started":
             wait = float(str(d["wait"]))
-            lines.append(f"{when(config, event.t, gate_tz)}: a reviewer at {gate_name} takes it up after "
+            lines.append(f"{when(config, event.t, gate_tz)}: a reviewer at {gatekeeper} takes it up after "
                          f"{_duration(wait)} of waiting{tag}.")
         elif event.kind == "decided":
             lines.append(f"{when(config, event.t, gate_tz if d['why'] in ('policy', 'error', 'expiry') else actor_tz)}"
-                         f": {_decision(d)}{tag}.")
+                         f": {_decision(config, d)}{tag}.")
         elif event.kind == "accessed" and d.get("channel"):
-            site = config.sites[str(d["site"])]
-            lines.append(f"{when(config, event.t, actor_tz)}: {event.actor} read {float(str(d['records'])):,.0f} "
-                         f"protected records at {d['site']} ({site.jurisdiction}): residual cross-border access, "
+            lines.append(f"{when(config, event.t, actor_tz)}: {group_name(config, event.actor)} read "
+                         f"{float(str(d['records'])):,.0f} protected records at {site_name(config, str(d['site']))}: "
+                         "residual cross-border access, "
                          f"{CHANNEL_WORDS[str(d['channel'])]}{tag}"
                          + ("" if d.get("detected_at") is None else
                             f"; an audit will find it on day {int(float(str(d['detected_at'])) // 24) + 1}") + ".")
         elif event.kind == "shielded":
-            lines.append(f"{when(config, event.t, actor_tz)}: {event.actor}'s read is harmless: "
+            lines.append(f"{when(config, event.t, actor_tz)}: a read by {one_of(config, event.actor)} is harmless: "
                          f"{SHIELDS.get(str(d['how']), d['how'])}.")
         elif event.kind == "covert_attempt":
             how = ("through code planted in the system" if d.get("mode") == "code_borne"
                    else "by exporting data by hand")
-            lines.append(f"{when(config, event.t, actor_tz)}: someone in {event.actor} tries a covert export "
+            lines.append(f"{when(config, event.t, actor_tz)}: {one_of(config, event.actor)} tries a covert export "
                          f"{how}, going around every official channel.")
     return lines
 
 
-def _decision(detail: dict[str, object]) -> str:
+def _decision(config: Config, detail: dict[str, object]) -> str:
     outcome, why = detail["outcome"], detail["why"]
-    subject = f"{CLASSES.get(str(detail['data_class']), detail['data_class'])}"
+    subject = data_name(config, str(detail["data_class"]))
     if outcome == "expired":
         return "the request expires unanswered"
     if why == "no_route":
         return f"the request is refused: there is no route to {subject} for it"
     if why == "no_gate":
-        return f"the request is served at once from {detail['site']}, no gate in the way"
+        return f"the request is served at once from {site_name(config, str(detail['site']))}, no gate in the way"
     if why == "emergency":
         return "granted at once on the emergency path, to be reviewed afterwards"
     if why == "parent":

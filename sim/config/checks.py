@@ -18,7 +18,6 @@ from sim.config.facts import Fact, find_fact_base, load_facts
 from sim.config.loader import (
     INCLUDE_KEY,
     PROVENANCE_KEY,
-    UNSOURCED_KEYS,
     LoadedConfig,
     Provenance,
     deep_merge,
@@ -26,6 +25,7 @@ from sim.config.loader import (
     error_from_pydantic,
     include_path,
     is_sourced_leaf,
+    is_unsourced,
     join,
     parse_provenance,
     read_toml,
@@ -115,7 +115,7 @@ def _strip(node: Any, key: str, covered: bool, out: dict[str, Provenance], sourc
                 for k, v in node.items() if k != PROVENANCE_KEY}
     if isinstance(node, list) and any(isinstance(item, dict) for item in node):
         return [_strip(v, join(key, str(i)), covered, out, source, found) for i, v in enumerate(node)]
-    if not covered and key not in UNSOURCED_KEYS:
+    if not covered and not is_unsourced(key):
         found.append(InputError(
             source, key, "this parameter does not say where its value comes from.",
             f'write it as `{key.rsplit(".", 1)[-1]} = {{ value = ..., fact = "<id>" }}` or '
@@ -205,7 +205,7 @@ def parameter_sources(loaded: LoadedConfig) -> dict[str, str]:
         prov = _source_of(key, loaded.provenance)
         if prov is not None:
             sources[key] = prov.describe(loaded.facts)
-        elif key in UNSOURCED_KEYS:
+        elif is_unsourced(key):
             sources[key] = SETTING
         else:
             sources[key] = DEFAULT

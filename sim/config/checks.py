@@ -166,18 +166,20 @@ def unrouted_pairs(config: Config) -> list[tuple[str, str]]:
     decision, not an omission); every request for it is denied as `no_route`.
     """
     pairs = []
+    # Routes that match some site, by actor pattern: each group scans only the routes that may be its own.
+    placed = [route for route in config.routes
+              if route.site in config.sites or (route.site == WILDCARD and config.sites)]
+    by_actor: dict[str, list[str]] = {}
+    for route in placed:
+        by_actor.setdefault(route.actor, []).append(route.data_class)
     for actor, spec in config.actors.items():
+        served = {*by_actor.get(WILDCARD, ()), *by_actor.get(actor, ())}
         for data_class, share in spec.data_classes.items():
             if share <= 0 or spec.headcount == 0 or spec.requests_per_hour == 0:
                 continue
-            if not any(_matches(route.actor, actor) and _matches(route.site, site) and
-                       _matches(route.data_class, data_class) for route in config.routes for site in config.sites):
+            if WILDCARD not in served and data_class not in served:
                 pairs.append((actor, data_class))
     return pairs
-
-
-def _matches(pattern: str, value: str) -> bool:
-    return pattern in (WILDCARD, value)
 
 
 def unrouted_metric(actor: str, data_class: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 
 from sim.config.schema import WorkingHours
@@ -33,11 +34,19 @@ def working_windows(
     """Return the working windows, in simulated hours, that fall inside the horizon.
 
     Windows follow the local wall clock of `timezone`, daylight saving included, and
-    adjacent windows are merged.
+    adjacent windows are merged. They are computed once per (hours, time zone, dates) in a
+    process, so many actor groups or replications on one calendar share the work.
     """
+    return list(_windows(hours, timezone, start_date, days))
+
+
+@functools.lru_cache(maxsize=256)
+def _windows(
+    hours: WorkingHours, timezone: str, start_date: dt.date, days: int
+) -> tuple[tuple[float, float], ...]:
     horizon = days * HOURS_PER_DAY
     if hours.around_the_clock:
-        return [(0.0, horizon)]
+        return ((0.0, horizon),)
     zone = zoneinfo.ZoneInfo(timezone)
     zero = origin(start_date)
     windows: list[tuple[float, float]] = []
@@ -55,7 +64,7 @@ def working_windows(
             windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
         else:
             windows.append((start, end))
-    return windows
+    return tuple(windows)
 
 
 def _hours_between(zero: dt.datetime, local: dt.datetime) -> float:

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 BLOCK = 4096
+#: The first block of a stream; each refill doubles it up to BLOCK, so a stream drawn a few
+#: dozen times (a covert mode, a small actor group) draws a few dozen rows, not 4,096. The
+#: draws are the same whatever the block sizes: a generator fills blocks in sequence.
+FIRST_BLOCK = 32
 
 
 def stream_key(name: str) -> int:
@@ -29,13 +34,14 @@ def generator(seed: int, replication: int, name: str) -> np.random.Generator:
 class Stream:
     """A buffered stream of draws from one distribution of one named generator."""
 
-    __slots__ = ("_block", "_draw", "_i", "_width")
+    __slots__ = ("_block", "_draw", "_i", "_size", "_width")
 
-    def __init__(self, draw: Callable[[int], np.ndarray], width: int = 1) -> None:
+    def __init__(self, draw: Callable[[Any], np.ndarray], width: int = 1) -> None:
         self._draw = draw
         self._width = width
         self._block: list[float] | list[list[float]] = []
         self._i = 0
+        self._size = FIRST_BLOCK
 
     def next(self) -> float:
         """Return the next draw."""
@@ -54,8 +60,10 @@ class Stream:
         return value  # type: ignore[return-value]
 
     def _refill(self) -> None:
-        size = BLOCK if self._width == 1 else (BLOCK, self._width)
-        self._block = self._draw(size).tolist()  # type: ignore[arg-type]
+        rows = self._size
+        self._size = min(2 * rows, BLOCK)
+        size = rows if self._width == 1 else (rows, self._width)
+        self._block = self._draw(size).tolist()
         self._i = 0
 
 
@@ -72,12 +80,23 @@ class Streams:
 
     def exponential(self, name: str) -> Stream:
         """Return a buffered stream of unit-mean exponential draws."""
-        return Stream(self.rng(name).standard_exponential)
+        return Stream(self._lazy(name, "standard_exponential"))
 
     def uniform(self, name: str, width: int = 1) -> Stream:
         """Return a buffered stream of uniform [0, 1) draws, `width` at a time."""
-        return Stream(self.rng(name).random, width)
+        return Stream(self._lazy(name, "random"), width)
 
     def normal(self, name: str, width: int = 1) -> Stream:
         """Return a buffered stream of standard normal draws, `width` at a time."""
-        return Stream(self.rng(name).standard_normal, width)
+        return Stream(self._lazy(name, "standard_normal"), width)
+
+    def _lazy(self, name: str, method: str) -> Callable[[Any], np.ndarray]:
+        """Return a draw function whose generator is made at its first draw (many streams never draw)."""
+        made: list[Callable[[Any], np.ndarray]] = []
+
+        def draw(size: Any) -> np.ndarray:
+            if not made:
+                made.append(getattr(self.rng(name), method))
+            return made[0](size)
+
+        return draw

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sim.config.schema import GATE_ORDER, ROLE_ORDER, ActorGroup, Config, route_gate, route_index
+from sim.config.schema import GATE_ORDER, ROLE_ORDER, WILDCARD, ActorGroup, Config, GateKind, Route, route_index
 from sim.model.events import Gate
 from sim.model.rng import Stream
 
@@ -69,8 +69,43 @@ def control_probability(config: Config, org: str, over: str) -> float:
     return 0.0
 
 
+class RouteTable:
+    """The routes of a config, indexed by actor so a lookup scans only the routes that can match.
+
+    A lookup returns what `route_index` over all routes returns (most specific wins, ties go
+    to the later route); building it is linear in the routes, so a world with many actor
+    groups no longer pays routes x actors x sites x classes.
+    """
+
+    def __init__(self, routes: tuple[Route, ...]) -> None:
+        self.routes = routes
+        self._wild = [i for i, route in enumerate(routes) if route.actor == WILDCARD]
+        self._own: dict[str, list[int]] = {}
+        for i, route in enumerate(routes):
+            if route.actor != WILDCARD:
+                self._own.setdefault(route.actor, []).append(i)
+        self._subsets: dict[str, tuple[Route, ...]] = {}
+        self._positions: dict[str, list[int]] = {}
+
+    def index(self, actor: str, site: str, data_class: str) -> int | None:
+        """Return the position of the most specific route matching (actor, site, class), or None."""
+        subset = self._subsets.get(actor)
+        if subset is None:
+            positions = sorted(self._wild + self._own.get(actor, []))
+            self._positions[actor] = positions
+            subset = self._subsets[actor] = tuple(self.routes[i] for i in positions)
+        found = route_index(subset, actor, site, data_class)
+        return None if found is None else self._positions[actor][found]
+
+    def gate(self, actor: str, site: str, data_class: str) -> GateKind:
+        """Return the gate of the route that decides (actor, site, class), or "blocked"."""
+        index = self.index(actor, site, data_class)
+        return "blocked" if index is None else self.routes[index].gate
+
+
 def candidates(
     config: Config, actor: str, spec: ActorGroup, data_class: str, least_resistance: bool = True,
+    table: RouteTable | None = None,
 ) -> list[Candidate]:
     """Return (site, gate) pairs an actor may try, in the order it tries them.
 
@@ -81,9 +116,10 @@ def candidates(
     preferred-site order tries the preferred site, the site's role and then the gate.
     """
     preferred = {site: i for i, site in enumerate(spec.preferred_sites)}
+    table = table if table is not None else RouteTable(config.routes)
     options = []
     for site_name, site in config.sites.items():
-        gate = route_gate(config.routes, actor, site_name, data_class)
+        gate = table.gate(actor, site_name, data_class)
         if gate == "blocked":
             continue
         readable = 1.0
@@ -96,14 +132,15 @@ def candidates(
 
 
 def route_orders(
-    config: Config, actor: str, spec: ActorGroup,
+    config: Config, actor: str, spec: ActorGroup, table: RouteTable | None = None,
 ) -> tuple[dict[str, list[Candidate]], dict[str, list[Candidate]] | None]:
     """Return the group's route order for each class, and the second order where it mixes two."""
+    table = table if table is not None else RouteTable(config.routes)
     first = spec.route_choice != "preferred_site"
-    orders = {cls: candidates(config, actor, spec, cls, first) for cls in config.data}
+    orders = {cls: candidates(config, actor, spec, cls, first, table) for cls in config.data}
     if spec.route_choice != "share":
         return orders, None
-    return orders, {cls: candidates(config, actor, spec, cls, False) for cls in config.data}
+    return orders, {cls: candidates(config, actor, spec, cls, False, table) for cls in config.data}
 
 
 def choose_site(
@@ -143,12 +180,13 @@ def deciding_routes(config: Config) -> dict[int, str]:
     at a site that ever holds it: every residual read passes through such a route.
     """
     found: dict[int, str] = {}
+    table = RouteTable(config.routes)
     for actor, spec in config.actors.items():
         if spec.location in config.policy.allowed_read:
             continue
         for cls in config.policy.counted_classes:
             for site in sorted(sites_ever_holding(config, cls)):
-                index = route_index(config.routes, actor, site, cls)
+                index = table.index(actor, site, cls)
                 if index is not None and config.routes[index].gate != "blocked":
                     found.setdefault(index, f"opens {cls} at {site} to {actor}")
     return found
@@ -161,11 +199,12 @@ def deciding_choices(config: Config) -> dict[str, str]:
     gates, or when a route without the steward reaches a site whose keys its side may not control.
     """
     found: dict[str, str] = {}
+    table = RouteTable(config.routes)
     for actor, spec in config.actors.items():
         if spec.location in config.policy.allowed_read:
             continue
         for cls in config.policy.counted_classes:
-            open_routes = [(site, route_gate(config.routes, actor, site, cls))
+            open_routes = [(site, table.gate(actor, site, cls))
                            for site in sorted(sites_ever_holding(config, cls))]
             open_routes = [(site, gate) for site, gate in open_routes if gate != "blocked"]
             gates = {gate for _, gate in open_routes}

@@ -31,7 +31,7 @@ from sim.model.draws import (
 from sim.model.events import CovertMode, Observer, Request, Submitted
 from sim.model.holdings import Holdings
 from sim.model.rng import Streams
-from sim.model.routing import Actor, cumulative, pick, route_orders
+from sim.model.routing import Actor, RouteTable, cumulative, pick, route_orders
 
 
 class World:
@@ -59,6 +59,7 @@ class World:
         self.review_sigma = gate.review_hours_sigma if gate else 0.0
         self.has_gate = gate is not None
         self._numbers = itertools.count()
+        self.route_table = RouteTable(config.routes)
         self.actors = [self._build_actor(name, spec, streams)
                        for name, spec in config.actors.items()]
         self.actors_by_name.update((actor.name, actor) for actor in self.actors)
@@ -80,7 +81,7 @@ class World:
         classes, class_cum = cumulative(spec.data_classes)
         config = self.config
         scenario = config.scenario
-        orders, preferred_orders = route_orders(config, name, spec)
+        orders, preferred_orders = route_orders(config, name, spec, self.route_table)
         return Actor(
             name=name, spec=spec,
             foreign=spec.location not in config.policy.allowed_read,

@@ -1,0 +1,76 @@
+"""The batched request layer against the event engine: the same instants, to the bit (issue 10)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ARRANGEMENTS, MMC
+
+from sim.config.loader import load_config
+from sim.config.schema import Config
+from sim.model import batched
+from sim.model.calendar import working_windows
+from sim.model.events import Event, Submitted
+from sim.model.rng import Streams, generator
+from sim.model.world import World
+
+CONFIGS = [*sorted(ARRANGEMENTS.glob("*.toml")), MMC]
+SEED, REPLICATION, DAYS = 20220617, 1, 45
+
+
+class Arrivals:
+    """Collect each actor group's submission instants from the event engine."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+
+    def notify(self, event: Event) -> None:
+        """Keep submissions; ignore every other event."""
+        if isinstance(event, Submitted):
+            self.times.setdefault(event.request.actor, []).append(event.t)
+
+
+def short(path: Path) -> Config:
+    """Return a shipped config over a shorter horizon."""
+    config = load_config(path).config
+    return config.model_copy(update={"scenario": config.scenario.model_copy(update={"days": DAYS})})
+
+
+def batched_arrivals(config: Config) -> dict[str, np.ndarray]:
+    """Return each group's arrival instants computed by the batched layer."""
+    found = {}
+    scenario = config.scenario
+    for name, spec in config.actors.items():
+        rate = spec.headcount * spec.requests_per_hour
+        if rate <= 0.0:
+            continue
+        windows = working_windows(spec.hours, spec.timezone, scenario.start_date, scenario.days)
+        draw = generator(SEED, REPLICATION, f"actor.{name}.arrivals").standard_exponential
+        found[name] = batched.clock_times(batched.local_times(windows, rate, draw))
+    return found
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("chunk", [5, 4096])
+def test_arrival_instants_equal_the_event_engines(path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every group's submission instants are identical floats, whatever the draws' chunk size."""
+    monkeypatch.setattr(batched, "CHUNK", chunk)
+    config = short(path)
+    observer = Arrivals()
+    World(config, Streams(SEED, REPLICATION), observer).run()
+    fast = batched_arrivals(config)
+    assert set(fast) == {name for name, times in fast.items() if len(times)} >= set(observer.times)
+    for name, times in fast.items():
+        assert np.array_equal(times, np.array(observer.times.get(name, []))), name
+
+
+def test_the_clock_recursion_is_solved_exactly() -> None:
+    """The fixed point equals the sequential `now + (t - now)` the simulation clock computes."""
+    local = np.add.accumulate(np.exp(4.0 * generator(1, 0, "gaps").standard_normal(20_000)))  # gaps 1e-7..1e7
+    now, expected = 0.0, []
+    for t in local.tolist():
+        now = now + (t - now)
+        expected.append(now)
+    assert np.array_equal(batched.clock_times(local), np.array(expected))

@@ -1,0 +1,81 @@
+"""The shortcuts that keep costs linear change no answer: route table, cached calendars, sized blocks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import numpy as np
+from conftest import ARRANGEMENTS, MMC
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.config.checks import unrouted_pairs
+from sim.config.loader import load_config
+from sim.config.schema import WILDCARD, Config, Route, WorkingHours, route_index
+from sim.model.calendar import working_windows
+from sim.model.rng import BLOCK, FIRST_BLOCK, Streams, generator
+from sim.model.routing import RouteTable
+
+settings.register_profile("scaling", deadline=None, max_examples=80)
+settings.load_profile("scaling")
+
+NAMES = ("a", "b", "c")
+PATTERNS = st.sampled_from((WILDCARD, *NAMES))
+GATES = st.sampled_from(("none", "parent", "steward", "blocked"))
+ROUTES = st.lists(st.builds(Route, actor=PATTERNS, site=PATTERNS, data_class=PATTERNS, gate=GATES),
+                  max_size=12).map(tuple)
+
+
+@given(ROUTES)
+def test_the_route_table_answers_as_a_scan_of_every_route(routes: tuple[Route, ...]) -> None:
+    """For every (actor, site, class) the table gives the route a full scan gives, ties included."""
+    table = RouteTable(routes)
+    for key in itertools.product(NAMES, repeat=3):
+        assert table.index(*key) == route_index(routes, *key)
+        expected = routes[i].gate if (i := route_index(routes, *key)) is not None else "blocked"
+        assert table.gate(*key) == expected
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from(("uniform", "normal", "exponential")),
+       st.integers(1, 8), st.integers(1, 3 * BLOCK))
+def test_growing_blocks_give_the_generators_draws_in_order(seed: int, kind: str, width: int, count: int) -> None:
+    """However the blocks grow, a stream yields what one draw of the whole length from its generator yields."""
+    streams = Streams(seed, 3)
+    method = {"uniform": "random", "normal": "standard_normal", "exponential": "standard_exponential"}[kind]
+    if kind == "exponential":
+        stream, width = streams.exponential("s"), 1
+    else:
+        stream = getattr(streams, kind)("s", width)
+    drawn = [stream.next() if width == 1 else stream.row() for _ in range(count)]
+    direct = getattr(generator(seed, 3, "s"), method)((count, width) if width > 1 else count)
+    assert np.array_equal(np.array(drawn), direct)
+    assert FIRST_BLOCK < BLOCK
+
+
+def test_a_cached_calendar_is_the_same_and_cannot_be_changed_through_a_caller() -> None:
+    """Two calls give equal windows; changing the list one caller got leaves the next call's intact."""
+    hours = WorkingHours(start_hour=9, end_hour=17, weekdays_only=True)
+    first = working_windows(hours, "Europe/Berlin", dt.date(2026, 3, 20), 20)
+    first.clear()
+    second = working_windows(hours, "Europe/Berlin", dt.date(2026, 3, 20), 20)
+    assert second and second == working_windows(hours, "Europe/Berlin", dt.date(2026, 3, 20), 20)
+
+
+def unrouted_by_scan(config: Config) -> list[tuple[str, str]]:
+    """Return unrouted (actor, class) pairs by the definition: no route matches at any site."""
+    def fits(pattern: str, value: str) -> bool:
+        return pattern in (WILDCARD, value)
+    return [(actor, cls) for actor, spec in config.actors.items() for cls, share in spec.data_classes.items()
+            if share > 0 and spec.headcount and spec.requests_per_hour
+            and not any(fits(r.actor, actor) and fits(r.site, site) and fits(r.data_class, cls)
+                        for r in config.routes for site in config.sites)]
+
+
+def test_unrouted_pairs_match_the_definition_on_every_shipped_config() -> None:
+    """The indexed search finds the same pairs as the scan of every route at every site, also after routes go."""
+    for path in [*sorted(ARRANGEMENTS.glob("*.toml")), MMC]:
+        config = load_config(path).config
+        assert unrouted_pairs(config) == unrouted_by_scan(config), path
+        trimmed = config.model_copy(update={"routes": config.routes[len(config.routes) // 2:]})
+        assert unrouted_pairs(trimmed) == unrouted_by_scan(trimmed), path

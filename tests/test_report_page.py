@@ -219,3 +219,18 @@ def test_svg_page_renders_in_chromium(browser: Any, svg_report: Path, small_comp
     assert all(url.startswith(("file:", "data:")) for url in seen.requests), seen.requests
     assert png_size(shot.read_bytes())[1] > 0
     assert seen.errors == []
+
+
+def test_page_shows_residual_access_year_by_year() -> None:
+    """A run spanning several calendar years gets a table with one column per year; a single year gets none."""
+    from sim.report.figures import Arrangement
+    from sim.report.page import by_year_table
+
+    metrics = {"residual_access.events": (30.0, 28.0, 32.0),
+               "by_year.2022.residual_access.events": (10.0, 9.0, 11.0),
+               "by_year.2023.residual_access.events": (20.0, 18.0, 22.0)}
+    header, rows = by_year_table([Arrangement("oracle", "t", metrics, display="Oracle")])
+    assert header == ["arrangement", "2022", "2023"]
+    assert rows[0][0] == "Oracle" and rows[0][1].startswith("10") and rows[0][2].startswith("20")
+    one_year = {k: v for k, v in metrics.items() if "2023" not in k}
+    assert by_year_table([Arrangement("oracle", "t", one_year)]) == ([], [])

@@ -9,6 +9,7 @@ import html
 import io
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -302,6 +303,7 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
             row.append("–" if a.name == baseline else _fmt_interval(diffs.get(a.name), signed=True))
         rows.append(row)
     channel_rows = [[a.label, *[_fmt_number(plots.channel_events(a, c)) for c in CHANNELS]] for a in arrangements]
+    year_header, year_rows = by_year_table(arrangements)
     intro = [findings(arrangements, {a.name: resolved for a, resolved in loaded}, diffs, baseline), QUESTION,
              "Arrangements compared: " + "; ".join(f"{a.label} ({a.title})" for a in arrangements) + ".",
              f"Every figure is a mean over {manifest['replications']} replications with its 95% confidence interval. "
@@ -315,8 +317,21 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
         tables=[(f"Headline: totals {when.replace('per year', 'in a year')}, hours per request (mean [95% CI])",
                  header, rows),
                 (f"Residual accesses by channel (mean {when})",
-                 ["arrangement", *[CHANNEL_TITLES[c] for c in CHANNELS]], channel_rows)],
+                 ["arrangement", *[CHANNEL_TITLES[c] for c in CHANNELS]], channel_rows),
+                *([("Residual accesses by calendar year (mean [95% CI]; a year counts from its first simulated "
+                    "day, so the first and last may be partial)", year_header, year_rows)] if year_rows else [])],
         figures=figures, details=details)
+
+
+def by_year_table(arrangements: Sequence[plots.Arrangement]) -> tuple[list[str], list[list[str]]]:
+    """Return the header and rows of residual accesses per calendar year, where the run spans several."""
+    pattern = re.compile(r"^by_year\.(\d{4})\.residual_access\.events$")
+    years = sorted({m.group(1) for a in arrangements for key in a.metrics if (m := pattern.match(key))})
+    if len(years) < 2:
+        return [], []
+    rows = [[a.label, *[_fmt_interval(a.metrics.get(f"by_year.{year}.residual_access.events")) for year in years]]
+            for a in arrangements]
+    return ["arrangement", *years], rows
 
 
 def unrouted_notes(arrangements: Sequence[plots.Arrangement]) -> list[str]:

@@ -231,8 +231,10 @@ OUT_CASES = [
     Case("run-out-sys", "outputs", ("run", "{mmc}", *RUN, "--out", "/sys/residency-test"), ("/sys/residency-test",)),
     Case("run-out-under-file", "outputs", ("run", "{mmc}", *RUN, "--out", "{tmp}/afile/sub"), ("afile",),
          setup=_under_file),
-    Case("compare-out-file", "outputs", ("compare", "{mmc}", *RUN, "--out", "{out}"), ("out",), setup=_file_at_out),
-    Case("compare-out-proc", "outputs", ("compare", "{mmc}", *RUN, "--out", "/proc/self/residency"), ("/proc/self",)),
+    Case("compare-out-file", "outputs", ("compare", "{mmc}", "--baseline", "mmc", *RUN, "--out", "{out}"), ("out",),
+         setup=_file_at_out),
+    Case("compare-out-proc", "outputs", ("compare", "{mmc}", "--baseline", "mmc", *RUN, "--out",
+                                         "/proc/self/residency"), ("/proc/self",)),
     Case("sweep-out-file", "outputs", ("sweep", "{tmp}/sweep.toml", "--out", "{tmp}/afile", "-q"), ("afile",),
          setup=lambda t: (_under_file(t), _sweep('name = "s"\n[[factors]]\npath = "gatekeeper.reviewers"\n'
                                                  "values = [10]\n")(t)) and None),

@@ -58,7 +58,7 @@ from sim.config.checks import (
 )
 from sim.config.detection_fit import fit_detection_delay, incident_facts
 from sim.config.facts import load_facts
-from sim.config.loader import LoadedConfig, load_config
+from sim.config.loader import LoadedConfig, check_regular_file, load_config
 from sim.config.resources import project_path, shipped_config
 from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
 from sim.errors import InputError
@@ -368,6 +368,10 @@ def validate(
 
 def check_file(path: Path, overrides: list[tuple[str, str, str]]) -> tuple[list[InputError], list[str], str]:
     """Return a file's problems, its warnings and a one-line description, whatever kind of file it is."""
+    try:
+        check_regular_file(path)  # before anything reads it: a FIFO or a device would block or never end
+    except InputError as error:
+        return [error], [], ""
     kind = file_kind(path)
     try:
         if kind == "sweep":

@@ -183,6 +183,8 @@ def read_sourced(
 
 def include_path(path: Path, include: str) -> Path:
     """Resolve an include: a file beside the config, else a shipped config by name (`"world"`)."""
+    if "\x00" in include:
+        raise InputError(str(path), INCLUDE_KEY, "the file name holds a NUL character.", "give a plain file name.")
     beside = (path.parent / include).resolve()
     if beside.is_file():
         return beside

@@ -210,7 +210,7 @@ def experiment_figures(experiments: dict[str, Path],
 def tick_names(ax: Axes, configs: dict[str, Config]) -> list[str]:
     """Return the arrangements (by name) whose display names label the x axis, in order."""
     by_label = {config.scenario.display or config.scenario.name: name for name, config in configs.items()}
-    return [by_label[label.get_text()] for label in ax.get_xticklabels()]
+    return [by_label[label.get_text().replace("\n", " ")] for label in ax.get_xticklabels()]  # labels wrap
 
 
 def test_residual_by_channel_bars_are_the_channel_means(compare_figures: dict[str, Figure],

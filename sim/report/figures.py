@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -160,10 +161,13 @@ def residual_by_channel(arrangements: Drawable, caption: str = "") -> Figure:
         ax.errorbar([i + 0.45], [total], yerr=[[total - low], [high - total]], fmt="none", ecolor=INK,
                     capsize=4, linewidth=1.2, gid="total-ci")
         top = max([high, *(channel_events(a, c) for c in used)])
+        crowded = len(arrangements) > 5  # stagger the labels so that neighbours do not overprint
         ax.annotate(f"total {count(total)}\n({count(low)} to {count(high)})", (i, top),
-                    xytext=(0, 30 if len(used) > 2 else 14), textcoords="offset points", ha="center", va="bottom",
-                    fontsize=9, fontweight="bold", color=INK, gid=f"total-label:{a.name}")
-    ax.set_xticks(range(len(arrangements)), [a.label for a in arrangements])
+                    xytext=(0, (30 if len(used) > 2 else 14) + (22 if crowded and i % 2 else 0)),
+                    textcoords="offset points", ha="center", va="bottom",
+                    fontsize=7 if crowded else 9, fontweight="bold", color=INK, gid=f"total-label:{a.name}")
+    ax.set_xticks(range(len(arrangements)),
+                  [textwrap.fill(a.label, 10 if len(arrangements) > 5 else 14) for a in arrangements])
     count_axis(ax, "y", log)
     positive = [v for v in values if v > 0]
     peak = max([*positive, *totals, 1.0])

@@ -19,7 +19,8 @@ CHANNEL_DRIVERS: dict[str, tuple[str, ...]] = {
     "parent_override": ("independence", "approve_probability", "false_denial"),
     "legacy_or_backup_abroad": ("median_days", "sigma", "incomplete_probability", "residue_share", "until",
                                 "holdings", "key_custody", "headcount", "requests_per_hour"),
-    "covert": ("covert_attempts_per_year", "code_review_coverage"),
+    "covert": ("covert_attempts_per_year", "egress_monitoring_share", "code_covert_attempts_per_year",
+               "code_review_coverage"),
 }
 
 

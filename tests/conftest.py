@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -165,3 +166,18 @@ def small_compare(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      "-r", "3", "--days", "150", "--out", folder, "--workers", "2", "-q")
     assert result.returncode == 0, result.stdout + result.stderr
     return folder
+
+
+def committed(folder: Path) -> int:
+    """Return how many rows a folder's results.db holds now (0 while it or its tables do not exist yet).
+
+    The database is opened read-only, so asking never creates it under a running command.
+    """
+    try:
+        db = sqlite3.connect(f"file:{folder / 'results.db'}?mode=ro", uri=True, timeout=5.0)
+        try:
+            return int(db.execute("SELECT count(*) FROM rows").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0

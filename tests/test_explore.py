@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, popen_cli, run_cli, stored_rows, write_config
+from conftest import ROOT, committed, popen_cli, run_cli, stored_rows, write_config
 
 HERE = ROOT / "tests" / "explore_configs"
 PLANTED = (HERE / "pinned.toml", HERE / "ranged.toml")
@@ -105,18 +105,6 @@ def test_history_matching_rules_out_the_contradicted_end(planted: dict[str, Any]
     assert matched["comparison"]["worlds"] == WORLDS - contradicted
     assert matched["comparison"]["pairwise"]["pinned"]["ranged"]["p_less"]["mean"] == 1.0
 
-
-def committed(folder: Path) -> int:
-    """Return how many rows results.db holds now (0 while it or its tables do not exist yet)."""
-    if not (folder / "results.db").exists():
-        return 0
-    db = sqlite3.connect(folder / "results.db", timeout=5.0)
-    try:
-        return int(db.execute("SELECT count(*) FROM rows").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        db.close()
 
 
 def collapse(text: str) -> str:

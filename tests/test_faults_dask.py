@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from conftest import MMC, cli_env, popen_cli, write_sweep
+from conftest import MMC, cli_env, committed, popen_cli, write_sweep
 from test_dask import DASK, accepts, free_port, stop, wait_until
 
 pytestmark = pytest.mark.slow
@@ -28,17 +27,6 @@ path = "gatekeeper.reviewers"
 values = [9, 10, 11, 12, 13, 14]
 """
 
-
-def committed(folder: Path) -> int:
-    """Return the rows committed so far."""
-    try:
-        db = sqlite3.connect(f"file:{folder / 'results.db'}?mode=ro", uri=True, timeout=5.0)
-        try:
-            return int(db.execute("SELECT count(*) FROM rows").fetchone()[0])
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
 
 
 def test_losing_the_scheduler_is_a_clear_error(tmp_path: Path) -> None:

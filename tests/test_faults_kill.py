@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from conftest import MMC, popen_cli, run_cli, write_sweep
+from conftest import MMC, committed, popen_cli, run_cli, write_sweep
 
 from sim.errors import InputError
 from sim.results.runs import check_manifest_files
@@ -85,17 +84,6 @@ def wait_for(predicate: object, timeout: float = 60.0) -> None:
         time.sleep(0.05)
     pytest.fail("the condition did not hold in time")
 
-
-def committed(folder: Path) -> int:
-    """Return the rows committed so far."""
-    try:
-        db = sqlite3.connect(f"file:{folder / 'results.db'}?mode=ro", uri=True, timeout=5.0)
-        try:
-            return int(db.execute("SELECT count(*) FROM rows").fetchone()[0])
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
 
 
 def start_sweep(tmp_path: Path) -> tuple[subprocess.Popen[str], Path, set[int]]:

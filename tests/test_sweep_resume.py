@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import MMC, popen_cli, run_cli, stored_rows, write_sweep
+from conftest import MMC, committed, popen_cli, run_cli, stored_rows, write_sweep
 
 POINTS, REPLICATIONS = 10, 4
 
@@ -37,19 +37,6 @@ values = [0.8, 1.0]
 
 pytestmark = pytest.mark.slow  # every test here runs and kills real sweeps
 
-
-def committed(folder: Path) -> int:
-    """Return how many rows results.db holds now (0 while it does not exist yet)."""
-    path = folder / "results.db"
-    if not path.exists():
-        return 0
-    db = sqlite3.connect(path, timeout=5.0)
-    try:
-        return int(db.execute("SELECT count(*) FROM rows").fetchone()[0])
-    except sqlite3.OperationalError:  # the tables are not created yet
-        return 0
-    finally:
-        db.close()
 
 
 def wait_for_rows(process: subprocess.Popen[str], folder: Path, at_least: int, timeout: float = 60.0) -> int:

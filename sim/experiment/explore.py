@@ -21,7 +21,7 @@ from sim.config.ranges import Alternatives, Range
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
 from sim.experiment.replications import Progress
-from sim.experiment.sweep import run_metrics
+from sim.experiment.sweep import run_and_store
 from sim.experiment.sweep_file import Point, run_key
 from sim.results.store import Store
 
@@ -189,15 +189,8 @@ def run_exploration(exploration: Exploration, store: Store, executor: Executor,
                 jobs.append(Job(point.index, point.loaded.config, exploration.seed, replication))
     total = len(exploration.points) * exploration.replications
     per_world = len(exploration.arrangements)
-    ran = 0
-    for count, (job, metrics) in enumerate(executor.map(run_metrics, jobs), start=1):
-        point = exploration.points[job.tag]
-        store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed,
-                      __version__, metrics)
-        ran += 1
-        if progress is not None:
-            progress(count, len(jobs), f"world {point.index // per_world + 1}/{exploration.worlds} "
-                     f"{point.arrangement} replication {job.replication + 1}")
+    ran = run_and_store(executor, jobs, exploration.points, store, progress,
+                        lambda point: f"world {point.index // per_world + 1}/{exploration.worlds} {point.arrangement}")
     return ExploreOutcome(total, total - len(jobs), ran)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
 from sim.experiment.replications import Progress, replications_for, run_replication
 from sim.experiment.sensitivity import indices, supported
-from sim.experiment.sweep_file import LoadedSweep, SweepFile, check_outputs, design_matrix
+from sim.experiment.sweep_file import LoadedSweep, Point, SweepFile, check_outputs, design_matrix
 from sim.metrics import catalogue
 from sim.metrics.stats import estimate
 from sim.results.store import Row, Store
@@ -46,6 +47,21 @@ def check_sweep(sweep: LoadedSweep, target: float | None, target_metric: str | N
                          "use a path from `residency run CONFIG --json`, such as residual_access.events.")
 
 
+def run_and_store(executor: Executor, jobs: list[Job], points: Sequence[Point], store: Store,
+                  progress: Progress | None, where: Callable[[Point], str]) -> int:
+    """Run the jobs, commit each one's row as it finishes and report progress; return how many ran.
+
+    A job's tag is the index of its point in `points`; `where` names the point in progress lines.
+    """
+    for count, (job, metrics) in enumerate(executor.map(run_metrics, jobs), start=1):
+        point = points[job.tag]
+        store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed,
+                      __version__, metrics)
+        if progress is not None:
+            progress(count, len(jobs), f"{where(point)} replication {job.replication}")
+    return len(jobs)
+
+
 def run_sweep(
     sweep: LoadedSweep,
     store: Store,
@@ -75,14 +91,8 @@ def run_sweep(
         if first_pass:
             skipped, first_pass = sum(wanted.values()) - len(jobs), False
         store.set_meta("planned", str(sum(wanted.values())))
-        for count, (job, metrics) in enumerate(executor.map(run_metrics, jobs), start=1):
-            point = sweep.points[job.tag]
-            store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed,
-                          __version__, metrics)
-            ran += 1
-            if progress is not None:
-                progress(count, len(jobs), f"point {point.index + 1}/{len(sweep.points)} "
-                         f"replication {job.replication}")
+        ran += run_and_store(executor, jobs, sweep.points, store, progress,
+                             lambda point: f"point {point.index + 1}/{len(sweep.points)}")
         if target is None:
             break
         grown = _grow_for_precision(sweep, store, wanted, target, target_metric or spec.outputs[0], maximum)

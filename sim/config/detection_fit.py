@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import optimize, stats
-
 from sim.config.facts import Fact
 
 #: Relative tolerance within which a config's rounded value counts as the fitted one.
@@ -52,6 +50,8 @@ def fit_detection_delay(incidents: list[Fact]) -> DelayFit:
     centres = [(a + b) / 2 for a, b in logs]
     mu0 = sum(centres) / len(centres)
     sd0 = math.sqrt(sum((c - mu0) ** 2 for c in centres) / len(centres)) or 0.5
+    from scipy import optimize  # deferred: scipy costs most of the CLI's start-up time
+
     best = optimize.minimize(negative_log_likelihood, [mu0, math.log(sd0)], method="Nelder-Mead",
                              options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
     mu, sigma = float(best.x[0]), float(math.exp(best.x[1]))
@@ -60,6 +60,8 @@ def fit_detection_delay(incidents: list[Fact]) -> DelayFit:
 
 
 def _log_interval_probability(log_lo: float, log_hi: float, mu: float, sigma: float) -> float:
+    from scipy import stats
+
     mass = float(stats.norm.cdf((log_hi - mu) / sigma) - stats.norm.cdf((log_lo - mu) / sigma))
     return math.log(max(mass, 1e-300))
 
@@ -68,6 +70,8 @@ def lognormal_cdf(days: float, median_days: float, sigma: float) -> float:
     """Return P(delay <= days) for a lognormal with this median and shape."""
     if sigma == 0:
         return 1.0 if days >= median_days else 0.0
+    from scipy import stats
+
     return float(stats.norm.cdf(math.log(days / median_days) / sigma))
 
 

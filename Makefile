@@ -27,7 +27,7 @@ test: $(VENV)/.installed-dev lint typecheck pytest
 
 ## test-fast: linters, type check and the tests not marked slow: the everyday loop (no coverage)
 test-fast: $(VENV)/.installed-dev lint typecheck
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow" -n auto
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check sim tests benchmarks
@@ -37,7 +37,7 @@ typecheck: $(VENV)/.installed-dev
 
 pytest: $(VENV)/.installed-dev
 	rm -f .coverage .coverage.*
-	$(BIN)/pytest -q --cov --cov-report=term
+	$(BIN)/pytest -q -n auto --cov --cov-report=term
 
 ## bench: speed and memory benchmark of the core (prints ratios, not a test)
 bench: $(VENV)/.installed-run

@@ -71,6 +71,7 @@ def test_replications_numbered_from_zero_and_daily(comparison: sim.Comparison) -
     assert daily["submitted_mean"].sum() == pytest.approx(reps["requests.submitted"].mean())
 
 
+@pytest.mark.slow
 def test_api_equals_cli(tmp_path: Path, comparison: sim.Comparison) -> None:
     """The CLI's comparison.csv, --json and daily.csv hold the API's numbers under the same names."""
     result = run_cli("compare", "oracle", "status_quo", "-r", "3", "--days", "20", "--seed", "7", "--json", "-q",
@@ -135,6 +136,7 @@ def test_plain_script_without_main_guard(tmp_path: Path) -> None:
     assert result.stdout.strip() == "True True"
 
 
+@pytest.mark.slow
 def test_notebook_runs() -> None:
     """examples/quickstart.ipynb executes top to bottom in a fresh kernel."""
     nbformat = pytest.importorskip("nbformat")

@@ -40,6 +40,7 @@ def test_five_arrangements_ship() -> None:
     assert len(names) >= 5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_conservation_every_request_accounted_for(path: Path) -> None:
     """Submitted equals granted + denied + expired + queued at the end, in every replication."""
@@ -119,6 +120,7 @@ def test_more_code_review_gives_fewer_covert_accesses() -> None:
         assert high.metrics["covert.human_exfiltration.events"] == low.metrics["covert.human_exfiltration.events"]
 
 
+@pytest.mark.slow
 def test_more_egress_monitoring_gives_fewer_exports() -> None:
     """Direction of change: watching egress more stops more bulk exports, and no code-borne read."""
     results = run([load("status_quo", ("controls.egress_monitoring_share", str(c)), ("scenario.days", "365"))

@@ -16,6 +16,7 @@ from sim.metrics import catalogue
 ARRANGEMENTS = sorted((ROOT / "configs" / "arrangements").glob("*.toml"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ARRANGEMENTS, ids=lambda p: p.stem)
 def test_years_sum_to_the_whole(path: Path) -> None:
     """Every additive metric's per-year figures sum to its whole-run figure (600 days: three years)."""
@@ -36,6 +37,7 @@ def test_years_sum_to_the_whole(path: Path) -> None:
     assert whole <= math.fsum(metrics[f"by_year.{y}.exposure.distinct_records"] for y in years) * (1 + 1e-9)
 
 
+@pytest.mark.slow
 def test_json_reports_each_year_with_the_usual_leaf() -> None:
     """`run --json` has by_year.<YYYY>.<path> leaves {mean, ci95} for the years the horizon touches."""
     result = run_cli("run", ROOT / "configs" / "arrangements" / "oracle.toml", "-r", "2", "--days", "220",

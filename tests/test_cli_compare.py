@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 RESIDENCY = str(Path(sys.executable).parent / "residency")
 
@@ -17,6 +19,7 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([RESIDENCY, *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
+@pytest.mark.slow
 def test_compare_defaults_to_every_arrangement_and_writes_reports(tmp_path: Path) -> None:
     """`residency compare` runs every shipped arrangement, baseline first, and writes its files."""
     done = cli("compare", "-r", "2", "--days", "20", "--out", str(tmp_path), "--workers", "2")
@@ -41,6 +44,7 @@ def test_compare_defaults_to_every_arrangement_and_writes_reports(tmp_path: Path
             assert float(row["diff_ci95_low"]) <= float(row["diff_vs_baseline"]) <= float(row["diff_ci95_high"])
 
 
+@pytest.mark.slow
 def test_compare_json_is_keyed_by_arrangement(tmp_path: Path) -> None:
     """`compare --json` prints one document per arrangement with the contract's leaves."""
     configs = [str(ROOT / "configs" / "arrangements" / f"{n}.toml") for n in ("status_quo", "oracle")]

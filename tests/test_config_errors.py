@@ -125,6 +125,7 @@ def cli_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CliOutco
         return {name: (configs[name], future.result()) for name, future in futures.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_cli_reports_broken_input(case: Broken, cli_outcomes: dict[str, CliOutcome]) -> None:
     """The CLI exits with code 2 and one paragraph naming the file or flag, the key and a fix."""

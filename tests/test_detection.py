@@ -21,6 +21,7 @@ SETTINGS = [("sites.singapore.access_logged", "true", "--set"), ("sites.virginia
 DELAY_MEAN_DAYS = 200 * math.exp(0.5**2 / 2)  # the lognormal's mean
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("days", [30, 150])
 def test_eventual_share_matches_the_probability_whatever_the_horizon(days: int) -> None:
     """The eventually-detected share estimates the detection probability; the within-horizon share is censored."""
@@ -42,6 +43,7 @@ def test_eventual_share_matches_the_probability_whatever_the_horizon(days: int) 
     assert within.mean is not None and within.mean < PROBABILITY / 2  # most delays outlast the horizon
 
 
+@pytest.mark.slow
 def test_longer_horizon_detects_more_within_it() -> None:
     """Within-horizon detection rises with the horizon while the eventual share stays put."""
     shares = {}

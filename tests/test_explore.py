@@ -47,6 +47,7 @@ def planted(planted_folder: Path) -> dict[str, Any]:
     return read_explore(planted_folder)
 
 
+@pytest.mark.slow
 def test_the_page_opens_with_the_robust_conclusion(planted_folder: Path, planted: dict[str, Any]) -> None:
     page = (planted_folder / "report" / "report.html").read_text(encoding="utf-8")
     first = planted["conclusion"][0]
@@ -112,6 +113,7 @@ def collapse(text: str) -> str:
     return re.sub(r"value = ([\d._]+), range = \[[^\]]*\]", r"value = \1, range = [\1, \1]", text)
 
 
+@pytest.mark.slow
 def test_collapsed_ranges_reproduce_compare(tmp_path: Path) -> None:
     for path in (HERE / "world.toml", *PLANTED):
         write_config(tmp_path, collapse(path.read_text(encoding="utf-8")), path.name)
@@ -134,6 +136,7 @@ def test_collapsed_ranges_reproduce_compare(tmp_path: Path) -> None:
             assert expected[name] == ("" if value is None else repr(round(value, 6))), name
 
 
+@pytest.mark.slow
 def test_kill_and_resume_gives_the_same_rows(tmp_path: Path) -> None:
     args = (*PLANTED, "--worlds", "8", "-r", "3", "--days", "20", "--workers", "1")
     whole = run_cli("explore", *args, "--out", tmp_path / "whole", "-q")

@@ -49,6 +49,7 @@ def test_reads_confined_to_a_site_would_expose_no_more(share: float) -> None:
     assert escape_site >= escape_whole
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ARRANGEMENTS, ids=lambda p: p.stem)
 def test_distinct_records_within_reads_and_holdings(path: Path) -> None:
     """Distinct records never exceed the records read nor the records held, in total and per year."""

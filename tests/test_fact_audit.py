@@ -25,6 +25,7 @@ PLANTED = MMC.read_text(encoding="utf-8").replace(
 )
 
 
+@pytest.mark.slow
 def test_every_shipped_config_passes_the_audit() -> None:
     """Each shipped arrangement and the validation config cite only facts that hold their numbers."""
     for path in SHIPPED:
@@ -69,6 +70,7 @@ def test_audit_names_the_included_file_that_sets_the_parameter() -> None:
     assert origins["controls.audit_delay_sigma"].endswith("configs/arrangements/oracle.toml")
 
 
+@pytest.mark.slow
 def test_audit_bad_input_exits_2(tmp_path: Path) -> None:
     """A missing config or no config at all is bad input: exit 2 with one paragraph."""
     missing = run_cli("facts", "--audit", tmp_path / "nope.toml")
@@ -111,6 +113,7 @@ def _planted_incident(index: int, lo_day: int, hi_day: int) -> Fact:
                 Incident(access, disclosed))
 
 
+@pytest.mark.slow
 def test_fit_recovers_a_known_lognormal() -> None:
     """Narrow intervals at the quantiles of LN(median 100 d, sigma 0.5) give back those values."""
     n = 200

@@ -213,6 +213,7 @@ def tick_names(ax: Axes, configs: dict[str, Config]) -> list[str]:
     return [by_label[label.get_text().replace("\n", " ")] for label in ax.get_xticklabels()]  # labels wrap
 
 
+@pytest.mark.slow
 def test_residual_by_channel_bars_are_the_channel_means(compare_figures: dict[str, Figure],
                                                         summaries: dict[str, dict[str, Any]],
                                                         configs: dict[str, Config]) -> None:
@@ -743,6 +744,7 @@ def texts_of(figure: Figure) -> list[str]:
     return [t for t in found if t.strip()]
 
 
+@pytest.mark.slow
 def test_no_id_or_metric_path_in_any_figure_text(compare_figures: dict[str, Figure],
                                                  experiment_figures: dict[str, dict[str, Figure]],
                                                  configs: dict[str, Config]) -> None:

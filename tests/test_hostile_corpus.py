@@ -370,6 +370,7 @@ def in_process(args: list[str], cwd: Path) -> tuple[int, str]:
     return code, buffer.getvalue()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.category}:{c.id}" for c in CASES])
 def test_hostile_input_is_refused_cleanly(case: Case, tmp_path: Path) -> None:
     """Exit 2, no traceback, the key or path named, nothing written outside the output folder."""

@@ -97,6 +97,7 @@ print(json.dumps(files))
 """
 
 
+@pytest.mark.slow
 def test_conventions_version_completion_flags_and_markup() -> None:
     """-V prints the version; completion is offered; flags show no type; `[dask]` survives the markup."""
     from sim import __version__
@@ -113,6 +114,7 @@ def test_conventions_version_completion_flags_and_markup() -> None:
     assert "## Unreleased" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_init_writes_a_valid_config_that_includes_the_world_by_name(tmp_path: Path) -> None:
     """init copies a shipped arrangement, renamed, including the world by name; it validates anywhere."""
     result = run_cli("init", "walmart", "--from", "google", cwd=tmp_path)
@@ -151,6 +153,7 @@ high = 365.0
 """
 
 
+@pytest.mark.slow
 def test_exports_csv_json_parquet(tmp_path: Path) -> None:
     """results, sensitivity and facts export CSV, JSON and Parquet with the same rows and interval names."""
     pd = pytest.importorskip("pandas")

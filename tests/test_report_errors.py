@@ -170,6 +170,7 @@ def outcomes(small_compare: Path, tmp_path_factory: pytest.TempPathFactory) -> d
                 for name, (_, culprit, key, work) in prepared.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", params(CLI_CASES))
 def test_report_rejects_bad_input(case: Case, outcomes: dict[str, Outcome]) -> None:
     """Exit code 2, no traceback, one paragraph that names the folder or file (and key) and says how to fix it."""

@@ -64,6 +64,7 @@ def svg_report(small_compare: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return build_report(small_compare, tmp_path_factory.mktemp("svg_report"), "svg")
 
 
+@pytest.mark.slow
 def test_page_is_self_contained(png_report: Path) -> None:
     """Nothing on the page points at the network: every image is a data: URI that decodes to a PNG."""
     page = png_report.read_text(encoding="utf-8")
@@ -125,6 +126,7 @@ def test_markdown_links_the_figure_files(png_report: Path, small_compare: Path) 
         assert f"| {label} |" in markdown
 
 
+@pytest.mark.slow
 def test_svg_report_embeds_inline_svg(svg_report: Path) -> None:
     """With --format svg every figure is inline SVG on the page, and still nothing is fetched."""
     page = svg_report.read_text(encoding="utf-8")

@@ -186,6 +186,7 @@ def test_a_design_that_repeats_a_point_still_gets_indices(tmp_path: Path) -> Non
         store.close()
 
 
+@pytest.mark.slow
 def test_sensitivity_of_a_grid_sweep_is_a_clear_error(tmp_path: Path) -> None:
     """`residency sensitivity` on a grid sweep's folder exits 2 saying only sampled designs have indices."""
     text = f"""

@@ -260,6 +260,7 @@ def bad_sweep_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[
         return dict(zip(BAD_SWEEPS, pool.map(one, BAD_SWEEPS), strict=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(BAD_SWEEPS))
 def test_bad_sweep_file_is_one_readable_error(
     name: str, bad_sweep_runs: dict[str, tuple[Path, CompletedProcess[str]]],

@@ -43,6 +43,7 @@ def test_run_adds_replications_until_the_interval_is_within_target() -> None:
     assert (high - low) / 2 <= 0.02 * abs(leaf["mean"])
 
 
+@pytest.mark.slow
 def test_run_stops_at_max_replications_and_says_the_target_was_not_reached() -> None:
     """With --max-replications 3 an unreachable target stops at 3 and says so."""
     result = run_cli(*RUN, "--target-ci", "0.02", "--target-metric", "friction.wait_hours",
@@ -86,6 +87,7 @@ values = [0.05, 8.0]
 """
 
 
+@pytest.mark.slow
 def test_sweep_target_ci_adds_rows_where_the_interval_was_too_wide(tmp_path: Path) -> None:
     """`sweep --target-ci` grows only points whose interval over the sweep's replications was too wide."""
     path = write_sweep(tmp_path, SWEEP)

@@ -271,6 +271,7 @@ def answers_of(stdout: str) -> list[str]:
     return [line.strip() for line in stdout.splitlines() if line.strip().startswith(ANSWER)]
 
 
+@pytest.mark.slow
 def test_step_runs_one_step_beside_the_previous(tiny: Path) -> None:
     """`--step 2` tells step 2 only, with step 1's figures as a column for comparison."""
     result = run_tiny(tiny, "--step", "2")
@@ -284,6 +285,7 @@ def test_step_runs_one_step_beside_the_previous(tiny: Path) -> None:
     assert len(answers_of(result.stdout)) == 2
 
 
+@pytest.mark.slow
 def test_step_after_a_comparing_step_runs(tiny: Path) -> None:
     """`--step 3` works although step 2 (run for comparison) asks for a difference to step 1."""
     result = run_tiny(tiny, "--step", "3")
@@ -299,12 +301,14 @@ def test_step_out_of_range_is_refused(tiny: Path, step: str) -> None:
     assert_clean_failure(run_tiny(tiny, "--step", step), "--step", "1 to 3")
 
 
+@pytest.mark.slow
 def test_unknown_trace_actor_is_refused(tiny: Path) -> None:
     """`--trace-actor nobody` exits 2 and lists the actor groups."""
     assert_clean_failure(run_tiny(tiny, "--step", "1", "--trace", "3", "--trace-actor", "nobody"),
                          "--trace-actor", "nobody", "cn_engineers")
 
 
+@pytest.mark.slow
 def test_trace_is_narrated_in_the_actors_local_time(tiny: Path) -> None:
     """`--trace 4` narrates four events, each 'day N (date), HH:MM Shanghai time' for engineers in China."""
     result = run_tiny(tiny, "--step", "1", "--trace", "4")
@@ -316,6 +320,7 @@ def test_trace_is_narrated_in_the_actors_local_time(tiny: Path) -> None:
     assert "cn_engineers" not in result.stdout
 
 
+@pytest.mark.slow
 def test_seed_changes_the_numbers(tiny: Path) -> None:
     """`--seed` draws other years: the answers change."""
     default = run_tiny(tiny, "--step", "2")

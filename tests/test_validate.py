@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, run_cli
 
 import sim
@@ -67,6 +68,7 @@ def test_every_problem_at_once_unknown_keys_first(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_unrouted_pairs_warn_and_strict_exits_2(tmp_path: Path) -> None:
     """A config that gives an actor group no route validates with warnings; --strict makes it exit 2."""
     path = write(tmp_path, UNROUTED, "unrouted.toml")
@@ -79,6 +81,7 @@ def test_unrouted_pairs_warn_and_strict_exits_2(tmp_path: Path) -> None:
     assert strict.returncode == 2
 
 
+@pytest.mark.slow
 def test_run_counts_requests_lost_to_unrouted_pairs(tmp_path: Path) -> None:
     """Requests lost per unrouted pair add up to no_route (every no_route here is unrouted) and are reported."""
     path = write(tmp_path, UNROUTED, "unrouted.toml")
@@ -98,6 +101,7 @@ def test_run_counts_requests_lost_to_unrouted_pairs(tmp_path: Path) -> None:
     assert strict.returncode == 2
 
 
+@pytest.mark.slow
 def test_shipped_files_validate_strict() -> None:
     """Every shipped arrangement, sweep and lesson validates cleanly, even under --strict."""
     files = sorted(p for p in (ROOT / "configs").glob("*/*.toml") if p.parent.name != "common")
@@ -123,6 +127,7 @@ def test_bad_sweep_and_lesson_are_checked(tmp_path: Path) -> None:
     assert any(str(missing) in line and "nosuch" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_facts_marks_schema_defaults(tmp_path: Path) -> None:
     """Every parameter the run uses is listed, defaults marked, in facts and in resolved_config.json."""
     loaded = sim.load("oracle")

@@ -59,6 +59,7 @@ def test_the_page_opens_with_the_robust_conclusion(planted_folder: Path, planted
     assert "P(row leaves less than column)" in page and "History matching" in page
 
 
+@pytest.mark.slow
 def test_contract_paths_are_present(planted: dict[str, Any]) -> None:
     assert planted["worlds"] == WORLDS and planted["metric"] == "at_rest_abroad.record_days"
     for name in ("pinned", "ranged"):
@@ -74,6 +75,7 @@ def test_contract_paths_are_present(planted: dict[str, Any]) -> None:
     assert planted["parameters"]["actors.abroad.requests_per_hour"]["shared"] is True
 
 
+@pytest.mark.slow
 def test_p_less_is_the_share_of_the_range_below_the_flip(planted: dict[str, Any]) -> None:
     share = planted["pairwise"]["ranged"]["pinned"]["p_less"]
     low, high = share["ci95"]
@@ -83,6 +85,7 @@ def test_p_less_is_the_share_of_the_range_below_the_flip(planted: dict[str, Any]
     assert next(iter(importance)) == SHARE
 
 
+@pytest.mark.slow
 def test_prim_bounds_the_flipping_parameter_near_its_threshold(planted: dict[str, Any]) -> None:
     [found] = planted["discovery"]
     assert found["question"] == "ranged < pinned"
@@ -93,6 +96,7 @@ def test_prim_bounds_the_flipping_parameter_near_its_threshold(planted: dict[str
     assert box["coverage"] >= 0.8 and box["density"] >= 0.8
 
 
+@pytest.mark.slow
 def test_history_matching_rules_out_the_contradicted_end(planted: dict[str, Any]) -> None:
     matched = planted["history_match"]
     shares = planted["world_values"]["parameters"][SHARE]

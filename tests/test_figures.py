@@ -242,6 +242,7 @@ def test_residual_by_channel_bars_are_the_channel_means(compare_figures: dict[st
         assert y0 == y1 == pytest.approx(leaf(summaries[name], "residual_access.events")["mean"], rel=1e-12)
 
 
+@pytest.mark.slow
 def test_residual_by_channel_whiskers_span_the_total_interval(compare_figures: dict[str, Figure],
                                                               summaries: dict[str, dict[str, Any]],
                                                               configs: dict[str, Config]) -> None:
@@ -258,6 +259,7 @@ def test_residual_by_channel_whiskers_span_the_total_interval(compare_figures: d
         assert sorted((low, high)) == pytest.approx(ci, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_residual_by_channel_takes_a_log_scale_when_values_span_orders_of_magnitude(
         compare_figures: dict[str, Figure], summaries: dict[str, dict[str, Any]]) -> None:
     """Microsoft's handful of accesses and the status quo's thousands share a log axis; close values keep linear."""
@@ -273,6 +275,7 @@ def test_residual_by_channel_takes_a_log_scale_when_values_span_orders_of_magnit
     assert needs_log([5.0, 10_000.0]) and not needs_log([5.0, 400.0]) and not needs_log([0.0, 0.0])
 
 
+@pytest.mark.slow
 def test_residual_by_channel_has_title_units_and_caption(compare_figures: dict[str, Figure],
                                                          small_compare: Path) -> None:
     """The channel figure has a title, axis labels with units, and a legend naming every channel."""
@@ -294,6 +297,7 @@ def test_residual_by_channel_has_title_units_and_caption(compare_figures: dict[s
     assert manifest["version"] == __version__
 
 
+@pytest.mark.slow
 def test_every_compare_figure_has_title_labels_and_caption(compare_figures: dict[str, Figure],
                                                            small_compare: Path) -> None:
     """Every figure of the compare report has a title, labelled axes and the caption of the run."""
@@ -325,6 +329,7 @@ def test_rolling_mean_by_hand() -> None:
     assert plots.rolling_mean([0.1, 0.2, 0.7, 0, 0, 0], window=3)[-1] == 0.0
 
 
+@pytest.mark.slow
 def test_daily_timeline_draws_the_daily_series(compare_figures: dict[str, Figure], small_compare: Path) -> None:
     """The top panel is the 7-day trailing mean of residual events; the bottom, records abroad in millions."""
     top, bottom = compare_figures["daily_timeline"].axes[:2]
@@ -346,6 +351,7 @@ def test_daily_timeline_draws_the_daily_series(compare_figures: dict[str, Figure
     assert "7-day" in top.get_ylabel() and "millions" in bottom.get_ylabel()
 
 
+@pytest.mark.slow
 def test_daily_timeline_marks_the_milestones(compare_figures: dict[str, Figure], configs: dict[str, Config]) -> None:
     """Each milestone date gets a dotted line in both panels, and the key lists every date."""
     figure = compare_figures["daily_timeline"]
@@ -379,6 +385,7 @@ def test_milestones_stay_inside_the_simulated_days() -> None:
 
 
 # -- friction against residual ----------------------------------------------------------------
+@pytest.mark.slow
 def test_friction_vs_residual_points_and_interval_crosses(compare_figures: dict[str, Figure],
                                                           summaries: dict[str, dict[str, Any]],
                                                           configs: dict[str, Config]) -> None:
@@ -447,6 +454,7 @@ def test_ecdf_from_histogram_by_hand() -> None:
     assert plots.ecdf_from_histogram([]) == ([], [])
 
 
+@pytest.mark.slow
 def test_wait_ecdf_draws_the_wait_histogram(compare_figures: dict[str, Figure], small_compare: Path,
                                             summaries: dict[str, dict[str, Any]]) -> None:
     """Each gated arrangement's ECDF is its wait histogram's; its p95 line is the summary's p95 mean."""
@@ -476,6 +484,7 @@ def test_wait_ecdf_draws_the_wait_histogram(compare_figures: dict[str, Figure], 
     assert ax.get_xscale() == "log"
 
 
+@pytest.mark.slow
 def test_arrangement_without_steward_gate_draws_no_ecdf(compare_figures: dict[str, Figure], small_compare: Path,
                                                         configs: dict[str, Config]) -> None:
     """status_quo has no steward route, no waits, and no ECDF in the figure."""
@@ -492,6 +501,7 @@ def test_exceedance_points_by_hand() -> None:
     assert plots.exceedance_points([3.0, 1.0, 3.0, 2.0]) == ([1.0, 2.0, 3.0, 3.0], [0.75, 0.5, 0.0, 0.0])
 
 
+@pytest.mark.slow
 def test_exceedance_draws_the_replications(compare_figures: dict[str, Figure], small_compare: Path) -> None:
     """Each curve's points are the sorted replication values and the share of replications above each."""
     ax = compare_figures["exceedance"].axes[0]
@@ -628,6 +638,7 @@ def routes_drawn(figure: Figure) -> dict[str, FancyArrowPatch]:
             if isinstance(p, FancyArrowPatch) and str(p.get_gid()).startswith("route:")}
 
 
+@pytest.mark.slow
 def test_dataflow_map_draws_nodes_routes_and_leaks(compare_figures: dict[str, Figure], configs: dict[str, Config],
                                                    summaries: dict[str, dict[str, Any]]) -> None:
     """One node per actor group and site, one arrow per open route, thick and coloured exactly where it leaks."""
@@ -657,6 +668,7 @@ def test_dataflow_map_draws_nodes_routes_and_leaks(compare_figures: dict[str, Fi
             assert arrow.get_linewidth() > 2 if red else arrow.get_linewidth() < 2
 
 
+@pytest.mark.slow
 def test_dataflow_map_known_cases(compare_figures: dict[str, Figure]) -> None:
     """status_quo's China-based engineers leak through the parent's approval; Microsoft blocks them."""
     status_quo = routes_drawn(compare_figures["dataflow_status_quo"])
@@ -681,6 +693,7 @@ def test_unrouted_pairs_are_flagged_apart_from_blocked_ones() -> None:
 
 
 # -- colours ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_arrangement_colours_agree_across_figures(compare_figures: dict[str, Figure],
                                                   configs: dict[str, Config]) -> None:
     """Each arrangement has its configured colour in every figure, and different arrangements differ."""
@@ -795,6 +808,7 @@ def test_coinciding_series_are_both_visible_and_declared() -> None:
         curves.axes[0], "exceedance:second").get_linewidth()
 
 
+@pytest.mark.slow
 def test_intervals_are_drawn_wherever_an_estimate_has_one(compare_figures: dict[str, Figure],
                                                           experiment_figures: dict[str, dict[str, Figure]]) -> None:
     """Totals, points, exceedance curves, sweep points and heatmap cells all carry their interval."""

@@ -190,6 +190,7 @@ def test_report_rejects_bad_input(case: Case, outcomes: dict[str, Outcome]) -> N
     assert "report:" not in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", params(LIBRARY_CASES))
 def test_build_report_raises_input_error(case: Case, small_compare: Path, tmp_path: Path) -> None:
     """build_report turns a broken results folder into an InputError naming the file (and key) and a fix."""
@@ -206,6 +207,7 @@ def test_build_report_raises_input_error(case: Case, small_compare: Path, tmp_pa
     assert not (tmp_path / "report" / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_rejected_format_writes_nothing(outcomes: dict[str, Outcome]) -> None:
     """A bad --format is refused before any figure or page is written."""
     assert not (outcomes["format-gif"].work / "gif_report").exists()

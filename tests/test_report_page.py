@@ -79,6 +79,7 @@ def test_page_is_self_contained(png_report: Path) -> None:
         assert width > 0 and height > 0
 
 
+@pytest.mark.slow
 def test_headline_table_has_one_row_per_arrangement(png_report: Path, small_compare: Path) -> None:
     """The #headline table lists each compared arrangement once, in the manifest's order."""
     manifest = json.loads((small_compare / "manifest.json").read_text(encoding="utf-8"))
@@ -86,6 +87,7 @@ def test_headline_table_has_one_row_per_arrangement(png_report: Path, small_comp
     assert headline_names(png_report.read_text(encoding="utf-8")) == display_names(small_compare, SMALL_COMPARE)
 
 
+@pytest.mark.slow
 def test_page_opens_with_findings_written_from_the_results(png_report: Path, small_compare: Path) -> None:
     """The first paragraph names the arrangement that leaves least, its mean and interval, and the baseline gap."""
     page = png_report.read_text(encoding="utf-8")
@@ -106,6 +108,7 @@ def test_page_opens_with_findings_written_from_the_results(png_report: Path, sma
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", text)  # no ids in the prose
 
 
+@pytest.mark.slow
 def test_tables_have_one_title_and_numbers_do_not_wrap(png_report: Path) -> None:
     """Each table's title is its heading only (no repeated caption), and cells keep intervals on one line."""
     page = png_report.read_text(encoding="utf-8")
@@ -114,6 +117,7 @@ def test_tables_have_one_title_and_numbers_do_not_wrap(png_report: Path) -> None
     assert "td { white-space: nowrap; }" in page
 
 
+@pytest.mark.slow
 def test_markdown_links_the_figure_files(png_report: Path, small_compare: Path) -> None:
     """report.md exists beside the page and links exactly the figure files that were written."""
     markdown = (png_report.parent / "report.md").read_text(encoding="utf-8")

@@ -304,6 +304,7 @@ def grid_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "out"
 
 
+@pytest.mark.slow
 def test_results_csv_has_one_line_per_row(grid_results: Path) -> None:
     """`results --format csv` prints a header with factor columns and one line per stored row."""
     result = run_cli("results", grid_results, "--format", "csv")
@@ -319,6 +320,7 @@ def test_results_csv_has_one_line_per_row(grid_results: Path) -> None:
     assert {r["arrangement"] for r in rows} == {"mmc", "oracle"}
 
 
+@pytest.mark.slow
 def test_results_json_parses(grid_results: Path) -> None:
     """`results --format json` prints strict JSON (no NaN) with one record per row."""
     result = run_cli("results", grid_results, "--format", "json")
@@ -335,6 +337,7 @@ def test_results_json_parses(grid_results: Path) -> None:
     assert all(isinstance(r["requests.submitted"], float) for r in records)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_results_summary_has_one_record_per_point(fmt: str, grid_results: Path) -> None:
     """`results --summary` gives each point's outputs with .mean, .ci95_low and .ci95_high."""

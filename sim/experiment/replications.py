@@ -10,6 +10,7 @@ from sim.config.schema import Config
 from sim.experiment.executors import Executor, Job, LocalExecutor, default_workers
 from sim.metrics.recorder import Recorder, ReplicationResult
 from sim.metrics.stats import estimate, t_quantile
+from sim.model.fast import Engine, FastWorld
 from sim.model.rng import Streams
 from sim.model.world import World
 from sim.results.scenario import ScenarioResult
@@ -20,10 +21,15 @@ __all__ = ["Progress", "ScenarioResult", "default_workers", "run_replication", "
            "run_to_precision"]
 
 
-def run_replication(config: Config, seed: int, replication: int) -> ReplicationResult:
-    """Run one replication of a config and return its metrics."""
+def run_replication(config: Config, seed: int, replication: int, engine: Engine = "fast") -> ReplicationResult:
+    """Run one replication of a config with an engine and return its metrics.
+
+    Both engines give the same results to the bit; the fast one (the default) settles
+    requests in batches, the event one request by request.
+    """
     recorder = Recorder(config)
-    world = World(config, Streams(seed, replication), recorder)
+    streams = Streams(seed, replication)
+    world = FastWorld(config, streams, recorder) if engine == "fast" else World(config, streams, recorder)
     pending = world.run()
     return recorder.finish(pending)
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from sim.config.checks import unrouted_metric, unrouted_pairs
 from sim.config.schema import CHANNELS, Channel, Config
 from sim.metrics.years import YearTally, day_years, exposure_tallies, year_metrics
@@ -34,6 +36,7 @@ from sim.model.events import (
     Submitted,
     Transferred,
 )
+from sim.model.tally import Tally
 
 HOURS_PER_DAY = 24.0
 # Wait histogram: bin 0 holds zero waits, bin 1 waits under 1e-3 h, then 200 log-spaced bins
@@ -90,6 +93,13 @@ def hist_quantile(counts: list[int], q: float) -> float:
             return low + (high - low) * (target - running) / count
         running += count
     return hist_edges(len(counts) - 1)[1]
+
+
+def _running_sum(start: float, addends: np.ndarray) -> float:
+    """Return `start` plus the addends added one by one, in order (never pairwise)."""
+    if not addends.size:
+        return start
+    return float(np.add.accumulate(np.concatenate(([start], addends)))[-1])
 
 
 class GateLedger:
@@ -180,6 +190,52 @@ class Recorder:
     def notify(self, event: Event) -> None:
         """Take one event: every kind has its own accumulator."""
         self._handlers[type(event)](event)
+
+    def tally(self, tally: Tally) -> None:
+        """Take a batch of requests' bulk contributions, adding float sums in the order given."""
+        counts = self.counts
+        counts["submitted"] += tally.submitted.size
+        self._add_days(self.daily["submitted"], tally.submitted)
+        for outcome, instants in tally.decided.items():
+            counts[outcome] += instants.size
+            self._add_days(self.daily[outcome], instants)
+        counts["decision_hours"] = _running_sum(counts["decision_hours"], tally.decision_hours)
+        counts["gated_decisions"] += tally.decision_hours.size
+        counts["emergency"] += tally.emergency
+        for pair, lost in tally.no_route.items():
+            counts["no_route"] += lost
+            if pair in self.unrouted:
+                self.unrouted[pair] += lost
+        self._reviews(tally.review_starts, tally.waits)
+        for cls, events in tally.class_events.items():
+            self.class_events[cls] += events
+        if tally.gate is not None:
+            self.gate.queue_area = tally.gate.queue_area
+            self.gate.busy_hours = tally.gate.busy_hours
+            self.gate.available_hours = tally.gate.available_hours
+
+    def _reviews(self, starts: np.ndarray, waits: np.ndarray) -> None:
+        if not waits.size:
+            return
+        self.counts["reviewed"] += waits.size
+        self.counts["wait_sum"] = _running_sum(self.counts["wait_sum"], waits)
+        days = np.minimum(starts // HOURS_PER_DAY, self.days - 1).astype(np.int64)
+        sums = np.array(self.wait_sum_daily)
+        np.add.at(sums, days, waits)  # unbuffered: each day's waits are added in order
+        self.wait_sum_daily = sums.tolist()
+        self._add_days(self.wait_count_daily, starts)
+        positive = waits[waits > 0.0]
+        self.wait_hist[0] += waits.size - positive.size
+        for wait in positive.tolist():
+            self.wait_hist[hist_index(wait)] += 1
+
+    def _add_days(self, column: list[float], instants: np.ndarray) -> None:
+        if not instants.size:
+            return
+        days = np.minimum(instants // HOURS_PER_DAY, self.days - 1).astype(np.int64)
+        per_day = np.bincount(days, minlength=self.days)
+        for day in np.flatnonzero(per_day).tolist():
+            column[day] += int(per_day[day])
 
     def _day(self, t: float) -> int:
         return min(int(t // HOURS_PER_DAY), self.days - 1)

@@ -70,6 +70,24 @@ def hist_index(wait: float) -> int:
     return min(index, HIST_BINS - 1)
 
 
+def hist_indexes(waits: np.ndarray) -> np.ndarray:
+    """Return `hist_index` of each positive wait, exactly as the scalar function gives it.
+
+    numpy's log10 may differ from libm's in the last bits (SIMD versions differ between CPUs),
+    which moves a bin only for a wait within about 1e-12 of a bin edge on the bin scale; waits
+    within 1e-6 of an edge are binned again with `hist_index` itself, the rest keep numpy's bin.
+    """
+    out = np.ones(waits.size, dtype=np.int64)
+    above = waits >= 10.0**HIST_MIN_LOG
+    with np.errstate(divide="ignore"):
+        scaled = (np.log10(waits[above]) - HIST_MIN_LOG) * HIST_PER_DECADE
+    index = np.minimum(2 + np.floor(scaled).astype(np.int64), HIST_BINS - 1)
+    near = np.abs(scaled - np.round(scaled)) < 1e-6
+    index[near] = [hist_index(wait) for wait in waits[above][near].tolist()]
+    out[above] = index
+    return out
+
+
 def hist_edges(index: int) -> tuple[float, float]:
     """Return the lower and upper wait (hours) of a histogram bin."""
     if index == 0:
@@ -226,8 +244,8 @@ class Recorder:
         self._add_days(self.wait_count_daily, starts)
         positive = waits[waits > 0.0]
         self.wait_hist[0] += waits.size - positive.size
-        for wait in positive.tolist():
-            self.wait_hist[hist_index(wait)] += 1
+        for index, count in zip(*np.unique(hist_indexes(positive), return_counts=True), strict=True):
+            self.wait_hist[int(index)] += int(count)
 
     def _add_days(self, column: list[float], instants: np.ndarray) -> None:
         if not instants.size:

@@ -256,11 +256,16 @@ class FastWorld:
             parts.append((t, np.full(n, k, dtype=np.int64), purpose, group.class_of[local], u, z, preferred))
         if not parts:
             return None
-        t, group_of, purpose, cls, u, z, preferred = (np.concatenate(column) for column in zip(*parts, strict=True))
-        order = np.argsort(t, kind="stable")
+        if len(parts) == 1:
+            t, group_of, purpose, cls, u, z, preferred = parts[0]
+        else:
+            t, group_of, purpose, cls, u, z, preferred = (np.concatenate(column) for column in zip(*parts, strict=True))
+            order = np.argsort(t, kind="stable")
+            t, group_of, purpose, cls, u, z, preferred = (
+                column[order] for column in (t, group_of, purpose, cls, u, z, preferred))
         n = t.size
-        batch = _Batch(t[order], group_of[order], purpose[order], cls[order], u[order], z[order],
-                       preferred[order], np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64))
+        batch = _Batch(t, group_of, purpose, cls, u, z, preferred,
+                       np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64))
         self._route(batch)
         return batch
 
@@ -294,7 +299,7 @@ class FastWorld:
         self._order += len(self.slow.held)
         self.slow.held = []
         if batch is not None:
-            self._dispatch(batch, tally, hours, reads)
+            self._dispatch(batch, tally, hours, reads, limit)
         instants = np.concatenate([h[0] for h in hours])
         values = np.concatenate([h[1] for h in hours])
         now = instants < limit
@@ -309,7 +314,7 @@ class FastWorld:
             self.observer.notify(event)
 
     def _dispatch(self, b: _Batch, tally: Tally, hours: list[tuple[np.ndarray, np.ndarray]],
-                  reads: list[tuple[float, int, Event]]) -> None:
+                  reads: list[tuple[float, int, Event]], limit: float) -> None:
         tally.submitted = b.t
         granted: list[np.ndarray] = []
         denied: list[np.ndarray] = []
@@ -328,7 +333,7 @@ class FastWorld:
         granted.append(b.t[urgent])
         tally.emergency = int(urgent.size)
         self._reads(b, urgent, b.t[urgent], b.t[urgent], "emergency", tally, reads)
-        self._review(b, steward, emergency, tally, hours, reads, granted, denied)
+        self._review(b, steward, emergency, limit, tally, hours, reads, granted, denied)
         tally.decided = {"granted": np.concatenate(granted), "denied": np.concatenate(denied),
                          "expired": tally.decided.get("expired", np.empty(0))}
 
@@ -337,7 +342,7 @@ class FastWorld:
         """Return a per-request value that depends on the request's actor group, group by group."""
         out: np.ndarray = np.zeros(idx.size, dtype=dtype)
         groups = b.group[idx]
-        for k in np.unique(groups).tolist():
+        for k in np.flatnonzero(np.bincount(groups, minlength=len(self.groups))).tolist():
             mask = groups == k
             out[mask] = lookup(self.groups[k], idx[mask])
         return out
@@ -359,7 +364,7 @@ class FastWorld:
         denied.append(when[~yes])
         self._reads(b, idx[yes], when[yes], b.t[idx[yes]], "parent_approval", tally, reads)
 
-    def _review(self, b: _Batch, steward: np.ndarray, emergency: np.ndarray, tally: Tally,
+    def _review(self, b: _Batch, steward: np.ndarray, emergency: np.ndarray, limit: float, tally: Tally,
                 hours: list[tuple[np.ndarray, np.ndarray]], reads: list[tuple[float, int, Event]],
                 granted: list[np.ndarray], denied: list[np.ndarray]) -> None:
         gate = self.config.gatekeeper
@@ -375,13 +380,12 @@ class FastWorld:
         expiry = gate.expiry_hours
         expires = np.full(steward.size, math.inf) if expiry is None else arrivals + expiry
         expires[emergency] = math.inf
-        out = run_gate(self.gate, arrivals.tolist(), review, expires.tolist(), emergency.tolist())
-        status = np.array(out.status, dtype=np.int64)
-        start = np.array(out.start)
-        expired = (status == EXPIRED) & ~emergency
-        started = (status == STARTED) & ~emergency
+        out = run_gate(self.gate, arrivals, review, expires, emergency, limit)
+        start = out.start
+        expired = (out.status == EXPIRED) & ~emergency
+        started = (out.status == STARTED) & ~emergency
         tally.review_starts = start[started]
-        tally.waits = np.array(out.wait)[started]
+        tally.waits = (start - arrivals)[started]
         done = start + np.array(review)
         decided = started & (done < self.horizon)
         idx, when = steward[decided], done[decided]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ARRANGEMENTS, MMC
+from conftest import ARRANGEMENTS, MMC, run_cli
 
 from sim.config.loader import load_config
 from sim.config.schema import Config, WorkingHours
-from sim.experiment.replications import run_replication
+from sim.experiment import replications
+from sim.experiment.replications import engine_for, engine_used, run_replication
 from sim.metrics.recorder import Recorder, ReplicationResult
+from sim.model import fastsupport
 from sim.model.fast import FastWorld
 from sim.model.rng import Streams
 from sim.model.world import World
@@ -115,3 +118,33 @@ def test_results_do_not_depend_on_the_batch_length() -> None:
 def test_run_replication_takes_either_engine() -> None:
     config = shorter(load_config(MMC).config, 20)
     assert_identical(run_replication(config, SEED, 0, engine="event"), run_replication(config, SEED, 0))
+
+
+def test_a_config_the_fast_engine_was_not_verified_for_runs_on_the_event_engine(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    config = with_gate(shorter(load_config(MMC).config, 10), expiry_hours=0.5)
+    assert engine_for(config, "fast") == ("fast", None)
+    verified = dict(fastsupport.VERIFIED)
+    verified["Gatekeeper"] = verified["Gatekeeper"] - {"expiry_hours"}
+    monkeypatch.setattr(fastsupport, "VERIFIED", verified)
+    engine, reason = engine_for(config, "fast")
+    assert engine == "event" and reason is not None and "gatekeeper.expiry_hours" in reason
+    assert engine_used([config], "fast") == {"engine": "event", "engine_reason": f"mmc: {reason}"}
+    # A field at its default changes nothing, so the plain config still runs fast.
+    assert engine_for(shorter(load_config(MMC).config, 10), "fast") == ("fast", None)
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("the fast engine ran a config it was not verified for")
+
+    monkeypatch.setattr(replications, "FastWorld", refuse)
+    assert_identical(run_replication(config, SEED, 0), run(config, "event"))
+
+
+def test_the_cli_records_the_engine_in_the_manifest(tmp_path: Path) -> None:
+    for engine in ("fast", "event"):
+        out = tmp_path / engine
+        result = run_cli("run", MMC, "--days", "3", "-r", "1", "--engine", engine, "--out", out, "-q")
+        assert result.returncode == 0, result.stderr
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["engine"] == engine and "engine_reason" not in manifest
+    assert (tmp_path / "fast" / "summary.json").read_bytes() == (tmp_path / "event" / "summary.json").read_bytes()

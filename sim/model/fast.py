@@ -18,28 +18,31 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from sim.config.schema import Config
+from sim.config.schema import CHANNELS, Config
 from sim.model.batched import ArrivalCursor
-from sim.model.calendar import working_windows
-from sim.model.decisions import Decisions
+from sim.model.calendar import HOURS_PER_DAY, working_windows
+from sim.model.decisions import CHANNEL_OF, Decisions
 from sim.model.draws import (
     REQUEST_NORMALS,
     REQUEST_UNIFORMS,
+    U_AUDIT,
     U_CLASS,
+    U_CONTROL,
     U_DECISION,
     U_OVERRIDE,
     U_PURPOSE,
     U_REVIEW,
     U_SITE,
+    Z_AUDIT_DELAY,
     Z_PARENT_DELAY,
     Z_RECORDS,
     Z_REVIEW,
 )
-from sim.model.events import Accessed, Event, Gate, Grant, Observer, Request, ShiftsPlanned
+from sim.model.events import COVERT_MODES, GRANTS, Accessed, Event, Gate, Grant, Observer, ShiftsPlanned
 from sim.model.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
 from sim.model.rng import Streams
 from sim.model.routing import Actor, Candidate, control_probability
-from sim.model.tally import GateTotals, Tally
+from sim.model.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED, GateTotals, Reads, Tally
 from sim.model.world import World
 
 #: The engines that run a replication: the fast one (this module) and the event one (`World`).
@@ -182,8 +185,9 @@ class FastWorld:
         self.gate.available_hours = self.slow.rostered
         self.parent_pending = 0
         self.carry_hours = (np.empty(0), np.empty(0))  # decision hours reported later: (instant, hours)
-        self.carry_reads: list[tuple[float, int, Event]] = []
+        self.carry_reads = Reads.empty()
         self._order = 0
+        self._tables()
 
     def _group(self, actor: Actor, streams: Streams) -> _Group:
         spec, name = actor.spec, actor.name
@@ -295,9 +299,7 @@ class FastWorld:
         batch = self._draw(limit)
         tally = Tally()
         hours: list[tuple[np.ndarray, np.ndarray]] = [self.carry_hours]
-        reads = self.carry_reads + [(t, i, e) for i, (t, e) in enumerate(self.slow.held, start=self._order)]
-        self._order += len(self.slow.held)
-        self.slow.held = []
+        reads = [self.carry_reads, *self._covert_reads()]
         if batch is not None:
             self._dispatch(batch, tally, hours, reads, limit)
         instants = np.concatenate([h[0] for h in hours])
@@ -306,15 +308,11 @@ class FastWorld:
         order = np.argsort(instants[now], kind="stable")
         tally.decision_hours = values[now][order]
         self.carry_hours = (instants[~now], values[~now])
-        reads.sort(key=lambda item: (item[0], item[1]))
-        cut = next((i for i, item in enumerate(reads) if item[0] >= limit), len(reads))
-        self.carry_reads = reads[cut:]
+        tally.reads, self.carry_reads = Reads.join(reads).split(limit)
         self.observer.tally(tally)
-        for _, _, event in reads[:cut]:
-            self.observer.notify(event)
 
     def _dispatch(self, b: _Batch, tally: Tally, hours: list[tuple[np.ndarray, np.ndarray]],
-                  reads: list[tuple[float, int, Event]], limit: float) -> None:
+                  reads: list[Reads], limit: float) -> None:
         tally.submitted = b.t
         granted: list[np.ndarray] = []
         denied: list[np.ndarray] = []
@@ -348,7 +346,7 @@ class FastWorld:
         return out
 
     def _parents(self, b: _Batch, idx: np.ndarray, tally: Tally, hours: list[tuple[np.ndarray, np.ndarray]],
-                 reads: list[tuple[float, int, Event]], granted: list[np.ndarray], denied: list[np.ndarray]) -> None:
+                 reads: list[Reads], granted: list[np.ndarray], denied: list[np.ndarray]) -> None:
         if not idx.size:
             return
         spec = self.config.parent_approval
@@ -365,7 +363,7 @@ class FastWorld:
         self._reads(b, idx[yes], when[yes], b.t[idx[yes]], "parent_approval", tally, reads)
 
     def _review(self, b: _Batch, steward: np.ndarray, emergency: np.ndarray, limit: float, tally: Tally,
-                hours: list[tuple[np.ndarray, np.ndarray]], reads: list[tuple[float, int, Event]],
+                hours: list[tuple[np.ndarray, np.ndarray]], reads: list[Reads],
                 granted: list[np.ndarray], denied: list[np.ndarray]) -> None:
         gate = self.config.gatekeeper
         if gate is None or not steward.size:
@@ -405,8 +403,8 @@ class FastWorld:
         self._reads(b, idx[overridden], when[overridden], when[overridden], "override", tally, reads)
 
     def _reads(self, b: _Batch, idx: np.ndarray, at: np.ndarray, reported: np.ndarray, grant: Grant,
-               tally: Tally, reads: list[tuple[float, int, Event]]) -> None:
-        """Count ordinary reads in bulk; settle residual candidates one by one, to merge in order."""
+               tally: Tally, reads: list[Reads]) -> None:
+        """Count ordinary reads in bulk; settle the candidates for residual access as rows of `Reads`."""
         if not idx.size:
             return
         foreign = self.foreign[b.group[idx]]
@@ -415,20 +413,70 @@ class FastWorld:
         for c in np.flatnonzero(plain).tolist():
             cls = self.classes[c]
             tally.class_events[cls] = tally.class_events.get(cls, 0) + int(plain[c])
-        for j in np.flatnonzero(foreign & counted).tolist():
-            i = int(idx[j])
-            reads.append((float(reported[j]), self._order, self._read(b, i, float(at[j]), grant)))
-            self._order += 1
+        rare = foreign & counted
+        if rare.any():
+            reads.append(self._residual(b, idx[rare], at[rare], reported[rare], grant))
 
-    def _read(self, b: _Batch, i: int, t: float, grant: Grant) -> Event:
-        group = self.groups[int(b.group[i])]
-        actor, spec = group.actor, group.actor.spec
-        z = b.z[i].tolist()
-        request = Request(
-            0, actor.name, float(b.t[i]), actor.purposes[int(b.purpose[i])], self.classes[int(b.cls[i])],
-            spec.records_median * math.exp(spec.records_sigma * z[Z_RECORDS]), 0.0, b.u[i].tolist(), z,
-            self.sites[int(b.site[i])], GATES[int(b.gate[i])])
-        self.access._access(t, actor, request, grant)
-        event = self.capture.last
-        assert event is not None
-        return event
+    def _tables(self) -> None:
+        """Build the lookup tables the reads use: key control by (site, group), sites abroad and logged."""
+        config = self.config
+        employers = [group.actor.spec.employer for group in self.groups]
+        self.key_control = np.array([[control_probability(config, site.key_custody, employer)
+                                      for employer in employers] for site in config.sites.values()])
+        self.abroad = np.array([site.jurisdiction not in config.policy.allowed_rest
+                                for site in config.sites.values()], dtype=bool)
+        self.logged = np.array([site.access_logged for site in config.sites.values()], dtype=bool)
+        self.records_median = np.array([group.actor.spec.records_median for group in self.groups])
+        self.records_sigma = np.array([group.actor.spec.records_sigma for group in self.groups])
+
+    def _residual(self, b: _Batch, idx: np.ndarray, t: np.ndarray, reported: np.ndarray, grant: Grant) -> Reads:
+        """Settle reads of counted classes by foreign groups as `Decisions._access` does, with arrays."""
+        controls = self.config.controls
+        group, site, u, z = b.group[idx], b.site[idx], b.u[idx], b.z[idx]
+        records = self.records_median[group] * np.array(
+            [math.exp(x) for x in (self.records_sigma[group] * z[:, Z_RECORDS]).tolist()])
+        control = u[:, U_CONTROL]
+        steward = b.gate[idx] == STEWARD
+        shielded = steward & (control < controls.gateway_deidentify_share)
+        cipher = np.zeros(idx.size, dtype=bool)
+        if grant != "override" and controls.key_custody_enforced:
+            cipher = ~steward & (control >= self.key_control[site, group])
+        kind = np.where(shielded, DEIDENTIFIED, np.where(cipher, CIPHERTEXT, ACCESS))
+        channel = np.where(self.abroad[site], CHANNELS.index("legacy_or_backup_abroad"),
+                           CHANNELS.index(CHANNEL_OF[grant]))
+        if grant in ("policy", "no_gate"):
+            improper = np.zeros(idx.size, dtype=bool)
+        elif grant == "parent_approval":
+            improper = np.full(idx.size, not self.access.parent_is_policy)
+        elif grant == "emergency":
+            improper = ~self._per_group(b, idx, lambda g, rows: g.allowed[b.purpose[rows], b.cls[rows]], bool)
+        else:
+            improper = np.ones(idx.size, dtype=bool)
+        found = (kind == ACCESS) & improper & self.logged[site] & (u[:, U_AUDIT] < controls.audit_detect_probability)
+        detected_at = np.full(idx.size, np.nan)
+        median, sigma = controls.audit_delay_days_median, controls.audit_delay_sigma
+        days = np.array([median * math.exp(x) for x in (sigma * z[found, Z_AUDIT_DELAY]).tolist()])
+        detected_at[found] = t[found] + days * HOURS_PER_DAY
+        n = idx.size
+        order = np.arange(self._order, self._order + n)
+        self._order += n
+        return Reads(reported, order, t, kind, records, site, channel, np.full(n, GRANTS.index(grant)),
+                     b.cls[idx], improper, detected_at, np.full(n, -1))
+
+    def _covert_reads(self) -> list[Reads]:
+        """Return the covert reads held back from the slow processes as rows (others go on at once)."""
+        rows = []
+        for reported, event in self.slow.held:
+            if not isinstance(event, Accessed) or event.channel is None:
+                self.observer.notify(event)
+                continue
+            rows.append(Reads(
+                np.array([reported]), np.array([self._order]), np.array([event.t]), np.array([ACCESS]),
+                np.array([event.records]), np.array([self.sites.index(event.site)]),
+                np.array([CHANNELS.index(event.channel)]), np.array([GRANTS.index(event.grant or "covert")]),
+                np.array([self.classes.index(event.data_class)]), np.array([event.improper]),
+                np.array([math.nan if event.detected_at is None else event.detected_at]),
+                np.array([COVERT_MODES.index(event.covert_mode or "human_exfiltration")])))
+            self._order += 1
+        self.slow.held = []
+        return rows

@@ -12,7 +12,7 @@ feeds back into the world, which is what makes this exact.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -41,7 +41,7 @@ from sim.model.draws import (
 from sim.model.events import COVERT_MODES, GRANTS, Accessed, Event, Gate, Grant, Observer, ShiftsPlanned
 from sim.model.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
 from sim.model.rng import Streams
-from sim.model.routing import Actor, Candidate, control_probability
+from sim.model.routing import Actor, control_probability
 from sim.model.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED, GateTotals, Reads, Tally
 from sim.model.world import World
 
@@ -123,27 +123,31 @@ class _Batch:
     gate: np.ndarray
 
 
-def choose_sites(options: Sequence[Candidate], share: dict[str, dict[str, float]], cls: str,
-                 u: np.ndarray) -> np.ndarray:
-    """Return the index of the option `routing.choose_site` picks for each uniform (-1: none)."""
-    found = np.full(u.size, -1, dtype=np.int64)
-    live = np.ones(u.size, dtype=bool)
-    covered = 0.0
-    for j, (site, _) in enumerate(options):
-        held = share[site][cls]
-        if held <= 0.0:
-            continue
-        chance = held / (1.0 - covered) if covered < 1.0 else 1.0
-        if chance >= 1.0:
-            found[live] = j
-            break
-        take = live & (u < chance)
-        found[take] = j
-        live &= ~take
-        if not live.any():
-            break
-        u = (u - chance) / (1.0 - chance)
-        covered += held
+def choose_sites(held: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Return the option `routing.choose_site` picks for each request (-1: none), as it computes it.
+
+    `held[i, j]` is the share of the class option j's site holds at request i's instant;
+    `u[i]` is the request's site uniform. Each row follows the scalar loop's arithmetic.
+    """
+    n = u.size
+    found = np.full(n, -1, dtype=np.int64)
+    live = np.ones(n, dtype=bool)
+    covered = np.zeros(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for j in range(held.shape[1]):
+            share = held[:, j]
+            holds = live & (share > 0.0)
+            if not holds.any():
+                continue
+            chance = np.where(covered < 1.0, share / (1.0 - covered), 1.0)
+            take = holds & ((chance >= 1.0) | (u < chance))
+            found[take] = j
+            live &= ~take
+            go_on = holds & ~take
+            u = np.where(go_on, (u - chance) / (1.0 - chance), u)
+            covered = np.where(go_on, covered + share, covered)
+            if not live.any():
+                break
     return found
 
 
@@ -275,9 +279,12 @@ class FastWorld:
 
     def _route(self, batch: _Batch) -> None:
         """Choose each request's site and gate against the holdings in force at its instant."""
+        # Arrivals only move forward: drop the holdings that no request can see again.
+        stale = int(np.searchsorted(np.array(self.log_times), batch.t[0], side="right")) - 1
+        del self.log_times[:stale], self.log[:stale]
         segment = np.searchsorted(np.array(self.log_times), batch.t, side="right") - 1
-        ncls, ngroups = len(self.classes), len(self.groups)
-        key = ((segment * ngroups + batch.group) * 2 + batch.preferred) * ncls + batch.cls
+        ncls = len(self.classes)
+        key = (batch.group * 2 + batch.preferred) * ncls + batch.cls
         order = np.argsort(key, kind="stable")
         bounds = np.flatnonzero(np.diff(key[order])) + 1
         for members in np.split(order, bounds):
@@ -289,7 +296,8 @@ class FastWorld:
             options = table[cls]
             if not options:
                 continue
-            chosen = choose_sites(options, self.log[int(segment[first])], cls, batch.u[members, U_SITE])
+            held = np.array([[shares[site][cls] for site, _ in options] for shares in self.log])
+            chosen = choose_sites(held[segment[members]], batch.u[members, U_SITE])
             ok = chosen >= 0
             picked = chosen[ok]
             batch.site[members[ok]] = np.array([self.sites.index(s) for s, _ in options])[picked]

@@ -151,6 +151,14 @@ def choose_sites(held: np.ndarray, u: np.ndarray) -> np.ndarray:
     return found
 
 
+def libm(function: Callable[[float], float], values: np.ndarray) -> np.ndarray:
+    """Return `function` (math.exp, math.log) of each value, computed by libm as the event engine does.
+
+    numpy's vectorised exp and log may differ from libm in the last bit, and between CPUs.
+    """
+    return np.fromiter(map(function, values.tolist()), dtype=float, count=values.size)
+
+
 def batch_hours(config: Config) -> float:
     """Return a batch's span: about `BATCH_REQUESTS` requests at the busiest working-hour rate."""
     rate = sum(spec.headcount * spec.requests_per_hour for spec in config.actors.values())
@@ -359,7 +367,7 @@ class FastWorld:
             return
         spec = self.config.parent_approval
         median = spec.delay_hours_median
-        delay = np.array([median * math.exp(x) for x in (spec.delay_sigma * b.z[idx, Z_PARENT_DELAY]).tolist()])
+        delay = median * libm(math.exp, spec.delay_sigma * b.z[idx, Z_PARENT_DELAY])
         when = b.t[idx] + delay
         decided = when < self.horizon
         self.parent_pending += int(idx.size - decided.sum())
@@ -378,10 +386,10 @@ class FastWorld:
             return
         if gate.review_distribution == "exponential":
             scale = -gate.review_hours_mean
-            review = [scale * math.log(x) for x in (1.0 - b.u[steward, U_REVIEW]).tolist()]
+            review = scale * libm(math.log, 1.0 - b.u[steward, U_REVIEW])
         else:
             mu = math.log(gate.review_hours_mean) - gate.review_hours_sigma**2 / 2
-            review = [math.exp(x) for x in (mu + gate.review_hours_sigma * b.z[steward, Z_REVIEW]).tolist()]
+            review = libm(math.exp, mu + gate.review_hours_sigma * b.z[steward, Z_REVIEW])
         arrivals = b.t[steward]
         expiry = gate.expiry_hours
         expires = np.full(steward.size, math.inf) if expiry is None else arrivals + expiry
@@ -392,7 +400,7 @@ class FastWorld:
         started = (out.status == STARTED) & ~emergency
         tally.review_starts = start[started]
         tally.waits = (start - arrivals)[started]
-        done = start + np.array(review)
+        done = start + review
         decided = started & (done < self.horizon)
         idx, when = steward[decided], done[decided]
         hours.append((when, when - b.t[idx]))
@@ -441,8 +449,7 @@ class FastWorld:
         """Settle reads of counted classes by foreign groups as `Decisions._access` does, with arrays."""
         controls = self.config.controls
         group, site, u, z = b.group[idx], b.site[idx], b.u[idx], b.z[idx]
-        records = self.records_median[group] * np.array(
-            [math.exp(x) for x in (self.records_sigma[group] * z[:, Z_RECORDS]).tolist()])
+        records = self.records_median[group] * libm(math.exp, self.records_sigma[group] * z[:, Z_RECORDS])
         control = u[:, U_CONTROL]
         steward = b.gate[idx] == STEWARD
         shielded = steward & (control < controls.gateway_deidentify_share)
@@ -463,7 +470,7 @@ class FastWorld:
         found = (kind == ACCESS) & improper & self.logged[site] & (u[:, U_AUDIT] < controls.audit_detect_probability)
         detected_at = np.full(idx.size, np.nan)
         median, sigma = controls.audit_delay_days_median, controls.audit_delay_sigma
-        days = np.array([median * math.exp(x) for x in (sigma * z[found, Z_AUDIT_DELAY]).tolist()])
+        days = median * libm(math.exp, sigma * z[found, Z_AUDIT_DELAY])
         detected_at[found] = t[found] + days * HOURS_PER_DAY
         n = idx.size
         order = np.arange(self._order, self._order + n)

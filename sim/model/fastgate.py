@@ -119,7 +119,7 @@ def _running(start: float, addends: np.ndarray) -> float:
 
 
 def run_gate(
-    state: GateState, arrivals: np.ndarray, reviews: list[float], expiries: np.ndarray,
+    state: GateState, arrivals: np.ndarray, reviews: np.ndarray, expiries: np.ndarray,
     post: np.ndarray, limit: float,
 ) -> GateBatch:
     """Settle a batch of submissions in arrival order and update the gate's sums up to `limit`.
@@ -128,9 +128,10 @@ def run_gate(
     expiries) are added in time order up to `limit`, the later departures carried to the next batch.
     """
     horizon = state.horizon
-    listed, gone = _starts(state, arrivals.tolist(), reviews, expiries.tolist(), bool(np.isinf(expiries).all()))
+    listed, gone = _starts(state, arrivals.tolist(), reviews.tolist(), expiries.tolist(),
+                           bool(np.isinf(expiries).all()))
     x = np.array(listed)
-    duration = np.array(reviews)
+    duration = reviews
     expired = np.zeros(x.size, dtype=bool)
     expired[gone] = True
     waiting = x >= horizon

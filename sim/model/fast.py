@@ -162,7 +162,7 @@ def libm(function: Callable[[float], float], values: np.ndarray) -> np.ndarray:
 def batch_hours(config: Config) -> float:
     """Return a batch's span: about `BATCH_REQUESTS` requests at the busiest working-hour rate."""
     rate = sum(spec.headcount * spec.requests_per_hour for spec in config.actors.values())
-    return max(24.0, BATCH_REQUESTS / rate) if rate > 0.0 else math.inf
+    return max(1.0, BATCH_REQUESTS / rate) if rate > 0.0 else math.inf
 
 
 class FastWorld:

@@ -4,9 +4,9 @@ SimPy still runs everything slow (holdings, shifts, covert attempts); the reques
 batch are drawn from the same named streams with the same row layout, routed against the
 holdings in force at their instants (a log of share changes), decided with array
 operations, and passed through the gate's next-free-time recursion (`fastgate`). Common
-outcomes reach the observer in bulk (`Tally`); residual reads, shields and covert reads reach
-it one by one, merged in the order the event engine reports them. Nothing a request does
-feeds back into the world, which is what makes this exact.
+outcomes reach the observer in bulk (`Tally`), residual and shielded reads as rows (`Reads`,
+settled in `fastreads`) merged with covert reads in the order the event engine reports them.
+Nothing a request does feeds back into the world, which is what makes this exact.
 """
 
 from __future__ import annotations
@@ -18,31 +18,27 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from sim.config.schema import CHANNELS, Config
-from sim.model.batched import ArrivalCursor
-from sim.model.calendar import HOURS_PER_DAY, working_windows
-from sim.model.decisions import CHANNEL_OF, Decisions
+from sim.config.schema import Config
+from sim.model.batched import ArrivalCursor, libm
+from sim.model.calendar import working_windows
 from sim.model.draws import (
     REQUEST_NORMALS,
     REQUEST_UNIFORMS,
-    U_AUDIT,
     U_CLASS,
-    U_CONTROL,
     U_DECISION,
     U_OVERRIDE,
     U_PURPOSE,
     U_REVIEW,
     U_SITE,
-    Z_AUDIT_DELAY,
     Z_PARENT_DELAY,
-    Z_RECORDS,
     Z_REVIEW,
 )
-from sim.model.events import COVERT_MODES, GRANTS, Accessed, Event, Gate, Grant, Observer, ShiftsPlanned
+from sim.model.events import Accessed, Event, Gate, Grant, Observer, ShiftsPlanned
 from sim.model.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
+from sim.model.fastreads import ReadTables
 from sim.model.rng import Streams
 from sim.model.routing import Actor, control_probability
-from sim.model.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED, GateTotals, Reads, Tally
+from sim.model.tally import GateTotals, Reads, Tally
 from sim.model.world import World
 
 #: The engines that run a replication: the fast one (this module) and the event one (`World`).
@@ -78,17 +74,6 @@ class _Slow:
         if isinstance(event, ShiftsPlanned):
             self.rostered = event.hours
         self.target.notify(event)
-
-
-class _Capture:
-    """Keep the last event reported (a request's read, settled by `Decisions._access`)."""
-
-    def __init__(self) -> None:
-        self.last: Event | None = None
-
-    def notify(self, event: Event) -> None:
-        """Keep the event."""
-        self.last = event
 
 
 @dataclass
@@ -151,14 +136,6 @@ def choose_sites(held: np.ndarray, u: np.ndarray) -> np.ndarray:
     return found
 
 
-def libm(function: Callable[[float], float], values: np.ndarray) -> np.ndarray:
-    """Return `function` (math.exp, math.log) of each value, computed by libm as the event engine does.
-
-    numpy's vectorised exp and log may differ from libm in the last bit, and between CPUs.
-    """
-    return np.fromiter(map(function, values.tolist()), dtype=float, count=values.size)
-
-
 def batch_hours(config: Config) -> float:
     """Return a batch's span: about `BATCH_REQUESTS` requests at the busiest working-hour rate."""
     rate = sum(spec.headcount * spec.requests_per_hour for spec in config.actors.values())
@@ -178,9 +155,11 @@ class FastWorld:
         self.slow.clock = lambda: env.now
         self.horizon = self.world.horizon
         self.span = span if span is not None else batch_hours(config)
-        self.capture = _Capture()
-        self.access = Decisions(env, config, self.capture, self.world.holdings,
-                                self.world.actors_by_name, None, self.horizon)
+        gate = config.gatekeeper
+        self.allowed = frozenset((purpose, cls) for purpose, classes in (gate.policy.items() if gate else ())
+                                 for cls in classes)
+        # Where a gatekeeper guards the data, the parent's own approval goes around it (improper).
+        self.parent_improper = gate is not None
         self.classes = list(config.data)
         self.sites = list(config.sites)
         self.holdings = self.world.holdings
@@ -199,13 +178,13 @@ class FastWorld:
         self.carry_hours = (np.empty(0), np.empty(0))  # decision hours reported later: (instant, hours)
         self.carry_reads = Reads.empty()
         self._order = 0
-        self._tables()
+        self.tables = ReadTables(config, [group.actor for group in self.groups])
 
     def _group(self, actor: Actor, streams: Streams) -> _Group:
         spec, name = actor.spec, actor.name
         rate = spec.headcount * spec.requests_per_hour
         gate = self.config.gatekeeper
-        allowed = self.access.allowed
+        allowed = self.allowed
         emergency = gate.emergency_purposes if gate else ()
         return _Group(
             actor=actor,
@@ -433,50 +412,20 @@ class FastWorld:
         if rare.any():
             reads.append(self._residual(b, idx[rare], at[rare], reported[rare], grant))
 
-    def _tables(self) -> None:
-        """Build the lookup tables the reads use: key control by (site, group), sites abroad and logged."""
-        config = self.config
-        employers = [group.actor.spec.employer for group in self.groups]
-        self.key_control = np.array([[control_probability(config, site.key_custody, employer)
-                                      for employer in employers] for site in config.sites.values()])
-        self.abroad = np.array([site.jurisdiction not in config.policy.allowed_rest
-                                for site in config.sites.values()], dtype=bool)
-        self.logged = np.array([site.access_logged for site in config.sites.values()], dtype=bool)
-        self.records_median = np.array([group.actor.spec.records_median for group in self.groups])
-        self.records_sigma = np.array([group.actor.spec.records_sigma for group in self.groups])
-
     def _residual(self, b: _Batch, idx: np.ndarray, t: np.ndarray, reported: np.ndarray, grant: Grant) -> Reads:
-        """Settle reads of counted classes by foreign groups as `Decisions._access` does, with arrays."""
-        controls = self.config.controls
-        group, site, u, z = b.group[idx], b.site[idx], b.u[idx], b.z[idx]
-        records = self.records_median[group] * libm(math.exp, self.records_sigma[group] * z[:, Z_RECORDS])
-        control = u[:, U_CONTROL]
-        steward = b.gate[idx] == STEWARD
-        shielded = steward & (control < controls.gateway_deidentify_share)
-        cipher = np.zeros(idx.size, dtype=bool)
-        if grant != "override" and controls.key_custody_enforced:
-            cipher = ~steward & (control >= self.key_control[site, group])
-        kind = np.where(shielded, DEIDENTIFIED, np.where(cipher, CIPHERTEXT, ACCESS))
-        channel = np.where(self.abroad[site], CHANNELS.index("legacy_or_backup_abroad"),
-                           CHANNELS.index(CHANNEL_OF[grant]))
+        """Settle reads of counted classes by foreign groups (`fastreads`), numbered in report order."""
         if grant in ("policy", "no_gate"):
             improper = np.zeros(idx.size, dtype=bool)
         elif grant == "parent_approval":
-            improper = np.full(idx.size, not self.access.parent_is_policy)
+            improper = np.full(idx.size, self.parent_improper)
         elif grant == "emergency":
             improper = ~self._per_group(b, idx, lambda g, rows: g.allowed[b.purpose[rows], b.cls[rows]], bool)
         else:
             improper = np.ones(idx.size, dtype=bool)
-        found = (kind == ACCESS) & improper & self.logged[site] & (u[:, U_AUDIT] < controls.audit_detect_probability)
-        detected_at = np.full(idx.size, np.nan)
-        median, sigma = controls.audit_delay_days_median, controls.audit_delay_sigma
-        days = median * libm(math.exp, sigma * z[found, Z_AUDIT_DELAY])
-        detected_at[found] = t[found] + days * HOURS_PER_DAY
-        n = idx.size
-        order = np.arange(self._order, self._order + n)
-        self._order += n
-        return Reads(reported, order, t, kind, records, site, channel, np.full(n, GRANTS.index(grant)),
-                     b.cls[idx], improper, detected_at, np.full(n, -1))
+        order = np.arange(self._order, self._order + idx.size)
+        self._order += idx.size
+        return self.tables.residual(grant, b.group[idx], b.site[idx], b.gate[idx] == STEWARD, b.u[idx], b.z[idx],
+                                    b.cls[idx], improper, t, reported, order)
 
     def _covert_reads(self) -> list[Reads]:
         """Return the covert reads held back from the slow processes as rows (others go on at once)."""
@@ -485,13 +434,7 @@ class FastWorld:
             if not isinstance(event, Accessed) or event.channel is None:
                 self.observer.notify(event)
                 continue
-            rows.append(Reads(
-                np.array([reported]), np.array([self._order]), np.array([event.t]), np.array([ACCESS]),
-                np.array([event.records]), np.array([self.sites.index(event.site)]),
-                np.array([CHANNELS.index(event.channel)]), np.array([GRANTS.index(event.grant or "covert")]),
-                np.array([self.classes.index(event.data_class)]), np.array([event.improper]),
-                np.array([math.nan if event.detected_at is None else event.detected_at]),
-                np.array([COVERT_MODES.index(event.covert_mode or "human_exfiltration")])))
+            rows.append(self.tables.covert(reported, self._order, event))
             self._order += 1
         self.slow.held = []
         return rows

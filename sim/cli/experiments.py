@@ -99,8 +99,8 @@ def sweep(
     budget.check(budget.estimate([p.loaded.config for p in loaded.points], reps), yes)
     check_sweep(loaded, target_ci, target_metric)
     with closing(make_executor(workers, scheduler, engine_of(engine))) as executor, Store(folder) as store:
-        store.set_meta("engine", to_json(engine_used([p.loaded.config for p in loaded.points], engine_of(engine))))
         outcome = sweep_into(loaded, store, executor, quiet, target_ci, target_metric, max_replications, replace)
+        store.set_meta("engine", to_json(engine_used([p.loaded.config for p in loaded.points], engine_of(engine))))
         err.print(f"{outcome.ran} rows run, {outcome.skipped} already stored, {outcome.total} in all: {store.path}")
         print_sweep_summary(store)
     if report:

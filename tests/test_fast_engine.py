@@ -12,6 +12,7 @@ from conftest import ARRANGEMENTS, MMC, run_cli
 
 from sim.config.loader import load_config
 from sim.config.schema import Config, WorkingHours
+from sim.errors import InputError
 from sim.experiment import replications
 from sim.experiment.replications import engine_for, engine_used, run_replication
 from sim.metrics.recorder import Recorder, ReplicationResult
@@ -148,3 +149,13 @@ def test_the_cli_records_the_engine_in_the_manifest(tmp_path: Path) -> None:
         manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
         assert manifest["engine"] == engine and "engine_reason" not in manifest
     assert (tmp_path / "fast" / "summary.json").read_bytes() == (tmp_path / "event" / "summary.json").read_bytes()
+
+
+def test_the_api_takes_either_engine() -> None:
+    import sim
+
+    fast = sim.run(MMC, days=5, replications=1, workers=1)
+    event = sim.run(MMC, days=5, replications=1, workers=1, engine="event")
+    assert fast.summary.equals(event.summary)
+    with pytest.raises(InputError, match="no such engine"):
+        sim.run(MMC, days=5, replications=1, workers=1, engine="quick")  # type: ignore[arg-type]

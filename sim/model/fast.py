@@ -91,6 +91,7 @@ class _Group:
     allowed: np.ndarray  # [purpose, class] -> policy allows it
     emergency: np.ndarray  # [purpose] -> an emergency purpose
     override: float
+    normals_read: bool  # whether any request of the group can read its row of normals
 
 
 @dataclass
@@ -200,7 +201,21 @@ class FastWorld:
             allowed=np.array([[(p, cls) in allowed for cls in self.classes] for p in actor.purposes], dtype=bool),
             emergency=np.array([p in emergency for p in actor.purposes], dtype=bool),
             override=control_probability(self.config, gate.organisation, spec.employer) if gate else 0.0,
+            normals_read=self._reads_normals(actor),
         )
+
+    def _reads_normals(self, actor: Actor) -> bool:
+        """Return whether a request of the group can read its normals.
+
+        They set a residual read's records and audit delay (foreign groups only), a parent's
+        delay and a lognormal review. The stream is the group's own, so a group that reads
+        none of them need not draw it: no other request's draws move.
+        """
+        gate = self.config.gatekeeper
+        orders = [actor.candidates, actor.preferred_candidates or {}]
+        gates = {kind for order in orders for options in order.values() for _, kind in options}
+        lognormal = gate is not None and gate.review_distribution != "exponential"
+        return actor.foreign or "parent" in gates or ("steward" in gates and lognormal)
 
     # -- the clock ------------------------------------------------------------------------
     def run(self) -> int:
@@ -240,7 +255,7 @@ class FastWorld:
             if not n:
                 continue
             u = group.uniforms((n, REQUEST_UNIFORMS))
-            z = group.normals((n, REQUEST_NORMALS))
+            z = group.normals((n, REQUEST_NORMALS)) if group.normals_read else np.zeros((n, REQUEST_NORMALS))
             actor = group.actor
             purpose = (np.zeros(n, dtype=np.int64) if len(actor.purposes) == 1 else np.minimum(
                 np.searchsorted(group.purpose_cum, u[:, U_PURPOSE], side="right"), len(actor.purposes) - 1))

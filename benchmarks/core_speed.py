@@ -13,6 +13,11 @@ What it measures, in one process unless said otherwise:
 4. Peak memory of the model's year, its two-year run, and a year at twice the request rate
    (reviews twice as fast, so the load stays 0.9), each in a fresh child process.
 5. Requests per second of a year of ``configs/arrangements/oracle.toml``, if it exists.
+6. The fast engine (issue 10, the default) against the event engine and bare SimPy: the
+   model's M/M/c year on each engine; ten replications of a year of Oracle against a bare
+   SimPy M/M/c serving the same number of requests (load 0.9); one year of every shipped
+   arrangement on each engine; and peak memory of the Oracle year and of the event engine's
+   M/M/c year, each in a fresh child process.
 
 How to read it: ``ratio bare/model`` is the bare queue's wall time over the model's on the
 same requests; at 1.0 or more the full model is no slower than SimPy's own M/M/c idiom
@@ -36,6 +41,7 @@ import cProfile
 import gc
 import io
 import json
+import math
 import pstats
 import random
 import resource
@@ -53,6 +59,7 @@ from sim.config.loader import load_config
 from sim.errors import InputError
 from sim.experiment.replications import run_replication
 from sim.model.analytic import mmc_mean_wait, mmc_utilisation
+from sim.model.fast import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 MMC_CONFIG = ROOT / "configs" / "validation" / "mmc.toml"
@@ -65,7 +72,11 @@ YEAR_DAYS = 365
 QUICK_DAYS = 30
 HOURS_PER_DAY = 24.0
 DEFAULT_SEED = 20220617
-SPEED_TARGET = 1.0  # bare time / model time
+SPEED_TARGET = 10.0  # bare time / model time (the fast engine, the default)
+EVENT_TARGET = 1.0  # bare time / event engine time (the reference engine)
+ORACLE_TARGET = 8.0  # bare time / fast engine time, ten Oracle years against as many bare requests
+ORACLE_REPLICATIONS = 10
+ARRANGEMENTS = ROOT / "configs" / "arrangements"
 MEMORY_TARGET_MB = 300.0
 WAIT_TOLERANCE = {True: 0.30, False: 0.10}  # relative, by --quick; a sanity check only
 CHILD_FLAG = "--child-memory"
@@ -91,27 +102,35 @@ class Timing:
 
 
 def mmc_overrides(days: int, rate: float, review_mean: float) -> list[tuple[str, str, str]]:
-    """Return the --set overrides that turn mmc.toml into the benchmark's queue."""
+    """Return the --set overrides that turn mmc.toml into the benchmark's queue.
+
+    A rate above the schema's 100 requests per person-hour is spread over more requesters.
+    """
+    heads = max(1, math.ceil(rate / 100.0))
     return [
         ("scenario.days", str(days), "--set"),
-        ("actors.requesters.requests_per_hour", repr(rate), "--set"),
+        ("actors.requesters.headcount", str(heads), "--set"),
+        ("actors.requesters.requests_per_hour", repr(rate / heads), "--set"),
         ("gatekeeper.reviewers", str(SERVERS), "--set"),
         ("gatekeeper.review_hours_mean", repr(review_mean), "--set"),
     ]
 
 
 def time_model(
-    path: Path, overrides: Sequence[tuple[str, str, str]], seed: int, label: str
+    path: Path, overrides: Sequence[tuple[str, str, str]], seed: int, label: str,
+    engine: Engine = "fast", replications: int = 1,
 ) -> Timing:
-    """Load a config (untimed), then time one replication of the full model."""
+    """Load a config (untimed), then time `replications` replications of the full model on an engine."""
     config = load_config(path, overrides).config
     gc.collect()
+    requests, waits = 0, 0.0
     start = time.perf_counter()
-    result = run_replication(config, seed, 0)
+    for replication in range(replications):
+        metrics = run_replication(config, seed, replication, engine).metrics
+        requests += int(metrics["requests.submitted"])
+        waits += metrics["friction.wait_hours"]
     seconds = time.perf_counter() - start
-    metrics = result.metrics
-    return Timing(label, int(metrics["requests.submitted"]), seconds,
-                  metrics["friction.wait_hours"])
+    return Timing(label, requests, seconds, waits / replications)
 
 
 def bare_mmc(rate: float, review_mean: float, servers: int, hours: float, seed: int) -> Timing:
@@ -167,12 +186,14 @@ def peak_kib() -> tuple[int, int]:
     return -1, maxrss
 
 
-def child_memory(days: int, rate: float, review_mean: float, seed: int) -> None:
+def child_memory(days: int, rate: float, review_mean: float, seed: int, engine: Engine = "fast",
+                 oracle: bool = False) -> None:
     """Run the model once in this (fresh) process and print its peak memory as JSON."""
-    config = load_config(MMC_CONFIG, mmc_overrides(days, rate, review_mean)).config
+    config = (load_config(ORACLE_CONFIG, [("scenario.days", str(days), "--set")]).config if oracle else
+              load_config(MMC_CONFIG, mmc_overrides(days, rate, review_mean)).config)
     before, _ = peak_kib()
     start = time.perf_counter()
-    result = run_replication(config, seed, 0)
+    result = run_replication(config, seed, 0, engine)
     seconds = time.perf_counter() - start
     hwm, maxrss = peak_kib()
     print(json.dumps({
@@ -199,10 +220,12 @@ class MemoryRun:
 
 
 def start_memory_run(label: str, days: int, rate: float, review_mean: float,
-                     seed: int) -> MemoryRun:
+                     seed: int, engine: Engine = "fast", oracle: bool = False) -> MemoryRun:
     """Start this script in a child process to measure one run's peak memory."""
     command = [sys.executable, str(Path(__file__).resolve()), CHILD_FLAG,
-               str(days), repr(rate), repr(review_mean), "--seed", str(seed)]
+               str(days), repr(rate), repr(review_mean), "--seed", str(seed), "--child-engine", engine]
+    if oracle:
+        command.append("--child-oracle")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     return MemoryRun(label, process)
@@ -233,6 +256,32 @@ def profile_model(days: int, seed: int) -> None:
     print(text.getvalue())
 
 
+def oracle_against_bare(days: int, seed: int, repeat: int) -> float:
+    """Time ten Oracle replications on the fast engine and a bare M/M/c on as many requests; return bare/fast."""
+    overrides = [("scenario.days", str(days), "--set")]
+    runs = [time_model(ORACLE_CONFIG, overrides, seed, "oracle fast", "fast", ORACLE_REPLICATIONS)
+            for _ in range(max(1, repeat))]
+    fast = best(runs)
+    hours = days * HOURS_PER_DAY
+    rate = fast.requests / hours
+    bare = best([bare_mmc(rate, 0.9 * SERVERS / rate, SERVERS, hours, seed) for _ in range(max(1, repeat))])
+    print(f"  oracle x{ORACLE_REPLICATIONS} fast: {fast.line()}")
+    print(f"  bare simpy M/M/c, as many requests: {bare.line()}", flush=True)
+    return bare.seconds / fast.seconds
+
+
+def arrangements_on_both_engines(days: int, seed: int) -> list[tuple[str, float]]:
+    """Time one replication of every shipped arrangement on each engine; return event/fast per arrangement."""
+    ratios = []
+    for path in sorted(ARRANGEMENTS.glob("*.toml")):
+        overrides = [("scenario.days", str(days), "--set")]
+        fast = time_model(path, overrides, seed, path.stem, "fast")
+        event = time_model(path, overrides, seed, path.stem, "event")
+        print(f"  {path.stem}: fast {fast.line()}; event {event.seconds:.2f} s", flush=True)
+        ratios.append((path.stem, event.seconds / fast.seconds))
+    return ratios
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -245,6 +294,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="print the model run's hottest functions instead of benchmarking")
     parser.add_argument(CHILD_FLAG, nargs=3, metavar=("DAYS", "RATE", "MEAN"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--child-engine", choices=("fast", "event"), default="fast", help=argparse.SUPPRESS)
+    parser.add_argument("--child-oracle", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -253,7 +304,8 @@ def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     if args.child_memory:
         days, rate, mean = args.child_memory
-        child_memory(int(days), float(rate), float(mean), args.seed)
+        child_memory(int(days), float(rate), float(mean), args.seed,
+                     "event" if args.child_engine == "event" else "fast", args.child_oracle)
         return 0
     days = QUICK_DAYS if args.quick else YEAR_DAYS
     if args.profile:
@@ -271,19 +323,22 @@ def main(argv: Sequence[str]) -> int:
     bare_mmc(RATE, REVIEW_MEAN, SERVERS, HOURS_PER_DAY, args.seed)
 
     model_runs: list[Timing] = []
+    event_runs: list[Timing] = []
     bare_runs: list[Timing] = []
     for _ in range(max(1, args.repeat)):
         model_runs.append(time_model(MMC_CONFIG, mmc, args.seed, "full model mmc"))
         print(f"  full model mmc:   {model_runs[-1].line()}", flush=True)
+        event_runs.append(time_model(MMC_CONFIG, mmc, args.seed, "event engine mmc", "event"))
+        print(f"  event engine mmc: {event_runs[-1].line()}", flush=True)
         bare_runs.append(bare_mmc(RATE, REVIEW_MEAN, SERVERS, hours, args.seed))
         print(f"  bare simpy M/M/c: {bare_runs[-1].line()}", flush=True)
-    model, bare = best(model_runs), best(bare_runs)
+    model, event, bare = best(model_runs), best(event_runs), best(bare_runs)
     ratio = bare.seconds / model.seconds
 
     erlang = mmc_mean_wait(RATE, REVIEW_MEAN, SERVERS)
     tolerance = WAIT_TOLERANCE[args.quick]
     print(f"mean wait vs Erlang C {erlang:.4f} h (sanity, tolerance {tolerance:.0%}):")
-    for run in (bare, model):
+    for run in (bare, model, event):
         off = run.mean_wait / erlang - 1.0
         print(f"  {run.label + ':':18s} {run.mean_wait:.4f} h ({off:+.1%})  "
               f"{'ok' if abs(off) <= tolerance else 'CHECK'}")
@@ -299,6 +354,8 @@ def main(argv: Sequence[str]) -> int:
         except InputError as error:
             oracle_note = f"skipped: the config does not load ({error})"
     print(f"oracle {days} days: {oracle.line() if oracle else oracle_note}", flush=True)
+    oracle_ratio = oracle_against_bare(days, args.seed, args.repeat) if oracle else None
+    engines = arrangements_on_both_engines(days, args.seed)
 
     print("peak memory, each run in a fresh child process (VmHWM; ru_maxrss in brackets):",
           flush=True)
@@ -307,6 +364,8 @@ def main(argv: Sequence[str]) -> int:
         start_memory_run(f"{days} d at {RATE:g}/h", days, RATE, REVIEW_MEAN, args.seed),
         start_memory_run(f"{2 * days} d at {RATE:g}/h", 2 * days, RATE, REVIEW_MEAN, args.seed),
         start_memory_run(doubled, days, 2 * RATE, REVIEW_MEAN / 2, args.seed),
+        start_memory_run(f"{days} d at {RATE:g}/h, event engine", days, RATE, REVIEW_MEAN, args.seed, "event"),
+        start_memory_run(f"oracle {days} d", days, RATE, REVIEW_MEAN, args.seed, oracle=True),
     ]
     peaks: list[dict[str, Any] | None] = []
     for child in children:
@@ -322,8 +381,25 @@ def main(argv: Sequence[str]) -> int:
     print()
     print(f"bare simpy M/M/c: {bare.line()}")
     print(f"full model mmc:   {model.line()}")
-    print(f"ratio bare/model: {ratio:.2f} (target >= {SPEED_TARGET:.1f})  "
+    print(f"event engine mmc: {event.line()}")
+    print(f"ratio bare/model: {ratio:.2f} (target >= {SPEED_TARGET:.1f}, the fast engine)  "
           f"{verdict(ratio >= SPEED_TARGET)}")
+    event_ratio = bare.seconds / event.seconds
+    print(f"ratio bare/event: {event_ratio:.2f} (target >= {EVENT_TARGET:.1f}, the event engine)  "
+          f"{verdict(event_ratio >= EVENT_TARGET)}")
+    print(f"ratio event/fast mmc: {event.seconds / model.seconds:.2f}")
+    if oracle_ratio is not None:
+        print(f"ratio bare/fast, oracle x{ORACLE_REPLICATIONS}: {oracle_ratio:.2f} "
+              f"(target >= {ORACLE_TARGET:.1f})  {verdict(oracle_ratio >= ORACLE_TARGET)}")
+    for name, ratio_engines in engines:
+        print(f"ratio event/fast {name}: {ratio_engines:.2f}")
+    flat = [p for p in peaks if p is not None]
+    if len(flat) == len(peaks):
+        growth = mb(peaks[2]["hwm_kib"]) / mb(peaks[0]["hwm_kib"])  # type: ignore[index]
+        print(f"peak memory as the rate doubles: x{growth:.2f} (flat is about 1)")
+        oracle_peak = mb(peaks[4]["hwm_kib"])  # type: ignore[index]
+        print(f"peak memory oracle {period}: {oracle_peak:.1f} MB (target < {MEMORY_TARGET_MB:.0f} MB)  "
+              f"{verdict(oracle_peak < MEMORY_TARGET_MB)}")
     if year_peak is not None:
         peak = mb(year_peak["hwm_kib"])
         print(f"peak memory mmc {period}: {peak:.1f} MB (target < {MEMORY_TARGET_MB:.0f} MB)  "

@@ -28,6 +28,7 @@ from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor, default_workers, make_executor
 from sim.experiment.replications import run_scenarios
 from sim.metrics.stats import paired_difference
+from sim.model.fast import ENGINES, Engine
 from sim.results.runs import SENSITIVITY_COLUMNS, daily_rows, estimates, sensitivity_records, summary_document
 from sim.results.scenario import ScenarioResult
 
@@ -58,20 +59,23 @@ def load(name_or_path: ConfigLike, *, overrides: Mapping[str, Any] | None = None
 
 def run(
     config: ConfigLike, *, seed: int | None = None, replications: int | None = None, days: int | None = None,
-    overrides: Mapping[str, Any] | None = None, workers: int | None = None,
+    overrides: Mapping[str, Any] | None = None, workers: int | None = None, engine: Engine = "fast",
 ) -> RunResult:
-    """Run one config's replications and return its summary, daily series and replications."""
+    """Run one config's replications and return its summary, daily series and replications.
+
+    `engine` is "fast" (the default) or "event": both give the same results to the bit.
+    """
     loaded = _load_with_run_settings(config, overrides, seed, replications, days)
     scenario = loaded.config.scenario
     [result] = run_scenarios([loaded], scenario.seed, scenario.replications,
-                             executor=LocalExecutor(_workers(workers)))
+                             executor=LocalExecutor(_workers(workers), _engine(engine)))
     return RunResult(result)
 
 
 def compare(
     configs: Iterable[ConfigLike], *, seed: int | None = None, replications: int | None = None,
     days: int | None = None, baseline: str | None = None, overrides: Mapping[str, Any] | None = None,
-    workers: int | None = None,
+    workers: int | None = None, engine: Engine = "fast",
 ) -> Comparison:
     """Run configs under common random numbers; differences are paired with the baseline.
 
@@ -88,14 +92,14 @@ def compare(
     first = loaded[0].config.scenario
     run_seed = seed if seed is not None else first.seed
     reps = replications if replications is not None else first.replications
-    results = run_scenarios(loaded, run_seed, reps, executor=LocalExecutor(_workers(workers)))
+    results = run_scenarios(loaded, run_seed, reps, executor=LocalExecutor(_workers(workers), _engine(engine)))
     ordered = sorted(results, key=lambda r: r.loaded.name != chosen)  # the baseline leads, as in the CLI
     return Comparison([RunResult(r) for r in ordered], chosen)
 
 
 def sweep(
     sweep_file: str | Path, *, out: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
-    workers: int | None = None, scheduler: str | None = None,
+    workers: int | None = None, scheduler: str | None = None, engine: Engine = "fast",
 ) -> SweepResult:
     """Run (or resume) a sweep file into its results database and return its rows and summaries."""
     from sim.config.resources import SWEEPS, shipped_path
@@ -108,7 +112,7 @@ def sweep(
         path = shipped_path(SWEEPS) / f"{sweep_file}.toml"
     loaded = load_sweep(path, tuple(_overrides(overrides)))
     folder = Path(out) if out is not None else Path("reports") / "sweeps" / loaded.spec.sweep.name
-    executor = make_executor(_workers(workers), scheduler)
+    executor = make_executor(_workers(workers), scheduler, _engine(engine))
     store = Store(folder)
     try:
         run_sweep(loaded, store, executor)
@@ -121,7 +125,7 @@ def sweep(
 def attribute(
     config: ConfigLike, *, seed: int | None = None, replications: int | None = None,
     overrides: Mapping[str, Any] | None = None, metric: str = "residual_access.events",
-    workers: int | None = None,
+    workers: int | None = None, engine: Engine = "fast",
 ) -> AttributionResult:
     """Switch each control off in turn (and all at once) and return what each one prevents."""
     from sim.experiment.attribution import attribute as run_attribution
@@ -130,7 +134,7 @@ def attribute(
     scenario = loaded.config.scenario
     try:
         base, rows, _ = run_attribution(loaded, scenario.seed, scenario.replications,
-                                        LocalExecutor(_workers(workers)), metric)
+                                        LocalExecutor(_workers(workers), _engine(engine)), metric)
     except KeyError:
         raise InputError("metric", metric, "this is not a metric the model reports.",
                          "use a path from `sim.run(...).summary.metric`, such as residual_access.events.") from None
@@ -331,6 +335,13 @@ def _load_with_run_settings(
     if isinstance(config, LoadedConfig):
         return with_overrides(config, _overrides(merged))
     return load(config, overrides=merged)
+
+
+def _engine(engine: str) -> Engine:
+    """Return a valid engine name, or refuse another one."""
+    if engine not in ENGINES:
+        raise InputError("engine", engine, "there is no such engine.", 'use engine="fast" (the default) or "event".')
+    return "event" if engine == "event" else "fast"
 
 
 def _workers(workers: int | None) -> int:

@@ -17,6 +17,8 @@ from sim.cli.common import (
     EXIT_INPUT,
     HEADLINE,
     DaysOption,
+    EngineChoice,
+    EngineOption,
     JsonOption,
     MaxRepsOption,
     QuietOption,
@@ -32,6 +34,7 @@ from sim.cli.common import (
     YesOption,
     app,
     caption,
+    engine_of,
     err,
     export,
     fmt_estimate,
@@ -64,7 +67,14 @@ from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
 from sim.errors import InputError
 from sim.experiment import budget
 from sim.experiment.executors import LocalExecutor
-from sim.experiment.replications import ScenarioResult, relative_half_width, run_scenarios, run_to_precision
+from sim.experiment.replications import (
+    Engine,
+    ScenarioResult,
+    engine_used,
+    relative_half_width,
+    run_scenarios,
+    run_to_precision,
+)
 from sim.metrics import catalogue
 from sim.metrics.stats import paired_difference
 from sim.model.routing import deciding_choices, deciding_routes
@@ -74,11 +84,11 @@ from sim.results.runs import estimates, summary_document, to_json, write_results
 
 def execute(
     loaded: list[LoadedConfig], seed: int, replications: int, workers: int | None, quiet: bool,
-    target_ci: float | None, target_metric: str, max_replications: int,
+    target_ci: float | None, target_metric: str, max_replications: int, engine: Engine = "fast",
 ) -> list[ScenarioResult]:
     """Run configs (to a target precision if asked), with progress, stopping cleanly on Ctrl-C."""
     reporter = Reporter(quiet)
-    executor = LocalExecutor(workers)
+    executor = LocalExecutor(workers, engine)
     try:
         if target_ci is None:
             return run_scenarios(loaded, seed, replications, progress=reporter, executor=executor)
@@ -156,6 +166,7 @@ def run(
     max_replications: MaxRepsOption = MAX_REPLICATIONS,
     strict: StrictOption = False,
     yes: YesOption = False,
+    engine: EngineOption = EngineChoice.fast,
 ) -> None:
     """Run one config and print a summary table (or JSON)."""
     loaded = load_config(config_arg(config), overrides_from(set_, seed, replications, days))
@@ -163,10 +174,11 @@ def run(
     scenario = loaded.config.scenario
     lock = before_run([loaded], scenario.replications, target_ci, max_replications, yes, out_dir)
     [result] = execute([loaded], scenario.seed, scenario.replications, workers, quiet or json_,
-                       target_ci, target_metric, max_replications)
+                       target_ci, target_metric, max_replications, engine_of(engine))
     if out_dir is not None:
         try:
-            for path in write_results(out_dir, "run", portable_command(), [result], None, result.seed):
+            for path in write_results(out_dir, "run", portable_command(), [result], None, result.seed,
+                                      engine_used([loaded.config], engine_of(engine))):
                 err.print(f"wrote {path}")
         finally:
             release(lock)
@@ -264,6 +276,7 @@ def compare(
     report: ReportOption = False,
     strict: StrictOption = False,
     yes: YesOption = False,
+    engine: EngineOption = EngineChoice.fast,
 ) -> None:
     """Run arrangements under common random numbers and compare them with the baseline."""
     paths = [config_arg(c) for c in configs] if configs else sorted(project_path(ARRANGEMENTS).glob("*.toml"))
@@ -282,12 +295,13 @@ def compare(
                   f"(seed {run_seed}, common random numbers)")
     lock = before_run(loaded, reps, target_ci, max_replications, yes, out_dir)
     results = execute(loaded, run_seed, reps, workers, quiet or json_, target_ci, target_metric,
-                      max_replications)
+                      max_replications, engine_of(engine))
     base = next((r for r in results if r.loaded.name == baseline), None)
     if base is not None:  # the baseline leads the table
         results = [base] + [r for r in results if r is not base]
     try:
-        write_results(out_dir, "compare", portable_command(), results, base, run_seed)
+        write_results(out_dir, "compare", portable_command(), results, base, run_seed,
+                      engine_used([item.config for item in loaded], engine_of(engine)))
     except KeyboardInterrupt:
         interrupted(f"{out_dir} holds its previous complete output, or none (its manifest is then missing); "
                     "run the same command again.")

@@ -12,6 +12,8 @@ from rich.table import Table
 
 from sim.cli.common import (
     EXPORT_FORMATS,
+    EngineChoice,
+    EngineOption,
     MaxRepsOption,
     QuietOption,
     Reporter,
@@ -23,6 +25,7 @@ from sim.cli.common import (
     WorkersOption,
     YesOption,
     app,
+    engine_of,
     err,
     export,
     fmt_estimate,
@@ -40,6 +43,7 @@ from sim.experiment import budget
 from sim.experiment.attribution import Attribution
 from sim.experiment.attribution import attribute as run_attribution
 from sim.experiment.executors import Executor, LocalExecutor, make_executor
+from sim.experiment.replications import engine_used
 from sim.experiment.sweep import (
     SweepOutcome,
     check_sweep,
@@ -83,6 +87,7 @@ def sweep(
     replace: Annotated[bool, typer.Option("--replace", help="Give the folder to this sweep even if it holds "
                                           "the rows of another definition (those rows are no longer shown).")] = False,
     yes: YesOption = False,
+    engine: EngineOption = EngineChoice.fast,
 ) -> None:
     """Run a sweep into a resumable results database, then report sensitivity where it applies."""
     if target_ci is not None and not (math.isfinite(target_ci) and target_ci > 0):
@@ -93,8 +98,9 @@ def sweep(
     reps = max(max_replications, loaded.spec.sweep.replications) if target_ci else loaded.spec.sweep.replications
     budget.check(budget.estimate([p.loaded.config for p in loaded.points], reps), yes)
     check_sweep(loaded, target_ci, target_metric)
-    with closing(make_executor(workers, scheduler)) as executor, Store(folder) as store:
+    with closing(make_executor(workers, scheduler, engine_of(engine))) as executor, Store(folder) as store:
         outcome = sweep_into(loaded, store, executor, quiet, target_ci, target_metric, max_replications, replace)
+        store.set_meta("engine", to_json(engine_used([p.loaded.config for p in loaded.points], engine_of(engine))))
         err.print(f"{outcome.ran} rows run, {outcome.skipped} already stored, {outcome.total} in all: {store.path}")
         print_sweep_summary(store)
     if report:
@@ -232,6 +238,7 @@ def attribute(
     quiet: QuietOption = False,
     report: ReportOption = False,
     yes: YesOption = False,
+    engine: EngineOption = EngineChoice.fast,
 ) -> None:
     """Switch each control off in turn (and all at once) and show what each one prevents."""
     loaded = load_config(config, overrides_from(set_, seed, replications, None))
@@ -243,7 +250,7 @@ def attribute(
     budget.check(budget.estimate([loaded.config] * ATTRIBUTION_VARIANTS, scenario.replications), yes)
     lock = FolderLock(prepare_folder(folder), "an attribution")
     reporter = Reporter(quiet)
-    executor: Executor = LocalExecutor(workers)
+    executor: Executor = LocalExecutor(workers, engine_of(engine))
     try:
         base, rows, _ = run_attribution(loaded, scenario.seed, scenario.replications, executor, metric, reporter)
     except KeyboardInterrupt:
@@ -253,7 +260,8 @@ def attribute(
         reporter.close()
     print_attribution(loaded, metric, base, rows)
     try:
-        document = attribution_document(loaded, config, metric, base, rows)
+        document = {**attribution_document(loaded, config, metric, base, rows),
+                    **engine_used([loaded.config], engine_of(engine))}
         path = write_atomic(folder / "attribution.json", to_json(document))
     finally:
         lock.close()

@@ -12,6 +12,8 @@ from rich.table import Table
 from sim.cli.common import (
     ARRANGEMENTS,
     DaysOption,
+    EngineChoice,
+    EngineOption,
     QuietOption,
     Reporter,
     ReportOption,
@@ -20,6 +22,7 @@ from sim.cli.common import (
     WorkersOption,
     app,
     command_line,
+    engine_of,
     err,
     fail,
     human,
@@ -37,6 +40,7 @@ from sim.experiment.executors import Executor, make_executor
 from sim.experiment.explore import Exploration, plan, run_exploration
 from sim.experiment.explore_summary import summarise
 from sim.experiment.history import Observations, check_against, load_observations
+from sim.experiment.replications import engine_used
 from sim.experiment.sweep import metric_names
 from sim.report.units import kind_of
 from sim.results.runs import to_json, write_manifest
@@ -72,6 +76,7 @@ def explore(
     set_: SetOption = None,
     quiet: QuietOption = False,
     report: ReportOption = False,
+    engine: EngineOption = EngineChoice.fast,
 ) -> None:
     """Compare arrangements across plausible worlds: bands, win probabilities, regret, discovery."""
     try:
@@ -85,12 +90,13 @@ def explore(
         observations = _observations(history_match, observations_file, [i.name for i in loaded], known)
         run_seed = seed if seed is not None else loaded[0].config.scenario.seed
         exploration = plan(loaded, worlds, replications, run_seed, design)
-        executor = make_executor(workers, scheduler)
+        executor = make_executor(workers, scheduler, engine_of(engine))
         store = Store(out_dir)
     except InputError as error:
         fail(error)
     store.set_meta("command", command_line())
-    write_manifest(out_dir, "explore", command_line(), exploration.names, None, run_seed, replications)
+    write_manifest(out_dir, "explore", command_line(), exploration.names, None, run_seed, replications,
+                   engine_used([point.loaded.config for point in exploration.points], engine_of(engine)))
     if not quiet:
         err.print(f"explore: {exploration.worlds} worlds x {len(loaded)} arrangements x {replications} replications "
                   f"over {len(exploration.dimensions)} ranged parameters (seed {run_seed}, {design} design, "

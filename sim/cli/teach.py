@@ -75,7 +75,7 @@ def run_command(
                          "give --handout a new folder, or one a handout was written to before.")
     reporter = Reporter(quiet)
     try:
-        results = run_lesson(loaded, seed, LocalExecutor(workers), trace, step, reporter, trace_actor)
+        results = run_lesson(loaded, seed, LocalExecutor(workers, "event"), trace, step, reporter, trace_actor)
     except KeyboardInterrupt:
         reporter.close()
         interrupted("the lesson keeps nothing between runs; run it again (a single --step is quicker).")

@@ -7,6 +7,7 @@ whichever executor ran them and in whatever order they finished.
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import logging
 import multiprocessing
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 
 from sim.config.schema import Config
 from sim.errors import InputError
+from sim.model.fast import Engine
 
 _PR_SET_PDEATHSIG = 1
 
@@ -40,8 +42,10 @@ class Job:
 class Executor(Protocol):
     """Runs jobs and yields (job, result) pairs as they finish."""
 
-    def map(self, fn: Callable[[Config, int, int], Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
-        """Run fn(config, seed, replication) for every job, yielding results as they finish."""
+    engine: Engine
+
+    def map(self, fn: Callable[..., Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
+        """Run fn(config, seed, replication, engine=engine) for every job, yielding results as they finish."""
         ...
 
     def close(self) -> None:
@@ -60,11 +64,13 @@ def default_workers() -> int:
 class LocalExecutor:
     """Run jobs in this process (one worker) or in a pool of spawned processes."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, engine: Engine = "fast") -> None:
         self.workers = workers or default_workers()
+        self.engine = engine
 
-    def map(self, fn: Callable[[Config, int, int], Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
+    def map(self, fn: Callable[..., Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
         """Run the jobs, yielding each result as it finishes; pending work is cancelled on exit."""
+        fn = functools.partial(fn, engine=self.engine)
         if self.workers <= 1 or len(jobs) <= 1:
             for job in jobs:
                 yield job, fn(job.config, job.seed, job.replication)
@@ -124,7 +130,8 @@ def stop_workers(pool: ProcessPoolExecutor) -> None:
 class DaskExecutor:
     """Run jobs on an existing Dask distributed cluster."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, engine: Engine = "fast") -> None:
+        self.engine = engine
         try:
             from distributed import Client
         except ImportError:
@@ -143,10 +150,11 @@ class DaskExecutor:
                              "tcp://HOST:PORT address.") from None
         self.client.register_plugin(_warm_worker_plugin(), name="residency-warm-worker")
 
-    def map(self, fn: Callable[[Config, int, int], Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
+    def map(self, fn: Callable[..., Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
         """Submit every job to the cluster and yield results as they finish."""
         from distributed import as_completed as dask_completed
 
+        fn = functools.partial(fn, engine=self.engine)
         try:
             futures = {self.client.submit(fn, job.config, job.seed, job.replication, pure=False): job
                        for job in jobs}
@@ -220,8 +228,8 @@ def _check_reachable(address: str) -> None:
                          "tcp://HOST:PORT address.") from None
 
 
-def make_executor(workers: int | None, scheduler: str | None) -> Executor:
-    """Return a Dask executor for a scheduler address, else a local one."""
+def make_executor(workers: int | None, scheduler: str | None, engine: Engine = "fast") -> Executor:
+    """Return a Dask executor for a scheduler address, else a local one; either runs `engine`."""
     if scheduler:
-        return DaskExecutor(scheduler)
-    return LocalExecutor(workers)
+        return DaskExecutor(scheduler, engine)
+    return LocalExecutor(workers, engine)

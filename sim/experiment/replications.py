@@ -10,20 +10,49 @@ from sim.config.schema import Config
 from sim.experiment.executors import Executor, Job, LocalExecutor, default_workers
 from sim.metrics.recorder import Recorder, ReplicationResult
 from sim.metrics.stats import estimate, t_quantile
+from sim.model.fast import Engine, FastWorld
+from sim.model.fastsupport import unsupported
 from sim.model.rng import Streams
 from sim.model.world import World
 from sim.results.scenario import ScenarioResult
 
 Progress = Callable[[int, int, str], None]
 
-__all__ = ["Progress", "ScenarioResult", "default_workers", "run_replication", "run_scenarios",
-           "run_to_precision"]
+__all__ = ["Engine", "Progress", "ScenarioResult", "default_workers", "engine_for", "engine_used",
+           "run_replication", "run_scenarios", "run_to_precision"]
 
 
-def run_replication(config: Config, seed: int, replication: int) -> ReplicationResult:
-    """Run one replication of a config and return its metrics."""
+def engine_for(config: Config, requested: Engine) -> tuple[Engine, str | None]:
+    """Return the engine that runs a config, and why it is not the one requested (None if it is).
+
+    The fast engine hands a config it was not verified for to the event engine, and says why.
+    """
+    if requested == "event":
+        return "event", None
+    reason = unsupported(config)
+    return ("event", reason) if reason is not None else ("fast", None)
+
+
+def engine_used(configs: Sequence[Config], requested: Engine) -> dict[str, str]:
+    """Return the manifest's record of the engine that ran a set of configs (`engine`, and `engine_reason`)."""
+    record: dict[str, str] = {"engine": requested}
+    for config in configs:
+        engine, reason = engine_for(config, requested)
+        if reason is not None:
+            return {"engine": engine, "engine_reason": f"{config.scenario.name}: {reason}"}
+    return record
+
+
+def run_replication(config: Config, seed: int, replication: int, engine: Engine = "fast") -> ReplicationResult:
+    """Run one replication of a config with an engine and return its metrics.
+
+    Both engines give the same results to the bit; the fast one (the default) settles
+    requests in batches, the event one request by request (`engine_for` says which runs).
+    """
     recorder = Recorder(config)
-    world = World(config, Streams(seed, replication), recorder)
+    streams = Streams(seed, replication)
+    engine, _ = engine_for(config, engine)
+    world = FastWorld(config, streams, recorder) if engine == "fast" else World(config, streams, recorder)
     pending = world.run()
     return recorder.finish(pending)
 

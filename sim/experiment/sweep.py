@@ -11,7 +11,7 @@ from sim import __version__
 from sim.config.schema import MAX_REPLICATIONS, Config
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
-from sim.experiment.replications import Progress, replications_for, run_replication
+from sim.experiment.replications import Engine, Progress, replications_for, run_replication
 from sim.experiment.sensitivity import indices, supported
 from sim.experiment.sweep_file import LoadedSweep, Point, SweepFile, check_outputs, design_matrix
 from sim.metrics import catalogue
@@ -28,9 +28,9 @@ class SweepOutcome:
     ran: int
 
 
-def run_metrics(config: Config, seed: int, replication: int) -> dict[str, float]:
+def run_metrics(config: Config, seed: int, replication: int, engine: Engine = "fast") -> dict[str, float]:
     """Run one replication and return only its summary metrics (light to send between processes)."""
-    return run_replication(config, seed, replication).metrics
+    return run_replication(config, seed, replication, engine).metrics
 
 
 def metric_names(config: Config) -> list[str]:

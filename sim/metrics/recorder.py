@@ -7,12 +7,15 @@ the number of requests.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from sim.config.checks import unrouted_metric, unrouted_pairs
 from sim.config.schema import CHANNELS, Channel, Config
+from sim.metrics.exposure import DistinctRecords
 from sim.metrics.years import YearTally, day_years, exposure_tallies, year_metrics
 from sim.model.events import (
     COVERT_MODES,
@@ -34,6 +37,7 @@ from sim.model.events import (
     Submitted,
     Transferred,
 )
+from sim.model.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED, Reads, Tally
 
 HOURS_PER_DAY = 24.0
 # Wait histogram: bin 0 holds zero waits, bin 1 waits under 1e-3 h, then 200 log-spaced bins
@@ -67,6 +71,24 @@ def hist_index(wait: float) -> int:
     return min(index, HIST_BINS - 1)
 
 
+def hist_indexes(waits: np.ndarray) -> np.ndarray:
+    """Return `hist_index` of each positive wait, exactly as the scalar function gives it.
+
+    numpy's log10 may differ from libm's in the last bits (SIMD versions differ between CPUs),
+    which moves a bin only for a wait within about 1e-12 of a bin edge on the bin scale; waits
+    within 1e-6 of an edge are binned again with `hist_index` itself, the rest keep numpy's bin.
+    """
+    out = np.ones(waits.size, dtype=np.int64)
+    above = waits >= 10.0**HIST_MIN_LOG
+    with np.errstate(divide="ignore"):
+        scaled = (np.log10(waits[above]) - HIST_MIN_LOG) * HIST_PER_DECADE
+    index = np.minimum(2 + np.floor(scaled).astype(np.int64), HIST_BINS - 1)
+    near = np.abs(scaled - np.round(scaled)) < 1e-6
+    index[near] = [hist_index(wait) for wait in waits[above][near].tolist()]
+    out[above] = index
+    return out
+
+
 def hist_edges(index: int) -> tuple[float, float]:
     """Return the lower and upper wait (hours) of a histogram bin."""
     if index == 0:
@@ -90,6 +112,32 @@ def hist_quantile(counts: list[int], q: float) -> float:
             return low + (high - low) * (target - running) / count
         running += count
     return hist_edges(len(counts) - 1)[1]
+
+
+def _running_sum(start: float, addends: np.ndarray) -> float:
+    """Return `start` plus the addends added one by one, in order (never pairwise)."""
+    if not addends.size:
+        return start
+    return float(np.add.accumulate(np.concatenate(([start], addends)))[-1])
+
+
+def _add_grouped(target: dict[Any, float], names: Sequence[Any], codes: np.ndarray, values: np.ndarray | None) -> None:
+    """Add one per row (values None) or each row's value to target[names[code]], each key's rows in order."""
+    for code in np.unique(codes).tolist():
+        rows = codes == code
+        key = names[code]
+        target[key] = (target[key] + int(np.count_nonzero(rows)) if values is None
+                       else _running_sum(target[key], values[rows]))
+
+
+def _expose(tally: DistinctRecords, records: np.ndarray) -> None:
+    """Add reads to a distinct-records tally as `DistinctRecords.read` does one by one (libm log1p)."""
+    tally.reads += records.size
+    if tally.population <= 0.0:
+        return
+    share = records / tally.population
+    logs = np.array([-math.inf if s >= 1.0 else math.log1p(-s) for s in share.tolist()])
+    tally.log_escape = _running_sum(tally.log_escape, logs)
 
 
 class GateLedger:
@@ -180,6 +228,120 @@ class Recorder:
     def notify(self, event: Event) -> None:
         """Take one event: every kind has its own accumulator."""
         self._handlers[type(event)](event)
+
+    def tally(self, tally: Tally) -> None:
+        """Take a batch of requests' bulk contributions, adding float sums in the order given."""
+        counts = self.counts
+        counts["submitted"] += tally.submitted.size
+        self._add_days(self.daily["submitted"], tally.submitted)
+        for outcome, instants in tally.decided.items():
+            counts[outcome] += instants.size
+            self._add_days(self.daily[outcome], instants)
+        counts["decision_hours"] = _running_sum(counts["decision_hours"], tally.decision_hours)
+        counts["gated_decisions"] += tally.decision_hours.size
+        counts["emergency"] += tally.emergency
+        for pair, lost in tally.no_route.items():
+            counts["no_route"] += lost
+            if pair in self.unrouted:
+                self.unrouted[pair] += lost
+        self._reviews(tally.review_starts, tally.waits)
+        for cls, events in tally.class_events.items():
+            self.class_events[cls] += events
+        if tally.reads is not None:
+            self._shielded_reads(tally.reads)
+            self._residual_reads(tally.reads)
+        if tally.gate is not None:
+            self.gate.queue_area = tally.gate.queue_area
+            self.gate.busy_hours = tally.gate.busy_hours
+            self.gate.available_hours = tally.gate.available_hours
+
+    def _shielded_reads(self, reads: Reads) -> None:
+        """Count reads a control made harmless, as `shielded` does row by row."""
+        kind = reads.kind
+        self.counts["deidentified"] += int(np.count_nonzero(kind == DEIDENTIFIED))
+        cipher = kind == CIPHERTEXT
+        self.counts["ciphertext"] += int(np.count_nonzero(cipher))
+        self.ciphertext_records = _running_sum(self.ciphertext_records, reads.records[cipher])
+
+    def _residual_reads(self, reads: Reads) -> None:
+        """Count residual accesses as `accessed` does row by row, each sum in row order."""
+        rows = reads.kind == ACCESS
+        if not rows.any():
+            return
+        t, records, channel, cls = reads.t[rows], reads.records[rows], reads.channel[rows], reads.cls[rows]
+        day = np.minimum(t // HOURS_PER_DAY, self.days - 1).astype(np.int64)
+        _add_grouped(self.class_events, self.classes, cls, None)
+        _add_grouped(self.channel_events, CHANNELS, channel, None)
+        _add_grouped(self.channel_records, CHANNELS, channel, records)
+        _add_grouped(self.grant_events, GRANTS, reads.grant[rows], None)
+        _add_grouped(self.grant_records, GRANTS, reads.grant[rows], records)
+        sites = list(self.site_events)
+        _add_grouped(self.site_events, sites, reads.site[rows], None)
+        _add_grouped(self.site_records, sites, reads.site[rows], records)
+        mode = reads.mode[rows]
+        covert = mode >= 0
+        _add_grouped(self.covert_events, COVERT_MODES, mode[covert], None)
+        _add_grouped(self.covert_records, COVERT_MODES, mode[covert], records[covert])
+        for c in np.unique(cls).tolist():
+            tally = self.exposure.get(self.classes[c])
+            if tally is not None:
+                _expose(tally, records[cls == c])
+        daily = self.daily
+        self._add_days(daily["residual_events"], t)
+        column = np.array(daily["residual_records"])
+        np.add.at(column, day, records)
+        daily["residual_records"] = column.tolist()
+        for code in np.unique(channel).tolist():
+            self._add_days(daily[f"residual_{CHANNELS[code]}"], t[channel == code])
+        year = np.array(self.day_year)[day]
+        improper, detected_at = reads.improper[rows], reads.detected_at[rows]
+        for y in np.unique(year).tolist():
+            self._year_reads(self.years[y], year == y, records, channel, cls, improper, detected_at)
+        counts = self.counts
+        counts["improper"] += int(np.count_nonzero(improper))
+        found = improper & ~np.isnan(detected_at)
+        counts["eventually_detected"] += int(np.count_nonzero(found))
+        counts["eventual_detect_hours"] = _running_sum(counts["eventual_detect_hours"], detected_at[found] - t[found])
+        inside = found & (detected_at < self.horizon)
+        counts["detected"] += int(np.count_nonzero(inside))
+        counts["detect_hours"] = _running_sum(counts["detect_hours"], detected_at[inside] - t[inside])
+        self._add_days(daily["detected"], detected_at[inside])
+
+    def _year_reads(self, tally: YearTally, rows: np.ndarray, records: np.ndarray, channel: np.ndarray,
+                    cls: np.ndarray, improper: np.ndarray, detected_at: np.ndarray) -> None:
+        _add_grouped(tally.channel_records, CHANNELS, channel[rows], records[rows])
+        for c in np.unique(cls[rows]).tolist():
+            exposure = tally.exposure.get(self.classes[c])
+            if exposure is not None:
+                _expose(exposure, records[rows & (cls == c)])
+        wrong = rows & improper
+        tally.improper += int(np.count_nonzero(wrong))
+        found = wrong & ~np.isnan(detected_at)
+        tally.eventually_detected += int(np.count_nonzero(found))
+        tally.detected += int(np.count_nonzero(found & (detected_at < self.horizon)))
+
+    def _reviews(self, starts: np.ndarray, waits: np.ndarray) -> None:
+        if not waits.size:
+            return
+        self.counts["reviewed"] += waits.size
+        self.counts["wait_sum"] = _running_sum(self.counts["wait_sum"], waits)
+        days = np.minimum(starts // HOURS_PER_DAY, self.days - 1).astype(np.int64)
+        sums = np.array(self.wait_sum_daily)
+        np.add.at(sums, days, waits)  # unbuffered: each day's waits are added in order
+        self.wait_sum_daily = sums.tolist()
+        self._add_days(self.wait_count_daily, starts)
+        positive = waits[waits > 0.0]
+        self.wait_hist[0] += waits.size - positive.size
+        for index, count in zip(*np.unique(hist_indexes(positive), return_counts=True), strict=True):
+            self.wait_hist[int(index)] += int(count)
+
+    def _add_days(self, column: list[float], instants: np.ndarray) -> None:
+        if not instants.size:
+            return
+        days = np.minimum(instants // HOURS_PER_DAY, self.days - 1).astype(np.int64)
+        per_day = np.bincount(days, minlength=self.days)
+        for day in np.flatnonzero(per_day).tolist():
+            column[day] += int(per_day[day])
 
     def _day(self, t: float) -> int:
         return min(int(t // HOURS_PER_DAY), self.days - 1)

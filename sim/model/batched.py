@@ -44,8 +44,10 @@ def local_times(
     return np.concatenate(found) if found else np.empty(0)
 
 
-def clock_times(local: np.ndarray) -> np.ndarray:
+def clock_times(local: np.ndarray, first: float = 0.0) -> np.ndarray:
     """Return SimPy's clock at each arrival: `now + (t - now)` from the previous arrival's clock.
+
+    `first` is the clock before the first of them (the start, or the batch's previous arrival).
 
     The process waits `t - now` and SimPy adds that delay to `now`. For 0 <= now <= t rounding
     to nearest gives back `t` exactly, so one pass confirms the clock equals the loop's `t`;
@@ -54,8 +56,70 @@ def clock_times(local: np.ndarray) -> np.ndarray:
     """
     clock = local.copy()
     while True:
-        before = np.concatenate(([0.0], clock[:-1]))
+        before = np.concatenate(([first], clock[:-1]))
         updated = before + (local - before)
         if np.array_equal(updated, clock):
             return clock
         clock = updated
+
+
+def libm(function: Callable[[float], float], values: np.ndarray) -> np.ndarray:
+    """Return `function` (math.exp, math.log) of each value, computed by libm as the event engine does.
+
+    numpy's vectorised exp and log may differ from libm in the last bit, and between CPUs.
+    """
+    return np.fromiter(map(function, values.tolist()), dtype=float, count=values.size)
+
+
+class ArrivalCursor:
+    """An actor group's arrivals, handed out batch by batch, equal to `local_times` and `clock_times`.
+
+    It keeps the arrivals loop's state (the window, `t`, the pending gap) between batches, so
+    where the batches end does not change a single instant.
+    """
+
+    def __init__(
+        self, windows: Sequence[tuple[float, float]], rate: float, draw: Callable[[int], np.ndarray],
+    ) -> None:
+        self.windows = list(windows)
+        self.rate = rate
+        self.draw = draw
+        self.index = 0
+        self.gap = float(draw(1)[0]) / rate
+        self.t = self.windows[0][0] if self.windows else 0.0
+        self.pending = np.empty(0)
+        self.clock = 0.0
+
+    def until(self, limit: float) -> np.ndarray:
+        """Return SimPy's clock at each arrival before `limit` not handed out yet."""
+        found: list[np.ndarray] = []
+        windows = self.windows
+        while self.index < len(windows):
+            start, end = windows[self.index]
+            if start >= limit:
+                break
+            stop = end if end <= limit else limit
+            t, gap, pending = self.t, self.gap, self.pending
+            while True:
+                if pending.size == 0:
+                    pending = self.draw(CHUNK) / self.rate
+                sums = np.add.accumulate(np.concatenate(([t, gap], pending[:-1])))[1:]
+                inside = int(np.searchsorted(sums >= stop, True))
+                found.append(sums[:inside])
+                if inside < sums.size:
+                    if inside:
+                        t, gap, pending = float(sums[inside - 1]), float(pending[inside - 1]), pending[inside:]
+                    break
+                t, gap, pending = float(sums[-1]), float(pending[-1]), np.empty(0)
+            if stop < end:
+                self.t, self.gap, self.pending = t, gap, pending
+                break
+            self.index += 1
+            self.t = windows[self.index][0] if self.index < len(windows) else 0.0
+            self.gap, self.pending = gap - (end - t), pending
+        local = np.concatenate(found) if found else np.empty(0)
+        if local.size == 0:
+            return local
+        clock = clock_times(local, self.clock)
+        self.clock = float(clock[-1])
+        return clock

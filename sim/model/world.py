@@ -37,7 +37,8 @@ from sim.model.routing import Actor, RouteTable, cumulative, pick, route_orders
 class World:
     """One replication of one scenario, ready to run."""
 
-    def __init__(self, config: Config, streams: Streams, observer: Observer) -> None:
+    def __init__(self, config: Config, streams: Streams, observer: Observer, requests: bool = True) -> None:
+        """Build the world; with `requests` false no arrivals run (the fast engine settles them)."""
         self.config = config
         self.observer = observer
         self.env = simpy.Environment()
@@ -64,7 +65,8 @@ class World:
                        for name, spec in config.actors.items()]
         self.actors_by_name.update((actor.name, actor) for actor in self.actors)
         for actor in self.actors:
-            self.env.process(self._arrivals(actor))
+            if requests:
+                self.env.process(self._arrivals(actor))
             if actor.spec.covert_attempts_per_year > 0:
                 self.env.process(self._covert(actor, streams, "human_exfiltration"))
             if actor.spec.code_covert_attempts_per_year > 0:

@@ -8,7 +8,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -238,24 +238,31 @@ MANIFEST_FORMAT = "residency-results/1"
 
 
 def write_manifest(folder: Path, kind: str, command: str, names: Sequence[str], baseline: str | None,
-                   seed: int, replications: int) -> Path:
+                   seed: int, replications: int, engine: Mapping[str, str] | None = None) -> Path:
     """Write the folder's manifest: what it holds, how it was made, and in which format."""
-    return write_atomic(folder / MANIFEST, manifest_text(kind, command, names, baseline, seed, replications, None))
+    return write_atomic(folder / MANIFEST, manifest_text(kind, command, names, baseline, seed, replications, None,
+                                                         engine))
 
 
 def manifest_text(kind: str, command: str, names: Sequence[str], baseline: str | None, seed: int,
-                  replications: int, files: dict[str, str] | None) -> str:
-    """Return a manifest document; `files` maps each file it vouches for to its SHA-256."""
+                  replications: int, files: dict[str, str] | None, engine: Mapping[str, str] | None = None) -> str:
+    """Return a manifest document; `files` maps each file it vouches for to its SHA-256.
+
+    `engine` records the engine that ran the results (`engine`, and `engine_reason` where the
+    fast engine handed a config to the event engine).
+    """
     document: dict[str, Any] = {
         "format": MANIFEST_FORMAT, "kind": kind, "command": command, "arrangements": list(names),
         "baseline": baseline, "seed": seed, "replications": replications, "version": __version__}
+    if engine is not None:
+        document.update(engine)
     if files is not None:
         document["files"] = files
     return to_json(document)
 
 
 def write_results(folder: Path, kind: str, command: str, results: Sequence[ScenarioResult],
-                  baseline: ScenarioResult | None, seed: int) -> list[Path]:
+                  baseline: ScenarioResult | None, seed: int, engine: Mapping[str, str] | None = None) -> list[Path]:
     """Write a run's or a comparison's files so that a kill leaves the old set or the new one, never a mix.
 
     Every file is staged under a temporary name first (the old files stay whole meanwhile), then
@@ -275,7 +282,7 @@ def write_results(folder: Path, kind: str, command: str, results: Sequence[Scena
         batch.add("comparison.csv", comparison_csv(comparison_rows(results, baseline)))
     text = manifest_text(kind, command, [r.loaded.name for r in results],
                          baseline.loaded.name if baseline else None, seed, len(results[0].replications),
-                         batch.hashes())
+                         batch.hashes(), engine)
     return batch.commit(folder / MANIFEST, text)
 
 

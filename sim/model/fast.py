@@ -1,0 +1,455 @@
+"""The fast engine: requests settled in batches with numpy, equal to `World` to the bit (issue 10).
+
+SimPy still runs everything slow (holdings, shifts, covert attempts); the requests of each
+batch are drawn from the same named streams with the same row layout, routed against the
+holdings in force at their instants (a log of share changes), decided with array
+operations, and passed through the gate's next-free-time recursion (`fastgate`). Common
+outcomes reach the observer in bulk (`Tally`), residual and shielded reads as rows (`Reads`,
+settled in `fastreads`) merged with covert reads in the order the event engine reports them.
+Nothing a request does feeds back into the world, which is what makes this exact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+from sim.config.schema import Config
+from sim.model.batched import ArrivalCursor, libm
+from sim.model.calendar import working_windows
+from sim.model.draws import (
+    REQUEST_NORMALS,
+    REQUEST_UNIFORMS,
+    U_CLASS,
+    U_DECISION,
+    U_OVERRIDE,
+    U_PURPOSE,
+    U_REVIEW,
+    U_SITE,
+    Z_PARENT_DELAY,
+    Z_REVIEW,
+)
+from sim.model.events import Accessed, Event, Gate, Grant, Observer, ShiftsPlanned
+from sim.model.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
+from sim.model.fastreads import ReadTables
+from sim.model.rng import Streams
+from sim.model.routing import Actor, control_probability
+from sim.model.tally import GateTotals, Reads, Tally
+from sim.model.world import World
+
+#: The engines that run a replication: the fast one (this module) and the event one (`World`).
+Engine = Literal["fast", "event"]
+ENGINES: tuple[Engine, ...] = ("fast", "event")
+#: Requests settled per batch, about (bounds memory; results do not depend on it).
+BATCH_REQUESTS = 1 << 16
+GATES: tuple[Gate, ...] = ("none", "parent", "steward")
+NONE, PARENT, STEWARD = range(3)
+
+
+class BulkObserver(Observer, Protocol):
+    """An observer that also takes a batch of requests' bulk contributions."""
+
+    def tally(self, tally: Tally) -> None:
+        """Take a batch's counts and ordered addends."""
+
+
+class _Slow:
+    """Pass the slow processes' events on, holding back covert reads to merge them in order."""
+
+    def __init__(self, target: Observer) -> None:
+        self.target = target
+        self.clock: Callable[[], float] = lambda: 0.0
+        self.held: list[tuple[float, Event]] = []
+        self.rostered = 0.0
+
+    def notify(self, event: Event) -> None:
+        """Hold a read back with the instant it is reported; pass anything else on."""
+        if isinstance(event, Accessed):
+            self.held.append((self.clock(), event))
+            return
+        if isinstance(event, ShiftsPlanned):
+            self.rostered = event.hours
+        self.target.notify(event)
+
+
+@dataclass
+class _Group:
+    """An actor group's streams and lookup tables for the batched draws."""
+
+    actor: Actor
+    cursor: ArrivalCursor | None
+    uniforms: Callable[[tuple[int, int]], np.ndarray]
+    normals: Callable[[tuple[int, int]], np.ndarray]
+    route: Callable[[int], np.ndarray] | None
+    purpose_cum: np.ndarray
+    class_of: np.ndarray  # the group's class index -> the config's class index
+    class_cum: np.ndarray
+    allowed: np.ndarray  # [purpose, class] -> policy allows it
+    emergency: np.ndarray  # [purpose] -> an emergency purpose
+    override: float
+    normals_read: bool  # whether any request of the group can read its row of normals
+
+
+@dataclass
+class _Batch:
+    """One batch of requests in arrival order, with their draws and routes."""
+
+    t: np.ndarray
+    group: np.ndarray
+    purpose: np.ndarray
+    cls: np.ndarray
+    u: np.ndarray
+    z: np.ndarray
+    preferred: np.ndarray
+    site: np.ndarray
+    gate: np.ndarray
+
+
+def choose_sites(held: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Return the option `routing.choose_site` picks for each request (-1: none), as it computes it.
+
+    `held[i, j]` is the share of the class option j's site holds at request i's instant;
+    `u[i]` is the request's site uniform. Each row follows the scalar loop's arithmetic.
+    """
+    n = u.size
+    found = np.full(n, -1, dtype=np.int64)
+    live = np.ones(n, dtype=bool)
+    covered = np.zeros(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for j in range(held.shape[1]):
+            share = held[:, j]
+            holds = live & (share > 0.0)
+            if not holds.any():
+                continue
+            chance = np.where(covered < 1.0, share / (1.0 - covered), 1.0)
+            take = holds & ((chance >= 1.0) | (u < chance))
+            found[take] = j
+            live &= ~take
+            go_on = holds & ~take
+            u = np.where(go_on, (u - chance) / (1.0 - chance), u)
+            covered = np.where(go_on, covered + share, covered)
+            if not live.any():
+                break
+    return found
+
+
+def batch_hours(config: Config) -> float:
+    """Return a batch's span: about `BATCH_REQUESTS` requests at the busiest working-hour rate."""
+    rate = sum(spec.headcount * spec.requests_per_hour for spec in config.actors.values())
+    return max(1.0, BATCH_REQUESTS / rate) if rate > 0.0 else math.inf
+
+
+class FastWorld:
+    """One replication settled by the fast engine; `run` gives what `World.run` gives."""
+
+    def __init__(self, config: Config, streams: Streams, observer: BulkObserver,
+                 span: float | None = None) -> None:
+        self.config = config
+        self.observer = observer
+        self.slow = _Slow(observer)
+        self.world = World(config, streams, self.slow, requests=False)
+        env = self.env = self.world.env
+        self.slow.clock = lambda: env.now
+        self.horizon = self.world.horizon
+        self.span = span if span is not None else batch_hours(config)
+        gate = config.gatekeeper
+        self.allowed = frozenset((purpose, cls) for purpose, classes in (gate.policy.items() if gate else ())
+                                 for cls in classes)
+        # Where a gatekeeper guards the data, the parent's own approval goes around it (improper).
+        self.parent_improper = gate is not None
+        self.classes = list(config.data)
+        self.sites = list(config.sites)
+        self.holdings = self.world.holdings
+        self.log_times: list[float] = [-math.inf]
+        self.log: list[dict[str, dict[str, float]]] = [self._snapshot()]
+        self.groups = [self._group(actor, streams) for actor in self.world.actors]
+        self.foreign = np.array([group.actor.foreign for group in self.groups], dtype=bool)
+        self.counted = np.array([cls in config.policy.counted_classes for cls in self.classes], dtype=bool)
+        gate = config.gatekeeper
+        scenario = config.scenario
+        shifts = None if gate is None or gate.hours.around_the_clock else working_windows(
+            gate.hours, gate.timezone, scenario.start_date, scenario.days)
+        self.gate = GateState(gate.reviewers if gate else 0, shift_clocks(shifts, self.horizon), self.horizon)
+        self.gate.available_hours = self.slow.rostered
+        self.parent_pending = 0
+        self.carry_hours = (np.empty(0), np.empty(0))  # decision hours reported later: (instant, hours)
+        self.carry_reads = Reads.empty()
+        self._order = 0
+        self.tables = ReadTables(config, [group.actor for group in self.groups])
+
+    def _group(self, actor: Actor, streams: Streams) -> _Group:
+        spec, name = actor.spec, actor.name
+        rate = spec.headcount * spec.requests_per_hour
+        gate = self.config.gatekeeper
+        allowed = self.allowed
+        emergency = gate.emergency_purposes if gate else ()
+        return _Group(
+            actor=actor,
+            cursor=(ArrivalCursor(actor.windows, rate, streams.rng(f"actor.{name}.arrivals").standard_exponential)
+                    if rate > 0.0 else None),
+            uniforms=streams.rng(f"actor.{name}.request.u").random,
+            normals=streams.rng(f"actor.{name}.request.z").standard_normal,
+            route=(streams.rng(f"actor.{name}.request.route").random
+                   if actor.route_draws is not None and actor.preferred_candidates is not None else None),
+            purpose_cum=np.array(actor.purpose_cum),
+            class_of=np.array([self.classes.index(cls) for cls in actor.classes], dtype=np.int64),
+            class_cum=np.array(actor.class_cum),
+            allowed=np.array([[(p, cls) in allowed for cls in self.classes] for p in actor.purposes], dtype=bool),
+            emergency=np.array([p in emergency for p in actor.purposes], dtype=bool),
+            override=control_probability(self.config, gate.organisation, spec.employer) if gate else 0.0,
+            normals_read=self._reads_normals(actor),
+        )
+
+    def _reads_normals(self, actor: Actor) -> bool:
+        """Return whether a request of the group can read its normals.
+
+        They set a residual read's records and audit delay (foreign groups only), a parent's
+        delay and a lognormal review. The stream is the group's own, so a group that reads
+        none of them need not draw it: no other request's draws move.
+        """
+        gate = self.config.gatekeeper
+        orders = [actor.candidates, actor.preferred_candidates or {}]
+        gates = {kind for order in orders for options in order.values() for _, kind in options}
+        lognormal = gate is not None and gate.review_distribution != "exponential"
+        return actor.foreign or "parent" in gates or ("steward" in gates and lognormal)
+
+    # -- the clock ------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run to the horizon and return how many requests are still pending."""
+        start = 0.0
+        while start < self.horizon:
+            end = min(start + self.span, self.horizon)
+            self._advance(end)
+            self._settle(end)
+            start = end
+        pending, expired = close_gate(self.gate)
+        state = self.gate
+        self.observer.tally(Tally(decided={"expired": np.array(expired)}, gate=GateTotals(
+            state.queue_area, state.busy_hours, state.available_hours)))
+        return pending + self.parent_pending
+
+    def _snapshot(self) -> dict[str, dict[str, float]]:
+        return {site: dict(shares) for site, shares in self.holdings.share.items()}
+
+    def _advance(self, limit: float) -> None:
+        """Run the slow processes up to `limit`, logging every change in what the sites hold."""
+        env = self.env
+        while env.peek() < limit:
+            env.step()
+            if self.holdings.share != self.log[-1]:
+                self.log_times.append(env.now)
+                self.log.append(self._snapshot())
+
+    # -- a batch of requests --------------------------------------------------------------
+    def _draw(self, limit: float) -> _Batch | None:
+        parts: list[tuple[np.ndarray, ...]] = []
+        for k, group in enumerate(self.groups):
+            if group.cursor is None:
+                continue
+            t = group.cursor.until(limit)
+            n = t.size
+            if not n:
+                continue
+            u = group.uniforms((n, REQUEST_UNIFORMS))
+            z = group.normals((n, REQUEST_NORMALS)) if group.normals_read else np.zeros((n, REQUEST_NORMALS))
+            actor = group.actor
+            purpose = (np.zeros(n, dtype=np.int64) if len(actor.purposes) == 1 else np.minimum(
+                np.searchsorted(group.purpose_cum, u[:, U_PURPOSE], side="right"), len(actor.purposes) - 1))
+            local = (np.zeros(n, dtype=np.int64) if len(actor.classes) == 1 else np.minimum(
+                np.searchsorted(group.class_cum, u[:, U_CLASS], side="right"), len(actor.classes) - 1))
+            preferred = (group.route(n) >= actor.spec.least_resistance_share if group.route is not None
+                         else np.zeros(n, dtype=bool))
+            parts.append((t, np.full(n, k, dtype=np.int64), purpose, group.class_of[local], u, z, preferred))
+        if not parts:
+            return None
+        if len(parts) == 1:
+            t, group_of, purpose, cls, u, z, preferred = parts[0]
+        else:
+            t, group_of, purpose, cls, u, z, preferred = (np.concatenate(column) for column in zip(*parts, strict=True))
+            order = np.argsort(t, kind="stable")
+            t, group_of, purpose, cls, u, z, preferred = (
+                column[order] for column in (t, group_of, purpose, cls, u, z, preferred))
+        n = t.size
+        batch = _Batch(t, group_of, purpose, cls, u, z, preferred,
+                       np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64))
+        self._route(batch)
+        return batch
+
+    def _route(self, batch: _Batch) -> None:
+        """Choose each request's site and gate against the holdings in force at its instant."""
+        # Arrivals only move forward: drop the holdings that no request can see again.
+        stale = int(np.searchsorted(np.array(self.log_times), batch.t[0], side="right")) - 1
+        del self.log_times[:stale], self.log[:stale]
+        segment = np.searchsorted(np.array(self.log_times), batch.t, side="right") - 1
+        ncls = len(self.classes)
+        key = (batch.group * 2 + batch.preferred) * ncls + batch.cls
+        order = np.argsort(key, kind="stable")
+        bounds = np.flatnonzero(np.diff(key[order])) + 1
+        for members in np.split(order, bounds):
+            first = int(members[0])
+            actor = self.groups[int(batch.group[first])].actor
+            cls = self.classes[int(batch.cls[first])]
+            table = actor.preferred_candidates if batch.preferred[first] else actor.candidates
+            assert table is not None
+            options = table[cls]
+            if not options:
+                continue
+            held = np.array([[shares[site][cls] for site, _ in options] for shares in self.log])
+            chosen = choose_sites(held[segment[members]], batch.u[members, U_SITE])
+            ok = chosen >= 0
+            picked = chosen[ok]
+            batch.site[members[ok]] = np.array([self.sites.index(s) for s, _ in options])[picked]
+            batch.gate[members[ok]] = np.array([GATES.index(g) for _, g in options])[picked]
+
+    def _settle(self, limit: float) -> None:
+        batch = self._draw(limit)
+        tally = Tally()
+        hours: list[tuple[np.ndarray, np.ndarray]] = [self.carry_hours]
+        reads = [self.carry_reads, *self._covert_reads()]
+        if batch is not None:
+            self._dispatch(batch, tally, hours, reads, limit)
+        instants = np.concatenate([h[0] for h in hours])
+        values = np.concatenate([h[1] for h in hours])
+        now = instants < limit
+        order = np.argsort(instants[now], kind="stable")
+        tally.decision_hours = values[now][order]
+        self.carry_hours = (instants[~now], values[~now])
+        tally.reads, self.carry_reads = Reads.join(reads).split(limit)
+        self.observer.tally(tally)
+
+    def _dispatch(self, b: _Batch, tally: Tally, hours: list[tuple[np.ndarray, np.ndarray]],
+                  reads: list[Reads], limit: float) -> None:
+        tally.submitted = b.t
+        granted: list[np.ndarray] = []
+        denied: list[np.ndarray] = []
+        lost = np.flatnonzero(b.gate < 0)
+        denied.append(b.t[lost])
+        for i in lost.tolist():
+            pair = (self.groups[int(b.group[i])].actor.name, self.classes[int(b.cls[i])])
+            tally.no_route[pair] = tally.no_route.get(pair, 0) + 1
+        free = np.flatnonzero(b.gate == NONE)
+        granted.append(b.t[free])
+        self._reads(b, free, b.t[free], b.t[free], "no_gate", tally, reads)
+        self._parents(b, np.flatnonzero(b.gate == PARENT), tally, hours, reads, granted, denied)
+        steward = np.flatnonzero(b.gate == STEWARD)
+        emergency = self._per_group(b, steward, lambda g, rows: g.emergency[b.purpose[rows]], bool)
+        urgent = steward[emergency]
+        granted.append(b.t[urgent])
+        tally.emergency = int(urgent.size)
+        self._reads(b, urgent, b.t[urgent], b.t[urgent], "emergency", tally, reads)
+        self._review(b, steward, emergency, limit, tally, hours, reads, granted, denied)
+        tally.decided = {"granted": np.concatenate(granted), "denied": np.concatenate(denied),
+                         "expired": tally.decided.get("expired", np.empty(0))}
+
+    def _per_group(self, b: _Batch, idx: np.ndarray, lookup: Callable[[_Group, np.ndarray], np.ndarray],
+                   dtype: type) -> np.ndarray:
+        """Return a per-request value that depends on the request's actor group, group by group."""
+        out: np.ndarray = np.zeros(idx.size, dtype=dtype)
+        groups = b.group[idx]
+        for k in np.flatnonzero(np.bincount(groups, minlength=len(self.groups))).tolist():
+            mask = groups == k
+            out[mask] = lookup(self.groups[k], idx[mask])
+        return out
+
+    def _parents(self, b: _Batch, idx: np.ndarray, tally: Tally, hours: list[tuple[np.ndarray, np.ndarray]],
+                 reads: list[Reads], granted: list[np.ndarray], denied: list[np.ndarray]) -> None:
+        if not idx.size:
+            return
+        spec = self.config.parent_approval
+        median = spec.delay_hours_median
+        delay = median * libm(math.exp, spec.delay_sigma * b.z[idx, Z_PARENT_DELAY])
+        when = b.t[idx] + delay
+        decided = when < self.horizon
+        self.parent_pending += int(idx.size - decided.sum())
+        idx, when = idx[decided], when[decided]
+        hours.append((b.t[idx], when - b.t[idx]))
+        yes = b.u[idx, U_DECISION] < spec.approve_probability
+        granted.append(when[yes])
+        denied.append(when[~yes])
+        self._reads(b, idx[yes], when[yes], b.t[idx[yes]], "parent_approval", tally, reads)
+
+    def _review(self, b: _Batch, steward: np.ndarray, emergency: np.ndarray, limit: float, tally: Tally,
+                hours: list[tuple[np.ndarray, np.ndarray]], reads: list[Reads],
+                granted: list[np.ndarray], denied: list[np.ndarray]) -> None:
+        gate = self.config.gatekeeper
+        if gate is None or not steward.size:
+            return
+        if gate.review_distribution == "exponential":
+            scale = -gate.review_hours_mean
+            review = scale * libm(math.log, 1.0 - b.u[steward, U_REVIEW])
+        else:
+            mu = math.log(gate.review_hours_mean) - gate.review_hours_sigma**2 / 2
+            review = libm(math.exp, mu + gate.review_hours_sigma * b.z[steward, Z_REVIEW])
+        arrivals = b.t[steward]
+        expiry = gate.expiry_hours
+        expires = np.full(steward.size, math.inf) if expiry is None else arrivals + expiry
+        expires[emergency] = math.inf
+        out = run_gate(self.gate, arrivals, review, expires, emergency, limit)
+        start = out.start
+        expired = (out.status == EXPIRED) & ~emergency
+        started = (out.status == STARTED) & ~emergency
+        tally.review_starts = start[started]
+        tally.waits = (start - arrivals)[started]
+        done = start + review
+        decided = started & (done < self.horizon)
+        idx, when = steward[decided], done[decided]
+        hours.append((when, when - b.t[idx]))
+        ok = self._per_group(b, idx, lambda g, rows: g.allowed[b.purpose[rows], b.cls[rows]], bool)
+        u = b.u[idx, U_DECISION]
+        policy = ok & (u >= gate.false_denial)
+        error = ~ok & (u < gate.false_approval)
+        no = ~(policy | error)
+        override = self._per_group(b, idx, lambda g, rows: np.full(rows.size, g.override), float)
+        overridden = no & (b.u[idx, U_OVERRIDE] < override)
+        granted.append(when[policy | error])
+        denied.append(when[no])
+        tally.decided["expired"] = expires[expired]
+        self._reads(b, idx[policy], when[policy], when[policy], "policy", tally, reads)
+        self._reads(b, idx[error], when[error], when[error], "error", tally, reads)
+        self._reads(b, idx[overridden], when[overridden], when[overridden], "override", tally, reads)
+
+    def _reads(self, b: _Batch, idx: np.ndarray, at: np.ndarray, reported: np.ndarray, grant: Grant,
+               tally: Tally, reads: list[Reads]) -> None:
+        """Count ordinary reads in bulk; settle the candidates for residual access as rows of `Reads`."""
+        if not idx.size:
+            return
+        foreign = self.foreign[b.group[idx]]
+        counted = self.counted[b.cls[idx]]
+        plain = np.bincount(b.cls[idx[foreign & ~counted]], minlength=len(self.classes))
+        for c in np.flatnonzero(plain).tolist():
+            cls = self.classes[c]
+            tally.class_events[cls] = tally.class_events.get(cls, 0) + int(plain[c])
+        rare = foreign & counted
+        if rare.any():
+            reads.append(self._residual(b, idx[rare], at[rare], reported[rare], grant))
+
+    def _residual(self, b: _Batch, idx: np.ndarray, t: np.ndarray, reported: np.ndarray, grant: Grant) -> Reads:
+        """Settle reads of counted classes by foreign groups (`fastreads`), numbered in report order."""
+        if grant in ("policy", "no_gate"):
+            improper = np.zeros(idx.size, dtype=bool)
+        elif grant == "parent_approval":
+            improper = np.full(idx.size, self.parent_improper)
+        elif grant == "emergency":
+            improper = ~self._per_group(b, idx, lambda g, rows: g.allowed[b.purpose[rows], b.cls[rows]], bool)
+        else:
+            improper = np.ones(idx.size, dtype=bool)
+        order = np.arange(self._order, self._order + idx.size)
+        self._order += idx.size
+        return self.tables.residual(grant, b.group[idx], b.site[idx], b.gate[idx] == STEWARD, b.u[idx], b.z[idx],
+                                    b.cls[idx], improper, t, reported, order)
+
+    def _covert_reads(self) -> list[Reads]:
+        """Return the covert reads held back from the slow processes as rows (others go on at once)."""
+        rows = []
+        for reported, event in self.slow.held:
+            if not isinstance(event, Accessed) or event.channel is None:
+                self.observer.notify(event)
+                continue
+            rows.append(self.tables.covert(reported, self._order, event))
+            self._order += 1
+        self.slow.held = []
+        return rows

@@ -1,0 +1,200 @@
+"""The steward gate as a next-free-time recursion, equal to `StewardGate` to the bit (issue 10).
+
+Reviewers are identical and the queue is first-come, first-served, so a request's start
+depends only on the requests before it: it starts at the later of its arrival and the
+earliest moment a reviewer is free, moved to the next shift start if that moment is off
+shift. The gate's running sums (queue area, reviewer hours, overtime, waits) are added in the
+order the event engine reports them: starts in queue order, queue changes in time order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: What became of a request handed to the gate.
+STARTED, EXPIRED, WAITING = 0, 1, 2
+
+
+def shift_clocks(shifts: list[tuple[float, float]] | None, horizon: float) -> list[tuple[float, float, float]]:
+    """Return each shift's (start clock, end clock, rostered end) as `StewardGate._shifts` reaches them.
+
+    The shift process waits `start - now` and `end - now`, and SimPy adds each delay to its
+    clock, so the clocks are computed with the same additions. Without shifts the gate is on
+    from the start and its shift ends at the horizon.
+    """
+    if shifts is None:
+        return [(-math.inf, math.inf, horizon)]
+    now, out = 0.0, []
+    for start, end in shifts:
+        if start > now:
+            now = now + (start - now)
+        begin = now
+        now = now + (end - now)
+        out.append((begin, now, end))
+    return out
+
+
+@dataclass
+class GateState:
+    """The gate's state and running sums, carried from one batch of requests to the next."""
+
+    reviewers: int
+    windows: list[tuple[float, float, float]]
+    horizon: float
+    free: list[float] = field(default_factory=list)  # heap of the reviewers' next free instants
+    window: int = 0
+    # Queue departures not yet reported: instant, and hours past the expiry (NaN if started).
+    pulls: tuple[np.ndarray, np.ndarray] = field(default_factory=lambda: (np.empty(0), np.empty(0)))
+    waiting: list[tuple[bool, float]] = field(default_factory=list)  # never pulled: (post review, expiry)
+    queued: int = 0
+    last_change: float = 0.0
+    queue_area: float = 0.0
+    busy_hours: float = 0.0
+    available_hours: float = 0.0
+    reviewing: int = 0
+
+    def __post_init__(self) -> None:
+        self.free = [0.0] * self.reviewers
+        self.ends = np.array([end for _, end, _ in self.windows])
+        self.rostered_ends = np.array([rostered for _, _, rostered in self.windows])
+        self.plain = len(self.windows) == 1 and self.windows[0][0] == -math.inf
+
+
+@dataclass
+class GateBatch:
+    """What the gate made of one batch of submissions, in submission order."""
+
+    status: np.ndarray
+    start: np.ndarray  # the instant each left the queue (started or expired); >= horizon if never
+
+
+def _starts(state: GateState, arrivals: list[float], reviews: list[float], expiries: list[float],
+            never: bool) -> tuple[list[float], list[int]]:
+    """Return each request's start (or the instant it is found expired) and the expired ones' positions.
+
+    `never` says no request in the batch can expire; without shifts the loop is then the bare
+    Kiefer-Wolfowitz recursion.
+    """
+    free = state.free
+    starts: list[float] = []
+    gone: list[int] = []
+    append, replace = starts.append, heapq.heapreplace
+    if state.plain and never:
+        for a, d in zip(arrivals, reviews, strict=True):
+            m = free[0]
+            x = a if a >= m else m
+            replace(free, x + d)
+            append(x)
+        return starts, gone
+    windows, w, inf = state.windows, state.window, math.inf
+    nwin = len(windows)
+    opens, closes = windows[w][:2] if w < nwin else (inf, inf)
+    for i, (a, d, e) in enumerate(zip(arrivals, reviews, expiries, strict=True)):
+        m = free[0]
+        x = a if a >= m else m
+        if x >= closes:
+            while w < nwin and windows[w][1] <= x:
+                w += 1
+            opens, closes = windows[w][:2] if w < nwin else (inf, inf)
+        if x < opens:
+            x = opens
+        if x > e:
+            gone.append(i)
+        else:
+            replace(free, x + d)
+        append(x)
+    state.window = w
+    return starts, gone
+
+
+def _running(start: float, addends: np.ndarray) -> float:
+    """Return `start` plus the addends one by one, in order."""
+    if not addends.size:
+        return start
+    return float(np.add.accumulate(np.concatenate(([start], addends)))[-1])
+
+
+def run_gate(
+    state: GateState, arrivals: np.ndarray, reviews: np.ndarray, expiries: np.ndarray,
+    post: np.ndarray, limit: float,
+) -> GateBatch:
+    """Settle a batch of submissions in arrival order and update the gate's sums up to `limit`.
+
+    Reviewer hours and overtime are added in start order; queue changes (joins, departures,
+    expiries) are added in time order up to `limit`, the later departures carried to the next batch.
+    """
+    horizon = state.horizon
+    listed, gone = _starts(state, arrivals.tolist(), reviews.tolist(), expiries.tolist(),
+                           bool(np.isinf(expiries).all()))
+    x = np.array(listed)
+    duration = reviews
+    expired = np.zeros(x.size, dtype=bool)
+    expired[gone] = True
+    waiting = x >= horizon
+    expired &= ~waiting
+    started = ~waiting & ~expired
+    s = x[started]
+    end = np.minimum(s + duration[started], horizon)
+    state.busy_hours = _running(state.busy_hours, end - s)
+    rostered_end = state.rostered_ends[np.searchsorted(state.ends, s, side="right")]
+    over = end > rostered_end
+    state.available_hours = _running(state.available_hours, np.where(
+        over, end - np.maximum(rostered_end, s), 0.0))
+    state.reviewing += int(np.count_nonzero(started & ~post & (x + duration >= horizon)))
+    state.waiting.extend(zip(post[waiting].tolist(), expiries[waiting].tolist(), strict=True))
+    queued = x > arrivals
+    leaving = queued & ~waiting
+    past = np.full(x.size, np.nan)
+    past[expired] = x[expired] - expiries[expired]
+    _queue_changes(state, arrivals[queued], x[leaving], past[leaving], limit)
+    status = np.where(started, STARTED, np.where(expired, EXPIRED, WAITING))
+    return GateBatch(status, x)
+
+
+def _queue_changes(state: GateState, joins: np.ndarray, leaves: np.ndarray, past: np.ndarray,
+                   limit: float) -> None:
+    """Add the queue's length times the hours between changes, in time order, up to `limit`."""
+    carried, carried_past = state.pulls
+    t = np.concatenate((carried, joins, leaves))
+    kind = np.concatenate((np.ones(carried.size), np.zeros(joins.size), np.ones(leaves.size)))
+    gone = np.concatenate((carried_past, np.full(joins.size, np.nan), past))
+    now = t < limit
+    state.pulls = (t[~now], gone[~now])
+    t, kind, gone = t[now], kind[now], gone[now]
+    if not t.size:
+        return
+    order = np.lexsort((kind, t))  # joins before departures at one instant, otherwise as listed
+    t, kind, gone = t[order], kind[order], gone[order]
+    step = np.where(kind == 0, 1, -1)
+    before = state.queued + np.cumsum(step) - step
+    previous = np.concatenate(([state.last_change], t[:-1]))
+    addends = np.empty(2 * t.size)
+    addends[0::2] = before * (t - previous)
+    addends[1::2] = np.where(np.isnan(gone), 0.0, -gone)
+    state.queue_area = _running(state.queue_area, addends)
+    state.last_change = float(t[-1])
+    state.queued = int(before[-1] + step[-1])
+
+
+def close_gate(state: GateState) -> tuple[int, list[float]]:
+    """Settle the queue at the horizon; return the pending count and the expiries of requests expired there."""
+    horizon = state.horizon
+    _queue_changes(state, np.empty(0), np.empty(0), np.empty(0), math.inf)
+    area = state.queue_area + state.queued * (horizon - state.last_change)
+    pending = state.reviewing
+    expired: list[float] = []
+    for is_post, expires in state.waiting:
+        if is_post:
+            continue
+        if expires <= horizon:
+            area -= horizon - expires
+            expired.append(expires)
+        else:
+            pending += 1
+    state.waiting.clear()
+    state.queue_area, state.last_change, state.queued = area, horizon, 0
+    return pending, expired

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from conftest import ARRANGEMENTS, MMC, run_cli
+from pydantic import BaseModel
 
 from sim.config.loader import load_config
 from sim.config.schema import Config, WorkingHours
@@ -159,3 +160,28 @@ def test_the_api_takes_either_engine() -> None:
     assert fast.summary.equals(event.summary)
     with pytest.raises(InputError, match="no such engine"):
         sim.run(MMC, days=5, replications=1, workers=1, engine="quick")  # type: ignore[arg-type]
+
+
+def test_the_verified_fields_are_the_schemas_fields() -> None:
+    """A field added to the schema fails here until the fast engine is checked against it.
+
+    Until then such a config quietly runs on the slower event engine; this test makes the
+    choice visible: verify the field (and add it to `fastsupport.VERIFIED`) or leave it out.
+    """
+    found: dict[str, frozenset[str]] = {}
+    todo: list[type[BaseModel]] = [Config]
+    while todo:
+        model = todo.pop()
+        if model.__name__ in found:
+            continue
+        found[model.__name__] = frozenset(model.model_fields)
+        for field in model.model_fields.values():
+            todo.extend(t for t in _models_in(field.annotation))
+    assert found == fastsupport.VERIFIED
+
+
+def _models_in(annotation: Any) -> list[type[Any]]:
+    """Return the pydantic models an annotation mentions (inside lists, dicts and unions too)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]

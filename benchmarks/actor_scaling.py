@@ -4,10 +4,13 @@ Each actor group of the chosen arrangement is split into K copies with 1/K of it
 (its routes copied with it), so the request stream keeps the same rate and mix while the model
 has K times the actor groups to look through. A flat line means no cost grows with the number
 of groups; issue 10 asks for time per request within 1.5x from 2 to 100 groups. The same is
-done for the number of reviewers (at the same load) and the number of simulated days.
+done for the number of reviewers (headcount scaled with them, so the load stays the same) and
+the number of simulated days. Each table is printed for the fast engine (the default) and the
+event engine (`World`, the reference), so the two can be read side by side.
 
-    .venv/bin/python benchmarks/actor_scaling.py             # oracle, 60 days, groups 2..100
-    .venv/bin/python benchmarks/actor_scaling.py --days 30   # shorter
+    .venv/bin/python benchmarks/actor_scaling.py                  # oracle, 60 days, both engines
+    .venv/bin/python benchmarks/actor_scaling.py --days 30        # shorter
+    .venv/bin/python benchmarks/actor_scaling.py --engine fast    # one engine
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from sim.config.loader import load_config
 from sim.config.schema import Config
 from sim.experiment.replications import run_replication
+from sim.model.fast import ENGINES, Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = (2, 10, 50, 100)
@@ -51,10 +55,10 @@ def split_actors(config: Config, copies: int) -> Config:
     return Config.model_validate(data)
 
 
-def seconds_per_request(config: Config, seed: int) -> tuple[float, float]:
+def seconds_per_request(config: Config, seed: int, engine: Engine) -> tuple[float, float]:
     """Run one replication; return (microseconds per request, requests)."""
     start = time.perf_counter()
-    result = run_replication(config, seed, 0)
+    result = run_replication(config, seed, 0, engine=engine)
     elapsed = time.perf_counter() - start
     requests = result.metrics["requests.submitted"]
     return 1e6 * elapsed / max(requests, 1.0), requests
@@ -65,31 +69,48 @@ def with_days(config: Config, days: int) -> Config:
     return config.model_copy(update={"scenario": config.scenario.model_copy(update={"days": days})})
 
 
+def with_reviewers(config: Config, factor: int) -> Config:
+    """Return the config with `factor` times the reviewers and the headcount (the same load)."""
+    gate = config.gatekeeper
+    assert gate is not None, "the reviewer table needs an arrangement with a steward gate"
+    actors = {name: spec.model_copy(update={"headcount": spec.headcount * factor})
+              for name, spec in config.actors.items()}
+    return config.model_copy(update={"gatekeeper": gate.model_copy(update={"reviewers": gate.reviewers * factor}),
+                                     "actors": actors})
+
+
+def table(title: str, rows: Sequence[tuple[int, Config]], seed: int, engine: Engine) -> None:
+    """Print microseconds per request for each (size, config), and each row against the first."""
+    print(f"{title:>12}  {'requests':>10}  {'us/request':>10}  {'vs first':>8}")
+    first = None
+    for size, config in rows:
+        micro, requests = seconds_per_request(config, seed, engine)
+        first = first or micro
+        print(f"{size:>12}  {requests:>10,.0f}  {micro:>10.2f}  {micro / first:>7.2f}x", flush=True)
+
+
 def main(argv: Sequence[str]) -> int:
-    """Print time per request against actor groups, reviewers and days."""
+    """Print time per request against actor groups, reviewers and days, for each engine."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--arrangement", default="oracle")
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--seed", type=int, default=20220617)
+    parser.add_argument("--engine", choices=ENGINES, action="append",
+                        help="an engine to measure (repeatable; default both)")
     args = parser.parse_args(argv)
     base = with_days(load_config(ROOT / "configs" / "arrangements" / f"{args.arrangement}.toml").config,
                      args.days)
     originals = len(base.actors)
-    seconds_per_request(with_days(base, 7), args.seed)  # warm up: imports and first-call caches
-    print(f"{args.arrangement}, {args.days} days, seed {args.seed}")
-    print(f"{'actor groups':>12}  {'requests':>10}  {'us/request':>10}  {'vs first':>8}")
-    first = None
-    for groups in GROUPS:
-        copies = max(1, groups // originals)
-        micro, requests = seconds_per_request(split_actors(base, copies), args.seed)
-        first = first or micro
-        print(f"{copies * originals:>12}  {requests:>10,.0f}  {micro:>10.2f}  {micro / first:>7.2f}x", flush=True)
-    print(f"{'days':>12}  {'requests':>10}  {'us/request':>10}  {'vs first':>8}")
-    first = None
-    for days in (args.days // 2, args.days, args.days * 2):
-        micro, requests = seconds_per_request(with_days(base, days), args.seed)
-        first = first or micro
-        print(f"{days:>12}  {requests:>10,.0f}  {micro:>10.2f}  {micro / first:>7.2f}x", flush=True)
+    for engine in args.engine or ENGINES:
+        seconds_per_request(with_days(base, 7), args.seed, engine)  # warm up: imports and first-call caches
+        print(f"\n{args.arrangement}, {args.days} days, seed {args.seed}, {engine} engine")
+        copies = [max(1, groups // originals) for groups in GROUPS]
+        table("actor groups", [(c * originals, split_actors(base, c)) for c in copies], args.seed, engine)
+        if base.gatekeeper is not None:
+            table("reviewers", [(base.gatekeeper.reviewers * k, with_reviewers(base, k)) for k in (1, 2, 4)],
+                  args.seed, engine)
+        table("days", [(d, with_days(base, d)) for d in (args.days // 2, args.days, args.days * 2)],
+              args.seed, engine)
     return 0
 
 

@@ -111,6 +111,18 @@ def test_mmc_variants_match(variant: str) -> None:
         assert expired > 0 if "expiry" in variant else expired == 0
 
 
+@pytest.mark.parametrize("headcount", [1, 3, 40])
+def test_small_groups_match(headcount: int) -> None:
+    """Groups that expect a few requests a window (filled gap by gap) or a few dozen (with arrays) match."""
+    config = shorter(load_config(ARRANGEMENTS / "oracle.toml").config)
+    actors = {name: spec.model_copy(update={"headcount": headcount}) for name, spec in config.actors.items()}
+    config = config.model_copy(update={"actors": actors})
+    event = run(config, "event")
+    assert event.metrics["requests.submitted"] > 0
+    assert_identical(event, run(config, "fast"))
+    assert_identical(event, run(config, "fast", span=5.5))
+
+
 def test_results_do_not_depend_on_the_batch_length() -> None:
     configs = [*mmc_variants().values(), stressed(ARRANGEMENTS / "oracle.toml")]
     for config in configs:

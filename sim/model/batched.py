@@ -12,6 +12,8 @@ import numpy as np
 
 #: Gaps drawn at a time while a window is being filled (any size gives the same instants).
 CHUNK = 4096
+#: Below this many expected arrivals a window is filled one gap at a time, as the event loop does.
+FEW = 24.0
 
 
 def local_times(
@@ -100,17 +102,22 @@ class ArrivalCursor:
                 break
             stop = end if end <= limit else limit
             t, gap, pending = self.t, self.gap, self.pending
-            while True:
+            if (stop - t) * self.rate < FEW:
+                t, gap, pending = self._few(found, t, gap, pending, stop)
+            while pending.size == 0 or t + gap < stop:
                 if pending.size == 0:
                     pending = self.draw(CHUNK) / self.rate
-                sums = np.add.accumulate(np.concatenate(([t, gap], pending[:-1])))[1:]
+                # Add up only about as many gaps as the window can hold: a short window of a
+                # small group must not cost a pass over the whole block (the sums are the same).
+                head = pending[:max(int((stop - t) * self.rate * 1.25), 0) + 16]
+                sums = np.add.accumulate(np.concatenate(([t, gap], head[:-1])))[1:]
                 inside = int(np.searchsorted(sums >= stop, True))
                 found.append(sums[:inside])
                 if inside < sums.size:
                     if inside:
                         t, gap, pending = float(sums[inside - 1]), float(pending[inside - 1]), pending[inside:]
                     break
-                t, gap, pending = float(sums[-1]), float(pending[-1]), np.empty(0)
+                t, gap, pending = float(sums[-1]), float(head[-1]), pending[head.size:]
             if stop < end:
                 self.t, self.gap, self.pending = t, gap, pending
                 break
@@ -123,3 +130,24 @@ class ArrivalCursor:
         clock = clock_times(local, self.clock)
         self.clock = float(clock[-1])
         return clock
+
+    def _few(
+        self, found: list[np.ndarray], t: float, gap: float, pending: np.ndarray, stop: float,
+    ) -> tuple[float, float, np.ndarray]:
+        """Fill a window that expects few arrivals gap by gap; return the loop's state after it.
+
+        The same additions as the array path (`t + gap` while it stays below `stop`), without
+        the cost of array calls for a window of one or two requests.
+        """
+        taken: list[float] = []
+        used = 0
+        while t + gap < stop:
+            t += gap
+            taken.append(t)
+            if used == pending.size:
+                pending, used = self.draw(CHUNK) / self.rate, 0
+            gap = float(pending[used])
+            used += 1
+        if taken:
+            found.append(np.array(taken))
+        return t, gap, pending[used:]

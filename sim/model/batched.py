@@ -95,6 +95,7 @@ class ArrivalCursor:
     def until(self, limit: float) -> np.ndarray:
         """Return SimPy's clock at each arrival before `limit` not handed out yet."""
         found: list[np.ndarray] = []
+        loose: list[float] = []  # instants of windows filled gap by gap, not yet in `found`
         windows = self.windows
         while self.index < len(windows):
             start, end = windows[self.index]
@@ -103,7 +104,7 @@ class ArrivalCursor:
             stop = end if end <= limit else limit
             t, gap, pending = self.t, self.gap, self.pending
             if (stop - t) * self.rate < FEW:
-                t, gap, pending = self._few(found, t, gap, pending, stop)
+                t, gap, pending = self._few(loose, t, gap, pending, stop)
             while pending.size == 0 or t + gap < stop:
                 if pending.size == 0:
                     pending = self.draw(CHUNK) / self.rate
@@ -112,6 +113,9 @@ class ArrivalCursor:
                 head = pending[:max(int((stop - t) * self.rate * 1.25), 0) + 16]
                 sums = np.add.accumulate(np.concatenate(([t, gap], head[:-1])))[1:]
                 inside = int(np.searchsorted(sums >= stop, True))
+                if loose:
+                    found.append(np.array(loose))
+                    loose = []
                 found.append(sums[:inside])
                 if inside < sums.size:
                     if inside:
@@ -124,6 +128,8 @@ class ArrivalCursor:
             self.index += 1
             self.t = windows[self.index][0] if self.index < len(windows) else 0.0
             self.gap, self.pending = gap - (end - t), pending
+        if loose:
+            found.append(np.array(loose))
         local = np.concatenate(found) if found else np.empty(0)
         if local.size == 0:
             return local
@@ -132,22 +138,19 @@ class ArrivalCursor:
         return clock
 
     def _few(
-        self, found: list[np.ndarray], t: float, gap: float, pending: np.ndarray, stop: float,
+        self, loose: list[float], t: float, gap: float, pending: np.ndarray, stop: float,
     ) -> tuple[float, float, np.ndarray]:
         """Fill a window that expects few arrivals gap by gap; return the loop's state after it.
 
         The same additions as the array path (`t + gap` while it stays below `stop`), without
         the cost of array calls for a window of one or two requests.
         """
-        taken: list[float] = []
         used = 0
         while t + gap < stop:
             t += gap
-            taken.append(t)
+            loose.append(t)
             if used == pending.size:
                 pending, used = self.draw(CHUNK) / self.rate, 0
             gap = float(pending[used])
             used += 1
-        if taken:
-            found.append(np.array(taken))
         return t, gap, pending[used:]

@@ -289,6 +289,8 @@ class FastWorld:
         key = (batch.group * 2 + batch.preferred) * ncls + batch.cls
         order = np.argsort(key, kind="stable")
         bounds = np.flatnonzero(np.diff(key[order])) + 1
+        # Groups with the same options for a class choose alike: settle them together.
+        alike: dict[tuple[str, tuple[tuple[str, str], ...]], list[np.ndarray]] = {}
         for members in np.split(order, bounds):
             first = int(members[0])
             actor = self.groups[int(batch.group[first])].actor
@@ -296,14 +298,16 @@ class FastWorld:
             table = actor.preferred_candidates if batch.preferred[first] else actor.candidates
             assert table is not None
             options = table[cls]
-            if not options:
-                continue
-            held = np.array([[shares[site][cls] for site, _ in options] for shares in self.log])
+            if options:
+                alike.setdefault((cls, tuple(options)), []).append(members)
+        for (cls, alike_options), parts in alike.items():
+            members = np.concatenate(parts)
+            held = np.array([[shares[site][cls] for site, _ in alike_options] for shares in self.log])
             chosen = choose_sites(held[segment[members]], batch.u[members, U_SITE])
             ok = chosen >= 0
             picked = chosen[ok]
-            batch.site[members[ok]] = np.array([self.sites.index(s) for s, _ in options])[picked]
-            batch.gate[members[ok]] = np.array([GATES.index(g) for _, g in options])[picked]
+            batch.site[members[ok]] = np.array([self.sites.index(s) for s, _ in alike_options])[picked]
+            batch.gate[members[ok]] = np.array([GATES.index(g) for _, g in alike_options])[picked]
 
     def _settle(self, limit: float) -> None:
         batch = self._draw(limit)

@@ -10,7 +10,7 @@ from conftest import ROOT
 
 from sim.config.loader import load_config
 from sim.errors import InputError
-from sim.experiment.discovery import load_prim, parse_question
+from sim.experiment.discovery import discover, load_prim, parse_question
 from sim.experiment.history import Observation, Window, implausibility, load_observations
 from sim.experiment.robust import first_order, p_less, regret, wilson
 from sim.experiment.sweep import metric_names
@@ -71,3 +71,24 @@ def test_missing_prim_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "prim", None)
     with pytest.raises(InputError, match=r"pip install '\.\[explore\]'"):
         load_prim()
+
+
+def test_discovery_bounds_a_categorical_parameter_beside_a_numeric_one() -> None:
+    """A question that holds for one alternative and low values of a number gives a box naming both."""
+    pytest.importorskip("prim")
+    rng = np.random.default_rng(7)
+    worlds = 240
+    custody = [str(c) for c in rng.choice(["parent", "provider", "independent"], size=worlds)]
+    share = rng.uniform(0.0, 1.0, size=worlds)
+    noise = rng.uniform(0.0, 1.0, size=worlds)
+    holds = np.array([c == "parent" for c in custody]) & (share < 0.5)
+    means = {"a": np.where(holds, 2.0, 1.0), "b": np.full(worlds, 1.5)}
+    found = discover(parse_question("a > b", ["a", "b"]), "residual_access.events", means,
+                     {"sites.x.key_custody": custody, "controls.share": list(share), "controls.noise": list(noise)})
+    box = found["boxes"][0]
+    assert box["limits"]["sites.x.key_custody"] == ["parent"]
+    low, high = box["limits"]["controls.share"]
+    assert low == pytest.approx(0.0, abs=0.05)
+    assert high == pytest.approx(0.5, abs=0.1)
+    assert box["density"] >= 0.8 and box["coverage"] >= 0.5
+    assert "controls.noise" not in box["limits"]

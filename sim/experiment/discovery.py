@@ -108,21 +108,34 @@ def _chosen(box: Any, frame: Any) -> dict[str, Any]:
     box.select(index)
     limits: dict[str, Any] = {}
     weak: dict[str, Any] = {}
-    for key, row in box.limits.iterrows():
-        low, high = row["min"], row["max"]
+    for key, low, high, qp in _limits(box):
         if isinstance(low, set | frozenset) or isinstance(high, set | frozenset):
             limit: Any = sorted(str(v) for v in (low if isinstance(low, set | frozenset) else high))
         else:
             limit = [float(low), float(high)]
         # PRIM's quasi-p-value: how likely a restriction this strong is by chance (small samples over-restrict).
-        (limits if _number(row.get("qp values", 0.0)) <= QP_SIGNIFICANT else weak)[str(key)] = limit
+        (limits if _number(qp) <= QP_SIGNIFICANT else weak)[str(key)] = limit
     if not limits and weak:  # no restriction is significant alone: keep the strongest, so the box says something
-        strongest = str(box.limits["qp values"].astype(float).idxmin())
+        strongest = str(min(_limits(box), key=lambda row: _number(row[3]))[0])
         limits[strongest] = weak.pop(strongest)
     return {"limits": limits, "weak_limits": weak, "coverage": _number(trajectory.loc[index, "coverage"]),
             "density": _number(trajectory.loc[index, "density"]), "mass": _number(trajectory.loc[index, "mass"]),
             "trajectory": [{"coverage": _number(r["coverage"]), "density": _number(r["density"]),
                             "restricted": int(r["res dim"])} for _, r in trajectory.iterrows()]}
+
+
+def _limits(box: Any) -> list[tuple[str, Any, Any, float]]:
+    """Return (parameter, low, high, quasi-p-value) of each restricted dimension of the selected box.
+
+    This is what `PrimBox.limits` reports, read from the same attributes: PRIM 1.0's property
+    writes a categorical dimension's set of values into a float table, which pandas 2.1 and
+    later refuse (`TypeError: Invalid value '{...}' for dtype 'float64'`).
+    """
+    current = box._cur_box
+    quasi_p = box._calculate_quasi_p(current)
+    lims = box._box_lims[current]
+    rows = [(str(key), lims[key][0], lims[key][1], float(value)) for key, value in quasi_p.items()]
+    return sorted(rows, key=lambda row: row[3])
 
 
 def _number(value: Any) -> float:

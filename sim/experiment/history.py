@@ -41,7 +41,7 @@ class Observation(Strict):
     """One observation from the public record and the model output it corresponds to."""
 
     id: str
-    fact: str = Field(description="The fact in seeds/facts.toml that reports it.")
+    fact: str | list[str] = Field(description="The fact in seeds/facts.toml that reports it (or a list of facts).")
     arrangement: str = Field(description="The arrangement the record observed.")
     output: str = Field(description="The metric path it corresponds to.")
     window: Window
@@ -85,10 +85,11 @@ def load_observations(path: Path) -> Observations:
     facts_path = find_fact_base(path.resolve().parent)
     facts = load_facts(facts_path) if facts_path else {}
     for i, item in enumerate(spec.observation):
-        if item.fact not in facts:
-            raise InputError(str(path), f"observation.{i}.fact", f"it cites fact {item.fact!r}, which is not in "
-                             f"{facts_path or 'seeds/facts.toml'}.",
-                             did_you_mean(item.fact, facts) or "cite an existing fact id.")
+        for cited in [item.fact] if isinstance(item.fact, str) else item.fact:
+            if cited not in facts:
+                raise InputError(str(path), f"observation.{i}.fact", f"it cites fact {cited!r}, which is not in "
+                                 f"{facts_path or 'seeds/facts.toml'}.",
+                                 did_you_mean(cited, facts) or "cite an existing fact id.")
     return Observations(path, spec.observation)
 
 

@@ -92,7 +92,7 @@ def _tables(document: dict[str, Any], order: list[str]) -> list[tuple[str, list[
 
 def _history_table(matched: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
     rows = [[key, f"{entry.get('arrangement', '–')}: {entry.get('output', '–')}", str(entry["evaluated"]),
-             str(entry["ruled_out"]), entry["fact"]] for key, entry in matched["observations"].items()]
+             str(entry["ruled_out"]), _facts(entry["fact"])] for key, entry in matched["observations"].items()]
     for key, after in matched["ranges_after"].items():
         before = matched["ranges_before"].get(key, after)
         if before != after:
@@ -141,3 +141,8 @@ def _limits(value: Any) -> str:
     if isinstance(value, list) and value and all(isinstance(v, int | float) for v in value):
         return "[" + ", ".join(f"{v:.4g}" for v in value) + "]"
     return str(value)
+
+
+def _facts(cited: str | list[str]) -> str:
+    """Return one fact id, or several joined."""
+    return cited if isinstance(cited, str) else ", ".join(cited)

@@ -11,6 +11,7 @@ from conftest import MMC, write_config
 from sim.config.loader import load_config
 from sim.config.ranges import Alternatives, Range
 from sim.errors import InputError
+from sim.experiment.explore import dimensions_of
 
 MMC_TEXT = MMC.read_text(encoding="utf-8")
 REVIEWERS = "reviewers = 10"
@@ -125,3 +126,17 @@ def test_bad_alternatives_are_errors(tmp_path: Path) -> None:
         path = mmc_with(tmp_path, ('review_distribution = "exponential"', entry))
         with pytest.raises(InputError, match=says):
             load_config(path)
+
+
+def test_an_entry_two_arrangements_take_is_one_dimension(tmp_path: Path) -> None:
+    """A variant that includes an arrangement shares its entries (one value a world); its own are apart."""
+    base = mmc_with(tmp_path, (REVIEWERS, 'reviewers = { value = 10, range = [8, 14], assume = "a guess" }'),
+                    name="base.toml")
+    variant = write_config(tmp_path, 'include = "base.toml"\n[scenario]\nname = "variant"\n'
+                           '[gatekeeper]\nreview_hours_mean = { value = 0.15, range = [0.1, 0.2], assume = "own" }\n',
+                           "variant.toml")
+    dimensions = {d.key: d for d in dimensions_of([load_config(base), load_config(variant)])}
+    reviewers = dimensions["gatekeeper.reviewers"]
+    assert reviewers.shared and len(reviewers.arrangements) == 2
+    review = dimensions["gatekeeper.review_hours_mean"]
+    assert not review.shared and len(review.arrangements) == 1

@@ -111,9 +111,9 @@ def test_mmc_variants_match(variant: str) -> None:
         assert expired > 0 if "expiry" in variant else expired == 0
 
 
-@pytest.mark.parametrize("headcount", [1, 3, 40])
+@pytest.mark.parametrize("headcount", [1, 3, 40, 300])
 def test_small_groups_match(headcount: int) -> None:
-    """Groups that expect a few requests a window (filled gap by gap) or a few dozen (with arrays) match."""
+    """Groups that expect a few requests a window (filled gap by gap) or dozens (with array sums) match."""
     config = shorter(load_config(ARRANGEMENTS / "oracle.toml").config)
     actors = {name: spec.model_copy(update={"headcount": headcount}) for name, spec in config.actors.items()}
     config = config.model_copy(update={"actors": actors})

@@ -1,8 +1,8 @@
 """Plausible worlds: sample every ranged parameter, run every arrangement in each world, resumably.
 
-A parameter of the shared world (an entry an arrangement takes from an included file, such as
-the actor groups) takes one value per world for every arrangement; an arrangement's own
-parameter is sampled for that arrangement. Every world and every arrangement runs the same
+A parameter of the shared world (an entry arrangements take from an included file, such as
+the actor groups) takes one value per world for every arrangement that takes it; an
+arrangement's own parameter is sampled for that arrangement. Every world and every arrangement runs the same
 replications under the same seed (common random numbers), so differences within a world are
 paired, and a world whose ranges all collapse to their values is exactly what `compare` runs.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -101,24 +102,28 @@ class Exploration:
 
 
 def dimensions_of(arrangements: Sequence[LoadedConfig]) -> list[Dimension]:
-    """Return the sampled dimensions: shared world entries once, each arrangement's own entries apart."""
-    groups: dict[tuple[str, Any], list[tuple[str, Range | Alternatives]]] = {}
+    """Return the sampled dimensions: each entry once, for every arrangement that takes it.
+
+    An entry is one unit (value, range and source), so arrangements that take the same entry,
+    from the shared world or from an arrangement file one of them includes, share one value
+    per world; an arrangement's own entry is sampled for it alone.
+    """
+    groups: dict[tuple[str, Range | Alternatives], list[tuple[str, str]]] = {}
     for item in arrangements:
-        own_file = str(item.path)
         spreads: dict[str, Range | Alternatives] = {**item.ranges, **item.alternatives}
         for path, spread in sorted(spreads.items()):
-            shared = spread.source != own_file
-            identity = ("world", spread) if shared else ("own", item.name)
-            groups.setdefault((path, identity), []).append((item.name, spread))
+            groups.setdefault((path, spread), []).append((item.name, str(item.path)))
     by_path: dict[str, int] = {}
     for path, _ in groups:
         by_path[path] = by_path.get(path, 0) + 1
     dimensions = []
-    for (path, identity), members in groups.items():
-        shared = identity[0] == "world"
+    for (path, spread), members in groups.items():
         names = tuple(name for name, _ in members)
-        key = path if by_path[path] == 1 else (f"world:{path}" if shared else f"{names[0]}:{path}")
-        dimensions.append(Dimension(key, path, names, shared, members[0][1]))
+        owner = next((name for name, own_file in members if own_file == spread.source), None)
+        shared = owner is None or len(names) > 1
+        prefix = owner if owner is not None else Path(spread.source).stem
+        key = path if by_path[path] == 1 else f"{prefix}:{path}"
+        dimensions.append(Dimension(key, path, names, shared, spread))
     return sorted(dimensions, key=lambda d: d.key)
 
 
@@ -203,6 +208,8 @@ def world_table(store: Store, names: Sequence[str], worlds: int) -> dict[str, di
         if world >= worlds or index >= per_world:
             continue
         for metric, value in row.metrics.items():
-            cells = table.setdefault(metric, {n: [[] for _ in range(worlds)] for n in names})
+            cells = table.get(metric)
+            if cells is None:  # not setdefault: its default would be built for every value
+                cells = table[metric] = {n: [[] for _ in range(worlds)] for n in names}
             cells[names[index]][world].append(value)
     return table

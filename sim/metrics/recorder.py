@@ -456,6 +456,18 @@ class Recorder:
 
     def finish(self, pending: int) -> ReplicationResult:
         """Close the books at the horizon and return the replication's result."""
+        metrics = self._totals(pending) | self._breakdowns()
+        metrics.update(year_metrics(self.daily, self.day_year, self.years))
+        daily = dict(self.daily)
+        daily["wait_hours_mean"] = [
+            s / n if n else math.nan for s, n in zip(self.wait_sum_daily, self.wait_count_daily,
+                                                     strict=True)
+        ]
+        histogram = {i: n for i, n in enumerate(self.wait_hist) if n}
+        return ReplicationResult({k: float(v) for k, v in metrics.items()}, daily, histogram)
+
+    def _totals(self, pending: int) -> dict[str, float]:
+        """Return the run's headline totals, rates and shares."""
         c = self.counts
         reviewed = c["reviewed"]
         busy_hours, available_hours = self.gate.busy_hours, self.gate.available_hours
@@ -502,6 +514,11 @@ class Recorder:
             "controls.covert_stopped_by_code_review": c["code_review"],
             "controls.covert_stopped_by_egress_monitoring": c["egress_monitoring"],
         }
+        return metrics
+
+    def _breakdowns(self) -> dict[str, float]:
+        """Return residual access by channel, grant, covert mode, site and class, and unrouted losses."""
+        metrics: dict[str, float] = {}
         for channel in CHANNELS:
             metrics[f"residual_access.by_channel.{channel}.events"] = self.channel_events[channel]
             metrics[f"residual_access.by_channel.{channel}.records"] = self.channel_records[channel]
@@ -519,11 +536,4 @@ class Recorder:
             metrics[f"foreign_access_by_class.{cls}.events"] = self.class_events[cls]
         for (actor, cls), lost in self.unrouted.items():
             metrics[unrouted_metric(actor, cls)] = lost
-        metrics.update(year_metrics(self.daily, self.day_year, self.years))
-        daily = dict(self.daily)
-        daily["wait_hours_mean"] = [
-            s / n if n else math.nan for s, n in zip(self.wait_sum_daily, self.wait_count_daily,
-                                                     strict=True)
-        ]
-        histogram = {i: n for i, n in enumerate(self.wait_hist) if n}
-        return ReplicationResult({k: float(v) for k, v in metrics.items()}, daily, histogram)
+        return metrics

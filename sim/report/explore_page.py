@@ -84,7 +84,8 @@ def _tables(document: dict[str, Any], order: list[str]) -> list[tuple[str, list[
     if "history_match" in document:
         tables.append(_history_table(document["history_match"]))
     tables.append(("Ranged parameters", ["parameter", "arrangements", "range", "distribution", "source"],
-                   [[key, "all (shared world)" if p["shared"] else ", ".join(p["arrangements"]),
+                   [[key, "all (shared world)" if len(p["arrangements"]) == len(document["arrangements"])
+                     else ", ".join(p["arrangements"]),
                      _limits(p.get("range") or p.get("alternatives")), p.get("distribution", "choice"), p["cite"]]
                     for key, p in document["parameters"].items()]))
     return tables

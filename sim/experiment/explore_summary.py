@@ -70,6 +70,9 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
         keep, section = match(observations, table, exploration.worlds, days, parameters)
         section["comparison"] = comparison(table, metric, parameters, applies, keep)
         document["history_match"] = section
+    document["display"] = {item.name: {"label": item.config.scenario.display or item.name,
+                                       "colour": item.config.scenario.colour}
+                           for item in exploration.arrangements}
     document["world_values"] = {"parameters": parameters,
                                 "metric": {n: [_plain(v) for v in means[n]] for n in names}}
     document["conclusion"] = conclusion(document, keep)
@@ -111,8 +114,10 @@ def conclusion(document: dict[str, Any], keep: np.ndarray | None) -> list[str]:
         if box_question["boxes"]:
             box = box_question["boxes"][0]
             limits = "; ".join(f"{k} in {_limits(v)}" for k, v in box["limits"].items())
+            weak = len(box.get("weak_limits", {}))
+            weaker = f" (with {weak} weaker restriction{'s' if weak > 1 else ''} on other parameters)" if weak else ""
             lines.append(f"{box_question['phrase'].capitalize()}: {box_question['cases']} of "
-                         f"{box_question['worlds']} worlds; PRIM's box {limits or '(the whole space)'} holds "
+                         f"{box_question['worlds']} worlds; PRIM's box {limits or '(the whole space)'}{weaker} holds "
                          f"{box['coverage']:.0%} of them at a density of {box['density']:.0%}.")
     if not flips:
         lines.append("No ordering of two arrangements flips in more than 5% of the worlds.")

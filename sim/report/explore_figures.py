@@ -10,33 +10,56 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from sim.report.style import OKABE_ITO, arrangement_colours, new_figure
+from sim.report.style import OKABE_ITO, arrangement_colours, needs_log, new_figure
 from sim.report.style import tidy as _style
-from sim.report.units import metric_label
+from sim.report.units import kind_of, metric_label, span
+
+#: How the figures name and colour arrangements: display label and configured colour by name.
+Display = dict[str, dict[str, str | None]]
+
+
+def _labels(order: Sequence[str], display: Display | None) -> list[str]:
+    return [str((display or {}).get(name, {}).get("label") or name) for name in order]
+
+
+def _palette(order: Sequence[str], display: Display | None) -> dict[str, str]:
+    given = {name: str(entry["colour"]) for name, entry in (display or {}).items() if entry.get("colour")}
+    return arrangement_colours(list(order), given)
+
+
+def _over(metric: str, days: int | None) -> str:
+    """Return " in 3 years" for a count (a total over the run), else nothing."""
+    return f" in {span(days)}" if days is not None and kind_of(metric) == "count" else ""
 
 
 def distributions(values: dict[str, Sequence[float | None]], order: Sequence[str], metric: str,
-                  caption: str) -> Figure:
+                  caption: str, display: Display | None = None, days: int | None = None) -> Figure:
     """Show each arrangement's metric across worlds: a box over the 5-95% band and every world as a dot."""
-    figure, axes = new_figure(f"{metric_label(metric)} across plausible worlds", caption)
+    label = metric_label(metric)
+    figure, axes = new_figure(f"{label[:1].upper()}{label[1:]} across plausible worlds", caption)
     ax: Axes = axes[0][0]
-    palette = arrangement_colours(list(order))
+    palette = _palette(order, display)
+    log = needs_log(v for name in order for v in values[name])
     for row, name in enumerate(order):
-        known = sorted(float(v) for v in values[name] if v is not None and math.isfinite(v))
+        known = sorted(float(v) for v in values[name] if v is not None and math.isfinite(v) and (v > 0 or not log))
         if not known:
             continue
         ax.boxplot([known], positions=[row], vert=False, whis=(5, 95), widths=0.5, showfliers=False,
                    medianprops={"color": "black"}, boxprops={"color": palette[name]})
         jitter = [row + 0.18 * math.sin(i * 2.399) for i in range(len(known))]
         ax.scatter(known, jitter, s=9, color=palette[name], alpha=0.6, gid=f"worlds:{name}")
-    ax.set_yticks(range(len(order)), list(order))
-    ax.set_xlabel(f"{metric_label(metric)} (mean over replications, one dot per world; whiskers 5-95%)")
+    ax.set_yticks(range(len(order)), _labels(order, display))
+    scale = ", log scale" if log else ""
+    ax.set_xlabel(f"{label}{_over(metric, days)} (mean over replications, one dot per world; whiskers 5-95%{scale})")
+    if log:
+        ax.set_xscale("log")
     ax.invert_yaxis()
     _style(ax)
     return figure
 
 
-def win_matrix(pairwise: dict[str, dict[str, Any]], order: Sequence[str], caption: str) -> Figure:
+def win_matrix(pairwise: dict[str, dict[str, Any]], order: Sequence[str], caption: str,
+               display: Display | None = None) -> Figure:
     """Show P(row leaves less than column) for every pair, as a heatmap with the shares written in."""
     size = len(order)
     grid = [[math.nan if a == b else pairwise[a][b]["p_less"]["mean"] or 0.0 for b in order] for a in order]
@@ -49,14 +72,14 @@ def win_matrix(pairwise: dict[str, dict[str, Any]], order: Sequence[str], captio
                 value = grid[i][j]
                 ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=9,
                         color="white" if abs(value - 0.5) > 0.3 else "black")
-    ax.set_xticks(range(size), list(order), rotation=30, ha="right")
-    ax.set_yticks(range(size), list(order))
+    ax.set_xticks(range(size), _labels(order, display), rotation=30, ha="right")
+    ax.set_yticks(range(size), _labels(order, display))
     figure.colorbar(image, ax=ax, label="share of worlds")
     return figure
 
 
 def regret_bars(regret: dict[str, dict[str, float | None]], order: Sequence[str], metric: str,
-                caption: str) -> Figure:
+                caption: str, display: Display | None = None, days: int | None = None) -> Figure:
     """Plot each arrangement's maximum and 90th-percentile regret across worlds."""
     figure, axes = new_figure(f"Regret on {metric_label(metric)}: the gap to each world's best arrangement", caption)
     ax: Axes = axes[0][0]
@@ -65,9 +88,9 @@ def regret_bars(regret: dict[str, dict[str, float | None]], order: Sequence[str]
         heights = [regret[name][measure] or 0.0 for name in order]
         ax.barh([i + (k - 0.5) * width for i in range(len(order))], heights, height=width, color=OKABE_ITO[k],
                 label="maximum" if measure == "max" else "90th percentile", gid=f"regret:{measure}")
-    ax.set_yticks(range(len(order)), list(order))
+    ax.set_yticks(range(len(order)), _labels(order, display))
     ax.invert_yaxis()
-    ax.set_xlabel(f"{metric_label(metric)} above the best arrangement of the same world")
+    ax.set_xlabel(f"{metric_label(metric)}{_over(metric, days)} above the best arrangement of the same world")
     ax.legend(frameon=False, fontsize=8)
     _style(ax)
     return figure
@@ -94,23 +117,31 @@ def prim_tradeoff(found: dict[str, Any], caption: str) -> Figure:
 
 def prim_box(found: dict[str, Any], parameters: dict[str, Sequence[Any]], holds: Sequence[bool],
              caption: str) -> Figure:
-    """Scatter the worlds over the box's first two parameters, coloured by the question, the box drawn."""
+    """Scatter the worlds over the box's two strongest parameters, coloured by the question, the box drawn.
+
+    A categorical parameter (a gate, a key holder) gets one lane per alternative.
+    """
     box = found["boxes"][0]
-    numeric = [k for k, v in box["limits"].items() if len(v) == 2 and all(isinstance(x, float) for x in v)]
-    keys = (numeric + [k for k in parameters if k not in numeric and not isinstance(parameters[k][0], str)])[:2]
+    numeric = [k for k in parameters if not isinstance(parameters[k][0], str)]
+    ranked = [*box["limits"], *box.get("weak_limits", {}), *numeric]
+    keys = [k for k in dict.fromkeys(ranked) if k in parameters][:2]
     figure, axes = new_figure(f"PRIM box: {found['phrase']}", caption)
     ax: Axes = axes[0][0]
-    if len(keys) < 2:
-        keys = keys * 2 if keys else []
+    if len(keys) == 1:
+        keys = keys * 2
     if keys:
-        x, y = parameters[keys[0]], parameters[keys[1]]
+        limits = {**box.get("weak_limits", {}), **box["limits"]}
+        (x, (x0, x1)), (y, (y0, y1)) = (_lane(parameters[key], limits.get(key)) for key in keys)
         for flag, colour, label in ((True, "#D55E00", "question holds"), (False, "#999999", "does not")):
             chosen = [i for i, h in enumerate(holds) if bool(h) == flag]
             ax.scatter([x[i] for i in chosen], [y[i] for i in chosen], s=14, color=colour, label=label,
                        gid=f"worlds:{flag}")
-        (x0, x1), (y0, y1) = (_bounds(box["limits"], keys[0], x), _bounds(box["limits"], keys[1], y))
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="black", linewidth=1.5,
                                linestyle="--", gid="box"))
+        for axis, key in ((ax.xaxis, keys[0]), (ax.yaxis, keys[1])):
+            if isinstance(parameters[key][0], str):
+                categories = sorted({str(v) for v in parameters[key]})
+                axis.set_ticks(range(len(categories)), categories)
         ax.set_xlabel(keys[0])
         ax.set_ylabel(keys[1])
         ax.legend(frameon=False, fontsize=8)
@@ -118,10 +149,15 @@ def prim_box(found: dict[str, Any], parameters: dict[str, Sequence[Any]], holds:
     return figure
 
 
-def _bounds(limits: dict[str, Any], key: str, column: Sequence[Any]) -> tuple[float, float]:
-    if key in limits:
-        return float(limits[key][0]), float(limits[key][1])
-    return float(min(column)), float(max(column))
+def _lane(column: Sequence[Any], limit: Any) -> tuple[list[float], tuple[float, float]]:
+    """Return each world's coordinate on an axis and the box's span on it (categories get lanes)."""
+    if not isinstance(column[0], str):
+        values = [float(v) for v in column]
+        return values, ((float(limit[0]), float(limit[1])) if limit else (min(values), max(values)))
+    categories = sorted({str(v) for v in column})
+    places = [categories.index(str(v)) + 0.25 * math.sin(i * 2.399) for i, v in enumerate(column)]
+    inside = [categories.index(c) for c in (limit or categories) if c in categories] or [0]
+    return places, (min(inside) - 0.4, max(inside) + 0.4)
 
 
 def ranges_matched(before: dict[str, list[float]], after: dict[str, list[float]], caption: str) -> Figure:

@@ -105,12 +105,16 @@ def _history_table(matched: dict[str, Any]) -> tuple[str, list[str], list[list[s
 def _figures(document: dict[str, Any], order: list[str], folder: Path, fmt: str, caption: str) -> list[FigureFile]:
     metric = document["metric"]
     values = document["world_values"]
+    display = document.get("display")  # absent from explorations written before it was added
+    days = document.get("days")
     figures = [
-        save(plots.distributions(values["metric"], order, metric, caption), folder, "explore_distributions", fmt,
+        save(plots.distributions(values["metric"], order, metric, caption, display, days), folder,
+             "explore_distributions", fmt,
              f"{metric} in every plausible world, per arrangement (box: quartiles; whiskers: 5-95%)."),
-        save(plots.win_matrix(document["pairwise"], order, caption), folder, "explore_win_matrix", fmt,
+        save(plots.win_matrix(document["pairwise"], order, caption, display), folder, "explore_win_matrix", fmt,
              "Share of worlds in which the row arrangement leaves less than the column arrangement."),
-        save(plots.regret_bars(document["regret"], order, metric, caption), folder, "explore_regret", fmt,
+        save(plots.regret_bars(document["regret"], order, metric, caption, display, days), folder, "explore_regret",
+             fmt,
              "Maximum and 90th-percentile regret: how far each arrangement can fall behind the best of a world."),
     ]
     for k, found in enumerate(f for f in document["discovery"] if f["boxes"]):
@@ -120,10 +124,14 @@ def _figures(document: dict[str, Any], order: list[str], folder: Path, fmt: str,
                             f"explore_prim_box_{k + 1}", fmt,
                             f"The worlds over the box's parameters {found['phrase']}; the box dashed."))
     matched = document.get("history_match")
-    if matched and matched["ranges_before"]:
-        figures.append(save(plots.ranges_matched(matched["ranges_before"], matched["ranges_after"], caption), folder,
-                            "explore_ranges", fmt, "Each parameter's sampled range and the part the public record "
-                            "does not rule out."))
+    # Only the ranges the record narrows: a bar per untouched parameter would say nothing.
+    narrowed = sorted(k for k, v in (matched or {}).get("ranges_before", {}).items()
+                      if matched and k in matched["ranges_after"] and matched["ranges_after"][k] != v)
+    if matched and narrowed:
+        figures.append(save(plots.ranges_matched({k: matched["ranges_before"][k] for k in narrowed},
+                                                 {k: matched["ranges_after"][k] for k in narrowed}, caption),
+                            folder, "explore_ranges", fmt, "Each parameter's sampled range and the part the public "
+                            "record does not rule out (only the ranges it narrows)."))
     return figures
 
 

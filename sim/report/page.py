@@ -57,6 +57,10 @@ class FigureFile:
     embed: str  # HTML for the page: an <img> with a data URI, or inline SVG
 
 
+#: A table on the page: title, header, rows.
+Table = tuple[str, list[str], list[list[str]]]
+
+
 @dataclass
 class Report:
     """What a report page shows."""
@@ -65,7 +69,7 @@ class Report:
     kind: str
     command: str
     intro: list[str]
-    tables: list[tuple[str, list[str], list[list[str]]]]  # title, header, rows
+    tables: list[Table]
     figures: list[FigureFile] = field(default_factory=list)
     details: list[tuple[str, list[str], list[list[str]]]] = field(default_factory=list)  # collapsible tables
 
@@ -269,27 +273,7 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
     arrangements = [a for a, _ in loaded]
     caption = f"seed {manifest['seed']}, {manifest['replications']} replications, residency {manifest['version']}"
     when = per_span(plots.run_days(arrangements))
-    figures_dir = out / "figures"
-    figures = [
-        save(plots.residual_by_channel(arrangements, caption), figures_dir, "residual_by_channel", fmt,
-             f"Residual cross-border accesses to protected data {when} by channel, with each arrangement's total "
-             "and its 95% interval."),
-        save(plots.daily_timeline(arrangements, caption), figures_dir, "daily_timeline", fmt,
-             "Daily residual accesses and protected records at rest abroad, with migration and deletion dates."),
-        save(plots.friction_vs_residual(arrangements, caption), figures_dir, "friction_vs_residual", fmt,
-             "Each arrangement's time to decision against its residual access, with 95% interval crosses."),
-        save(plots.wait_ecdf(arrangements, caption), figures_dir, "wait_ecdf", fmt,
-             "Share of requests that wait at most a given time in the stewardship queue; p95 marked."),
-        save(plots.exceedance(arrangements, caption), figures_dir, "exceedance", fmt,
-             f"Chance that a run's residual accesses ({when}) exceed a value, with a 95% confidence band."),
-    ]
-    for a in arrangements:
-        leaks: dict[str, float] = {c: plots.channel_events(a, c) for c in CHANNELS}
-        end = a.metrics.get("at_rest_abroad.records_at_end", (None, None, None))[0]
-        figures.append(save(dataflow_map(Config.model_validate(a.config), leaks, caption, a.label, end),
-                            figures_dir, f"dataflow_{a.name}", fmt,
-                            f"Data-flow map of {a.label}: sites, actor groups and routes; routes that leak are "
-                            f"drawn thick, with their accesses {when}."))
+    figures = _compare_figures(arrangements, caption, when, out / "figures", fmt)
     baseline = manifest.get("baseline")
     diffs = _paired_differences(folder / "comparison.csv") if (folder / "comparison.csv").is_file() else {}
     header = ["arrangement", *[label for _, label in HEADLINE]]
@@ -321,6 +305,32 @@ def compare_report(folder: Path, out: Path, fmt: str) -> Report:
                 *([("Residual accesses by calendar year (mean [95% CI]; a year counts from its first simulated "
                     "day, so the first and last may be partial)", year_header, year_rows)] if year_rows else [])],
         figures=figures, details=details)
+
+
+def _compare_figures(arrangements: list[plots.Arrangement], caption: str, when: str, figures_dir: Path,
+                     fmt: str) -> list[FigureFile]:
+    """Return the comparison's figures: channels, timeline, friction, waits, exceedance and one map each."""
+    figures = [
+        save(plots.residual_by_channel(arrangements, caption), figures_dir, "residual_by_channel", fmt,
+             f"Residual cross-border accesses to protected data {when} by channel, with each arrangement's total "
+             "and its 95% interval."),
+        save(plots.daily_timeline(arrangements, caption), figures_dir, "daily_timeline", fmt,
+             "Daily residual accesses and protected records at rest abroad, with migration and deletion dates."),
+        save(plots.friction_vs_residual(arrangements, caption), figures_dir, "friction_vs_residual", fmt,
+             "Each arrangement's time to decision against its residual access, with 95% interval crosses."),
+        save(plots.wait_ecdf(arrangements, caption), figures_dir, "wait_ecdf", fmt,
+             "Share of requests that wait at most a given time in the stewardship queue; p95 marked."),
+        save(plots.exceedance(arrangements, caption), figures_dir, "exceedance", fmt,
+             f"Chance that a run's residual accesses ({when}) exceed a value, with a 95% confidence band."),
+    ]
+    for a in arrangements:
+        leaks: dict[str, float] = {c: plots.channel_events(a, c) for c in CHANNELS}
+        end = a.metrics.get("at_rest_abroad.records_at_end", (None, None, None))[0]
+        figures.append(save(dataflow_map(Config.model_validate(a.config), leaks, caption, a.label, end),
+                            figures_dir, f"dataflow_{a.name}", fmt,
+                            f"Data-flow map of {a.label}: sites, actor groups and routes; routes that leak are "
+                            f"drawn thick, with their accesses {when}."))
+    return figures
 
 
 def by_year_table(arrangements: Sequence[plots.Arrangement]) -> tuple[list[str], list[list[str]]]:
@@ -414,6 +424,40 @@ def sweep_report(folder: Path, out: Path, fmt: str) -> Report:
     caption = f"seed {sweep.get('seed')}, {records[0]['replications']} replications per point, residency {__version__}"
     words = sweep_vocabulary(definition)
     figures_dir = out / "figures"
+    figures = _sweep_figures(records, outputs, factors, design, (caption, words, figures_dir, fmt))
+    for arrangement, output in sorted({(r[1], r[2]) for r in sensitivity}):
+        chosen = [r for r in sensitivity if r[1] == arrangement]
+        figures.append(save(experiment_plots.sensitivity_bars(chosen, output, caption, arrangement,
+                                                              spec.get("sweep", {}).get("samples"), words),
+                            figures_dir, f"sensitivity_{arrangement}_{output.replace('.', '_')}", fmt,
+                            f"{design.capitalize()} indices of {metric_label(output)} on {words.name(arrangement)}, "
+                            "sorted by total effect, with 95% intervals."))
+    pairs = [r for r in records if "friction.decision_hours.mean" in r and "residual_access.events.mean" in r]
+    points = [(r["friction.decision_hours.mean"] or 0.0, r["residual_access.events.mean"] or 0.0) for r in pairs]
+    intervals = [(*_bounds(r, "friction.decision_hours"), *_bounds(r, "residual_access.events")) for r in pairs]
+    palette = words.palette(sorted({r["arrangement"] for r in pairs}))
+    groups = [(words.name(r["arrangement"]), palette[r["arrangement"]]) for r in pairs]
+    figures.append(save(plots.friction_vs_residual([], caption, points, intervals, groups), figures_dir,
+                        "sweep_pareto", fmt,
+                        "Every sweep point's time to decision against residual access, with 95% intervals and the "
+                        "Pareto front."))
+    tables = _sweep_tables(records, outputs, factors, sensitivity, words)
+    command = stored_command or f"residency sweep {definition.get('file', '')}"
+    shown, planned = rows_shown(folder)
+    intro = [sweep.get("question") or QUESTION, f"Sweep {sweep.get('title') or sweep.get('name')}: "
+             f"{len(records)} points, {design} design over {', '.join(factor_label(f, words.names) for f in factors)}."]
+    if planned is not None and shown < planned:
+        intro.append(f"Partial results: {shown} of {planned} rows are finished (the sweep is still running or was "
+                     "stopped); every figure and table shows only those. Run the sweep again to finish it.")
+    return Report(title=f"Sweep: {sweep.get('title') or sweep.get('name')}", kind="sweep",
+                  command=command,
+                  intro=intro, tables=tables, figures=figures)
+
+
+def _sweep_figures(records: list[dict[str, Any]], outputs: list[str], factors: list[str], design: str,
+                   style: tuple[str, experiment_plots.Vocabulary, Path, str]) -> list[FigureFile]:
+    """Return each output's line (one factor) or heatmaps by arrangement (two factors) of a grid sweep."""
+    caption, words, figures_dir, fmt = style
     figures = []
     for output in outputs:
         slug = output.replace(".", "_")
@@ -432,22 +476,12 @@ def sweep_report(folder: Path, out: Path, fmt: str) -> Report:
                                     f"{factor_label(factors[0], words.names)} and "
                                     f"{factor_label(factors[1], words.names)}; hatched cells "
                                     "cannot be told apart from their neighbours."))
-    for arrangement, output in sorted({(r[1], r[2]) for r in sensitivity}):
-        chosen = [r for r in sensitivity if r[1] == arrangement]
-        figures.append(save(experiment_plots.sensitivity_bars(chosen, output, caption, arrangement,
-                                                              spec.get("sweep", {}).get("samples"), words),
-                            figures_dir, f"sensitivity_{arrangement}_{output.replace('.', '_')}", fmt,
-                            f"{design.capitalize()} indices of {metric_label(output)} on {words.name(arrangement)}, "
-                            "sorted by total effect, with 95% intervals."))
-    pairs = [r for r in records if "friction.decision_hours.mean" in r and "residual_access.events.mean" in r]
-    points = [(r["friction.decision_hours.mean"] or 0.0, r["residual_access.events.mean"] or 0.0) for r in pairs]
-    intervals = [(*_bounds(r, "friction.decision_hours"), *_bounds(r, "residual_access.events")) for r in pairs]
-    palette = words.palette(sorted({r["arrangement"] for r in pairs}))
-    groups = [(words.name(r["arrangement"]), palette[r["arrangement"]]) for r in pairs]
-    figures.append(save(plots.friction_vs_residual([], caption, points, intervals, groups), figures_dir,
-                        "sweep_pareto", fmt,
-                        "Every sweep point's time to decision against residual access, with 95% intervals and the "
-                        "Pareto front."))
+    return figures
+
+
+def _sweep_tables(records: list[dict[str, Any]], outputs: list[str], factors: list[str],
+                  sensitivity: list[Any], words: experiment_plots.Vocabulary) -> list[Table]:
+    """Return the table of sweep points and, if any, of sensitivity indices."""
     header = ["point", "arrangement", *[factor_label(f, words.names) for f in factors], "replications",
               *[metric_label(o) for o in outputs]]
     rows = [[str(r["point"]), words.name(r["arrangement"]), *[_short(r.get(f)) for f in factors],
@@ -461,16 +495,7 @@ def sweep_report(folder: Path, out: Path, fmt: str) -> Report:
                        [[m, words.name(a), metric_label(o), factor_label(f, words.names), k, f"{v:.3f}",
                          "" if c is None else f"{c:.3f}"]
                         for m, a, o, f, k, v, c in sensitivity]))
-    command = stored_command or f"residency sweep {definition.get('file', '')}"
-    shown, planned = rows_shown(folder)
-    intro = [sweep.get("question") or QUESTION, f"Sweep {sweep.get('title') or sweep.get('name')}: "
-             f"{len(records)} points, {design} design over {', '.join(factor_label(f, words.names) for f in factors)}."]
-    if planned is not None and shown < planned:
-        intro.append(f"Partial results: {shown} of {planned} rows are finished (the sweep is still running or was "
-                     "stopped); every figure and table shows only those. Run the sweep again to finish it.")
-    return Report(title=f"Sweep: {sweep.get('title') or sweep.get('name')}", kind="sweep",
-                  command=command,
-                  intro=intro, tables=tables, figures=figures)
+    return tables
 
 
 def sweep_vocabulary(definition: dict[str, Any]) -> experiment_plots.Vocabulary:

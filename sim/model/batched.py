@@ -92,8 +92,10 @@ class ArrivalCursor:
         self.pending = np.empty(0)
         self.clock = 0.0
         longest = max((end - start for start, end in self.windows), default=0.0)
-        #: Whether every window expects fewer than FEW arrivals (then `_sparse` fills them).
+        #: Whether every window expects fewer than FEW arrivals (then `_sparse` fills them, from a list).
         self.sparse = longest * rate < FEW
+        self._gaps: list[float] = []
+        self._used = 0
 
     def until(self, limit: float) -> np.ndarray:
         """Return SimPy's clock at each arrival before `limit` not handed out yet."""
@@ -111,7 +113,7 @@ class ArrivalCursor:
         holds one or two requests, as it does for each of a hundred small groups.
         """
         windows = self.windows
-        gaps, used = self.pending.tolist(), 0
+        gaps, used = self._gaps, self._used
         t, gap, index = self.t, self.gap, self.index
         taken: list[float] = []
         while index < len(windows):
@@ -131,7 +133,7 @@ class ArrivalCursor:
             index += 1
             gap -= end - t
             t = windows[index][0] if index < len(windows) else 0.0
-        self.t, self.gap, self.index, self.pending = t, gap, index, np.array(gaps[used:])
+        self.t, self.gap, self.index, self._gaps, self._used = t, gap, index, gaps, used
         return np.array(taken)
 
     def _dense(self, limit: float) -> np.ndarray:

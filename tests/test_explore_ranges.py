@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
-from conftest import MMC, write_config
+from conftest import MMC, ROOT, write_config
 
 from sim.config.loader import load_config
 from sim.config.ranges import Alternatives, Range
@@ -140,3 +141,12 @@ def test_an_entry_two_arrangements_take_is_one_dimension(tmp_path: Path) -> None
     assert reviewers.shared and len(reviewers.arrangements) == 2
     review = dimensions["gatekeeper.review_hours_mean"]
     assert not review.shared and len(review.arrangements) == 1
+
+
+def test_shipped_dimensions_have_one_name_each_and_variants_share_their_base() -> None:
+    """Given as typed (relative paths), the arrangements' entries are named once, included ones shared."""
+    paths = [Path(os.path.relpath(p)) for p in sorted((ROOT / "configs" / "arrangements").glob("*.toml"))]
+    dimensions = dimensions_of([load_config(p) for p in paths])
+    assert len({d.key for d in dimensions}) == len(dimensions)
+    audit = {d.arrangements for d in dimensions if d.path == "controls.audit_detect_probability"}
+    assert ("google", "google_storage_only") in audit and ("oracle", "oracle_no_singapore_route") in audit

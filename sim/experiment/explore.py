@@ -9,6 +9,7 @@ paired, and a world whose ranges all collapse to their values is exactly what `c
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,22 +109,29 @@ def dimensions_of(arrangements: Sequence[LoadedConfig]) -> list[Dimension]:
     from the shared world or from an arrangement file one of them includes, share one value
     per world; an arrangement's own entry is sampled for it alone.
     """
-    groups: dict[tuple[str, Range | Alternatives], list[tuple[str, str]]] = {}
+    groups: dict[tuple[str, Range | Alternatives], list[tuple[str, str, Range | Alternatives]]] = {}
     for item in arrangements:
         spreads: dict[str, Range | Alternatives] = {**item.ranges, **item.alternatives}
         for path, spread in sorted(spreads.items()):
-            groups.setdefault((path, spread), []).append((item.name, str(item.path)))
+            # An included file's entries carry its resolved path, the file given its path as typed.
+            same = dataclasses.replace(spread, source=str(Path(spread.source).resolve()))
+            groups.setdefault((path, same), []).append((item.name, str(Path(item.path).resolve()), spread))
     by_path: dict[str, int] = {}
     for path, _ in groups:
         by_path[path] = by_path.get(path, 0) + 1
-    dimensions = []
-    for (path, spread), members in groups.items():
-        names = tuple(name for name, _ in members)
-        owner = next((name for name, own_file in members if own_file == spread.source), None)
+    dimensions: list[Dimension] = []
+    used: set[str] = set()
+    for (path, same), members in groups.items():
+        names = tuple(name for name, _, _ in members)
+        owner = next((name for name, own_file, _ in members if own_file == same.source), None)
         shared = owner is None or len(names) > 1
-        prefix = owner if owner is not None else Path(spread.source).stem
-        key = path if by_path[path] == 1 else f"{prefix}:{path}"
-        dimensions.append(Dimension(key, path, names, shared, spread))
+        prefix = owner if owner is not None else Path(same.source).stem
+        key, n = (path if by_path[path] == 1 else f"{prefix}:{path}"), 1
+        while key in used:  # two included files of one name (a/world.toml, b/world.toml): number them
+            n += 1
+            key = f"{prefix}{n}:{path}"
+        used.add(key)
+        dimensions.append(Dimension(key, path, names, shared, members[0][2]))
     return sorted(dimensions, key=lambda d: d.key)
 
 

@@ -11,6 +11,7 @@ from sim.experiment.discovery import Question, discover, parse_question
 from sim.experiment.explore import Exploration, world_table
 from sim.experiment.history import Observations, match
 from sim.experiment.robust import comparison, world_means
+from sim.metrics import catalogue
 from sim.results.store import Store
 
 FORMAT = "residency-explore/1"
@@ -93,20 +94,30 @@ def conclusion(document: dict[str, Any], keep: np.ndarray | None) -> list[str]:
     lines = []
     scope = (f"the {worlds} plausible worlds the public record does not rule out (of {document['worlds']})"
              if keep is not None else f"{worlds} plausible worlds")
+    shown = {n: str(d.get("label") or n) for n, d in document.get("display", {}).items()}
+
+    def name(arrangement: str) -> str:
+        return shown.get(arrangement, arrangement)
+
+    found = catalogue.find(metric)
+    what = f"{found.label} ({metric})" if found else metric
     leader = ranking[0]
     worst = regrets[leader]["max"]
     if worst is None:
         return [f"No world gives every arrangement a value of {metric} (an arrangement without a steward gate has "
                 "no gate wait, for example): compare another --metric."]
-    lines.append(f"Across {scope}, {leader} " + ("is the best arrangement in every one of them" if worst == 0 else
-                 f"has the smallest worst-case regret (at most {_count(worst)} more than the best arrangement of "
-                 f"any world)") + f" on {metric}; ranked by regret: {', '.join(ranking)}.")
+    lines.append(f"Across {scope}, {name(leader)} " + ("is the best arrangement in every one of them" if worst == 0
+                 else f"has the smallest worst-case regret (at most {_count(worst)} more than the best arrangement of "
+                 f"any world)") + f" on {what}; ranked by regret: {'; '.join(map(name, ranking))}.")
     for better, worse in itertools.pairwise(ranking):
         entry = pairs[better][worse]["p_less"]
         if entry["mean"] is not None and entry["ties"] == entry["worlds"]:
-            lines.append(f"{better} and {worse} leave the same in every world.")
+            lines.append(f"{name(better)} and {name(worse)} leave the same in every world.")
+        elif entry["mean"] is not None and entry["mean"] < 0.5:  # say it the way round that holds more often
+            lines.append(f"In {1 - entry['mean']:.0%} of plausible worlds {name(worse)} leaves less than "
+                         f"{name(better)}, though it ranks lower by regret.")
         elif entry["mean"] is not None:
-            lines.append(f"In {entry['mean']:.0%} of plausible worlds {better} leaves less than {worse}.")
+            lines.append(f"In {entry['mean']:.0%} of plausible worlds {name(better)} leaves less than {name(worse)}.")
     flips = [(a, b, e["p_less"]["mean"]) for a, row in pairs.items() for b, e in row.items()
              if e["p_less"]["mean"] is not None and 0.05 < e["p_less"]["mean"] < 0.5
              and e["p_less"]["ties"] < e["p_less"]["worlds"]]

@@ -140,8 +140,10 @@ class DaskExecutor:
                              "'dask[distributed]'`), or leave out --scheduler to use local processes.") from None
         _check_reachable(address)
         self.address = address
-        # The client logs a traceback when it loses the scheduler; the command reports it in one paragraph.
-        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+        # The client and its connections log tracebacks when the scheduler is lost (which one logs
+        # depends on what was in flight); the command reports the loss in one paragraph instead.
+        for name in ("distributed.client", "distributed.batched", "distributed.comm", "distributed.core"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         try:
             self.client = Client(address, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ def batched_arrivals(config: Config) -> dict[str, np.ndarray]:
             continue
         windows = working_windows(spec.hours, spec.timezone, scenario.start_date, scenario.days)
         draw = generator(SEED, REPLICATION, f"actor.{name}.arrivals").standard_exponential
-        found[name] = batched.clock_times(batched.local_times(windows, rate, draw))
+        found[name] = batched.ArrivalCursor(windows, rate, draw).until(math.inf)
     return found
 
 

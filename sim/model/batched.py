@@ -12,38 +12,8 @@ import numpy as np
 
 #: Gaps drawn at a time while a window is being filled (any size gives the same instants).
 CHUNK = 4096
-#: Below this many expected arrivals a window is filled one gap at a time, as the event loop does.
+#: A group whose longest window expects fewer arrivals than this runs the arrivals loop on a list.
 FEW = 24.0
-
-
-def local_times(
-    windows: Sequence[tuple[float, float]], rate: float, draw: Callable[[int], np.ndarray],
-) -> np.ndarray:
-    """Return the instants the arrivals loop reaches, as its running sum `t` computes them.
-
-    `draw(n)` returns the next n unit-mean exponential draws of the group's arrival stream.
-    Within a window `t` starts at the window's start and adds one gap per request while the
-    sum stays below the window's end; the gap that overshoots is carried into the next window,
-    shortened by what was left of this one. `np.add.accumulate` adds in sequence, as the loop does.
-    """
-    found: list[np.ndarray] = []
-    pending = np.empty(0)
-    gap = float(draw(1)[0]) / rate
-    for start, end in windows:
-        t = start
-        while True:
-            if pending.size == 0:
-                pending = draw(CHUNK) / rate
-            sums = np.add.accumulate(np.concatenate(([t, gap], pending[:-1])))[1:]
-            inside = int(np.searchsorted(sums >= end, True))  # first sum that reaches the end
-            found.append(sums[:inside])
-            if inside < sums.size:
-                if inside:
-                    t, gap, pending = float(sums[inside - 1]), float(pending[inside - 1]), pending[inside:]
-                gap -= end - t
-                break
-            t, gap, pending = float(sums[-1]), float(pending[-1]), np.empty(0)
-    return np.concatenate(found) if found else np.empty(0)
 
 
 def clock_times(local: np.ndarray, first: float = 0.0) -> np.ndarray:
@@ -74,7 +44,7 @@ def libm(function: Callable[[float], float], values: np.ndarray) -> np.ndarray:
 
 
 class ArrivalCursor:
-    """An actor group's arrivals, handed out batch by batch, equal to `local_times` and `clock_times`.
+    """An actor group's arrivals, handed out batch by batch, equal to `World._arrivals` and SimPy's clock.
 
     It keeps the arrivals loop's state (the window, `t`, the pending gap) between batches, so
     where the batches end does not change a single instant.
@@ -139,7 +109,6 @@ class ArrivalCursor:
     def _dense(self, limit: float) -> np.ndarray:
         """Return the instants before `limit`, window by window with array sums."""
         found: list[np.ndarray] = []
-        loose: list[float] = []  # instants of windows filled gap by gap, not yet in `found`
         windows = self.windows
         while self.index < len(windows):
             start, end = windows[self.index]
@@ -147,8 +116,6 @@ class ArrivalCursor:
                 break
             stop = end if end <= limit else limit
             t, gap, pending = self.t, self.gap, self.pending
-            if (stop - t) * self.rate < FEW:
-                t, gap, pending = self._few(loose, t, gap, pending, stop)
             while pending.size == 0 or t + gap < stop:
                 if pending.size == 0:
                     pending = self.draw(CHUNK) / self.rate
@@ -157,9 +124,6 @@ class ArrivalCursor:
                 head = pending[:max(int((stop - t) * self.rate * 1.25), 0) + 16]
                 sums = np.add.accumulate(np.concatenate(([t, gap], head[:-1])))[1:]
                 inside = int(np.searchsorted(sums >= stop, True))
-                if loose:
-                    found.append(np.array(loose))
-                    loose = []
                 found.append(sums[:inside])
                 if inside < sums.size:
                     if inside:
@@ -172,24 +136,4 @@ class ArrivalCursor:
             self.index += 1
             self.t = windows[self.index][0] if self.index < len(windows) else 0.0
             self.gap, self.pending = gap - (end - t), pending
-        if loose:
-            found.append(np.array(loose))
         return np.concatenate(found) if found else np.empty(0)
-
-    def _few(
-        self, loose: list[float], t: float, gap: float, pending: np.ndarray, stop: float,
-    ) -> tuple[float, float, np.ndarray]:
-        """Fill a window that expects few arrivals gap by gap; return the loop's state after it.
-
-        The same additions as the array path (`t + gap` while it stays below `stop`), without
-        the cost of array calls for a window of one or two requests.
-        """
-        used = 0
-        while t + gap < stop:
-            t += gap
-            loose.append(t)
-            if used == pending.size:
-                pending, used = self.draw(CHUNK) / self.rate, 0
-            gap = float(pending[used])
-            used += 1
-        return t, gap, pending[used:]

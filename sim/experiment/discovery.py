@@ -108,7 +108,8 @@ def _chosen(box: Any, frame: Any) -> dict[str, Any]:
     box.select(index)
     limits: dict[str, Any] = {}
     weak: dict[str, Any] = {}
-    for key, low, high, qp in _limits(box):
+    rows = _limits(box)
+    for key, low, high, qp in rows:
         if isinstance(low, set | frozenset) or isinstance(high, set | frozenset):
             limit: Any = sorted(str(v) for v in (low if isinstance(low, set | frozenset) else high))
         else:
@@ -116,7 +117,7 @@ def _chosen(box: Any, frame: Any) -> dict[str, Any]:
         # PRIM's quasi-p-value: how likely a restriction this strong is by chance (small samples over-restrict).
         (limits if _number(qp) <= QP_SIGNIFICANT else weak)[str(key)] = limit
     if not limits and weak:  # no restriction is significant alone: keep the strongest, so the box says something
-        strongest = str(min(_limits(box), key=lambda row: _number(row[3]))[0])
+        strongest = str(min(rows, key=lambda row: _number(row[3]))[0])
         limits[strongest] = weak.pop(strongest)
     return {"limits": limits, "weak_limits": weak, "coverage": _number(trajectory.loc[index, "coverage"]),
             "density": _number(trajectory.loc[index, "density"]), "mass": _number(trajectory.loc[index, "mass"]),

@@ -10,21 +10,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from sim.report.style import OKABE_ITO, arrangement_colours, needs_log, new_figure
+from sim.report.experiment_figures import Vocabulary
+from sim.report.style import OKABE_ITO, needs_log, new_figure
 from sim.report.style import tidy as _style
 from sim.report.units import kind_of, metric_label, span
-
-#: How the figures name and colour arrangements: display label and configured colour by name.
-Display = dict[str, dict[str, str | None]]
-
-
-def _labels(order: Sequence[str], display: Display | None) -> list[str]:
-    return [str((display or {}).get(name, {}).get("label") or name) for name in order]
-
-
-def _palette(order: Sequence[str], display: Display | None) -> dict[str, str]:
-    given = {name: str(entry["colour"]) for name, entry in (display or {}).items() if entry.get("colour")}
-    return arrangement_colours(list(order), given)
 
 
 def _over(metric: str, days: int | None) -> str:
@@ -33,12 +22,12 @@ def _over(metric: str, days: int | None) -> str:
 
 
 def distributions(values: dict[str, Sequence[float | None]], order: Sequence[str], metric: str,
-                  caption: str, display: Display | None = None, days: int | None = None) -> Figure:
+                  caption: str, words: Vocabulary, days: int | None = None) -> Figure:
     """Show each arrangement's metric across worlds: a box over the 5-95% band and every world as a dot."""
     label = metric_label(metric)
     figure, axes = new_figure(f"{label[:1].upper()}{label[1:]} across plausible worlds", caption)
     ax: Axes = axes[0][0]
-    palette = _palette(order, display)
+    palette = words.palette(order)
     log = needs_log(v for name in order for v in values[name])
     for row, name in enumerate(order):
         known = sorted(float(v) for v in values[name] if v is not None and math.isfinite(v) and (v > 0 or not log))
@@ -48,7 +37,7 @@ def distributions(values: dict[str, Sequence[float | None]], order: Sequence[str
                    medianprops={"color": "black"}, boxprops={"color": palette[name]})
         jitter = [row + 0.18 * math.sin(i * 2.399) for i in range(len(known))]
         ax.scatter(known, jitter, s=9, color=palette[name], alpha=0.6, gid=f"worlds:{name}")
-    ax.set_yticks(range(len(order)), _labels(order, display))
+    ax.set_yticks(range(len(order)), [words.name(n) for n in order])
     scale = ", log scale" if log else ""
     ax.set_xlabel(f"{label}{_over(metric, days)} (mean over replications, one dot per world; whiskers 5-95%{scale})")
     if log:
@@ -59,7 +48,7 @@ def distributions(values: dict[str, Sequence[float | None]], order: Sequence[str
 
 
 def win_matrix(pairwise: dict[str, dict[str, Any]], order: Sequence[str], caption: str,
-               display: Display | None = None) -> Figure:
+               words: Vocabulary) -> Figure:
     """Show P(row leaves less than column) for every pair, as a heatmap with the shares written in."""
     size = len(order)
     grid = [[math.nan if a == b else pairwise[a][b]["p_less"]["mean"] or 0.0 for b in order] for a in order]
@@ -72,14 +61,14 @@ def win_matrix(pairwise: dict[str, dict[str, Any]], order: Sequence[str], captio
                 value = grid[i][j]
                 ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=9,
                         color="white" if abs(value - 0.5) > 0.3 else "black")
-    ax.set_xticks(range(size), _labels(order, display), rotation=30, ha="right")
-    ax.set_yticks(range(size), _labels(order, display))
+    ax.set_xticks(range(size), [words.name(n) for n in order], rotation=30, ha="right")
+    ax.set_yticks(range(size), [words.name(n) for n in order])
     figure.colorbar(image, ax=ax, label="share of worlds")
     return figure
 
 
 def regret_bars(regret: dict[str, dict[str, float | None]], order: Sequence[str], metric: str,
-                caption: str, display: Display | None = None, days: int | None = None) -> Figure:
+                caption: str, words: Vocabulary, days: int | None = None) -> Figure:
     """Plot each arrangement's maximum and 90th-percentile regret across worlds."""
     figure, axes = new_figure(f"Regret on {metric_label(metric)}: the gap to each world's best arrangement", caption)
     ax: Axes = axes[0][0]
@@ -88,7 +77,7 @@ def regret_bars(regret: dict[str, dict[str, float | None]], order: Sequence[str]
         heights = [regret[name][measure] or 0.0 for name in order]
         ax.barh([i + (k - 0.5) * width for i in range(len(order))], heights, height=width, color=OKABE_ITO[k],
                 label="maximum" if measure == "max" else "90th percentile", gid=f"regret:{measure}")
-    ax.set_yticks(range(len(order)), _labels(order, display))
+    ax.set_yticks(range(len(order)), [words.name(n) for n in order])
     ax.invert_yaxis()
     ax.set_xlabel(f"{metric_label(metric)}{_over(metric, days)} above the best arrangement of the same world")
     ax.legend(frameon=False, fontsize=8)

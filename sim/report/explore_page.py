@@ -9,6 +9,7 @@ from typing import Any
 from sim import __version__
 from sim.errors import InputError
 from sim.report import explore_figures as plots
+from sim.report.experiment_figures import Vocabulary
 from sim.report.page import FigureFile, Report, save
 from sim.report.units import kind_of, number
 
@@ -105,15 +106,17 @@ def _history_table(matched: dict[str, Any]) -> tuple[str, list[str], list[list[s
 def _figures(document: dict[str, Any], order: list[str], folder: Path, fmt: str, caption: str) -> list[FigureFile]:
     metric = document["metric"]
     values = document["world_values"]
-    display = document.get("display")  # absent from explorations written before it was added
+    shown = document.get("display", {})  # absent from explorations written before it was added
+    words = Vocabulary({n: str(shown.get(n, {}).get("label") or n) for n in order},
+                       {n: str(shown[n]["colour"]) for n in order if shown.get(n, {}).get("colour")})
     days = document.get("days")
     figures = [
-        save(plots.distributions(values["metric"], order, metric, caption, display, days), folder,
+        save(plots.distributions(values["metric"], order, metric, caption, words, days), folder,
              "explore_distributions", fmt,
              f"{metric} in every plausible world, per arrangement (box: quartiles; whiskers: 5-95%)."),
-        save(plots.win_matrix(document["pairwise"], order, caption, display), folder, "explore_win_matrix", fmt,
+        save(plots.win_matrix(document["pairwise"], order, caption, words), folder, "explore_win_matrix", fmt,
              "Share of worlds in which the row arrangement leaves less than the column arrangement."),
-        save(plots.regret_bars(document["regret"], order, metric, caption, display, days), folder, "explore_regret",
+        save(plots.regret_bars(document["regret"], order, metric, caption, words, days), folder, "explore_regret",
              fmt,
              "Maximum and 90th-percentile regret: how far each arrangement can fall behind the best of a world."),
     ]

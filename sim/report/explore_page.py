@@ -127,12 +127,12 @@ def _figures(document: dict[str, Any], order: list[str], folder: Path, fmt: str,
                             f"explore_prim_box_{k + 1}", fmt,
                             f"The worlds over the box's parameters {found['phrase']}; the box dashed."))
     matched = document.get("history_match")
+    before, after = (matched["ranges_before"], matched["ranges_after"]) if matched else ({}, {})
     # Only the ranges the record narrows: a bar per untouched parameter would say nothing.
-    narrowed = sorted(k for k, v in (matched or {}).get("ranges_before", {}).items()
-                      if matched and k in matched["ranges_after"] and matched["ranges_after"][k] != v)
-    if matched and narrowed:
-        figures.append(save(plots.ranges_matched({k: matched["ranges_before"][k] for k in narrowed},
-                                                 {k: matched["ranges_after"][k] for k in narrowed}, caption),
+    narrowed = sorted(k for k in before if k in after and after[k] != before[k])
+    if narrowed:
+        figures.append(save(plots.ranges_matched({k: before[k] for k in narrowed}, {k: after[k] for k in narrowed},
+                                                 caption),
                             folder, "explore_ranges", fmt, "Each parameter's sampled range and the part the public "
                             "record does not rule out (only the ranges it narrows)."))
     return figures

@@ -424,7 +424,7 @@ def sweep_report(folder: Path, out: Path, fmt: str) -> Report:
     caption = f"seed {sweep.get('seed')}, {records[0]['replications']} replications per point, residency {__version__}"
     words = sweep_vocabulary(definition)
     figures_dir = out / "figures"
-    figures = _sweep_figures(records, outputs, factors, design, (caption, words, figures_dir, fmt))
+    figures = _sweep_figures(records, outputs, factors, design, caption, words, figures_dir, fmt)
     for arrangement, output in sorted({(r[1], r[2]) for r in sensitivity}):
         chosen = [r for r in sensitivity if r[1] == arrangement]
         figures.append(save(experiment_plots.sensitivity_bars(chosen, output, caption, arrangement,
@@ -455,9 +455,8 @@ def sweep_report(folder: Path, out: Path, fmt: str) -> Report:
 
 
 def _sweep_figures(records: list[dict[str, Any]], outputs: list[str], factors: list[str], design: str,
-                   style: tuple[str, experiment_plots.Vocabulary, Path, str]) -> list[FigureFile]:
+                   caption: str, words: experiment_plots.Vocabulary, figures_dir: Path, fmt: str) -> list[FigureFile]:
     """Return each output's line (one factor) or heatmaps by arrangement (two factors) of a grid sweep."""
-    caption, words, figures_dir, fmt = style
     figures = []
     for output in outputs:
         slug = output.replace(".", "_")

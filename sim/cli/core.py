@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,8 +49,6 @@ from sim.config.audit import audit
 from sim.config.checks import (
     DEFAULT,
     SETTING,
-    check_baseline,
-    check_names,
     parameter_sources,
     problems,
     spec_problems,
@@ -75,6 +72,7 @@ from sim.experiment.replications import (
     run_scenarios,
     run_to_precision,
 )
+from sim.experiment.usecases import baseline_first, check_target_ci, plan_compare
 from sim.metrics import catalogue
 from sim.metrics.stats import paired_difference
 from sim.model.routing import deciding_choices, deciding_routes
@@ -92,9 +90,6 @@ def execute(
     try:
         if target_ci is None:
             return run_scenarios(loaded, seed, replications, progress=reporter, executor=executor)
-        if not (math.isfinite(target_ci) and target_ci > 0):
-            raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
-                             "give a fraction of the mean, such as 0.05 for 5%.")
         known = estimates_names(loaded[0])
         if target_metric not in known:
             raise InputError("--target-metric", target_metric, "this is not a metric the model reports.",
@@ -118,9 +113,7 @@ def execute(
 def before_run(loaded: list[LoadedConfig], replications: int, target_ci: float | None, max_replications: int,
                yes: bool, out_dir: Path | None) -> FolderLock | None:
     """Check the run's size and the output folder before any computation; lock the folder for this writer."""
-    if target_ci is not None and not (math.isfinite(target_ci) and target_ci > 0):
-        raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
-                         "give a fraction of the mean, such as 0.05 for 5%.")
+    check_target_ci(target_ci)
     most = max(max_replications, replications) if target_ci is not None else replications
     budget.check(budget.estimate([c.config for c in loaded], most), yes)
     if out_dir is None:
@@ -284,21 +277,17 @@ def compare(
         raise InputError(str(ARRANGEMENTS), None, "there are no configs to compare.",
                          "name config files, or run from the project folder.")
     loaded = load_all(paths, overrides_from(set_, seed, replications, days))
-    check_names(loaded)
-    check_baseline(baseline, [item.name for item in loaded], "--baseline")
+    plan = plan_compare(loaded, baseline, seed, replications, "--baseline")
     check_strict(loaded, strict)
-    first = loaded[0].config.scenario
-    run_seed = seed if seed is not None else first.seed
-    reps = replications if replications is not None else first.replications
+    run_seed, reps = plan.seed, plan.replications
     if not quiet and not json_:
         err.print(f"comparing {len(loaded)} arrangements x {reps} replications "
                   f"(seed {run_seed}, common random numbers)")
     lock = before_run(loaded, reps, target_ci, max_replications, yes, out_dir)
     results = execute(loaded, run_seed, reps, workers, quiet or json_, target_ci, target_metric,
                       max_replications, engine_of(engine))
-    base = next((r for r in results if r.loaded.name == baseline), None)
-    if base is not None:  # the baseline leads the table
-        results = [base] + [r for r in results if r is not base]
+    results = baseline_first(results, plan.baseline)
+    base = results[0]
     try:
         write_results(out_dir, "compare", portable_command(), results, base, run_seed,
                       engine_used([item.config for item in loaded], engine_of(engine)))

@@ -182,7 +182,7 @@ class RunResult:
 
     def figure_data(self) -> list[Arrangement]:
         """Return the data the figure functions draw (sim.report.figures)."""
-        from sim.report.page import arrangement_from_result
+        from sim.report.arrangement import arrangement_from_result
 
         return [arrangement_from_result(self.result)]
 

@@ -31,7 +31,6 @@ from rich.progress import (
 from rich.text import Text
 from typer.core import TyperOption
 
-from sim import __version__
 from sim.config.schema import Scenario
 from sim.errors import InputError
 from sim.metrics import catalogue
@@ -40,6 +39,7 @@ from sim.model.fast import Engine
 from sim.report.units import number
 from sim.results.runs import to_json
 from sim.results.scenario import ScenarioResult
+from sim.version import __version__
 
 ARRANGEMENTS = Path("configs") / "arrangements"
 EXIT_INPUT = 2

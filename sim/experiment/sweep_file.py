@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from sim import __version__
 from sim.config.loader import (
     LoadedConfig,
     did_you_mean,
@@ -31,6 +30,7 @@ from sim.config.names import check_path_name
 from sim.config.resources import shipped_config
 from sim.config.schema import DEFAULT_SEED, Strict, config_problem
 from sim.errors import InputError
+from sim.version import __version__
 
 Design = Literal["grid", "latin", "sobol", "morris"]
 SAMPLED: tuple[str, ...] = ("latin", "sobol", "morris")

@@ -28,7 +28,7 @@ from sim.experiment.replications import run_scenarios
 from sim.experiment.usecases import plan_compare, run_compare
 from sim.metrics.stats import paired_difference
 from sim.model.fast import ENGINES, Engine
-from sim.results.runs import SENSITIVITY_COLUMNS, daily_rows, estimates, sensitivity_records, summary_document
+from sim.results.runs import SENSITIVITY_COLUMNS, daily_rows, estimates, sensitivity_records
 from sim.results.scenario import ScenarioResult
 
 if TYPE_CHECKING:
@@ -175,10 +175,6 @@ class RunResult:
         """Return one row per replication (numbered from 0) with every metric."""
         rows = [{"replication": i, **rep.metrics} for i, rep in enumerate(self.result.replications)]
         return pd.DataFrame.from_records(rows)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON document `residency run --json` prints."""
-        return summary_document(self.result)
 
     def figure_data(self) -> list[Arrangement]:
         """Return the data the figure functions draw (sim.report.figures)."""

@@ -216,7 +216,6 @@ TargetMetricOption = Annotated[
 MaxRepsOption = Annotated[
     int, typer.Option("--max-replications", help="The most replications --target-ci may use.")
 ]
-EXIT_INTERRUPTED = 130  # 128 + SIGINT; a SIGTERM gives 143 (128 + SIGTERM), as shells expect
 YesOption = Annotated[bool, typer.Option("--yes", help="Run even when the estimated work or memory is above "
                                          "the limits.")]
 received: list[int] = []  # the stopping signals received, most recent last
@@ -340,7 +339,7 @@ def caption(result: ScenarioResult) -> str:
 
 
 def interrupted(message: str) -> NoReturn:
-    """Say what an interruption kept and how to go on, then exit with 130."""
+    """Say what an interruption kept and how to go on, then exit with 128 + the signal (130 on Ctrl-C)."""
     err.print(f"[bold yellow]interrupted:[/] {escape(message)}")
     raise typer.Exit(interrupted_status())
 

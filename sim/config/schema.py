@@ -16,8 +16,6 @@ from pydantic_core import PydanticCustomError
 from sim.config.names import check_path_name
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
 Hour = Annotated[float, Field(ge=0.0, le=24.0)]
 #: Lognormal shapes above 5 put the mean e^12.5 times above the median: no data supports that.
 Sigma = Annotated[float, Field(ge=0.0, le=5.0)]

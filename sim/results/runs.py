@@ -166,11 +166,6 @@ def run_files(result: ScenarioResult) -> dict[str, str]:
     }
 
 
-def write_run(result: ScenarioResult, folder: Path) -> list[Path]:
-    """Write summary.json, daily.csv, replications.csv, wait_histogram.csv and resolved_config.json."""
-    return [write_atomic(folder / name, text) for name, text in run_files(result).items()]
-
-
 def portable_path(path: Path) -> str:
     """Return a path as given when relative, else relative to the working folder (no absolute paths in outputs)."""
     if not path.is_absolute():

@@ -1,4 +1,4 @@
-"""The layers hold: the import-linter contracts in pyproject.toml are kept (layer order, no circles, no plotting below)."""
+"""The layers hold: the import-linter contracts in pyproject.toml are kept (order, no circle, no plotting low)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from conftest import ROOT
 
 
 def test_the_import_contracts_are_kept() -> None:
-    """`lint-imports` finds no import from a lower layer to a higher one, no circle, no matplotlib/typer/rich low down."""
+    """`lint-imports` finds no import running back up a layer, no circle, no matplotlib, typer or rich low down."""
     lint_imports = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True,
                             timeout=120, check=False)

@@ -59,6 +59,7 @@ from sim.config.checks import (
 from sim.config.detection_fit import fit_detection_delay, incident_facts
 from sim.config.facts import load_facts
 from sim.config.loader import LoadedConfig, check_regular_file, load_config
+from sim.config.paths import get_path
 from sim.config.resources import project_path, shipped_config
 from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
 from sim.errors import InputError
@@ -465,7 +466,7 @@ def facts(
 def parameter_records(loaded: LoadedConfig) -> list[dict[str, Any]]:
     """Return one record per parameter a run of the config uses: its value, source and kind."""
     data = loaded.config.model_dump(mode="json")
-    return [{"parameter": key, "value": lookup(data, key)[1], "source": source,
+    return [{"parameter": key, "value": get_path(data, key), "source": source,
              "kind": source.split(":")[0].split(" ")[0] if source not in (DEFAULT, SETTING) else source}
             for key, source in parameter_sources(loaded).items()]
 
@@ -525,18 +526,5 @@ def routes_table(loaded: LoadedConfig) -> Table:
             table.add_row(f"actors.{actor}.{key}", what, source(f"actors.{actor}.{key}"),
                           f"DECIDING: {why}" if why else "")
     return table
-
-
-def lookup(data: object, key: str) -> tuple[bool, object]:
-    """Return (True, value) at a dotted path of nested dicts and lists, else (False, None)."""
-    node = data
-    for part in key.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False, None
-    return True, node
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sim.config.facts import Fact, find_fact_base, load_facts
+from sim.config.paths import get_path
 from sim.config.ranges import RANGE_KEYS, Alternatives, Range, parse_spread
 from sim.config.resources import shipped_config
 from sim.config.schema import Config
@@ -343,9 +344,7 @@ def settle_spreads(loaded: LoadedConfig) -> LoadedConfig:
     data = loaded.config.model_dump()
     provenance = dict(loaded.provenance)
     for key, interval in loaded.ranges.items():
-        node: Any = data
-        for part in key.split("."):
-            node = node[int(part)] if isinstance(node, list | tuple) else node[part]
+        node = get_path(data, key)
         whole = isinstance(node, int) and not isinstance(node, bool)
         provenance[key] = dataclasses.replace(provenance[key], spread=dataclasses.replace(interval, integer=whole))
     return dataclasses.replace(loaded, provenance=provenance)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.config.paths import get_path
 from sim.config.schema import CHANNEL_TITLES, CHANNELS, Config
 from sim.metrics import catalogue
 from sim.report import figures as plots
@@ -124,15 +125,7 @@ def assumptions_table(name: str, resolved: dict[str, Any]) -> tuple[str, list[st
     config = resolved["config"]
     rows = []
     for key, source in sorted(resolved["provenance"].items()):
-        value: Any = config
-        for part in key.split("."):
-            if isinstance(value, dict) and part in value:
-                value = value[part]
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                value = value[int(part)]
-            else:
-                value = None
-                break
+        value = get_path(config, key)
         if value is None:
             continue
         kind = "assumption" if source.startswith("assumption") else ("override" if source.startswith("override")

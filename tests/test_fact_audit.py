@@ -139,6 +139,7 @@ def test_shipped_delays_are_the_fit_and_keep_the_cases_out_of_the_tails() -> Non
             assert 0.01 < q < 0.99, (path.name, interval, q)
 
 
+@pytest.mark.slow
 def test_fit_detection_command_prints_the_parameters() -> None:
     """`residency facts --fit-detection` reproduces the fitted median and sigma from the facts."""
     fit = fit_detection_delay(incident_facts(load_facts(FACTS)))

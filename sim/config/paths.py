@@ -16,3 +16,8 @@ def get_path(data: Any, key: str, default: Any = None) -> Any:
         else:
             return default
     return node
+
+
+def join(prefix: str, key: str) -> str:
+    """Join a dotted prefix and a key."""
+    return f"{prefix}.{key}" if prefix else key

@@ -7,7 +7,6 @@ Routing lives in `routing`, what becomes of a request in `decisions`, the gate i
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Generator
 from typing import Any
 
@@ -32,6 +31,7 @@ from sim.model.events import CovertMode, Observer, Request, Submitted
 from sim.model.holdings import Holdings
 from sim.model.rng import Streams
 from sim.model.routing import Actor, RouteTable, cumulative, pick, route_orders
+from sim.model.rules import check, records, review_hours
 
 
 class World:
@@ -39,6 +39,7 @@ class World:
 
     def __init__(self, config: Config, streams: Streams, observer: Observer, requests: bool = True) -> None:
         """Build the world; with `requests` false no arrivals run (the fast engine settles them)."""
+        check(config)
         self.config = config
         self.observer = observer
         self.env = simpy.Environment()
@@ -52,13 +53,7 @@ class World:
         self.decisions = Decisions(self.env, config, observer, self.holdings, self.actors_by_name,
                                    shifts, self.horizon)
         self.gate = self.decisions.gate
-        self.review_mu = (math.log(gate.review_hours_mean) - gate.review_hours_sigma**2 / 2
-                          if gate else 0.0)
-        # Hot-path constants, read once rather than through the frozen config per request.
-        self.exponential_review = gate is not None and gate.review_distribution == "exponential"
-        self.review_mean = gate.review_hours_mean if gate else 0.0
-        self.review_sigma = gate.review_hours_sigma if gate else 0.0
-        self.has_gate = gate is not None
+        self.gatekeeper = gate
         self._numbers = itertools.count()
         self.route_table = RouteTable(config.routes)
         self.actors = [self._build_actor(name, spec, streams)
@@ -123,19 +118,15 @@ class World:
         now = self.env.now
         spec = actor.spec
         u, z = actor.uniforms.row(), actor.normals.row()
-        if not self.has_gate:
-            review = 0.0
-        elif self.exponential_review:
-            review = -self.review_mean * math.log(1.0 - u[U_REVIEW])
-        else:
-            review = math.exp(self.review_mu + self.review_sigma * z[Z_REVIEW])
+        gate = self.gatekeeper
+        review = 0.0 if gate is None else review_hours(gate, u[U_REVIEW], z[Z_REVIEW])
         purposes, classes = actor.purposes, actor.classes
         # Positional arguments, in Request's field order: this runs once per request.
         request = Request(
             next(self._numbers), actor.name, now,
             purposes[0] if len(purposes) == 1 else pick(purposes, actor.purpose_cum, u[U_PURPOSE]),
             classes[0] if len(classes) == 1 else pick(classes, actor.class_cum, u[U_CLASS]),
-            spec.records_median * math.exp(spec.records_sigma * z[Z_RECORDS]),
+            records(spec.records_median, spec.records_sigma, z[Z_RECORDS]),
             review, u, z,
         )
         self.observer.notify(Submitted(now, request))

@@ -1,9 +1,10 @@
-"""The fast engine: requests settled in batches with numpy, equal to `World` to the bit (issue 10).
+"""The batched engine: requests settled in batches with numpy by the same rules (`rules`) as `World`.
 
-SimPy still runs everything slow (holdings, shifts, covert attempts); the requests of each
-batch are drawn from the same named streams with the same row layout, routed against the
-holdings in force at their instants (a log of share changes), decided with array
-operations, and passed through the gate's next-free-time recursion (`fastgate`). Common
+The slow world (`SlowWorld`: holdings, deletions, actors, covert attempts) is the one the
+event engine runs; this driver only settles requests. Each batch is drawn from the same named
+streams with the same row layout, routed against the holdings in force at their instants (a
+log of share changes), decided by the rules over arrays, and passed through the gate's
+next-free-time recursion (`fastgate`). Common
 outcomes reach the observer in bulk (`Tally`), residual and shielded reads as rows (`Reads`,
 settled in `fastreads`) merged with covert reads in the order the event engine reports them.
 Nothing a request does feeds back into the world, which is what makes this exact.
@@ -20,7 +21,6 @@ import numpy as np
 
 from sim.config.schema import Config
 from sim.model.batched import ArrivalCursor
-from sim.model.calendar import working_windows
 from sim.model.draws import (
     REQUEST_NORMALS,
     REQUEST_UNIFORMS,
@@ -33,9 +33,10 @@ from sim.model.draws import (
     Z_PARENT_DELAY,
     Z_REVIEW,
 )
-from sim.model.events import Accessed, Event, Grant, Observer, ShiftsPlanned
+from sim.model.events import Accessed, Event, Grant, Observer
 from sim.model.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
 from sim.model.fastreads import ReadTables
+from sim.model.gatekeeper import rostered_hours
 from sim.model.rng import Streams
 from sim.model.routing import Actor, control_probability
 from sim.model.rules import (
@@ -52,7 +53,7 @@ from sim.model.rules import (
     steward_decisions,
 )
 from sim.model.tally import GateTotals, Reads, Tally
-from sim.model.world import World
+from sim.model.world import SlowWorld
 
 #: The engines that run a replication: the fast one (this module) and the event one (`World`).
 Engine = Literal["fast", "event"]
@@ -75,15 +76,12 @@ class _Slow:
         self.target = target
         self.clock: Callable[[], float] = lambda: 0.0
         self.held: list[tuple[float, Event]] = []
-        self.rostered = 0.0
 
     def notify(self, event: Event) -> None:
         """Hold a read back with the instant it is reported; pass anything else on."""
         if isinstance(event, Accessed):
             self.held.append((self.clock(), event))
             return
-        if isinstance(event, ShiftsPlanned):
-            self.rostered = event.hours
         self.target.notify(event)
 
 
@@ -134,7 +132,7 @@ class FastWorld:
         self.config = config
         self.observer = observer
         self.slow = _Slow(observer)
-        self.world = World(config, streams, self.slow, requests=False)
+        self.world = SlowWorld(config, streams, self.slow)
         env = self.env = self.world.env
         self.slow.clock = lambda: env.now
         self.horizon = self.world.horizon
@@ -153,11 +151,10 @@ class FastWorld:
         self.foreign = np.array([group.actor.foreign for group in self.groups], dtype=bool)
         self.counted = np.array([cls in config.policy.counted_classes for cls in self.classes], dtype=bool)
         gate = config.gatekeeper
-        scenario = config.scenario
-        shifts = None if gate is None or gate.hours.around_the_clock else working_windows(
-            gate.hours, gate.timezone, scenario.start_date, scenario.days)
-        self.gate = GateState(gate.reviewers if gate else 0, shift_clocks(shifts, self.horizon), self.horizon)
-        self.gate.available_hours = self.slow.rostered
+        shifts = self.world.shifts
+        reviewers = gate.reviewers if gate else 0
+        self.gate = GateState(reviewers, shift_clocks(shifts, self.horizon), self.horizon)
+        self.gate.available_hours = rostered_hours(reviewers, shifts, self.horizon)
         self.parent_pending = 0
         self.carry_hours = (np.empty(0), np.empty(0))  # decision hours reported later: (instant, hours)
         self.carry_reads = Reads.empty()

@@ -34,11 +34,15 @@ from sim.model.routing import Actor, RouteTable, cumulative, pick, route_orders
 from sim.model.rules import check, records, review_hours
 
 
-class World:
-    """One replication of one scenario, ready to run."""
+class SlowWorld:
+    """What both request drivers share in one replication: the clock, holdings, actors, covert attempts.
 
-    def __init__(self, config: Config, streams: Streams, observer: Observer, requests: bool = True) -> None:
-        """Build the world; with `requests` false no arrivals run (the fast engine settles them)."""
+    It runs no requests: the event engine (`World`) adds each group's arrivals and settles them
+    one by one, the batched engine (`fast.FastWorld`) steps this world between its batches.
+    """
+
+    def __init__(self, config: Config, streams: Streams, observer: Observer) -> None:
+        """Build the slow world and start its processes (holdings, shifts, covert attempts)."""
         check(config)
         self.config = config
         self.observer = observer
@@ -47,7 +51,8 @@ class World:
         self.horizon = scenario.days * HOURS_PER_DAY
         self.holdings = Holdings(self.env, config, streams, observer)
         gate = config.gatekeeper
-        shifts = None if gate is None or gate.hours.around_the_clock else working_windows(
+        #: The gate's working windows (None: around the clock), for either driver's gate.
+        self.shifts = shifts = None if gate is None or gate.hours.around_the_clock else working_windows(
             gate.hours, gate.timezone, scenario.start_date, scenario.days)
         self.actors_by_name: dict[str, Actor] = {}
         self.decisions = Decisions(self.env, config, observer, self.holdings, self.actors_by_name,
@@ -60,17 +65,14 @@ class World:
                        for name, spec in config.actors.items()]
         self.actors_by_name.update((actor.name, actor) for actor in self.actors)
         for actor in self.actors:
-            if requests:
-                self.env.process(self._arrivals(actor))
-            if actor.spec.covert_attempts_per_year > 0:
-                self.env.process(self._covert(actor, streams, "human_exfiltration"))
-            if actor.spec.code_covert_attempts_per_year > 0:
-                self.env.process(self._covert(actor, streams, "code_borne"))
+            self._start(actor, streams)
 
-    def run(self) -> int:
-        """Run to the horizon and return how many requests are still pending."""
-        self.env.run(until=self.horizon)
-        return self.gate.close() + self.decisions.parent_pending
+    def _start(self, actor: Actor, streams: Streams) -> None:
+        """Start an actor group's processes: its covert attempts, one process per mode."""
+        if actor.spec.covert_attempts_per_year > 0:
+            self.env.process(self._covert(actor, streams, "human_exfiltration"))
+        if actor.spec.code_covert_attempts_per_year > 0:
+            self.env.process(self._covert(actor, streams, "code_borne"))
 
     # -- building -------------------------------------------------------------------------
     def _build_actor(self, name: str, spec: ActorGroup, streams: Streams) -> Actor:
@@ -92,6 +94,34 @@ class World:
             route_draws=(streams.uniform(f"actor.{name}.request.route", ROUTE_UNIFORMS)
                          if preferred_orders is not None else None),
         )
+
+    # -- covert channels ------------------------------------------------------------------
+    def _covert(self, actor: Actor, streams: Streams, mode: CovertMode) -> Generator[Any, Any, None]:
+        """Make one mode's covert attempts at Poisson times, each from the mode's own streams."""
+        code = mode == "code_borne"
+        per_year = actor.spec.code_covert_attempts_per_year if code else actor.spec.covert_attempts_per_year
+        rate = per_year / (365.0 * HOURS_PER_DAY)
+        prefix = f"actor.{actor.name}.{'covert_code' if code else 'covert'}"
+        gaps = streams.exponential(f"{prefix}.arrivals")
+        uniforms = streams.uniform(f"{prefix}.u", COVERT_UNIFORMS)
+        normals = streams.normal(f"{prefix}.z", COVERT_NORMALS)
+        while True:
+            yield self.env.timeout(gaps.next() / rate)
+            self.decisions.covert_attempt(actor, mode, uniforms.row(), normals.row())
+
+
+class World(SlowWorld):
+    """One replication of one scenario on the event engine: the slow world and each request as an event."""
+
+    def _start(self, actor: Actor, streams: Streams) -> None:
+        """Start an actor group's arrivals, then its covert attempts."""
+        self.env.process(self._arrivals(actor))
+        super()._start(actor, streams)
+
+    def run(self) -> int:
+        """Run to the horizon and return how many requests are still pending."""
+        self.env.run(until=self.horizon)
+        return self.gate.close() + self.decisions.parent_pending
 
     # -- requests -------------------------------------------------------------------------
     def _arrivals(self, actor: Actor) -> Generator[Any, Any, None]:
@@ -150,17 +180,3 @@ class World:
         self.observer.notify(Submitted(self.env.now, request))
         self.decisions.dispatch(self.actors_by_name[actor], request)
         return request
-
-    # -- covert channels ------------------------------------------------------------------
-    def _covert(self, actor: Actor, streams: Streams, mode: CovertMode) -> Generator[Any, Any, None]:
-        """Make one mode's covert attempts at Poisson times, each from the mode's own streams."""
-        code = mode == "code_borne"
-        per_year = actor.spec.code_covert_attempts_per_year if code else actor.spec.covert_attempts_per_year
-        rate = per_year / (365.0 * HOURS_PER_DAY)
-        prefix = f"actor.{actor.name}.{'covert_code' if code else 'covert'}"
-        gaps = streams.exponential(f"{prefix}.arrivals")
-        uniforms = streams.uniform(f"{prefix}.u", COVERT_UNIFORMS)
-        normals = streams.normal(f"{prefix}.z", COVERT_NORMALS)
-        while True:
-            yield self.env.timeout(gaps.next() / rate)
-            self.decisions.covert_attempt(actor, mode, uniforms.row(), normals.row())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from conftest import ARRANGEMENTS, MMC
@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sim.config.loader import load_config
-from sim.config.schema import Config
+from sim.config.schema import Config, GateKind
 from sim.errors import InputError
 from sim.metrics.recorder import Recorder, ReplicationResult
 from sim.model.fast import FastWorld
 from sim.model.rng import Streams
+from sim.model.rules import GATES
 from sim.model.world import World
 
 BASES = {path.stem: load_config(path).config for path in [*sorted(ARRANGEMENTS.glob("*.toml")), MMC]}
@@ -149,3 +150,9 @@ def test_an_unknown_enumerated_value_is_a_config_error_on_both_engines(change: s
             update={"gate": "key_release"}))})
     with pytest.raises(InputError, match=change):
         run(config, engine, 0)
+
+
+def test_every_gate_kind_a_route_can_name_is_one_the_rules_settle() -> None:
+    """The config's gate kinds are the rules' gates and "blocked": a new kind fails here until the rules take it."""
+    assert set(GATE_KINDS) == {*GATES, "blocked"}
+    assert set(get_args(GateKind)) == set(GATE_KINDS)

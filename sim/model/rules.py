@@ -65,42 +65,38 @@ def unknown(key: str, value: object, known: tuple[str, ...]) -> NoReturn:
                      f"use one of {', '.join(known)}.")
 
 
-def _batch(values: Values) -> bool:
-    return isinstance(values, np.ndarray)
-
-
 def libm(function: Callable[[float], float], values: Values) -> Values:
     """Return `function` (math.exp, math.log) of each value, computed by libm as Python's math does.
 
     numpy's vectorised exp and log may differ from libm in the last bit, and between CPUs.
     """
-    if not _batch(values):
+    if not isinstance(values, np.ndarray):
         return function(values)
     return np.fromiter(map(function, values.tolist()), dtype=float, count=values.size)
 
 
 def where(condition: Values, yes: Values, no: Values) -> Values:
     """Return `yes` where the condition holds, else `no` (np.where, or a conditional for one value)."""
-    return np.where(condition, yes, no) if _batch(condition) else (yes if condition else no)
+    return np.where(condition, yes, no) if isinstance(condition, np.ndarray) else (yes if condition else no)
 
 
 def any_of(condition: Values) -> bool:
     """Return whether the condition holds anywhere."""
-    return bool(condition.any()) if _batch(condition) else bool(condition)
+    return bool(condition.any()) if isinstance(condition, np.ndarray) else bool(condition)
 
 
 def not_(condition: Values) -> Values:
     """Return the negation of a condition."""
-    return ~condition if _batch(condition) else not condition
+    return ~condition if isinstance(condition, np.ndarray) else not condition
 
 
 def filled(like: Values, value: float | bool, dtype: type = float) -> Values:
     """Return `value` in the shape of `like` (the value itself for a batch of one)."""
-    return np.full(like.size, value, dtype=dtype) if _batch(like) else value
+    return np.full(like.size, value, dtype=dtype) if isinstance(like, np.ndarray) else value
 
 
 def _at_least(values: Values, low: float) -> Values:
-    return np.maximum(values, low) if _batch(values) else (values if values >= low else low)
+    return np.maximum(values, low) if isinstance(values, np.ndarray) else (values if values >= low else low)
 
 
 # -- enumerations -----------------------------------------------------------------------------

@@ -156,3 +156,15 @@ def test_every_gate_kind_a_route_can_name_is_one_the_rules_settle() -> None:
     """The config's gate kinds are the rules' gates and "blocked": a new kind fails here until the rules take it."""
     assert set(GATE_KINDS) == {*GATES, "blocked"}
     assert set(get_args(GateKind)) == set(GATE_KINDS)
+
+
+def test_reads_reported_after_the_last_request_are_counted_on_both_engines() -> None:
+    """Covert reads and late decisions with no request after them reach the statistics (event engine buffers)."""
+    base = BASES["google"]
+    actors = {name: spec.model_copy(update={"requests_per_hour": 0.0, "code_covert_attempts_per_year": 3000.0})
+              for name, spec in base.actors.items()}
+    config = base.model_copy(update={"actors": actors, "scenario": base.scenario.model_copy(update={"days": 3})})
+    slow, fast = run(config, "event", 0), run(config, "fast", 0)
+    assert slow.metrics["requests.submitted"] == 0 and slow.metrics["covert.code_borne.attempts"] > 0
+    assert slow.metrics["residual_access.by_channel.covert.events"] > 0
+    assert {k: exact(v) for k, v in fast.metrics.items()} == {k: exact(v) for k, v in slow.metrics.items()}

@@ -17,7 +17,7 @@ FLUSH_ROWS = 1 << 14
 class EventColumns:
     """The event engine's request events, buffered as the columns a batch of the fast engine gives."""
 
-    size: int = 0
+    size: int = 0  # submissions buffered
     submitted: list[float] = field(default_factory=list)
     decided: dict[str, list[float]] = field(default_factory=lambda: {"granted": [], "denied": [], "expired": []})
     decision_hours: list[float] = field(default_factory=list)
@@ -26,6 +26,11 @@ class EventColumns:
     starts: list[float] = field(default_factory=list)
     waits: list[float] = field(default_factory=list)
     reads: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        """Return whether no event is buffered (`size` counts submissions only)."""
+        return not (self.submitted or self.decision_hours or self.starts or self.reads or self.emergency
+                    or self.no_route or any(self.decided.values()))
 
     def tally(self) -> Tally:
         """Return the buffered events as one `Tally`, every column in the order reported."""

@@ -151,7 +151,7 @@ class Recorder:
 
     def _flush(self) -> None:
         """Pass the events buffered so far to the one columnar ingestion path, in the order reported."""
-        if self._rows.size:
+        if not self._rows.empty():
             rows, self._rows = self._rows, EventColumns()
             self._ingest(rows.tally())
 

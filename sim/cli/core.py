@@ -62,7 +62,7 @@ from sim.config.checks import (
 from sim.config.detection_fit import fit_detection_delay, incident_facts
 from sim.config.facts import load_facts
 from sim.config.loader import LoadedConfig, check_regular_file, load_config
-from sim.config.resources import project_path, shipped_config
+from sim.config.resources import project_path, resolve_named
 from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
 from sim.errors import InputError
 from sim.experiment import budget
@@ -191,9 +191,7 @@ def run(
 
 def config_arg(path: Path) -> Path:
     """Return a config argument's file: the path itself, else the shipped config of that name."""
-    if path.exists():
-        return path
-    return shipped_config(str(path)) or path
+    return resolve_named(path, "config")
 
 
 def check_strict(loaded: list[LoadedConfig], strict: bool) -> None:
@@ -365,7 +363,7 @@ def validate(
     """Check configs, sweeps and lessons without running them: every problem at once, then warnings."""
     errors = warned = 0
     for path in configs:
-        found, notes, line = check_file(config_arg(path), overrides_from(set_, None, None, None))
+        found, notes, line = check_file(resolve_named(path, "any"), overrides_from(set_, None, None, None))
         for error in found:
             err.print(f"[bold red]error:[/] {escape(error.paragraph())}")
         for note in notes:

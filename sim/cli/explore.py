@@ -33,7 +33,7 @@ from sim.cli.common import (
 )
 from sim.cli.experiments import SchedulerOption
 from sim.config.loader import LoadedConfig, did_you_mean, load_config
-from sim.config.resources import project_path
+from sim.config.resources import project_path, resolve_named
 from sim.errors import InputError
 from sim.experiment.discovery import load_prim, parse_question
 from sim.experiment.executors import Executor, make_executor
@@ -117,7 +117,7 @@ def explore(
 
 
 def _load(configs: list[Path] | None, set_: list[str] | None, seed: int | None, days: int | None) -> list[LoadedConfig]:
-    paths = configs or sorted(project_path(ARRANGEMENTS).glob("*.toml"))
+    paths = [resolve_named(c, "config") for c in configs or []] or sorted(project_path(ARRANGEMENTS).glob("*.toml"))
     if not paths:
         raise InputError(str(ARRANGEMENTS), None, "there are no configs to explore.",
                          "name config files, or run from the project folder.")

@@ -170,10 +170,19 @@ def run_key(loaded: LoadedConfig, seed: int) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
 
 
-def load_sweep(path: Path | str, extra: tuple[tuple[str, str, str], ...] = ()) -> LoadedSweep:
-    """Read and validate a sweep file, then expand and resolve its points."""
+def load_sweep(
+    path: Path | str, extra: tuple[tuple[str, str, str], ...] = (), *, seed: int | None = None,
+    replications: int | None = None,
+) -> LoadedSweep:
+    """Read and validate a sweep file, then expand and resolve its points.
+
+    `seed` and `replications`, when given (the command's --seed and -r), replace the file's own.
+    """
     path = Path(path)
     raw = read_toml(path)
+    given = {"seed": seed, "replications": replications}
+    if isinstance(raw.get("sweep"), dict):
+        raw["sweep"].update({key: value for key, value in given.items() if value is not None})
     try:
         spec = SweepFile.model_validate(raw)
     except ValidationError as exc:

@@ -64,6 +64,25 @@ TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+def at_least_one(flag: str) -> Any:
+    """Return a typer callback that refuses a count below one for `flag` with the one-paragraph error."""
+    def check(value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise InputError(flag, str(value), f"{flag} counts something and must be 1 or more.",
+                             f"give {flag} a whole number of 1 or more, or leave it out for the default.")
+        return value
+    return check
+
+
+def not_negative(flag: str) -> Any:
+    """Return a typer callback that refuses a negative number for `flag` with the one-paragraph error."""
+    def check(value: int | None) -> int | None:
+        if value is not None and value < 0:
+            raise InputError(flag, str(value), f"{flag} must be 0 or more.", f"give {flag} a whole number >= 0.")
+        return value
+    return check
+
+
 SeedOption = Annotated[int | None, typer.Option(help="Seed of the random streams (default: the config's).")]
 _DEFAULT = {name: field.default for name, field in Scenario.model_fields.items()}  # the schema's, for help texts
 RepsOption = Annotated[
@@ -78,7 +97,8 @@ SetOption = Annotated[
     typer.Option("--set", help="Override a parameter: KEY=VALUE by dotted path; repeatable."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-WorkersOption = Annotated[int | None, typer.Option(help="Worker processes (default: the cores).")]
+WorkersOption = Annotated[int | None, typer.Option(help="Worker processes (default: the cores).",
+                                                  callback=at_least_one("--workers"))]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings (such as unrouted requests) as "
                                              "errors: exit 2 before running.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
@@ -214,7 +234,8 @@ TargetMetricOption = Annotated[
     str, typer.Option("--target-metric", help="The output --target-ci applies to.")
 ]
 MaxRepsOption = Annotated[
-    int, typer.Option("--max-replications", help="The most replications --target-ci may use.")
+    int, typer.Option("--max-replications", help="The most replications --target-ci may use.",
+                      callback=at_least_one("--max-replications"))
 ]
 EXIT_INTERRUPTED = 130  # 128 + SIGINT; a SIGTERM gives 143 (128 + SIGTERM), as shells expect
 YesOption = Annotated[bool, typer.Option("--yes", help="Run even when the estimated work or memory is above "

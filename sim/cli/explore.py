@@ -21,6 +21,7 @@ from sim.cli.common import (
     SetOption,
     WorkersOption,
     app,
+    at_least_one,
     command_line,
     engine_of,
     err,
@@ -55,7 +56,8 @@ def explore(
     configs: Annotated[list[Path] | None, typer.Argument(
         help="Arrangements to compare (default: every file in configs/arrangements/).")] = None,
     worlds: Annotated[int, typer.Option("--worlds", help="Plausible worlds to sample over the ranges.")] = 50,
-    replications: Annotated[int, typer.Option("--replications", "-r", help="Replications in each world.")] = 3,
+    replications: Annotated[int, typer.Option("--replications", "-r", help="Replications in each world.",
+                                              callback=at_least_one("--replications"))] = 3,
     days: DaysOption = None,
     metric: Annotated[str, typer.Option("--metric", help="The output compared (lower is better).")]
     = "residual_access.events",

@@ -13,6 +13,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from sim.config.codes import code_problems
 from sim.config.names import check_path_name
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -334,6 +335,8 @@ class Config(Strict):
     def _references_resolve(self) -> Config:
         for key, problem in reference_problems(self):
             raise config_problem(key, problem)
+        for key, problem, fix in code_problems(self):
+            raise config_problem(key, problem, fix)
         return self
 
 

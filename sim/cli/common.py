@@ -130,13 +130,22 @@ def human(value: float | None, kind: str, scale_of: float | None = None) -> str:
 
 
 def fmt_estimate(value: Estimate, kind: str, signed: bool = False) -> str:
-    """Format a mean with the half-width of its 95% interval (t intervals are symmetric)."""
+    """Format a mean with its 95% interval: `± half-width` where it is symmetric, else `+above/-below`.
+
+    Intervals of counts and shares stay inside their support, so near zero they reach further
+    above the mean than below it.
+    """
     text = human(value.mean, kind)
     if signed and value.mean is not None and value.mean >= 0:
         text = "+" + text
-    if value.mean is not None and value.high is not None:
-        text += f" ± {human(value.high - value.mean, kind, scale_of=value.mean)}"
-    return text
+    if value.mean is None or value.high is None or value.low is None:
+        return text
+    above, below = value.high - value.mean, value.mean - value.low
+    shown_above = human(above, kind, scale_of=value.mean)
+    shown_below = human(below, kind, scale_of=value.mean)
+    if shown_above == shown_below:
+        return f"{text} ± {shown_above}"
+    return f"{text} +{shown_above}/-{shown_below}"
 
 
 EXPORT_FORMATS = ("csv", "json", "parquet")

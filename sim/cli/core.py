@@ -240,7 +240,7 @@ def print_summary(result: ScenarioResult) -> None:
     scenario = result.loaded.config.scenario
     table = Table(title=f"{scenario.name}: {scenario.title}", title_justify="left")
     table.add_column("metric")
-    table.add_column("mean ± 95% CI half-width", justify="right")
+    table.add_column("mean and 95% CI", justify="right")
     values = estimates(result)
     for name, label, kind in HEADLINE:
         table.add_row(label, fmt_estimate(values[name], kind))

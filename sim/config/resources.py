@@ -30,7 +30,7 @@ KIND_FOLDERS: dict[str, tuple[Path, ...]] = {
     "lesson": (LESSONS,),
     "any": (*NAMED_FOLDERS, SWEEPS, LESSONS, OBSERVATIONS),
 }
-KIND_WORDS = {"config": "arrangement or config", "sweep": "sweep", "lesson": "lesson",
+KIND_WORDS = {"config": "config (arrangement)", "sweep": "sweep", "lesson": "lesson",
               "any": "config, sweep or lesson"}
 
 

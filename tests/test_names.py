@@ -45,7 +45,7 @@ def test_validate_takes_shipped_names_of_every_kind(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_sweep_attribute_and_explore_take_names_days_and_replications(tmp_path: Path) -> None:
-    """sweep, attribute and explore accept shipped names and --days, -r and --seed, from any folder."""
+    """sweep, attribute, explore and teach run accept shipped names and --days, -r and --seed, from any folder."""
     code, output = in_process(["sweep", "oracle_deletion", *TINY, "--out", str(tmp_path / "sw")], tmp_path)
     assert code == 0, output
     assert (tmp_path / "sw" / "results.db").is_file()
@@ -55,6 +55,8 @@ def test_sweep_attribute_and_explore_take_names_days_and_replications(tmp_path: 
     assert document["run"]["replications"] == 1 and document["run"]["seed"] == 3
     code, output = in_process(["explore", "status_quo", "oracle", "--worlds", "2", *TINY,
                                "--out", str(tmp_path / "ex")], tmp_path)
+    assert code == 0, output
+    code, output = in_process(["teach", "run", "backup", "--step", "1", *TINY], tmp_path)
     assert code == 0, output
 
 

@@ -66,6 +66,8 @@ def test_init_writes_a_config_that_audits_anywhere_with_its_own_look(tmp_path: P
     assert code == 0, output
     code, output = in_process(["facts", "--audit", "mine.toml"], tmp_path)
     assert code == 0, output
+    code, output = in_process(["validate", "--strict", "mine"], tmp_path)  # the file's name without .toml
+    assert code == 0, output
     scenario = tomllib.loads((tmp_path / "mine.toml").read_text(encoding="utf-8"))["scenario"]
     shipped = [tomllib.loads((shipped_path(ARRANGEMENTS) / f"{n}.toml").read_text(encoding="utf-8"))["scenario"]
                for n in shipped_names(ARRANGEMENTS)]

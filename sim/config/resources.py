@@ -75,9 +75,11 @@ def resolve_named(argument: str | Path, kind: Kind = "config", flag: str | None 
     """Return the file a command argument names: the path itself if it exists, else the shipped file of that name.
 
     Every command that takes a config, sweep or lesson calls this, so a shipped name (`oracle`,
-    `oracle_stewards`, `backup`) works wherever a path does. A bare name that is neither a file
-    nor a shipped name is refused with the closest shipped name; a path (with a folder or a
-    `.toml` suffix) that does not exist is returned as is, for the loader to report.
+    `oracle_stewards`, `backup`) works wherever a path does, and so does a file's name in the
+    working folder without its `.toml` (`mine` for mine.toml, as `residency init mine` writes).
+    A bare name that is neither a file nor a shipped name is refused with the closest shipped
+    name; a path (with a folder or a `.toml` suffix) that does not exist is returned as is, for
+    the loader to report.
 
     Args:
         argument: What the user typed: a path or a shipped name.
@@ -91,6 +93,9 @@ def resolve_named(argument: str | Path, kind: Kind = "config", flag: str | None 
     path = Path(text)
     if path.exists() or "\x00" in text:
         return path
+    beside = Path(f"{text}.toml")  # `residency init mine` writes mine.toml; `mine` then names it too
+    if text and path.suffix != ".toml" and beside.is_file():
+        return beside
     for folder in KIND_FOLDERS[kind]:
         candidate = shipped_path(folder) / f"{text}.toml"
         if text and "/" not in text and "\\" not in text and candidate.is_file():

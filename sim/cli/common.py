@@ -32,7 +32,7 @@ from rich.text import Text
 from typer.core import TyperOption
 
 from sim import __version__
-from sim.config.schema import Scenario
+from sim.config.schema import MAX_SEED, Scenario
 from sim.errors import InputError
 from sim.metrics import catalogue
 from sim.metrics.stats import Estimate
@@ -74,11 +74,12 @@ def at_least_one(flag: str) -> Any:
     return check
 
 
-def not_negative(flag: str) -> Any:
-    """Return a typer callback that refuses a negative number for `flag` with the one-paragraph error."""
+def seed_value(flag: str) -> Any:
+    """Return a typer callback that refuses a seed outside 0 to MAX_SEED for `flag` with the one-paragraph error."""
     def check(value: int | None) -> int | None:
-        if value is not None and value < 0:
-            raise InputError(flag, str(value), f"{flag} must be 0 or more.", f"give {flag} a whole number >= 0.")
+        if value is not None and not 0 <= value <= MAX_SEED:
+            raise InputError(flag, str(value), f"{flag} must lie between 0 and {MAX_SEED:,}.",
+                             f"give {flag} a whole number in that range, such as 1.")
         return value
     return check
 

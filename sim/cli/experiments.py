@@ -33,10 +33,10 @@ from sim.cli.common import (
     fmt_estimate,
     human,
     interrupted,
-    not_negative,
     out,
     overrides_from,
     portable_command,
+    seed_value,
     write_report,
 )
 from sim.config.loader import LoadedConfig, load_config
@@ -84,7 +84,7 @@ def sweep(
     scheduler: SchedulerOption = None,
     set_: SetOption = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the sweep (default: the sweep file's).",
-                                             callback=not_negative("--seed"))] = None,
+                                             callback=seed_value("--seed"))] = None,
     replications: Annotated[int | None, typer.Option("--replications", "-r", help="Replications at each point "
                                                      "(default: the sweep file's).",
                                                      callback=at_least_one("--replications"))] = None,

@@ -29,7 +29,7 @@ from sim.config.loader import (
 )
 from sim.config.names import check_path_name
 from sim.config.resources import shipped_config
-from sim.config.schema import DEFAULT_SEED, Strict, config_problem
+from sim.config.schema import DEFAULT_SEED, MAX_SEED, Strict, config_problem
 from sim.errors import InputError
 
 Design = Literal["grid", "latin", "sobol", "morris"]
@@ -61,7 +61,7 @@ class SweepSpec(Strict):
     samples: int = Field(16, ge=1, le=100_000, description="Base sample size N of sampled designs.")
     levels: int = Field(4, ge=2, le=20, description="Grid levels of a Morris design.")
     replications: int = Field(10, ge=1, le=10_000)
-    seed: int = Field(DEFAULT_SEED, ge=0)
+    seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)
     days: int | None = Field(None, ge=1, le=3660)
     outputs: tuple[str, ...] = Field(("residual_access.events",), min_length=1)
 

@@ -197,6 +197,10 @@ class DaskExecutor:
                     result = future.result()
                 except (OSError, TimeoutError, CancelledError) as exc:  # CommClosedError is an OSError
                     raise self._lost(exc) from None
+                except InputError:
+                    raise
+                except Exception as exc:  # a task's bug on a Dask worker: one paragraph, the traceback in a log
+                    raise worker_failure(job, exc) from None
                 future.release()  # the cluster may drop the result as soon as the caller holds it
                 yield job, result
         finally:

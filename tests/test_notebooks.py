@@ -43,5 +43,5 @@ def test_example_notebook_runs(name: str, tmp_path: Path) -> None:
     if name in ("quickstart", "compare"):
         pictures = [o for o in outputs if "image/png" in (o.get("data") or {})]  # type: ignore[operator]
         assert pictures, "a figure did not display inline"
-    allowed = {"sweep_results", "explore_results"}
+    allowed = {"sweep_results", "explore_results", "design_results"}
     assert {p.name for p in tmp_path.iterdir()} <= allowed

@@ -72,9 +72,19 @@ def support_estimate(values: Sequence[float], upper: float | None = None, confid
     if mean == 0.0 or (upper is not None and mean >= upper):
         return Estimate(mean, mean, mean, plain.n)
     if upper is None:
-        spread = math.exp(half / mean)
+        spread = math.exp(min(half / mean, MAX_EXPONENT))
         return Estimate(mean, mean / spread, mean * spread, plain.n)
     share = mean / upper
     centre, width = math.log(share / (1.0 - share)), half / (upper * share * (1.0 - share))
-    return Estimate(mean, upper / (1.0 + math.exp(-(centre - width))), upper / (1.0 + math.exp(-(centre + width))),
-                    plain.n)
+    return Estimate(mean, upper * _logistic(centre - width), upper * _logistic(centre + width), plain.n)
+
+
+MAX_EXPONENT = 700.0  # math.exp overflows past about 709: a mean next to zero gets a huge, finite upper end
+
+
+def _logistic(x: float) -> float:
+    """Return 1 / (1 + exp(-x)) without overflow for any x, infinities included."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    tail = math.exp(max(x, -MAX_EXPONENT))
+    return tail / (1.0 + tail)

@@ -124,7 +124,13 @@ def with_overrides(
     provenance = dict(loaded.provenance)
     applied = list(loaded.overrides)
     for key, value, flag in overrides:
-        set_path(data, key, parse_value(value), flag)
+        try:
+            parsed = parse_value(value)
+        except ValueError as exc:
+            raise InputError(flag, key, f"the value {value} is not a TOML value: {exc}.",
+                             f"close the quote or bracket, and quote the whole override for the shell: "
+                             f"`--set '{key}=\"text\"'`.") from None
+        set_path(data, key, parsed, flag)
         provenance[key] = Provenance("override", f"{flag} {key}={value}")
         applied.append(f"{key}={value}")
     try:
@@ -394,10 +400,19 @@ def toml_literal(value: Any) -> str:
 
 
 def parse_value(text: str) -> Any:
-    """Parse an override's value as a TOML value, falling back to a plain string."""
+    """Parse an override's value as a TOML value, falling back to a plain string.
+
+    A value that opens a string, a list or a table (a quote, `[` or `{`) must be valid TOML: an
+    unclosed quote is a mistake, not text that happens to start with a quote.
+
+    Raises:
+        ValueError: The value opens a quote, list or table and is not valid TOML.
+    """
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except tomllib.TOMLDecodeError as exc:
+        if text.lstrip()[:1] in ("\"", "'", "[", "{"):
+            raise ValueError(str(exc).split(" (at ")[0].lower()) from None
         return text
 
 

@@ -54,6 +54,7 @@ from sim.config.checks import (
     check_names,
     parameter_sources,
     problems,
+    same_parameters,
     spec_problems,
     unrouted_metric,
     unrouted_pairs,
@@ -287,6 +288,8 @@ def compare(
     check_names(loaded)
     check_baseline(baseline, [item.name for item in loaded], "--baseline")
     check_strict(loaded, strict)
+    for note in same_parameters(loaded):
+        err.print(f"[bold yellow]warning:[/] {escape(note)}")
     first = loaded[0].config.scenario
     run_seed = seed if seed is not None else first.seed
     reps = replications if replications is not None else first.replications

@@ -250,3 +250,32 @@ def check_baseline(baseline: str, names: Sequence[str], source: str) -> None:
                          f"({', '.join(names)}).",
                          "name one of them as the baseline (--baseline NAME), or add the baseline's config to "
                          "the list (shipped arrangements can be given by name, such as status_quo).")
+
+
+#: Scenario fields that name an arrangement without changing what it models.
+NAMING_FIELDS = frozenset({"name", "title", "display", "colour", "description"})
+
+
+def same_parameters(loaded: list[LoadedConfig]) -> list[str]:
+    """Return a warning for each pair of configs that resolve to the same model parameters.
+
+    Two such configs are one arrangement under two names: their results are equal by
+    construction, and a comparison between them measures nothing.
+    """
+    def modelled(item: LoadedConfig) -> dict[str, Any]:
+        dumped = item.config.model_dump(mode="json")
+        dumped["scenario"] = {k: v for k, v in dumped["scenario"].items() if k not in NAMING_FIELDS}
+        return dumped
+
+    found = []
+    seen: list[tuple[LoadedConfig, dict[str, Any]]] = []
+    for item in loaded:
+        params = modelled(item)
+        for other, other_params in seen:
+            if params == other_params:
+                found.append(f"{item.path} and {other.path} resolve to the same parameters: "
+                             f"{item.name!r} and {other.name!r} are one arrangement under two names and give "
+                             "equal results by construction. Make them differ in what they model, or "
+                             "compare only one.")
+        seen.append((item, params))
+    return found

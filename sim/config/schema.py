@@ -177,6 +177,12 @@ class Deletion(Strict):
     sigma: Sigma = 0.8
     incomplete_probability: Probability = 0.0
     residue_share: Probability = 0.0
+    duration_quantile: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        0.5, description="Where this world's completion falls in the lognormal(median_days, sigma) spread "
+        "(0.5: the median). One unknown fact of the world: fixed in run and compare, ranged for explore.")
+    stall_quantile: Probability = Field(
+        0.5, description="This world's place among the worlds the deletion could go: it stalls (leaving "
+        "residue_share) when stall_quantile < incomplete_probability. Fixed in run, ranged for explore.")
 
 
 class WorkingHours(Strict):

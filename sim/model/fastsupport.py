@@ -28,7 +28,9 @@ VERIFIED: dict[str, frozenset[str]] = {
         "audit_delay_days_median audit_delay_sigma audit_detect_probability code_review_coverage "
         "egress_monitoring_share gateway_deidentify_share key_custody_enforced").split()),
     "DataClass": frozenset("records title".split()),
-    "Deletion": frozenset("data_class incomplete_probability median_days residue_share sigma site start".split()),
+    "Deletion": frozenset((
+        "data_class duration_quantile incomplete_probability median_days residue_share sigma site "
+        "stall_quantile start").split()),
     "Gatekeeper": frozenset((
         "emergency_purposes expiry_hours false_approval false_denial hours organisation policy "
         "review_distribution review_hours_mean review_hours_sigma reviewers timezone").split()),

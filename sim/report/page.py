@@ -27,6 +27,7 @@ from sim.experiment.sweep import stored_outputs, summary_records
 from sim.metrics import catalogue
 from sim.metrics.recorder import hist_edges
 from sim.metrics.stats import estimate
+from sim.model.holdings import deletion_days
 from sim.report import experiment_figures as experiment_plots
 from sim.report import figures as plots
 from sim.report.findings import findings
@@ -256,7 +257,7 @@ def milestones(config: Config) -> list[tuple[dt.date, str]]:
             events.append((r.until, f"copies to {site(r.target)} stop"))
     for d in config.deletions:
         events.append((d.start, f"deletion at {site(d.site)} starts"))
-        events.append((d.start + dt.timedelta(days=d.median_days), f"deletion at {site(d.site)}: median end"))
+        events.append((d.start + dt.timedelta(days=deletion_days(d)), f"deletion at {site(d.site)} ends"))
     return sorted({e for e in events if start <= e[0] < end})
 
 

@@ -1,0 +1,90 @@
+"""Issue 20: unknowns of the world are world parameters, no arrangement ships twice, controls act."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import pytest
+
+from sim.config.checks import same_parameters
+from sim.config.loader import LoadedConfig, load_config
+from sim.experiment.explore import dimensions_of
+from sim.experiment.replications import ScenarioResult, run_scenarios
+from sim.model.holdings import deletion_days, deletion_residue
+
+ROOT = Path(__file__).resolve().parents[1]
+ARRANGEMENTS = sorted((ROOT / "configs" / "arrangements").glob("*.toml"))
+SEED = 11
+
+
+def load(name: str, *sets: tuple[str, str]) -> LoadedConfig:
+    """Load a shipped arrangement by name with --set style overrides."""
+    return load_config(ROOT / "configs" / "arrangements" / f"{name}.toml",
+                       [(key, value, "--set") for key, value in sets])
+
+
+def values(result: ScenarioResult, metric: str) -> list[float]:
+    """Return one metric's value in every replication."""
+    return [rep.metrics[metric] for rep in result.replications]
+
+
+def test_a_deletion_ends_where_its_world_quantile_places_it() -> None:
+    """The median world ends at median_days; quantiles move the end along the lognormal, both ways."""
+    spec = load("oracle").config.deletions[0]
+    assert deletion_days(spec) == pytest.approx(spec.median_days)
+    early = spec.model_copy(update={"duration_quantile": 0.1})
+    late = spec.model_copy(update={"duration_quantile": 0.9})
+    assert deletion_days(early) < spec.median_days < deletion_days(late)
+    assert math.log(deletion_days(late) / spec.median_days) == pytest.approx(spec.sigma * 1.2815515655446004)
+
+
+def test_a_deletion_stalls_in_the_share_of_worlds_its_probability_says() -> None:
+    """Stalled exactly when the world's stall quantile falls below incomplete_probability."""
+    spec = load("oracle").config.deletions[0]
+    assert deletion_residue(spec) == 0.0  # the stated world: the likelier outcome, completion
+    grid = [i / 1000 for i in range(1000)]
+    stalled = sum(deletion_residue(spec.model_copy(update={"stall_quantile": q})) > 0 for q in grid)
+    assert stalled / len(grid) == pytest.approx(spec.incomplete_probability, abs=1e-3)
+
+
+def test_explore_samples_the_deletion_world_quantiles() -> None:
+    """Explore spends a dimension on each deletion's date and stall, so worlds differ in them."""
+    keys = {d.path for d in dimensions_of([load("oracle")])}
+    assert {"deletions.0.duration_quantile", "deletions.0.stall_quantile"} <= keys
+
+
+@pytest.mark.slow
+def test_replications_of_one_world_share_the_deletion() -> None:
+    """Data at rest abroad follows the deletion alone, so it is the same in every replication."""
+    [result] = run_scenarios([load("oracle", ("scenario.days", "200"))], SEED, 3, workers=1)
+    days = values(result, "at_rest_abroad.record_days")
+    assert len(set(days)) == 1
+    [late] = run_scenarios([load("oracle", ("scenario.days", "200"), ("deletions.0.duration_quantile", "0.9"))],
+                           SEED, 3, workers=1)
+    assert all(b > a for a, b in zip(days, values(late, "at_rest_abroad.record_days"), strict=True))
+
+
+def test_no_two_shipped_arrangements_resolve_to_the_same_parameters() -> None:
+    """No arrangement ships twice under two names."""
+    assert same_parameters([load_config(p) for p in ARRANGEMENTS]) == []
+
+
+def test_a_renamed_copy_is_reported_as_the_same_arrangement(tmp_path: Path) -> None:
+    """Two configs that differ only in their names are flagged, naming both."""
+    copy = tmp_path / "copy.toml"
+    copy.write_text(f'include = "{(ROOT / "configs" / "arrangements" / "google.toml").as_posix()}"\n'
+                    '[scenario]\nname = "google_again"\ntitle = "Same, renamed"\n')
+    notes = same_parameters([load("google"), load_config(copy)])
+    assert len(notes) == 1 and "google_again" in notes[0] and "'google'" in notes[0]
+
+
+@pytest.mark.slow
+def test_no_two_shipped_arrangements_give_the_same_results() -> None:
+    """Every pair of shipped arrangements differs in some output of a short run."""
+    loaded = [load_config(p, [("scenario.days", "150", "--days")]) for p in ARRANGEMENTS]
+    results = run_scenarios(loaded, SEED, 1, workers=1)
+    rows = {r.loaded.name: r.replications[0].metrics for r in results}
+    for (a, ma), (b, mb) in itertools.combinations(rows.items(), 2):
+        assert ma != mb, f"{a} and {b} give the same results"

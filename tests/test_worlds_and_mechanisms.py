@@ -88,3 +88,30 @@ def test_no_two_shipped_arrangements_give_the_same_results() -> None:
     rows = {r.loaded.name: r.replications[0].metrics for r in results}
     for (a, ma), (b, mb) in itertools.combinations(rows.items(), 2):
         assert ma != mb, f"{a} and {b} give the same results"
+
+
+def test_export_sizes_stop_at_the_ceiling_and_keep_their_order() -> None:
+    """Truncation maps draws monotonically into the cited range, and changes nothing without a ceiling."""
+    from sim.model.decisions import bounded_normal
+
+    draws = [-3.0, -1.0, 0.0, 1.0, 1.6, 3.0, 6.0]
+    mapped = [bounded_normal(z, 200_000, 1.0, 999_999) for z in draws]
+    assert mapped == sorted(mapped)
+    assert all(200_000 * math.exp(z) <= 999_999 for z in mapped)
+    assert [bounded_normal(z, 200_000, 1.0, None) for z in draws] == draws
+
+
+@pytest.mark.slow
+def test_covert_exports_need_reach_microsoft_falls_once_copies_abroad_are_gone() -> None:
+    """With no insider, Microsoft's covert exports stop when the copies the parent holds keys to are deleted."""
+    sets = (("controls.insider_export_share", "0"), ("scenario.days", "730"))
+    [result] = run_scenarios([load("microsoft", *sets)], SEED, 2, workers=1)
+    for rep in result.replications:
+        m = rep.metrics
+        assert m["by_year.2022.residual_access.by_channel.covert.events"] > 0  # copies abroad still held
+        assert m["by_year.2023.residual_access.by_channel.covert.events"] == 0
+        assert m["controls.covert_without_reach"] > 0
+    [insider] = run_scenarios([load("microsoft", ("controls.insider_export_share", "1"), sets[1])], SEED, 2,
+                              workers=1)
+    assert values(insider, "controls.covert_without_reach") == [0, 0]
+    assert sum(values(insider, "covert.human_exfiltration.events")) > sum(values(result, "covert.human_exfiltration.events"))

@@ -239,6 +239,8 @@ class ActorGroup(Strict):
     )
     covert_records_median: float = Field(10_000.0, gt=0.0, le=MAX_RECORDS)
     covert_records_sigma: Sigma = 1.5
+    covert_records_max: float | None = Field(
+        None, gt=0.0, le=MAX_RECORDS, description="Largest human export: sizes follow the lognormal truncated here.")
     code_covert_attempts_per_year: float = Field(
         0.0, ge=0.0, le=100_000.0, description="Code-borne covert reads per year (backdoors, hidden credentials); "
         "source-code review stops a share, audit finds a share.",
@@ -310,6 +312,9 @@ class Controls(Strict):
     gateway_deidentify_share: Probability = Field(
         0.0, description="Share of gated grants the gateway returns de-identified."
     )
+    insider_export_share: Probability = Field(
+        0.0, description="Share of covert attempts that, finding no plaintext they can reach, an insider of the "
+        "site's operator still exports.")
     key_custody_enforced: bool = Field(
         True, description="Whether key custody turns reads that bypass the steward gate into ciphertext."
     )

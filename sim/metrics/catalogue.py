@@ -107,6 +107,8 @@ METRICS: tuple[Metric, ...] = (
     _m("controls.covert_stopped_by_code_review", "count", "attempts", "covert attempts stopped by code review"),
     _m("controls.covert_stopped_by_egress_monitoring", "count", "attempts",
        "covert attempts stopped by egress monitoring"),
+    _m("controls.covert_without_reach", "count", "attempts",
+       "covert attempts that found no plaintext to reach and no insider"),
     _m("residual_access.by_channel.{channel}.events", "count", "accesses", "residual accesses via {channel}",
        yearly="sum"),
     _m("residual_access.by_channel.{channel}.records", "count", "record-reads", "records read via {channel}",

@@ -197,7 +197,7 @@ class Recorder:
             "detect_hours": 0.0, "deidentified": 0, "ciphertext": 0, "code_review": 0,
             "covert_attempts": 0, "egress_monitoring": 0, "transfers": 0, "transfer_records": 0.0, "record_days": 0.0,
             "records_abroad_end": 0.0, "decision_hours": 0.0, "gated_decisions": 0,
-            "eventually_detected": 0, "eventual_detect_hours": 0.0,
+            "eventually_detected": 0, "eventual_detect_hours": 0.0, "no_reach": 0,
         }
         self.channel_events: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
         self.channel_records: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
@@ -513,6 +513,7 @@ class Recorder:
             "controls.covert_attempts": c["covert_attempts"],
             "controls.covert_stopped_by_code_review": c["code_review"],
             "controls.covert_stopped_by_egress_monitoring": c["egress_monitoring"],
+            "controls.covert_without_reach": c["no_reach"],
         }
         return metrics
 

@@ -18,7 +18,7 @@ from sim.config.schema import Config
 VERIFIED: dict[str, frozenset[str]] = {
     "ActorGroup": frozenset((
         "code_covert_attempts_per_year code_covert_records_median code_covert_records_sigma "
-        "covert_attempts_per_year covert_records_median covert_records_sigma data_classes employer "
+        "covert_attempts_per_year covert_records_max covert_records_median covert_records_sigma data_classes employer "
         "headcount hours least_resistance_share location preferred_sites purposes records_median "
         "records_sigma requests_per_hour route_choice routes_around_keys timezone title").split()),
     "Config": frozenset((
@@ -26,7 +26,7 @@ VERIFIED: dict[str, frozenset[str]] = {
         "replication routes scenario sites").split()),
     "Controls": frozenset((
         "audit_delay_days_median audit_delay_sigma audit_detect_probability code_review_coverage "
-        "egress_monitoring_share gateway_deidentify_share key_custody_enforced").split()),
+        "egress_monitoring_share gateway_deidentify_share insider_export_share key_custody_enforced").split()),
     "DataClass": frozenset("records title".split()),
     "Deletion": frozenset((
         "data_class duration_quantile incomplete_probability median_days residue_share sigma site "

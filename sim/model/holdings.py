@@ -112,7 +112,10 @@ class Holdings:
             return
         if not spec.keep_source:
             source = self.share[spec.source]
-            source[spec.data_class] = max(0.0, source[spec.data_class] - step)
+            left = source[spec.data_class] - step
+            # A finished move empties what it moved: the steps' rounding must not leave a
+            # phantom copy of 1e-16 that a covert export could still reach.
+            source[spec.data_class] = 0.0 if progress >= 1.0 and left <= 1e-9 else max(0.0, left)
         target = self.share[spec.target]
         target[spec.data_class] = min(1.0, target[spec.data_class] + step)
 

@@ -170,3 +170,19 @@ def test_every_numeric_assumption_of_the_shipped_arrangements_has_a_range() -> N
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
             if prov.kind == "assume" and numeric and not key.startswith("scenario."):
                 assert key in loaded.ranges, (path.name, key)
+
+
+def test_audit_fails_a_date_its_fact_does_not_state(tmp_path: Path) -> None:
+    """Microsoft's deletion start cited to an undated statement is a finding; the shipped assumption is not."""
+    ms = ROOT / "configs" / "arrangements" / "microsoft.toml"
+    assert not [f for f in audit(load_config(ms)).findings if f.key.endswith(".start")]
+    text = ms.read_text(encoding="utf-8").replace(
+        'include = "../common/world.toml"', f'include = "{(ROOT / "configs" / "common" / "world.toml").as_posix()}"')
+    start = text.index("start = { value = 2022-10-15")
+    planted = (text[:start] + 'start = { value = 2022-10-15, fact = "microsoft-delete-copies-abroad" }'
+               + text[text.index("\n", start):])
+    path = tmp_path / "microsoft.toml"
+    path.write_text(planted, encoding="utf-8")
+    [finding] = [f for f in audit(load_config(path)).findings if f.key.endswith(".start")]
+    assert finding.key == "deletions.0.start" and str(finding.value) == "2022-10-15"
+    assert "2020-08-02" in finding.states and "assume" in finding.fix

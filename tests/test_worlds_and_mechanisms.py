@@ -114,4 +114,5 @@ def test_covert_exports_need_reach_microsoft_falls_once_copies_abroad_are_gone()
     [insider] = run_scenarios([load("microsoft", ("controls.insider_export_share", "1"), sets[1])], SEED, 2,
                               workers=1)
     assert values(insider, "controls.covert_without_reach") == [0, 0]
-    assert sum(values(insider, "covert.human_exfiltration.events")) > sum(values(result, "covert.human_exfiltration.events"))
+    human = "covert.human_exfiltration.events"
+    assert sum(values(insider, human)) > sum(values(result, human))

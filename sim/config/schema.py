@@ -267,7 +267,9 @@ class Gatekeeper(Strict):
     timezone: str = "UTC"
     hours: WorkingHours = WorkingHours(start_hour=0.0, end_hour=24.0, weekdays_only=False)
     review_distribution: ReviewDistribution = "lognormal"
-    review_hours_mean: float = Field(4.0, ge=1e-3, le=MAX_HOURS)
+    review_hours_mean: float = Field(
+        4.0, ge=1e-3, le=MAX_HOURS, description="Mean review time (a mean, not a median: a lognormal's median "
+        "is exp(-sigma^2/2) of it).")
     review_hours_sigma: Sigma = Field(0.8, description="Lognormal shape of review times.")
     policy: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="For each purpose, the data classes policy allows."

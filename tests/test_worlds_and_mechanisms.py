@@ -116,3 +116,22 @@ def test_covert_exports_need_reach_microsoft_falls_once_copies_abroad_are_gone()
     assert values(insider, "controls.covert_without_reach") == [0, 0]
     human = "covert.human_exfiltration.events"
     assert sum(values(insider, human)) > sum(values(result, human))
+
+
+def test_validate_notes_where_the_site_order_decides() -> None:
+    """Google with access controls reaches plaintext and ciphertext through one gate: the order decides; Oracle not."""
+    from sim.config.checks import order_notes
+
+    [note] = order_notes(load("google_access_controls"))
+    assert "google_us (ciphertext)" in note and "site order" in note
+    assert order_notes(load("oracle")) == [] and order_notes(load("status_quo")) == []
+
+
+def test_google_access_controls_brackets_the_singapore_route_as_oracle_does() -> None:
+    """The Singapore route is an alternative (parent or blocked) explore samples, in both arrangements."""
+    for name in ("google_access_controls", "oracle"):
+        loaded = load(name)
+        [path] = [p for p, alt in loaded.alternatives.items() if p.startswith("routes.")]
+        assert loaded.alternatives[path].choices == ("parent", "blocked")
+        route = loaded.config.routes[int(path.split(".")[1])]
+        assert (route.actor, route.site) == ("cn_engineers", "singapore")

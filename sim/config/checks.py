@@ -30,7 +30,7 @@ from sim.config.loader import (
     parse_provenance,
     read_toml,
 )
-from sim.config.schema import WILDCARD, Config, reference_problems
+from sim.config.schema import WILDCARD, Config, reference_problems, route_gate
 from sim.errors import InputError
 
 DEFAULT = "schema default"
@@ -279,3 +279,52 @@ def same_parameters(loaded: list[LoadedConfig]) -> list[str]:
                              "compare only one.")
         seen.append((item, params))
     return found
+
+
+def order_notes(loaded: LoadedConfig) -> list[str]:
+    """Return a note for each tie the fixed site order breaks between plaintext and ciphertext.
+
+    Where an actor group reaches two sites holding a counted class through equally weak gates,
+    and its company holds the keys of one but not the other, which of them a request reads is
+    decided by ROLE_ORDER (primary, legacy, backup) with `routes_around_keys = false`, not by
+    a modelled behaviour: the result then rests on that order.
+    """
+    config = loaded.config
+    holding = {name for name, site in config.sites.items()
+               if any(site.holdings.get(cls, 0.0) > 0 for cls in config.policy.counted_classes)}
+    holding |= {m.target for m in config.migrations} | {r.target for r in config.replication}
+    notes = []
+    for actor, spec in config.actors.items():
+        if spec.location in config.policy.allowed_read:
+            continue
+        for cls in config.policy.counted_classes:
+            by_gate: dict[str, dict[bool, list[str]]] = {}
+            for name in sorted(holding):
+                gate = route_gate(config.routes, actor, name, cls)
+                if gate in ("parent", "none"):
+                    keys = _answers_to(config, config.sites[name].key_custody, spec.employer)
+                    by_gate.setdefault(gate, {}).setdefault(keys, []).append(name)
+            for gate, split in by_gate.items():
+                if len(split) == 2:
+                    notes.append(
+                        f"{loaded.path}: {actor} reaches {', '.join(split[True])} (plaintext) and "
+                        f"{', '.join(split[False])} (ciphertext) for {cls} data through the same gate ({gate}); "
+                        "which one a request reads is decided by the fixed site order (primary, legacy, backup) "
+                        "and routes_around_keys, not by a modelled behaviour. Bracket the route (alternatives "
+                        "parent/blocked) or set routes_around_keys to see how much the result rests on it.")
+    return notes
+
+
+def _answers_to(config: Config, org: str, over: str) -> bool:
+    """Return whether `over` can make `org` act for it at all: `org` itself or a parent not fully independent."""
+    current: str | None = org
+    seen: set[str] = set()
+    while current is not None and current not in seen:
+        if current == over:
+            return True
+        seen.add(current)
+        spec = config.organisations[current]
+        if spec.independence >= 1.0:
+            return False
+        current = spec.parent
+    return False

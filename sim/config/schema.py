@@ -130,6 +130,9 @@ class DataClass(Strict):
 
     records: float = Field(ge=0.0, le=MAX_RECORDS)
     title: str = Field("", description="Display name (default: from the key).")
+    covert_overlap_share: Probability = Field(
+        0.0, description="Share of each covert export drawn from one fixed cohort of users (re-sent lists); "
+        "0 draws every export uniformly, the upper bound on people exposed.")
 
 
 class Site(Strict):

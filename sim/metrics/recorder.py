@@ -15,7 +15,7 @@ import numpy as np
 
 from sim.config.checks import unrouted_metric, unrouted_pairs
 from sim.config.schema import CHANNELS, Channel, Config
-from sim.metrics.exposure import DistinctRecords
+from sim.metrics.exposure import DistinctRecords, Exposure
 from sim.metrics.years import YearTally, day_years, exposure_tallies, year_metrics
 from sim.model.events import (
     COVERT_MODES,
@@ -38,6 +38,9 @@ from sim.model.events import (
     Transferred,
 )
 from sim.model.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED, Reads, Tally
+
+#: The code of the covert channel in read rows (rows code channels by their place in CHANNELS).
+COVERT = CHANNELS.index("covert")
 
 HOURS_PER_DAY = 24.0
 # Wait histogram: bin 0 holds zero waits, bin 1 waits under 1e-3 h, then 200 log-spaced bins
@@ -138,6 +141,13 @@ def _expose(tally: DistinctRecords, records: np.ndarray) -> None:
     share = records / tally.population
     logs = np.array([-math.inf if s >= 1.0 else math.log1p(-s) for s in share.tolist()])
     tally.log_escape = _running_sum(tally.log_escape, logs)
+
+
+def _expose_split(tally: Exposure, records: np.ndarray, rows: np.ndarray, covert: np.ndarray) -> None:
+    """Add rows' reads to an exposure tally: requested reads in bulk, covert exports one by one, each in order."""
+    _expose(tally.requested, records[rows & ~covert])
+    for exported in records[rows & covert].tolist():
+        tally.covert.read(exported)
 
 
 class GateLedger:
@@ -285,7 +295,7 @@ class Recorder:
         for c in np.unique(cls).tolist():
             tally = self.exposure.get(self.classes[c])
             if tally is not None:
-                _expose(tally, records[cls == c])
+                _expose_split(tally, records, (cls == c), channel == COVERT)
         daily = self.daily
         self._add_days(daily["residual_events"], t)
         column = np.array(daily["residual_records"])
@@ -313,7 +323,7 @@ class Recorder:
         for c in np.unique(cls[rows]).tolist():
             exposure = tally.exposure.get(self.classes[c])
             if exposure is not None:
-                _expose(exposure, records[rows & (cls == c)])
+                _expose_split(exposure, records, rows & (cls == c), channel == COVERT)
         wrong = rows & improper
         tally.improper += int(np.count_nonzero(wrong))
         found = wrong & ~np.isnan(detected_at)
@@ -400,8 +410,8 @@ class Recorder:
         year.channel_records[channel] += records
         exposure = self.exposure.get(event.data_class)
         if exposure is not None:
-            exposure.read(records)
-            year.exposure[event.data_class].read(records)
+            exposure.read(records, channel == "covert")
+            year.exposure[event.data_class].read(records, channel == "covert")
         if event.grant is not None:
             self.grant_events[event.grant] += 1
             self.grant_records[event.grant] += records
@@ -491,6 +501,8 @@ class Recorder:
             "residual_access.events": sum(self.channel_events.values()),
             "residual_access.records": sum(self.channel_records.values()),
             "exposure.distinct_records": sum(tally.expected() for tally in self.exposure.values()),
+            "exposure.by_requested_reads.distinct_records": sum(t.requested.expected() for t in self.exposure.values()),
+            "exposure.by_covert_exports.distinct_records": sum(t.covert.expected() for t in self.exposure.values()),
             "at_rest_abroad.record_days": c["record_days"],
             "at_rest_abroad.records_at_end": c["records_abroad_end"],
             "at_rest_abroad.transfers": c["transfers"],

@@ -27,7 +27,7 @@ VERIFIED: dict[str, frozenset[str]] = {
     "Controls": frozenset((
         "audit_delay_days_median audit_delay_sigma audit_detect_probability code_review_coverage "
         "egress_monitoring_share gateway_deidentify_share insider_export_share key_custody_enforced").split()),
-    "DataClass": frozenset("records title".split()),
+    "DataClass": frozenset("covert_overlap_share records title".split()),
     "Deletion": frozenset((
         "data_class duration_quantile incomplete_probability median_days residue_share sigma site "
         "stall_quantile start").split()),

@@ -135,3 +135,55 @@ def test_google_access_controls_brackets_the_singapore_route_as_oracle_does() ->
         assert loaded.alternatives[path].choices == ("parent", "blocked")
         route = loaded.config.routes[int(path.split(".")[1])]
         assert (route.actor, route.site) == ("cn_engineers", "singapore")
+
+
+def test_a_ranged_independence_without_a_parent_is_warned_about(tmp_path: Path) -> None:
+    """A declared control that cannot act is a warning, naming the key."""
+    from sim.config.checks import warnings
+
+    path = tmp_path / "gac.toml"
+    path.write_text(f'include = "{(ROOT / "configs" / "arrangements" / "google_access_controls.toml").as_posix()}"\n'
+                    '[scenario]\nname = "gac_ranged"\n[organisations.us_key_holder]\njurisdiction = { value = "US", assume = "x" }\n'
+                    'independence = { value = 1.0, range = [0.8, 1.0], assume = "x" }\n')
+    [note] = [n for n in warnings(load_config(path)) if "independence" in n]
+    assert "organisations.us_key_holder.independence" in note and "cannot act" in note
+    assert not [n for n in warnings(load("google_access_controls")) if "independence" in n]
+
+
+#: Declared controls and behaviours, the output each acts on, and the direction a higher value moves it.
+#: Each is moved to both ends of its declared range in every shipped arrangement that ranges it.
+METAMORPHIC = {
+    "controls.egress_monitoring_share": ("covert.human_exfiltration.events", -1),
+    "controls.code_review_coverage": ("covert.code_borne.events", -1),
+    "controls.gateway_deidentify_share": ("controls.deidentified", +1),
+    "controls.insider_export_share": ("covert.human_exfiltration.events", +1),
+    "actors.cn_engineers.covert_attempts_per_year": ("controls.covert_attempts", +1),
+    "gatekeeper.false_approval": ("residual_access.by_channel.approved_in_error.events", +1),
+    "organisations.usds.independence": ("residual_access.by_channel.parent_override.events", -1),
+    "deletions.0.duration_quantile": ("at_rest_abroad.record_days", +1),
+}
+#: Where a control is declared but cannot act, and why (the config marks it so in its `assume`).
+INERT = {
+    ("oracle", "controls.insider_export_share"): "a steward route always leads to plaintext",
+    ("microsoft", "gatekeeper.false_approval"): "every China route to protected data is blocked (config's assume)",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ARRANGEMENTS, ids=lambda p: p.stem)
+def test_every_declared_control_moves_its_output_the_stated_way(path: Path) -> None:
+    """Metamorphic: each declared control at the low and the high end of its range moves its output as stated."""
+    base = load_config(path)
+    for key, (metric, direction) in METAMORPHIC.items():
+        spread = base.ranges.get(key)
+        if spread is None or spread.low == spread.high or (path.stem, key) in INERT:
+            continue
+        # Insiders act only once no plaintext is in reach (after the copies abroad are gone); rare
+        # code-borne attempts are made frequent enough that a tenth of them is seen.
+        days = "1461" if key.endswith("insider_export_share") else "540"
+        power = [("actors.cn_engineers.code_covert_attempts_per_year", "40", "--set")] if "code_review" in key else []
+        ends = [load_config(path, [(key, repr(end), "--set"), ("scenario.days", days, "--days"), *power])
+                for end in (spread.low, spread.high)]
+        low, high = (sum(values(r, metric)) for r in run_scenarios(ends, SEED, 2, workers=1))
+        assert (high - low) * direction > 0, f"{path.stem}: {key} {spread.low}->{spread.high} moved {metric} " \
+                                             f"from {low} to {high}"

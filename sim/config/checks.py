@@ -195,6 +195,23 @@ def warnings(loaded: LoadedConfig) -> list[str]:
                      f"any site, so every such request is denied as no_route (metric "
                      f"{unrouted_metric(actor, data_class)}). Add a [[routes]] entry for it, or "
                      f'`gate = "blocked"` to make the denial explicit.')
+    found += inert_controls(loaded)
+    return found
+
+
+def inert_controls(loaded: LoadedConfig) -> list[str]:
+    """Return a warning for each ranged control that cannot act in this config.
+
+    An organisation's independence acts only against a parent: without one, no value in its
+    range changes a result, and explore would spend a dimension on nothing.
+    """
+    found = []
+    for name, org in loaded.config.organisations.items():
+        key = f"organisations.{name}.independence"
+        if org.parent is None and key in loaded.ranges:
+            found.append(f"{loaded.path}: {key} has a range, but {name!r} has no parent, so its independence "
+                         "cannot act (no one can pressure it through the ownership chain). Give it a `parent`, "
+                         "or drop the range and say in `assume` why it cannot act.")
     return found
 
 

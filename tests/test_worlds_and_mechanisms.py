@@ -142,8 +142,10 @@ def test_a_ranged_independence_without_a_parent_is_warned_about(tmp_path: Path) 
     from sim.config.checks import warnings
 
     path = tmp_path / "gac.toml"
-    path.write_text(f'include = "{(ROOT / "configs" / "arrangements" / "google_access_controls.toml").as_posix()}"\n'
-                    '[scenario]\nname = "gac_ranged"\n[organisations.us_key_holder]\njurisdiction = { value = "US", assume = "x" }\n'
+    base = (ROOT / "configs" / "arrangements" / "google_access_controls.toml").as_posix()
+    path.write_text(f'include = "{base}"\n'
+                    '[scenario]\nname = "gac_ranged"\n[organisations.us_key_holder]\n'
+                    'jurisdiction = { value = "US", assume = "x" }\n'
                     'independence = { value = 1.0, range = [0.8, 1.0], assume = "x" }\n')
     [note] = [n for n in warnings(load_config(path)) if "independence" in n]
     assert "organisations.us_key_holder.independence" in note and "cannot act" in note

@@ -321,11 +321,11 @@ def order_notes(loaded: LoadedConfig) -> list[str]:
                 if gate in ("parent", "none"):
                     keys = _answers_to(config, config.sites[name].key_custody, spec.employer)
                     by_gate.setdefault(gate, {}).setdefault(keys, []).append(name)
-            for gate, split in by_gate.items():
+            for shared, split in by_gate.items():
                 if len(split) == 2:
                     notes.append(
                         f"{loaded.path}: {actor} reaches {', '.join(split[True])} (plaintext) and "
-                        f"{', '.join(split[False])} (ciphertext) for {cls} data through the same gate ({gate}); "
+                        f"{', '.join(split[False])} (ciphertext) for {cls} data through the same gate ({shared}); "
                         "which one a request reads is decided by the fixed site order (primary, legacy, backup) "
                         "and routes_around_keys, not by a modelled behaviour. Bracket the route (alternatives "
                         "parent/blocked) or set routes_around_keys to see how much the result rests on it.")

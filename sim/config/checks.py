@@ -30,7 +30,8 @@ from sim.config.loader import (
     parse_provenance,
     read_toml,
 )
-from sim.config.schema import WILDCARD, Config, reference_problems, route_gate
+from sim.config.references import reference_problems
+from sim.config.schema import WILDCARD, Config, route_gate
 from sim.errors import InputError
 
 DEFAULT = "schema default"

@@ -148,5 +148,5 @@ def test_shipped_dimensions_have_one_name_each_and_variants_share_their_base() -
     paths = [Path(os.path.relpath(p)) for p in sorted((ROOT / "configs" / "arrangements").glob("*.toml"))]
     dimensions = dimensions_of([load_config(p) for p in paths])
     assert len({d.key for d in dimensions}) == len(dimensions)
-    audit = {d.arrangements for d in dimensions if d.path == "controls.audit_detect_probability"}
-    assert ("google", "google_storage_only") in audit and ("oracle", "oracle_no_singapore_route") in audit
+    egress = {d.arrangements for d in dimensions if d.path == "controls.egress_monitoring_share"}
+    assert ("google", "google_access_controls") in egress and ("oracle", "oracle_no_singapore_route") in egress

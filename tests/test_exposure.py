@@ -65,3 +65,31 @@ def test_distinct_records_within_reads_and_holdings(path: Path) -> None:
             assert 0.0 <= distinct <= read * (1 + 1e-9) + 1e-9
             assert distinct <= held
             assert (distinct > 0) == (read > 0)
+
+
+def test_cohort_overlap_runs_from_the_uniform_bound_to_the_largest_export() -> None:
+    """Overlap 0 is the uniform tally; overlap 1 exposes only the largest export; more overlap, fewer people."""
+    from sim.metrics.exposure import CohortRecords, DistinctRecords
+
+    exports = [200_000.0, 350_000.0, 120_000.0, 999_999.0]
+    uniform = DistinctRecords(150e6)
+    tallies = {o: CohortRecords(150e6, o) for o in (0.0, 0.5, 1.0)}
+    for k in exports:
+        uniform.read(k)
+        for tally in tallies.values():
+            tally.read(k)
+    people = {o: 150e6 * (1.0 - t.escape()) for o, t in tallies.items()}
+    assert people[0.0] == pytest.approx(uniform.expected())
+    assert people[1.0] == pytest.approx(max(exports))
+    assert people[0.0] > people[0.5] > people[1.0]
+
+
+def test_people_exposed_split_by_requested_reads_and_covert_exports() -> None:
+    """The total is at least each part and at most their sum (the two overlap only by chance)."""
+    from sim.metrics.exposure import Exposure
+
+    tally = Exposure(1000.0, 0.0)
+    for k, covert in [(100.0, False), (50.0, True), (300.0, False), (200.0, True)]:
+        tally.read(k, covert)
+    requested, covert_part = tally.requested.expected(), tally.covert.population * (1 - tally.covert.escape())
+    assert max(requested, covert_part) < tally.expected() < requested + covert_part

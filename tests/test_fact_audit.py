@@ -12,7 +12,7 @@ from scipy import stats
 from sim.config.audit import audit
 from sim.config.detection_fit import fit_detection_delay, geometric_centre, incident_facts, lognormal_cdf
 from sim.config.facts import Fact, Incident, load_facts
-from sim.config.loader import load_config
+from sim.config.loader import LoadedConfig, load_config
 from sim.config.paths import get_path
 from sim.errors import InputError
 
@@ -171,4 +171,30 @@ def test_every_numeric_assumption_of_the_shipped_arrangements_has_a_range() -> N
             value = get_path(data, key)
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
             if prov.kind == "assume" and numeric and not key.startswith("scenario."):
-                assert key in loaded.ranges, (path.name, key)
+                assert key in loaded.ranges or cannot_act(loaded, key), (path.name, key)
+
+
+def cannot_act(loaded: LoadedConfig, key: str) -> bool:
+    """Return True for an independence with no parent to act against: `validate` refuses a range there."""
+    parts = key.split(".")
+    if parts[0] != "organisations" or parts[-1] != "independence":
+        return False
+    assert loaded.config.organisations[parts[1]].parent is None
+    assert "cannot act" in loaded.provenance[key].detail, key  # the assumption says so
+    return True
+
+
+def test_audit_fails_a_date_its_fact_does_not_state(tmp_path: Path) -> None:
+    """Microsoft's deletion start cited to an undated statement is a finding; the shipped assumption is not."""
+    ms = ROOT / "configs" / "arrangements" / "microsoft.toml"
+    assert not [f for f in audit(load_config(ms)).findings if f.key.endswith(".start")]
+    text = ms.read_text(encoding="utf-8").replace(
+        'include = "../common/world.toml"', f'include = "{(ROOT / "configs" / "common" / "world.toml").as_posix()}"')
+    start = text.index("start = { value = 2022-10-15")
+    planted = (text[:start] + 'start = { value = 2022-10-15, fact = "microsoft-delete-copies-abroad" }'
+               + text[text.index("\n", start):])
+    path = tmp_path / "microsoft.toml"
+    path.write_text(planted, encoding="utf-8")
+    [finding] = [f for f in audit(load_config(path)).findings if f.key.endswith(".start")]
+    assert finding.key == "deletions.0.start" and str(finding.value) == "2022-10-15"
+    assert "2020-08-02" in finding.states and "assume" in finding.fix

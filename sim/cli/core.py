@@ -42,6 +42,7 @@ from sim.cli.common import (
     write_report,
 )
 from sim.config.checks import (
+    same_parameters,
     unrouted_metric,
     unrouted_pairs,
     warnings,
@@ -265,6 +266,8 @@ def compare(
     plan = plan_compare(loaded, baseline, seed, replications, "--baseline")
     check_strict(loaded, strict)
     run_seed, reps = plan.seed, plan.replications
+    for note in same_parameters(loaded):
+        err.print(f"[bold yellow]warning:[/] {escape(note)}")
     if not quiet and not json_:
         err.print(f"comparing {len(loaded)} arrangements x {reps} replications "
                   f"(seed {run_seed}, common random numbers)")

@@ -25,6 +25,7 @@ from sim.config.audit import audit
 from sim.config.checks import (
     DEFAULT,
     SETTING,
+    order_notes,
     parameter_sources,
     problems,
     spec_problems,
@@ -57,6 +58,10 @@ def validate(
         warned += len(notes)
         if not found:
             out.print(f"{path}: {'ok' if not notes else 'ok with warnings'} ({line})")
+        if not found and file_kind(resolve_named(path, "any")) == "config":
+            # A tie the site order breaks is a caveat of the result, not a defect of the file: noted, not counted.
+            for note in order_notes(load_config(resolve_named(path, "any"), overrides_from(set_, None, None, None))):
+                err.print(f"[bold cyan]note:[/] {escape(note)}")
     if errors or (strict and warned):
         err.print(f"{errors} problem(s), {warned} warning(s)" + (" (--strict: warnings count as errors)"
                                                                   if strict and warned else ""))

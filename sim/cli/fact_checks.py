@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import typer
@@ -33,7 +34,8 @@ def print_audit(results: list[AuditResult]) -> None:
 
 def print_finding(finding: Finding) -> None:
     """Print one finding: where, what, what the fact states and the fix."""
-    out.print(f"{escape(finding.file)}: {finding.key} = {finding.value:g}", markup=False)
+    value = finding.value if isinstance(finding.value, dt.date) else f"{finding.value:g}"
+    out.print(f"{escape(finding.file)}: {finding.key} = {value}", markup=False)
     out.print(f"  cites: {', '.join(finding.facts)}", markup=False)
     out.print(f"  the facts state: {finding.states}", markup=False)
     out.print(f"  fix: {finding.fix}", markup=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,7 @@ class Finding:
 
     file: str
     key: str
-    value: float
+    value: float | dt.date
     facts: tuple[str, ...]
     states: str
     fix: str
@@ -96,7 +97,27 @@ def audit(loaded: LoadedConfig) -> AuditResult:
             finding = check(leaf, value, source, loaded.facts, file)
             if finding is not None:
                 findings.append(finding)
+        when = get_path(data, key)
+        if isinstance(when, dt.date) and prov.kind == "fact":
+            checked += 1
+            finding = check_date(key, when, prov, loaded.facts, file)
+            if finding is not None:
+                findings.append(finding)
     return AuditResult(str(loaded.path), checked, tuple(findings))
+
+
+def check_date(key: str, value: dt.date, prov: Provenance, facts: dict[str, Fact], file: str) -> Finding | None:
+    """Return a finding if none of the cited facts is dated `value`: a fact cited for a date must state it."""
+    cited = tuple(prov.detail.split(","))
+    dates = [facts[fid].date for fid in cited if facts[fid].date is not None]
+    if value in dates:
+        return None
+    states = "; ".join(f"{fid}: dated {facts[fid].date or 'nothing'}" for fid in cited)
+    name = key.rsplit(".", 1)[-1]
+    fix = (f"use a date a cited fact states ({', '.join(str(d) for d in dates)}), or "
+           if dates else "") + (f'make it an assumption that names the fact: `{name} = {{ value = {value}, '
+                                f'assume = "<why> (fact {", ".join(cited)})" }}`.')
+    return Finding(file, key, value, cited, states, fix[0].upper() + fix[1:])
 
 
 def range_ends(key: str, prov: Provenance) -> list[tuple[str, float, Provenance]]:

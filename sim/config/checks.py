@@ -30,7 +30,8 @@ from sim.config.loader import (
     read_toml,
 )
 from sim.config.paths import join
-from sim.config.schema import WILDCARD, Config, reference_problems
+from sim.config.references import reference_problems
+from sim.config.schema import WILDCARD, Config, route_gate
 from sim.errors import InputError
 
 DEFAULT = "schema default"
@@ -195,6 +196,23 @@ def warnings(loaded: LoadedConfig) -> list[str]:
                      f"any site, so every such request is denied as no_route (metric "
                      f"{unrouted_metric(actor, data_class)}). Add a [[routes]] entry for it, or "
                      f'`gate = "blocked"` to make the denial explicit.')
+    found += inert_controls(loaded)
+    return found
+
+
+def inert_controls(loaded: LoadedConfig) -> list[str]:
+    """Return a warning for each ranged control that cannot act in this config.
+
+    An organisation's independence acts only against a parent: without one, no value in its
+    range changes a result, and explore would spend a dimension on nothing.
+    """
+    found = []
+    for name, org in loaded.config.organisations.items():
+        key = f"organisations.{name}.independence"
+        if org.parent is None and key in loaded.ranges:
+            found.append(f"{loaded.path}: {key} has a range, but {name!r} has no parent, so its independence "
+                         "cannot act (no one can pressure it through the ownership chain). Give it a `parent`, "
+                         "or drop the range and say in `assume` why it cannot act.")
     return found
 
 
@@ -250,3 +268,81 @@ def check_baseline(baseline: str, names: Sequence[str], source: str) -> None:
                          f"({', '.join(names)}).",
                          "name one of them as the baseline (--baseline NAME), or add the baseline's config to "
                          "the list (shipped arrangements can be given by name, such as status_quo).")
+
+
+#: Scenario fields that name an arrangement without changing what it models.
+NAMING_FIELDS = frozenset({"name", "title", "display", "colour", "description"})
+
+
+def same_parameters(loaded: list[LoadedConfig]) -> list[str]:
+    """Return a warning for each pair of configs that resolve to the same model parameters.
+
+    Two such configs are one arrangement under two names: their results are equal by
+    construction, and a comparison between them measures nothing.
+    """
+    def modelled(item: LoadedConfig) -> dict[str, Any]:
+        dumped = item.config.model_dump(mode="json")
+        dumped["scenario"] = {k: v for k, v in dumped["scenario"].items() if k not in NAMING_FIELDS}
+        return dumped
+
+    found = []
+    seen: list[tuple[LoadedConfig, dict[str, Any]]] = []
+    for item in loaded:
+        params = modelled(item)
+        for other, other_params in seen:
+            if params == other_params:
+                found.append(f"{item.path} and {other.path} resolve to the same parameters: "
+                             f"{item.name!r} and {other.name!r} are one arrangement under two names and give "
+                             "equal results by construction. Make them differ in what they model, or "
+                             "compare only one.")
+        seen.append((item, params))
+    return found
+
+
+def order_notes(loaded: LoadedConfig) -> list[str]:
+    """Return a note for each tie the fixed site order breaks between plaintext and ciphertext.
+
+    Where an actor group reaches two sites holding a counted class through equally weak gates,
+    and its company holds the keys of one but not the other, which of them a request reads is
+    decided by ROLE_ORDER (primary, legacy, backup) with `routes_around_keys = false`, not by
+    a modelled behaviour: the result then rests on that order.
+    """
+    config = loaded.config
+    holding = {name for name, site in config.sites.items()
+               if any(site.holdings.get(cls, 0.0) > 0 for cls in config.policy.counted_classes)}
+    holding |= {m.target for m in config.migrations} | {r.target for r in config.replication}
+    notes = []
+    for actor, spec in config.actors.items():
+        if spec.location in config.policy.allowed_read:
+            continue
+        for cls in config.policy.counted_classes:
+            by_gate: dict[str, dict[bool, list[str]]] = {}
+            for name in sorted(holding):
+                gate = route_gate(config.routes, actor, name, cls)
+                if gate in ("parent", "none"):
+                    keys = _answers_to(config, config.sites[name].key_custody, spec.employer)
+                    by_gate.setdefault(gate, {}).setdefault(keys, []).append(name)
+            for shared, split in by_gate.items():
+                if len(split) == 2:
+                    notes.append(
+                        f"{loaded.path}: {actor} reaches {', '.join(split[True])} (plaintext) and "
+                        f"{', '.join(split[False])} (ciphertext) for {cls} data through the same gate ({shared}); "
+                        "which one a request reads is decided by the fixed site order (primary, legacy, backup) "
+                        "and routes_around_keys, not by a modelled behaviour. Bracket the route (alternatives "
+                        "parent/blocked) or set routes_around_keys to see how much the result rests on it.")
+    return notes
+
+
+def _answers_to(config: Config, org: str, over: str) -> bool:
+    """Return whether `over` can make `org` act for it at all: `org` itself or a parent not fully independent."""
+    current: str | None = org
+    seen: set[str] = set()
+    while current is not None and current not in seen:
+        if current == over:
+            return True
+        seen.add(current)
+        spec = config.organisations[current]
+        if spec.independence >= 1.0:
+            return False
+        current = spec.parent
+    return False

@@ -12,6 +12,8 @@ MAX_HEADCOUNT = 1_000_000
 MAX_HOURS = 87_600.0  # ten years
 MAX_DAYS = 36_500.0  # a century
 #: The calendar the model supports: time zones, weekdays and daylight saving hold throughout.
+#: A name that stands for every actor, site or class in a route.
+WILDCARD = "*"
 CALENDAR = (dt.date(1970, 1, 1), dt.date(2199, 12, 31))
 
 

@@ -14,7 +14,6 @@ from pydantic_core import PydanticCustomError
 
 from sim.config.codes import code_problems
 from sim.config.names import (
-    CALENDAR,
     MAX_DAYS,
     MAX_HEADCOUNT,
     MAX_HOURS,
@@ -24,6 +23,8 @@ from sim.config.names import (
     check_path_name,
     check_timezone,
 )
+from sim.config.names import WILDCARD as WILDCARD
+from sim.config.references import reference_problems as reference_problems
 from sim.config.vocabulary import CHANNEL_TITLES as CHANNEL_TITLES
 from sim.config.vocabulary import GATE_TITLES as GATE_TITLES
 from sim.config.vocabulary import display as display
@@ -55,7 +56,6 @@ Channel = Literal[
     "covert",
 ]
 CHANNELS: tuple[Channel, ...] = get_args(Channel)
-WILDCARD = "*"
 HEX_COLOUR = r"^(#[0-9A-Fa-f]{6})?$"
 
 #: The default seed of every file that takes one (scenarios, sweeps, lessons): the day all US
@@ -123,6 +123,9 @@ class DataClass(Strict):
 
     records: float = Field(ge=0.0, le=MAX_RECORDS)
     title: str = Field("", description="Display name (default: from the key).")
+    covert_overlap_share: Probability = Field(
+        0.0, description="Share of each covert export drawn from one fixed cohort of users (re-sent lists); "
+        "0 draws every export uniformly, the upper bound on people exposed.")
 
 
 class Site(Strict):
@@ -170,6 +173,12 @@ class Deletion(Strict):
     sigma: Sigma = 0.8
     incomplete_probability: Probability = 0.0
     residue_share: Probability = 0.0
+    duration_quantile: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        0.5, description="Where this world's completion falls in the lognormal(median_days, sigma) spread "
+        "(0.5: the median). One unknown fact of the world: fixed in run and compare, ranged for explore.")
+    stall_quantile: Probability = Field(
+        0.5, description="This world's place among the worlds the deletion could go: it stalls (leaving "
+        "residue_share) when stall_quantile < incomplete_probability. Fixed in run, ranged for explore.")
 
 
 class WorkingHours(Strict):
@@ -226,6 +235,8 @@ class ActorGroup(Strict):
     )
     covert_records_median: float = Field(10_000.0, gt=0.0, le=MAX_RECORDS)
     covert_records_sigma: Sigma = 1.5
+    covert_records_max: float | None = Field(
+        None, gt=0.0, le=MAX_RECORDS, description="Largest human export: sizes follow the lognormal truncated here.")
     code_covert_attempts_per_year: float = Field(
         0.0, ge=0.0, le=100_000.0, description="Code-borne covert reads per year (backdoors, hidden credentials); "
         "source-code review stops a share, audit finds a share.",
@@ -252,7 +263,9 @@ class Gatekeeper(Strict):
     timezone: str = "UTC"
     hours: WorkingHours = WorkingHours(start_hour=0.0, end_hour=24.0, weekdays_only=False)
     review_distribution: ReviewDistribution = "lognormal"
-    review_hours_mean: float = Field(4.0, ge=1e-3, le=MAX_HOURS)
+    review_hours_mean: float = Field(
+        4.0, ge=1e-3, le=MAX_HOURS, description="Mean review time (a mean, not a median: a lognormal's median "
+        "is exp(-sigma^2/2) of it).")
     review_hours_sigma: Sigma = Field(0.8, description="Lognormal shape of review times.")
     policy: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="For each purpose, the data classes policy allows."
@@ -297,6 +310,9 @@ class Controls(Strict):
     gateway_deidentify_share: Probability = Field(
         0.0, description="Share of gated grants the gateway returns de-identified."
     )
+    insider_export_share: Probability = Field(
+        0.0, description="Share of covert attempts that, finding no plaintext they can reach, an insider of the "
+        "site's operator still exports.")
     key_custody_enforced: bool = Field(
         True, description="Whether key custody turns reads that bypass the steward gate into ciphertext."
     )
@@ -356,92 +372,3 @@ def route_index(routes: tuple[Route, ...], actor: str, site: str, data_class: st
     return best
 
 
-def reference_problems(config: Config) -> list[tuple[str, str]]:
-    """List (key, problem) for every name that refers to something the config lacks."""
-    orgs, sites, classes = set(config.organisations), set(config.sites), set(config.data)
-    problems: list[tuple[str, str]] = []
-
-    def need(kind: str, name: str | None, known: set[str], where: str) -> None:
-        if name is not None and name != WILDCARD and name not in known:
-            choices = ", ".join(sorted(known)) or "none defined"
-            problems.append((where, f"names {kind} {name!r}, which is not defined (defined: {choices})."))
-
-    for name, org in config.organisations.items():
-        need("organisation", org.parent, orgs, f"organisations.{name}.parent")
-    problems += ownership_cycles(config)
-    problems += date_problems(config)
-    for name, site in config.sites.items():
-        need("organisation", site.operator, orgs, f"sites.{name}.operator")
-        need("organisation", site.key_custody, orgs, f"sites.{name}.key_custody")
-        for cls in site.holdings:
-            need("data class", cls, classes, f"sites.{name}.holdings")
-    for group in ("replication", "migrations"):
-        for i, item in enumerate(getattr(config, group)):
-            need("site", item.source, sites, f"{group}.{i}.source")
-            need("site", item.target, sites, f"{group}.{i}.target")
-            need("data class", item.data_class, classes, f"{group}.{i}.data_class")
-    for i, deletion in enumerate(config.deletions):
-        need("site", deletion.site, sites, f"deletions.{i}.site")
-        need("data class", deletion.data_class, classes, f"deletions.{i}.data_class")
-    gate = config.gatekeeper
-    policy = gate.policy if gate is not None else {}
-    for name, actor in config.actors.items():
-        need("organisation", actor.employer, orgs, f"actors.{name}.employer")
-        for cls in actor.data_classes:
-            need("data class", cls, classes, f"actors.{name}.data_classes")
-        for site_name in actor.preferred_sites:
-            need("site", site_name, sites, f"actors.{name}.preferred_sites")
-        for purpose in actor.purposes:
-            if gate is not None and purpose not in policy:
-                problems.append((
-                    f"actors.{name}.purposes",
-                    f"uses purpose {purpose!r}, which gatekeeper.policy does not cover "
-                    "(add it to gatekeeper.policy with the data classes it allows).",
-                ))
-    if gate is not None:
-        need("organisation", gate.organisation, orgs, "gatekeeper.organisation")
-    for i, route in enumerate(config.routes):
-        if route.gate == "steward" and gate is None:
-            problems.append((f"routes.{i}.gate", "sends requests to the steward gate, but the "
-                             "config has no [gatekeeper] table (add one, or use another gate)."))
-    for purpose, allowed in policy.items():
-        for cls in allowed:
-            need("data class", cls, classes, f"gatekeeper.policy.{purpose}")
-    for i, route in enumerate(config.routes):
-        need("actor group", route.actor, set(config.actors), f"routes.{i}.actor")
-        need("site", route.site, sites, f"routes.{i}.site")
-        need("data class", route.data_class, classes, f"routes.{i}.data_class")
-    for cls in config.policy.counted_classes:
-        need("data class", cls, classes, "policy.counted_classes")
-    return problems
-
-
-def ownership_cycles(config: Config) -> list[tuple[str, str]]:
-    """Return a problem for each organisation whose chain of parents leads back to itself."""
-    problems = []
-    for name in config.organisations:
-        chain, node = [name], config.organisations[name].parent
-        while node is not None and node in config.organisations and node not in chain:
-            chain.append(node)
-            node = config.organisations[node].parent
-        if node == name:
-            problems.append((f"organisations.{name}.parent", "the ownership chain goes round in a circle ("
-                             + " -> ".join([*chain, name]) + "); an organisation cannot own itself."))
-    return problems
-
-
-def date_problems(config: Config) -> list[tuple[str, str]]:
-    """Return a problem for each date outside the calendar, the horizon's end included."""
-    start = config.scenario.start_date
-    problems = []
-    if CALENDAR[0] <= start <= CALENDAR[1] and start + dt.timedelta(days=config.scenario.days) > CALENDAR[1]:
-        problems.append(("scenario.days", f"the run would end after {CALENDAR[1]}, the end of the calendar the "
-                         "model supports."))
-    dated = [(f"migrations.{i}.start", m.start) for i, m in enumerate(config.migrations)]
-    dated += [(f"deletions.{i}.start", d.start) for i, d in enumerate(config.deletions)]
-    dated += [(f"replication.{i}.until", r.until) for i, r in enumerate(config.replication) if r.until]
-    for key, value in dated:
-        if not CALENDAR[0] <= value <= CALENDAR[1]:
-            problems.append((key, f"the date {value} lies outside {CALENDAR[0]} to {CALENDAR[1]}, the calendar "
-                             "the model supports."))
-    return problems

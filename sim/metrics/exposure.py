@@ -48,3 +48,52 @@ def expected_distinct(population: float, reads: list[float]) -> float:
     for records in reads:
         tally.read(records)
     return tally.expected()
+
+
+class CohortRecords(DistinctRecords):
+    """Distinct records of covert exports, a share of each drawn from one fixed cohort of users.
+
+    With overlap o, an export of k records takes (1 - o) k records uniformly (as
+    `DistinctRecords`) and o k from one cohort that re-sent lists share, which is as large as
+    the largest such part so far. A record escapes them all with (1 - c/N) prod(1 - (1-o) k_i/N).
+    o = 0 is the uniform upper bound; o = 1 exposes only the largest export.
+    """
+
+    __slots__ = ("cohort", "overlap")
+
+    def __init__(self, population: float, overlap: float) -> None:
+        super().__init__(population)
+        self.overlap = overlap
+        self.cohort = 0.0
+
+    def read(self, records: float) -> None:
+        """Add one export of `records` records, its overlap share from the cohort."""
+        self.cohort = max(self.cohort, min(self.overlap * records, self.population))
+        super().read((1.0 - self.overlap) * records)
+
+    def escape(self) -> float:
+        """Return the chance a record escapes every export so far."""
+        if self.population <= 0.0:
+            return 1.0
+        return (1.0 - self.cohort / self.population) * math.exp(self.log_escape)
+
+
+class Exposure:
+    """People exposed in one data class: by requested reads and by covert exports, and in all."""
+
+    __slots__ = ("covert", "population", "requested")
+
+    def __init__(self, population: float, overlap: float) -> None:
+        self.population = population
+        self.requested = DistinctRecords(population)
+        self.covert = CohortRecords(population, overlap)
+
+    def read(self, records: float, covert: bool) -> None:
+        """Add one read, to the covert tally if it is a covert export."""
+        (self.covert if covert else self.requested).read(records)
+
+    def expected(self) -> float:
+        """Return the expected distinct records read by either kind: N (1 - both escapes)."""
+        if self.population <= 0.0:
+            return 0.0
+        return self.population * (1.0 - math.exp(self.requested.log_escape) * self.covert.escape())

@@ -19,7 +19,7 @@ import numpy as np
 from sim.config.checks import unrouted_metric, unrouted_pairs
 from sim.config.schema import CHANNELS, Channel, Config
 from sim.metrics.columns import FLUSH_ROWS, EventColumns
-from sim.metrics.exposure import DistinctRecords
+from sim.metrics.exposure import DistinctRecords, Exposure
 from sim.metrics.gate import GateLedger
 from sim.metrics.histogram import HIST_BINS, HIST_MIN_LOG, hist_edges, hist_index, hist_indexes, hist_quantile
 from sim.metrics.years import YearTally, day_years, exposure_tallies, year_metrics
@@ -47,6 +47,9 @@ from sim.model.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED, Reads, Tally
 
 __all__ = ["DAILY_COLUMNS", "HIST_BINS", "HIST_MIN_LOG", "HOURS_PER_DAY", "GateLedger", "Recorder",
            "ReplicationResult", "hist_edges", "hist_index", "hist_indexes", "hist_quantile"]
+
+#: The code of the covert channel in read rows (rows code channels by their place in CHANNELS).
+COVERT = CHANNELS.index("covert")
 
 HOURS_PER_DAY = 24.0
 
@@ -93,6 +96,13 @@ def _expose(tally: DistinctRecords, records: np.ndarray) -> None:
     tally.log_escape = _running_sum(tally.log_escape, logs)
 
 
+
+def _expose_split(tally: Exposure, records: np.ndarray, rows: np.ndarray, covert: np.ndarray) -> None:
+    """Add rows' reads to an exposure tally: requested reads in bulk, covert exports one by one, each in order."""
+    _expose(tally.requested, records[rows & ~covert])
+    for exported in records[rows & covert].tolist():
+        tally.covert.read(exported)
+
 class Recorder:
     """Accumulate one replication's metrics: request events become columns, and columns statistics."""
 
@@ -110,7 +120,7 @@ class Recorder:
             "detect_hours": 0.0, "deidentified": 0, "ciphertext": 0, "code_review": 0,
             "covert_attempts": 0, "egress_monitoring": 0, "transfers": 0, "transfer_records": 0.0, "record_days": 0.0,
             "records_abroad_end": 0.0, "decision_hours": 0.0, "gated_decisions": 0,
-            "eventually_detected": 0, "eventual_detect_hours": 0.0,
+            "eventually_detected": 0, "eventual_detect_hours": 0.0, "no_reach": 0,
         }
         self.channel_events: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
         self.channel_records: dict[Channel, float] = dict.fromkeys(CHANNELS, 0.0)
@@ -211,7 +221,7 @@ class Recorder:
         for c in np.unique(cls).tolist():
             tally = self.exposure.get(self.classes[c])
             if tally is not None:
-                _expose(tally, records[cls == c])
+                _expose_split(tally, records, (cls == c), channel == COVERT)
         daily = self.daily
         self._add_days(daily["residual_events"], t)
         column = np.array(daily["residual_records"])
@@ -239,7 +249,7 @@ class Recorder:
         for c in np.unique(cls[rows]).tolist():
             exposure = tally.exposure.get(self.classes[c])
             if exposure is not None:
-                _expose(exposure, records[rows & (cls == c)])
+                _expose_split(exposure, records, rows & (cls == c), channel == COVERT)
         wrong = rows & improper
         tally.improper += int(np.count_nonzero(wrong))
         found = wrong & ~np.isnan(detected_at)
@@ -372,6 +382,8 @@ class Recorder:
             "residual_access.events": sum(self.channel_events.values()),
             "residual_access.records": sum(self.channel_records.values()),
             "exposure.distinct_records": sum(tally.expected() for tally in self.exposure.values()),
+            "exposure.by_requested_reads.distinct_records": sum(t.requested.expected() for t in self.exposure.values()),
+            "exposure.by_covert_exports.distinct_records": sum(t.covert.expected() for t in self.exposure.values()),
             "at_rest_abroad.record_days": c["record_days"],
             "at_rest_abroad.records_at_end": c["records_abroad_end"],
             "at_rest_abroad.transfers": c["transfers"],
@@ -394,6 +406,7 @@ class Recorder:
             "controls.covert_attempts": c["covert_attempts"],
             "controls.covert_stopped_by_code_review": c["code_review"],
             "controls.covert_stopped_by_egress_monitoring": c["egress_monitoring"],
+            "controls.covert_without_reach": c["no_reach"],
         }
         return metrics
 

@@ -12,13 +12,13 @@ import datetime as dt
 import math
 
 from sim.config.schema import CHANNELS, Channel, Config
-from sim.metrics.exposure import DistinctRecords
+from sim.metrics.exposure import Exposure
 
 
-def exposure_tallies(config: Config) -> dict[str, DistinctRecords]:
-    """Return a tally of distinct records read for each counted data class."""
-    return {cls: DistinctRecords(config.data[cls].records) for cls in config.policy.counted_classes
-            if cls in config.data}
+def exposure_tallies(config: Config) -> dict[str, Exposure]:
+    """Return a tally of distinct records read, by requested reads and covert exports, for each counted class."""
+    return {cls: Exposure(config.data[cls].records, config.data[cls].covert_overlap_share)
+            for cls in config.policy.counted_classes if cls in config.data}
 
 
 class YearTally:

@@ -27,7 +27,7 @@ Reason = Literal["policy", "error", "parent", "no_route", "no_gate", "emergency"
 #: The gate a route puts in front of a site (routes that are "blocked" are never taken).
 Gate = Literal["none", "parent", "steward"]
 #: How a control made an access harmless.
-Shield = Literal["deidentified", "ciphertext", "code_review", "egress_monitoring"]
+Shield = Literal["deidentified", "ciphertext", "code_review", "egress_monitoring", "no_reach"]
 #: The two covert modes: code planted in the system, and people exporting data by hand.
 CovertMode = Literal["code_borne", "human_exfiltration"]
 COVERT_MODES: tuple[CovertMode, ...] = get_args(CovertMode)

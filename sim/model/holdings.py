@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Generator
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import simpy
@@ -13,6 +14,16 @@ from sim.config.schema import Config, Deletion, Migration
 from sim.model.calendar import HOURS_PER_DAY, hours_since_start
 from sim.model.events import Held, Observer, Transferred
 from sim.model.rng import Streams
+
+
+def deletion_days(spec: Deletion) -> float:
+    """Return how long a deletion takes in the world its `duration_quantile` places it in."""
+    return spec.median_days * math.exp(spec.sigma * NormalDist().inv_cdf(spec.duration_quantile))
+
+
+def deletion_residue(spec: Deletion) -> float:
+    """Return the share a deletion leaves behind: its residue if this world's deletion stalls."""
+    return spec.residue_share if spec.stall_quantile < spec.incomplete_probability else 0.0
 
 
 @dataclass
@@ -54,9 +65,7 @@ class Holdings:
             MigrationPlan(m, hours_since_start(start, m.start) / HOURS_PER_DAY)
             for m in config.migrations
         ]
-        self.deletions = [
-            self._plan_deletion(i, d, streams) for i, d in enumerate(config.deletions)
-        ]
+        self.deletions = [self._plan_deletion(d) for d in config.deletions]
         self.abroad_sites = [
             name for name, site in config.sites.items()
             if site.jurisdiction not in config.policy.allowed_rest
@@ -67,12 +76,11 @@ class Holdings:
                                         replication.data_class, replication.interval_hours,
                                         replication.until))
 
-    def _plan_deletion(self, index: int, spec: Deletion, streams: Streams) -> DeletionPlan:
-        rng = streams.rng(f"deletion.{index}.{spec.site}.{spec.data_class}")
-        duration = spec.median_days * math.exp(spec.sigma * float(rng.standard_normal()))
-        incomplete = float(rng.random()) < spec.incomplete_probability
+    def _plan_deletion(self, spec: Deletion) -> DeletionPlan:
+        # When a deletion ends and whether it stalls are facts of the world, not of a replication:
+        # the world's quantiles place them, so replications of one world share them (issue 20).
         start_day = hours_since_start(self.config.scenario.start_date, spec.start) / HOURS_PER_DAY
-        return DeletionPlan(spec, start_day, duration, spec.residue_share if incomplete else 0.0)
+        return DeletionPlan(spec, start_day, deletion_days(spec), deletion_residue(spec))
 
     def protected_records_abroad(self) -> float:
         """Return the counted-class records held at sites outside the allowed jurisdictions."""
@@ -104,7 +112,10 @@ class Holdings:
             return
         if not spec.keep_source:
             source = self.share[spec.source]
-            source[spec.data_class] = max(0.0, source[spec.data_class] - step)
+            left = source[spec.data_class] - step
+            # A finished move empties what it moved: the steps' rounding must not leave a
+            # phantom copy of 1e-16 that a covert export could still reach.
+            source[spec.data_class] = 0.0 if progress >= 1.0 and left <= 1e-9 else max(0.0, left)
         target = self.share[spec.target]
         target[spec.data_class] = min(1.0, target[spec.data_class] + step)
 

@@ -11,6 +11,7 @@ from sim.config.schema import Config, display
 from sim.errors import InputError
 from sim.metrics.recorder import hist_edges
 from sim.metrics.stats import estimate
+from sim.model.holdings import deletion_days
 from sim.report import figures as plots
 from sim.results.readers import csv_number, flatten_leaves, read_columns, read_csv, read_json
 from sim.results.runs import estimates
@@ -102,5 +103,5 @@ def milestones(config: Config) -> list[tuple[dt.date, str]]:
             events.append((r.until, f"copies to {site(r.target)} stop"))
     for d in config.deletions:
         events.append((d.start, f"deletion at {site(d.site)} starts"))
-        events.append((d.start + dt.timedelta(days=d.median_days), f"deletion at {site(d.site)}: median end"))
+        events.append((d.start + dt.timedelta(days=deletion_days(d)), f"deletion at {site(d.site)} ends"))
     return sorted({e for e in events if start <= e[0] < end})

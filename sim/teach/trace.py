@@ -28,6 +28,7 @@ SHIELDS = {
     "deidentified": "the gateway hands it back de-identified", "ciphertext": "it gets only ciphertext: "
     "the keys are held by someone its company does not control", "code_review": "source-code review stops it",
     "egress_monitoring": "egress monitoring stops the export",
+    "no_reach": "it finds no plaintext it can reach, and no insider exports for it",
 }
 
 

@@ -93,8 +93,7 @@ class EngineChoice(StrEnum):
 
 EngineOption = Annotated[EngineChoice, typer.Option(
     "--engine", help="fast: requests settled in batches (default); event: one SimPy event at a time. "
-    "Both give the same results to the bit; a config the fast engine was not verified for runs on the "
-    "event engine, and the manifest says why.")]
+    "Both settle requests with the same rules and give the same results to the bit.")]
 
 
 def engine_of(choice: EngineChoice) -> Engine:

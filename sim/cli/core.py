@@ -47,7 +47,7 @@ from sim.config.checks import (
     warnings,
 )
 from sim.config.loader import LoadedConfig, load_config
-from sim.config.resources import project_path, shipped_config
+from sim.config.resources import project_path, resolve_named
 from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
 from sim.errors import InputError
 from sim.experiment import budget
@@ -171,9 +171,7 @@ def run(
 
 def config_arg(path: Path) -> Path:
     """Return a config argument's file: the path itself, else the shipped config of that name."""
-    if path.exists():
-        return path
-    return shipped_config(str(path)) or path
+    return resolve_named(path, "config")
 
 
 def check_strict(loaded: list[LoadedConfig], strict: bool) -> None:
@@ -222,7 +220,7 @@ def print_summary(result: ScenarioResult) -> None:
     scenario = result.loaded.config.scenario
     table = Table(title=f"{scenario.name}: {scenario.title}", title_justify="left")
     table.add_column("metric")
-    table.add_column("mean ± 95% CI half-width", justify="right")
+    table.add_column("mean and 95% CI", justify="right")
     values = estimates(result)
     for name, label, kind in HEADLINE:
         table.add_row(label, fmt_estimate(values[name], kind))

@@ -34,6 +34,7 @@ from sim.config.detection_fit import fit_detection_delay, incident_facts
 from sim.config.facts import load_facts
 from sim.config.loader import LoadedConfig, check_regular_file, load_config
 from sim.config.paths import get_path
+from sim.config.resources import resolve_named
 from sim.errors import InputError
 from sim.model.routing import deciding_choices, deciding_routes
 
@@ -47,7 +48,7 @@ def validate(
     """Check configs, sweeps and lessons without running them: every problem at once, then warnings."""
     errors = warned = 0
     for path in configs:
-        found, notes, line = check_file(config_arg(path), overrides_from(set_, None, None, None))
+        found, notes, line = check_file(resolve_named(path, "any"), overrides_from(set_, None, None, None))
         for error in found:
             err.print(f"[bold red]error:[/] {escape(error.paragraph())}")
         for note in notes:

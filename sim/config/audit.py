@@ -13,6 +13,7 @@ from sim.config.loader import (
     INCLUDE_KEY,
     LoadedConfig,
     Provenance,
+    include_path,
     read_toml,
     strip_provenance,
 )
@@ -205,5 +206,11 @@ def origin_files(path: Path) -> dict[str, str]:
         strip_provenance(raw, "", None, own, str(current))
         for key in own:
             origins.setdefault(key, str(current))
-        current = Path(os.path.normpath(current.parent / include)) if isinstance(include, str) else None
+        current = _included(current, include) if isinstance(include, str) else None
     return origins
+
+
+def _included(path: Path, include: str) -> Path:
+    """Return the file an include names: beside the config (kept relative), else a shipped base by name."""
+    beside = Path(os.path.normpath(path.parent / include))
+    return beside if beside.is_file() else include_path(path, include)

@@ -12,6 +12,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from sim.config.codes import code_problems
 from sim.config.names import (
     CALENDAR,
     MAX_DAYS,
@@ -60,6 +61,7 @@ HEX_COLOUR = r"^(#[0-9A-Fa-f]{6})?$"
 #: The default seed of every file that takes one (scenarios, sweeps, lessons): the day all US
 #: traffic moved to Oracle, which is also the default start date.
 DEFAULT_SEED = 20220617
+MAX_SEED = 2**63 - 1  # results databases keep seeds as SQLite's signed 64-bit integers
 #: The arrangement a comparison takes its paired differences from unless told otherwise.
 DEFAULT_BASELINE = "status_quo"
 #: The most replications --target-ci may add up to unless told otherwise.
@@ -82,7 +84,7 @@ class Scenario(Strict):
     description: str = ""
     start_date: dt.date = Field(dt.date(2022, 6, 17), description="Calendar date of hour 0 (UTC).")
     days: int = Field(365, ge=1, le=3660, description="Simulated horizon in days.")
-    seed: int = Field(DEFAULT_SEED, ge=0, description="Default seed of the random streams.")
+    seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED, description="Default seed of the random streams.")
     replications: int = Field(20, ge=1, le=10_000, description="Default replications.")
 
     @field_validator("name")
@@ -325,6 +327,8 @@ class Config(Strict):
     def _references_resolve(self) -> Config:
         for key, problem in reference_problems(self):
             raise config_problem(key, problem)
+        for key, problem, fix in code_problems(self):
+            raise config_problem(key, problem, fix)
         return self
 
 

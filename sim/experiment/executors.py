@@ -16,8 +16,10 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -86,7 +88,13 @@ class LocalExecutor:
                 pool.submit(fn, job.config, job.seed, job.replication): job for job in jobs
             }
             for future in as_completed(futures):
-                yield futures[future], future.result()
+                try:
+                    result = future.result()
+                except (InputError, CancelledError):
+                    raise
+                except Exception as exc:  # a worker's bug or death: one paragraph, the traceback in a log
+                    raise worker_failure(futures[future], exc) from None
+                yield futures[future], result
         except BaseException:  # Ctrl-C, SIGTERM, a failed task or a caller that stopped reading
             stop_workers(pool)
             raise
@@ -95,6 +103,23 @@ class LocalExecutor:
 
     def close(self) -> None:
         """Nothing to release: each map call owns its pool."""
+
+
+def worker_failure(job: Job, exc: BaseException) -> InputError:
+    """Write a failed task's tracebacks (the worker's and this process's) to a log; return the error naming it.
+
+    The log goes to the system's temporary folder, since a failed task may have no output
+    folder yet; the message says where it is.
+    """
+    handle, log = tempfile.mkstemp(prefix="residency-worker-error-", suffix=".log")
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(f"A worker failed on replication {job.replication} of {job.config.scenario.name} "
+                   f"(seed {job.seed}).\n\n" + "".join(traceback.format_exception(exc)))
+    what = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
+    return InputError("a worker process", None, f"replication {job.replication} of "
+                      f"{job.config.scenario.name} failed with {type(exc).__name__} ({what}); its full traceback "
+                      f"is in {log}.", "this is a fault of the program, not of your input: report it with that "
+                      "log file; `--workers 1` runs the same work in this process.")
 
 
 def prepare_worker(parent: int) -> None:
@@ -177,6 +202,10 @@ class DaskExecutor:
                     result = future.result()
                 except (OSError, TimeoutError, CancelledError) as exc:  # CommClosedError is an OSError
                     raise self._lost(exc) from None
+                except InputError:
+                    raise
+                except Exception as exc:  # a task's bug on a Dask worker: one paragraph, the traceback in a log
+                    raise worker_failure(job, exc) from None
                 future.release()  # the cluster may drop the result as soon as the caller holds it
                 yield job, result
         finally:

@@ -83,6 +83,7 @@ def assert_identical(a: ReplicationResult, b: ReplicationResult) -> None:
 ARRANGEMENT_FILES = sorted(ARRANGEMENTS.glob("*.toml"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ARRANGEMENT_FILES, ids=lambda p: p.stem)
 def test_every_arrangement_matches_the_event_engine(path: Path) -> None:
     config = shorter(load_config(path).config)
@@ -120,6 +121,7 @@ def test_small_groups_match(headcount: int) -> None:
     assert_identical(event, run(config, "fast", span=5.5))
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_the_batch_length() -> None:
     configs = [*mmc_variants().values(), stressed(ARRANGEMENTS / "oracle.toml")]
     for config in configs:
@@ -131,6 +133,7 @@ def test_run_replication_takes_either_engine() -> None:
     assert_identical(run_replication(config, SEED, 0, engine="event"), run_replication(config, SEED, 0))
 
 
+@pytest.mark.slow
 def test_the_cli_records_the_engine_in_the_manifest(tmp_path: Path) -> None:
     for engine in ("fast", "event"):
         out = tmp_path / engine

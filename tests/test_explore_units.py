@@ -84,7 +84,8 @@ def test_discovery_bounds_a_categorical_parameter_beside_a_numeric_one() -> None
     holds = np.array([c == "parent" for c in custody]) & (share < 0.5)
     means = {"a": np.where(holds, 2.0, 1.0), "b": np.full(worlds, 1.5)}
     found = discover(parse_question("a > b", ["a", "b"]), "residual_access.events", means,
-                     {"sites.x.key_custody": custody, "controls.share": list(share), "controls.noise": list(noise)})
+                     {"sites.x.key_custody": custody, "controls.share": list(share), "controls.noise": list(noise)},
+                     permutations=19)
     box = found["boxes"][0]
     assert box["limits"]["sites.x.key_custody"] == ["parent"]
     low, high = box["limits"]["controls.share"]

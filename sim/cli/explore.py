@@ -35,6 +35,7 @@ from sim.cli.experiments import SchedulerOption
 from sim.config.loader import LoadedConfig, did_you_mean, load_config
 from sim.config.resources import project_path
 from sim.errors import InputError
+from sim.experiment.decision import check_candidates
 from sim.experiment.discovery import load_prim, parse_question
 from sim.experiment.executors import Executor, make_executor
 from sim.experiment.explore import Exploration, plan, run_exploration
@@ -61,6 +62,10 @@ def explore(
     = "residual_access.events",
     discover: Annotated[list[str] | None, typer.Option(
         "--discover", help='Find where a question holds with PRIM: "A < B" or "A > NUMBER"; repeatable.')] = None,
+    candidates: Annotated[list[str] | None, typer.Option(
+        "--candidates", help="The arrangements the decision is among, by name (repeat, or comma-separated); "
+        "regret, the ranking, the automatic question and the value of information are over them, the others "
+        "are shown as references (default: all).")] = None,
     history_match: Annotated[bool, typer.Option(
         "--history-match", help="Rule out the worlds the public record contradicts (see --observations).")]
     = False,
@@ -86,6 +91,7 @@ def explore(
         questions = list(discover or [])
         for question in questions:
             parse_question(question, [item.name for item in loaded])
+        chosen = check_candidates(candidates, [item.name for item in loaded])
         prim_available = _prim_available(bool(questions))
         observations = _observations(history_match, observations_file, [i.name for i in loaded], known)
         run_seed = seed if seed is not None else loaded[0].config.scenario.seed
@@ -103,7 +109,7 @@ def explore(
                   f"common random numbers) into {store.path}")
     _run(exploration, store, executor, quiet)
     try:
-        document = summarise(exploration, store, metric, questions, observations, prim_available)
+        document = summarise(exploration, store, metric, questions, observations, prim_available, chosen)
     except InputError as error:
         fail(error)
     store.close()
@@ -179,12 +185,13 @@ def print_explore(document: dict[str, Any]) -> None:
                   "replication noise is the median 95% half-width within a world)", title_justify="left")
     for column in ("arrangement", "median [5-95%]", "noise ±", "max regret", "p90 regret"):
         table.add_column(column, justify="left" if column == "arrangement" else "right")
-    for name in document["ranking"]:
+    for name in [*document["ranking"], *document.get("references", [])]:
         entry, regret = document["arrangements"][name][metric], document["regret"][name]
-        table.add_row(name, f"{human(entry['p50'], kind)} [{human(entry['p05'], kind)}, {human(entry['p95'], kind)}]",
+        shown = name + ("" if name in document["ranking"] else " (reference)")
+        table.add_row(shown, f"{human(entry['p50'], kind)} [{human(entry['p05'], kind)}, {human(entry['p95'], kind)}]",
                       human(entry["replication_noise"], kind), human(regret["max"], kind), human(regret["p90"], kind))
     out.print(table)
-    names = document["ranking"]
+    names = [*document["ranking"], *document.get("references", [])]
     matrix = Table(title="P(row leaves less than column) across worlds", title_justify="left")
     matrix.add_column("")
     for name in names:
@@ -193,10 +200,11 @@ def print_explore(document: dict[str, Any]) -> None:
         matrix.add_row(a, *["–" if a == b else _share(document["pairwise"][a][b]["p_less"]["mean"]) for b in names])
     out.print(matrix)
     for found in document["discovery"]:
-        out.print(f"discovery {found['phrase']}: {found['cases']} of {found['worlds']} worlds")
+        out.print(f"discovery {found['phrase']}: {found['cases']} of {found['worlds']} worlds; {found['verdict']}")
         for box in found["boxes"]:
             limits = "; ".join(f"{k} {_limits(v)}" for k, v in box["limits"].items()) or "(no restriction)"
-            out.print(f"  box: {limits} (coverage {box['coverage']:.0%}, density {box['density']:.0%})")
+            out.print(f"  box: {limits} (coverage {box['coverage']:.0%}, density {box['density']:.0%}, "
+                      f"p = {box.get('p_value', float('nan')):.2f})")
     if "history_match" in document:
         matched = document["history_match"]
         out.print(f"history matching: {matched['ruled_out']} of {document['worlds']} worlds ruled out")
@@ -204,6 +212,12 @@ def print_explore(document: dict[str, Any]) -> None:
             before = matched["ranges_before"].get(key)
             if before and (before[0] != low or before[1] != high):
                 out.print(f"  {key}: [{before[0]:.4g}, {before[1]:.4g}] -> [{low:.4g}, {high:.4g}]")
+    voi = document.get("value_of_information", {})
+    if voi.get("evpi") is not None:
+        best = "; ".join(f"{k} {human(v['evppi'], kind)} ± {human(v['se'], kind)}"
+                         for k, v in list(voi["parameters"].items())[:3])
+        out.print(f"value of information among {', '.join(voi['candidates'])}: EVPI {human(voi['evpi'], kind)}; "
+                  f"largest EVPPI: {best}")
     for line in document["conclusion"]:
         out.print(line)
 

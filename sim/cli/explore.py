@@ -38,11 +38,12 @@ from sim.errors import InputError
 from sim.experiment.decision import check_candidates
 from sim.experiment.discovery import load_prim, parse_question
 from sim.experiment.executors import Executor, make_executor
-from sim.experiment.explore import Exploration, plan, run_exploration
-from sim.experiment.explore_summary import summarise
+from sim.experiment.explore import Exploration, plan, run_exploration, world_table
+from sim.experiment.explore_summary import matched, summarise
 from sim.experiment.history import Observations, check_against, load_observations
 from sim.experiment.replications import engine_used
 from sim.experiment.sweep import metric_names
+from sim.experiment.waves import next_box, wave_entry
 from sim.report.units import kind_of
 from sim.results.runs import to_json, write_manifest
 from sim.results.store import Store
@@ -69,6 +70,9 @@ def explore(
     history_match: Annotated[bool, typer.Option(
         "--history-match", help="Rule out the worlds the public record contradicts (see --observations).")]
     = False,
+    waves: Annotated[int, typer.Option(
+        "--waves", help="Budget of history-matching waves: each later wave samples new worlds inside what the "
+        "record has not ruled out (stops early when nothing more is ruled out).")] = 1,
     observations_file: Annotated[Path | None, typer.Option(
         "--observations", help="Observations for --history-match (default: configs/explore/observations.toml).")]
     = None,
@@ -92,6 +96,9 @@ def explore(
         for question in questions:
             parse_question(question, [item.name for item in loaded])
         chosen = check_candidates(candidates, [item.name for item in loaded])
+        if waves < 1:
+            raise InputError("--waves", str(waves), "there must be at least one wave.",
+                             "use --waves 1 (match once) or more (sample again inside what the record allows).")
         prim_available = _prim_available(bool(questions))
         observations = _observations(history_match, observations_file, [i.name for i in loaded], known)
         run_seed = seed if seed is not None else loaded[0].config.scenario.seed
@@ -108,8 +115,26 @@ def explore(
                   f"over {len(exploration.dimensions)} ranged parameters (seed {run_seed}, {design} design, "
                   f"common random numbers) into {store.path}")
     _run(exploration, store, executor, quiet)
+    earlier: list[dict[str, Any]] = []
+    box = None
+    for wave in range(2, waves + 1):
+        if observations is None:
+            break
+        keep, section = matched(exploration, world_table(store, exploration.names, exploration.worlds), observations)
+        box = next_box(exploration, keep, box)
+        if box is None:
+            break
+        earlier.append(wave_entry(wave - 1, exploration, section))
+        store.close()
+        exploration = plan(loaded, worlds, replications, run_seed + wave - 1, design, box)
+        store = Store(out_dir / f"wave-{wave}")
+        if not quiet:
+            err.print(f"wave {wave}: {section['ruled_out']} of {section['ruled_out'] + section['remaining']} worlds "
+                      f"ruled out; {worlds} new worlds inside what remains, into {store.path}")
+        executor = make_executor(workers, scheduler, engine_of(engine))
+        _run(exploration, store, executor, quiet)
     try:
-        document = summarise(exploration, store, metric, questions, observations, prim_available, chosen)
+        document = summarise(exploration, store, metric, questions, observations, prim_available, chosen, earlier)
     except InputError as error:
         fail(error)
     store.close()

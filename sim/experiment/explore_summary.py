@@ -20,6 +20,7 @@ from sim.experiment.explore import Exploration, world_table
 from sim.experiment.history import Observations, match
 from sim.experiment.robust import comparison, first_order, world_means
 from sim.experiment.voi import value_of_information
+from sim.experiment.waves import wave_entry
 from sim.metrics import catalogue
 from sim.results.store import Store
 
@@ -62,8 +63,8 @@ def relevant(parameters: dict[str, list[Any]], applies: dict[str, set[str]], que
 
 def summarise(exploration: Exploration, store: Store, metric: str, questions: list[str],
               observations: Observations | None, prim_available: bool,
-              candidates: list[str] | None = None) -> dict[str, Any]:
-    """Return the explore.json document for the rows stored so far."""
+              candidates: list[str] | None = None, waves: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Return the explore.json document for the rows stored so far (`waves`: the earlier waves' records)."""
     names = exploration.names
     chosen = candidates or names
     table = world_table(store, names, exploration.worlds)
@@ -94,7 +95,8 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
         for q in asked]
     keep = None
     if observations is not None:
-        keep, section = match(observations, table, exploration.worlds, days, parameters)
+        keep, section = matched(exploration, table, observations)
+        section["waves"] = [*(waves or []), wave_entry(len(waves or []) + 1, exploration, section)]
         section["comparison"] = comparison(table, metric, parameters, applies, keep, chosen)
         document["history_match"] = section
     document["value_of_information"] = value_of_information(
@@ -106,6 +108,14 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
                                 "metric": {n: [_plain(v) for v in means[n]] for n in names}}
     document["conclusion"] = conclusion(document, keep)
     return document
+
+
+def matched(exploration: Exploration, table: dict[str, Cells],
+            observations: Observations) -> tuple[np.ndarray, dict[str, Any]]:
+    """Return the worlds of an exploration the record does not rule out, and the history_match section."""
+    ranged = {n: {d.path for d in exploration.dimensions if n in d.arrangements} for n in exploration.names}
+    return match(observations, table, exploration.worlds, exploration.arrangements[0].config.scenario.days,
+                 parameter_columns(exploration), exploration.arrangements[0].config.scenario.start_date, ranged)
 
 
 def _tie(cells: Cells, pair_ties: dict[str, dict[str, Any]], left: str, right: str) -> bool:

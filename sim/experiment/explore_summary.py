@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
@@ -17,11 +16,11 @@ from sim.experiment.decision import (
 )
 from sim.experiment.discovery import Question, discover, parse_question
 from sim.experiment.explore import Exploration, world_table
+from sim.experiment.explore_conclusion import conclusion
 from sim.experiment.history import Observations, match
 from sim.experiment.robust import comparison, first_order, world_means
 from sim.experiment.voi import value_of_information
 from sim.experiment.waves import wave_entry
-from sim.metrics import catalogue
 from sim.results.store import Store
 
 FORMAT = "residency-explore/1"
@@ -127,74 +126,3 @@ def _tie(cells: Cells, pair_ties: dict[str, dict[str, Any]], left: str, right: s
 
 def _plain(value: float) -> float | None:
     return None if not np.isfinite(value) else round(float(value), 6)
-
-
-def conclusion(document: dict[str, Any], keep: np.ndarray | None) -> list[str]:
-    """Return the robust conclusion in plain sentences."""
-    source = document["history_match"]["comparison"] if keep is not None else document
-    worlds, metric = source["worlds"], document["metric"]
-    ranking, regrets, pairs = source["ranking"], source["regret"], source["pairwise"]
-    if not ranking or worlds == 0:
-        return ["No world is left to compare."]
-    lines = []
-    scope = (f"the {worlds} plausible worlds the public record does not rule out (of {document['worlds']})"
-             if keep is not None else f"{worlds} plausible worlds")
-    shown = {n: str(d.get("label") or n) for n, d in document.get("display", {}).items()}
-
-    def name(arrangement: str) -> str:
-        return shown.get(arrangement, arrangement)
-
-    found = catalogue.find(metric)
-    what = f"{found.label} ({metric})" if found else metric
-    leader = ranking[0]
-    worst = regrets[leader]["max"]
-    if worst is None:
-        return [f"No world gives every arrangement a value of {metric} (an arrangement without a steward gate has "
-                "no gate wait, for example): compare another --metric."]
-    lines.append(f"Across {scope}, {name(leader)} " + ("is the best arrangement in every one of them" if worst == 0
-                 else f"has the smallest worst-case regret (at most {_count(worst)} more than the best arrangement of "
-                 f"any world)") + f" on {what}; ranked by regret: {'; '.join(map(name, ranking))}.")
-    for better, worse in itertools.pairwise(ranking):
-        entry = pairs[better][worse]["p_less"]
-        if entry["mean"] is not None and entry["ties"] == entry["worlds"]:
-            lines.append(f"{name(better)} and {name(worse)} leave the same in every world.")
-        elif entry["mean"] is not None and entry["mean"] < 0.5:  # say it the way round that holds more often
-            lines.append(f"In {1 - entry['mean']:.0%} of plausible worlds {name(worse)} leaves less than "
-                         f"{name(better)}, though it ranks lower by regret.")
-        elif entry["mean"] is not None:
-            lines.append(f"In {entry['mean']:.0%} of plausible worlds {name(better)} leaves less than {name(worse)}.")
-    flips = [(a, b, e["p_less"]["mean"]) for a, row in pairs.items() for b, e in row.items()
-             if e["p_less"]["mean"] is not None and 0.05 < e["p_less"]["mean"] < 0.5
-             and e["p_less"]["ties"] < e["p_less"]["worlds"]]
-    for box_question in document["discovery"]:
-        if box_question["verdict"] == "indistinguishable":
-            lines.append(f"{box_question['question']}: the pair cannot be told apart from replication noise in most "
-                         "worlds, so no box is sought.")
-        elif box_question["verdict"] == "not significant":
-            lines.append(f"{box_question['phrase'].capitalize()}: {box_question['cases']} of "
-                         f"{box_question['worlds']} worlds, but no box beats boxes fitted to shuffled labels.")
-        elif box_question["boxes"]:
-            box = box_question["boxes"][0]
-            limits = "; ".join(f"{k} in {_limits(v)}" for k, v in box["limits"].items())
-            weak = len(box.get("weak_limits", {}))
-            weaker = f" (with {weak} weaker restriction{'s' if weak > 1 else ''} on other parameters)" if weak else ""
-            lines.append(f"{box_question['phrase'].capitalize()}: {box_question['cases']} of "
-                         f"{box_question['worlds']} worlds; PRIM's box {limits or '(the whole space)'}{weaker} holds "
-                         f"{box['coverage']:.0%} of them at a density of {box['density']:.0%}.")
-    if not flips:
-        lines.append("No ordering of two arrangements flips in more than 5% of the worlds.")
-    if keep is not None:
-        matched = document["history_match"]
-        lines.append(f"The public record rules out {matched['ruled_out']} of {document['worlds']} worlds "
-                     f"(implausibility above {matched['cutoff']:g}).")
-    return lines
-
-
-def _count(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.0f}"
-
-
-def _limits(value: Any) -> str:
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, float) for v in value):
-        return f"[{value[0]:.4g}, {value[1]:.4g}]"
-    return str(value)

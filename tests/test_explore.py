@@ -193,6 +193,9 @@ def test_kill_and_resume_gives_the_same_rows(tmp_path: Path) -> None:
     (("--worlds", "0"), "at least one world"),
     (("--worlds", "6", "--design", "sobol"), "power of two"),
     (("--observations", str(OBSERVATIONS)), "--history-match"),
+    (("--candidates", "ranged,nobody"), "not one of the explored arrangements"),
+    (("--candidates", "ranged"), "at least two candidates"),
+    (("--waves", "0"), "at least one wave"),
 ])
 def test_bad_flags_are_one_paragraph(tmp_path: Path, flags: tuple[str, ...], says: str) -> None:
     result = run_cli("explore", *PLANTED, "--worlds", "2", "-r", "1", *flags, "--out", tmp_path / "out", "-q")

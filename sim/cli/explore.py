@@ -232,6 +232,13 @@ def print_explore(document: dict[str, Any]) -> None:
                       f"p = {box.get('p_value', float('nan')):.2f})")
     if "history_match" in document:
         matched = document["history_match"]
+        for wave in matched.get("waves", []):
+            by = ", ".join(f"{k} {v}" for k, v in wave["by_observation"].items() if v) or "none"
+            out.print(f"history matching wave {wave['wave']}: {wave['ruled_out']} of {wave['worlds']} worlds ruled "
+                      f"out (by observation: {by})")
+        for key, entry in matched["observations"].items():
+            if not entry.get("used", True):
+                out.print(f"  {key}: {entry.get('why', 'not used')}")
         out.print(f"history matching: {matched['ruled_out']} of {document['worlds']} worlds ruled out")
         for key, (low, high) in matched["ranges_after"].items():
             before = matched["ranges_before"].get(key)

@@ -29,7 +29,7 @@ def test_one_parameter_that_decides_the_winner_takes_nearly_all_the_evpi() -> No
     evpi = section["evpi"]
     assert evpi > 100.0  # a wins below 0.5, b above: knowing `decides` saves about 125
     assert next(iter(section["parameters"])) == "decides"
-    assert section["parameters"]["decides"]["evppi"] >= 0.9 * evpi
+    assert section["parameters"]["decides"]["evppi"] >= 0.9 * evpi and section["parameters"]["decides"]["resolved"]
     for key, entry in section["parameters"].items():
         assert 0.0 <= entry["evppi"] <= evpi and entry["se"] >= 0.0
         if key != "decides":

@@ -105,10 +105,18 @@ def _information(document: dict[str, Any], name: Any) -> list[str]:
     voi = document.get("value_of_information", {})
     if voi.get("evpi") is None or not voi.get("parameters"):
         return []
-    key, entry = next(iter(voi["parameters"].items()))
+    resolved = [(k, e) for k, e in voi["parameters"].items() if e.get("resolved", True)]
+    if not resolved:
+        key, entry = next(iter(voi["parameters"].items()))
+        return [f"No single unknown is clearly worth finding out first over these {voi['worlds']} worlds: knowing "
+                f"everything would save {_count(voi['evpi'])} on average (the EVPI), but the largest EVPPI, "
+                f"{_count(entry['evppi'])} ± {_count(entry['se'])}, is within two standard errors of zero for every "
+                "parameter; sample more worlds to tell."]
+    key, entry = resolved[0]
     owner, _, path = key.rpartition(":")
     label = factor_label(path) + (f" ({name(owner)})" if owner else "")
-    group = max(voi["groups"].items(), key=lambda item: item[1]["evppi"], default=None)
+    group = max(((g, e) for g, e in voi["groups"].items() if e.get("resolved", True)),
+                key=lambda item: item[1]["evppi"], default=None)
     grouped = f"; of the named groups, {group[0]} is worth {_count(group[1]['evppi'])}" if group else ""
     found = catalogue.find(document["metric"])
     return [f"Worth finding out first: {label}, whose value would save {_count(entry['evppi'])} ± "

@@ -38,6 +38,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
 #: Posterior draws behind each standard error, and their seed.
 DRAWS = 200
 DRAW_SEED = 2014
+#: An EVPPI is resolved (told apart from zero) when it exceeds this many standard errors.
+RESOLVED_SE = 2.0
 ALPHAS = tuple(10.0 ** k for k in range(-3, 7))
 METHOD = ("regression-based EVPPI (Strong, Oakley and Brennan 2014): penalised cubic regression splines "
           "(scikit-learn SplineTransformer + RidgeCV, penalty by generalised cross-validation), additive "
@@ -101,7 +103,10 @@ def fitted_draws(x: np.ndarray, y: np.ndarray, draws: int, rng: np.random.Genera
 
 
 def evppi(losses: np.ndarray, columns: Sequence[Sequence[Any]], evpi: float, seed: int = DRAW_SEED) -> dict[str, float]:
-    """Return the EVPPI of some parameters (clipped to [0, EVPI]) and its standard error.
+    """Return the EVPPI of some parameters (clipped to [0, EVPI]), its standard error, and whether it is resolved.
+
+    An EVPPI within two standard errors of zero is not resolved: the worlds sampled cannot say
+    whether knowing the parameter is worth anything (too few worlds, or heavy tails).
 
     Args:
         losses: Worlds x candidates, the compared metric in each world (lower is better).
@@ -111,6 +116,9 @@ def evppi(losses: np.ndarray, columns: Sequence[Sequence[Any]], evpi: float, see
     """
     x = design(columns)
     rng = np.random.default_rng(seed)
+    # Regress the differences from the first candidate (Strong et al.'s incremental net benefit), not the
+    # levels: what all candidates share in a world (its scale) cancels, and the first's fit is exactly zero.
+    losses = losses - losses[:, :1]
     fits, draws = [], []
     for c in range(losses.shape[1]):
         fit, drawn = fitted_draws(x, losses[:, c], DRAWS, rng)
@@ -119,7 +127,8 @@ def evppi(losses: np.ndarray, columns: Sequence[Sequence[Any]], evpi: float, see
     best = float(losses.mean(axis=0).min())
     estimate = best - float(np.min(np.vstack(fits), axis=0).mean())
     samples = [best - float(np.min(np.vstack([d[k] for d in draws]), axis=0).mean()) for k in range(DRAWS)]
-    return {"evppi": round(min(max(estimate, 0.0), evpi), 6), "se": round(float(np.std(samples, ddof=1)), 6)}
+    value, se = min(max(estimate, 0.0), evpi), float(np.std(samples, ddof=1))
+    return {"evppi": round(value, 6), "se": round(se, 6), "resolved": bool(value > RESOLVED_SE * se)}
 
 
 def groups_of(keys: Sequence[str]) -> dict[str, list[str]]:

@@ -181,23 +181,25 @@ def value_of_information(section: dict[str, Any], metric: str, caption: str, wor
                          days: int | None = None, most: int = 12) -> Figure:
     """Rank the unknowns by what resolving them would save the candidates' choice (EVPPI), groups apart.
 
-    Bars are EVPPI with their standard error; the dashed line is the EVPI, the most any knowledge saves.
+    Bars are EVPPI with their standard error (pale: within two standard errors of zero, not resolved);
+    the dashed line is the EVPI, the most any knowledge saves.
     """
-    rows = [(f"group: {name}", entry["evppi"], entry["se"], True) for name, entry in section["groups"].items()]
-    rows += [(parameter_label(key, words), entry["evppi"], entry["se"], False)
+    rows = [(f"group: {name}", entry["evppi"], entry["se"], True, entry.get("resolved", True))
+            for name, entry in section["groups"].items()]
+    rows += [(parameter_label(key, words), entry["evppi"], entry["se"], False, entry.get("resolved", True))
              for key, entry in list(section["parameters"].items())[:most]]
     rows.sort(key=lambda row: -row[1])
     figure, axes = new_figure("What to find out first: the expected value of knowing each unknown", caption,
                               height=max(3.0, 0.32 * len(rows) + 1.6))
     ax: Axes = axes[0][0]
-    for i, (label, value, se, group) in enumerate(rows):
+    for i, (label, value, se, group, resolved) in enumerate(rows):
         ax.barh(i, value, xerr=se, height=0.6, color=OKABE_ITO[1] if group else OKABE_ITO[4], ecolor="#555555",
-                capsize=2, gid=f"evppi:{label}")
+                capsize=2, alpha=1.0 if resolved else 0.35, gid=f"evppi:{label}")
     ax.axvline(float(section["evpi"]), color="black", linestyle="--", linewidth=1, gid="evpi")
     ax.set_yticks(range(len(rows)), [row[0] for row in rows], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(f"{metric_label(metric)}{_over(metric, days)} saved on average by knowing it (EVPPI ± standard "
-                  f"error; dashed: EVPI {section['evpi']:,.0f}, knowing everything)")
+                  f"error, pale: not resolved; dashed: EVPI {section['evpi']:,.0f}, knowing everything)")
     ax.ticklabel_format(axis="x", style="plain", useOffset=False)
     ax.set_xlim(left=0.0)
     _style(ax)

@@ -119,9 +119,12 @@ def _information(document: dict[str, Any], name: Any) -> list[str]:
                 key=lambda item: item[1]["evppi"], default=None)
     grouped = f"; of the named groups, {group[0]} is worth {_count(group[1]['evppi'])}" if group else ""
     found = catalogue.find(document["metric"])
+    largest = next(iter(voi["parameters"].values()))
+    unsure = (f"; larger estimates, up to {_count(largest['evppi'])} ± {_count(largest['se'])}, are within two "
+              "standard errors of zero" if largest["evppi"] > entry["evppi"] else "")
     return [f"Worth finding out first: {label}, whose value would save {_count(entry['evppi'])} ± "
             f"{_count(entry['se'])} {found.label if found else document['metric']} "
-            f"on average (EVPPI; knowing everything would save {_count(voi['evpi'])}, the EVPI){grouped}."]
+            f"on average (EVPPI; knowing everything would save {_count(voi['evpi'])}, the EVPI){unsure}{grouped}."]
 
 
 def _count(value: float | None) -> str:

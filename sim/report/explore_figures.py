@@ -198,8 +198,10 @@ def value_of_information(section: dict[str, Any], metric: str, caption: str, wor
     ax.axvline(float(section["evpi"]), color="black", linestyle="--", linewidth=1, gid="evpi")
     ax.set_yticks(range(len(rows)), [row[0] for row in rows], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel(f"{metric_label(metric)}{_over(metric, days)} saved on average by knowing it (EVPPI ± standard "
-                  f"error, pale: not resolved; dashed: EVPI {section['evpi']:,.0f}, knowing everything)")
+    ax.set_xlabel(f"{metric_label(metric)}{_over(metric, days)} saved by knowing it\n"
+                  "(EVPPI ± standard error; pale: within two standard errors of zero)")
+    ax.text(float(section["evpi"]), -0.9, f" EVPI {section['evpi']:,.0f}: knowing everything", fontsize=8,
+            va="bottom", gid="evpi-label")
     ax.ticklabel_format(axis="x", style="plain", useOffset=False)
     ax.set_xlim(left=0.0)
     _style(ax)

@@ -77,7 +77,8 @@ def _tables(document: dict[str, Any], order: list[str]) -> list[tuple[str, list[
                        f"{number(voi['evpi'], kind)}; {voi['method']})", ["unknown", "EVPPI", "standard error"],
                        [[f"group: {g}", number(e["evppi"], kind), number(e["se"], kind)]
                         for g, e in voi["groups"].items()]
-                       + [[k, number(e["evppi"], kind), number(e["se"], kind)]
+                       + [[plots.parameter_label(k, _vocabulary(document, order)), number(e["evppi"], kind),
+                           number(e["se"], kind) + ("" if e.get("resolved", True) else " (not resolved)")]
                           for k, e in list(voi["parameters"].items())[:15]]))
     tables.append(("P(row leaves less than column) [95% CI]", ["", *order],
                    [[a, *["–" if a == b else _share(document["pairwise"][a][b]["p_less"]) for b in order]]
@@ -132,9 +133,7 @@ def _history_table(matched: dict[str, Any]) -> tuple[str, list[str], list[list[s
 def _figures(document: dict[str, Any], order: list[str], folder: Path, fmt: str, caption: str) -> list[FigureFile]:
     metric = document["metric"]
     values = document["world_values"]
-    shown = document.get("display", {})  # absent from explorations written before it was added
-    words = Vocabulary({n: str(shown.get(n, {}).get("label") or n) for n in order},
-                       {n: str(shown[n]["colour"]) for n in order if shown.get(n, {}).get("colour")})
+    words = _vocabulary(document, order)
     days = document.get("days")
     figures = [
         save(plots.distributions(values["metric"], order, metric, caption, words, days), folder,
@@ -172,6 +171,13 @@ def _figures(document: dict[str, Any], order: list[str], folder: Path, fmt: str,
                             folder, "explore_ranges", fmt, "Each parameter's sampled range and the part the public "
                             "record does not rule out (only the ranges it narrows)."))
     return figures
+
+
+def _vocabulary(document: dict[str, Any], order: list[str]) -> Vocabulary:
+    """Return the arrangements' display names and colours from explore.json's display section."""
+    shown = document.get("display", {})  # absent from explorations written before it was added
+    return Vocabulary({n: str(shown.get(n, {}).get("label") or n) for n in order},
+                      {n: str(shown[n]["colour"]) for n in order if shown.get(n, {}).get("colour")})
 
 
 def _band(entry: dict[str, Any], kind: str) -> str:

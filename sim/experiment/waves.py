@@ -17,12 +17,15 @@ from sim.experiment.explore import Exploration
 
 
 def wave_entry(index: int, exploration: Exploration, section: dict[str, Any]) -> dict[str, Any]:
-    """Return one wave's record: its worlds, how many the record rules out and by which observations, its ranges."""
+    """Return one wave's record: its worlds, how many the record rules out and by which observations, and the
+    parameter ranges it narrows (before and after)."""
     return {"wave": index, "worlds": exploration.worlds, "ruled_out": section["ruled_out"],
             "remaining": section["remaining"],
             "by_observation": {key: entry["ruled_out"] for key, entry in section["observations"].items()
                                if entry.get("used", True)},
-            "ranges_before": section["ranges_before"], "ranges_after": section["ranges_after"]}
+            "narrowed": {key: {"before": section["ranges_before"][key], "after": after}
+                         for key, after in section["ranges_after"].items()
+                         if section["ranges_before"].get(key) != after}}
 
 
 def next_box(exploration: Exploration, keep: np.ndarray,

@@ -13,7 +13,7 @@ from sim.config.loader import load_config
 from sim.experiment.executors import LocalExecutor
 from sim.experiment.replications import run_replication, run_scenarios
 from sim.metrics import catalogue
-from sim.report.units import kind_of
+from sim.metrics.units import kind_of
 
 CONFIGS = [*sorted((ROOT / "configs" / "arrangements").glob("*.toml")), MMC]
 

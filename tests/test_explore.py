@@ -55,7 +55,8 @@ def test_the_page_opens_with_the_robust_conclusion(planted_folder: Path, planted
     assert page.index(html.escape(first)) < page.index("<h2>")
     figures = {p.stem for p in (planted_folder / "report" / "figures").iterdir()}
     assert figures == {"explore_distributions", "explore_win_matrix", "explore_regret", "explore_prim_tradeoff_1",
-                       "explore_prim_box_1", "explore_ranges"}
+                       "explore_prim_box_1", "explore_ranges", "value_of_information",
+                       "explore_minimum_implausibility"}
     assert "P(row leaves less than column)" in page and "History matching" in page
 
 
@@ -73,6 +74,22 @@ def test_contract_paths_are_present(planted: dict[str, Any]) -> None:
                                           "organisations.subsidiary.independence"}
     assert planted["parameters"][SHARE]["arrangements"] == ["ranged"]
     assert planted["parameters"]["actors.abroad.requests_per_hour"]["shared"] is True
+
+
+@pytest.mark.slow
+def test_the_decision_keys_are_present(planted: dict[str, Any]) -> None:
+    assert planted["candidates"] == ["pinned", "ranged"] and planted["references"] == []
+    [found] = planted["discovery"]
+    assert found["verdict"] == "found" and 0.0 < found["boxes"][0]["p_value"] <= 0.05
+    voi = planted["value_of_information"]
+    # Among the worlds the record allows (share abroad 0.425 or more) pinned always leaves less:
+    # nothing is worth finding out, so the EVPI and every EVPPI are zero.
+    assert voi["worlds"] == planted["history_match"]["remaining"] and voi["evpi"] == 0.0
+    assert set(voi["parameters"]) <= set(planted["parameters"])
+    assert all(e["evppi"] == 0.0 for e in voi["parameters"].values())
+    matched = planted["history_match"]
+    assert [w["wave"] for w in matched["waves"]] == [1] and matched["observations"]["planted-share"]["ruled_out"] > 0
+    assert not planted["ties"]["pinned|ranged"]["indistinguishable"]
 
 
 @pytest.mark.slow
@@ -177,6 +194,9 @@ def test_kill_and_resume_gives_the_same_rows(tmp_path: Path) -> None:
     (("--worlds", "0"), "at least one world"),
     (("--worlds", "6", "--design", "sobol"), "power of two"),
     (("--observations", str(OBSERVATIONS)), "--history-match"),
+    (("--candidates", "ranged,nobody"), "not one of the explored arrangements"),
+    (("--candidates", "ranged"), "at least two candidates"),
+    (("--waves", "0"), "at least one wave"),
 ])
 def test_bad_flags_are_one_paragraph(tmp_path: Path, flags: tuple[str, ...], says: str) -> None:
     result = run_cli("explore", *PLANTED, "--worlds", "2", "-r", "1", *flags, "--out", tmp_path / "out", "-q")

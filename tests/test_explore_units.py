@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 
 import numpy as np
@@ -11,7 +12,7 @@ from conftest import ROOT
 from sim.config.loader import load_config
 from sim.errors import InputError
 from sim.experiment.discovery import discover, load_prim, parse_question
-from sim.experiment.history import Observation, Window, implausibility, load_observations
+from sim.experiment.history import Observation, Window, implausibility, load_observations, window_values
 from sim.experiment.robust import first_order, p_less, regret, wilson
 from sim.experiment.sweep import metric_names
 
@@ -53,12 +54,25 @@ def observation(**changes: object) -> Observation:
     return Observation.model_validate(fields | changes)
 
 
-def test_implausibility_scales_counts_to_the_window_and_respects_bounds() -> None:
-    assert implausibility(observation(), [20.0, 20.0], 60) == pytest.approx(0.0)  # 20 in 60 days is 10 in 30
-    assert implausibility(observation(), [80.0, 80.0], 60) == pytest.approx(30.0)
-    assert implausibility(observation(direction="at_least"), [80.0, 80.0], 60) == 0.0
-    assert implausibility(observation(scale="as_is", discrepancy_sd=1.0), [12.0], 60) == pytest.approx(2 / 2 ** 0.5)
-    assert implausibility(observation(), [None], 60) is None
+def test_implausibility_uses_one_realisations_variance_and_fails_the_undefined() -> None:
+    assert implausibility(observation(), [10.0, 10.0]) == pytest.approx(0.0)
+    # 40 where 10 were seen: the model variance of one 40-count is at least 40 (Poisson), not 0.
+    assert implausibility(observation(), [40.0, 40.0]) == pytest.approx(30.0 / (1.0 + 40.0) ** 0.5)
+    assert implausibility(observation(), [30.0, 50.0]) == pytest.approx(30.0 / (1.0 + 200.0) ** 0.5)
+    assert implausibility(observation(direction="at_least"), [80.0, 80.0]) == 0.0
+    assert implausibility(observation(scale="as_is", discrepancy_sd=1.0), [12.0]) == pytest.approx(2 / 2 ** 0.5)
+    assert implausibility(observation(), [None]) == float("inf")
+    assert implausibility(observation(undefined="flag"), [None]) is None
+
+
+def test_a_count_is_read_by_date_where_the_run_covers_the_window() -> None:
+    item = observation(window=Window(start="2022-12-01", end="2023-01-30"))  # 31 days of 2022, 30 of 2023
+    cells = {"m": {"a": [[365.0]]}, "by_year.2022.m": {"a": [[31.0 * 4]]}, "by_year.2023.m": {"a": [[334.0]]}}
+    # The run covers 2022-12-01..2023-11-30: December 2022 holds 124, 2023's 334 fall over 334 days.
+    values, how = window_values(item, cells, 0, dt.date(2022, 12, 1), 365)
+    assert how == "by date" and values[0] == pytest.approx(124.0 + 30.0)
+    values, how = window_values(item, cells, 0, dt.date(2024, 1, 1), 365)
+    assert how.startswith("steady rate") and values[0] == pytest.approx(61.0)
 
 
 def test_shipped_observations_cite_facts_and_name_outputs() -> None:
@@ -84,7 +98,8 @@ def test_discovery_bounds_a_categorical_parameter_beside_a_numeric_one() -> None
     holds = np.array([c == "parent" for c in custody]) & (share < 0.5)
     means = {"a": np.where(holds, 2.0, 1.0), "b": np.full(worlds, 1.5)}
     found = discover(parse_question("a > b", ["a", "b"]), "residual_access.events", means,
-                     {"sites.x.key_custody": custody, "controls.share": list(share), "controls.noise": list(noise)})
+                     {"sites.x.key_custody": custody, "controls.share": list(share), "controls.noise": list(noise)},
+                     permutations=19)
     box = found["boxes"][0]
     assert box["limits"]["sites.x.key_custody"] == ["parent"]
     low, high = box["limits"]["controls.share"]

@@ -27,6 +27,7 @@ from sim import __version__
 from sim.config.loader import load_config
 from sim.config.schema import CHANNEL_TITLES, CHANNELS, Config, Route, route_gate
 from sim.experiment.sweep import summary_records
+from sim.metrics.units import factor_label, metric_label
 from sim.report import arrangement, attribution_page, compare_page, document, sweep_page
 from sim.report import figures as plots
 from sim.report.experiment_figures import indistinguishable, sensitivity_bars, sensitivity_warnings, sweep_heatmap
@@ -41,7 +42,6 @@ from sim.report.style import (
     arrangement_colours,
     needs_log,
 )
-from sim.report.units import factor_label, metric_label
 from sim.results.store import Store
 
 ORACLE = ARRANGEMENTS / "oracle.toml"
@@ -851,7 +851,7 @@ def test_sensitivity_warns_where_indices_are_not_resolved() -> None:
 
 def test_spans_say_how_long_a_run_lasted() -> None:
     """Counts are totals over the run: labels say a year only for a 365-day run."""
-    from sim.report.units import per_span, span
+    from sim.metrics.units import per_span, span
 
     assert (span(365), per_span(365)) == ("a year", "per year")
     assert (span(1461), per_span(1461)) == ("4 years", "in 4 years")

@@ -35,8 +35,8 @@ from sim.config.schema import MAX_SEED, Scenario
 from sim.errors import InputError
 from sim.metrics import catalogue
 from sim.metrics.stats import Estimate
+from sim.metrics.units import number
 from sim.model.fast import Engine
-from sim.report.units import number
 from sim.results.runs import to_json
 from sim.results.scenario import ScenarioResult
 from sim.version import __version__

@@ -60,7 +60,7 @@ from sim.experiment.sweep import (
 from sim.experiment.sweep_file import LoadedSweep, load_sweep
 from sim.experiment.usecases import check_target_ci
 from sim.metrics.stats import Estimate
-from sim.report.units import kind_of
+from sim.metrics.units import kind_of
 from sim.results.atomic import FolderLock, prepare_folder, write_atomic
 from sim.results.runs import MANIFEST_FORMAT, portable_path, sensitivity_records, to_json
 from sim.results.store import DB_NAME, Store

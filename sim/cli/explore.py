@@ -36,14 +36,16 @@ from sim.cli.experiments import SchedulerOption
 from sim.config.loader import LoadedConfig, did_you_mean, load_config
 from sim.config.resources import project_path, resolve_named
 from sim.errors import InputError
+from sim.experiment.decision import check_candidates
 from sim.experiment.discovery import load_prim, parse_question
 from sim.experiment.executors import Executor, make_executor
-from sim.experiment.explore import Exploration, plan, run_exploration
-from sim.experiment.explore_summary import summarise
+from sim.experiment.explore import Exploration, plan, run_exploration, world_table
+from sim.experiment.explore_summary import matched, summarise
 from sim.experiment.history import Observations, check_against, load_observations
 from sim.experiment.replications import engine_used
 from sim.experiment.sweep import metric_names
-from sim.report.units import kind_of
+from sim.experiment.waves import next_box, wave_entry
+from sim.metrics.units import kind_of
 from sim.results.runs import to_json, write_manifest
 from sim.results.store import Store
 
@@ -63,9 +65,16 @@ def explore(
     = "residual_access.events",
     discover: Annotated[list[str] | None, typer.Option(
         "--discover", help='Find where a question holds with PRIM: "A < B" or "A > NUMBER"; repeatable.')] = None,
+    candidates: Annotated[list[str] | None, typer.Option(
+        "--candidates", help="The arrangements the decision is among, by name (repeat, or comma-separated); "
+        "regret, the ranking, the automatic question and the value of information are over them, the others "
+        "are shown as references (default: all).")] = None,
     history_match: Annotated[bool, typer.Option(
         "--history-match", help="Rule out the worlds the public record contradicts (see --observations).")]
     = False,
+    waves: Annotated[int, typer.Option(
+        "--waves", help="Budget of history-matching waves: each later wave samples new worlds inside what the "
+        "record has not ruled out (stops early when nothing more is ruled out).")] = 1,
     observations_file: Annotated[Path | None, typer.Option(
         "--observations", help="Observations for --history-match (default: configs/explore/observations.toml).")]
     = None,
@@ -88,6 +97,10 @@ def explore(
         questions = list(discover or [])
         for question in questions:
             parse_question(question, [item.name for item in loaded])
+        chosen = check_candidates(candidates, [item.name for item in loaded])
+        if waves < 1:
+            raise InputError("--waves", str(waves), "there must be at least one wave.",
+                             "use --waves 1 (match once) or more (sample again inside what the record allows).")
         prim_available = _prim_available(bool(questions))
         observations = _observations(history_match, observations_file, [i.name for i in loaded], known)
         run_seed = seed if seed is not None else loaded[0].config.scenario.seed
@@ -104,8 +117,26 @@ def explore(
                   f"over {len(exploration.dimensions)} ranged parameters (seed {run_seed}, {design} design, "
                   f"common random numbers) into {store.path}")
     _run(exploration, store, executor, quiet)
+    earlier: list[dict[str, Any]] = []
+    box = None
+    for wave in range(2, waves + 1):
+        if observations is None:
+            break
+        keep, section = matched(exploration, world_table(store, exploration.names, exploration.worlds), observations)
+        box = next_box(exploration, keep, box)
+        if box is None:
+            break
+        earlier.append(wave_entry(wave - 1, exploration, section))
+        store.close()
+        exploration = plan(loaded, worlds, replications, run_seed + wave - 1, design, box)
+        store = Store(out_dir / f"wave-{wave}")
+        if not quiet:
+            err.print(f"wave {wave}: {section['ruled_out']} of {section['ruled_out'] + section['remaining']} worlds "
+                      f"ruled out; {worlds} new worlds inside what remains, into {store.path}")
+        executor = make_executor(workers, scheduler, engine_of(engine))
+        _run(exploration, store, executor, quiet)
     try:
-        document = summarise(exploration, store, metric, questions, observations, prim_available)
+        document = summarise(exploration, store, metric, questions, observations, prim_available, chosen, earlier)
     except InputError as error:
         fail(error)
     store.close()
@@ -181,12 +212,13 @@ def print_explore(document: dict[str, Any]) -> None:
                   "replication noise is the median 95% half-width within a world)", title_justify="left")
     for column in ("arrangement", "median [5-95%]", "noise ±", "max regret", "p90 regret"):
         table.add_column(column, justify="left" if column == "arrangement" else "right")
-    for name in document["ranking"]:
+    for name in [*document["ranking"], *document.get("references", [])]:
         entry, regret = document["arrangements"][name][metric], document["regret"][name]
-        table.add_row(name, f"{human(entry['p50'], kind)} [{human(entry['p05'], kind)}, {human(entry['p95'], kind)}]",
+        shown = name + ("" if name in document["ranking"] else " (reference)")
+        table.add_row(shown, f"{human(entry['p50'], kind)} [{human(entry['p05'], kind)}, {human(entry['p95'], kind)}]",
                       human(entry["replication_noise"], kind), human(regret["max"], kind), human(regret["p90"], kind))
     out.print(table)
-    names = document["ranking"]
+    names = [*document["ranking"], *document.get("references", [])]
     matrix = Table(title="P(row leaves less than column) across worlds", title_justify="left")
     matrix.add_column("")
     for name in names:
@@ -195,17 +227,31 @@ def print_explore(document: dict[str, Any]) -> None:
         matrix.add_row(a, *["–" if a == b else _share(document["pairwise"][a][b]["p_less"]["mean"]) for b in names])
     out.print(matrix)
     for found in document["discovery"]:
-        out.print(f"discovery {found['phrase']}: {found['cases']} of {found['worlds']} worlds")
+        out.print(f"discovery {found['phrase']}: {found['cases']} of {found['worlds']} worlds; {found['verdict']}")
         for box in found["boxes"]:
             limits = "; ".join(f"{k} {_limits(v)}" for k, v in box["limits"].items()) or "(no restriction)"
-            out.print(f"  box: {limits} (coverage {box['coverage']:.0%}, density {box['density']:.0%})")
+            out.print(f"  box: {limits} (coverage {box['coverage']:.0%}, density {box['density']:.0%}, "
+                      f"p = {box.get('p_value', float('nan')):.2f})")
     if "history_match" in document:
         matched = document["history_match"]
+        for wave in matched.get("waves", []):
+            by = ", ".join(f"{k} {v}" for k, v in wave["by_observation"].items() if v) or "none"
+            out.print(f"history matching wave {wave['wave']}: {wave['ruled_out']} of {wave['worlds']} worlds ruled "
+                      f"out (by observation: {by})")
+        for key, entry in matched["observations"].items():
+            if not entry.get("used", True):
+                out.print(f"  {key}: {entry.get('why', 'not used')}")
         out.print(f"history matching: {matched['ruled_out']} of {document['worlds']} worlds ruled out")
         for key, (low, high) in matched["ranges_after"].items():
             before = matched["ranges_before"].get(key)
             if before and (before[0] != low or before[1] != high):
                 out.print(f"  {key}: [{before[0]:.4g}, {before[1]:.4g}] -> [{low:.4g}, {high:.4g}]")
+    voi = document.get("value_of_information", {})
+    if voi.get("evpi") is not None:
+        best = "; ".join(f"{k} {human(v['evppi'], kind)} ± {human(v['se'], kind)}"
+                         for k, v in list(voi["parameters"].items())[:3])
+        out.print(f"value of information among {', '.join(voi['candidates'])}: EVPI {human(voi['evpi'], kind)}; "
+                  f"largest EVPPI: {best}")
     for line in document["conclusion"]:
         out.print(line)
 

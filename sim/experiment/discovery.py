@@ -19,6 +19,9 @@ QUESTION = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*(<=|>=|<|>)\s*([A-Za-z_][\w-]*|[
 DENSITY_WANTED = 0.8
 MAX_BOXES = 2
 QP_SIGNIFICANT = 0.05
+#: Shuffles of the labels behind each box's p-value, and the level a box must beat to be a finding.
+PERMUTATIONS = 99
+BOX_ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -71,32 +74,66 @@ def load_prim() -> Any:
     return prim
 
 
-def discover(question: Question, metric: str, means: dict[str, np.ndarray],
-             parameters: dict[str, list[Any]]) -> dict[str, Any]:
-    """Find up to two PRIM boxes where the question holds, with their coverage and density."""
-    prim = load_prim()
-    import pandas as pd
+def discover(question: Question, metric: str, means: dict[str, np.ndarray], parameters: dict[str, list[Any]],
+             tie: bool = False, permutations: int = PERMUTATIONS, seed: int = 0) -> dict[str, Any]:
+    """Find up to two PRIM boxes where the question holds, each tested against a label-permutation null.
 
+    Each box's p-value is the share of `permutations` shuffles of the yes/no labels (over the
+    same parameters) whose first PRIM box scores at least as high on coverage x density,
+    counting the observed labels as one of them. The verdict is "indistinguishable" when the
+    question compares two arrangements that replication noise cannot tell apart (`tie`: no box
+    is fitted), "found" when the first box beats the null at the 5% level, else "not significant".
+    """
     holds = question.holds(means)
     found: dict[str, Any] = {"question": question.text, "phrase": question.phrase(metric),
                              "cases": int(holds.sum()), "worlds": int(holds.size), "boxes": [],
-                             "holds": [bool(h) for h in holds]}
+                             "holds": [bool(h) for h in holds], "verdict": "not significant",
+                             "parameters_searched": sorted(parameters), "permutations": permutations}
+    if tie:
+        found["verdict"] = "indistinguishable"
+        return found
     if not parameters or holds.all() or not holds.any():
         return found
+    import pandas as pd
+
     frame = pd.DataFrame({key: (pd.Series(column, dtype=object) if isinstance(column[0], str)
                                 else pd.Series(column, dtype=float)) for key, column in parameters.items()})
+    found["boxes"] = _boxes(frame, holds, MAX_BOXES)
+    if not found["boxes"]:
+        return found
+    rng = np.random.default_rng(seed)
+    null = []
+    for _ in range(permutations):
+        shuffled = _boxes(frame, rng.permutation(holds), 1)
+        null.append(_score(shuffled[0]) if shuffled else 0.0)
+    scores = np.asarray(null)
+    for box in found["boxes"]:
+        box["p_value"] = round(float((1 + np.sum(scores >= _score(box) - 1e-12)) / (1 + permutations)), 6)
+    found["verdict"] = "found" if found["boxes"][0]["p_value"] <= BOX_ALPHA else "not significant"
+    return found
+
+
+def _score(box: dict[str, Any]) -> float:
+    """Return what a box is chosen by and tested on: coverage x density."""
+    return float(box["coverage"]) * float(box["density"])
+
+
+def _boxes(frame: Any, holds: np.ndarray, most: int) -> list[dict[str, Any]]:
+    """Return up to `most` PRIM boxes of the worlds where `holds`, each described by `_chosen`."""
+    prim = load_prim()
     algorithm = prim.Prim(frame, holds, threshold=DENSITY_WANTED, threshold_type=">")
-    for _ in range(MAX_BOXES):
+    boxes: list[dict[str, Any]] = []
+    for _ in range(most):
         box = algorithm.find_box()
         if box is None:
             break
         entry = _chosen(box, frame)
         if entry["coverage"] <= 0.0:
             break
-        found["boxes"].append(entry)
+        boxes.append(entry)
         if entry["density"] < DENSITY_WANTED:
             break
-    return found
+    return boxes
 
 
 def _chosen(box: Any, frame: Any) -> dict[str, Any]:

@@ -154,8 +154,12 @@ def sample_units(count: int, worlds: int, design: str, seed: int) -> np.ndarray:
 
 
 def plan(arrangements: Sequence[LoadedConfig], worlds: int, replications: int, seed: int,
-         design: str = "latin") -> Exploration:
-    """Sample the worlds and resolve every (world, arrangement) config before anything runs."""
+         design: str = "latin", box: tuple[np.ndarray, np.ndarray] | None = None) -> Exploration:
+    """Sample the worlds and resolve every (world, arrangement) config before anything runs.
+
+    `box` (low and high unit coordinates per dimension) confines the design to part of the
+    space: a later wave of history matching samples only what the record has not ruled out.
+    """
     if worlds < 1:
         raise InputError("--worlds", str(worlds), "there must be at least one world.", "use --worlds 1 or more.")
     names = [item.name for item in arrangements]
@@ -165,6 +169,8 @@ def plan(arrangements: Sequence[LoadedConfig], worlds: int, replications: int, s
                          f"two configs share the name {twice!r}.", "give each arrangement its own scenario.name.")
     dimensions = dimensions_of(arrangements)
     units = sample_units(len(dimensions), worlds, design, seed)
+    if box is not None:
+        units = box[0] + (box[1] - box[0]) * units
     exploration = Exploration(list(arrangements), dimensions, units, [], seed, replications, design)
     for world in range(worlds):
         values = exploration.world_values(world)

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
 
+from sim.experiment.decision import (
+    DISTINGUISHABLE_SHARE,
+    PAIRED_ALPHA,
+    Cells,
+    flip_question,
+    indistinguishable,
+    ties,
+)
 from sim.experiment.discovery import Question, discover, parse_question
 from sim.experiment.explore import Exploration, world_table
+from sim.experiment.explore_conclusion import conclusion
 from sim.experiment.history import Observations, match
-from sim.experiment.robust import comparison, world_means
-from sim.metrics import catalogue
+from sim.experiment.robust import comparison, first_order, world_means
+from sim.experiment.voi import value_of_information
+from sim.experiment.waves import wave_entry
 from sim.results.store import Store
 
 FORMAT = "residency-explore/1"
+#: Shuffles (and their seed) behind the screen that leaves out parameters that cannot move the compared metric.
+SCREEN_SHUFFLES = 200
+SCREEN_SEED = 20140
 
 
 def parameter_columns(exploration: Exploration) -> dict[str, list[Any]]:
@@ -23,54 +35,71 @@ def parameter_columns(exploration: Exploration) -> dict[str, list[Any]]:
     return {d.key: [row[d.key] for row in rows] for d in exploration.dimensions}
 
 
-def relevant(parameters: dict[str, list[Any]], applies: dict[str, set[str]],
-             question: Question) -> dict[str, list[Any]]:
-    """Return the parameters that can move the arrangements a question is about."""
+def relevant(parameters: dict[str, list[Any]], applies: dict[str, set[str]], question: Question,
+             means: dict[str, np.ndarray]) -> dict[str, list[Any]]:
+    """Return the parameters that can move what a question compares.
+
+    A parameter must apply to an arrangement the question names, and its first-order index on
+    the compared quantity (the pair's difference, or the one arrangement's value) must exceed
+    the 95th percentile of the index on shuffled values: a parameter whose index is what
+    shuffling gives cannot be seen to move the compared metric, and is left out of the search.
+    """
     names = {question.left} | ({question.right} if isinstance(question.right, str) else set())
-    return {key: column for key, column in parameters.items() if applies[key] & names}
-
-
-def flip_question(pairs: dict[str, dict[str, Any]]) -> Question | None:
-    """Return the most uncertain ordering as a question: `a < b` where a wins in the fewest worlds but some."""
-    best: tuple[float, str, str] | None = None
-    for a, row in pairs.items():
-        for b, entry in row.items():
-            share = entry["p_less"]["mean"]
-            if share is None or not 0.0 < share < 0.5 or entry["p_less"]["ties"] == entry["p_less"]["worlds"]:
-                continue
-            if best is None or abs(share - 0.5) < abs(best[0] - 0.5):
-                best = (share, a, b)
-    if best is None:
-        return None
-    return Question(f"{best[1]} < {best[2]}", best[1], "<", best[2])
+    compared = means[question.left] - (means[question.right] if isinstance(question.right, str) else 0.0)
+    rng = np.random.default_rng(SCREEN_SEED)
+    kept = {}
+    for key, column in parameters.items():
+        if not applies[key] & names:
+            continue
+        index = first_order(column, compared)
+        if index is None:
+            continue
+        chance = [first_order(column, rng.permutation(compared)) or 0.0 for _ in range(SCREEN_SHUFFLES)]
+        if index > float(np.percentile(chance, 95)):
+            kept[key] = column
+    return kept
 
 
 def summarise(exploration: Exploration, store: Store, metric: str, questions: list[str],
-              observations: Observations | None, prim_available: bool) -> dict[str, Any]:
-    """Return the explore.json document for the rows stored so far."""
+              observations: Observations | None, prim_available: bool,
+              candidates: list[str] | None = None, waves: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Return the explore.json document for the rows stored so far (`waves`: the earlier waves' records)."""
     names = exploration.names
+    chosen = candidates or names
     table = world_table(store, names, exploration.worlds)
     parameters = parameter_columns(exploration)
     applies = {d.key: set(d.arrangements) for d in exploration.dimensions}
-    result = comparison(table, metric, parameters, applies)
+    result = comparison(table, metric, parameters, applies, None, chosen)
     days = exploration.arrangements[0].config.scenario.days
     document: dict[str, Any] = {
         "format": FORMAT, "kind": "explore", "worlds": exploration.worlds, "metric": metric,
         "replications": exploration.replications, "days": days, "seed": exploration.seed,
         "design": exploration.design, "parameters": {d.key: d.describe() for d in exploration.dimensions},
-        **{k: result[k] for k in ("arrangements", "pairwise", "regret", "ranking")},
+        **{k: result[k] for k in ("arrangements", "pairwise", "regret", "ranking", "references", "best_share")},
+        "candidates": list(chosen),
     }
     means = world_means(table[metric])
+    pair_ties = ties(table[metric], chosen)
+    document["ties"] = {key: {k: v for k, v in entry.items() if k != "apart"} for key, entry in pair_ties.items()}
+    document["paired_test"] = (f"per world, a paired t-test on the replication-by-replication differences (common "
+                               f"random numbers) at the {PAIRED_ALPHA:.0%} level; a pair told apart in fewer than "
+                               f"{DISTINGUISHABLE_SHARE:.0%} of the worlds is indistinguishable")
     asked = [parse_question(q, names) for q in questions]
     if not asked and prim_available:
-        flip = flip_question(result["pairwise"])
+        flip = flip_question(pair_ties, means)
         asked = [flip] if flip else []
-    document["discovery"] = [discover(q, metric, means, relevant(parameters, applies, q)) for q in asked]
+    document["discovery"] = [
+        discover(q, metric, means, relevant(parameters, applies, q, means), seed=exploration.seed,
+                 tie=isinstance(q.right, str) and _tie(table[metric], pair_ties, q.left, q.right))
+        for q in asked]
     keep = None
     if observations is not None:
-        keep, section = match(observations, table, exploration.worlds, days, parameters)
-        section["comparison"] = comparison(table, metric, parameters, applies, keep)
+        keep, section = matched(exploration, table, observations)
+        section["waves"] = [*(waves or []), wave_entry(len(waves or []) + 1, exploration, section)]
+        section["comparison"] = comparison(table, metric, parameters, applies, keep, chosen)
         document["history_match"] = section
+    document["value_of_information"] = value_of_information(
+        {n: means[n] for n in chosen}, parameters, keep, metric, applies)
     document["display"] = {item.name: {"label": item.config.scenario.display or item.name,
                                        "colour": item.config.scenario.colour}
                            for item in exploration.arrangements}
@@ -80,70 +109,20 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
     return document
 
 
+def matched(exploration: Exploration, table: dict[str, Cells],
+            observations: Observations) -> tuple[np.ndarray, dict[str, Any]]:
+    """Return the worlds of an exploration the record does not rule out, and the history_match section."""
+    ranged = {n: {d.path for d in exploration.dimensions if n in d.arrangements} for n in exploration.names}
+    return match(observations, table, exploration.worlds, exploration.arrangements[0].config.scenario.days,
+                 parameter_columns(exploration), exploration.arrangements[0].config.scenario.start_date, ranged)
+
+
+def _tie(cells: Cells, pair_ties: dict[str, dict[str, Any]], left: str, right: str) -> bool:
+    """Return whether a pair is indistinguishable, testing it here when it is not a pair of candidates."""
+    if f"{left}|{right}" in pair_ties or f"{right}|{left}" in pair_ties:
+        return indistinguishable(pair_ties, left, right)
+    return bool(ties(cells, [left, right])[f"{left}|{right}"]["indistinguishable"])
+
+
 def _plain(value: float) -> float | None:
     return None if not np.isfinite(value) else round(float(value), 6)
-
-
-def conclusion(document: dict[str, Any], keep: np.ndarray | None) -> list[str]:
-    """Return the robust conclusion in plain sentences."""
-    source = document["history_match"]["comparison"] if keep is not None else document
-    worlds, metric = source["worlds"], document["metric"]
-    ranking, regrets, pairs = source["ranking"], source["regret"], source["pairwise"]
-    if not ranking or worlds == 0:
-        return ["No world is left to compare."]
-    lines = []
-    scope = (f"the {worlds} plausible worlds the public record does not rule out (of {document['worlds']})"
-             if keep is not None else f"{worlds} plausible worlds")
-    shown = {n: str(d.get("label") or n) for n, d in document.get("display", {}).items()}
-
-    def name(arrangement: str) -> str:
-        return shown.get(arrangement, arrangement)
-
-    found = catalogue.find(metric)
-    what = f"{found.label} ({metric})" if found else metric
-    leader = ranking[0]
-    worst = regrets[leader]["max"]
-    if worst is None:
-        return [f"No world gives every arrangement a value of {metric} (an arrangement without a steward gate has "
-                "no gate wait, for example): compare another --metric."]
-    lines.append(f"Across {scope}, {name(leader)} " + ("is the best arrangement in every one of them" if worst == 0
-                 else f"has the smallest worst-case regret (at most {_count(worst)} more than the best arrangement of "
-                 f"any world)") + f" on {what}; ranked by regret: {'; '.join(map(name, ranking))}.")
-    for better, worse in itertools.pairwise(ranking):
-        entry = pairs[better][worse]["p_less"]
-        if entry["mean"] is not None and entry["ties"] == entry["worlds"]:
-            lines.append(f"{name(better)} and {name(worse)} leave the same in every world.")
-        elif entry["mean"] is not None and entry["mean"] < 0.5:  # say it the way round that holds more often
-            lines.append(f"In {1 - entry['mean']:.0%} of plausible worlds {name(worse)} leaves less than "
-                         f"{name(better)}, though it ranks lower by regret.")
-        elif entry["mean"] is not None:
-            lines.append(f"In {entry['mean']:.0%} of plausible worlds {name(better)} leaves less than {name(worse)}.")
-    flips = [(a, b, e["p_less"]["mean"]) for a, row in pairs.items() for b, e in row.items()
-             if e["p_less"]["mean"] is not None and 0.05 < e["p_less"]["mean"] < 0.5
-             and e["p_less"]["ties"] < e["p_less"]["worlds"]]
-    for box_question in document["discovery"]:
-        if box_question["boxes"]:
-            box = box_question["boxes"][0]
-            limits = "; ".join(f"{k} in {_limits(v)}" for k, v in box["limits"].items())
-            weak = len(box.get("weak_limits", {}))
-            weaker = f" (with {weak} weaker restriction{'s' if weak > 1 else ''} on other parameters)" if weak else ""
-            lines.append(f"{box_question['phrase'].capitalize()}: {box_question['cases']} of "
-                         f"{box_question['worlds']} worlds; PRIM's box {limits or '(the whole space)'}{weaker} holds "
-                         f"{box['coverage']:.0%} of them at a density of {box['density']:.0%}.")
-    if not flips:
-        lines.append("No ordering of two arrangements flips in more than 5% of the worlds.")
-    if keep is not None:
-        matched = document["history_match"]
-        lines.append(f"The public record rules out {matched['ruled_out']} of {document['worlds']} worlds "
-                     f"(implausibility above {matched['cutoff']:g}).")
-    return lines
-
-
-def _count(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.0f}"
-
-
-def _limits(value: Any) -> str:
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, float) for v in value):
-        return f"[{value[0]:.4g}, {value[1]:.4g}]"
-    return str(value)

@@ -3,7 +3,19 @@
 Each observation cites a fact, names the arrangement the record saw, the window it covers,
 the model output it corresponds to, the observed value and its uncertainty. A world's
 implausibility for an observation is the standard |z - E[f(x)]| / sqrt(var_obs + var_model +
-var_discrepancy); a world whose largest implausibility exceeds the cut-off (3) is ruled out.
+var_discrepancy); a world whose largest implausibility exceeds the cut-off (3) is ruled out
+(Vernon et al. 2010).
+
+A count is read by date where the run covers the window: each calendar year's count
+(`by_year.<YYYY>.<output>`) contributes the share of that year's simulated days that fall in
+the window. A window outside the simulated calendar is read at the run's steady rate, and the
+observation says so. The model variance is that of one realisation in the window (the spread
+of the replications' window counts, and at least a Poisson count's), not that of a mean.
+A world where the output is undefined (no replication has a value) fails the observation
+(`undefined = "fail"`, the default) or is flagged and left out of it (`"flag"`): never a pass.
+An observation whose `fitted` parameters (fitted to the same facts it reports) are not all
+ranged in the exploration is shown but not used as evidence: it would test a value against
+the facts it was fitted to.
 """
 
 from __future__ import annotations
@@ -53,6 +65,10 @@ class Observation(Strict):
     direction: Literal["both", "at_least", "at_most"] = Field(
         "both", description="`at_least`: the record shows a lower bound (only model values below it count).")
     assume: str = Field(min_length=1, description="How the fact's words were read as this number.")
+    undefined: Literal["fail", "flag"] = Field(
+        "fail", description="A world where the output is undefined: `fail` rules it out, `flag` leaves it out.")
+    fitted: tuple[str, ...] = Field((), description="Parameter paths fitted to the same facts: the observation is "
+                                    "evidence only where all of them are ranged.")
 
     @model_validator(mode="after")
     def _window_in_order(self) -> Observation:
@@ -107,46 +123,145 @@ def check_against(observations: Observations, names: list[str], metrics: list[st
     return skipped
 
 
-def implausibility(item: Observation, replications: list[float | None], days: int) -> float | None:
-    """Return one world's implausibility for one observation (None where the output is undefined)."""
-    known = [v for v in replications if v is not None]
+def window_values(item: Observation, cells: dict[str, dict[str, list[list[float | None]]]], world: int,
+                  start: dt.date, days: int) -> tuple[list[float | None], str]:
+    """Return one world's per-replication values of an observation's output in its window, and how they were read.
+
+    Args:
+        item: The observation.
+        cells: metric -> arrangement -> per-world replication values.
+        world: The world.
+        start: The simulated calendar's first day.
+        days: The simulated days.
+    """
+    whole = cells.get(item.output, {}).get(item.arrangement, [[]] * (world + 1))[world]
+    if item.scale == "as_is":
+        return list(whole), "as is"
+    end = start + dt.timedelta(days=days - 1)
+    if start <= item.window.start and item.window.end <= end:
+        total: list[float | None] = []
+        for year in range(item.window.start.year, item.window.end.year + 1):
+            yearly = cells.get(f"by_year.{year}.{item.output}", {}).get(item.arrangement)
+            if yearly is None:
+                break
+            first, last = max(start, dt.date(year, 1, 1)), min(end, dt.date(year, 12, 31))
+            inside = (min(last, item.window.end) - max(first, item.window.start)).days + 1
+            share = inside / ((last - first).days + 1)
+            values = yearly[world]
+            total = ([None if v is None else v * share for v in values] if not total else
+                     [None if a is None or v is None else a + v * share for a, v in zip(total, values, strict=False)])
+        else:
+            return total, "by date"
+    factor = item.window.days / days
+    return [None if v is None else v * factor for v in whole], "steady rate (the window is not simulated)"
+
+
+def implausibility(item: Observation, values: list[float | None], poisson: bool | None = None) -> float | None:
+    """Return one world's implausibility for one observation from its values in the window.
+
+    The model variance is that of one realisation: the replications' spread, and for a count
+    at least its mean (a Poisson count's). An undefined output gives infinity under
+    `undefined = "fail"` and None (left out, flagged) under `"flag"`.
+    """
+    known = [v for v in values if v is not None and math.isfinite(v)]
     if not known:
-        return None
-    factor = item.window.days / days if item.scale == "window" else 1.0
-    expected = float(np.mean(known)) * factor
-    var_model = (float(np.var(known, ddof=1)) / len(known) if len(known) > 1 else 0.0) * factor * factor
+        return math.inf if item.undefined == "fail" else None
+    expected = float(np.mean(known))
+    var_model = float(np.var(known, ddof=1)) if len(known) > 1 else 0.0
+    count = item.scale == "window" if poisson is None else poisson
+    if count:
+        var_model = max(var_model, abs(expected))
     gap = item.value - expected
     if (item.direction == "at_least" and gap < 0) or (item.direction == "at_most" and gap > 0):
         gap = 0.0
     return abs(gap) / math.sqrt(item.sd ** 2 + var_model + item.discrepancy_sd ** 2)
 
 
+def evidence(item: Observation, ranged: dict[str, set[str]]) -> str | None:
+    """Return why an observation is not used as evidence (its fitted parameters are not ranged), else None."""
+    pinned = [path for path in item.fitted if path not in ranged.get(item.arrangement, set())]
+    if pinned:
+        return (f"not used as evidence: {', '.join(pinned)} {'is' if len(pinned) == 1 else 'are'} fitted to the "
+                "same facts and not ranged")
+    return None
+
+
 def match(observations: Observations, table: dict[str, dict[str, list[list[float | None]]]],
-          worlds: int, days: int, parameters: dict[str, list[Any]]) -> tuple[np.ndarray, dict[str, Any]]:
-    """Return the mask of worlds not ruled out and the `history_match` section of explore.json."""
+          worlds: int, days: int, parameters: dict[str, list[Any]], start: dt.date | None = None,
+          ranged: dict[str, set[str]] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Return the mask of worlds not ruled out and the `history_match` section of explore.json.
+
+    Args:
+        observations: The observations.
+        table: metric -> arrangement -> per-world replication values.
+        worlds: How many worlds.
+        days: The simulated days.
+        parameters: Each parameter's values per world.
+        start: The simulated calendar's first day (windows are read at the steady rate when None).
+        ranged: Each arrangement's ranged parameter paths (every observation is evidence when None).
+    """
     worst = np.zeros(worlds)
     per_observation: dict[str, Any] = {}
+    first = start if start is not None else dt.date(1, 1, 1)
     for item in observations.items:
-        cells = table.get(item.output, {}).get(item.arrangement)
-        if cells is None:
-            per_observation[item.id] = {"fact": item.fact, "evaluated": 0, "ruled_out": 0}
+        entry: dict[str, Any] = {"fact": item.fact, "arrangement": item.arrangement, "output": item.output,
+                                 "value": item.value, "sd": item.sd, "discrepancy_sd": item.discrepancy_sd,
+                                 "direction": item.direction, "window": [str(item.window.start),
+                                                                         str(item.window.end)],
+                                 "assume": item.assume, "evaluated": 0, "ruled_out": 0, "undefined": 0, "used": True}
+        per_observation[item.id] = entry
+        if item.output not in table or item.arrangement not in table[item.output]:
+            entry["used"], entry["why"] = False, "its arrangement is not explored"
             continue
-        scores = [implausibility(item, cells[w], days) for w in range(worlds)]
-        values = np.asarray([math.nan if s is None else s for s in scores])
-        known = np.isfinite(values)
-        worst[known] = np.maximum(worst[known], values[known])
-        per_observation[item.id] = {"fact": item.fact, "arrangement": item.arrangement, "output": item.output,
-                                    "value": item.value, "evaluated": int(known.sum()),
-                                    "ruled_out": int(np.sum(values[known] > CUTOFF))}
+        why = evidence(item, ranged) if ranged is not None else None
+        scores, how = [], "as is"
+        for w in range(worlds):
+            values, how = window_values(item, table, w, first, days)
+            scores.append(implausibility(item, values))
+        entry["read"] = how
+        values_arr = np.asarray([math.nan if s is None else s for s in scores])
+        known = ~np.isnan(values_arr)
+        entry["evaluated"] = int(known.sum())
+        entry["undefined"] = int(np.sum(np.isinf(values_arr)) + np.sum(~known))
+        entry["ruled_out"] = int(np.sum(values_arr[known] > CUTOFF))
+        entry["implausibility"] = [None if not k else round(float(min(v, 1e9)), 6) for v, k in zip(values_arr, known,
+                                                                                                  strict=True)]
+        if why is not None:
+            entry["used"], entry["why"] = False, why
+            continue
+        worst[known] = np.maximum(worst[known], values_arr[known])
     keep = worst <= CUTOFF
     section: dict[str, Any] = {"cutoff": CUTOFF, "ruled_out": int(worlds - keep.sum()), "remaining": int(keep.sum()),
                                "observations": per_observation, "ranges_before": _ranges(parameters, None),
                                "ranges_after": _ranges(parameters, keep), "alternatives_after": {},
-                               "implausibility_max": [round(float(v), 6) for v in worst]}
+                               "implausibility_max": [round(float(min(v, 1e9)), 6) for v in worst],
+                               "minimum_implausibility": minimum_implausibility(parameters, worst)}
     for key, column in parameters.items():
         if column and isinstance(column[0], str):
             section["alternatives_after"][key] = sorted({v for v, k in zip(column, keep, strict=True) if k})
     return keep, section
+
+
+def minimum_implausibility(parameters: dict[str, list[Any]], worst: np.ndarray, bins: int = 8) -> dict[str, Any]:
+    """Return, per numeric parameter, the smallest implausibility of the worlds in each of `bins` slices of its range.
+
+    A slice whose minimum is above the cut-off holds no world the record allows (an optical depth plot's
+    companion, Vernon et al. 2010).
+    """
+    found: dict[str, Any] = {}
+    for key, column in parameters.items():
+        if not column or isinstance(column[0], str):
+            continue
+        values = np.asarray(column, dtype=float)
+        low, high = float(values.min()), float(values.max())
+        if high <= low:
+            continue
+        edges = np.linspace(low, high, bins + 1)
+        slot = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, bins - 1)
+        found[key] = {"edges": [round(float(e), 6) for e in edges],
+                      "minimum": [None if not np.any(slot == b) else round(float(min(worst[slot == b].min(), 1e9)), 6)
+                                  for b in range(bins)]}
+    return found
 
 
 def _ranges(parameters: dict[str, list[Any]], keep: np.ndarray | None) -> dict[str, list[float]]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.experiment.decision import best_share, regret_against
 from sim.metrics.stats import estimate
 
 #: The headline metrics reported across worlds (those the model reports; missing ones are skipped).
@@ -139,8 +140,12 @@ def importance(parameters: dict[str, list[Any]], difference: np.ndarray) -> dict
 
 
 def comparison(table: dict[str, Cells], metric: str, parameters: dict[str, list[Any]],
-               applies: dict[str, set[str]], keep: np.ndarray | None = None) -> dict[str, Any]:
+               applies: dict[str, set[str]], keep: np.ndarray | None = None,
+               candidates: Sequence[str] | None = None) -> dict[str, Any]:
     """Return the robust comparison of the worlds selected by `keep` (all when None).
+
+    Regret is the gap to the best *candidate* of each world, and the ranking orders the
+    candidates; the other arrangements are references, ranked after them by the same regret.
 
     Args:
         table: metric -> arrangement -> per-world replication values.
@@ -148,6 +153,7 @@ def comparison(table: dict[str, Cells], metric: str, parameters: dict[str, list[
         parameters: Each dimension's values by world.
         applies: Each dimension's arrangements, to score only the parameters a pair depends on.
         keep: A boolean mask of the worlds to compare.
+        candidates: The arrangements the decision is among (all when None).
     """
     selected = {m: {name: [w for w, k in zip(worlds, _mask(worlds, keep), strict=True) if k]
                     for name, worlds in cells.items()} for m, cells in table.items()}
@@ -167,9 +173,14 @@ def comparison(table: dict[str, Cells], metric: str, parameters: dict[str, list[
         for b, entry in row.items():
             relevant = {k: v for k, v in chosen.items() if applies[k] & {a, b}}
             entry["importance"] = importance(relevant, means[a] - means[b])
-    regrets = regret(means)
+    chosen_names = list(candidates) if candidates else list(means)
+    regrets = regret_against(means, chosen_names) if means else {}
+    references = [n for n in means if n not in chosen_names]
     return {"worlds": len(next(iter(means.values()))) if means else 0, "metric": metric,
-            "arrangements": arrangements, "pairwise": pairs, "regret": regrets, "ranking": ranking(regrets)}
+            "arrangements": arrangements, "pairwise": pairs, "regret": regrets,
+            "ranking": ranking({n: regrets[n] for n in chosen_names}) if means else [],
+            "references": ranking({n: regrets[n] for n in references}),
+            "best_share": best_share(means, chosen_names) if means else {}}
 
 
 def _mask(column: Sequence[Any], keep: np.ndarray | None) -> list[bool]:

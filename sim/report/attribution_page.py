@@ -7,9 +7,9 @@ from typing import Any
 
 from sim.config.schema import display
 from sim.errors import InputError
+from sim.metrics.units import metric_label
 from sim.report import experiment_figures as experiment_plots
 from sim.report.document import Report, _fmt_interval, save
-from sim.report.units import metric_label
 from sim.results.readers import read_json
 from sim.results.runs import MANIFEST_FORMAT
 from sim.version import __version__

@@ -11,12 +11,12 @@ from typing import Any
 from sim.config.paths import get_path
 from sim.config.schema import CHANNEL_TITLES, CHANNELS, Config
 from sim.metrics import catalogue
+from sim.metrics.units import per_span
 from sim.report import figures as plots
 from sim.report.arrangement import load_arrangement
 from sim.report.document import QUESTION, FigureFile, Report, _fmt_interval, _fmt_number, save
 from sim.report.findings import findings
 from sim.report.maps import dataflow_map
-from sim.report.units import per_span
 from sim.results.atomic import inside
 from sim.results.readers import paired_differences, read_json
 from sim.results.runs import MANIFEST, check_manifest_files

@@ -12,7 +12,7 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 
-from sim.report.units import number
+from sim.metrics.units import number
 from sim.results.atomic import inside, os_error
 from sim.version import __version__
 

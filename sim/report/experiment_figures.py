@@ -12,8 +12,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from sim.config.schema import display
+from sim.metrics.units import factor_label, kind_of, metric_label, number
 from sim.report.style import INK, MUTED, arrangement_colours, count, count_axis, needs_log, new_figure, note, tidy
-from sim.report.units import factor_label, kind_of, metric_label, number
 
 
 @dataclass(frozen=True)

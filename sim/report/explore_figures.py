@@ -10,10 +10,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from sim.metrics.units import factor_label, kind_of, metric_label, span
 from sim.report.experiment_figures import Vocabulary
 from sim.report.style import OKABE_ITO, needs_log, new_figure
 from sim.report.style import tidy as _style
-from sim.report.units import kind_of, metric_label, span
 
 
 def _over(metric: str, days: int | None) -> str:
@@ -166,5 +166,68 @@ def ranges_matched(before: dict[str, list[float]], after: dict[str, list[float]]
     ax.set_xlim(0, 1)
     ax.set_xlabel("position within the sampled range (grey); kept by the public record (blue)")
     ax.invert_yaxis()
+    _style(ax)
+    return figure
+
+
+def parameter_label(key: str, words: Vocabulary) -> str:
+    """Return a sampled parameter's name for people: its path in words, and the arrangement it belongs to."""
+    owner, _, path = key.rpartition(":")
+    label = factor_label(path)
+    return f"{label} ({words.name(owner)})" if owner else label
+
+
+def value_of_information(section: dict[str, Any], metric: str, caption: str, words: Vocabulary,
+                         days: int | None = None, most: int = 12) -> Figure:
+    """Rank the unknowns by what resolving them would save the candidates' choice (EVPPI), groups apart.
+
+    Bars are EVPPI with their standard error (pale: within two standard errors of zero, not resolved);
+    the dashed line is the EVPI, the most any knowledge saves.
+    """
+    rows = [(f"group: {name}", entry["evppi"], entry["se"], True, entry.get("resolved", True))
+            for name, entry in section["groups"].items()]
+    rows += [(parameter_label(key, words), entry["evppi"], entry["se"], False, entry.get("resolved", True))
+             for key, entry in list(section["parameters"].items())[:most]]
+    rows.sort(key=lambda row: -row[1])
+    figure, axes = new_figure("What to find out first: the expected value of knowing each unknown", caption,
+                              height=max(3.0, 0.32 * len(rows) + 1.6))
+    ax: Axes = axes[0][0]
+    for i, (label, value, se, group, resolved) in enumerate(rows):
+        ax.barh(i, value, xerr=se, height=0.6, color=OKABE_ITO[1] if group else OKABE_ITO[4], ecolor="#555555",
+                capsize=2, alpha=1.0 if resolved else 0.35, gid=f"evppi:{label}")
+    ax.axvline(float(section["evpi"]), color="black", linestyle="--", linewidth=1, gid="evpi")
+    ax.set_yticks(range(len(rows)), [row[0] for row in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric_label(metric)}{_over(metric, days)} saved by knowing it\n"
+                  "(EVPPI ± standard error; pale: within two standard errors of zero)")
+    ax.text(float(section["evpi"]), -0.9, f" EVPI {section['evpi']:,.0f}: knowing everything", fontsize=8,
+            va="bottom", gid="evpi-label")
+    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+    ax.set_xlim(left=0.0)
+    _style(ax)
+    return figure
+
+
+def minimum_implausibility(profile: dict[str, Any], cutoff: float, caption: str, words: Vocabulary,
+                           most: int = 12) -> Figure:
+    """Plot, per parameter, the smallest implausibility of the worlds in each slice of its range.
+
+    Where a curve rises above the cut-off, the record allows no world in that slice.
+    """
+    ranked = sorted(profile, key=lambda k: -max((v for v in profile[k]["minimum"] if v is not None), default=0.0))
+    keys = ranked[:most]
+    figure, axes = new_figure("Minimum implausibility across each parameter's range", caption)
+    ax: Axes = axes[0][0]
+    for k, key in enumerate(keys):
+        points = [((i + 0.5) / len(profile[key]["minimum"]), v) for i, v in enumerate(profile[key]["minimum"])
+                  if v is not None]
+        ax.plot([p[0] for p in points], [min(p[1], 10.0) for p in points], marker="o", markersize=3,
+                color=OKABE_ITO[k % len(OKABE_ITO)], label=parameter_label(key, words), gid=f"minimum:{key}")
+    ax.axhline(cutoff, color="black", linestyle="--", linewidth=1, gid="cutoff")
+    ax.set_xlabel("position within the parameter's sampled range (0 = lowest, 1 = highest)")
+    ax.set_ylabel(f"smallest implausibility of the worlds there (cut-off {cutoff:g}; shown up to 10)")
+    ax.set_xlim(0, 1)
+    if keys:
+        ax.legend(frameon=False, fontsize=7)
     _style(ax)
     return figure

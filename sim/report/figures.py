@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from sim.config.schema import CHANNEL_TITLES, CHANNELS, display
+from sim.metrics.units import metric_label, per_span, span
 from sim.report.style import (
     CHANNEL_COLOURS,
     INK,
@@ -33,7 +34,6 @@ from sim.report.style import (
     note,
     tidy,
 )
-from sim.report.units import metric_label, per_span, span
 
 
 @dataclass

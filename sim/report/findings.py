@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sim.config.schema import CHANNEL_TITLES, CHANNELS, display
+from sim.metrics.units import per_span, words
 from sim.report.figures import Arrangement, channel_events
 from sim.report.style import count
-from sim.report.units import per_span, words
 
 METRIC = "residual_access.events"
 #: The parameters (by last part of their dotted path) that set how often each channel leaks.

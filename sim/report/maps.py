@@ -10,6 +10,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
 from sim.config.schema import GATE_TITLES, WILDCARD, Config, display, route_gate
+from sim.metrics.units import per_span
 from sim.report.style import (
     GATE_COLOURS,
     INK,
@@ -20,7 +21,6 @@ from sim.report.style import (
     note,
     place_colours,
 )
-from sim.report.units import per_span
 
 LINESTYLES: dict[str, Any] = {"none": "-", "parent": (0, (6, 3)), "steward": (0, (1, 2)), "blocked": "-"}
 ACTOR_X, SITE_X, BOX_W, BOX_H = 0.13, 0.84, 0.22, 0.17

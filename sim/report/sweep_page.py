@@ -11,10 +11,10 @@ from sim.config.resources import project_path
 from sim.config.schema import display
 from sim.errors import InputError
 from sim.experiment.sweep import stored_outputs, summary_records
+from sim.metrics.units import factor_label, metric_label
 from sim.report import experiment_figures as experiment_plots
 from sim.report import figures as plots
 from sim.report.document import QUESTION, FigureFile, Report, Table, _fmt_interval, _short, save
-from sim.report.units import factor_label, metric_label
 from sim.results.store import FORMAT, Store
 from sim.version import __version__
 

@@ -21,7 +21,7 @@ from sim.config.loader import (
 from sim.config.resources import project_path, shipped_config
 from sim.config.schema import DEFAULT_SEED, MAX_SEED, Strict, config_problem
 from sim.errors import InputError
-from sim.report.units import factor_label
+from sim.metrics.units import factor_label
 
 LESSONS = Path("configs") / "lessons"
 Statistic = Literal["mean", "ci_half_width", "difference", "reduction", "ratio"]

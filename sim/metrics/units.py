@@ -1,4 +1,4 @@
-"""How numbers are shown to people: counts with M and B, hours and days with decimals, shares as %."""
+"""Number formatting and plain-word labels of metrics and parameters, for reports and conclusions alike."""
 
 from __future__ import annotations
 

@@ -1,0 +1,137 @@
+"""The explore conclusion: the decision first (who leaves least, ties, the flip, what to find out), then the rest."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from sim.metrics import catalogue
+from sim.metrics.units import factor_label
+
+
+def conclusion(document: dict[str, Any], keep: np.ndarray | None) -> list[str]:
+    """Return the conclusion in plain sentences, the decision among the candidates first."""
+    source = document["history_match"]["comparison"] if keep is not None else document
+    worlds, metric = source["worlds"], document["metric"]
+    ranking, regrets, pairs = source["ranking"], source["regret"], source["pairwise"]
+    if not ranking or worlds == 0:
+        return ["The public record rules out every sampled world: no world is left to compare."
+                if keep is not None else "No world is left to compare."]
+    shown = {n: str(d.get("label") or n) for n, d in document.get("display", {}).items()}
+
+    def name(arrangement: str) -> str:
+        return shown.get(arrangement, arrangement)
+
+    found = catalogue.find(metric)
+    what = found.label if found else metric
+    leader = ranking[0]
+    worst = regrets[leader]["max"]
+    if worst is None:
+        return [f"No world gives every arrangement a value of {metric} (an arrangement without a steward gate has "
+                "no gate wait, for example): compare another --metric."]
+    scope = _scope(document, worlds, keep)
+    shares = source.get("best_share", {})
+    share_text = "; ".join(f"{name(n)} in {shares[n]:.0%}" for n in sorted(ranking, key=lambda n: -(shares[n] or 0))
+                           if shares.get(n) is not None)
+    lines = [f"Across {scope}, among {', '.join(map(name, ranking))}, {name(leader)} "
+             + ("leaves the least " + what + " in every one of them" if worst == 0 else
+                f"has the smallest worst-case regret on {what} (at most {_count(worst)} more than the best candidate "
+                f"of any world)") + f". Leaves the least: {share_text}. "
+             f"Ranked by regret: {'; '.join(map(name, ranking))}."]
+    lines += _ties(document, name)
+    lines += _discovery(document)
+    lines += _information(document, name)
+    for better, worse in itertools.pairwise(ranking):
+        entry = pairs[better][worse]["p_less"]
+        if entry["mean"] is not None and entry["ties"] == entry["worlds"]:
+            lines.append(f"{name(better)} and {name(worse)} leave the same in every world.")
+        elif entry["mean"] is not None and entry["mean"] < 0.5:  # say it the way round that holds more often
+            lines.append(f"In {1 - entry['mean']:.0%} of these worlds {name(worse)} leaves less than "
+                         f"{name(better)}, though it ranks lower by regret.")
+    references = source.get("references", [])
+    if references:
+        lines.append(f"For reference (not candidates): {'; '.join(name(n) for n in references)}.")
+    return lines
+
+
+def _scope(document: dict[str, Any], worlds: int, keep: np.ndarray | None) -> str:
+    """Return which worlds the conclusion is over, and how far the record narrowed them."""
+    if keep is None:
+        return f"{worlds} sampled worlds (not matched against the public record)"
+    matched = document["history_match"]
+    used = [k for k, e in matched["observations"].items() if e.get("used", True)]
+    waves = len(matched.get("waves", [])) or 1
+    return (f"the {worlds} worlds the public record allows (of {document['worlds']} sampled"
+            + (f" in wave {waves}" if waves > 1 else "") + f"; {len(used)} observations used as evidence)")
+
+
+def _ties(document: dict[str, Any], name: Any) -> list[str]:
+    """Return the candidate pairs that cannot be told apart, or that every pair can."""
+    tied = [e for e in document.get("ties", {}).values() if e["indistinguishable"]]
+    if not tied:
+        return ["Every pair of candidates is told apart by a paired test in most worlds."] if document.get("ties") \
+            else []
+    return [f"{name(e['left'])} and {name(e['right'])} cannot be told apart: a paired test separates them in "
+            f"{e['distinguishable_worlds']} of {e['worlds']} worlds." for e in tied]
+
+
+def _discovery(document: dict[str, Any]) -> list[str]:
+    """Return what scenario discovery found: the flip condition when significant, else that none is."""
+    lines = []
+    for question in document["discovery"]:
+        verdict = question.get("verdict", "found" if question["boxes"] else "not significant")
+        if verdict == "indistinguishable":
+            lines.append(f"{question['question']}: the pair cannot be told apart from replication noise in most "
+                         "worlds, so no condition is sought.")
+        elif verdict == "not significant" or not question["boxes"]:
+            p = f" (p = {question['boxes'][0]['p_value']:.2f})" if question["boxes"] else ""
+            lines.append(f"{question['phrase'].capitalize()} in {question['cases']} of {question['worlds']} worlds, "
+                         f"but no condition on the parameters beats boxes fitted to shuffled labels{p}.")
+        else:
+            box = question["boxes"][0]
+            limits = "; ".join(f"{factor_label(k.rpartition(':')[2])} in {_limits(v)}"
+                               for k, v in box["limits"].items())
+            lines.append(f"The choice flips {question['phrase']} when {limits or 'anywhere'}: "
+                         f"{question['cases']} of {question['worlds']} worlds, the condition holding "
+                         f"{box['coverage']:.0%} of them at a density of {box['density']:.0%} "
+                         f"(p = {box['p_value']:.2f} against shuffled labels).")
+    return lines
+
+
+def _information(document: dict[str, Any], name: Any) -> list[str]:
+    """Return the unknown worth finding out first, with its EVPPI."""
+    voi = document.get("value_of_information", {})
+    if voi.get("evpi") is None or not voi.get("parameters"):
+        return []
+    resolved = [(k, e) for k, e in voi["parameters"].items() if e.get("resolved", True)]
+    if not resolved:
+        key, entry = next(iter(voi["parameters"].items()))
+        return [f"No single unknown is clearly worth finding out first over these {voi['worlds']} worlds: knowing "
+                f"everything would save {_count(voi['evpi'])} on average (the EVPI), but the largest EVPPI, "
+                f"{_count(entry['evppi'])} ± {_count(entry['se'])}, is within two standard errors of zero for every "
+                "parameter; sample more worlds to tell."]
+    key, entry = resolved[0]
+    owner, _, path = key.rpartition(":")
+    label = factor_label(path) + (f" ({name(owner)})" if owner else "")
+    group = max(((g, e) for g, e in voi["groups"].items() if e.get("resolved", True)),
+                key=lambda item: item[1]["evppi"], default=None)
+    grouped = f"; of the named groups, {group[0]} is worth {_count(group[1]['evppi'])}" if group else ""
+    found = catalogue.find(document["metric"])
+    largest = next(iter(voi["parameters"].values()))
+    unsure = (f"; larger estimates, up to {_count(largest['evppi'])} ± {_count(largest['se'])}, are within two "
+              "standard errors of zero" if largest["evppi"] > entry["evppi"] else "")
+    return [f"Worth finding out first: {label}, whose value would save {_count(entry['evppi'])} ± "
+            f"{_count(entry['se'])} {found.label if found else document['metric']} "
+            f"on average (EVPPI; knowing everything would save {_count(voi['evpi'])}, the EVPI){unsure}{grouped}."]
+
+
+def _count(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}"
+
+
+def _limits(value: Any) -> str:
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, float) for v in value):
+        return f"[{value[0]:.4g}, {value[1]:.4g}]"
+    return str(value)

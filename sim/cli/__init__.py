@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from sim import __version__
-from sim.cli import core, experiments, explore, project, teach  # noqa: F401 - importing registers the commands
+from sim.cli import core, design, experiments, explore, project, teach  # noqa: F401 - importing registers the commands
 from sim.cli.common import (
     EXIT_INPUT,
     app,

@@ -40,39 +40,45 @@ Sense = str  # "min" or "max"
 
 @dataclass(frozen=True)
 class Target:
-    """A question: which terms keep METRIC on the right side of VALUE in a share of worlds."""
+    """A question: which terms keep METRIC on the right side of a bound in a share of worlds.
+
+    The bound is a number, or a reference arrangement's value in the same world (paired).
+    """
 
     metric: str
     op: str
     value: float
     confidence: float
+    against: str = ""
 
-    def holds(self, value: float) -> bool:
-        """Return whether a world's value meets the target."""
-        return value <= self.value if self.op == "<=" else value >= self.value
+    def holds(self, value: float, bound: float) -> bool:
+        """Return whether a world's value meets the target's bound in that world."""
+        return value <= bound if self.op == "<=" else value >= bound
 
     def text(self) -> str:
         """Return the target as typed."""
-        return f"{self.metric}{self.op}{self.value:g}"
+        return f"{self.metric}{self.op}{self.against or format(self.value, 'g')}"
 
 
-def parse_target(text: str, confidence: float, known: Sequence[str]) -> Target:
-    """Read `METRIC<=VALUE` or `METRIC>=VALUE`, checking the metric and the confidence."""
-    match = re.fullmatch(r"\s*([\w.{}]+)\s*(<=|>=)\s*([-+0-9.eE_]+)\s*", text)
+def parse_target(text: str, confidence: float, known: Sequence[str], names: Sequence[str] = ()) -> Target:
+    """Read `METRIC<=VALUE`, `METRIC>=VALUE` or `METRIC<=ARRANGEMENT` (a reference, world by world)."""
+    match = re.fullmatch(r"\s*([\w.{}]+)\s*(<=|>=)\s*([-+\w.]+)\s*", text)
     if match is None:
-        raise InputError("--target", text, "a target reads METRIC<=VALUE or METRIC>=VALUE.",
-                         'write --target "residual_access.events<=5000".')
-    metric, op, number = match.groups()
+        raise InputError("--target", text, "a target reads METRIC<=VALUE, METRIC>=VALUE or METRIC<=ARRANGEMENT.",
+                         'write --target "residual_access.events<=5000" or "residual_access.events<=joint_venture".')
+    metric, op, bound = match.groups()
     _check_metric("--target", metric, known)
-    try:
-        value = float(number)
-    except ValueError:
-        raise InputError("--target", text, f"{number!r} is not a number.",
-                         "give a number after the operator.") from None
     if not 0.0 < confidence <= 1.0:
         raise InputError("--confidence", str(confidence), "the confidence is a share of worlds, above 0 and at most 1.",
                          "use for example --confidence 0.9.")
-    return Target(metric, op, value, confidence)
+    try:
+        return Target(metric, op, float(bound), confidence)
+    except ValueError:
+        pass
+    if bound not in names:
+        raise InputError("--target", text, f"{bound!r} is neither a number nor a reference arrangement.",
+                         f"give a number or one of the lever file's references: {', '.join(names) or 'none'}.")
+    return Target(metric, op, math.nan, confidence, bound)
 
 
 def parse_objectives(names: Sequence[str], known: Sequence[str]) -> dict[str, Sense]:
@@ -217,7 +223,7 @@ Summary = tuple[dict[str, list[float]], dict[str, dict[str, float]], float | Non
 
 
 def summarise(plan: DesignPlan, rows: dict[str, dict[int, dict[str, float]]], keys: Sequence[str],
-              cost: dict[str, float] | None) -> Summary:
+              cost: dict[str, float] | None, bounds: Sequence[float] | None) -> Summary:
     """Return per-world means, objectives (value and 95% bootstrap interval) and the target's share."""
     per_world: dict[str, list[float]] = {}
     for metric in plan.metrics():
@@ -227,10 +233,25 @@ def summarise(plan: DesignPlan, rows: dict[str, dict[int, dict[str, float]]], ke
     if cost is not None:
         total = cost["total_yearly"]
         objectives[COST] = {"value": total, "low": total, "high": total}
-    share = None
-    if plan.target is not None:
-        share = float(np.mean([plan.target.holds(v) for v in per_world[plan.target.metric]]))
-    return per_world, objectives, share
+    return per_world, objectives, target_share(plan, per_world, bounds)
+
+
+def target_share(plan: DesignPlan, per_world: dict[str, list[float]], bounds: Sequence[float] | None) -> float | None:
+    """Return the share of worlds in which the target holds (None without a target)."""
+    if plan.target is None or bounds is None:
+        return None
+    values = per_world[plan.target.metric]
+    return float(np.mean([plan.target.holds(v, b) for v, b in zip(values, bounds, strict=True)]))
+
+
+def target_bounds(plan: DesignPlan, reference: dict[str, dict[str, Any]]) -> list[float] | None:
+    """Return the target's bound in each world: its number, or the reference arrangement's value there."""
+    target = plan.target
+    if target is None:
+        return None
+    if target.against:
+        return list(reference[target.against]["per_world"][target.metric])
+    return [target.value] * plan.worlds
 
 
 def _robust(values: list[float], quantile: float, seed: int) -> dict[str, float]:
@@ -280,6 +301,7 @@ def search(plan: DesignPlan, store: Store, executor: Executor, trials: int, popu
     store.claim(KIND, plan.definition())
     store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in plan.exploration.points])
     reference = _run_reference(plan, store, executor, progress)
+    bounds = target_bounds(plan, reference)
     directions = ["minimize" if sense == "min" else "maximize" for sense in plan.objectives.values()] + ["minimize"]
     study = optuna.create_study(directions=directions,
                                 sampler=optuna.samplers.NSGAIISampler(population_size=population, seed=plan.seed))
@@ -300,7 +322,7 @@ def search(plan: DesignPlan, store: Store, executor: Executor, trials: int, popu
         for (number, terms), trial in zip(numbered, batch, strict=True):
             keys = [p.run_key for p in points[(number - numbered[0][0]) * plan.worlds:][:plan.worlds]]
             cost = plan.levers.cost(terms)
-            per_world, objectives, share = summarise(plan, rows, keys, cost)
+            per_world, objectives, share = summarise(plan, rows, keys, cost, bounds)
             candidate = Candidate(number, terms, cost, per_world, objectives, share)
             study.tell(trial, candidate.values(plan))
             candidates.append(candidate)
@@ -314,16 +336,29 @@ def _namer(plan: DesignPlan, trials: int, generation: int) -> Callable[[Point], 
 
 def evaluate_terms(plan: DesignPlan, terms: dict[str, Any], executor: Executor,
                    progress: Progress | None = None) -> Candidate:
-    """Run one set of terms on the plan's worlds from scratch (no store) and summarise it."""
+    """Run one set of terms on the plan's worlds from scratch (no store) and summarise it.
+
+    A target set against a reference arrangement runs that arrangement's worlds too.
+    """
     points = plan.candidate_points(0, terms)
+    against = plan.target.against if plan.target is not None else ""
+    names = plan.exploration.names
+    if against:
+        index = names.index(against)
+        points += [plan.exploration.points[w * len(names) + index] for w in range(plan.worlds)]
     jobs = _jobs(points, plan.exploration.replications, plan.seed, set())
     rows: dict[str, dict[int, dict[str, float]]] = {}
     for count, (job, metrics) in enumerate(executor.map(run_metrics, jobs), start=1):
         rows.setdefault(points[job.tag].run_key, {})[job.replication] = metrics
         if progress is not None:
-            progress(count, len(jobs), f"world {job.tag + 1}/{plan.worlds} replication {job.replication}")
+            progress(count, len(jobs), f"{points[job.tag].arrangement} replication {job.replication}")
+    reference = {}
+    if against:
+        reference[against] = {"per_world": summarise(plan, rows, [p.run_key for p in points[plan.worlds:]],
+                                                     None, None)[0]}
     cost = plan.levers.cost(terms)
-    per_world, objectives, share = summarise(plan, rows, [p.run_key for p in points], cost)
+    keys = [p.run_key for p in points[:plan.worlds]]
+    per_world, objectives, share = summarise(plan, rows, keys, cost, target_bounds(plan, reference))
     return Candidate(0, terms, cost, per_world, objectives, share)
 
 
@@ -339,10 +374,13 @@ def _run_reference(plan: DesignPlan, store: Store, executor: Executor,
     for index, name in enumerate(names):
         keys = [points[w * len(names) + index].run_key for w in range(plan.worlds)]
         cost = plan.levers.cost(dict(plan.levers.shipped)) if index == 0 and _costable(plan.levers) else None
-        per_world, objectives, share = summarise(plan, rows, keys, cost)
-        reference[name] = {"objectives": objectives, "per_world": per_world, "target_share": share,
-                           "cost": cost, "display": plan.exploration.arrangements[index].config.scenario.display
-                           or name, "colour": plan.exploration.arrangements[index].config.scenario.colour}
+        per_world, objectives, _ = summarise(plan, rows, keys, cost, None)
+        arrangement = plan.exploration.arrangements[index].config.scenario
+        reference[name] = {"objectives": objectives, "per_world": per_world, "cost": cost,
+                           "display": arrangement.display or name, "colour": arrangement.colour}
+    bounds = target_bounds(plan, reference)
+    for entry in reference.values():
+        entry["target_share"] = target_share(plan, entry["per_world"], bounds)
     return reference
 
 

@@ -51,7 +51,8 @@ def prepare(config: str | Path, levers: str | Path, overrides: Sequence[tuple[st
                   for i, name in enumerate(loaded_levers.spec.design.references)]
     known = metric_names(base.config)
     chosen = parse_objectives(objectives, known)
-    question = parse_target(target, confidence, known) if target is not None else None
+    names = [item.name for item in references if item.name != base.name]
+    question = parse_target(target, confidence, known, names) if target is not None else None
     run_seed = seed if seed is not None else base.config.scenario.seed
     return plan_design(base, loaded_levers, references, worlds, replications, run_seed, chosen, quantile, question)
 

@@ -85,7 +85,8 @@ def target_record(plan: DesignPlan, candidates: Sequence[Candidate], prefix: str
         return None
     cheapest = cheapest_meeting(plan, candidates)
     shares = [c.target_share for c in candidates if c.target_share is not None]
-    return {"metric": target.metric, "op": target.op, "value": target.value, "confidence": target.confidence,
+    return {"metric": target.metric, "op": target.op, "value": None if target.against else target.value,
+            "against": target.against or None, "confidence": target.confidence,
             "text": target.text(), "met": cheapest is not None,
             "cheapest": None if cheapest is None else point_record(plan, cheapest, prefix),
             "share": None if cheapest is None else cheapest.target_share,

@@ -44,7 +44,7 @@ FORMATS = ("png", "svg", "pdf")
 REPORT_FILES = frozenset({"report.html", "report.md", "figures"})
 #: No dates or random ids in the files, so the same results give the same bytes.
 METADATA: dict[str, dict[str, Any]] = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}
-KINDS = ("compare", "run", "sweep", "attribute", "explore")
+KINDS = ("compare", "run", "sweep", "attribute", "explore", "design")
 
 
 @dataclass
@@ -84,6 +84,10 @@ def build_report(folder: Path, out: Path | None = None, fmt: str = "png") -> Pat
         from sim.report.explore_page import explore_report  # it builds on this module
 
         builder: Callable[[Path, Path, str], Report] = explore_report
+    elif kind == "design":
+        from sim.report.design_page import design_report  # it builds on this module
+
+        builder = design_report
     else:
         builder = {"compare": compare_report, "run": compare_report,
                    "sweep": sweep_report, "attribute": attribution_report}[kind]

@@ -37,7 +37,8 @@ def design_report(folder: Path, out: Path, fmt: str) -> Report:
              f"Every candidate set of terms ran in the same {doc['worlds']} plausible worlds "
              f"({doc['parameters']} ranged parameters sampled as `explore` does; a lever's own range is pinned, "
              f"not sampled) under the same seeds, so candidates compare paired. Objectives: {doc['statistic']}. "
-             f"The search is NSGA-II ({doc['population']} candidates a generation); the lever file is {doc['levers_file']}."]
+             f"The search is NSGA-II ({doc['population']} candidates a generation); "
+             f"the lever file is {doc['levers_file']}."]
     figure = save(front_figure(doc, caption), out / "figures", "design_front", fmt,
                   f"Terms for {doc['display']}: residual access against yearly cost")
     return Report(title=f"Design: {doc['title'] or doc['display']}", kind="design",

@@ -10,13 +10,25 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-API = ("load", "run", "compare", "sweep", "attribute", "RunResult", "Comparison", "SweepResult",
-       "AttributionResult")
-__all__ = ["AttributionResult", "Comparison", "RunResult", "SweepResult", "__version__", "attribute", "compare",
-           "load", "run", "sweep"]
+API = ("load", "run", "compare", "sweep", "attribute", "design", "RunResult", "Comparison", "SweepResult",
+       "AttributionResult", "DesignResult")
+__all__ = ["AttributionResult", "Comparison", "DesignResult", "RunResult", "SweepResult", "__version__", "attribute",
+           "compare", "design", "load", "run", "sweep"]
 
 if TYPE_CHECKING:
-    from sim.api import AttributionResult, Comparison, RunResult, SweepResult, attribute, compare, load, run, sweep
+    from sim.api import (
+        AttributionResult,
+        Comparison,
+        DesignResult,
+        RunResult,
+        SweepResult,
+        attribute,
+        compare,
+        design,
+        load,
+        run,
+        sweep,
+    )
 
 
 def __getattr__(name: str) -> Any:

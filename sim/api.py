@@ -24,6 +24,7 @@ from sim.config.checks import check_baseline, check_names
 from sim.config.loader import LoadedConfig, load_config, toml_literal, with_overrides
 from sim.config.resources import ARRANGEMENTS, shipped_config, shipped_names
 from sim.config.schema import DEFAULT_BASELINE
+from sim.design_api import DesignResult, design
 from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor, default_workers, make_executor
 from sim.experiment.replications import run_scenarios
@@ -35,8 +36,8 @@ from sim.results.scenario import ScenarioResult
 if TYPE_CHECKING:
     from sim.report.figures import Arrangement
 
-__all__ = ["AttributionResult", "Comparison", "RunResult", "SweepResult", "attribute", "compare", "load",
-           "run", "sweep"]
+__all__ = ["AttributionResult", "Comparison", "DesignResult", "RunResult", "SweepResult", "attribute", "compare",
+           "design", "load", "run", "sweep"]
 
 ConfigLike = LoadedConfig | str | Path
 INTERVAL = ["mean", "ci95_low", "ci95_high"]

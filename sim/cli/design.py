@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,7 +32,7 @@ from sim.cli.common import (
 from sim.cli.experiments import SchedulerOption
 from sim.errors import InputError
 from sim.experiment.design import COST, DesignPlan, check_terms, evaluate_terms, search
-from sim.experiment.design_setup import point_prefix, prepare
+from sim.experiment.design_setup import default_population, point_prefix, prepare
 from sim.experiment.design_summary import document, dollars, terms_text
 from sim.experiment.executors import make_executor
 from sim.experiment.replications import engine_used
@@ -84,7 +83,7 @@ def design(
                        confidence, quantile)
         folder = out_dir or Path("reports") / "design" / plan.levers.spec.design.name
         pinned = check_terms(plan.levers, _pairs(terms)) if terms else None
-        size = population or max(4, min(24, math.ceil(trials / 3)))
+        size = population or default_population(trials)
         executor = make_executor(workers, scheduler, engine_of(engine))
     except InputError as error:
         fail(error)

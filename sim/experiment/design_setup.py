@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sim.config.levers import load_levers
 from sim.config.loader import LoadedConfig, load_config
 from sim.config.resources import CONFIGS, shipped_config, shipped_path
 from sim.errors import InputError
-from sim.experiment.design import DesignPlan, parse_objectives, parse_target, plan_design
+from sim.experiment.design import DesignPlan, parse_objectives, parse_target, plan_design, search
+from sim.experiment.design_summary import document
+from sim.experiment.executors import Executor
+from sim.experiment.replications import Progress
 from sim.experiment.sweep import metric_names
+from sim.results.store import Store
 
 DESIGNS = CONFIGS / "design"
 
@@ -73,3 +79,29 @@ def point_prefix(config: str | Path, levers: str | Path, plan: DesignPlan, objec
         parts += ["--set", item]
     parts += ["-o", str(out / "point")]
     return shlex.join(parts)
+
+
+def run_design(config: str | Path, levers: str | Path, overrides: Sequence[tuple[str, str, str]], *, worlds: int,
+               replications: int, seed: int | None, trials: int, population: int | None, objectives: Sequence[str],
+               target: str | None, confidence: float, quantile: float, out: Path | None,
+               executor_of: Callable[[], Executor], progress: Progress | None = None) -> tuple[Path, dict[str, Any]]:
+    """Run (or resume) a design into its folder and return the folder and design.json's content."""
+    plan = prepare(config, levers, overrides, worlds, replications, seed, objectives, target, confidence, quantile)
+    folder = out or Path("reports") / "design" / plan.levers.spec.design.name
+    size = population or default_population(trials)
+    executor = executor_of()
+    store = Store(folder)
+    try:
+        found = search(plan, store, executor, trials, size, progress)
+    finally:
+        executor.close()
+        store.close()
+    sets = [f"{key}={value}" for key, value, flag in overrides if flag == "--set"]
+    prefix = point_prefix(config, levers, plan, objectives, target, sets, folder)
+    doc = document(plan, found, prefix, plan.base.config.scenario.days, trials, size)
+    return folder, doc
+
+
+def default_population(trials: int) -> int:
+    """Return the candidates per generation: a third of the budget, 4 to 24."""
+    return max(4, min(24, math.ceil(trials / 3)))

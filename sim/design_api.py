@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ def design(
     """
     from sim.api import _engine, _workers  # the same defaults as the other API calls
     from sim.experiment.design_setup import run_design
-    from sim.results.runs import to_json
+    from sim.results.runs import to_json, write_manifest
 
     settings = [(key, toml_literal(value), "--set") for key, value in (overrides or {}).items()]
     settings += [(key, str(value), flag) for flag, key, value in (("--seed", "scenario.seed", seed),
@@ -41,6 +42,12 @@ def design(
         population=population, objectives=list(objectives), target=target, confidence=confidence, quantile=quantile,
         out=Path(out) if out is not None else None,
         executor_of=lambda: make_executor(_workers(workers), scheduler, _engine(engine)))
+    # The command line that gives the same design.json: the points' prefix without their folder, with the budget.
+    prefix = document["front"][0]["command"].rsplit(" -o ", 1)[0]
+    command = f"{prefix} --trials {trials} --population {document['population']} -o {shlex.quote(str(folder))}"
+    document["command"] = command
+    write_manifest(folder, "design", command, [document["config"]], None, document["seed"], replications,
+                   {"engine": _engine(engine)})
     (folder / "design.json").write_text(to_json(document), encoding="utf-8")
     return DesignResult(document)
 

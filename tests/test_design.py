@@ -235,3 +235,24 @@ def test_search_resumes_from_the_store(tmp_path: Path) -> None:
         fresh = search(plan, store, LocalExecutor(1), 8, 4)
     assert [c.terms for c in longer.candidates[:4]] == [c.terms for c in short.candidates]
     assert [(c.terms, c.objectives) for c in longer.candidates] == [(c.terms, c.objectives) for c in fresh.candidates]
+
+
+@pytest.mark.slow
+def test_api_returns_what_the_command_writes(tmp_path: Path) -> None:
+    """sim.design gives the CLI's front as a DataFrame, and its folder reports like the command's."""
+    import sim
+
+    path = _levers(tmp_path, MMC_LEVERS)
+    result = sim.design(MMC, path, worlds=1, replications=1, days=5, trials=6, objectives=["friction.wait_hours"],
+                        target="friction.wait_hours<=0.5", out=tmp_path / "api", workers=1)
+    cli = run_cli("design", MMC, "--levers", path, "--worlds", "1", "-r", "1", "--days", "5", "--trials", "6",
+                  "--objective", "friction.wait_hours", "--target", "friction.wait_hours<=0.5", "--workers", "1",
+                  "-q", "-o", tmp_path / "cli")
+    assert cli.returncode == 0, cli.stderr
+    written = json.loads((tmp_path / "cli" / "design.json").read_text())
+    assert list(result.front["friction.wait_hours"]) == [p["objectives"]["friction.wait_hours"]["value"]
+                                                         for p in written["front"]]
+    assert list(result.front["gatekeeper.reviewers"]) == [p["terms"]["gatekeeper.reviewers"] for p in written["front"]]
+    assert result.target is not None and result.target["met"] == written["target"]["met"]
+    assert {"path", "low", "high"} <= set(result.levers.columns)
+    assert run_cli("report", tmp_path / "api").returncode == 0

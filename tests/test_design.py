@@ -256,3 +256,15 @@ def test_api_returns_what_the_command_writes(tmp_path: Path) -> None:
     assert result.target is not None and result.target["met"] == written["target"]["met"]
     assert {"path", "low", "high"} <= set(result.levers.columns)
     assert run_cli("report", tmp_path / "api").returncode == 0
+
+
+def test_named_options_set_values_that_are_not_texts(tmp_path: Path) -> None:
+    """An `options` lever picks by name, sets the named value, and costs by name."""
+    text = _lever('path = "gatekeeper.emergency_purposes"\n'
+                  'options = { incidents = ["emergency_incident"], none = [] }\n'
+                  'yearly = { incidents = 0, none = 5 }\nassume = "x"')
+    levers = load_levers(_levers(tmp_path, text), load_config(ORACLE))
+    assert levers.shipped == {"gatekeeper.emergency_purposes": "incidents"}
+    assert levers.settings({"gatekeeper.emergency_purposes": "none"}, "t") == [
+        ("gatekeeper.emergency_purposes", "[]", "t")]
+    assert levers.cost({"gatekeeper.emergency_purposes": "none"})["yearly"] == 5

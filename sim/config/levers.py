@@ -36,6 +36,8 @@ class Lever(Strict):
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] | None = None
+    options: dict[str, Any] | None = Field(
+        None, description="Named choices whose values are not texts (a list, a table): name -> value.")
     scale: Scale = Field("linear", description="How the search spreads the interval (costs are linear in the value).")
     overrides_range: bool = Field(False, description="The path is ranged in the config; the lever pins it.")
     one_off: tuple[float, float] | dict[str, float] = Field(
@@ -45,6 +47,16 @@ class Lever(Strict):
     fact: str | tuple[str, ...] | None = None
     assume: str | None = None
     note: str = Field("", description="How the cost figures follow from the cited facts.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _options_name_the_choices(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("options"), dict):
+            if "choices" in data:
+                raise config_problem("options", "a lever takes `choices` or `options`, not both.",
+                                     "keep `options = { name = value, ... }` for values that are not texts.")
+            data = {**data, "choices": list(data["options"])}
+        return data
 
     @model_validator(mode="after")
     def _interval_or_choices(self) -> Lever:
@@ -98,6 +110,10 @@ class Lever(Strict):
     def cost_of(self, value: float | int | str) -> tuple[float, float]:
         """Return the (one-off, yearly) dollars of setting the lever to `value`."""
         return _cost(self.one_off, self, value), _cost(self.yearly, self, value)
+
+    def value_of(self, choice: float | int | str) -> Any:
+        """Return what the lever sets the parameter to: the option's value, else the choice itself."""
+        return self.options[str(choice)] if self.options is not None else choice
 
     def cite(self) -> str:
         """Return `fact <ids>` or `assumption: <why>` for the cost."""
@@ -168,6 +184,11 @@ class LoadedLevers:
         """Return the levers in file order."""
         return self.spec.levers
 
+    def settings(self, terms: dict[str, Any], flag: str) -> list[tuple[str, str, str]]:
+        """Return the (path, TOML value, flag) overrides that set a candidate's terms."""
+        return [(lever.path, toml_literal(lever.value_of(terms[lever.path])), flag)
+                for lever in self.levers if lever.path in terms]
+
     def cost(self, terms: dict[str, Any]) -> dict[str, float]:
         """Return one-off, yearly and yearly-with-one-offs-spread dollars of a set of terms."""
         one_off = yearly = 0.0
@@ -195,12 +216,20 @@ def load_levers(path: Path | str, base: LoadedConfig) -> LoadedLevers:
     shipped: dict[str, Any] = {}
     ranges: dict[str, str] = {}
     for i, lever in enumerate(spec.levers):
-        shipped[lever.path] = _value_at(config, lever.path)
+        shipped[lever.path] = _shipped_choice(lever, _value_at(config, lever.path))
         if isinstance(shipped[lever.path], int) and not isinstance(shipped[lever.path], bool):
             integer.add(lever.path)
         _check_values(lever, i, base, path)
         ranges[lever.path] = _check_range(lever, i, base, path)
     return LoadedLevers(path, spec, frozenset(integer), shipped, {k: v for k, v in ranges.items() if v})
+
+
+def _shipped_choice(lever: Lever, value: Any) -> Any:
+    """Return the option naming the shipped value, or the value itself."""
+    for name, option in (lever.options or {}).items():
+        if option == value or (isinstance(value, list | tuple) and list(option) == list(value)):
+            return name
+    return value
 
 
 def _check_facts(spec: LeverFile, path: Path) -> None:
@@ -229,7 +258,8 @@ def _value_at(config: dict[str, Any], dotted: str) -> Any:
 def _check_values(lever: Lever, index: int, base: LoadedConfig, path: Path) -> None:
     """Apply the lever's ends (or every choice) to the config: the path must exist and take them."""
     if lever.choices is not None:
-        trials: list[tuple[str, Any]] = [("choices", c) for c in lever.choices]
+        trials: list[tuple[str, Any]] = [("options" if lever.options else "choices", lever.value_of(c))
+                                         for c in lever.choices]
     else:
         trials = [("low", lever.low), ("high", lever.high)]
     for key, value in trials:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from sim.config.levers import Lever, LoadedLevers
-from sim.config.loader import LoadedConfig, did_you_mean, toml_literal, with_overrides
+from sim.config.loader import LoadedConfig, did_you_mean, with_overrides
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
 from sim.experiment.explore import Exploration, plan
@@ -139,7 +139,7 @@ class DesignPlan:
 
     def candidate_points(self, number: int, terms: dict[str, Any]) -> list[Point]:
         """Resolve a candidate's terms in every world (indices after the exploration's points)."""
-        overrides = [(path, toml_literal(value), "design terms") for path, value in terms.items()]
+        overrides = self.levers.settings(terms, "design terms")
         offset = len(self.exploration.points) + number * self.worlds
         points = []
         for world in range(self.worlds):
@@ -160,7 +160,7 @@ def plan_design(base: LoadedConfig, levers: LoadedLevers, references: Sequence[L
     if not 0.0 < quantile < 1.0:
         raise InputError("--quantile", str(quantile), "the quantile across worlds lies strictly between 0 and 1.",
                          "use for example --quantile 0.9 (the 90th percentile of the per-world means).")
-    pins = [(path, toml_literal(levers.shipped[path]), "design lever (pins its range)") for path in levers.ranges]
+    pins = levers.settings({path: levers.shipped[path] for path in levers.ranges}, "design lever (pins its range)")
     pinned = with_overrides(base, pins)
     others = [item for item in references if item.name != base.name]
     exploration = plan([pinned, *others], worlds, replications, seed)

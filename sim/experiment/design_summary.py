@@ -17,6 +17,8 @@ def lever_records(levers: LoadedLevers) -> list[dict[str, Any]]:
         record: dict[str, Any] = {"path": lever.path, "title": lever.title}
         if lever.choices is not None:
             record["choices"] = list(lever.choices)
+            if lever.options is not None:
+                record["options"] = dict(lever.options)
         else:
             record |= {"low": lever.low, "high": lever.high, "scale": lever.scale}
         record |= {"integer": lever.path in levers.integer, "shipped": levers.shipped[lever.path],

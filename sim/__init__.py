@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from sim.version import __version__
 
 API = ("load", "run", "compare", "sweep", "attribute", "design", "RunResult", "Comparison", "SweepResult",
        "AttributionResult", "DesignResult")

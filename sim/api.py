@@ -20,17 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from sim.config.checks import check_baseline, check_names
 from sim.config.loader import LoadedConfig, load_config, toml_literal, with_overrides
 from sim.config.resources import ARRANGEMENTS, shipped_config, shipped_names
-from sim.config.schema import DEFAULT_BASELINE
-from sim.design_api import DesignResult, design
+from sim.design_api import DesignResult, run_api_design
 from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor, default_workers, make_executor
 from sim.experiment.replications import run_scenarios
+from sim.experiment.usecases import plan_compare, run_compare
 from sim.metrics.stats import paired_difference
 from sim.model.fast import ENGINES, Engine
-from sim.results.runs import SENSITIVITY_COLUMNS, daily_rows, estimates, sensitivity_records, summary_document
+from sim.results.runs import SENSITIVITY_COLUMNS, daily_rows, estimates, sensitivity_records
 from sim.results.scenario import ScenarioResult
 
 if TYPE_CHECKING:
@@ -84,18 +83,9 @@ def compare(
     `status_quo` when it is among them, else the first config.
     """
     loaded = [_load_with_run_settings(c, overrides, seed, replications, days) for c in configs]
-    if not loaded:
-        raise InputError("compare", None, "there are no configs to compare.", "give at least one config.")
-    check_names(loaded)
-    names = [item.name for item in loaded]
-    chosen = baseline or (DEFAULT_BASELINE if DEFAULT_BASELINE in names else names[0])
-    check_baseline(chosen, names, "baseline")
-    first = loaded[0].config.scenario
-    run_seed = seed if seed is not None else first.seed
-    reps = replications if replications is not None else first.replications
-    results = run_scenarios(loaded, run_seed, reps, executor=LocalExecutor(_workers(workers), _engine(engine)))
-    ordered = sorted(results, key=lambda r: r.loaded.name != chosen)  # the baseline leads, as in the CLI
-    return Comparison([RunResult(r) for r in ordered], chosen)
+    plan = plan_compare(loaded, baseline, seed, replications)
+    results = run_compare(plan, LocalExecutor(_workers(workers), _engine(engine)))
+    return Comparison([RunResult(r) for r in results], plan.baseline)
 
 
 def sweep(
@@ -187,13 +177,9 @@ class RunResult:
         rows = [{"replication": i, **rep.metrics} for i, rep in enumerate(self.result.replications)]
         return pd.DataFrame.from_records(rows)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON document `residency run --json` prints."""
-        return summary_document(self.result)
-
     def figure_data(self) -> list[Arrangement]:
         """Return the data the figure functions draw (sim.report.figures)."""
-        from sim.report.page import arrangement_from_result
+        from sim.report.arrangement import arrangement_from_result
 
         return [arrangement_from_result(self.result)]
 
@@ -336,6 +322,16 @@ def _load_with_run_settings(
     if isinstance(config, LoadedConfig):
         return with_overrides(config, _overrides(merged))
     return load(config, overrides=merged)
+
+
+def design(config: str | Path, levers: str | Path, *, workers: int | None = None, engine: Engine = "fast",
+           **options: Any) -> DesignResult:
+    """Search a lever file's terms across plausible worlds, as `residency design`; see sim.design_api.run_api_design.
+
+    Options: worlds, replications, days, seed, trials, population, objectives, target, confidence,
+    quantile, out, overrides, scheduler.
+    """
+    return run_api_design(config, levers, workers=_workers(workers), engine=_engine(engine), **options)
 
 
 def _engine(engine: str) -> Engine:

@@ -14,14 +14,14 @@ from sim.config.loader import toml_literal
 from sim.experiment.executors import make_executor
 from sim.model.fast import Engine
 
-__all__ = ["DesignResult", "design"]
+__all__ = ["DesignResult", "run_api_design"]
 
 
-def design(
+def run_api_design(
     config: str | Path, levers: str | Path, *, worlds: int = 20, replications: int = 2, days: int | None = None,
     seed: int | None = None, trials: int = 60, population: int | None = None,
     objectives: Iterable[str] = (), target: str | None = None, confidence: float = 0.9, quantile: float = 0.9,
-    out: str | Path | None = None, overrides: Mapping[str, Any] | None = None, workers: int | None = None,
+    out: str | Path | None = None, overrides: Mapping[str, Any] | None = None, workers: int = 1,
     scheduler: str | None = None, engine: Engine = "fast",
 ) -> DesignResult:
     """Search a lever file's terms across plausible worlds (as `residency design`) and return the front.
@@ -29,7 +29,6 @@ def design(
     The same arguments give the same design.json as the command; it is written into `out`
     (default reports/design/NAME), whose results database makes a second call resume.
     """
-    from sim.api import _engine, _workers  # the same defaults as the other API calls
     from sim.experiment.design_setup import run_design
     from sim.results.runs import to_json, write_manifest
 
@@ -41,13 +40,13 @@ def design(
         config, levers, settings, worlds=worlds, replications=replications, seed=seed, trials=trials,
         population=population, objectives=list(objectives), target=target, confidence=confidence, quantile=quantile,
         out=Path(out) if out is not None else None,
-        executor_of=lambda: make_executor(_workers(workers), scheduler, _engine(engine)))
+        executor_of=lambda: make_executor(workers, scheduler, engine))
     # The command line that gives the same design.json: the points' prefix without their folder, with the budget.
     prefix = document["front"][0]["command"].rsplit(" -o ", 1)[0]
     command = f"{prefix} --trials {trials} --population {document['population']} -o {shlex.quote(str(folder))}"
     document["command"] = command
     write_manifest(folder, "design", command, [document["config"]], None, document["seed"], replications,
-                   {"engine": _engine(engine)})
+                   {"engine": engine})
     (folder / "design.json").write_text(to_json(document), encoding="utf-8")
     return DesignResult(document)
 

@@ -131,6 +131,7 @@ def test_closed_scheduler_port_is_a_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_scheduler_without_dask_installed_says_to_install_the_extra(tmp_path: Path) -> None:
     """With `distributed` unimportable, --scheduler exits 2 telling the user to install the dask extra."""
     fake = tmp_path / "fake" / "distributed"

@@ -29,6 +29,7 @@ def reached(stderr: str) -> tuple[int, str]:
     return int(match[1]), match[0]
 
 
+@pytest.mark.slow
 def test_run_adds_replications_until_the_interval_is_within_target() -> None:
     """`run --target-ci 0.02` runs more than -r replications and ends with a half-width under 2% of the mean."""
     result = run_cli(*RUN, "--target-ci", "0.02", "--target-metric", "requests.submitted",

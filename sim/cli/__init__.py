@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sim import __version__
-from sim.cli import core, design, experiments, explore, project, teach  # noqa: F401 - importing registers the commands
+from sim.cli import core, describe, design, experiments, explore, project, teach  # noqa: F401 - importing registers the commands
 from sim.cli.common import (
     EXIT_INPUT,
     app,
@@ -21,6 +20,7 @@ from sim.cli.common import (
 )
 from sim.errors import InputError
 from sim.results.atomic import os_error
+from sim.version import __version__
 
 __all__ = ["app", "main"]
 

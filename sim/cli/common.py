@@ -31,7 +31,6 @@ from rich.progress import (
 from rich.text import Text
 from typer.core import TyperOption
 
-from sim import __version__
 from sim.config.schema import Scenario
 from sim.errors import InputError
 from sim.metrics import catalogue
@@ -40,6 +39,7 @@ from sim.model.fast import Engine
 from sim.report.units import number
 from sim.results.runs import to_json
 from sim.results.scenario import ScenarioResult
+from sim.version import __version__
 
 ARRANGEMENTS = Path("configs") / "arrangements"
 EXIT_INPUT = 2
@@ -93,8 +93,7 @@ class EngineChoice(StrEnum):
 
 EngineOption = Annotated[EngineChoice, typer.Option(
     "--engine", help="fast: requests settled in batches (default); event: one SimPy event at a time. "
-    "Both give the same results to the bit; a config the fast engine was not verified for runs on the "
-    "event engine, and the manifest says why.")]
+    "Both settle requests with the same rules and give the same results to the bit.")]
 
 
 def engine_of(choice: EngineChoice) -> Engine:
@@ -216,7 +215,6 @@ TargetMetricOption = Annotated[
 MaxRepsOption = Annotated[
     int, typer.Option("--max-replications", help="The most replications --target-ci may use.")
 ]
-EXIT_INTERRUPTED = 130  # 128 + SIGINT; a SIGTERM gives 143 (128 + SIGTERM), as shells expect
 YesOption = Annotated[bool, typer.Option("--yes", help="Run even when the estimated work or memory is above "
                                          "the limits.")]
 received: list[int] = []  # the stopping signals received, most recent last
@@ -340,7 +338,7 @@ def caption(result: ScenarioResult) -> str:
 
 
 def interrupted(message: str) -> NoReturn:
-    """Say what an interruption kept and how to go on, then exit with 130."""
+    """Say what an interruption kept and how to go on, then exit with 128 + the signal (130 on Ctrl-C)."""
     err.print(f"[bold yellow]interrupted:[/] {escape(message)}")
     raise typer.Exit(interrupted_status())
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
@@ -55,6 +54,7 @@ from sim.experiment.sweep import (
     summary_records,
 )
 from sim.experiment.sweep_file import LoadedSweep, load_sweep
+from sim.experiment.usecases import check_target_ci
 from sim.metrics.stats import Estimate
 from sim.report.units import kind_of
 from sim.results.atomic import FolderLock, prepare_folder, write_atomic
@@ -90,9 +90,7 @@ def sweep(
     engine: EngineOption = EngineChoice.fast,
 ) -> None:
     """Run a sweep into a resumable results database, then report sensitivity where it applies."""
-    if target_ci is not None and not (math.isfinite(target_ci) and target_ci > 0):
-        raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
-                         "give a fraction of the mean, such as 0.05 for 5%.")
+    check_target_ci(target_ci)
     loaded = load_sweep(sweep_file, tuple(overrides_from(set_, None, None, None)))
     folder = out_dir or Path("reports") / "sweeps" / loaded.spec.sweep.name
     reps = max(max_replications, loaded.spec.sweep.replications) if target_ci else loaded.spec.sweep.replications

@@ -16,6 +16,7 @@ from sim.config.loader import (
     read_toml,
     strip_provenance,
 )
+from sim.config.paths import get_path
 from sim.config.ranges import Range
 
 #: Each unit's dimension and its size in that dimension's base unit (hours, per year, ...).
@@ -85,7 +86,7 @@ def audit(loaded: LoadedConfig) -> AuditResult:
     checked, findings = 0, []
     for key, prov in sorted(loaded.provenance.items()):
         file = origins.get(key, str(loaded.path))
-        cited = [(leaf, value, prov) for leaf, value in numeric_leaves(key, lookup(data, key))]
+        cited = [(leaf, value, prov) for leaf, value in numeric_leaves(key, get_path(data, key))]
         cited += range_ends(key, prov)
         for leaf, value, source in cited:
             if source.kind != "fact":
@@ -189,19 +190,6 @@ def numeric_leaves(key: str, value: Any) -> list[tuple[str, float]]:
     if isinstance(value, dict):
         return [leaf for k, v in value.items() for leaf in numeric_leaves(f"{key}.{k}", v)]
     return []
-
-
-def lookup(data: Any, key: str) -> Any:
-    """Return the value at a dotted path of nested dicts and lists, or None."""
-    node = data
-    for part in key.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list | tuple) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
 
 
 def origin_files(path: Path) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import gc
+import importlib
 import logging
 import multiprocessing
 import os
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 from sim.config.schema import Config
 from sim.errors import InputError
+from sim.experiment.memory import stop_worker_profiler, tune_allocator
 from sim.model.fast import Engine
 
 _PR_SET_PDEATHSIG = 1
@@ -72,6 +74,7 @@ class LocalExecutor:
         """Run the jobs, yielding each result as it finishes; pending work is cancelled on exit."""
         fn = functools.partial(fn, engine=self.engine)
         if self.workers <= 1 or len(jobs) <= 1:
+            tune_allocator()
             for job in jobs:
                 yield job, fn(job.config, job.seed, job.replication)
             return
@@ -102,6 +105,7 @@ def prepare_worker(parent: int) -> None:
     started it by more than a second. The resource tracker then sees its pipe close and ends.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool; no traceback per worker
+    tune_allocator()
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -150,14 +154,18 @@ class DaskExecutor:
             raise InputError("--scheduler", None, f"no Dask scheduler answered at {address} ({exc}).",
                              "start one with `dask scheduler` and `dask worker ADDRESS`, and pass its "
                              "tcp://HOST:PORT address.") from None
-        self.client.register_plugin(_warm_worker_plugin(), name="residency-warm-worker")
+        self.warmed: set[str] = set()
 
     def map(self, fn: Callable[..., Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
         """Submit every job to the cluster and yield results as they finish."""
         from distributed import as_completed as dask_completed
 
+        module = fn.__module__
         fn = functools.partial(fn, engine=self.engine)
         try:
+            if module not in self.warmed:  # every worker, present and future, imports the task's code first
+                self.client.register_plugin(_warm_worker_plugin(module), name=f"residency-warm-{module}")
+                self.warmed.add(module)
             futures = {self.client.submit(fn, job.config, job.seed, job.replication, pure=False): job
                        for job in jobs}
         except (OSError, TimeoutError, CancelledError) as exc:
@@ -190,28 +198,30 @@ class DaskExecutor:
             pass
 
 
-def warm_worker() -> None:
-    """Import the model and freeze the objects alive at start-up out of the garbage collector's reach.
+def warm_worker(module: str) -> None:
+    """Import a task's module and freeze the objects alive at start-up out of the garbage collector's reach.
 
     A Dask worker holds about twice the Python objects of a pool worker, so every full
-    collection costs it more; frozen objects are never scanned again.
+    collection costs it more; frozen objects are never scanned again. The module is the mapped
+    function's own, so this mechanism names no task of its callers.
     """
-    import sim.experiment.replications  # noqa: F401 - imported for its side effect on sys.modules
-
+    importlib.import_module(module)
     gc.collect()
     gc.freeze()
 
 
-def _warm_worker_plugin() -> Any:
-    """Return a Dask worker plugin that runs `warm_worker` on every worker, present and future."""
+def _warm_worker_plugin(module: str) -> Any:
+    """Return a Dask worker plugin that runs `warm_worker(module)` on every worker, present and future."""
     from distributed.diagnostics.plugin import WorkerPlugin
 
     class WarmWorker(WorkerPlugin):  # type: ignore[misc]
         """Call `warm_worker` when a worker starts."""
 
         def setup(self, worker: Any) -> None:
-            """Warm the worker."""
-            warm_worker()
+            """Warm the worker, set its allocator and stop its sampling profiler."""
+            tune_allocator()
+            stop_worker_profiler(worker)
+            warm_worker(module)
 
     return WarmWorker()
 

@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from sim import __version__
 from sim.config.loader import (
     LoadedConfig,
     did_you_mean,
@@ -28,9 +27,11 @@ from sim.config.loader import (
     with_overrides,
 )
 from sim.config.names import check_path_name
+from sim.config.paths import get_path
 from sim.config.resources import shipped_config
 from sim.config.schema import DEFAULT_SEED, Strict, config_problem
 from sim.errors import InputError
+from sim.version import __version__
 
 Design = Literal["grid", "latin", "sobol", "morris"]
 SAMPLED: tuple[str, ...] = ("latin", "sobol", "morris")
@@ -259,15 +260,7 @@ def _integer_paths(base: LoadedConfig, spec: SweepFile) -> set[str]:
     config = base.config.model_dump()
     integers = set()
     for factor in spec.factors:
-        node: Any = config
-        for part in factor.path.split("."):
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list | tuple) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                node = None
-                break
+        node = get_path(config, factor.path)
         if isinstance(node, int) and not isinstance(node, bool):
             integers.add(factor.path)
     return integers

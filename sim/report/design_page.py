@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim import __version__
 from sim.errors import InputError
 from sim.report.design_figures import COST, front_figure
-from sim.report.page import Report, Table, save
+from sim.report.document import Report, Table, save
 from sim.report.units import kind_of, number
+from sim.version import __version__
 
 DESIGN_JSON = "design.json"
 

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim import __version__
 from sim.config.checks import parameter_sources
 from sim.config.loader import LoadedConfig
 from sim.errors import InputError
@@ -20,6 +19,7 @@ from sim.metrics.recorder import DAILY_COLUMNS, hist_edges
 from sim.metrics.stats import Estimate, estimate, paired_difference
 from sim.results.atomic import FileBatch, check_name, clean_stale, digest, inside, write_atomic
 from sim.results.scenario import ScenarioResult
+from sim.version import __version__
 
 
 def metric_names(result: ScenarioResult) -> list[str]:
@@ -164,11 +164,6 @@ def run_files(result: ScenarioResult) -> dict[str, str]:
         "wait_histogram.csv": wait_histogram_csv(result),
         "resolved_config.json": to_json(resolved_document(result)),
     }
-
-
-def write_run(result: ScenarioResult, folder: Path) -> list[Path]:
-    """Write summary.json, daily.csv, replications.csv, wait_histogram.csv and resolved_config.json."""
-    return [write_atomic(folder / name, text) for name, text in run_files(result).items()]
 
 
 def portable_path(path: Path) -> str:

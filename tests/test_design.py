@@ -268,3 +268,16 @@ def test_named_options_set_values_that_are_not_texts(tmp_path: Path) -> None:
     assert levers.settings({"gatekeeper.emergency_purposes": "none"}, "t") == [
         ("gatekeeper.emergency_purposes", "[]", "t")]
     assert levers.cost({"gatekeeper.emergency_purposes": "none"})["yearly"] == 5
+
+
+@pytest.mark.slow
+def test_changed_levers_need_replace(tmp_path: Path) -> None:
+    """A folder holding another lever file's rows is refused (one paragraph, exit 2) until --replace."""
+    args = ["design", MMC, "--worlds", "1", "-r", "1", "--days", "2", "--trials", "2", "--population", "2",
+            "--objective", "friction.wait_hours", "--workers", "1", "-q", "-o", tmp_path / "out"]
+    first = run_cli(*args, "--levers", _levers(tmp_path, MMC_LEVERS))
+    assert first.returncode == 0, first.stderr
+    edited = _levers(tmp_path, MMC_LEVERS.replace("high = 14", "high = 12"), "edited.toml")
+    refused = run_cli(*args, "--levers", edited)
+    assert refused.returncode == 2 and "--replace" in refused.stderr and "Traceback" not in refused.stderr
+    assert run_cli(*args, "--levers", edited, "--replace").returncode == 0

@@ -68,6 +68,9 @@ def design(
     = None,
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Results folder (default: reports/design/NAME).")]
     = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Give the folder to this design when it holds another's rows (edited levers, worlds).")]
+    = False,
     seed: SeedOption = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
@@ -96,9 +99,6 @@ def design(
         executor.close()
         fail(error)
     store.set_meta("command", command_line())
-    configs = [p.loaded.config for p in plan.exploration.points]
-    write_manifest(folder, "design", command_line(), plan.exploration.names, None, plan.seed, replications,
-                   engine_used(configs, engine_of(engine)))
     if not quiet:
         err.print(f"design: {trials} candidates ({size} a generation, NSGA-II) over {len(plan.levers.levers)} levers, "
                   f"each in {plan.worlds} worlds x {replications} replications over "
@@ -107,7 +107,7 @@ def design(
                   f"into {store.path}")
     reporter = Reporter(quiet)
     try:
-        found = search(plan, store, executor, trials, size, reporter)
+        found = search(plan, store, executor, trials, size, reporter, replace)
     except KeyboardInterrupt:
         reporter.close()
         interrupted(f"{len(store.done())} finished rows are committed in {store.path}; run the same command again "
@@ -121,6 +121,9 @@ def design(
     prefix = point_prefix(config, levers, plan, objective or [], target, set_ or [], folder)
     doc = document(plan, found, prefix, plan.base.config.scenario.days, trials, size)
     doc["command"] = command_line()
+    configs = [p.loaded.config for p in plan.exploration.points]
+    write_manifest(folder, "design", command_line(), plan.exploration.names, None, plan.seed, replications,
+                   engine_used(configs, engine_of(engine)))
     path = folder / DESIGN_JSON
     path.write_text(to_json(doc), encoding="utf-8")
     print_design(doc)

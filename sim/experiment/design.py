@@ -290,7 +290,7 @@ class Search:
 
 
 def search(plan: DesignPlan, store: Store, executor: Executor, trials: int, population: int,
-           progress: Progress | None = None) -> Search:
+           progress: Progress | None = None, replace: bool = False) -> Search:
     """Run NSGA-II for `trials` candidates a generation at a time, resuming from the stored rows."""
     import optuna
 
@@ -298,7 +298,7 @@ def search(plan: DesignPlan, store: Store, executor: Executor, trials: int, popu
     if trials < 1 or population < 2:
         raise InputError("--trials", str(trials), "the search needs at least one trial and a population of two.",
                          "use --trials 1 or more and --population 2 or more.")
-    store.claim(KIND, plan.definition())
+    store.claim(KIND, plan.definition(), replace)
     store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in plan.exploration.points])
     reference = _run_reference(plan, store, executor, progress)
     bounds = target_bounds(plan, reference)

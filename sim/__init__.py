@@ -1,7 +1,7 @@
 """residency: a discrete-event simulator of cross-border access to protected user data.
 
 The Python API (sim.api) is importable from here: `sim.load`, `sim.run`, `sim.compare`,
-`sim.sweep`, `sim.attribute`, `sim.explore` and `sim.list` (the shipped names). It loads on
+`sim.sweep`, `sim.attribute`, `sim.explore`, `sim.design` and `sim.list` (the shipped names). It loads on
 first use, so the command line starts fast.
 """
 
@@ -11,14 +11,26 @@ from typing import TYPE_CHECKING, Any
 
 from sim.version import __version__
 
-API = ("load", "run", "compare", "sweep", "attribute", "RunResult", "Comparison", "SweepResult",
-       "AttributionResult")
+API = ("load", "run", "compare", "sweep", "attribute", "design", "RunResult", "Comparison", "SweepResult",
+       "AttributionResult", "DesignResult")
 MORE = {"explore": "explore", "list": "list_shipped", "ExploreResult": "ExploreResult"}  # from sim.api_explore
-__all__ = ["AttributionResult", "Comparison", "ExploreResult", "RunResult", "SweepResult", "__version__",
-           "attribute", "compare", "explore", "list", "load", "run", "sweep"]
+__all__ = ["AttributionResult", "Comparison", "DesignResult", "ExploreResult", "RunResult", "SweepResult",
+           "__version__", "attribute", "compare", "design", "explore", "list", "load", "run", "sweep"]
 
 if TYPE_CHECKING:
-    from sim.api import AttributionResult, Comparison, RunResult, SweepResult, attribute, compare, load, run, sweep
+    from sim.api import (
+        AttributionResult,
+        Comparison,
+        DesignResult,
+        RunResult,
+        SweepResult,
+        attribute,
+        compare,
+        design,
+        load,
+        run,
+        sweep,
+    )
     from sim.api_explore import ExploreResult, explore
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from sim.config.loader import LoadedConfig, load_config, toml_literal, with_overrides
 from sim.config.resources import resolve_named
+from sim.design_api import DesignResult, run_api_design
 from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor, default_workers, make_executor
 from sim.experiment.replications import run_scenarios
@@ -34,8 +35,8 @@ from sim.results.scenario import ScenarioResult
 if TYPE_CHECKING:
     from sim.report.figures import Arrangement
 
-__all__ = ["AttributionResult", "Comparison", "RunResult", "SweepResult", "attribute", "compare", "load",
-           "run", "sweep"]
+__all__ = ["AttributionResult", "Comparison", "DesignResult", "RunResult", "SweepResult", "attribute", "compare",
+           "design", "load", "run", "sweep"]
 
 ConfigLike = LoadedConfig | str | Path
 INTERVAL = ["mean", "ci95_low", "ci95_high"]
@@ -364,6 +365,16 @@ def _load_with_run_settings(
     if isinstance(config, LoadedConfig):
         return with_overrides(config, _overrides(merged))
     return load(config, overrides=merged)
+
+
+def design(config: str | Path, levers: str | Path, *, workers: int | None = None, engine: Engine = "fast",
+           **options: Any) -> DesignResult:
+    """Search a lever file's terms across plausible worlds, as `residency design`; see sim.design_api.run_api_design.
+
+    Options: worlds, replications, days, seed, trials, population, objectives, target, confidence,
+    quantile, out, overrides, scheduler.
+    """
+    return run_api_design(config, levers, workers=_workers(workers), engine=_engine(engine), **options)
 
 
 def _engine(engine: str) -> Engine:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sim.cli import core, describe, experiments, explore, project, teach  # noqa: F401 - importing registers the commands
+from sim.cli import core, describe, design, experiments, explore, project, teach  # noqa: F401 - importing registers the commands
 from sim.cli.common import (
     EXIT_INPUT,
     app,

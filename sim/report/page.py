@@ -9,6 +9,7 @@ from sim.errors import InputError
 from sim.report.arrangement import arrangement_from_result, load_arrangement, milestones
 from sim.report.attribution_page import attribution_report
 from sim.report.compare_page import HEADLINE, by_year_table, compare_report, unrouted_notes
+from sim.report.design_page import design_report
 from sim.report.document import FORMATS, STYLE, FigureFile, Report, render_html, render_markdown, save
 from sim.report.explore_page import explore_report
 from sim.report.sweep_page import sweep_report
@@ -26,7 +27,7 @@ REPORT_FILES = frozenset({"report.html", "report.md", "figures"})
 #: The page of each kind of results folder, in the order an error lists them.
 BUILDERS: dict[str, Callable[[Path, Path, str], Report]] = {
     "compare": compare_report, "run": compare_report, "sweep": sweep_report, "attribute": attribution_report,
-    "explore": explore_report}
+    "explore": explore_report, "design": design_report}
 KINDS = tuple(BUILDERS)
 
 

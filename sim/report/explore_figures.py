@@ -33,7 +33,7 @@ def distributions(values: dict[str, Sequence[float | None]], order: Sequence[str
         known = sorted(float(v) for v in values[name] if v is not None and math.isfinite(v) and (v > 0 or not log))
         if not known:
             continue
-        ax.boxplot([known], positions=[row], vert=False, whis=(5, 95), widths=0.5, showfliers=False,
+        ax.boxplot([known], positions=[row], orientation="horizontal", whis=(5, 95), widths=0.5, showfliers=False,
                    medianprops={"color": "black"}, boxprops={"color": palette[name]})
         jitter = [row + 0.18 * math.sin(i * 2.399) for i in range(len(known))]
         ax.scatter(known, jitter, s=9, color=palette[name], alpha=0.6, gid=f"worlds:{name}")

@@ -795,7 +795,10 @@ def test_coinciding_series_are_both_visible_and_declared() -> None:
         assert first.get_visible() and second.get_visible()
         assert first.get_linewidth() > second.get_linewidth() + 1  # the one below shows around the one on top
         assert second.get_linestyle() != first.get_linestyle()
-        assert "First and Second coincide" in ax.get_title(loc="right")
+    # Said once per panel in the key below the plot (a title this long ran off the figure).
+    (key,) = [t for t in timeline.axes[1].texts if t.get_gid() == "milestone-key"]
+    assert "Top panel: First and Second coincide" in key.get_text()
+    assert "Bottom panel: First and Second coincide" in key.get_text()
     points = plots.friction_vs_residual(arrangements, "seed 1")
     ax = points.axes[0]
     first, second = (point_container(ax, n).lines[0] for n in ("First", "Second"))

@@ -19,6 +19,7 @@ from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.text import Annotation
 
 from sim.config.schema import CHANNEL_TITLES, CHANNELS, display
 from sim.report.style import (
@@ -28,6 +29,7 @@ from sim.report.style import (
     arrangement_colours,
     count,
     count_axis,
+    labels_apart,
     needs_log,
     new_figure,
     note,
@@ -189,97 +191,6 @@ def residual_by_channel(arrangements: Drawable, caption: str = "") -> Figure:
     return figure
 
 
-# -- daily timeline -----------------------------------------------------------------------------
-def rolling_mean(values: Sequence[float], window: int = 7) -> list[float]:
-    """Return the trailing moving average over complete windows only (NaN until the first full window)."""
-    # Each window summed afresh: a running total would leave rounding residue where the counts are zero.
-    return [math.fsum(values[i + 1 - window:i + 1]) / window if i + 1 >= window else math.nan
-            for i in range(len(values))]
-
-
-def milestone_key(arrangements: Sequence[Arrangement]) -> list[tuple[dt.date, str, list[str]]]:
-    """Return the distinct milestones (date, label) with the arrangements (by name) that share them, by date."""
-    merged: dict[tuple[dt.date, str], list[str]] = {}
-    for a in arrangements:
-        for when, label in a.milestones:
-            merged.setdefault((when, label), []).append(a.name)
-    return [(when, label, names) for (when, label), names in sorted(merged.items())]
-
-
-TIMELINE_PANELS = (("residual_events", 1.0, True, "residual accesses per day\n(7-day mean)"),
-                   ("protected_records_abroad", 1e6, False, "protected records abroad\n(millions)"))
-
-
-def daily_timeline(arrangements: Drawable, caption: str = "") -> Figure:
-    """Plot daily residual access and protected records at rest abroad, with milestones marked."""
-    arrangements = as_arrangements(arrangements)
-    figure, axes = new_figure("Residual access and protected records abroad over the run", caption,
-                              rows=2, height=9.0)
-    palette = colours(arrangements)
-    for ax, (column, scale, smooth, ylabel) in zip((axes[0][0], axes[1][0]), TIMELINE_PANELS, strict=True):
-        shown = [a for a in arrangements if column in a.daily]
-        prepare = rolling_mean if smooth else list
-        smoothed = [v for a in shown for v in prepare(a.daily[column].mean) if v > 0]
-        log = smooth and needs_log(smoothed)
-
-        def drawn(values: Sequence[float], s: float = scale, p: Any = prepare, lg: bool = log) -> list[float]:
-            # A log axis cannot show zero: leave a gap there rather than a line plunging off the axis.
-            return [math.nan if lg and not v > 0 else max(0.0, v) / s for v in p(values)]
-
-        groups = coinciding(shown, lambda a, c=column, p=prepare: p(a.daily[c].mean))
-        for a in shown:
-            series = a.daily[column]
-            days = [day_number(d) for d in series.dates]
-            group = next((g for g in groups if a.name in g), [a.name])
-            rank = group.index(a.name)
-            # Equal series are drawn wide first, then narrower and dashed on top, so each stays visible.
-            ax.plot(days, drawn(series.mean), color=palette[a.name], linewidth=1.8 + 2.2 * (len(group) - 1 - rank),
-                    linestyle="-" if rank == 0 else (0, (4, 2)), label=a.label, gid=f"{column}:{a.name}",
-                    solid_capstyle="butt")
-            for bound in (series.low, series.high):  # the interval as thin lines: no mixed fills
-                ax.plot(days, drawn(bound), color=palette[a.name], linewidth=0.5, alpha=0.7,
-                        gid=f"band:{column}:{a.name}")
-        if groups:
-            ax.set_title("; ".join(f"{_labels(arrangements, g)} coincide (drawn one over the other)"
-                                   for g in groups), loc="right", fontsize=9, color=INK, gid="coincide")
-        if log:
-            count_axis(ax, "y", True)
-            ax.set_ylim(bottom=min(smoothed) / 2)
-            ylabel += ", log scale"
-        ax.set_ylabel(ylabel)
-        ax.xaxis_date()
-        if shown:
-            ax.set_xlim(min(day_number(a.daily[column].dates[0]) for a in shown),
-                        max(day_number(a.daily[column].dates[-1]) for a in shown))
-        tidy(ax)
-    _milestones(figure, axes[0][0], axes[1][0], arrangements)
-    axes[1][0].set_xlabel("date")
-    axes[0][0].legend(frameon=False, fontsize=9, ncol=min(5, len(arrangements)), loc="lower left",
-                      bbox_to_anchor=(0.0, 1.02))
-    note(figure, "thin lines: 95% interval across replications; dotted verticals: milestones (numbered below); "
-         "the 7-day mean starts once a full week has passed")
-    return figure
-
-
-def _milestones(figure: Figure, top: Axes, bottom: Axes, arrangements: Sequence[Arrangement]) -> None:
-    by_date: dict[dt.date, list[tuple[str, list[str]]]] = {}
-    for when, label, names in milestone_key(arrangements):
-        by_date.setdefault(when, []).append((label, names))
-    lines = []
-    for number, (when, events) in enumerate(sorted(by_date.items()), start=1):
-        day = day_number(when)
-        for ax in (top, bottom):
-            ax.axvline(day, color=MUTED, linestyle=":", linewidth=1.0, gid=f"milestone:{when.isoformat()}")
-        top.annotate(str(number), xy=(day, 1.0), xycoords=("data", "axes fraction"), fontsize=9, ha="center",
-                     va="bottom", color=INK, fontweight="bold")
-        for k, (label, names) in enumerate(events):
-            head = f"{number}. {when:%d %b %Y}:" if k == 0 else " " * (len(f"{number}. {when:%d %b %Y}:") + 3)
-            lines.append(f"{head} {label} — {', '.join(_labels(arrangements, [n]) for n in names)}")
-    if lines:
-        bottom.text(0.0, -0.16, "\n".join(lines), transform=bottom.transAxes, fontsize=8, va="top",
-                    gid="milestone-key")
-
-
 # -- friction against residual ------------------------------------------------------------------
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     """Return the points no other point beats on both coordinates (lower is better), by x."""
@@ -309,6 +220,7 @@ def friction_vs_residual(arrangements: Drawable, caption: str = "",
     palette = colours(arrangements)
     groups = coinciding(arrangements, lambda a: (a.mean(X_METRIC), a.mean(Y_METRIC)))
     ys = [a.mean(Y_METRIC) for a in arrangements] + [p[1] for p in sweep_points]
+    labels: list[Annotation] = []
     for i, a in enumerate(arrangements):
         x, y = a.mean(X_METRIC), a.mean(Y_METRIC)
         xi, yi = a.interval(X_METRIC), a.interval(Y_METRIC)
@@ -320,8 +232,9 @@ def friction_vs_residual(arrangements: Drawable, caption: str = "",
                     markerfacecolor="white" if rank == 0 and len(group) > 1 else palette[a.name],
                     markeredgewidth=2, gid=f"point:{a.name}", zorder=3 + rank)
         if rank == 0:
-            ax.annotate(" = ".join(_labels(arrangements, [n]) for n in group), (x, y), textcoords="offset points",
-                        xytext=(10, 8), fontsize=10, color=INK, annotation_clip=False)
+            labels.append(ax.annotate(" = ".join(_labels(arrangements, [n]) for n in group), (x, y),
+                                      textcoords="offset points", xytext=(10, 8),
+                                      fontsize=10, color=INK, annotation_clip=False))
     if sweep_points:
         _sweep_points(ax, sweep_points, sweep_intervals, sweep_groups)
     log = needs_log(ys)
@@ -336,6 +249,7 @@ def friction_vs_residual(arrangements: Drawable, caption: str = "",
     marks = ["crosses: 95% intervals"] + [f"{_labels(arrangements, g)} give identical results (hollow marker "
                                           "behind filled)" for g in groups]
     note(figure, "; ".join(marks))
+    labels_apart(figure, labels)
     return figure
 
 
@@ -457,3 +371,9 @@ def exceedance(arrangements: Drawable, caption: str = "",
          f"replications); chances below 1 in {n} are not resolved")
     return figure
 
+
+# The daily timeline lives in its own module (this one would pass the size limit); it is re-exported here,
+# where the report, the lessons and notebooks look for every comparison figure.
+from sim.report.timeline import daily_timeline as daily_timeline  # noqa: E402
+from sim.report.timeline import milestone_key as milestone_key  # noqa: E402
+from sim.report.timeline import rolling_mean as rolling_mean  # noqa: E402

@@ -332,6 +332,12 @@ def dkw_half_width(n: int, alpha: float = 0.05) -> float:
     return math.sqrt(math.log(2 / alpha) / (2 * n))
 
 
+#: The widest 95% band the exceedance figure draws: a wider one (fewer than 21 replications) covers most of the
+#: figure and hides the curves, so it is left out and the note says why.
+BAND_WIDEST = 0.3
+BAND_REPLICATIONS = math.ceil(math.log(2 / 0.05) / (2 * BAND_WIDEST**2))
+
+
 def exceedance(arrangements: Drawable, caption: str = "",
                metric: str = "residual_access.events") -> Figure:
     """Plot P(residual accesses over the run > x) across replications, with a 95% confidence band."""
@@ -352,8 +358,9 @@ def exceedance(arrangements: Drawable, caption: str = "",
         eps = dkw_half_width(len(xs))
         # P(X > x) is 1 left of the smallest value: start the steps there.
         steps_x, steps_p = [xs[0], *xs], [1.0, *ps]
-        ax.fill_between(steps_x, [max(0.0, p - eps) for p in steps_p], [min(1.0, p + eps) for p in steps_p],
-                        step="post", color=palette[a.name], alpha=0.15, linewidth=0, gid=f"band:{a.name}")
+        if eps <= BAND_WIDEST:
+            ax.fill_between(steps_x, [max(0.0, p - eps) for p in steps_p], [min(1.0, p + eps) for p in steps_p],
+                            step="post", color=palette[a.name], alpha=0.15, linewidth=0, gid=f"band:{a.name}")
         group = next((g for g in groups if a.name in g), [a.name])
         rank = group.index(a.name)
         ax.step(xs, ps, where="post", color=palette[a.name], linewidth=1.8 + 2.2 * (len(group) - 1 - rank),
@@ -367,8 +374,11 @@ def exceedance(arrangements: Drawable, caption: str = "",
     ax.set_ylim(-0.02, 1.02)
     ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     tidy(ax, "both")
-    note(figure, f"shaded: 95% confidence band (Dvoretzky-Kiefer-Wolfowitz, ±{dkw_half_width(n):.0%} with {n} "
-         f"replications); chances below 1 in {n} are not resolved")
+    band = dkw_half_width(n)
+    note(figure, (f"shaded: 95% confidence band (Dvoretzky-Kiefer-Wolfowitz, ±{band:.0%} with {n} replications)"
+                  if band <= BAND_WIDEST else f"no confidence band: with {n} replications it would be ±{band:.0%} "
+                  f"(Dvoretzky-Kiefer-Wolfowitz) and cover nearly everything; -r {BAND_REPLICATIONS} or more draws it")
+         + f"; chances below 1 in {n} are not resolved")
     return figure
 
 

@@ -66,6 +66,9 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
         flip = flip_question(result["pairwise"])
         asked = [flip] if flip else []
     document["discovery"] = [discover(q, metric, means, relevant(parameters, applies, q)) for q in asked]
+    if not prim_available:  # said, not skipped in silence: PRIM (GPL-3.0) is an optional extra
+        document["discovery_skipped"] = ("Scenario discovery was not run: PRIM (the optional `prim` package, "
+                                         "GPL-3.0) is not installed; `pip install 'residency[explore]'` adds it.")
     keep = None
     if observations is not None:
         keep, section = match(observations, table, exploration.worlds, days, parameters)
@@ -132,6 +135,8 @@ def conclusion(document: dict[str, Any], keep: np.ndarray | None) -> list[str]:
                          f"{box['coverage']:.0%} of them at a density of {box['density']:.0%}.")
     if not flips:
         lines.append("No ordering of two arrangements flips in more than 5% of the worlds.")
+    if "discovery_skipped" in document:
+        lines.append(str(document["discovery_skipped"]))
     if keep is not None:
         matched = document["history_match"]
         lines.append(f"The public record rules out {matched['ruled_out']} of {document['worlds']} worlds "

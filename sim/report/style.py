@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Annotation, Text
 from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.transforms import Bbox
 
 from sim.config.schema import CHANNELS
 
@@ -112,6 +113,10 @@ LABEL_SPOTS: tuple[tuple[tuple[float, float], Literal["left", "right"]], ...] = 
     ((10, -32), "left"), ((-10, 22), "right"), ((-10, -32), "right"))
 
 
+#: Pixels around a labelled point that its marker may cover.
+MARKER_REACH = 10.0
+
+
 def labels_apart(figure: Figure, labels: Sequence[Annotation]) -> None:
     """Move each point label to the first spot where it overlaps no label placed before it.
 
@@ -123,12 +128,18 @@ def labels_apart(figure: Figure, labels: Sequence[Annotation]) -> None:
     # Every other text (a legend beside the axes, tick and axis labels) counts as placed already.
     placed: list[Any] = [text.get_window_extent() for text in figure.findobj(Text)
                          if text not in labels and text.get_visible() and text.get_text().strip()]
+    # So do the labelled points' markers (a label written over another point hid it).
     for label in labels:
+        if label.axes is not None:
+            x, y = label.axes.transData.transform(label.xy)
+            placed.append(Bbox.from_extents(x - MARKER_REACH, y - MARKER_REACH, x + MARKER_REACH, y + MARKER_REACH))
+    for label in labels:
+        inside = label.axes.bbox if label.axes is not None else figure.bbox
         for offset, align in LABEL_SPOTS:
             label.xyann = offset
             label.set_horizontalalignment(align)
             box = label.get_window_extent()
-            if not any(box.overlaps(other) for other in placed):
+            if inside.x0 <= box.x0 and box.x1 <= inside.x1 and not any(box.overlaps(other) for other in placed):
                 break
         else:
             label.xyann, align = LABEL_SPOTS[0]

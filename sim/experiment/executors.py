@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from sim.config.schema import Config
 from sim.errors import InputError
+from sim.experiment.memory import stop_worker_profiler, tune_allocator
 from sim.model.fast import Engine
 
 _PR_SET_PDEATHSIG = 1
@@ -72,6 +73,7 @@ class LocalExecutor:
         """Run the jobs, yielding each result as it finishes; pending work is cancelled on exit."""
         fn = functools.partial(fn, engine=self.engine)
         if self.workers <= 1 or len(jobs) <= 1:
+            tune_allocator()
             for job in jobs:
                 yield job, fn(job.config, job.seed, job.replication)
             return
@@ -102,6 +104,7 @@ def prepare_worker(parent: int) -> None:
     started it by more than a second. The resource tracker then sees its pipe close and ends.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool; no traceback per worker
+    tune_allocator()
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -210,7 +213,9 @@ def _warm_worker_plugin() -> Any:
         """Call `warm_worker` when a worker starts."""
 
         def setup(self, worker: Any) -> None:
-            """Warm the worker."""
+            """Warm the worker, set its allocator and stop its sampling profiler."""
+            tune_allocator()
+            stop_worker_profiler(worker)
             warm_worker()
 
     return WarmWorker()

@@ -126,6 +126,7 @@ print(result.summary.shape[0] > 0, result.differences.shape[0] > 0)
 """
 
 
+@pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line
 def test_plain_script_without_main_guard(tmp_path: Path) -> None:
     """A script with no `if __name__ == "__main__"` guard runs (the API runs a script's replications in-process)."""
     script = tmp_path / "script.py"

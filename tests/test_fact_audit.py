@@ -138,6 +138,7 @@ def test_shipped_delays_are_the_fit_and_keep_the_cases_out_of_the_tails() -> Non
             assert 0.01 < q < 0.99, (path.name, interval, q)
 
 
+@pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line
 def test_fit_detection_command_prints_the_parameters() -> None:
     """`residency facts --fit-detection` reproduces the fitted median and sigma from the facts."""
     fit = fit_detection_delay(incident_facts(load_facts(FACTS)))

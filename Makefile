@@ -17,7 +17,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 
-## run: compare every shipped arrangement (20 replications, common random numbers) and write the report page
+## run: compare every shipped arrangement (6 replications each, as the shipped configs set; common random numbers) and write the report page
 run: $(VENV)/.installed-run
 	$(BIN)/residency compare --report
 
@@ -29,8 +29,10 @@ test: $(VENV)/.installed-dev lint typecheck pytest
 test-fast: $(VENV)/.installed-dev lint typecheck
 	$(BIN)/pytest -q -m "not slow" -n auto
 
+## lint: ruff, and the layers contract in pyproject.toml (lint-imports: no import runs back up, no circle)
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check sim tests benchmarks docs
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy sim

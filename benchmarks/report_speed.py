@@ -1,4 +1,6 @@
-"""Time the report of a full comparison: 5 arrangements x 20 replications x 365 days (a report, not a test).
+"""Time the report of a full comparison: every shipped arrangement x 20 replications x the shipped horizon.
+
+A report, not a test.
 
 Runs `residency compare` with the shipped defaults into a temporary folder, then times
 `build_report` on it and prints the seconds, the number of figures and the page's size.
@@ -10,6 +12,7 @@ Runs `residency compare` with the shipped defaults into a temporary folder, then
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -39,7 +42,12 @@ def main() -> None:
         page = build_report(folder, folder / "report", args.format)
         seconds = time.perf_counter() - started
         figures = sorted((page.parent / "figures").glob(f"*.{args.format}"))
-        print(f"compare of 5 arrangements x {args.replications} replications x 365 days: {compared:.1f} s")
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        names = list(manifest["arrangements"])
+        resolved = json.loads((folder / names[0] / "resolved_config.json").read_text(encoding="utf-8"))
+        days = resolved["config"]["scenario"]["days"]
+        print(f"compare of {len(names)} arrangements x {args.replications} replications x {days} days: "
+              f"{compared:.1f} s")
         print(f"build_report: {seconds:.1f} s ({len(figures)} figures, page {page.stat().st_size / 1e6:.1f} MB)")
 
 

@@ -20,16 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from sim.config.checks import check_baseline, check_names
 from sim.config.loader import LoadedConfig, load_config, toml_literal, with_overrides
-from sim.config.resources import ARRANGEMENTS, shipped_config, shipped_names
-from sim.config.schema import DEFAULT_BASELINE
+from sim.config.resources import resolve_named
 from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor, default_workers, make_executor
 from sim.experiment.replications import run_scenarios
+from sim.experiment.usecases import plan_compare, run_compare
 from sim.metrics.stats import paired_difference
 from sim.model.fast import ENGINES, Engine
-from sim.results.runs import SENSITIVITY_COLUMNS, daily_rows, estimates, sensitivity_records, summary_document
+from sim.results.runs import SENSITIVITY_COLUMNS, daily_rows, estimates, sensitivity_records
 from sim.results.scenario import ScenarioResult
 
 if TYPE_CHECKING:
@@ -46,15 +45,7 @@ def load(name_or_path: ConfigLike, *, overrides: Mapping[str, Any] | None = None
     """Load a shipped arrangement by name (`"oracle"`) or a config file by path, with optional overrides."""
     if isinstance(name_or_path, LoadedConfig):
         return with_overrides(name_or_path, _overrides(overrides))
-    path = Path(name_or_path)
-    if not path.is_file():
-        shipped = shipped_config(str(name_or_path))
-        if shipped is None and path.suffix != ".toml":
-            names = ", ".join(shipped_names(ARRANGEMENTS))
-            raise InputError(str(name_or_path), None, "this is neither a config file nor a shipped config's name.",
-                             f"give a path to a TOML file or one of: {names}.")
-        path = shipped or path
-    return load_config(path, _overrides(overrides))
+    return load_config(resolve_named(name_or_path, "config"), _overrides(overrides))
 
 
 def run(
@@ -83,35 +74,31 @@ def compare(
     `status_quo` when it is among them, else the first config.
     """
     loaded = [_load_with_run_settings(c, overrides, seed, replications, days) for c in configs]
-    if not loaded:
-        raise InputError("compare", None, "there are no configs to compare.", "give at least one config.")
-    check_names(loaded)
-    names = [item.name for item in loaded]
-    chosen = baseline or (DEFAULT_BASELINE if DEFAULT_BASELINE in names else names[0])
-    check_baseline(chosen, names, "baseline")
-    first = loaded[0].config.scenario
-    run_seed = seed if seed is not None else first.seed
-    reps = replications if replications is not None else first.replications
-    results = run_scenarios(loaded, run_seed, reps, executor=LocalExecutor(_workers(workers), _engine(engine)))
-    ordered = sorted(results, key=lambda r: r.loaded.name != chosen)  # the baseline leads, as in the CLI
-    return Comparison([RunResult(r) for r in ordered], chosen)
+    plan = plan_compare(loaded, baseline, seed, replications)
+    results = run_compare(plan, LocalExecutor(_workers(workers), _engine(engine)))
+    return Comparison([RunResult(r) for r in results], plan.baseline)
 
 
 def sweep(
-    sweep_file: str | Path, *, out: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+    sweep_file: str | Path, *, out: str | Path | None = None, seed: int | None = None,
+    replications: int | None = None, days: int | None = None, overrides: Mapping[str, Any] | None = None,
     workers: int | None = None, scheduler: str | None = None, engine: Engine = "fast",
 ) -> SweepResult:
-    """Run (or resume) a sweep file into its results database and return its rows and summaries."""
-    from sim.config.resources import SWEEPS, shipped_path
+    """Run (or resume) a sweep file into a results database in the folder `out`, and return its tables.
+
+    `sweep_file` is a path or a shipped sweep's name (`"oracle_stewards"`). `out` is required:
+    the API writes nowhere the call does not name. `seed`, `replications` and `days` replace
+    the sweep file's own, as the command's --seed, -r and --days do.
+    """
     from sim.experiment.sweep import run_sweep
     from sim.experiment.sweep_file import load_sweep
     from sim.results.store import Store
 
-    path = Path(sweep_file)
-    if not path.is_file() and (shipped_path(SWEEPS) / f"{sweep_file}.toml").is_file():
-        path = shipped_path(SWEEPS) / f"{sweep_file}.toml"
-    loaded = load_sweep(path, tuple(_overrides(overrides)))
-    folder = Path(out) if out is not None else Path("reports") / "sweeps" / loaded.spec.sweep.name
+    folder = _out_folder(out, "sweep", f"reports/sweeps/{Path(str(sweep_file)).stem}")
+    path = resolve_named(sweep_file, "sweep", "sweep_file")
+    settings = {**(overrides or {}), **({"scenario.days": days} if days is not None else {})}
+    loaded = load_sweep(path, tuple(_overrides(settings)), seed=_count("seed", seed, 0),
+                        replications=_count("replications", replications))
     executor = make_executor(_workers(workers), scheduler, _engine(engine))
     store = Store(folder)
     try:
@@ -123,14 +110,14 @@ def sweep(
 
 
 def attribute(
-    config: ConfigLike, *, seed: int | None = None, replications: int | None = None,
+    config: ConfigLike, *, seed: int | None = None, replications: int | None = None, days: int | None = None,
     overrides: Mapping[str, Any] | None = None, metric: str = "residual_access.events",
     workers: int | None = None, engine: Engine = "fast",
 ) -> AttributionResult:
     """Switch each control off in turn (and all at once) and return what each one prevents."""
     from sim.experiment.attribution import attribute as run_attribution
 
-    loaded = _load_with_run_settings(config, overrides, seed, replications, None)
+    loaded = _load_with_run_settings(config, overrides, seed, replications, days)
     scenario = loaded.config.scenario
     try:
         base, rows, _ = run_attribution(loaded, scenario.seed, scenario.replications,
@@ -147,7 +134,7 @@ def attribute(
                         "with_control_off_ci95_low": off.low, "with_control_off_ci95_high": off.high,
                         "mean": rise.mean, "ci95_low": rise.low, "ci95_high": rise.high,
                         "share_of_all_off": row.share_of_total})
-    return AttributionResult(loaded.name, metric, pd.DataFrame.from_records(records))
+    return AttributionResult(loaded.name, metric, _numeric(pd.DataFrame.from_records(records)))
 
 
 @dataclass(frozen=True)
@@ -155,6 +142,12 @@ class RunResult:
     """One config's replications: `summary`, `daily` and `replications` as DataFrames."""
 
     result: ScenarioResult
+
+    def __repr__(self) -> str:
+        """Return a one-line description (the results themselves are in the tables)."""
+        scenario = self.result.loaded.config.scenario
+        return (f"<RunResult {self.name}: {len(self.result.replications)} replications of {scenario.days} days, "
+                f"seed {self.result.seed}; tables: summary, daily, replications>")
 
     @property
     def name(self) -> str:
@@ -171,12 +164,12 @@ class RunResult:
         """Return one row per metric: metric, mean, ci95_low, ci95_high."""
         rows = [{"metric": name, "mean": v.mean, "ci95_low": v.low, "ci95_high": v.high}
                 for name, v in estimates(self.result).items()]
-        return pd.DataFrame.from_records(rows, columns=["metric", *INTERVAL])
+        return _numeric(pd.DataFrame.from_records(rows, columns=["metric", *INTERVAL]))
 
     @property
     def daily(self) -> pd.DataFrame:
         """Return the daily series: day, date, then each column's mean, ci95_low and ci95_high."""
-        frame = pd.DataFrame.from_records(daily_rows(self.result))
+        frame = _numeric(pd.DataFrame.from_records(daily_rows(self.result)))
         frame["date"] = pd.to_datetime(frame["date"])
         return frame
 
@@ -184,15 +177,11 @@ class RunResult:
     def replications(self) -> pd.DataFrame:
         """Return one row per replication (numbered from 0) with every metric."""
         rows = [{"replication": i, **rep.metrics} for i, rep in enumerate(self.result.replications)]
-        return pd.DataFrame.from_records(rows)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON document `residency run --json` prints."""
-        return summary_document(self.result)
+        return _numeric(pd.DataFrame.from_records(rows))
 
     def figure_data(self) -> list[Arrangement]:
         """Return the data the figure functions draw (sim.report.figures)."""
-        from sim.report.page import arrangement_from_result
+        from sim.report.arrangement import arrangement_from_result
 
         return [arrangement_from_result(self.result)]
 
@@ -203,6 +192,13 @@ class Comparison:
 
     runs: list[RunResult]
     baseline: str
+
+    def __repr__(self) -> str:
+        """Return a one-line description (the results themselves are in the tables)."""
+        first = self.runs[0].result
+        return (f"<Comparison of {', '.join(self.names)} (baseline {self.baseline}): "
+                f"{len(first.replications)} replications of {first.loaded.config.scenario.days} days, seed "
+                f"{first.seed}; tables: summary, differences, daily, replications>")
 
     def __getitem__(self, name: str) -> RunResult:
         """Return one arrangement's run by its scenario name."""
@@ -234,8 +230,8 @@ class Comparison:
     @property
     def differences(self) -> pd.DataFrame:
         """Return paired differences from the baseline: arrangement, baseline, metric, mean, ci95_low, ci95_high."""
-        return pd.DataFrame.from_records(difference_rows(self), columns=["arrangement", "baseline", "metric",
-                                                                          *INTERVAL])
+        return _numeric(pd.DataFrame.from_records(difference_rows(self), columns=["arrangement", "baseline",
+                                                                                   "metric", *INTERVAL]))
 
     def figure_data(self) -> list[Arrangement]:
         """Return the data the figure functions draw, one entry per arrangement (baseline first)."""
@@ -265,6 +261,10 @@ class SweepResult:
 
     folder: Path
 
+    def __repr__(self) -> str:
+        """Return a one-line description (the rows are in the tables)."""
+        return f"<SweepResult in {self.folder}; tables: rows, summary, sensitivity>"
+
     def _records(self, summary: bool) -> list[dict[str, Any]]:
         from sim.experiment.sweep import row_records, stored_outputs, summary_records
         from sim.results.store import Store
@@ -278,7 +278,7 @@ class SweepResult:
     @property
     def rows(self) -> pd.DataFrame:
         """Return one row per (point, replication): point, arrangement, factors, replication, seed, metrics."""
-        return pd.DataFrame.from_records(self._records(summary=False))
+        return _numeric(pd.DataFrame.from_records(self._records(summary=False)))
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -289,7 +289,7 @@ class SweepResult:
             fixed = {k: v for k, v in record.items() if not any(k.startswith(o + ".") for o in outputs)}
             for output in outputs:
                 records.append({**fixed, "metric": output, **{c: record[f"{output}.{c}"] for c in INTERVAL}})
-        return pd.DataFrame.from_records(records)
+        return _numeric(pd.DataFrame.from_records(records))
 
     @property
     def sensitivity(self) -> pd.DataFrame:
@@ -312,12 +312,41 @@ class AttributionResult:
     metric: str
     summary: pd.DataFrame = field(repr=False)
 
+    def __repr__(self) -> str:
+        """Return a one-line description (the table is `summary`)."""
+        return f"<AttributionResult of {self.arrangement} on {self.metric}; table: summary>"
+
 
 def _stack(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Concatenate per-arrangement frames with an arrangement column first."""
     parts = [frame.assign(arrangement=name) for name, frame in frames.items()]
     stacked = pd.concat(parts, ignore_index=True)
     return stacked[["arrangement", *[c for c in stacked.columns if c != "arrangement"]]]
+
+
+def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give every column that holds only numbers and gaps (None) a float dtype, so gaps are NaN, not objects."""
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object and values.map(lambda v: v is None or isinstance(v, int | float)).all() \
+                and not values.map(lambda v: isinstance(v, bool)).any():
+            frame[column] = values.astype(float)
+    return frame
+
+
+def _out_folder(out: str | Path | None, call: str, example: str) -> Path:
+    """Return the folder a writing call names, or refuse a call that names none."""
+    if out is None:
+        raise InputError(f"sim.{call}", "out", f"sim.{call} writes a results database, and the call names no "
+                         "folder for it.", f"name one, as in sim.{call}(..., out=\"{example}\").")
+    return Path(out).resolve()  # the result reads its tables from here, wherever the caller goes next
+
+
+def _count(name: str, value: int | None, least: int = 1) -> int | None:
+    """Return a count argument, refusing one below its least value."""
+    if value is not None and value < least:
+        raise InputError(name, str(value), f"{name} must be {least} or more.", f"give {name}={max(least, 1)} or more.")
+    return value
 
 
 def _overrides(overrides: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
@@ -347,7 +376,7 @@ def _engine(engine: str) -> Engine:
 def _workers(workers: int | None) -> int:
     """Return the workers to use: as asked, else one in a plain script, else one per core."""
     if workers is not None:
-        return max(1, workers)
+        return _count("workers", workers) or 1
     main = sys.modules.get("__main__")
     if getattr(main, "__file__", None):  # a script: spawned workers would re-run its unguarded top level
         return 1

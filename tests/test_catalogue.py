@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from conftest import MMC, ROOT
 
-from sim.cli.common import HEADLINE
+from sim.cli.common import out
+from sim.cli.core import print_summary
 from sim.config.loader import load_config
-from sim.experiment.replications import run_replication
+from sim.experiment.executors import LocalExecutor
+from sim.experiment.replications import run_replication, run_scenarios
 from sim.metrics import catalogue
-from sim.report import page
 from sim.report.units import kind_of
-from sim.teach.run import KEY_FIGURES
 
 CONFIGS = [*sorted((ROOT / "configs" / "arrangements").glob("*.toml")), MMC]
 
@@ -39,16 +39,27 @@ def test_every_entry_is_declared_once_with_a_label_and_unit() -> None:
         assert metric.headline <= catalogue.EVERY_TABLE
 
 
-def test_headline_tables_derive_from_the_catalogue() -> None:
-    """The CLI, report and lesson tables list the catalogue's headline metrics, in its order, with its kinds."""
-    assert [name for name, _, _ in HEADLINE] == [m.path for m in catalogue.headline(catalogue.RUN)]
-    assert [name for name, _ in page.HEADLINE] == [m.path for m in catalogue.headline(catalogue.REPORT)]
-    assert [name for name, _, _ in KEY_FIGURES] == [m.path for m in catalogue.headline(catalogue.LESSON)]
-    for name, _, kind in (*HEADLINE, *KEY_FIGURES):
-        assert kind == kind_of(name)
+def test_the_headline_sets_nest() -> None:
+    """Residual access heads every comparison, and the compare table shows no metric the run table lacks."""
     compare = {m.path for m in catalogue.headline(catalogue.COMPARE)}
     assert "residual_access.events" in compare
     assert compare <= {m.path for m in catalogue.headline(catalogue.RUN)}
+
+
+def test_the_run_table_prints_the_catalogues_headline_metrics_in_its_order() -> None:
+    """`residency run` prints a row for each of the catalogue's run headline metrics, with its label, in order."""
+    loaded = load_config(MMC, [("scenario.days", "3", "--days")])
+    [result] = run_scenarios([loaded], 1, 1, executor=LocalExecutor(1))
+    width = out.width
+    try:
+        out.width = 200
+        with out.capture() as captured:
+            print_summary(result)
+    finally:
+        out.width = width
+    rows = [line.split("│")[1].strip() for line in captured.get().splitlines() if line.count("│") >= 3]
+    labels = [m.label for m in catalogue.headline(catalogue.RUN)]
+    assert rows[:len(labels)] == labels
 
 
 @pytest.mark.parametrize(("path", "kind"), [

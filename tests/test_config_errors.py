@@ -202,6 +202,7 @@ def shipped_configs() -> list[Path]:
     return sorted(p for folder in folders for p in (ROOT / "configs" / folder).glob("*.toml"))
 
 
+@pytest.mark.slow
 def test_every_shipped_config_validates() -> None:
     """`residency validate` accepts every config in configs/arrangements and configs/validation."""
     configs = shipped_configs()

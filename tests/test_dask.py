@@ -131,6 +131,7 @@ def test_closed_scheduler_port_is_a_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_scheduler_without_dask_installed_says_to_install_the_extra(tmp_path: Path) -> None:
     """With `distributed` unimportable, --scheduler exits 2 telling the user to install the dask extra."""
     fake = tmp_path / "fake" / "distributed"
@@ -148,3 +149,26 @@ def test_scheduler_without_dask_installed_says_to_install_the_extra(tmp_path: Pa
     message = " ".join(result.stderr.split())
     assert "Dask is not installed" in message
     assert "pip install '.[dask]'" in message
+
+
+@pytest.mark.slow
+def test_a_failed_dask_task_is_one_paragraph_naming_its_log(
+    scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception in a task on a Dask worker becomes an InputError naming the log of its traceback."""
+    import tempfile
+
+    from sim.config.loader import load_config
+    from sim.errors import InputError
+    from sim.experiment.executors import DaskExecutor, Job
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    config = load_config(MMC).config
+    executor = DaskExecutor(scheduler)
+    try:
+        with pytest.raises(InputError) as failed:
+            list(executor.map(int, [Job(0, config, 1, 0)]))  # int() refuses the task's arguments: a stand-in bug
+    finally:
+        executor.close()
+    [log] = tmp_path.glob("residency-worker-error-*.log")
+    assert str(log) in failed.value.paragraph() and "TypeError" in log.read_text(encoding="utf-8")

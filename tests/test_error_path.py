@@ -73,6 +73,7 @@ print(matplotlib.get_backend())
 """
 
 
+@pytest.mark.slow
 def test_importing_the_plotting_modules_leaves_the_backend_alone() -> None:
     """A notebook's matplotlib backend is the same after importing figures, page and handout."""
     result = subprocess.run([sys.executable, "-c", IMPORT_CHECK], cwd=ROOT, capture_output=True, text=True,

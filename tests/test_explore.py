@@ -169,6 +169,7 @@ def test_kill_and_resume_gives_the_same_rows(tmp_path: Path) -> None:
     assert read_explore(folder)["pairwise"] == read_explore(tmp_path / "whole")["pairwise"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("flags", "says"), [
     (("--discover", "ranged < nobody"), "not one of the explored arrangements"),
     (("--discover", "ranged is worse"), "A < B"),

@@ -9,10 +9,11 @@ import pytest
 from conftest import FACTS, MMC, ROOT, run_cli, write_config
 from scipy import stats
 
-from sim.config.audit import audit, lookup
+from sim.config.audit import audit
 from sim.config.detection_fit import fit_detection_delay, geometric_centre, incident_facts, lognormal_cdf
 from sim.config.facts import Fact, Incident, load_facts
 from sim.config.loader import load_config
+from sim.config.paths import get_path
 from sim.errors import InputError
 
 SHIPPED = [*sorted((ROOT / "configs" / "arrangements").glob("*.toml")), MMC]
@@ -138,7 +139,7 @@ def test_shipped_delays_are_the_fit_and_keep_the_cases_out_of_the_tails() -> Non
             assert 0.01 < q < 0.99, (path.name, interval, q)
 
 
-@pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line
+@pytest.mark.slow
 def test_fit_detection_command_prints_the_parameters() -> None:
     """`residency facts --fit-detection` reproduces the fitted median and sigma from the facts."""
     fit = fit_detection_delay(incident_facts(load_facts(FACTS)))
@@ -167,7 +168,7 @@ def test_every_numeric_assumption_of_the_shipped_arrangements_has_a_range() -> N
         loaded = load_config(path)
         data = loaded.config.model_dump(mode="python")
         for key, prov in loaded.provenance.items():
-            value = lookup(data, key)
+            value = get_path(data, key)
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
             if prov.kind == "assume" and numeric and not key.startswith("scenario."):
                 assert key in loaded.ranges, (path.name, key)

@@ -5,19 +5,16 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import pytest
 from conftest import ARRANGEMENTS, MMC, run_cli
-from pydantic import BaseModel
 
 from sim.config.loader import load_config
 from sim.config.schema import Config, WorkingHours
 from sim.errors import InputError
-from sim.experiment import replications
-from sim.experiment.replications import engine_for, engine_used, run_replication
+from sim.experiment.replications import run_replication
 from sim.metrics.recorder import Recorder, ReplicationResult
-from sim.model import fastsupport
 from sim.model.fast import FastWorld
 from sim.model.rng import Streams
 from sim.model.world import World
@@ -123,7 +120,6 @@ def test_small_groups_match(headcount: int) -> None:
     assert_identical(event, run(config, "fast", span=5.5))
 
 
-@pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line
 def test_results_do_not_depend_on_the_batch_length() -> None:
     configs = [*mmc_variants().values(), stressed(ARRANGEMENTS / "oracle.toml")]
     for config in configs:
@@ -135,27 +131,6 @@ def test_run_replication_takes_either_engine() -> None:
     assert_identical(run_replication(config, SEED, 0, engine="event"), run_replication(config, SEED, 0))
 
 
-def test_a_config_the_fast_engine_was_not_verified_for_runs_on_the_event_engine(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    config = with_gate(shorter(load_config(MMC).config, 10), expiry_hours=0.5)
-    assert engine_for(config, "fast") == ("fast", None)
-    verified = dict(fastsupport.VERIFIED)
-    verified["Gatekeeper"] = verified["Gatekeeper"] - {"expiry_hours"}
-    monkeypatch.setattr(fastsupport, "VERIFIED", verified)
-    engine, reason = engine_for(config, "fast")
-    assert engine == "event" and reason is not None and "gatekeeper.expiry_hours" in reason
-    assert engine_used([config], "fast") == {"engine": "event", "engine_reason": f"mmc: {reason}"}
-    # A field at its default changes nothing, so the plain config still runs fast.
-    assert engine_for(shorter(load_config(MMC).config, 10), "fast") == ("fast", None)
-
-    def refuse(*args: object) -> None:
-        raise AssertionError("the fast engine ran a config it was not verified for")
-
-    monkeypatch.setattr(replications, "FastWorld", refuse)
-    assert_identical(run_replication(config, SEED, 0), run(config, "event"))
-
-
-@pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line
 def test_the_cli_records_the_engine_in_the_manifest(tmp_path: Path) -> None:
     for engine in ("fast", "event"):
         out = tmp_path / engine
@@ -174,28 +149,3 @@ def test_the_api_takes_either_engine() -> None:
     assert fast.summary.equals(event.summary)
     with pytest.raises(InputError, match="no such engine"):
         sim.run(MMC, days=5, replications=1, workers=1, engine="quick")  # type: ignore[arg-type]
-
-
-def test_the_verified_fields_are_the_schemas_fields() -> None:
-    """A field added to the schema fails here until the fast engine is checked against it.
-
-    Until then such a config quietly runs on the slower event engine; this test makes the
-    choice visible: verify the field (and add it to `fastsupport.VERIFIED`) or leave it out.
-    """
-    found: dict[str, frozenset[str]] = {}
-    todo: list[type[BaseModel]] = [Config]
-    while todo:
-        model = todo.pop()
-        if model.__name__ in found:
-            continue
-        found[model.__name__] = frozenset(model.model_fields)
-        for field in model.model_fields.values():
-            todo.extend(t for t in _models_in(field.annotation))
-    assert found == fastsupport.VERIFIED
-
-
-def _models_in(annotation: Any) -> list[type[Any]]:
-    """Return the pydantic models an annotation mentions (inside lists, dicts and unions too)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [model for arg in get_args(annotation) for model in _models_in(arg)]

@@ -27,8 +27,8 @@ from sim import __version__
 from sim.config.loader import load_config
 from sim.config.schema import CHANNEL_TITLES, CHANNELS, Config, Route, route_gate
 from sim.experiment.sweep import summary_records
+from sim.report import arrangement, attribution_page, compare_page, document, sweep_page
 from sim.report import figures as plots
-from sim.report import page as report
 from sim.report.experiment_figures import indistinguishable, sensitivity_bars, sensitivity_warnings, sweep_heatmap
 from sim.report.maps import dataflow_map
 from sim.report.style import (
@@ -91,17 +91,18 @@ high = 0.9
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def capture(builder: Callable[[Path, Path, str], report.Report], folder: Path, out: Path) -> dict[str, Figure]:
+def capture(builder: Callable[[Path, Path, str], document.Report], folder: Path, out: Path) -> dict[str, Figure]:
     """Run a report builder and return the figures it saved, by name."""
     figures: dict[str, Figure] = {}
-    original = report.save
+    original = document.save
 
-    def keep(figure: Figure, where: Path, name: str, fmt: str, caption: str) -> report.FigureFile:
+    def keep(figure: Figure, where: Path, name: str, fmt: str, caption: str) -> document.FigureFile:
         figures[name] = figure
         return original(figure, where, name, fmt, caption)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(report, "save", keep)
+        for page in (compare_page, sweep_page, attribution_page):
+            patch.setattr(page, "save", keep)
         builder(folder, out, "png")
     return figures
 
@@ -161,7 +162,7 @@ def caption_of(figure: Figure) -> str:
 @pytest.fixture(scope="module")
 def compare_figures(small_compare: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Figure]:
     """Return the figures the compare report draws for the small comparison."""
-    return capture(report.compare_report, small_compare, tmp_path_factory.mktemp("compare_report"))
+    return capture(compare_page.compare_report, small_compare, tmp_path_factory.mktemp("compare_report"))
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +175,7 @@ def summaries(small_compare: Path) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def configs(small_compare: Path) -> dict[str, Config]:
     """Return each arrangement's resolved config."""
-    return {name: Config.model_validate(report.load_arrangement(small_compare / name)[1]["config"])
+    return {name: Config.model_validate(arrangement.load_arrangement(small_compare / name)[1]["config"])
             for name in SMALL_COMPARE}
 
 
@@ -201,8 +202,8 @@ def experiment_figures(experiments: dict[str, Path],
                        tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Figure]]:
     """Return the figures of each experiment's report, by experiment and figure name."""
     out = tmp_path_factory.mktemp("experiment_reports")
-    builders = {"grid_1": report.sweep_report, "grid_2": report.sweep_report, "sobol": report.sweep_report,
-                "attribute": report.attribution_report}
+    builders = {"grid_1": sweep_page.sweep_report, "grid_2": sweep_page.sweep_report, "sobol": sweep_page.sweep_report,
+                "attribute": attribution_page.attribution_report}
     return {name: capture(builders[name], folder, out / name) for name, folder in experiments.items()}
 
 
@@ -355,7 +356,7 @@ def test_daily_timeline_draws_the_daily_series(compare_figures: dict[str, Figure
 def test_daily_timeline_marks_the_milestones(compare_figures: dict[str, Figure], configs: dict[str, Config]) -> None:
     """Each milestone date gets a dotted line in both panels, and the key lists every date."""
     figure = compare_figures["daily_timeline"]
-    dates = {when for config in configs.values() for when, _ in report.milestones(config)}
+    dates = {when for config in configs.values() for when, _ in arrangement.milestones(config)}
     assert dates, "the small run should cross some migration or deletion dates"
     for ax in figure.axes[:2]:
         marks = [line for line in ax.get_lines() if str(line.get_gid()).startswith("milestone:")]
@@ -370,7 +371,7 @@ def test_daily_timeline_marks_the_milestones(compare_figures: dict[str, Figure],
     for when in dates:
         assert f"{when:%d %b %Y}" in text
     for config in configs.values():
-        for when, label in report.milestones(config):
+        for when, label in arrangement.milestones(config):
             assert label in text and config.scenario.display in text, (when, label)
 
 
@@ -378,10 +379,10 @@ def test_milestones_stay_inside_the_simulated_days() -> None:
     """A milestone on the day after the last simulated day is not drawn on the timeline."""
     config = load_config(ORACLE).config
     start = config.scenario.start_date
-    first = min(when for when, _ in report.milestones(config) if when > start)
+    first = min(when for when, _ in arrangement.milestones(config) if when > start)
     cut = load_config(ORACLE, [("scenario.days", str((first - start).days), "--days")]).config
     last_day = start + dt.timedelta(days=cut.scenario.days - 1)
-    assert all(when <= last_day for when, _ in report.milestones(cut))
+    assert all(when <= last_day for when, _ in arrangement.milestones(cut))
 
 
 # -- friction against residual ----------------------------------------------------------------

@@ -298,6 +298,43 @@ FLAG_CASES = [
     Case("lesson-missing", "flags", ("teach", "run", "no_such_lesson"), ("no_such_lesson",)),
     Case("metric-unknown", "flags", ("attribute", "{mmc}", "-r", "1", "--metric", "nope", "-q", "--out", "{out}"),
          ("--metric",)),
+    Case("workers-negative", "flags", ("run", "{mmc}", "-r", "1", "--days", "1", "-q", "--workers", "-5"),
+         ("--workers",)),
+    Case("workers-zero-compare", "flags", ("compare", "{mmc}", "--baseline", "mmc", *RUN[:4], "--workers", "0",
+                                           "--out", "{out}"), ("--workers",)),
+    Case("max-replications-negative", "flags", ("run", "{mmc}", *RUN, "--target-ci", "0.1", "--max-replications",
+                                                "-3"), ("--max-replications",)),
+    Case("explore-reps-zero", "flags", ("explore", "{mmc}", "-r", "0", "--worlds", "2", "--days", "1", "-q",
+                                        "--out", "{out}"), ("--replications",)),
+    Case("sweep-reps-zero", "flags", ("sweep", "oracle_deletion", "-r", "0", "--days", "1", "-q", "--out", "{out}"),
+         ("--replications",)),
+    Case("sweep-seed-negative", "flags", ("sweep", "oracle_deletion", "--seed", "-1", "-q", "--out", "{out}"),
+         ("--seed",)),
+    Case("sweep-seed-huge", "flags", ("sweep", "oracle_deletion", "--seed", "9" * 25, "-q", "--out", "{out}"),
+         ("--seed",)),
+    Case("explore-seed-huge", "flags", ("explore", "{mmc}", "--seed", "9" * 25, "--worlds", "2", "-r", "1", "--days",
+                                        "1", "-q", "--out", "{out}"), ("--seed", "scenario.seed")),
+    Case("set-unclosed-quote", "flags", ("validate", "{mmc}", "--set", 'scenario.name="abc'),
+         ("--set", "scenario.name", "quote")),
+    Case("set-unclosed-list", "flags", ("validate", str(ORACLE), "--set", 'policy.allowed_rest=["US"'),
+         ("--set", "policy.allowed_rest")),
+    Case("name-misspelt", "flags", ("run", "orcale", *RUN), ("orcale", "Did you mean `oracle`?")),
+    Case("sweep-name-misspelt", "flags", ("sweep", "oracle_stewrds", "-q", "--out", "{out}"),
+         ("Did you mean `oracle_stewards`?",)),
+    Case("lesson-as-config", "flags", ("run", "backup", *RUN), ("backup",)),
+]
+
+CODE_CASES = [
+    Case("jurisdiction-usa", "codes", ("validate", "--strict", str(ORACLE), "--set",
+                                       "sites.oracle_us.jurisdiction=USA"),
+         ("sites.oracle_us.jurisdiction", "Did you mean 'US'?")),
+    Case("jurisdiction-lower", "codes", ("validate", "{mmc}", "--set", "sites.us_site.jurisdiction=us"),
+         ("sites.us_site.jurisdiction", "ISO 3166-1")),
+    Case("allowed-rest-unknown", "codes", ("validate", str(ORACLE), "--set", 'policy.allowed_rest=["US", "EU"]'),
+         ("policy.allowed_rest",)),
+    Case("organisation-unknown-code", "codes", ("validate", str(ORACLE), "--set",
+                                                "organisations.usds.jurisdiction=Texas"),
+         ("organisations.usds.jurisdiction",)),
 ]
 
 SWEEP_CASES = [
@@ -336,7 +373,7 @@ WORK_CASES = [
 ]
 
 CASES = (_numeric_cases() + NAME_CASES + DATE_CASES + ORG_CASES + FILE_CASES + OUT_CASES + STORE_CASES
-         + REPORT_CASES + FLAG_CASES + SWEEP_CASES + WORK_CASES)
+         + REPORT_CASES + FLAG_CASES + CODE_CASES + SWEEP_CASES + WORK_CASES)
 
 
 def _tree(folder: Path) -> set[Path]:

@@ -29,7 +29,7 @@ def reached(stderr: str) -> tuple[int, str]:
     return int(match[1]), match[0]
 
 
-@pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line
+@pytest.mark.slow
 def test_run_adds_replications_until_the_interval_is_within_target() -> None:
     """`run --target-ci 0.02` runs more than -r replications and ends with a half-width under 2% of the mean."""
     result = run_cli(*RUN, "--target-ci", "0.02", "--target-metric", "requests.submitted",
@@ -138,7 +138,6 @@ def test_replications_for_does_not_overshoot_from_two_replications() -> None:
     assert replications_for(values, 0.02, 200) <= 3 * max(needed, 3)
 
 
-@pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line
 def test_a_target_met_at_the_maximum_is_not_reported_as_missed() -> None:
     """When the first replications already meet the target and equal the maximum, no 'not reached' warning."""
     result = run_cli("run", MMC, "--days", "10", "-r", "5", "--workers", "1", "--json", "--target-ci", "0.5",

@@ -126,7 +126,7 @@ def test_every_shipped_lesson_loads() -> None:
         assert all(fact in lesson.facts for step in lesson.spec.steps for fact in step.facts)
 
 
-@pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line
+@pytest.mark.slow
 def test_teach_list_shows_every_lesson_with_title_and_level() -> None:
     """`teach list` has a row per shipped lesson with its title, level and step count."""
     result = run_cli("teach", "list")

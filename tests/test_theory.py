@@ -99,7 +99,6 @@ def test_mean_wait_matches_erlang_c(case: Case, results: dict[str, ScenarioResul
 def test_utilisation_matches_load(case: Case, results: dict[str, ScenarioResult]) -> None:
     """Reviewer utilisation is the offered load per server (interval contains it, or within 2%)."""
     rho = mmc_utilisation(case.rate, case.review_mean, case.servers)
-    assert rho == pytest.approx(case.load)
     value = estimate(metric(results[case.label], "friction.utilisation"))
     assert value.mean is not None
     assert contains(value, rho) or abs(value.mean - rho) <= 0.02 * rho, (rho, value)

@@ -146,7 +146,7 @@ def test_facts_marks_schema_defaults(tmp_path: Path) -> None:
     assert resolved["provenance"]["scenario.days"].startswith("override")
 
 
-@pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line
+@pytest.mark.slow
 def test_compare_guards_exit_2(tmp_path: Path) -> None:
     """Unknown baseline, a missing baseline and duplicate names are each a clear error with exit 2."""
     unknown = run_cli("compare", "status_quo", "oracle", "--baseline", "nosuch", "-r", "2", "--days", "2",

@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sim import __version__
-from sim.cli import core, experiments, explore, project, teach  # noqa: F401 - importing registers the commands
+from sim.cli import core, describe, experiments, explore, project, teach  # noqa: F401 - importing registers the commands
 from sim.cli.common import (
     EXIT_INPUT,
     app,
@@ -20,7 +19,8 @@ from sim.cli.common import (
     received,
 )
 from sim.errors import InputError
-from sim.results.atomic import os_error
+from sim.results.atomic import os_error, release_all
+from sim.version import __version__
 
 __all__ = ["app", "main"]
 
@@ -57,3 +57,5 @@ def main(args: Sequence[str] | None = None) -> None:
         where = exc.filename or "a file or folder"
         print_input_error(os_error(where, exc, "read or write"))
         sys.exit(EXIT_INPUT)
+    finally:  # Ctrl-C, SIGTERM or an error: no stale lock file, no empty output folder left behind
+        release_all()

@@ -31,8 +31,7 @@ from rich.progress import (
 from rich.text import Text
 from typer.core import TyperOption
 
-from sim import __version__
-from sim.config.schema import Scenario
+from sim.config.schema import MAX_SEED, Scenario
 from sim.errors import InputError
 from sim.metrics import catalogue
 from sim.metrics.stats import Estimate
@@ -40,6 +39,7 @@ from sim.model.fast import Engine
 from sim.report.units import number
 from sim.results.runs import to_json
 from sim.results.scenario import ScenarioResult
+from sim.version import __version__
 
 ARRANGEMENTS = Path("configs") / "arrangements"
 EXIT_INPUT = 2
@@ -64,6 +64,26 @@ TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+def at_least_one(flag: str) -> Any:
+    """Return a typer callback that refuses a count below one for `flag` with the one-paragraph error."""
+    def check(value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise InputError(flag, str(value), f"{flag} counts something and must be 1 or more.",
+                             f"give {flag} a whole number of 1 or more, or leave it out for the default.")
+        return value
+    return check
+
+
+def seed_value(flag: str) -> Any:
+    """Return a typer callback that refuses a seed outside 0 to MAX_SEED for `flag` with the one-paragraph error."""
+    def check(value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= MAX_SEED:
+            raise InputError(flag, str(value), f"{flag} must lie between 0 and {MAX_SEED:,}.",
+                             f"give {flag} a whole number in that range, such as 1.")
+        return value
+    return check
+
+
 SeedOption = Annotated[int | None, typer.Option(help="Seed of the random streams (default: the config's).")]
 _DEFAULT = {name: field.default for name, field in Scenario.model_fields.items()}  # the schema's, for help texts
 RepsOption = Annotated[
@@ -78,7 +98,8 @@ SetOption = Annotated[
     typer.Option("--set", help="Override a parameter: KEY=VALUE by dotted path; repeatable."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-WorkersOption = Annotated[int | None, typer.Option(help="Worker processes (default: the cores).")]
+WorkersOption = Annotated[int | None, typer.Option(help="Worker processes (default: the cores).",
+                                                  callback=at_least_one("--workers"))]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Treat warnings (such as unrouted requests) as "
                                              "errors: exit 2 before running.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")]
@@ -93,8 +114,7 @@ class EngineChoice(StrEnum):
 
 EngineOption = Annotated[EngineChoice, typer.Option(
     "--engine", help="fast: requests settled in batches (default); event: one SimPy event at a time. "
-    "Both give the same results to the bit; a config the fast engine was not verified for runs on the "
-    "event engine, and the manifest says why.")]
+    "Both settle requests with the same rules and give the same results to the bit.")]
 
 
 def engine_of(choice: EngineChoice) -> Engine:
@@ -110,13 +130,22 @@ def human(value: float | None, kind: str, scale_of: float | None = None) -> str:
 
 
 def fmt_estimate(value: Estimate, kind: str, signed: bool = False) -> str:
-    """Format a mean with the half-width of its 95% interval (t intervals are symmetric)."""
+    """Format a mean with its 95% interval: `± half-width` where it is symmetric, else `+above/-below`.
+
+    Intervals of counts and shares stay inside their support, so near zero they reach further
+    above the mean than below it.
+    """
     text = human(value.mean, kind)
     if signed and value.mean is not None and value.mean >= 0:
         text = "+" + text
-    if value.mean is not None and value.high is not None:
-        text += f" ± {human(value.high - value.mean, kind, scale_of=value.mean)}"
-    return text
+    if value.mean is None or value.high is None or value.low is None:
+        return text
+    above, below = value.high - value.mean, value.mean - value.low
+    shown_above = human(above, kind, scale_of=value.mean)
+    shown_below = human(below, kind, scale_of=value.mean)
+    if shown_above == shown_below:
+        return f"{text} ± {shown_above}"
+    return f"{text} +{shown_above}/-{shown_below}"
 
 
 EXPORT_FORMATS = ("csv", "json", "parquet")
@@ -214,9 +243,9 @@ TargetMetricOption = Annotated[
     str, typer.Option("--target-metric", help="The output --target-ci applies to.")
 ]
 MaxRepsOption = Annotated[
-    int, typer.Option("--max-replications", help="The most replications --target-ci may use.")
+    int, typer.Option("--max-replications", help="The most replications --target-ci may use.",
+                      callback=at_least_one("--max-replications"))
 ]
-EXIT_INTERRUPTED = 130  # 128 + SIGINT; a SIGTERM gives 143 (128 + SIGTERM), as shells expect
 YesOption = Annotated[bool, typer.Option("--yes", help="Run even when the estimated work or memory is above "
                                          "the limits.")]
 received: list[int] = []  # the stopping signals received, most recent last
@@ -340,7 +369,7 @@ def caption(result: ScenarioResult) -> str:
 
 
 def interrupted(message: str) -> NoReturn:
-    """Say what an interruption kept and how to go on, then exit with 130."""
+    """Say what an interruption kept and how to go on, then exit with 128 + the signal (130 on Ctrl-C)."""
     err.print(f"[bold yellow]interrupted:[/] {escape(message)}")
     raise typer.Exit(interrupted_status())
 

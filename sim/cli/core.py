@@ -1,9 +1,7 @@
-"""Commands that run arrangements: run, compare, validate and facts."""
+"""Commands that run arrangements: run and compare."""
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +12,6 @@ from rich.table import Table
 
 from sim.cli.common import (
     ARRANGEMENTS,
-    EXIT_INPUT,
     HEADLINE,
     DaysOption,
     EngineChoice,
@@ -36,7 +33,6 @@ from sim.cli.common import (
     caption,
     engine_of,
     err,
-    export,
     fmt_estimate,
     human,
     interrupted,
@@ -45,24 +41,13 @@ from sim.cli.common import (
     portable_command,
     write_report,
 )
-from sim.cli.fact_checks import fact_base_path, print_audit, print_fit
-from sim.config.audit import audit
 from sim.config.checks import (
-    DEFAULT,
-    SETTING,
-    check_baseline,
-    check_names,
-    parameter_sources,
-    problems,
-    spec_problems,
     unrouted_metric,
     unrouted_pairs,
     warnings,
 )
-from sim.config.detection_fit import fit_detection_delay, incident_facts
-from sim.config.facts import load_facts
-from sim.config.loader import LoadedConfig, check_regular_file, load_config
-from sim.config.resources import project_path, shipped_config
+from sim.config.loader import LoadedConfig, load_config
+from sim.config.resources import project_path, resolve_named
 from sim.config.schema import DEFAULT_BASELINE, MAX_REPLICATIONS
 from sim.errors import InputError
 from sim.experiment import budget
@@ -75,9 +60,9 @@ from sim.experiment.replications import (
     run_scenarios,
     run_to_precision,
 )
+from sim.experiment.usecases import baseline_first, check_target_ci, plan_compare
 from sim.metrics import catalogue
 from sim.metrics.stats import paired_difference
-from sim.model.routing import deciding_choices, deciding_routes
 from sim.results.atomic import FolderLock, check_name, prepare_folder
 from sim.results.runs import estimates, summary_document, to_json, write_results
 
@@ -92,9 +77,6 @@ def execute(
     try:
         if target_ci is None:
             return run_scenarios(loaded, seed, replications, progress=reporter, executor=executor)
-        if not (math.isfinite(target_ci) and target_ci > 0):
-            raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
-                             "give a fraction of the mean, such as 0.05 for 5%.")
         known = estimates_names(loaded[0])
         if target_metric not in known:
             raise InputError("--target-metric", target_metric, "this is not a metric the model reports.",
@@ -118,9 +100,7 @@ def execute(
 def before_run(loaded: list[LoadedConfig], replications: int, target_ci: float | None, max_replications: int,
                yes: bool, out_dir: Path | None) -> FolderLock | None:
     """Check the run's size and the output folder before any computation; lock the folder for this writer."""
-    if target_ci is not None and not (math.isfinite(target_ci) and target_ci > 0):
-        raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
-                         "give a fraction of the mean, such as 0.05 for 5%.")
+    check_target_ci(target_ci)
     most = max(max_replications, replications) if target_ci is not None else replications
     budget.check(budget.estimate([c.config for c in loaded], most), yes)
     if out_dir is None:
@@ -191,9 +171,7 @@ def run(
 
 def config_arg(path: Path) -> Path:
     """Return a config argument's file: the path itself, else the shipped config of that name."""
-    if path.exists():
-        return path
-    return shipped_config(str(path)) or path
+    return resolve_named(path, "config")
 
 
 def check_strict(loaded: list[LoadedConfig], strict: bool) -> None:
@@ -242,7 +220,7 @@ def print_summary(result: ScenarioResult) -> None:
     scenario = result.loaded.config.scenario
     table = Table(title=f"{scenario.name}: {scenario.title}", title_justify="left")
     table.add_column("metric")
-    table.add_column("mean ± 95% CI half-width", justify="right")
+    table.add_column("mean and 95% CI", justify="right")
     values = estimates(result)
     for name, label, kind in HEADLINE:
         table.add_row(label, fmt_estimate(values[name], kind))
@@ -284,21 +262,17 @@ def compare(
         raise InputError(str(ARRANGEMENTS), None, "there are no configs to compare.",
                          "name config files, or run from the project folder.")
     loaded = load_all(paths, overrides_from(set_, seed, replications, days))
-    check_names(loaded)
-    check_baseline(baseline, [item.name for item in loaded], "--baseline")
+    plan = plan_compare(loaded, baseline, seed, replications, "--baseline")
     check_strict(loaded, strict)
-    first = loaded[0].config.scenario
-    run_seed = seed if seed is not None else first.seed
-    reps = replications if replications is not None else first.replications
+    run_seed, reps = plan.seed, plan.replications
     if not quiet and not json_:
         err.print(f"comparing {len(loaded)} arrangements x {reps} replications "
                   f"(seed {run_seed}, common random numbers)")
     lock = before_run(loaded, reps, target_ci, max_replications, yes, out_dir)
     results = execute(loaded, run_seed, reps, workers, quiet or json_, target_ci, target_metric,
                       max_replications, engine_of(engine))
-    base = next((r for r in results if r.loaded.name == baseline), None)
-    if base is not None:  # the baseline leads the table
-        results = [base] + [r for r in results if r is not base]
+    results = baseline_first(results, plan.baseline)
+    base = results[0]
     try:
         write_results(out_dir, "compare", portable_command(), results, base, run_seed,
                       engine_used([item.config for item in loaded], engine_of(engine)))
@@ -354,200 +328,3 @@ def print_comparison(results: list[ScenarioResult], base: ScenarioResult | None)
     out.print(channels)
     out.print(caption(results[0]).split("; overrides")[0] + "; paired differences use the same "
               "replications (common random numbers)")
-
-
-@app.command()
-def validate(
-    configs: Annotated[list[Path], typer.Argument(help="Config, sweep or lesson files to check.")],
-    set_: SetOption = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 2).")] = False,
-) -> None:
-    """Check configs, sweeps and lessons without running them: every problem at once, then warnings."""
-    errors = warned = 0
-    for path in configs:
-        found, notes, line = check_file(config_arg(path), overrides_from(set_, None, None, None))
-        for error in found:
-            err.print(f"[bold red]error:[/] {escape(error.paragraph())}")
-        for note in notes:
-            err.print(f"[bold yellow]warning:[/] {escape(note)}")
-        errors += len(found)
-        warned += len(notes)
-        if not found:
-            out.print(f"{path}: {'ok' if not notes else 'ok with warnings'} ({line})")
-    if errors or (strict and warned):
-        err.print(f"{errors} problem(s), {warned} warning(s)" + (" (--strict: warnings count as errors)"
-                                                                  if strict and warned else ""))
-        raise typer.Exit(EXIT_INPUT)
-
-
-def check_file(path: Path, overrides: list[tuple[str, str, str]]) -> tuple[list[InputError], list[str], str]:
-    """Return a file's problems, its warnings and a one-line description, whatever kind of file it is."""
-    try:
-        check_regular_file(path)  # before anything reads it: a FIFO or a device would block or never end
-    except InputError as error:
-        return [error], [], ""
-    kind = file_kind(path)
-    try:
-        if kind == "sweep":
-            from sim.experiment.sweep_file import SweepFile, load_sweep
-
-            found = spec_problems(path, SweepFile)
-            if found:
-                return found, [], ""
-            sweep_spec = load_sweep(path, tuple(overrides))
-            notes = [n for point in sweep_spec.points[:1] for n in warnings(point.loaded)]
-            return [], notes, f"sweep {sweep_spec.spec.sweep.name}, {len(sweep_spec.points)} points"
-        if kind == "lesson":
-            from sim.teach.lesson import LessonFile, load_lesson
-
-            found = spec_problems(path, LessonFile)
-            if found:
-                return found, [], ""
-            lesson = load_lesson(str(path))
-            return [], [], f"lesson {lesson.name}, {len(lesson.spec.steps)} steps"
-        if kind == "observations":
-            from sim.experiment.history import load_observations
-
-            observations = load_observations(path)
-            return [], [], f"observations for explore --history-match, {len(observations.items)} of them"
-    except InputError as error:
-        return [error], [], ""
-    found = problems(path)
-    if found:
-        return found, [], ""
-    try:
-        loaded = load_config(path, overrides)
-    except InputError as error:
-        return [error], [], ""
-    sources = parameter_sources(loaded)
-    defaults = sum(1 for source in sources.values() if source == DEFAULT)
-    return [], warnings(loaded), (f"{loaded.name}, {len(sources)} parameters: {len(sources) - defaults} sourced, "
-                                  f"{defaults} schema defaults (`residency facts` lists them)")
-
-
-def file_kind(path: Path) -> str:
-    """Return "sweep", "lesson", "observations" or "config" from a file's top-level tables."""
-    try:
-        import tomllib
-
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "config"  # the config checks report the unreadable file
-    if "observation" in data and "scenario" not in data:
-        return "observations"
-    return "sweep" if "sweep" in data else "lesson" if "lesson" in data else "config"
-
-
-@app.command()
-def facts(
-    configs: Annotated[list[Path] | None, typer.Argument(
-        help="Config files or shipped arrangements' names.")] = None,
-    set_: SetOption = None,
-    audit_: Annotated[bool, typer.Option(
-        "--audit", help="List every numeric parameter whose cited facts do not state its value; "
-        "exit 1 if any, 0 if all hold.")] = False,
-    fit_detection: Annotated[bool, typer.Option(
-        "--fit-detection", help="Fit the audit delay to the dated incidents in the fact base and "
-        "show where each case falls under the fit and under the configs given.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet.")] = "table",
-    out_path: Annotated[Path | None, typer.Option("--out", help="Write the export to this file.")] = None,
-) -> None:
-    """Print every parameter a run uses with its value and its source (schema defaults marked), or audit."""
-    paths = [config_arg(path) for path in configs or []]
-    if not paths and not fit_detection:
-        raise InputError("residency facts", None, "no config was given.",
-                         "name one or more config files, e.g. configs/arrangements/oracle.toml.")
-    loaded = load_all(paths, overrides_from(set_, None, None, None))
-    if fit_detection:
-        show_detection_fit(paths, loaded)
-        return
-    if audit_:
-        print_audit([audit(one) for one in loaded])
-        return
-    if fmt != "table":
-        several = len(loaded) > 1
-        export([{**({"config": one.name} if several else {}), **record}
-                for one in loaded for record in parameter_records(one)], fmt, out_path)
-        return
-    for one in loaded:
-        print_parameters(one)
-
-
-def parameter_records(loaded: LoadedConfig) -> list[dict[str, Any]]:
-    """Return one record per parameter a run of the config uses: its value, source and kind."""
-    data = loaded.config.model_dump(mode="json")
-    return [{"parameter": key, "value": lookup(data, key)[1], "source": source,
-             "kind": source.split(":")[0].split(" ")[0] if source not in (DEFAULT, SETTING) else source}
-            for key, source in parameter_sources(loaded).items()]
-
-
-def show_detection_fit(paths: list[Path], loaded: list[LoadedConfig]) -> None:
-    """Fit the detection delay to the fact base's dated incidents and print it."""
-    where = fact_base_path(paths)
-    if where is None:
-        raise InputError("seeds/facts.toml", None, "no fact base was found.",
-                         "run from the project folder or name a config inside it.")
-    known = load_facts(where)
-    incidents = incident_facts(known)
-    if len(incidents) < 2:
-        raise InputError(str(where), None, f"only {len(incidents)} fact(s) date an incident.",
-                         "give at least two facts an `incident = { access = [...], disclosed = [...] }`.")
-    print_fit(fit_detection_delay(incidents), known, loaded)
-
-
-def print_parameters(loaded: LoadedConfig) -> None:
-    """Print one config's parameters, their values and their sources."""
-    records = parameter_records(loaded)
-    table = Table(title=f"Parameters of {loaded.name} and where they come from",
-                  title_justify="left")
-    table.add_column("parameter", overflow="fold")
-    table.add_column("value", overflow="fold")
-    table.add_column("source", overflow="fold")
-    for record in records:
-        value = record["value"]
-        shown = json.dumps(value) if isinstance(value, dict | list) else str(value)
-        table.add_row(str(record["parameter"]), shown, escape(str(record["source"])))
-    out.print(table)
-    out.print(routes_table(loaded))
-
-
-def routes_table(loaded: LoadedConfig) -> Table:
-    """Return one line per route and per route behaviour, marking those that decide residual access."""
-    config, provenance = loaded.config, loaded.provenance
-    table = Table(title=f"Routes and route behaviour of {loaded.name}; DECIDING marks what residual "
-                  "access depends on", title_justify="left")
-    for column in ("route or behaviour", "what", "source", "deciding"):
-        table.add_column(column)
-
-    def source(key: str) -> str:
-        found = provenance.get(key)
-        return found.describe(loaded.facts) if found is not None else "schema default"
-
-    routes, choices = deciding_routes(config), deciding_choices(config)
-    for i, route in enumerate(config.routes):
-        what = f"{route.actor} -> {route.site} / {route.data_class}: {route.gate}"
-        why = routes.get(i)
-        table.add_row(f"routes.{i}", what, source(f"routes.{i}.gate"), f"DECIDING: {why}" if why else "")
-    for actor, spec in config.actors.items():
-        share = f" ({spec.least_resistance_share:g} least resistance)" if spec.route_choice == "share" else ""
-        for key, what in (("route_choice", spec.route_choice + share),
-                          ("routes_around_keys", str(spec.routes_around_keys).lower())):
-            why = choices.get(f"{actor}.{key}")
-            table.add_row(f"actors.{actor}.{key}", what, source(f"actors.{actor}.{key}"),
-                          f"DECIDING: {why}" if why else "")
-    return table
-
-
-def lookup(data: object, key: str) -> tuple[bool, object]:
-    """Return (True, value) at a dotted path of nested dicts and lists, else (False, None)."""
-    node = data
-    for part in key.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False, None
-    return True, node
-
-

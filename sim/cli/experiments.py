@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +11,7 @@ from rich.table import Table
 
 from sim.cli.common import (
     EXPORT_FORMATS,
+    DaysOption,
     EngineChoice,
     EngineOption,
     MaxRepsOption,
@@ -25,6 +25,7 @@ from sim.cli.common import (
     WorkersOption,
     YesOption,
     app,
+    at_least_one,
     engine_of,
     err,
     export,
@@ -34,9 +35,11 @@ from sim.cli.common import (
     out,
     overrides_from,
     portable_command,
+    seed_value,
     write_report,
 )
 from sim.config.loader import LoadedConfig, load_config
+from sim.config.resources import resolve_named
 from sim.config.schema import MAX_REPLICATIONS
 from sim.errors import InputError
 from sim.experiment import budget
@@ -55,6 +58,7 @@ from sim.experiment.sweep import (
     summary_records,
 )
 from sim.experiment.sweep_file import LoadedSweep, load_sweep
+from sim.experiment.usecases import check_target_ci
 from sim.metrics.stats import Estimate
 from sim.report.units import kind_of
 from sim.results.atomic import FolderLock, prepare_folder, write_atomic
@@ -71,13 +75,20 @@ SchedulerOption = Annotated[
 
 @app.command()
 def sweep(
-    sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP", help="A sweep file (configs/sweeps/*.toml).")],
+    sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP", help="A sweep file, or a shipped sweep's name "
+                                               "(`residency list`).")],
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Results folder (default: reports/sweeps/NAME).")
     ] = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     set_: SetOption = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the sweep (default: the sweep file's).",
+                                             callback=seed_value("--seed"))] = None,
+    replications: Annotated[int | None, typer.Option("--replications", "-r", help="Replications at each point "
+                                                     "(default: the sweep file's).",
+                                                     callback=at_least_one("--replications"))] = None,
+    days: DaysOption = None,
     quiet: QuietOption = False,
     target_ci: TargetOption = None,
     target_metric: Annotated[str | None, typer.Option("--target-metric", help="The output --target-ci applies to "
@@ -90,10 +101,9 @@ def sweep(
     engine: EngineOption = EngineChoice.fast,
 ) -> None:
     """Run a sweep into a resumable results database, then report sensitivity where it applies."""
-    if target_ci is not None and not (math.isfinite(target_ci) and target_ci > 0):
-        raise InputError("--target-ci", None, f"the target must be a positive fraction (got {target_ci}).",
-                         "give a fraction of the mean, such as 0.05 for 5%.")
-    loaded = load_sweep(sweep_file, tuple(overrides_from(set_, None, None, None)))
+    check_target_ci(target_ci)
+    loaded = load_sweep(resolve_named(sweep_file, "sweep"), tuple(overrides_from(set_, None, None, days)),
+                        seed=seed, replications=replications)
     folder = out_dir or Path("reports") / "sweeps" / loaded.spec.sweep.name
     reps = max(max_replications, loaded.spec.sweep.replications) if target_ci else loaded.spec.sweep.replications
     budget.check(budget.estimate([p.loaded.config for p in loaded.points], reps), yes)
@@ -227,9 +237,10 @@ def sensitivity(
 
 @app.command()
 def attribute(
-    config: Annotated[Path, typer.Argument(help="An arrangement config.")],
+    config: Annotated[Path, typer.Argument(help="An arrangement config, or a shipped arrangement's name.")],
     replications: RepsOption = None,
     seed: SeedOption = None,
+    days: DaysOption = None,
     set_: SetOption = None,
     metric: Annotated[str, typer.Option(help="The output to attribute.")] = "residual_access.events",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for attribution.json "
@@ -241,7 +252,7 @@ def attribute(
     engine: EngineOption = EngineChoice.fast,
 ) -> None:
     """Switch each control off in turn (and all at once) and show what each one prevents."""
-    loaded = load_config(config, overrides_from(set_, seed, replications, None))
+    loaded = load_config(resolve_named(config, "config"), overrides_from(set_, seed, replications, days))
     if metric not in metric_names(loaded.config):
         raise InputError("--metric", metric, "this is not a metric the model reports.",
                          "use a path from `residency run CONFIG --json`, such as residual_access.events.")

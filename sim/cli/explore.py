@@ -21,6 +21,7 @@ from sim.cli.common import (
     SetOption,
     WorkersOption,
     app,
+    at_least_one,
     command_line,
     engine_of,
     err,
@@ -33,7 +34,7 @@ from sim.cli.common import (
 )
 from sim.cli.experiments import SchedulerOption
 from sim.config.loader import LoadedConfig, did_you_mean, load_config
-from sim.config.resources import project_path
+from sim.config.resources import project_path, resolve_named
 from sim.errors import InputError
 from sim.experiment.discovery import load_prim, parse_question
 from sim.experiment.executors import Executor, make_executor
@@ -55,7 +56,8 @@ def explore(
     configs: Annotated[list[Path] | None, typer.Argument(
         help="Arrangements to compare (default: every file in configs/arrangements/).")] = None,
     worlds: Annotated[int, typer.Option("--worlds", help="Plausible worlds to sample over the ranges.")] = 50,
-    replications: Annotated[int, typer.Option("--replications", "-r", help="Replications in each world.")] = 3,
+    replications: Annotated[int, typer.Option("--replications", "-r", help="Replications in each world.",
+                                              callback=at_least_one("--replications"))] = 3,
     days: DaysOption = None,
     metric: Annotated[str, typer.Option("--metric", help="The output compared (lower is better).")]
     = "residual_access.events",
@@ -117,7 +119,7 @@ def explore(
 
 
 def _load(configs: list[Path] | None, set_: list[str] | None, seed: int | None, days: int | None) -> list[LoadedConfig]:
-    paths = configs or sorted(project_path(ARRANGEMENTS).glob("*.toml"))
+    paths = [resolve_named(c, "config") for c in configs or []] or sorted(project_path(ARRANGEMENTS).glob("*.toml"))
     if not paths:
         raise InputError(str(ARRANGEMENTS), None, "there are no configs to explore.",
                          "name config files, or run from the project folder.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +10,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sim.cli.common import QuietOption, Reporter, WorkersOption, app, err, fmt_estimate, interrupted, out
+from sim.cli.common import (
+    DaysOption,
+    QuietOption,
+    Reporter,
+    WorkersOption,
+    app,
+    at_least_one,
+    err,
+    fmt_estimate,
+    interrupted,
+    out,
+)
+from sim.config.loader import with_overrides
 from sim.config.schema import display
 from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor
@@ -64,18 +77,26 @@ def run_command(
     trace_actor: Annotated[str | None, typer.Option("--trace-actor", help="Narrate only this actor group's "
                                                     "events (default: the lesson's choice, else all).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the lesson's).")] = None,
+    days: DaysOption = None,
+    replications: Annotated[int | None, typer.Option("--replications", "-r", help="Replications of each step "
+                                                     "(default: the lesson's).",
+                                                     callback=at_least_one("--replications"))] = None,
     handout: Annotated[Path | None, typer.Option("--handout", help="Write students' and teacher's pages here.")] = None,
     workers: WorkersOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Run a lesson: story, narrated trace, key figures beside the previous step, questions and answers."""
     loaded = load_lesson(lesson)
+    if days is not None:  # a shorter horizon for a quick look; the lesson's own is the one its questions assume
+        loaded = dataclasses.replace(loaded, configs=[with_overrides(c, [("scenario.days", str(days), "--days")])
+                                                      for c in loaded.configs])
     if handout is not None and handout.exists() and not handout.is_dir():
         raise InputError(str(handout), "--handout", "this is a file (or device), not a folder.",
                          "give --handout a new folder, or one a handout was written to before.")
     reporter = Reporter(quiet)
     try:
-        results = run_lesson(loaded, seed, LocalExecutor(workers, "event"), trace, step, reporter, trace_actor)
+        results = run_lesson(loaded, seed, LocalExecutor(workers, "event"), trace, step, reporter, trace_actor,
+                             replications)
     except KeyboardInterrupt:
         reporter.close()
         interrupted("the lesson keeps nothing between runs; run it again (a single --step is quicker).")

@@ -13,9 +13,11 @@ from sim.config.loader import (
     INCLUDE_KEY,
     LoadedConfig,
     Provenance,
+    include_path,
     read_toml,
     strip_provenance,
 )
+from sim.config.paths import get_path
 from sim.config.ranges import Range
 
 #: Each unit's dimension and its size in that dimension's base unit (hours, per year, ...).
@@ -85,7 +87,7 @@ def audit(loaded: LoadedConfig) -> AuditResult:
     checked, findings = 0, []
     for key, prov in sorted(loaded.provenance.items()):
         file = origins.get(key, str(loaded.path))
-        cited = [(leaf, value, prov) for leaf, value in numeric_leaves(key, lookup(data, key))]
+        cited = [(leaf, value, prov) for leaf, value in numeric_leaves(key, get_path(data, key))]
         cited += range_ends(key, prov)
         for leaf, value, source in cited:
             if source.kind != "fact":
@@ -191,19 +193,6 @@ def numeric_leaves(key: str, value: Any) -> list[tuple[str, float]]:
     return []
 
 
-def lookup(data: Any, key: str) -> Any:
-    """Return the value at a dotted path of nested dicts and lists, or None."""
-    node = data
-    for part in key.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list | tuple) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
 def origin_files(path: Path) -> dict[str, str]:
     """Map each sourced key to the file of the include chain that sets it (the nearest wins)."""
     origins: dict[str, str] = {}
@@ -217,5 +206,11 @@ def origin_files(path: Path) -> dict[str, str]:
         strip_provenance(raw, "", None, own, str(current))
         for key in own:
             origins.setdefault(key, str(current))
-        current = Path(os.path.normpath(current.parent / include)) if isinstance(include, str) else None
+        current = _included(current, include) if isinstance(include, str) else None
     return origins
+
+
+def _included(path: Path, include: str) -> Path:
+    """Return the file an include names: beside the config (kept relative), else a shipped base by name."""
+    beside = Path(os.path.normpath(path.parent / include))
+    return beside if beside.is_file() else include_path(path, include)

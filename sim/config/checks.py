@@ -26,10 +26,10 @@ from sim.config.loader import (
     include_path,
     is_sourced_leaf,
     is_unsourced,
-    join,
     parse_provenance,
     read_toml,
 )
+from sim.config.paths import join
 from sim.config.schema import WILDCARD, Config, reference_problems
 from sim.errors import InputError
 

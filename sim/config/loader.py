@@ -5,20 +5,21 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
-import difflib
 import json
 import os
 import stat
 import tomllib
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from sim.config.diagnostics import did_you_mean as did_you_mean
+from sim.config.diagnostics import error_from_pydantic as error_from_pydantic
 from sim.config.facts import Fact, find_fact_base, load_facts
+from sim.config.paths import get_path, join
 from sim.config.ranges import RANGE_KEYS, Alternatives, Range, parse_spread
 from sim.config.resources import shipped_config
 from sim.config.schema import Config
@@ -123,7 +124,13 @@ def with_overrides(
     provenance = dict(loaded.provenance)
     applied = list(loaded.overrides)
     for key, value, flag in overrides:
-        set_path(data, key, parse_value(value), flag)
+        try:
+            parsed = parse_value(value)
+        except ValueError as exc:
+            raise InputError(flag, key, f"the value {value} is not a TOML value: {exc}.",
+                             f"close the quote or bracket, and quote the whole override for the shell: "
+                             f"`--set '{key}=\"text\"'`.") from None
+        set_path(data, key, parsed, flag)
         provenance[key] = Provenance("override", f"{flag} {key}={value}")
         applied.append(f"{key}={value}")
     try:
@@ -343,9 +350,7 @@ def settle_spreads(loaded: LoadedConfig) -> LoadedConfig:
     data = loaded.config.model_dump()
     provenance = dict(loaded.provenance)
     for key, interval in loaded.ranges.items():
-        node: Any = data
-        for part in key.split("."):
-            node = node[int(part)] if isinstance(node, list | tuple) else node[part]
+        node = get_path(data, key)
         whole = isinstance(node, int) and not isinstance(node, bool)
         provenance[key] = dataclasses.replace(provenance[key], spread=dataclasses.replace(interval, integer=whole))
     return dataclasses.replace(loaded, provenance=provenance)
@@ -379,94 +384,6 @@ def validate(data: dict[str, Any], source: str) -> Config:
         raise error_from_pydantic(exc, source) from None
 
 
-def error_from_pydantic(exc: ValidationError, source: str, root: type[BaseModel] = Config) -> InputError:
-    """Build one readable InputError from the first error pydantic found."""
-    errors = exc.errors()
-    first = errors[0]
-    loc = [str(part) for part in first["loc"]]
-    key = ".".join(loc)
-    kind = first["type"]
-    more = f" ({len(errors) - 1} more problem(s) after this one.)" if len(errors) > 1 else ""
-    if kind == "reference":
-        ctx = first.get("ctx") or {}
-        return InputError(source, str(ctx.get("key", key)), str(ctx.get("problem")) + more,
-                          str(ctx.get("fix") or "define it, or correct the name to one of those listed."))
-    if kind == "extra_forbidden":
-        known = known_keys(loc[:-1], root)
-        hint = did_you_mean(loc[-1], {k: None for k in known}, prefix=".".join(loc[:-1]))
-        return InputError(
-            source, key, "this key is not a parameter of the schema." + more,
-            (hint + " " if hint else "") + "Rename or remove it (README: 'Writing a config' "
-            "lists the keys).",
-        )
-    if kind == "missing":
-        return InputError(source, key, "this required parameter is missing." + more,
-                          "add it, with its value and its provenance.")
-    value = first.get("input")
-    message = first["msg"].removeprefix("Value error, ")
-    return InputError(source, key, f"{message} (got {value!r})." + more, fix_for(kind, first))
-
-
-def fix_for(kind: str, error: Any) -> str:
-    """Suggest a fix for a pydantic error type."""
-    ctx = error.get("ctx") or {}
-    if kind in {"greater_than_equal", "greater_than"}:
-        return f"use a number {'>=' if kind.endswith('equal') else '>'} {ctx.get('ge', ctx.get('gt'))}."
-    if kind in {"less_than_equal", "less_than"}:
-        return f"use a number {'<=' if kind.endswith('equal') else '<'} {ctx.get('le', ctx.get('lt'))}."
-    if kind == "literal_error":
-        return f"use one of {ctx.get('expected')}."
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        expected = kind.split("_")[0]
-        return f"give a value of type {expected} (TOML: numbers unquoted, text in quotes)."
-    return "correct the value as the message says."
-
-
-def did_you_mean(word: str, choices: typing.Mapping[str, Any], prefix: str = "") -> str:
-    """Return 'Did you mean `x`?' for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    if not close:
-        return ""
-    return f"Did you mean `{join(prefix, close[0])}`?"
-
-
-def known_keys(loc: list[str], root: type[BaseModel] = Config) -> list[str]:
-    """Return the field names the schema accepts at a location, for did-you-mean hints."""
-    model: Any = root
-    for part in loc:
-        model = _inner(model, part)
-        if model is None:
-            return []
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
-    return []
-
-
-def _inner(tp: Any, part: str) -> Any:
-    """Step one location part into a type: a model field, a dict value or a tuple item."""
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        info = tp.model_fields.get(part)
-        return _unwrap(info.annotation) if info else None
-    origin = typing.get_origin(tp)
-    if origin in (dict, tuple, list):
-        args = typing.get_args(tp)
-        return _unwrap(args[-1] if origin is dict else args[0])
-    return None
-
-
-def _unwrap(tp: Any) -> Any:
-    """Strip Optional/Annotated wrappers from a type."""
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            tp = args[0]
-        else:
-            return tp
-
-
 def toml_literal(value: Any) -> str:
     """Write a value as a TOML literal, the form `parse_value` (and `--set`) reads back."""
     if isinstance(value, bool):
@@ -483,10 +400,19 @@ def toml_literal(value: Any) -> str:
 
 
 def parse_value(text: str) -> Any:
-    """Parse an override's value as a TOML value, falling back to a plain string."""
+    """Parse an override's value as a TOML value, falling back to a plain string.
+
+    A value that opens a string, a list or a table (a quote, `[` or `{`) must be valid TOML: an
+    unclosed quote is a mistake, not text that happens to start with a quote.
+
+    Raises:
+        ValueError: The value opens a quote, list or table and is not valid TOML.
+    """
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except tomllib.TOMLDecodeError as exc:
+        if text.lstrip()[:1] in ("\"", "'", "[", "{"):
+            raise ValueError(str(exc).split(" (at ")[0].lower()) from None
         return text
 
 
@@ -526,8 +452,3 @@ def _raise_unknown(flag: str, key: str, hint: str, choices: list[str], here: str
 
 def _unknown_path(flag: str, key: str, why: str, choices: list[str]) -> InputError:
     return InputError(flag, key, f"{why}.", "set a single parameter by its full dotted path.")
-
-
-def join(prefix: str, key: str) -> str:
-    """Join a dotted prefix and a key."""
-    return f"{prefix}.{key}" if prefix else key

@@ -7,27 +7,31 @@ here and never supplies fallbacks of its own.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from sim.config.names import check_path_name
+from sim.config.codes import code_problems
+from sim.config.names import (
+    CALENDAR,
+    MAX_DAYS,
+    MAX_HEADCOUNT,
+    MAX_HOURS,
+    MAX_RECORDS,
+    check_date,
+    check_mix,
+    check_path_name,
+    check_timezone,
+)
+from sim.config.vocabulary import CHANNEL_TITLES as CHANNEL_TITLES
+from sim.config.vocabulary import GATE_TITLES as GATE_TITLES
+from sim.config.vocabulary import display as display
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
 Hour = Annotated[float, Field(ge=0.0, le=24.0)]
 #: Lognormal shapes above 5 put the mean e^12.5 times above the median: no data supports that.
 Sigma = Annotated[float, Field(ge=0.0, le=5.0)]
-#: Plausible upper bounds, so that a typo cannot ask for a run that never ends or fills memory.
-MAX_RECORDS = 1e12
-MAX_HEADCOUNT = 1_000_000
-MAX_HOURS = 87_600.0  # ten years
-MAX_DAYS = 36_500.0  # a century
-#: The calendar the model supports: time zones, weekdays and daylight saving hold throughout.
-CALENDAR = (dt.date(1970, 1, 1), dt.date(2199, 12, 31))
 
 GateKind = Literal["none", "parent", "steward", "blocked"]
 SiteRole = Literal["primary", "backup", "legacy"]
@@ -51,24 +55,13 @@ Channel = Literal[
     "covert",
 ]
 CHANNELS: tuple[Channel, ...] = get_args(Channel)
-#: How figures, tables and narration name each channel.
-CHANNEL_TITLES: dict[str, str] = {
-    "approved_by_policy": "Approved under policy",
-    "approved_in_error": "Approved in error",
-    "emergency_path": "Emergency path",
-    "parent_override": "Parent's override",
-    "legacy_or_backup_abroad": "Copy held abroad",
-    "covert": "Covert export",
-}
-#: How figures name each gate.
-GATE_TITLES: dict[str, str] = {"none": "no gate", "parent": "parent's approval", "steward": "steward gate",
-                               "blocked": "blocked"}
 WILDCARD = "*"
 HEX_COLOUR = r"^(#[0-9A-Fa-f]{6})?$"
 
 #: The default seed of every file that takes one (scenarios, sweeps, lessons): the day all US
 #: traffic moved to Oracle, which is also the default start date.
 DEFAULT_SEED = 20220617
+MAX_SEED = 2**63 - 1  # results databases keep seeds as SQLite's signed 64-bit integers
 #: The arrangement a comparison takes its paired differences from unless told otherwise.
 DEFAULT_BASELINE = "status_quo"
 #: The most replications --target-ci may add up to unless told otherwise.
@@ -91,7 +84,7 @@ class Scenario(Strict):
     description: str = ""
     start_date: dt.date = Field(dt.date(2022, 6, 17), description="Calendar date of hour 0 (UTC).")
     days: int = Field(365, ge=1, le=3660, description="Simulated horizon in days.")
-    seed: int = Field(DEFAULT_SEED, ge=0, description="Default seed of the random streams.")
+    seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED, description="Default seed of the random streams.")
     replications: int = Field(20, ge=1, le=10_000, description="Default replications.")
 
     @field_validator("name")
@@ -243,12 +236,12 @@ class ActorGroup(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        return _check_timezone(value)
+        return check_timezone(value)
 
     @field_validator("purposes", "data_classes")
     @classmethod
     def _mix_sums_to_one(cls, mix: dict[str, float]) -> dict[str, float]:
-        return _check_mix(mix)
+        return check_mix(mix)
 
 
 class Gatekeeper(Strict):
@@ -272,7 +265,7 @@ class Gatekeeper(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        return _check_timezone(value)
+        return check_timezone(value)
 
 
 class ParentApproval(Strict):
@@ -334,15 +327,9 @@ class Config(Strict):
     def _references_resolve(self) -> Config:
         for key, problem in reference_problems(self):
             raise config_problem(key, problem)
+        for key, problem, fix in code_problems(self):
+            raise config_problem(key, problem, fix)
         return self
-
-
-def display(key: str, title: str = "") -> str:
-    """Return a thing's display name: its title, else its key in words ("cn_engineers" -> "Cn engineers")."""
-    if title:
-        return title
-    words = key.replace("_", " ").strip()
-    return words[:1].upper() + words[1:]
 
 
 def config_problem(key: str, text: str, fix: str | None = None) -> PydanticCustomError:
@@ -367,29 +354,6 @@ def route_index(routes: tuple[Route, ...], actor: str, site: str, data_class: st
             if score >= best_score:
                 best, best_score = i, score
     return best
-
-
-def check_date(value: dt.date) -> dt.date:
-    """Return a date inside the calendar the model supports, or raise a ValueError naming it."""
-    if not CALENDAR[0] <= value <= CALENDAR[1]:
-        raise ValueError(f"the date must lie between {CALENDAR[0]} and {CALENDAR[1]}, the calendar the model "
-                         "supports")
-    return value
-
-
-def _check_timezone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Asia/Shanghai')") from exc
-    return value
-
-
-def _check_mix(mix: dict[str, float]) -> dict[str, float]:
-    total = sum(mix.values())
-    if mix and abs(total - 1.0) > 1e-6:
-        raise ValueError(f"shares must add up to 1, they add up to {total:g}")
-    return mix
 
 
 def reference_problems(config: Config) -> list[tuple[str, str]]:

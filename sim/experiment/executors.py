@@ -9,14 +9,17 @@ from __future__ import annotations
 import ctypes
 import functools
 import gc
+import importlib
 import logging
 import multiprocessing
 import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -85,7 +88,13 @@ class LocalExecutor:
                 pool.submit(fn, job.config, job.seed, job.replication): job for job in jobs
             }
             for future in as_completed(futures):
-                yield futures[future], future.result()
+                try:
+                    result = future.result()
+                except (InputError, CancelledError):
+                    raise
+                except Exception as exc:  # a worker's bug or death: one paragraph, the traceback in a log
+                    raise worker_failure(futures[future], exc) from None
+                yield futures[future], result
         except BaseException:  # Ctrl-C, SIGTERM, a failed task or a caller that stopped reading
             stop_workers(pool)
             raise
@@ -94,6 +103,23 @@ class LocalExecutor:
 
     def close(self) -> None:
         """Nothing to release: each map call owns its pool."""
+
+
+def worker_failure(job: Job, exc: BaseException) -> InputError:
+    """Write a failed task's tracebacks (the worker's and this process's) to a log; return the error naming it.
+
+    The log goes to the system's temporary folder, since a failed task may have no output
+    folder yet; the message says where it is.
+    """
+    handle, log = tempfile.mkstemp(prefix="residency-worker-error-", suffix=".log")
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(f"A worker failed on replication {job.replication} of {job.config.scenario.name} "
+                   f"(seed {job.seed}).\n\n" + "".join(traceback.format_exception(exc)))
+    what = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
+    return InputError("a worker process", None, f"replication {job.replication} of "
+                      f"{job.config.scenario.name} failed with {type(exc).__name__} ({what}); its full traceback "
+                      f"is in {log}.", "this is a fault of the program, not of your input: report it with that "
+                      "log file; `--workers 1` runs the same work in this process.")
 
 
 def prepare_worker(parent: int) -> None:
@@ -153,14 +179,18 @@ class DaskExecutor:
             raise InputError("--scheduler", None, f"no Dask scheduler answered at {address} ({exc}).",
                              "start one with `dask scheduler` and `dask worker ADDRESS`, and pass its "
                              "tcp://HOST:PORT address.") from None
-        self.client.register_plugin(_warm_worker_plugin(), name="residency-warm-worker")
+        self.warmed: set[str] = set()
 
     def map(self, fn: Callable[..., Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
         """Submit every job to the cluster and yield results as they finish."""
         from distributed import as_completed as dask_completed
 
+        module = fn.__module__
         fn = functools.partial(fn, engine=self.engine)
         try:
+            if module not in self.warmed:  # every worker, present and future, imports the task's code first
+                self.client.register_plugin(_warm_worker_plugin(module), name=f"residency-warm-{module}")
+                self.warmed.add(module)
             futures = {self.client.submit(fn, job.config, job.seed, job.replication, pure=False): job
                        for job in jobs}
         except (OSError, TimeoutError, CancelledError) as exc:
@@ -172,6 +202,10 @@ class DaskExecutor:
                     result = future.result()
                 except (OSError, TimeoutError, CancelledError) as exc:  # CommClosedError is an OSError
                     raise self._lost(exc) from None
+                except InputError:
+                    raise
+                except Exception as exc:  # a task's bug on a Dask worker: one paragraph, the traceback in a log
+                    raise worker_failure(job, exc) from None
                 future.release()  # the cluster may drop the result as soon as the caller holds it
                 yield job, result
         finally:
@@ -193,20 +227,20 @@ class DaskExecutor:
             pass
 
 
-def warm_worker() -> None:
-    """Import the model and freeze the objects alive at start-up out of the garbage collector's reach.
+def warm_worker(module: str) -> None:
+    """Import a task's module and freeze the objects alive at start-up out of the garbage collector's reach.
 
     A Dask worker holds about twice the Python objects of a pool worker, so every full
-    collection costs it more; frozen objects are never scanned again.
+    collection costs it more; frozen objects are never scanned again. The module is the mapped
+    function's own, so this mechanism names no task of its callers.
     """
-    import sim.experiment.replications  # noqa: F401 - imported for its side effect on sys.modules
-
+    importlib.import_module(module)
     gc.collect()
     gc.freeze()
 
 
-def _warm_worker_plugin() -> Any:
-    """Return a Dask worker plugin that runs `warm_worker` on every worker, present and future."""
+def _warm_worker_plugin(module: str) -> Any:
+    """Return a Dask worker plugin that runs `warm_worker(module)` on every worker, present and future."""
     from distributed.diagnostics.plugin import WorkerPlugin
 
     class WarmWorker(WorkerPlugin):  # type: ignore[misc]
@@ -216,7 +250,7 @@ def _warm_worker_plugin() -> Any:
             """Warm the worker, set its allocator and stop its sampling profiler."""
             tune_allocator()
             stop_worker_profiler(worker)
-            warm_worker()
+            warm_worker(module)
 
     return WarmWorker()
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from sim import __version__
 from sim.config.loader import LoadedConfig, toml_literal, with_overrides
 from sim.config.ranges import Alternatives, Range
 from sim.errors import InputError
@@ -26,6 +25,7 @@ from sim.experiment.replications import Progress
 from sim.experiment.sweep import run_and_store
 from sim.experiment.sweep_file import Point, run_key
 from sim.results.store import Store
+from sim.version import __version__
 
 DESIGNS = ("latin", "sobol")
 KIND = "explore"

@@ -11,7 +11,6 @@ from sim.experiment.executors import Executor, Job, LocalExecutor, default_worke
 from sim.metrics.recorder import Recorder, ReplicationResult
 from sim.metrics.stats import estimate, t_quantile
 from sim.model.fast import Engine, FastWorld
-from sim.model.fastsupport import unsupported
 from sim.model.rng import Streams
 from sim.model.world import World
 from sim.results.scenario import ScenarioResult
@@ -25,29 +24,22 @@ __all__ = ["Engine", "Progress", "ScenarioResult", "default_workers", "engine_fo
 def engine_for(config: Config, requested: Engine) -> tuple[Engine, str | None]:
     """Return the engine that runs a config, and why it is not the one requested (None if it is).
 
-    The fast engine hands a config it was not verified for to the event engine, and says why.
+    Both engines settle requests with the same rules (`sim.model.rules`), so every config runs
+    on the engine requested and the reason is always None (kept for the manifest's contract).
     """
-    if requested == "event":
-        return "event", None
-    reason = unsupported(config)
-    return ("event", reason) if reason is not None else ("fast", None)
+    return requested, None
 
 
 def engine_used(configs: Sequence[Config], requested: Engine) -> dict[str, str]:
     """Return the manifest's record of the engine that ran a set of configs (`engine`, and `engine_reason`)."""
-    record: dict[str, str] = {"engine": requested}
-    for config in configs:
-        engine, reason = engine_for(config, requested)
-        if reason is not None:
-            return {"engine": engine, "engine_reason": f"{config.scenario.name}: {reason}"}
-    return record
+    return {"engine": requested}  # every config runs on the engine requested (`engine_for`)
 
 
 def run_replication(config: Config, seed: int, replication: int, engine: Engine = "fast") -> ReplicationResult:
     """Run one replication of a config with an engine and return its metrics.
 
     Both engines give the same results to the bit; the fast one (the default) settles
-    requests in batches, the event one request by request (`engine_for` says which runs).
+    requests in batches, the event one request by request.
     """
     recorder = Recorder(config)
     streams = Streams(seed, replication)

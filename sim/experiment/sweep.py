@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sim import __version__
 from sim.config.schema import MAX_REPLICATIONS, Config
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
@@ -17,6 +16,7 @@ from sim.experiment.sweep_file import LoadedSweep, Point, SweepFile, check_outpu
 from sim.metrics import catalogue
 from sim.metrics.stats import estimate
 from sim.results.store import Row, Store
+from sim.version import __version__
 
 
 @dataclass(frozen=True)

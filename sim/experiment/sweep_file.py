@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from sim import __version__
 from sim.config.loader import (
     LoadedConfig,
     did_you_mean,
@@ -28,9 +27,11 @@ from sim.config.loader import (
     with_overrides,
 )
 from sim.config.names import check_path_name
+from sim.config.paths import get_path
 from sim.config.resources import shipped_config
-from sim.config.schema import DEFAULT_SEED, Strict, config_problem
+from sim.config.schema import DEFAULT_SEED, MAX_SEED, Strict, config_problem
 from sim.errors import InputError
+from sim.version import __version__
 
 Design = Literal["grid", "latin", "sobol", "morris"]
 SAMPLED: tuple[str, ...] = ("latin", "sobol", "morris")
@@ -61,7 +62,7 @@ class SweepSpec(Strict):
     samples: int = Field(16, ge=1, le=100_000, description="Base sample size N of sampled designs.")
     levels: int = Field(4, ge=2, le=20, description="Grid levels of a Morris design.")
     replications: int = Field(10, ge=1, le=10_000)
-    seed: int = Field(DEFAULT_SEED, ge=0)
+    seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)
     days: int | None = Field(None, ge=1, le=3660)
     outputs: tuple[str, ...] = Field(("residual_access.events",), min_length=1)
 
@@ -170,10 +171,19 @@ def run_key(loaded: LoadedConfig, seed: int) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
 
 
-def load_sweep(path: Path | str, extra: tuple[tuple[str, str, str], ...] = ()) -> LoadedSweep:
-    """Read and validate a sweep file, then expand and resolve its points."""
+def load_sweep(
+    path: Path | str, extra: tuple[tuple[str, str, str], ...] = (), *, seed: int | None = None,
+    replications: int | None = None,
+) -> LoadedSweep:
+    """Read and validate a sweep file, then expand and resolve its points.
+
+    `seed` and `replications`, when given (the command's --seed and -r), replace the file's own.
+    """
     path = Path(path)
     raw = read_toml(path)
+    given = {"seed": seed, "replications": replications}
+    if isinstance(raw.get("sweep"), dict):
+        raw["sweep"].update({key: value for key, value in given.items() if value is not None})
     try:
         spec = SweepFile.model_validate(raw)
     except ValidationError as exc:
@@ -259,15 +269,7 @@ def _integer_paths(base: LoadedConfig, spec: SweepFile) -> set[str]:
     config = base.config.model_dump()
     integers = set()
     for factor in spec.factors:
-        node: Any = config
-        for part in factor.path.split("."):
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list | tuple) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                node = None
-                break
+        node = get_path(config, factor.path)
         if isinstance(node, int) and not isinstance(node, bool):
             integers.add(factor.path)
     return integers

@@ -1,7 +1,10 @@
 """Streaming accumulators over the model's events: one replication's summary and daily series.
 
-Memory grows with simulated days (daily arrays) and a fixed-size wait histogram, never with
-the number of requests.
+Requests reach the recorder as columns (`Tally`): the batched engine hands them over batch by
+batch, and the event engine's request events are buffered into the same columns (`EventColumns`), so
+every request statistic is derived by one ingestion path (`Recorder._ingest`). Memory grows
+with simulated days (daily arrays), a fixed-size wait histogram and at most `FLUSH_ROWS`
+buffered requests, never with the number of requests.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ import numpy as np
 
 from sim.config.checks import unrouted_metric, unrouted_pairs
 from sim.config.schema import CHANNELS, Channel, Config
+from sim.metrics.columns import FLUSH_ROWS, EventColumns
 from sim.metrics.exposure import DistinctRecords
+from sim.metrics.gate import GateLedger
+from sim.metrics.histogram import HIST_BINS, HIST_MIN_LOG, hist_edges, hist_index, hist_indexes, hist_quantile
 from sim.metrics.years import YearTally, day_years, exposure_tallies, year_metrics
 from sim.model.events import (
     COVERT_MODES,
@@ -39,11 +45,10 @@ from sim.model.events import (
 )
 from sim.model.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED, Reads, Tally
 
+__all__ = ["DAILY_COLUMNS", "HIST_BINS", "HIST_MIN_LOG", "HOURS_PER_DAY", "GateLedger", "Recorder",
+           "ReplicationResult", "hist_edges", "hist_index", "hist_indexes", "hist_quantile"]
+
 HOURS_PER_DAY = 24.0
-# Wait histogram: bin 0 holds zero waits, bin 1 waits under 1e-3 h, then 200 log-spaced bins
-# per decade up to 1e5 h (relative resolution about 1.2%).
-HIST_MIN_LOG, HIST_PER_DECADE, HIST_DECADES = -3, 200, 8
-HIST_BINS = 2 + HIST_PER_DECADE * HIST_DECADES + 1
 
 DAILY_COLUMNS: tuple[str, ...] = (
     "submitted", "granted", "denied", "expired", "residual_events", "residual_records",
@@ -60,58 +65,6 @@ class ReplicationResult:
     daily: dict[str, list[float]]
     wait_histogram: dict[int, int] = field(default_factory=dict)  # bin index -> count, zeros left out
 
-
-def hist_index(wait: float) -> int:
-    """Return the histogram bin of a wait in hours."""
-    if wait <= 0.0:
-        return 0
-    if wait < 10.0**HIST_MIN_LOG:
-        return 1
-    index = 2 + int((math.log10(wait) - HIST_MIN_LOG) * HIST_PER_DECADE)
-    return min(index, HIST_BINS - 1)
-
-
-def hist_indexes(waits: np.ndarray) -> np.ndarray:
-    """Return `hist_index` of each positive wait, exactly as the scalar function gives it.
-
-    numpy's log10 may differ from libm's in the last bits (SIMD versions differ between CPUs),
-    which moves a bin only for a wait within about 1e-12 of a bin edge on the bin scale; waits
-    within 1e-6 of an edge are binned again with `hist_index` itself, the rest keep numpy's bin.
-    """
-    out = np.ones(waits.size, dtype=np.int64)
-    above = waits >= 10.0**HIST_MIN_LOG
-    with np.errstate(divide="ignore"):
-        scaled = (np.log10(waits[above]) - HIST_MIN_LOG) * HIST_PER_DECADE
-    index = np.minimum(2 + np.floor(scaled).astype(np.int64), HIST_BINS - 1)
-    near = np.abs(scaled - np.round(scaled)) < 1e-6
-    index[near] = [hist_index(wait) for wait in waits[above][near].tolist()]
-    out[above] = index
-    return out
-
-
-def hist_edges(index: int) -> tuple[float, float]:
-    """Return the lower and upper wait (hours) of a histogram bin."""
-    if index == 0:
-        return 0.0, 0.0
-    if index == 1:
-        return 0.0, 10.0**HIST_MIN_LOG
-    low = HIST_MIN_LOG + (index - 2) / HIST_PER_DECADE
-    return 10.0**low, 10.0 ** (low + 1 / HIST_PER_DECADE)
-
-
-def hist_quantile(counts: list[int], q: float) -> float:
-    """Return the q-quantile of a wait histogram, interpolating inside the bin."""
-    total = sum(counts)
-    if total == 0:
-        return math.nan
-    target = q * total
-    running = 0.0
-    for index, count in enumerate(counts):
-        if count and running + count >= target:
-            low, high = hist_edges(index)
-            return low + (high - low) * (target - running) / count
-        running += count
-    return hist_edges(len(counts) - 1)[1]
 
 
 def _running_sum(start: float, addends: np.ndarray) -> float:
@@ -140,48 +93,8 @@ def _expose(tally: DistinctRecords, records: np.ndarray) -> None:
     tally.log_escape = _running_sum(tally.log_escape, logs)
 
 
-class GateLedger:
-    """Accumulate the gatekeeper's queue area, reviewer work and available hours from its events."""
-
-    def __init__(self) -> None:
-        self.queue_area = 0.0
-        self.busy_hours = 0.0
-        self.available_hours = 0.0
-        self._last_change = 0.0
-
-    def notify(self, event: Event) -> None:
-        """Take a gate event; ignore every other kind."""
-        if isinstance(event, QueueChanged):
-            self.queue_changed(event)
-        elif isinstance(event, LeftQueue):
-            self.left_queue(event)
-        elif isinstance(event, ReviewerBusy):
-            self.reviewer_busy(event)
-        elif isinstance(event, ShiftsPlanned):
-            self.shifts_planned(event)
-
-    def queue_changed(self, event: QueueChanged) -> None:
-        """Add the queue's length times the hours since its previous change."""
-        self.queue_area += event.length * (event.t - self._last_change)
-        self._last_change = event.t
-
-    def left_queue(self, event: LeftQueue) -> None:
-        """Take back the area an expired request was counted for past its deadline."""
-        self.queue_area -= event.t - event.expired_at
-
-    def reviewer_busy(self, event: ReviewerBusy) -> None:
-        """Add a review's hours, and its overtime to the hours available."""
-        self.busy_hours += event.until - event.t
-        if event.overtime:
-            self.available_hours += event.overtime
-
-    def shifts_planned(self, event: ShiftsPlanned) -> None:
-        """Start the hours available from the roster."""
-        self.available_hours = event.hours
-
-
 class Recorder:
-    """Accumulate one replication's metrics as the model reports events."""
+    """Accumulate one replication's metrics: request events become columns, and columns statistics."""
 
     def __init__(self, config: Config) -> None:
         self.days = config.scenario.days
@@ -217,6 +130,8 @@ class Recorder:
         self.day_year = day_years(config)
         self.years = {year: YearTally(config) for year in dict.fromkeys(self.day_year)}
         self.gate = GateLedger()
+        self.sites = list(config.sites)
+        self._rows = EventColumns()
         self._handlers: dict[type, Callable[[Any], None]] = {
             Submitted: self.submitted, Queued: self.queued, ReviewStarted: self.review_started,
             Decided: self.decided, Accessed: self.accessed, Shielded: self.shielded,
@@ -231,6 +146,17 @@ class Recorder:
 
     def tally(self, tally: Tally) -> None:
         """Take a batch of requests' bulk contributions, adding float sums in the order given."""
+        self._flush()
+        self._ingest(tally)
+
+    def _flush(self) -> None:
+        """Pass the events buffered so far to the one columnar ingestion path, in the order reported."""
+        if not self._rows.empty():
+            rows, self._rows = self._rows, EventColumns()
+            self._ingest(rows.tally())
+
+    def _ingest(self, tally: Tally) -> None:
+        """Derive every request statistic from columns: the one path both engines' requests take."""
         counts = self.counts
         counts["submitted"] += tally.submitted.size
         self._add_days(self.daily["submitted"], tally.submitted)
@@ -343,103 +269,57 @@ class Recorder:
         for day in np.flatnonzero(per_day).tolist():
             column[day] += int(per_day[day])
 
-    def _day(self, t: float) -> int:
-        return min(int(t // HOURS_PER_DAY), self.days - 1)
-
     def submitted(self, event: Submitted) -> None:
-        """Count a request."""
-        self.counts["submitted"] += 1
-        day = int(event.t // HOURS_PER_DAY)
-        self.daily["submitted"][day if day < self.days else self.days - 1] += 1
+        """Buffer a request's instant."""
+        self._rows.submitted.append(event.t)
+        self._rows.size += 1
+        if self._rows.size >= FLUSH_ROWS:
+            self._flush()
 
     def queued(self, event: Queued) -> None:
         """Ignore queue positions (the queue length is integrated from the gate's queue changes)."""
 
     def review_started(self, event: ReviewStarted) -> None:
-        """Record a reviewed request's wait in the queue."""
-        wait = event.wait
-        counts = self.counts
-        counts["reviewed"] += 1
-        counts["wait_sum"] += wait
-        day = int(event.t // HOURS_PER_DAY)
-        if day >= self.days:
-            day = self.days - 1
-        self.wait_sum_daily[day] += wait
-        self.wait_count_daily[day] += 1
-        self.wait_hist[hist_index(wait) if wait > 0.0 else 0] += 1
+        """Buffer a reviewed request's start and wait in the queue."""
+        self._rows.starts.append(event.t)
+        self._rows.waits.append(event.wait)
 
     def decided(self, event: Decided) -> None:
-        """Count a request's outcome."""
-        t, outcome, why = event.t, event.outcome, event.reason
-        self.counts[outcome] += 1
-        day = int(t // HOURS_PER_DAY)
-        self.daily[outcome][day if day < self.days else self.days - 1] += 1
+        """Buffer a request's outcome, its decision hours where a gate decided it, and a lost request."""
+        rows, why = self._rows, event.reason
+        rows.decided[event.outcome].append(event.t)
         if why in ("policy", "error", "parent"):
-            self.counts["decision_hours"] += t - event.request.t_submit
-            self.counts["gated_decisions"] += 1
+            rows.decision_hours.append(event.t - event.request.t_submit)
         elif why == "no_route":
-            self.counts["no_route"] += 1
             pair = (event.request.actor, event.request.data_class)
-            if pair in self.unrouted:
-                self.unrouted[pair] += 1
+            rows.no_route[pair] = rows.no_route.get(pair, 0) + 1
         elif why == "emergency":
-            self.counts["emergency"] += 1
+            rows.emergency += 1
 
     def accessed(self, event: Accessed) -> None:
-        """Count an access, and residual access by channel."""
-        if event.cross_border:
-            self.class_events[event.data_class] += 1
-        channel = event.channel
-        if channel is None:
+        """Count a cross-border read that is not residual; buffer residual access as a row of `Reads`."""
+        if event.channel is None:
+            if event.cross_border:
+                self.class_events[event.data_class] += 1
             return
-        t, records, detected_at = event.t, event.records, event.detected_at
-        day = self._day(t)
-        year = self.years[self.day_year[day]]
-        self.channel_events[channel] += 1
-        self.channel_records[channel] += records
-        year.channel_records[channel] += records
-        exposure = self.exposure.get(event.data_class)
-        if exposure is not None:
-            exposure.read(records)
-            year.exposure[event.data_class].read(records)
-        if event.grant is not None:
-            self.grant_events[event.grant] += 1
-            self.grant_records[event.grant] += records
-        self.site_events[event.site] += 1
-        self.site_records[event.site] += records
-        if event.covert_mode is not None:
-            self.covert_events[event.covert_mode] += 1
-            self.covert_records[event.covert_mode] += records
-        daily = self.daily
-        daily["residual_events"][day] += 1
-        daily["residual_records"][day] += records
-        daily[f"residual_{channel}"][day] += 1
-        if not event.improper:
-            return
-        self.counts["improper"] += 1
-        year.improper += 1
-        if detected_at is None:
-            return
-        # The delay was drawn at access time: follow it past the horizon, and count apart what falls inside.
-        self.counts["eventually_detected"] += 1
-        year.eventually_detected += 1
-        self.counts["eventual_detect_hours"] += detected_at - t
-        if detected_at < self.horizon:
-            self.counts["detected"] += 1
-            year.detected += 1
-            self.counts["detect_hours"] += detected_at - t
-            daily["detected"][self._day(detected_at)] += 1
+        self._rows.reads.append((
+            ACCESS, event.t, event.records, self.sites.index(event.site), CHANNELS.index(event.channel),
+            GRANTS.index(event.grant or "covert"), self.classes.index(event.data_class), event.improper,
+            math.nan if event.detected_at is None else event.detected_at,
+            -1 if event.covert_mode is None else COVERT_MODES.index(event.covert_mode)))
 
     def shielded(self, event: Shielded) -> None:
-        """Count an access made harmless by a control."""
-        self.counts[event.how] += 1
-        if event.how == "ciphertext":
-            self.ciphertext_records += event.records
+        """Buffer a read the gateway or key custody made harmless as a row; count a covert try stopped."""
+        kind = {"deidentified": DEIDENTIFIED, "ciphertext": CIPHERTEXT}.get(event.how)
+        if kind is None:
+            self.counts[event.how] += 1
+            return
+        self._rows.reads.append((kind, event.t, event.records, 0, 0, 0, 0, False, math.nan, -1))
 
     def covert_attempt(self, event: CovertAttempt) -> None:
         """Count a covert attempt."""
         self.counts["covert_attempts"] += 1
-        self.years[self.day_year[self._day(event.t)]].covert_attempts += 1
+        self.years[self.day_year[min(int(event.t // HOURS_PER_DAY), self.days - 1)]].covert_attempts += 1
         self.covert_attempts[event.mode] += 1
 
     def held(self, event: Held) -> None:
@@ -456,6 +336,7 @@ class Recorder:
 
     def finish(self, pending: int) -> ReplicationResult:
         """Close the books at the horizon and return the replication's result."""
+        self._flush()
         metrics = self._totals(pending) | self._breakdowns()
         metrics.update(year_metrics(self.daily, self.day_year, self.years))
         daily = dict(self.daily)

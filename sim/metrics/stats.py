@@ -48,3 +48,43 @@ def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
 def paired_difference(values: Sequence[float], baseline: Sequence[float]) -> Estimate:
     """Return the estimate of values minus baseline, replication by replication."""
     return estimate([a - b for a, b in zip(values, baseline, strict=True)])
+
+
+def support_estimate(values: Sequence[float], upper: float | None = None, confidence: float = 0.95) -> Estimate:
+    """Return the mean and a confidence interval that stays inside the metric's support.
+
+    For values that are all non-negative (counts, hours, records) the interval is Student's t
+    on the log scale of the mean, carried back by the delta method: mean times or divided by exp(t * se / mean),
+    which is never below zero and is wider above the mean than below it, as the spread of a
+    count is. For a share (`upper` given, values in [0, upper]) the same is done on the logit
+    scale, so the interval stays inside [0, upper]. A mean on the support's edge (all zeros,
+    say) has the interval [mean, mean]. Values with a negative one (a difference) keep the
+    plain t interval of `estimate`.
+    """
+    plain = estimate(values, confidence)
+    finite = [v for v in values if not math.isnan(v)]
+    mean = plain.mean
+    if mean is None or plain.low is None or plain.high is None or min(finite) < 0.0:
+        return plain
+    if upper is not None and max(finite) > upper:
+        return plain
+    half = plain.high - mean  # t quantile times the standard error
+    if mean == 0.0 or (upper is not None and mean >= upper):
+        return Estimate(mean, mean, mean, plain.n)
+    if upper is None:
+        spread = math.exp(min(half / mean, MAX_EXPONENT))
+        return Estimate(mean, mean / spread, mean * spread, plain.n)
+    share = mean / upper
+    centre, width = math.log(share / (1.0 - share)), half / (upper * share * (1.0 - share))
+    return Estimate(mean, upper * _logistic(centre - width), upper * _logistic(centre + width), plain.n)
+
+
+MAX_EXPONENT = 700.0  # math.exp overflows past about 709: a mean next to zero gets a huge, finite upper end
+
+
+def _logistic(x: float) -> float:
+    """Return 1 / (1 + exp(-x)) without overflow for any x, infinities included."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    tail = math.exp(max(x, -MAX_EXPONENT))
+    return tail / (1.0 + tail)

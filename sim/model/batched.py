@@ -35,14 +35,6 @@ def clock_times(local: np.ndarray, first: float = 0.0) -> np.ndarray:
         clock = updated
 
 
-def libm(function: Callable[[float], float], values: np.ndarray) -> np.ndarray:
-    """Return `function` (math.exp, math.log) of each value, computed by libm as the event engine does.
-
-    numpy's vectorised exp and log may differ from libm in the last bit, and between CPUs.
-    """
-    return np.fromiter(map(function, values.tolist()), dtype=float, count=values.size)
-
-
 class ArrivalCursor:
     """An actor group's arrivals, handed out batch by batch, equal to `World._arrivals` and SimPy's clock.
 

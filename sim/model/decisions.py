@@ -7,8 +7,7 @@ import math
 
 import simpy
 
-from sim.config.schema import Channel, Config
-from sim.model.calendar import HOURS_PER_DAY
+from sim.config.schema import CHANNELS, Channel, Config
 from sim.model.draws import (
     COVERT_U_AUDIT,
     COVERT_U_SITE,
@@ -23,21 +22,37 @@ from sim.model.draws import (
     Z_AUDIT_DELAY,
     Z_PARENT_DELAY,
 )
-from sim.model.events import Accessed, CovertAttempt, CovertMode, Decided, Grant, Observer, Request, Shielded
+from sim.model.events import (
+    Accessed,
+    CovertAttempt,
+    CovertMode,
+    Decided,
+    Grant,
+    Observer,
+    Request,
+    Shield,
+    Shielded,
+)
 from sim.model.gatekeeper import StewardGate
 from sim.model.holdings import Holdings
-from sim.model.routing import Actor, choose_site, control_probability, cumulative, pick
-
-#: The channel (the legacy view of residual access) of each grant read at a site at home.
-CHANNEL_OF: dict[Grant, Channel] = {
-    "policy": "approved_by_policy", "no_gate": "approved_by_policy",
-    "parent_approval": "approved_by_policy", "error": "approved_in_error",
-    "emergency": "emergency_path", "override": "parent_override", "covert": "covert",
-}
+from sim.model.routing import Actor, control_probability, cumulative, pick
+from sim.model.rules import (
+    GATES,
+    channels,
+    choose_sites,
+    detections,
+    expiries,
+    improper,
+    parent_decisions,
+    shields,
+    steward_decisions,
+    unknown,
+)
+from sim.model.tally import ACCESS, CIPHERTEXT
 
 
 class Decisions:
-    """The gates' decisions, the controls on each access, and the audit that may find it."""
+    """The event engine's request driver: each request settled by the rules (`rules`) as a batch of one."""
 
     def __init__(
         self, env: simpy.Environment, config: Config, observer: Observer, holdings: Holdings,
@@ -70,34 +85,44 @@ class Decisions:
         if actor.route_draws is not None and actor.preferred_candidates is not None and (
                 actor.route_draws.next() >= actor.spec.least_resistance_share):
             options = actor.preferred_candidates[request.data_class]
-        choice = choose_site(options, self.holdings.share, request.data_class, request.uniforms[U_SITE])
-        if choice is None:
+        shares = self.holdings.share
+        chosen = choose_sites([shares[site][request.data_class] for site, _ in options], request.uniforms[U_SITE])
+        if chosen < 0:
             notify(Decided(now, request, "denied", "no_route"))
             return
-        request.site, request.gate = choice
-        if request.gate == "none":
-            notify(Decided(now, request, "granted", "no_gate"))
-            self._access(now, actor, request, "no_gate")
-        elif request.gate == "parent":
-            self._parent_decision(actor, request)
-        elif request.purpose in self.emergency_purposes:
-            notify(Decided(now, request, "granted", "emergency"))
+        request.site, request.gate = options[chosen]
+        match request.gate:
+            case "none":
+                notify(Decided(now, request, "granted", "no_gate"))
+                self._access(now, actor, request, "no_gate")
+            case "parent":
+                self._parent_decision(actor, request)
+            case "steward":
+                self._steward(now, actor, request)
+            case other:
+                unknown("routes.gate", other, GATES)
+
+    def _steward(self, now: float, actor: Actor, request: Request) -> None:
+        """Hand a request to the steward gate; an emergency purpose is granted now and reviewed after."""
+        gate = self.config.gatekeeper
+        assert gate is not None, "validation guarantees a gatekeeper behind steward routes"
+        emergency = request.purpose in self.emergency_purposes
+        if emergency:
+            self.observer.notify(Decided(now, request, "granted", "emergency"))
             self._access(now, actor, request, "emergency")
-            self.gate.submit(dataclasses.replace(request, post_review=True))
-        else:
-            expiry = self.expiry_hours
-            request.expires_at = now + expiry if expiry is not None else math.inf
-            self.gate.submit(request)
+            request = dataclasses.replace(request, post_review=True)
+        request.expires_at = expiries(gate, now, emergency)
+        self.gate.submit(request)
 
     def _parent_decision(self, actor: Actor, request: Request) -> None:
         """Decide at the parent; reported now, ahead of time, with the decision's own time."""
-        spec = self.config.parent_approval
-        delay = spec.delay_hours_median * math.exp(spec.delay_sigma * request.normals[Z_PARENT_DELAY])
-        when = self.env.now + delay
-        if when >= self.horizon:
+        when, decided, approved = parent_decisions(
+            self.config.parent_approval, self.env.now, request.uniforms[U_DECISION],
+            request.normals[Z_PARENT_DELAY], self.horizon)
+        if not decided:
             self.parent_pending += 1
             return
-        if request.uniforms[U_DECISION] < spec.approve_probability:
+        if approved:
             self.observer.notify(Decided(when, request, "granted", "parent"))
             self._access(when, actor, request, "parent_approval")
         else:
@@ -107,40 +132,30 @@ class Decisions:
         gate = self.config.gatekeeper
         assert gate is not None, "validation guarantees a gatekeeper behind steward routes"
         notify = self.observer.notify
-        u = request.uniforms[U_DECISION]
         allowed = (request.purpose, request.data_class) in self.allowed
         actor = self.actors[request.actor]
-        if allowed and u >= gate.false_denial:
+        employer = actor.spec.employer
+        override = self._override.get(employer)
+        if override is None:
+            override = self._override[employer] = control_probability(self.config, gate.organisation, employer)
+        policy, error, _, overridden = steward_decisions(
+            gate, allowed, request.uniforms[U_DECISION], request.uniforms[U_OVERRIDE], override)
+        if policy:
             notify(Decided(now, request, "granted", "policy"))
             self._access(now, actor, request, "policy")
-        elif not allowed and u < gate.false_approval:
+        elif error:
             notify(Decided(now, request, "granted", "error"))
             self._access(now, actor, request, "error")
         else:
             notify(Decided(now, request, "denied", "policy" if not allowed else "error"))
-            employer = actor.spec.employer
-            override = self._override.get(employer)
-            if override is None:
-                override = self._override[employer] = control_probability(
-                    self.config, gate.organisation, employer)
-            if request.uniforms[U_OVERRIDE] < override:
+            if overridden:
                 self._access(now, actor, request, "override")
 
     # -- accesses -------------------------------------------------------------------------
     def improper(self, grant: Grant, request: Request) -> bool:
-        """Return whether policy forbids a read so granted, wherever the site is.
-
-        Errors, overrides and covert reads always are; the parent's approval is unless it is
-        the arrangement's only gate; an emergency grant is if its post-review finds the
-        purpose does not allow the class.
-        """
-        if grant in ("policy", "no_gate"):
-            return False
-        if grant == "parent_approval":
-            return not self.parent_is_policy
-        if grant == "emergency":
-            return (request.purpose, request.data_class) not in self.allowed
-        return True
+        """Return whether policy forbids a read so granted, wherever the site is (`rules.improper`)."""
+        allowed = (request.purpose, request.data_class) in self.allowed
+        return bool(improper(grant, allowed, not self.parent_is_policy))
 
     def _access(self, t: float, actor: Actor, request: Request, grant: Grant) -> None:
         """Account for data read; decide whether it is residual cross-border access."""
@@ -152,32 +167,24 @@ class Decisions:
             return
         config = self.config
         site = config.sites[site_name]
-        u = request.uniforms[U_CONTROL]
-        if request.gate == "steward" and u < config.controls.gateway_deidentify_share:
-            self.observer.notify(Shielded(t, actor.name, "deidentified", site_name, request.records))
-            return
-        if request.gate != "steward" and grant != "override" and config.controls.key_custody_enforced and (
-                u >= control_probability(config, site.key_custody, actor.spec.employer)):
-            # Keys held by a side the requester's company does not control: ciphertext.
-            self.observer.notify(Shielded(t, actor.name, "ciphertext", site_name, request.records))
+        kind = shields(config.controls, grant, request.gate == "steward", request.uniforms[U_CONTROL],
+                       control_probability(config, site.key_custody, actor.spec.employer))
+        if kind != ACCESS:
+            how: Shield = "ciphertext" if kind == CIPHERTEXT else "deidentified"
+            self.observer.notify(Shielded(t, actor.name, how, site_name, request.records))
             return
         abroad = site.jurisdiction not in config.policy.allowed_rest
-        channel: Channel = "legacy_or_backup_abroad" if abroad else CHANNEL_OF[grant]
-        improper = self.improper(grant, request)
-        detected_at = self._detection(t, site.access_logged, improper,
+        channel = CHANNELS[channels(grant, abroad)]
+        wrong = self.improper(grant, request)
+        detected_at = self._detection(t, site.access_logged, wrong,
                                       request.uniforms[U_AUDIT], request.normals[Z_AUDIT_DELAY])
         self.observer.notify(Accessed(t, request, actor.name, site_name, request.data_class,
-                                      request.records, True, channel, detected_at, grant, improper))
+                                      request.records, True, channel, detected_at, grant, wrong))
 
     def _detection(self, t: float, logged: bool, improper: bool, u: float, z: float) -> float | None:
         """Return when the audit finds an improper access, or None if it never does."""
-        controls = self.config.controls
-        if not improper or not logged:
-            return None
-        if u >= controls.audit_detect_probability:
-            return None
-        delay_days = controls.audit_delay_days_median * math.exp(controls.audit_delay_sigma * z)
-        return t + delay_days * HOURS_PER_DAY
+        found: float = detections(self.config.controls, t, improper, logged, u, z)
+        return None if math.isnan(found) else found
 
     # -- covert channels ------------------------------------------------------------------
     def covert_attempt(self, actor: Actor, mode: CovertMode, u: list[float], z: list[float]) -> None:

@@ -1,9 +1,10 @@
-"""The fast engine: requests settled in batches with numpy, equal to `World` to the bit (issue 10).
+"""The batched engine: requests settled in batches with numpy by the same rules (`rules`) as `World`.
 
-SimPy still runs everything slow (holdings, shifts, covert attempts); the requests of each
-batch are drawn from the same named streams with the same row layout, routed against the
-holdings in force at their instants (a log of share changes), decided with array
-operations, and passed through the gate's next-free-time recursion (`fastgate`). Common
+The slow world (`SlowWorld`: holdings, deletions, actors, covert attempts) is the one the
+event engine runs; this driver only settles requests. Each batch is drawn from the same named
+streams with the same row layout, routed against the holdings in force at their instants (a
+log of share changes), decided by the rules over arrays, and passed through the gate's
+next-free-time recursion (`fastgate`). Common
 outcomes reach the observer in bulk (`Tally`), residual and shielded reads as rows (`Reads`,
 settled in `fastreads`) merged with covert reads in the order the event engine reports them.
 Nothing a request does feeds back into the world, which is what makes this exact.
@@ -19,8 +20,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from sim.config.schema import Config
-from sim.model.batched import ArrivalCursor, libm
-from sim.model.calendar import working_windows
+from sim.model.batched import ArrivalCursor
 from sim.model.draws import (
     REQUEST_NORMALS,
     REQUEST_UNIFORMS,
@@ -33,21 +33,33 @@ from sim.model.draws import (
     Z_PARENT_DELAY,
     Z_REVIEW,
 )
-from sim.model.events import Accessed, Event, Gate, Grant, Observer, ShiftsPlanned
+from sim.model.events import Accessed, Event, Grant, Observer
 from sim.model.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
 from sim.model.fastreads import ReadTables
+from sim.model.gatekeeper import rostered_hours
 from sim.model.rng import Streams
 from sim.model.routing import Actor, control_probability
+from sim.model.rules import (
+    NONE,
+    PARENT,
+    STEWARD,
+    choose_sites,
+    expiries,
+    gate_code,
+    improper,
+    parent_decisions,
+    review_hours,
+    review_reads_normals,
+    steward_decisions,
+)
 from sim.model.tally import GateTotals, Reads, Tally
-from sim.model.world import World
+from sim.model.world import SlowWorld
 
 #: The engines that run a replication: the fast one (this module) and the event one (`World`).
 Engine = Literal["fast", "event"]
 ENGINES: tuple[Engine, ...] = ("fast", "event")
 #: Requests settled per batch, about (bounds memory; results do not depend on it).
 BATCH_REQUESTS = 1 << 16
-GATES: tuple[Gate, ...] = ("none", "parent", "steward")
-NONE, PARENT, STEWARD = range(3)
 
 
 class BulkObserver(Observer, Protocol):
@@ -64,15 +76,12 @@ class _Slow:
         self.target = target
         self.clock: Callable[[], float] = lambda: 0.0
         self.held: list[tuple[float, Event]] = []
-        self.rostered = 0.0
 
     def notify(self, event: Event) -> None:
         """Hold a read back with the instant it is reported; pass anything else on."""
         if isinstance(event, Accessed):
             self.held.append((self.clock(), event))
             return
-        if isinstance(event, ShiftsPlanned):
-            self.rostered = event.hours
         self.target.notify(event)
 
 
@@ -109,34 +118,6 @@ class _Batch:
     gate: np.ndarray
 
 
-def choose_sites(held: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Return the option `routing.choose_site` picks for each request (-1: none), as it computes it.
-
-    `held[i, j]` is the share of the class option j's site holds at request i's instant;
-    `u[i]` is the request's site uniform. Each row follows the scalar loop's arithmetic.
-    """
-    n = u.size
-    found = np.full(n, -1, dtype=np.int64)
-    live = np.ones(n, dtype=bool)
-    covered = np.zeros(n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for j in range(held.shape[1]):
-            share = held[:, j]
-            holds = live & (share > 0.0)
-            if not holds.any():
-                continue
-            chance = np.where(covered < 1.0, share / (1.0 - covered), 1.0)
-            take = holds & ((chance >= 1.0) | (u < chance))
-            found[take] = j
-            live &= ~take
-            go_on = holds & ~take
-            u = np.where(go_on, (u - chance) / (1.0 - chance), u)
-            covered = np.where(go_on, covered + share, covered)
-            if not live.any():
-                break
-    return found
-
-
 def batch_hours(config: Config) -> float:
     """Return a batch's span: about `BATCH_REQUESTS` requests at the busiest working-hour rate."""
     rate = sum(spec.headcount * spec.requests_per_hour for spec in config.actors.values())
@@ -151,7 +132,7 @@ class FastWorld:
         self.config = config
         self.observer = observer
         self.slow = _Slow(observer)
-        self.world = World(config, streams, self.slow, requests=False)
+        self.world = SlowWorld(config, streams, self.slow)
         env = self.env = self.world.env
         self.slow.clock = lambda: env.now
         self.horizon = self.world.horizon
@@ -170,11 +151,10 @@ class FastWorld:
         self.foreign = np.array([group.actor.foreign for group in self.groups], dtype=bool)
         self.counted = np.array([cls in config.policy.counted_classes for cls in self.classes], dtype=bool)
         gate = config.gatekeeper
-        scenario = config.scenario
-        shifts = None if gate is None or gate.hours.around_the_clock else working_windows(
-            gate.hours, gate.timezone, scenario.start_date, scenario.days)
-        self.gate = GateState(gate.reviewers if gate else 0, shift_clocks(shifts, self.horizon), self.horizon)
-        self.gate.available_hours = self.slow.rostered
+        shifts = self.world.shifts
+        reviewers = gate.reviewers if gate else 0
+        self.gate = GateState(reviewers, shift_clocks(shifts, self.horizon), self.horizon)
+        self.gate.available_hours = rostered_hours(reviewers, shifts, self.horizon)
         self.parent_pending = 0
         self.carry_hours = (np.empty(0), np.empty(0))  # decision hours reported later: (instant, hours)
         self.carry_reads = Reads.empty()
@@ -211,11 +191,10 @@ class FastWorld:
         delay and a lognormal review. The stream is the group's own, so a group that reads
         none of them need not draw it: no other request's draws move.
         """
-        gate = self.config.gatekeeper
         orders = [actor.candidates, actor.preferred_candidates or {}]
         gates = {kind for order in orders for options in order.values() for _, kind in options}
-        lognormal = gate is not None and gate.review_distribution != "exponential"
-        return actor.foreign or "parent" in gates or ("steward" in gates and lognormal)
+        review = review_reads_normals(self.config.gatekeeper)
+        return actor.foreign or "parent" in gates or ("steward" in gates and review)
 
     # -- the clock ------------------------------------------------------------------------
     def run(self) -> int:
@@ -303,11 +282,11 @@ class FastWorld:
         for (cls, alike_options), parts in alike.items():
             members = np.concatenate(parts)
             held = np.array([[shares[site][cls] for site, _ in alike_options] for shares in self.log])
-            chosen = choose_sites(held[segment[members]], batch.u[members, U_SITE])
+            chosen = choose_sites(held[segment[members]].T, batch.u[members, U_SITE])
             ok = chosen >= 0
             picked = chosen[ok]
             batch.site[members[ok]] = np.array([self.sites.index(s) for s, _ in alike_options])[picked]
-            batch.gate[members[ok]] = np.array([GATES.index(g) for _, g in alike_options])[picked]
+            batch.gate[members[ok]] = np.array([gate_code(g) for _, g in alike_options])[picked]
 
     def _settle(self, limit: float) -> None:
         batch = self._draw(limit)
@@ -363,15 +342,11 @@ class FastWorld:
                  reads: list[Reads], granted: list[np.ndarray], denied: list[np.ndarray]) -> None:
         if not idx.size:
             return
-        spec = self.config.parent_approval
-        median = spec.delay_hours_median
-        delay = median * libm(math.exp, spec.delay_sigma * b.z[idx, Z_PARENT_DELAY])
-        when = b.t[idx] + delay
-        decided = when < self.horizon
+        when, decided, yes = parent_decisions(self.config.parent_approval, b.t[idx], b.u[idx, U_DECISION],
+                                              b.z[idx, Z_PARENT_DELAY], self.horizon)
         self.parent_pending += int(idx.size - decided.sum())
-        idx, when = idx[decided], when[decided]
+        idx, when, yes = idx[decided], when[decided], yes[decided]
         hours.append((b.t[idx], when - b.t[idx]))
-        yes = b.u[idx, U_DECISION] < spec.approve_probability
         granted.append(when[yes])
         denied.append(when[~yes])
         self._reads(b, idx[yes], when[yes], b.t[idx[yes]], "parent_approval", tally, reads)
@@ -382,16 +357,9 @@ class FastWorld:
         gate = self.config.gatekeeper
         if gate is None or not steward.size:
             return
-        if gate.review_distribution == "exponential":
-            scale = -gate.review_hours_mean
-            review = scale * libm(math.log, 1.0 - b.u[steward, U_REVIEW])
-        else:
-            mu = math.log(gate.review_hours_mean) - gate.review_hours_sigma**2 / 2
-            review = libm(math.exp, mu + gate.review_hours_sigma * b.z[steward, Z_REVIEW])
+        review = review_hours(gate, b.u[steward, U_REVIEW], b.z[steward, Z_REVIEW])
         arrivals = b.t[steward]
-        expiry = gate.expiry_hours
-        expires = np.full(steward.size, math.inf) if expiry is None else arrivals + expiry
-        expires[emergency] = math.inf
+        expires = expiries(gate, arrivals, emergency)
         out = run_gate(self.gate, arrivals, review, expires, emergency, limit)
         start = out.start
         expired = (out.status == EXPIRED) & ~emergency
@@ -403,12 +371,9 @@ class FastWorld:
         idx, when = steward[decided], done[decided]
         hours.append((when, when - b.t[idx]))
         ok = self._per_group(b, idx, lambda g, rows: g.allowed[b.purpose[rows], b.cls[rows]], bool)
-        u = b.u[idx, U_DECISION]
-        policy = ok & (u >= gate.false_denial)
-        error = ~ok & (u < gate.false_approval)
-        no = ~(policy | error)
         override = self._per_group(b, idx, lambda g, rows: np.full(rows.size, g.override), float)
-        overridden = no & (b.u[idx, U_OVERRIDE] < override)
+        policy, error, no, overridden = steward_decisions(gate, ok, b.u[idx, U_DECISION], b.u[idx, U_OVERRIDE],
+                                                          override)
         granted.append(when[policy | error])
         denied.append(when[no])
         tally.decided["expired"] = expires[expired]
@@ -433,18 +398,12 @@ class FastWorld:
 
     def _residual(self, b: _Batch, idx: np.ndarray, t: np.ndarray, reported: np.ndarray, grant: Grant) -> Reads:
         """Settle reads of counted classes by foreign groups (`fastreads`), numbered in report order."""
-        if grant in ("policy", "no_gate"):
-            improper = np.zeros(idx.size, dtype=bool)
-        elif grant == "parent_approval":
-            improper = np.full(idx.size, self.parent_improper)
-        elif grant == "emergency":
-            improper = ~self._per_group(b, idx, lambda g, rows: g.allowed[b.purpose[rows], b.cls[rows]], bool)
-        else:
-            improper = np.ones(idx.size, dtype=bool)
+        allowed = self._per_group(b, idx, lambda g, rows: g.allowed[b.purpose[rows], b.cls[rows]], bool)
+        wrong = improper(grant, allowed, self.parent_improper)
         order = np.arange(self._order, self._order + idx.size)
         self._order += idx.size
         return self.tables.residual(grant, b.group[idx], b.site[idx], b.gate[idx] == STEWARD, b.u[idx], b.z[idx],
-                                    b.cls[idx], improper, t, reported, order)
+                                    b.cls[idx], wrong, t, reported, order)
 
     def _covert_reads(self) -> list[Reads]:
         """Return the covert reads held back from the slow processes as rows (others go on at once)."""

@@ -1,8 +1,8 @@
-"""Reads in the fast engine: controls, channels and the audit settled with arrays, as `Decisions._access` does.
+"""Reads in the fast engine: the tables by site and actor group that the read rules (`rules`) take.
 
 Each candidate for residual access (a counted class read by a foreign group) becomes one row
 of `Reads`: residual access, or shielded by the gateway or by key custody. Draws are the
-request's own row (`draws`), and exp is libm's, so every value equals the event engine's.
+request's own row (`draws`).
 """
 
 from __future__ import annotations
@@ -12,15 +12,11 @@ import math
 import numpy as np
 
 from sim.config.schema import CHANNELS, Config
-from sim.model.batched import libm
-from sim.model.calendar import HOURS_PER_DAY
-from sim.model.decisions import CHANNEL_OF
 from sim.model.draws import U_AUDIT, U_CONTROL, Z_AUDIT_DELAY, Z_RECORDS
 from sim.model.events import COVERT_MODES, GRANTS, Accessed, Grant
 from sim.model.routing import Actor, control_probability
-from sim.model.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED, Reads
-
-LEGACY = CHANNELS.index("legacy_or_backup_abroad")
+from sim.model.rules import channels, detections, records, shields
+from sim.model.tally import ACCESS, Reads
 
 
 class ReadTables:
@@ -44,20 +40,12 @@ class ReadTables:
         """Return the rows of reads granted by `grant` at instants `t`, reported at `reported`."""
         controls = self.controls
         n = group.size
-        records = self.records_median[group] * libm(math.exp, self.records_sigma[group] * z[:, Z_RECORDS])
-        control = u[:, U_CONTROL]
-        shielded = steward & (control < controls.gateway_deidentify_share)
-        cipher = np.zeros(n, dtype=bool)
-        if grant != "override" and controls.key_custody_enforced:
-            # Keys held by a side the requester's company does not control: ciphertext.
-            cipher = ~steward & (control >= self.key_control[site, group])
-        kind = np.where(shielded, DEIDENTIFIED, np.where(cipher, CIPHERTEXT, ACCESS))
-        channel = np.where(self.abroad[site], LEGACY, CHANNELS.index(CHANNEL_OF[grant]))
-        found = (kind == ACCESS) & improper & self.logged[site] & (u[:, U_AUDIT] < controls.audit_detect_probability)
-        detected_at = np.full(n, np.nan)
-        days = controls.audit_delay_days_median * libm(math.exp, controls.audit_delay_sigma * z[found, Z_AUDIT_DELAY])
-        detected_at[found] = t[found] + days * HOURS_PER_DAY
-        return Reads(reported, order, t, kind, records, site, channel, np.full(n, GRANTS.index(grant)),
+        taken = records(self.records_median[group], self.records_sigma[group], z[:, Z_RECORDS])
+        kind = shields(controls, grant, steward, u[:, U_CONTROL], self.key_control[site, group])
+        channel = channels(grant, self.abroad[site])
+        detected_at = detections(controls, t, (kind == ACCESS) & improper, self.logged[site], u[:, U_AUDIT],
+                                 z[:, Z_AUDIT_DELAY])
+        return Reads(reported, order, t, kind, taken, site, channel, np.full(n, GRANTS.index(grant)),
                      cls, improper, detected_at, np.full(n, -1))
 
     def covert(self, reported: float, order: int, event: Accessed) -> Reads:

@@ -27,6 +27,12 @@ from sim.model.events import (
 )
 
 
+def rostered_hours(reviewers: int, shifts: list[tuple[float, float]] | None, horizon: float) -> float:
+    """Return the reviewers' rostered hours over the horizon (all reviewers together; no shifts: all hours)."""
+    windows = shifts if shifts is not None else [(0.0, horizon)]
+    return reviewers * sum(end - start for start, end in windows)
+
+
 class StewardGate:
     """A pool of reviewers that works its queue only while on shift.
 
@@ -53,8 +59,7 @@ class StewardGate:
         self.on_shift = shifts is None
         self.reviewing = 0
         self._shift_end = horizon if shifts is None else 0.0
-        windows = shifts if shifts is not None else [(0.0, horizon)]
-        observer.notify(ShiftsPlanned(env.now, reviewers * sum(end - start for start, end in windows)))
+        observer.notify(ShiftsPlanned(env.now, rostered_hours(reviewers, shifts, horizon)))
         if shifts is not None:
             env.process(self._shifts(shifts))
 

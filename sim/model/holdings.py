@@ -136,8 +136,3 @@ class Holdings:
                 self.observer.notify(Transferred(self.env.now, source, target,
                                                  held * config.data[data_class].records))
             yield self.env.timeout(interval)
-
-    def deletion_completion_hours(self) -> list[tuple[str, float]]:
-        """Return each deletion's site and the simulated hour its schedule ends."""
-        return [(d.spec.site, (d.start_day + d.duration_days) * HOURS_PER_DAY)
-                for d in self.deletions]

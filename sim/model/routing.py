@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sim.config.schema import GATE_ORDER, ROLE_ORDER, WILDCARD, ActorGroup, Config, GateKind, Route, route_index
 from sim.model.events import Gate
 from sim.model.rng import Stream
+from sim.model.rules import first_order, second_order
 
 Candidate = tuple[str, Gate]
 
@@ -136,33 +136,11 @@ def route_orders(
 ) -> tuple[dict[str, list[Candidate]], dict[str, list[Candidate]] | None]:
     """Return the group's route order for each class, and the second order where it mixes two."""
     table = table if table is not None else RouteTable(config.routes)
-    first = spec.route_choice != "preferred_site"
+    first = first_order(spec.route_choice) == "least_resistance"
     orders = {cls: candidates(config, actor, spec, cls, first, table) for cls in config.data}
-    if spec.route_choice != "share":
+    if not second_order(spec.route_choice):
         return orders, None
     return orders, {cls: candidates(config, actor, spec, cls, False, table) for cls in config.data}
-
-
-def choose_site(
-    options: list[Candidate], shares: Mapping[str, Mapping[str, float]], data_class: str, u: float,
-) -> Candidate | None:
-    """Pick where a request is served, trying the candidates in order.
-
-    Each site holds a share of the class's records. Shares are taken to overlap as little
-    as they can (a move leaves disjoint halves; a full copy covers everything), so a
-    candidate serves the request with probability share / (share not yet covered).
-    """
-    covered = 0.0
-    for site, gate in options:
-        share = shares[site][data_class]
-        if share <= 0.0:
-            continue
-        chance = share / (1.0 - covered) if covered < 1.0 else 1.0
-        if chance >= 1.0 or u < chance:
-            return site, gate
-        u = (u - chance) / (1.0 - chance)
-        covered += share
-    return None
 
 
 def sites_ever_holding(config: Config, data_class: str) -> set[str]:

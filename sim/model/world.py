@@ -7,7 +7,6 @@ Routing lives in `routing`, what becomes of a request in `decisions`, the gate i
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Generator
 from typing import Any
 
@@ -32,13 +31,19 @@ from sim.model.events import CovertMode, Observer, Request, Submitted
 from sim.model.holdings import Holdings
 from sim.model.rng import Streams
 from sim.model.routing import Actor, RouteTable, cumulative, pick, route_orders
+from sim.model.rules import check, records, review_hours
 
 
-class World:
-    """One replication of one scenario, ready to run."""
+class SlowWorld:
+    """What both request drivers share in one replication: the clock, holdings, actors, covert attempts.
 
-    def __init__(self, config: Config, streams: Streams, observer: Observer, requests: bool = True) -> None:
-        """Build the world; with `requests` false no arrivals run (the fast engine settles them)."""
+    It runs no requests: the event engine (`World`) adds each group's arrivals and settles them
+    one by one, the batched engine (`fast.FastWorld`) steps this world between its batches.
+    """
+
+    def __init__(self, config: Config, streams: Streams, observer: Observer) -> None:
+        """Build the slow world and start its processes (holdings, shifts, covert attempts)."""
+        check(config)
         self.config = config
         self.observer = observer
         self.env = simpy.Environment()
@@ -46,36 +51,28 @@ class World:
         self.horizon = scenario.days * HOURS_PER_DAY
         self.holdings = Holdings(self.env, config, streams, observer)
         gate = config.gatekeeper
-        shifts = None if gate is None or gate.hours.around_the_clock else working_windows(
+        #: The gate's working windows (None: around the clock), for either driver's gate.
+        self.shifts = shifts = None if gate is None or gate.hours.around_the_clock else working_windows(
             gate.hours, gate.timezone, scenario.start_date, scenario.days)
         self.actors_by_name: dict[str, Actor] = {}
         self.decisions = Decisions(self.env, config, observer, self.holdings, self.actors_by_name,
                                    shifts, self.horizon)
         self.gate = self.decisions.gate
-        self.review_mu = (math.log(gate.review_hours_mean) - gate.review_hours_sigma**2 / 2
-                          if gate else 0.0)
-        # Hot-path constants, read once rather than through the frozen config per request.
-        self.exponential_review = gate is not None and gate.review_distribution == "exponential"
-        self.review_mean = gate.review_hours_mean if gate else 0.0
-        self.review_sigma = gate.review_hours_sigma if gate else 0.0
-        self.has_gate = gate is not None
+        self.gatekeeper = gate
         self._numbers = itertools.count()
         self.route_table = RouteTable(config.routes)
         self.actors = [self._build_actor(name, spec, streams)
                        for name, spec in config.actors.items()]
         self.actors_by_name.update((actor.name, actor) for actor in self.actors)
         for actor in self.actors:
-            if requests:
-                self.env.process(self._arrivals(actor))
-            if actor.spec.covert_attempts_per_year > 0:
-                self.env.process(self._covert(actor, streams, "human_exfiltration"))
-            if actor.spec.code_covert_attempts_per_year > 0:
-                self.env.process(self._covert(actor, streams, "code_borne"))
+            self._start(actor, streams)
 
-    def run(self) -> int:
-        """Run to the horizon and return how many requests are still pending."""
-        self.env.run(until=self.horizon)
-        return self.gate.close() + self.decisions.parent_pending
+    def _start(self, actor: Actor, streams: Streams) -> None:
+        """Start an actor group's processes: its covert attempts, one process per mode."""
+        if actor.spec.covert_attempts_per_year > 0:
+            self.env.process(self._covert(actor, streams, "human_exfiltration"))
+        if actor.spec.code_covert_attempts_per_year > 0:
+            self.env.process(self._covert(actor, streams, "code_borne"))
 
     # -- building -------------------------------------------------------------------------
     def _build_actor(self, name: str, spec: ActorGroup, streams: Streams) -> Actor:
@@ -97,6 +94,34 @@ class World:
             route_draws=(streams.uniform(f"actor.{name}.request.route", ROUTE_UNIFORMS)
                          if preferred_orders is not None else None),
         )
+
+    # -- covert channels ------------------------------------------------------------------
+    def _covert(self, actor: Actor, streams: Streams, mode: CovertMode) -> Generator[Any, Any, None]:
+        """Make one mode's covert attempts at Poisson times, each from the mode's own streams."""
+        code = mode == "code_borne"
+        per_year = actor.spec.code_covert_attempts_per_year if code else actor.spec.covert_attempts_per_year
+        rate = per_year / (365.0 * HOURS_PER_DAY)
+        prefix = f"actor.{actor.name}.{'covert_code' if code else 'covert'}"
+        gaps = streams.exponential(f"{prefix}.arrivals")
+        uniforms = streams.uniform(f"{prefix}.u", COVERT_UNIFORMS)
+        normals = streams.normal(f"{prefix}.z", COVERT_NORMALS)
+        while True:
+            yield self.env.timeout(gaps.next() / rate)
+            self.decisions.covert_attempt(actor, mode, uniforms.row(), normals.row())
+
+
+class World(SlowWorld):
+    """One replication of one scenario on the event engine: the slow world and each request as an event."""
+
+    def _start(self, actor: Actor, streams: Streams) -> None:
+        """Start an actor group's arrivals, then its covert attempts."""
+        self.env.process(self._arrivals(actor))
+        super()._start(actor, streams)
+
+    def run(self) -> int:
+        """Run to the horizon and return how many requests are still pending."""
+        self.env.run(until=self.horizon)
+        return self.gate.close() + self.decisions.parent_pending
 
     # -- requests -------------------------------------------------------------------------
     def _arrivals(self, actor: Actor) -> Generator[Any, Any, None]:
@@ -123,19 +148,15 @@ class World:
         now = self.env.now
         spec = actor.spec
         u, z = actor.uniforms.row(), actor.normals.row()
-        if not self.has_gate:
-            review = 0.0
-        elif self.exponential_review:
-            review = -self.review_mean * math.log(1.0 - u[U_REVIEW])
-        else:
-            review = math.exp(self.review_mu + self.review_sigma * z[Z_REVIEW])
+        gate = self.gatekeeper
+        review = 0.0 if gate is None else review_hours(gate, u[U_REVIEW], z[Z_REVIEW])
         purposes, classes = actor.purposes, actor.classes
         # Positional arguments, in Request's field order: this runs once per request.
         request = Request(
             next(self._numbers), actor.name, now,
             purposes[0] if len(purposes) == 1 else pick(purposes, actor.purpose_cum, u[U_PURPOSE]),
             classes[0] if len(classes) == 1 else pick(classes, actor.class_cum, u[U_CLASS]),
-            spec.records_median * math.exp(spec.records_sigma * z[Z_RECORDS]),
+            records(spec.records_median, spec.records_sigma, z[Z_RECORDS]),
             review, u, z,
         )
         self.observer.notify(Submitted(now, request))
@@ -159,17 +180,3 @@ class World:
         self.observer.notify(Submitted(self.env.now, request))
         self.decisions.dispatch(self.actors_by_name[actor], request)
         return request
-
-    # -- covert channels ------------------------------------------------------------------
-    def _covert(self, actor: Actor, streams: Streams, mode: CovertMode) -> Generator[Any, Any, None]:
-        """Make one mode's covert attempts at Poisson times, each from the mode's own streams."""
-        code = mode == "code_borne"
-        per_year = actor.spec.code_covert_attempts_per_year if code else actor.spec.covert_attempts_per_year
-        rate = per_year / (365.0 * HOURS_PER_DAY)
-        prefix = f"actor.{actor.name}.{'covert_code' if code else 'covert'}"
-        gaps = streams.exponential(f"{prefix}.arrivals")
-        uniforms = streams.uniform(f"{prefix}.u", COVERT_UNIFORMS)
-        normals = streams.normal(f"{prefix}.z", COVERT_NORMALS)
-        while True:
-            yield self.env.timeout(gaps.next() / rate)
-            self.decisions.covert_attempt(actor, mode, uniforms.row(), normals.row())

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim import __version__
 from sim.errors import InputError
 from sim.report import explore_figures as plots
+from sim.report.document import FigureFile, Report, save
 from sim.report.experiment_figures import Vocabulary
-from sim.report.page import FigureFile, Report, save
 from sim.report.units import kind_of, number
+from sim.version import __version__
 
 EXPLORE_JSON = "explore.json"
 

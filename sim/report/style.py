@@ -6,6 +6,7 @@ gates each have a palette of their own, chosen so that none reuses or resembles 
 
 from __future__ import annotations
 
+import io
 import math
 import textwrap
 from collections.abc import Iterable, Sequence
@@ -79,10 +80,23 @@ def count_axis(ax: Axes, axis: str, log: bool) -> None:
     target.set_major_formatter(FuncFormatter(lambda v, _: count(v)))
 
 
+class ShownFigure(Figure):
+    """A Figure that a notebook shows as a picture as soon as a cell returns it, without `%matplotlib inline`.
+
+    The product's figures are built without pyplot (no global state, no GUI backend), and a
+    bare Figure has no picture form of its own: Jupyter would print `<Figure size ...>`.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
 def new_figure(title: str, caption: str, rows: int = 1, cols: int = 1, height: float = HEIGHT,
                width: float = WIDTH) -> tuple[Figure, list[list[Axes]]]:
     """Return a figure with a title, a caption line, and its axes."""
-    figure = Figure(figsize=(width, height), layout="constrained")
+    figure = ShownFigure(figsize=(width, height), layout="constrained")
     axes = figure.subplots(rows, cols, squeeze=False)
     figure.suptitle(textwrap.fill(title, 80), fontsize=14, fontweight="bold")
     figure.text(0.995, 0.002, caption, ha="right", va="bottom", fontsize=8, color=MUTED)

@@ -1,6 +1,6 @@
 """The daily timeline of a comparison: residual access and protected records abroad, day by day, milestones marked.
 
-Split from `sim.report.figures` (which re-exports `daily_timeline`) for the size of one module.
+Apart from `sim.report.figures` (which re-exports `daily_timeline`) for the size of one module.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sim.report.figures import Arrangement, Drawable, _labels, as_arrangements, coinciding, colours, day_number
+from sim.report.figure_data import Arrangement, Drawable, _labels, as_arrangements, coinciding, colours, day_number
 from sim.report.style import INK, MUTED, count_axis, needs_log, new_figure, note, tidy
 
 

@@ -28,6 +28,8 @@ TEMP_MARK = ".tmp-residency-"
 LOCK_NAME = ".residency.lock"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+_CREATED: dict[Path, Path] = {}  # an output folder -> the topmost folder prepare_folder made for it
+_HELD: list[FolderLock] = []  # the locks this process holds, for release_all
 
 
 def check_name(name: str, source: str, key: str) -> str:
@@ -73,8 +75,11 @@ def prepare_folder(folder: Path) -> Path:
     if folder.exists() and not folder.is_dir():
         raise InputError(str(folder), "--out", "this is a file (or device), not a folder.",
                          "give --out a new or existing folder.")
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        if missing:
+            _CREATED.setdefault(folder.resolve(), missing[-1].resolve())
         probe = folder / f"{TEMP_MARK}probe-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
@@ -246,6 +251,7 @@ class FolderLock:
                              "wait for it to finish, or give another --out folder.")
         os.ftruncate(self.handle, 0)
         os.pwrite(self.handle, f"pid {os.getpid()}".encode("ascii"), 0)
+        _HELD.append(self)
 
     def _open(self, folder: Path) -> int:
         try:
@@ -260,8 +266,35 @@ class FolderLock:
             return False
 
     def close(self) -> None:
-        """Release the lock and remove its file, so that the folder holds only its outputs."""
+        """Release the lock and remove its file, so that the folder holds only its outputs.
+
+        A folder this process created and left empty (a command stopped before it wrote
+        anything) is removed too, with the parents created for it.
+        """
         if self.handle >= 0:
             self.path.unlink(missing_ok=True)
             os.close(self.handle)
             self.handle = -1
+            if self in _HELD:
+                _HELD.remove(self)
+            remove_if_empty(self.path.parent)
+
+
+def remove_if_empty(folder: Path) -> None:
+    """Remove an output folder this process created if it is empty, and its empty created parents."""
+    top = _CREATED.pop(folder.resolve(), None)
+    node = folder.resolve()
+    while top is not None:
+        try:
+            node.rmdir()  # only an empty folder goes
+        except OSError:
+            return
+        if node == top:
+            return
+        node = node.parent
+
+
+def release_all() -> None:
+    """Release every lock this process still holds (a command stopped by Ctrl-C or an error)."""
+    for lock in list(_HELD):
+        lock.close()

@@ -12,14 +12,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim import __version__
 from sim.config.checks import parameter_sources
 from sim.config.loader import LoadedConfig
 from sim.errors import InputError
+from sim.metrics import catalogue
 from sim.metrics.recorder import DAILY_COLUMNS, hist_edges
-from sim.metrics.stats import Estimate, estimate, paired_difference
+from sim.metrics.stats import Estimate, paired_difference, support_estimate
 from sim.results.atomic import FileBatch, check_name, clean_stale, digest, inside, write_atomic
 from sim.results.scenario import ScenarioResult
+from sim.version import __version__
 
 
 def metric_names(result: ScenarioResult) -> list[str]:
@@ -28,9 +29,14 @@ def metric_names(result: ScenarioResult) -> list[str]:
 
 
 def estimates(result: ScenarioResult) -> dict[str, Estimate]:
-    """Return the estimate of every metric over the replications."""
+    """Return the estimate of every metric over the replications, its interval inside the metric's support.
+
+    Counts, hours and records never get an interval below zero, nor shares one outside [0, 1]
+    (see `support_estimate`: Student's t on the log or logit scale of the mean).
+    """
     return {
-        name: estimate([rep.metrics[name] for rep in result.replications])
+        name: support_estimate([rep.metrics[name] for rep in result.replications],
+                               upper=1.0 if catalogue.kind_of(name) == "share" else None)
         for name in metric_names(result)
     }
 
@@ -86,7 +92,7 @@ def daily_rows(result: ScenarioResult) -> list[dict[str, Any]]:
     for day in range(result.loaded.config.scenario.days):
         row: dict[str, Any] = {"day": day, "date": (start + dt.timedelta(days=day)).isoformat()}
         for column in DAILY_COLUMNS:
-            value = estimate([rep.daily[column][day] for rep in result.replications])
+            value = support_estimate([rep.daily[column][day] for rep in result.replications])
             row.update({f"{column}_mean": value.mean, f"{column}_ci95_low": value.low,
                         f"{column}_ci95_high": value.high})
         rows.append(row)
@@ -166,11 +172,6 @@ def run_files(result: ScenarioResult) -> dict[str, str]:
     }
 
 
-def write_run(result: ScenarioResult, folder: Path) -> list[Path]:
-    """Write summary.json, daily.csv, replications.csv, wait_histogram.csv and resolved_config.json."""
-    return [write_atomic(folder / name, text) for name, text in run_files(result).items()]
-
-
 def portable_path(path: Path) -> str:
     """Return a path as given when relative, else relative to the working folder (no absolute paths in outputs)."""
     if not path.is_absolute():
@@ -184,12 +185,16 @@ def portable_path(path: Path) -> str:
 def comparison_rows(
     results: Sequence[ScenarioResult], baseline: ScenarioResult | None
 ) -> list[dict[str, Any]]:
-    """Return one row per (arrangement, metric) with its interval and paired difference."""
+    """Return one row per (arrangement, metric) with its interval and paired difference.
+
+    The arrangement column is `arrangement`, as in the API's tables and the results database;
+    `scenario`, its former name, follows as the last column with the same values.
+    """
     rows = []
     for result in results:
         for name, value in estimates(result).items():
             row: dict[str, Any] = {
-                "scenario": result.loaded.name, "metric": name,
+                "arrangement": result.loaded.name, "metric": name,
                 "mean": value.mean, "ci95_low": value.low, "ci95_high": value.high,
                 "diff_vs_baseline": None, "diff_ci95_low": None, "diff_ci95_high": None,
             }
@@ -199,6 +204,7 @@ def comparison_rows(
                                          [r.metrics[name] for r in baseline.replications])
                 row.update(diff_vs_baseline=diff.mean, diff_ci95_low=diff.low,
                            diff_ci95_high=diff.high)
+            row["scenario"] = row["arrangement"]  # the column's former name, kept for scripts that read it
             rows.append(row)
     return rows
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from sim import __version__
 from sim.report import figures as plots
-from sim.report.page import STYLE, FigureFile, arrangement_from_result, save
+from sim.report.arrangement import arrangement_from_result
+from sim.report.document import STYLE, FigureFile, save
 from sim.results.atomic import os_error, staged_folder
 from sim.teach.lesson import LoadedLesson
 from sim.teach.run import StepResult
+from sim.version import __version__
 
 HANDOUT_FILES = frozenset({"students.html", "students.md", "teacher.html", "teacher.md", "figures"})
 

@@ -19,7 +19,7 @@ from sim.config.loader import (
     with_overrides,
 )
 from sim.config.resources import project_path, shipped_config
-from sim.config.schema import DEFAULT_SEED, Strict, config_problem
+from sim.config.schema import DEFAULT_SEED, MAX_SEED, Strict, config_problem
 from sim.errors import InputError
 from sim.report.units import factor_label
 
@@ -65,7 +65,7 @@ class LessonSpec(Strict):
     summary: str = ""
     replications: int = Field(5, ge=1, le=1000)
     days: int | None = Field(365, ge=1, le=3660, description="Simulated days of every step (lessons tell a year).")
-    seed: int = Field(DEFAULT_SEED, ge=0)
+    seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)
     trace_actor: str | None = Field(None, description="The actor group whose events --trace narrates.")
 
 

@@ -46,8 +46,11 @@ class StepResult:
 
 def run_lesson(lesson: LoadedLesson, seed: int | None, executor: Executor, trace: int = 0,
                only: int | None = None, progress: Progress | None = None,
-               trace_actor: str | None = None) -> list[StepResult]:
-    """Run the steps in order (with `only`, that step and the one before it, for comparison)."""
+               trace_actor: str | None = None, replications: int | None = None) -> list[StepResult]:
+    """Run the steps in order (with `only`, that step and the one before it, for comparison).
+
+    `replications`, when given, replaces the lesson's and its steps' own.
+    """
     spec = lesson.spec.lesson
     run_seed = spec.seed if seed is None else seed
     count = len(lesson.spec.steps)
@@ -58,7 +61,7 @@ def run_lesson(lesson: LoadedLesson, seed: int | None, executor: Executor, trace
     for index in wanted:
         step = lesson.spec.steps[index]
         loaded = lesson.configs[index]
-        reps = step.replications or spec.replications
+        reps = replications or step.replications or spec.replications
         [result] = run_scenarios([loaded], run_seed, reps, progress=progress, executor=executor)
         current = StepResult(index, step, loaded, result)
         previous = results[-1] if results and results[-1].index == index - 1 else None

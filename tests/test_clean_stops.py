@@ -1,0 +1,72 @@
+"""A stopped command leaves no lock and no empty folder; a failed worker is one paragraph and a log."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import MMC, popen_cli
+
+from sim.config.loader import load_config
+from sim.errors import InputError
+from sim.experiment.executors import Job, LocalExecutor
+from sim.results.atomic import LOCK_NAME, FolderLock, prepare_folder, release_all
+
+
+def test_a_released_lock_removes_the_empty_folders_it_created(tmp_path: Path) -> None:
+    """A folder (and its parents) made for output and left empty goes with the lock; one with files stays."""
+    empty = tmp_path / "a" / "b"
+    FolderLock(prepare_folder(empty))
+    release_all()
+    assert not (tmp_path / "a").exists()
+    kept = tmp_path / "kept"
+    lock = FolderLock(prepare_folder(kept))
+    (kept / "summary.json").write_text("{}")
+    lock.close()
+    assert sorted(p.name for p in kept.iterdir()) == ["summary.json"]
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    FolderLock(prepare_folder(existing)).close()
+    assert existing.is_dir()  # a folder the user made is never removed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [
+    ("compare", "status_quo", "oracle", "--days", "600", "-r", "4", "--workers", "1", "-q"),
+    ("attribute", "oracle", "--days", "600", "-r", "2", "--workers", "1", "-q"),
+    ("run", "oracle", "--days", "600", "-r", "4", "--workers", "1", "-q"),
+], ids=["compare", "attribute", "run"])
+def test_ctrl_c_leaves_no_lock_and_no_empty_folder(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """Ctrl-C while replications run: exit 130, no lock file, and the new output folder is gone."""
+    out = tmp_path / "new" / "out"
+    process = popen_cli(*command, "--out", out, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while not (out / LOCK_NAME).exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert process.poll() is None, process.communicate()
+    os.kill(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "new").exists(), sorted(str(p) for p in tmp_path.rglob("*"))
+
+
+@pytest.mark.slow
+def test_a_failed_worker_is_one_paragraph_naming_its_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception in a pool worker becomes an InputError naming the log that holds the whole traceback."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    config = load_config(MMC).config
+    jobs = [Job(i, config, 1, i) for i in range(2)]
+    with pytest.raises(InputError) as failed:
+        list(LocalExecutor(2).map(int, jobs))  # int() refuses the task's arguments: a stand-in for a bug
+    message = failed.value.paragraph()
+    assert "\n" not in message and "TypeError" in message
+    [log] = tmp_path.glob("residency-worker-error-*.log")
+    assert str(log) in message
+    text = log.read_text(encoding="utf-8")
+    assert "Traceback" in text and "TypeError" in text

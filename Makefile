@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint typecheck pytest bench clean
+.PHONY: run test test-fast lint typecheck pytest bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ test-fast: $(VENV)/.installed-dev lint typecheck
 
 ## lint: ruff, and the layers contract in pyproject.toml (lint-imports: no import runs back up, no circle)
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/ruff check sim tests benchmarks docs
 	$(BIN)/lint-imports --no-cache
 
 typecheck: $(VENV)/.installed-dev
@@ -46,4 +46,8 @@ bench: $(VENV)/.installed-run
 	$(BIN)/python benchmarks/core_speed.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage .coverage.* *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage .coverage.* *.egg-info site
+
+## docs: build the documentation site into site/ (mkdocs, strict: a broken link or a missing page fails)
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

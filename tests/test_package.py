@@ -8,6 +8,7 @@ import shutil
 import site
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             shutil.copy2(ROOT / name, source / name)
     wheels = base / "dist"
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", wheels, source])
+    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", wheels, source])
+    assert "BuildBackendWarning" not in built.stderr and "SetuptoolsWarning" not in built.stderr, built.stderr
     [wheel] = list(wheels.glob("residency-*.whl"))
     venv = base / "venv"
     run([sys.executable, "-m", "venv", venv])
@@ -180,3 +182,12 @@ def test_exports_csv_json_parquet(tmp_path: Path) -> None:
     assert no_file.returncode == 2 and "--out" in no_file.stderr
     summary = run_cli("results", folder, "--summary", "--format", "csv").stdout.splitlines()[0]
     assert "residual_access.events.ci95_low" in summary and "requests.submitted.ci95_high" in summary
+
+
+def test_every_config_folder_is_a_listed_package() -> None:
+    """Each folder under configs/ is listed in pyproject.toml: one left out is an implicit namespace package,
+    which setuptools warns about at length on every install (and a new folder would travel only by a glob)."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    folders = {f"sim.shipped.configs.{path.name}" for path in (ROOT / "configs").iterdir() if path.is_dir()}
+    assert folders <= set(setuptools["packages"])
+    assert folders <= set(setuptools["package-data"])

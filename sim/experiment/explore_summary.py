@@ -92,6 +92,9 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
         discover(q, metric, means, relevant(parameters, applies, q, means), seed=exploration.seed,
                  tie=isinstance(q.right, str) and _tie(table[metric], pair_ties, q.left, q.right))
         for q in asked]
+    if not prim_available:  # said, not skipped in silence: PRIM (GPL-3.0) is an optional extra
+        document["discovery_skipped"] = ("Scenario discovery was not run: PRIM (the optional `prim` package, "
+                                         "GPL-3.0) is not installed; `pip install 'residency[explore]'` adds it.")
     keep = None
     if observations is not None:
         keep, section = matched(exploration, table, observations)

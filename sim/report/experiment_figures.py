@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -212,7 +213,7 @@ def attribution_waterfall(base: float, contributions: Sequence[tuple[str, float,
         ax.errorbar(i, level + prevented, yerr=[[prevented - low], [high - prevented]], fmt="none", ecolor=INK,
                     capsize=4)
         resolved = not low <= 0 <= high
-        text = ("+" if prevented >= 0 else "") + count(prevented) if resolved else "no clear change"
+        text = ("+" if prevented >= 0 else "") + count(prevented) if resolved else "no clear\nchange"
         if name in detects:
             text += "\n(detects, does\nnot prevent)"
         ax.annotate(text, (i, max(level, level + prevented, level + high)), xytext=(0, 3), textcoords="offset points",
@@ -226,7 +227,8 @@ def attribution_waterfall(base: float, contributions: Sequence[tuple[str, float,
     ax.bar(len(contributions) + 2, all_off, color=INK, gid="bar:all off")
     ax.annotate(count(all_off), (len(contributions) + 2, all_off), xytext=(0, 3), textcoords="offset points",
                 ha="center", fontsize=9)
-    ax.set_xticks(range(len(labels)), labels, rotation=25, ha="right")
+    # Level and wrapped: slanted names, whose boxes overlap, ran into one another.
+    ax.set_xticks(range(len(labels)), [textwrap.fill(t, 13) for t in labels], fontsize=9)
     count_axis(ax, "y", False)
     ax.set_ylabel(label)
     tidy(ax)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +14,7 @@ from matplotlib.patches import Rectangle
 
 from sim.metrics.units import factor_label, kind_of, metric_label, span
 from sim.report.experiment_figures import Vocabulary
-from sim.report.style import OKABE_ITO, needs_log, new_figure
+from sim.report.style import OKABE_ITO, count_axis, needs_log, new_figure
 from sim.report.style import tidy as _style
 
 
@@ -33,7 +35,7 @@ def distributions(values: dict[str, Sequence[float | None]], order: Sequence[str
         known = sorted(float(v) for v in values[name] if v is not None and math.isfinite(v) and (v > 0 or not log))
         if not known:
             continue
-        ax.boxplot([known], positions=[row], vert=False, whis=(5, 95), widths=0.5, showfliers=False,
+        ax.boxplot([known], positions=[row], orientation="horizontal", whis=(5, 95), widths=0.5, showfliers=False,
                    medianprops={"color": "black"}, boxprops={"color": palette[name]})
         jitter = [row + 0.18 * math.sin(i * 2.399) for i in range(len(known))]
         ax.scatter(known, jitter, s=9, color=palette[name], alpha=0.6, gid=f"worlds:{name}")
@@ -61,7 +63,7 @@ def win_matrix(pairwise: dict[str, dict[str, Any]], order: Sequence[str], captio
                 value = grid[i][j]
                 ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=9,
                         color="white" if abs(value - 0.5) > 0.3 else "black")
-    ax.set_xticks(range(size), [words.name(n) for n in order], rotation=30, ha="right")
+    ax.set_xticks(range(size), [textwrap.fill(words.name(n), 14) for n in order], fontsize=9)  # level, wrapped
     ax.set_yticks(range(size), [words.name(n) for n in order])
     figure.colorbar(image, ax=ax, label="share of worlds")
     return figure
@@ -85,9 +87,21 @@ def regret_bars(regret: dict[str, dict[str, float | None]], order: Sequence[str]
     return figure
 
 
-def prim_tradeoff(found: dict[str, Any], caption: str) -> Figure:
+_PHRASE = re.compile(r"^where (\S+) leaves (.+?) (\S+) \((\S+)\)$")
+
+
+def phrase(found: dict[str, Any], words: Vocabulary | None = None) -> str:
+    """Return a discovery question in words for people: display names and the metric's label, not ids and paths."""
+    match = _PHRASE.match(str(found["phrase"]))
+    if match is None or words is None:
+        return str(found["phrase"])
+    left, relation, right, metric = match.groups()
+    return f"where {words.name(left)} leaves {relation} {words.name(right)} ({metric_label(metric)})"
+
+
+def prim_tradeoff(found: dict[str, Any], caption: str, words: Vocabulary | None = None) -> Figure:
     """Plot PRIM's peeling trajectory (coverage against density), the chosen box marked."""
-    figure, axes = new_figure(f"PRIM: {found['phrase']}", caption)
+    figure, axes = new_figure(f"PRIM: {phrase(found, words)}", caption)
     ax: Axes = axes[0][0]
     for k, box in enumerate(found["boxes"]):
         points = box["trajectory"]
@@ -105,7 +119,7 @@ def prim_tradeoff(found: dict[str, Any], caption: str) -> Figure:
 
 
 def prim_box(found: dict[str, Any], parameters: dict[str, Sequence[Any]], holds: Sequence[bool],
-             caption: str) -> Figure:
+             caption: str, words: Vocabulary | None = None) -> Figure:
     """Scatter the worlds over the box's two strongest parameters, coloured by the question, the box drawn.
 
     A categorical parameter (a gate, a key holder) gets one lane per alternative.
@@ -114,7 +128,7 @@ def prim_box(found: dict[str, Any], parameters: dict[str, Sequence[Any]], holds:
     numeric = [k for k in parameters if not isinstance(parameters[k][0], str)]
     ranked = [*box["limits"], *box.get("weak_limits", {}), *numeric]
     keys = [k for k in dict.fromkeys(ranked) if k in parameters][:2]
-    figure, axes = new_figure(f"PRIM box: {found['phrase']}", caption)
+    figure, axes = new_figure(f"PRIM box: {phrase(found, words)}", caption)
     ax: Axes = axes[0][0]
     if len(keys) == 1:
         keys = keys * 2
@@ -127,12 +141,14 @@ def prim_box(found: dict[str, Any], parameters: dict[str, Sequence[Any]], holds:
                        gid=f"worlds:{flag}")
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="black", linewidth=1.5,
                                linestyle="--", gid="box"))
-        for axis, key in ((ax.xaxis, keys[0]), (ax.yaxis, keys[1])):
+        for axis, key in (("x", keys[0]), ("y", keys[1])):
             if isinstance(parameters[key][0], str):
                 categories = sorted({str(v) for v in parameters[key]})
-                axis.set_ticks(range(len(categories)), categories)
-        ax.set_xlabel(keys[0])
-        ax.set_ylabel(keys[1])
+                (ax.xaxis if axis == "x" else ax.yaxis).set_ticks(range(len(categories)), categories)
+            else:  # plain numbers with separators, never a 1e7 offset above the axis
+                count_axis(ax, axis, False)
+        ax.set_xlabel(factor_label(keys[0]))
+        ax.set_ylabel(factor_label(keys[1]))
         ax.legend(frameon=False, fontsize=8)
     _style(ax)
     return figure
@@ -162,7 +178,7 @@ def ranges_matched(before: dict[str, list[float]], after: dict[str, list[float]]
         if key in after:
             a, b = after[key]
             ax.barh(i, (b - a) / span, left=(a - low) / span, height=0.6, color="#0072B2", gid=f"after:{key}")
-    ax.set_yticks(range(len(keys)), list(keys))
+    ax.set_yticks(range(len(keys)), [factor_label(k) for k in keys])
     ax.set_xlim(0, 1)
     ax.set_xlabel("position within the sampled range (grey); kept by the public record (blue)")
     ax.invert_yaxis()

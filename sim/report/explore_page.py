@@ -146,9 +146,10 @@ def _figures(document: dict[str, Any], order: list[str], folder: Path, fmt: str,
              "Maximum and 90th-percentile regret: how far each arrangement can fall behind the best of a world."),
     ]
     for k, found in enumerate(f for f in document["discovery"] if f["boxes"] and f.get("verdict", "found") == "found"):
-        figures.append(save(plots.prim_tradeoff(found, caption), folder, f"explore_prim_tradeoff_{k + 1}", fmt,
+        figures.append(save(plots.prim_tradeoff(found, caption, words), folder, f"explore_prim_tradeoff_{k + 1}",
+                            fmt,
                             f"PRIM's coverage-density trade-off {found['phrase']}; the chosen box circled."))
-        figures.append(save(plots.prim_box(found, values["parameters"], found["holds"], caption), folder,
+        figures.append(save(plots.prim_box(found, values["parameters"], found["holds"], caption, words), folder,
                             f"explore_prim_box_{k + 1}", fmt,
                             f"The worlds over the box's parameters {found['phrase']}; the box dashed."))
     voi = document.get("value_of_information", {})

@@ -8,129 +8,43 @@ shows uses display names (from the configs) and words, never ids or metric paths
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
 
-from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.text import Annotation
 
-from sim.config.schema import CHANNEL_TITLES, CHANNELS, display
+from sim.config.schema import CHANNEL_TITLES, CHANNELS
 from sim.metrics.units import metric_label, per_span, span
+from sim.report.figure_data import Arrangement as Arrangement
+from sim.report.figure_data import Drawable as Drawable
+from sim.report.figure_data import HasFigureData as HasFigureData
+from sim.report.figure_data import Series as Series
+from sim.report.figure_data import _labels
+from sim.report.figure_data import as_arrangements as as_arrangements
+from sim.report.figure_data import channel_events as channel_events
+from sim.report.figure_data import coinciding as coinciding
+from sim.report.figure_data import colours as colours
+from sim.report.figure_data import day_number as day_number
+from sim.report.figure_data import run_days as run_days
 from sim.report.style import (
     CHANNEL_COLOURS,
     INK,
     MUTED,
-    arrangement_colours,
     count,
     count_axis,
+    labels_apart,
     needs_log,
     new_figure,
     note,
     tidy,
 )
-
-
-@dataclass
-class Series:
-    """A daily series: dates, means and interval bounds."""
-
-    dates: list[dt.date]
-    mean: list[float]
-    low: list[float]
-    high: list[float]
-
-
-@dataclass
-class Arrangement:
-    """What the figures need of one arrangement's results."""
-
-    name: str
-    title: str
-    metrics: dict[str, tuple[float | None, float | None, float | None]]  # mean, low, high
-    replications: dict[str, list[float]] = field(default_factory=dict)
-    daily: dict[str, Series] = field(default_factory=dict)
-    wait_histogram: list[tuple[float, float, int]] = field(default_factory=list)
-    milestones: list[tuple[dt.date, str]] = field(default_factory=list)
-    config: dict[str, Any] = field(default_factory=dict)
-    display: str = ""
-    colour: str = ""
-
-    @property
-    def label(self) -> str:
-        """Return the short name figures show."""
-        return self.display or display(self.name)
-
-    def mean(self, metric: str) -> float:
-        """Return a metric's mean (0 where undefined)."""
-        value = self.metrics.get(metric, (None, None, None))[0]
-        return 0.0 if value is None else float(value)
-
-    def interval(self, metric: str) -> tuple[float, float] | None:
-        """Return a metric's 95% interval, if it has one."""
-        _, low, high = self.metrics.get(metric, (None, None, None))
-        return None if low is None or high is None else (float(low), float(high))
-
-
-class HasFigureData(Protocol):
-    """A result of the Python API (sim.run, sim.compare): it knows the data its figures draw."""
-
-    def figure_data(self) -> list[Arrangement]:
-        """Return one Arrangement per scenario."""
-        ...
-
-
-Drawable = Sequence[Arrangement] | Sequence[HasFigureData] | HasFigureData
-
-
-def as_arrangements(data: Drawable) -> list[Arrangement]:
-    """Return figure data from Arrangements, API results (`sim.run`, `sim.compare`) or a list of them."""
-    if not isinstance(data, Sequence):
-        return data.figure_data()
-    out: list[Arrangement] = []
-    for item in data:
-        out += [item] if isinstance(item, Arrangement) else item.figure_data()
-    return out
-
-
-def day_number(when: dt.date) -> float:
-    """Return matplotlib's number for a date (days since its epoch), for date axes."""
-    return float(mdates.date2num(when))  # type: ignore[no-untyped-call]
-
-
-def colours(arrangements: Sequence[Arrangement]) -> dict[str, str]:
-    """Return each arrangement's colour by name: its configured colour, else a free Okabe-Ito one."""
-    return arrangement_colours([a.name for a in arrangements], {a.name: a.colour for a in arrangements})
-
-
-def run_days(arrangements: Sequence[Arrangement]) -> int | None:
-    """Return the simulated days of the arrangements' runs (None where unknown)."""
-    days = {a.config.get("scenario", {}).get("days") for a in arrangements} - {None}
-    return int(max(days)) if days else None
-
-
-def channel_events(a: Arrangement, channel: str) -> float:
-    """Return an arrangement's mean residual accesses over its run through one channel."""
-    return a.mean(f"residual_access.by_channel.{channel}.events")
-
-
-def coinciding(arrangements: Sequence[Arrangement], values: Any) -> list[list[str]]:
-    """Group arrangements (by name) whose values are equal; only groups of two or more are returned."""
-    groups: dict[str, list[str]] = {}
-    for a in arrangements:
-        key = repr([round(float(v), 9) if isinstance(v, float) and not math.isnan(v) else v for v in values(a)])
-        groups.setdefault(key, []).append(a.name)
-    return [names for names in groups.values() if len(names) > 1]
-
-
-def _labels(arrangements: Sequence[Arrangement], names: Sequence[str]) -> str:
-    by_name = {a.name: a.label for a in arrangements}
-    return " and ".join(by_name[n] for n in names)
+from sim.report.timeline import daily_timeline as daily_timeline
+from sim.report.timeline import milestone_key as milestone_key
+from sim.report.timeline import rolling_mean as rolling_mean
 
 
 # -- residual by channel ------------------------------------------------------------------------
@@ -189,97 +103,6 @@ def residual_by_channel(arrangements: Drawable, caption: str = "") -> Figure:
     return figure
 
 
-# -- daily timeline -----------------------------------------------------------------------------
-def rolling_mean(values: Sequence[float], window: int = 7) -> list[float]:
-    """Return the trailing moving average over complete windows only (NaN until the first full window)."""
-    # Each window summed afresh: a running total would leave rounding residue where the counts are zero.
-    return [math.fsum(values[i + 1 - window:i + 1]) / window if i + 1 >= window else math.nan
-            for i in range(len(values))]
-
-
-def milestone_key(arrangements: Sequence[Arrangement]) -> list[tuple[dt.date, str, list[str]]]:
-    """Return the distinct milestones (date, label) with the arrangements (by name) that share them, by date."""
-    merged: dict[tuple[dt.date, str], list[str]] = {}
-    for a in arrangements:
-        for when, label in a.milestones:
-            merged.setdefault((when, label), []).append(a.name)
-    return [(when, label, names) for (when, label), names in sorted(merged.items())]
-
-
-TIMELINE_PANELS = (("residual_events", 1.0, True, "residual accesses per day\n(7-day mean)"),
-                   ("protected_records_abroad", 1e6, False, "protected records abroad\n(millions)"))
-
-
-def daily_timeline(arrangements: Drawable, caption: str = "") -> Figure:
-    """Plot daily residual access and protected records at rest abroad, with milestones marked."""
-    arrangements = as_arrangements(arrangements)
-    figure, axes = new_figure("Residual access and protected records abroad over the run", caption,
-                              rows=2, height=9.0)
-    palette = colours(arrangements)
-    for ax, (column, scale, smooth, ylabel) in zip((axes[0][0], axes[1][0]), TIMELINE_PANELS, strict=True):
-        shown = [a for a in arrangements if column in a.daily]
-        prepare = rolling_mean if smooth else list
-        smoothed = [v for a in shown for v in prepare(a.daily[column].mean) if v > 0]
-        log = smooth and needs_log(smoothed)
-
-        def drawn(values: Sequence[float], s: float = scale, p: Any = prepare, lg: bool = log) -> list[float]:
-            # A log axis cannot show zero: leave a gap there rather than a line plunging off the axis.
-            return [math.nan if lg and not v > 0 else max(0.0, v) / s for v in p(values)]
-
-        groups = coinciding(shown, lambda a, c=column, p=prepare: p(a.daily[c].mean))
-        for a in shown:
-            series = a.daily[column]
-            days = [day_number(d) for d in series.dates]
-            group = next((g for g in groups if a.name in g), [a.name])
-            rank = group.index(a.name)
-            # Equal series are drawn wide first, then narrower and dashed on top, so each stays visible.
-            ax.plot(days, drawn(series.mean), color=palette[a.name], linewidth=1.8 + 2.2 * (len(group) - 1 - rank),
-                    linestyle="-" if rank == 0 else (0, (4, 2)), label=a.label, gid=f"{column}:{a.name}",
-                    solid_capstyle="butt")
-            for bound in (series.low, series.high):  # the interval as thin lines: no mixed fills
-                ax.plot(days, drawn(bound), color=palette[a.name], linewidth=0.5, alpha=0.7,
-                        gid=f"band:{column}:{a.name}")
-        if groups:
-            ax.set_title("; ".join(f"{_labels(arrangements, g)} coincide (drawn one over the other)"
-                                   for g in groups), loc="right", fontsize=9, color=INK, gid="coincide")
-        if log:
-            count_axis(ax, "y", True)
-            ax.set_ylim(bottom=min(smoothed) / 2)
-            ylabel += ", log scale"
-        ax.set_ylabel(ylabel)
-        ax.xaxis_date()
-        if shown:
-            ax.set_xlim(min(day_number(a.daily[column].dates[0]) for a in shown),
-                        max(day_number(a.daily[column].dates[-1]) for a in shown))
-        tidy(ax)
-    _milestones(figure, axes[0][0], axes[1][0], arrangements)
-    axes[1][0].set_xlabel("date")
-    axes[0][0].legend(frameon=False, fontsize=9, ncol=min(5, len(arrangements)), loc="lower left",
-                      bbox_to_anchor=(0.0, 1.02))
-    note(figure, "thin lines: 95% interval across replications; dotted verticals: milestones (numbered below); "
-         "the 7-day mean starts once a full week has passed")
-    return figure
-
-
-def _milestones(figure: Figure, top: Axes, bottom: Axes, arrangements: Sequence[Arrangement]) -> None:
-    by_date: dict[dt.date, list[tuple[str, list[str]]]] = {}
-    for when, label, names in milestone_key(arrangements):
-        by_date.setdefault(when, []).append((label, names))
-    lines = []
-    for number, (when, events) in enumerate(sorted(by_date.items()), start=1):
-        day = day_number(when)
-        for ax in (top, bottom):
-            ax.axvline(day, color=MUTED, linestyle=":", linewidth=1.0, gid=f"milestone:{when.isoformat()}")
-        top.annotate(str(number), xy=(day, 1.0), xycoords=("data", "axes fraction"), fontsize=9, ha="center",
-                     va="bottom", color=INK, fontweight="bold")
-        for k, (label, names) in enumerate(events):
-            head = f"{number}. {when:%d %b %Y}:" if k == 0 else " " * (len(f"{number}. {when:%d %b %Y}:") + 3)
-            lines.append(f"{head} {label} — {', '.join(_labels(arrangements, [n]) for n in names)}")
-    if lines:
-        bottom.text(0.0, -0.16, "\n".join(lines), transform=bottom.transAxes, fontsize=8, va="top",
-                    gid="milestone-key")
-
-
 # -- friction against residual ------------------------------------------------------------------
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     """Return the points no other point beats on both coordinates (lower is better), by x."""
@@ -309,6 +132,7 @@ def friction_vs_residual(arrangements: Drawable, caption: str = "",
     palette = colours(arrangements)
     groups = coinciding(arrangements, lambda a: (a.mean(X_METRIC), a.mean(Y_METRIC)))
     ys = [a.mean(Y_METRIC) for a in arrangements] + [p[1] for p in sweep_points]
+    labels: list[Annotation] = []
     for i, a in enumerate(arrangements):
         x, y = a.mean(X_METRIC), a.mean(Y_METRIC)
         xi, yi = a.interval(X_METRIC), a.interval(Y_METRIC)
@@ -320,8 +144,9 @@ def friction_vs_residual(arrangements: Drawable, caption: str = "",
                     markerfacecolor="white" if rank == 0 and len(group) > 1 else palette[a.name],
                     markeredgewidth=2, gid=f"point:{a.name}", zorder=3 + rank)
         if rank == 0:
-            ax.annotate(" = ".join(_labels(arrangements, [n]) for n in group), (x, y), textcoords="offset points",
-                        xytext=(10, 8), fontsize=10, color=INK, annotation_clip=False)
+            labels.append(ax.annotate(" = ".join(_labels(arrangements, [n]) for n in group), (x, y),
+                                      textcoords="offset points", xytext=(10, 8),
+                                      fontsize=10, color=INK, annotation_clip=False))
     if sweep_points:
         _sweep_points(ax, sweep_points, sweep_intervals, sweep_groups)
     log = needs_log(ys)
@@ -336,6 +161,7 @@ def friction_vs_residual(arrangements: Drawable, caption: str = "",
     marks = ["crosses: 95% intervals"] + [f"{_labels(arrangements, g)} give identical results (hollow marker "
                                           "behind filled)" for g in groups]
     note(figure, "; ".join(marks))
+    labels_apart(figure, labels)
     return figure
 
 
@@ -418,6 +244,12 @@ def dkw_half_width(n: int, alpha: float = 0.05) -> float:
     return math.sqrt(math.log(2 / alpha) / (2 * n))
 
 
+#: The widest 95% band the exceedance figure draws: a wider one (fewer than 21 replications) covers most of the
+#: figure and hides the curves, so it is left out and the note says why.
+BAND_WIDEST = 0.3
+BAND_REPLICATIONS = math.ceil(math.log(2 / 0.05) / (2 * BAND_WIDEST**2))
+
+
 def exceedance(arrangements: Drawable, caption: str = "",
                metric: str = "residual_access.events") -> Figure:
     """Plot P(residual accesses over the run > x) across replications, with a 95% confidence band."""
@@ -438,8 +270,9 @@ def exceedance(arrangements: Drawable, caption: str = "",
         eps = dkw_half_width(len(xs))
         # P(X > x) is 1 left of the smallest value: start the steps there.
         steps_x, steps_p = [xs[0], *xs], [1.0, *ps]
-        ax.fill_between(steps_x, [max(0.0, p - eps) for p in steps_p], [min(1.0, p + eps) for p in steps_p],
-                        step="post", color=palette[a.name], alpha=0.15, linewidth=0, gid=f"band:{a.name}")
+        if eps <= BAND_WIDEST:
+            ax.fill_between(steps_x, [max(0.0, p - eps) for p in steps_p], [min(1.0, p + eps) for p in steps_p],
+                            step="post", color=palette[a.name], alpha=0.15, linewidth=0, gid=f"band:{a.name}")
         group = next((g for g in groups if a.name in g), [a.name])
         rank = group.index(a.name)
         ax.step(xs, ps, where="post", color=palette[a.name], linewidth=1.8 + 2.2 * (len(group) - 1 - rank),
@@ -453,7 +286,9 @@ def exceedance(arrangements: Drawable, caption: str = "",
     ax.set_ylim(-0.02, 1.02)
     ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     tidy(ax, "both")
-    note(figure, f"shaded: 95% confidence band (Dvoretzky-Kiefer-Wolfowitz, ±{dkw_half_width(n):.0%} with {n} "
-         f"replications); chances below 1 in {n} are not resolved")
+    band = dkw_half_width(n)
+    note(figure, (f"shaded: 95% confidence band (Dvoretzky-Kiefer-Wolfowitz, ±{band:.0%} with {n} replications)"
+                  if band <= BAND_WIDEST else f"no confidence band: with {n} replications it would be ±{band:.0%} "
+                  f"(Dvoretzky-Kiefer-Wolfowitz) and cover nearly everything; -r {BAND_REPLICATIONS} or more draws it")
+         + f"; chances below 1 in {n} are not resolved")
     return figure
-

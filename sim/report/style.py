@@ -10,11 +10,13 @@ import io
 import math
 import textwrap
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation, Text
 from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.transforms import Bbox
 
 from sim.config.schema import CHANNELS
 
@@ -117,3 +119,43 @@ def tidy(ax: Axes, grid: Literal["both", "x", "y"] = "y") -> None:
     ax.grid(axis=grid, color="#e4e4e4", linewidth=0.6)
     ax.set_axisbelow(True)
     ax.tick_params(labelsize=10)
+
+
+#: Where a point's label may go, in points from the point, in order of preference.
+LABEL_SPOTS: tuple[tuple[tuple[float, float], Literal["left", "right"]], ...] = (
+    ((10, 8), "left"), ((10, -18), "left"), ((-10, 8), "right"), ((-10, -18), "right"), ((10, 22), "left"),
+    ((10, -32), "left"), ((-10, 22), "right"), ((-10, -32), "right"))
+
+
+#: Pixels around a labelled point that its marker may cover.
+MARKER_REACH = 10.0
+
+
+def labels_apart(figure: Figure, labels: Sequence[Annotation]) -> None:
+    """Move each point label to the first spot where it overlaps no label placed before it.
+
+    Two points with nearly equal results had their names written one over the other.
+    """
+    for label in labels:  # the layout must not move with the labels, or the extents below go stale
+        label.set_in_layout(False)
+    figure.draw_without_rendering()  # settle the layout, so the extents are the drawn ones
+    # Every other text (a legend beside the axes, tick and axis labels) counts as placed already.
+    placed: list[Any] = [text.get_window_extent() for text in figure.findobj(Text)
+                         if text not in labels and text.get_visible() and text.get_text().strip()]
+    # So do the labelled points' markers (a label written over another point hid it).
+    for label in labels:
+        if label.axes is not None:
+            x, y = label.axes.transData.transform(label.xy)
+            placed.append(Bbox.from_extents(x - MARKER_REACH, y - MARKER_REACH, x + MARKER_REACH, y + MARKER_REACH))
+    for label in labels:
+        inside = label.axes.bbox if label.axes is not None else figure.bbox
+        for offset, align in LABEL_SPOTS:
+            label.xyann = offset
+            label.set_horizontalalignment(align)
+            box = label.get_window_extent()
+            if inside.x0 <= box.x0 and box.x1 <= inside.x1 and not any(box.overlaps(other) for other in placed):
+                break
+        else:
+            label.xyann, align = LABEL_SPOTS[0]
+            label.set_horizontalalignment(align)
+        placed.append(label.get_window_extent())

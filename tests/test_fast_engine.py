@@ -121,7 +121,7 @@ def test_small_groups_match(headcount: int) -> None:
     assert_identical(event, run(config, "fast", span=5.5))
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line
 def test_results_do_not_depend_on_the_batch_length() -> None:
     configs = [*mmc_variants().values(), stressed(ARRANGEMENTS / "oracle.toml")]
     for config in configs:
@@ -133,7 +133,7 @@ def test_run_replication_takes_either_engine() -> None:
     assert_identical(run_replication(config, SEED, 0, engine="event"), run_replication(config, SEED, 0))
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line
 def test_the_cli_records_the_engine_in_the_manifest(tmp_path: Path) -> None:
     for engine in ("fast", "event"):
         out = tmp_path / engine

@@ -109,6 +109,7 @@ def test_shipped_files_validate_strict() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(": ok") == len(files)
     assert "sweep oracle_stewards" in result.stdout and "lesson backup" in result.stdout
+    assert "lever file oracle, " in result.stdout  # checked against the arrangement it is about
 
 
 def test_bad_sweep_and_lesson_are_checked(tmp_path: Path) -> None:

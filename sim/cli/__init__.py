@@ -19,7 +19,7 @@ from sim.cli.common import (
     received,
 )
 from sim.errors import InputError
-from sim.results.atomic import os_error, release_all
+from sim.results.atomic import held_locks, os_error, release_all
 from sim.version import __version__
 
 __all__ = ["app", "main"]
@@ -44,6 +44,7 @@ def main(args: Sequence[str] | None = None) -> None:
     a folder that cannot be written), which are the user's to fix.
     """
     install_signal_handlers()
+    before = held_locks()  # an in-process caller's own locks are not this command's to release
     try:
         app(args=None if args is None else list(args), prog_name="residency")
     except SystemExit as stop:
@@ -58,4 +59,4 @@ def main(args: Sequence[str] | None = None) -> None:
         print_input_error(os_error(where, exc, "read or write"))
         sys.exit(EXIT_INPUT)
     finally:  # Ctrl-C, SIGTERM or an error: no stale lock file, no empty output folder left behind
-        release_all()
+        release_all(keep=before)

@@ -33,7 +33,7 @@ from sim.config.checks import (
 )
 from sim.config.detection_fit import fit_detection_delay, incident_facts
 from sim.config.facts import load_facts
-from sim.config.loader import LoadedConfig, check_regular_file, load_config
+from sim.config.loader import LoadedConfig, check_regular_file, load_config, read_toml
 from sim.config.paths import get_path
 from sim.config.resources import resolve_named
 from sim.errors import InputError
@@ -93,6 +93,8 @@ def check_file(path: Path, overrides: list[tuple[str, str, str]]) -> tuple[list[
                 return found, [], ""
             lesson = load_lesson(str(path))
             return [], [], f"lesson {lesson.name}, {len(lesson.spec.steps)} steps"
+        if kind == "levers":
+            return lever_file_check(path, overrides)
         if kind == "observations":
             from sim.experiment.history import load_observations
 
@@ -113,8 +115,26 @@ def check_file(path: Path, overrides: list[tuple[str, str, str]]) -> tuple[list[
                                   f"{defaults} schema defaults (`residency facts` lists them)")
 
 
+def lever_file_check(path: Path, overrides: list[tuple[str, str, str]]) -> tuple[list[InputError], list[str], str]:
+    """Check a lever file (`residency design --levers`) against the arrangement its `design.name` names."""
+    from sim.config.levers import LeverFile, load_levers
+
+    found = spec_problems(path, LeverFile)
+    if found:
+        return found, [], ""
+    name = LeverFile.model_validate(read_toml(path)).design.name
+    try:
+        base = load_config(resolve_named(Path(name), "config"), overrides)
+    except InputError:
+        return [], [f"{path}: design.name {name!r} names no shipped arrangement, so its levers were checked "
+                    "alone; `residency design CONFIG --levers FILE` checks them against CONFIG."], \
+            f"lever file {name}"
+    levers = load_levers(path, base)
+    return [], [], f"lever file {name}, {len(levers.spec.levers)} levers checked against {base.name}"
+
+
 def file_kind(path: Path) -> str:
-    """Return "sweep", "lesson", "observations" or "config" from a file's top-level tables."""
+    """Return "sweep", "lesson", "observations", "levers" or "config" from a file's top-level tables."""
     try:
         import tomllib
 
@@ -123,6 +143,8 @@ def file_kind(path: Path) -> str:
         return "config"  # the config checks report the unreadable file
     if "observation" in data and "scenario" not in data:
         return "observations"
+    if "levers" in data and "design" in data and "scenario" not in data:
+        return "levers"
     return "sweep" if "sweep" in data else "lesson" if "lesson" in data else "config"
 
 

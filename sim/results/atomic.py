@@ -294,7 +294,17 @@ def remove_if_empty(folder: Path) -> None:
         node = node.parent
 
 
-def release_all() -> None:
-    """Release every lock this process still holds (a command stopped by Ctrl-C or an error)."""
+def held_locks() -> tuple[FolderLock, ...]:
+    """Return the folder locks this process holds now."""
+    return tuple(_HELD)
+
+
+def release_all(keep: tuple[FolderLock, ...] = ()) -> None:
+    """Release every lock this process still holds but `keep` (a command stopped by Ctrl-C or an error).
+
+    A command run in-process (the API's caller, a notebook, a test) may hold locks of its own
+    from before the command started: those are passed as `keep` and stay held.
+    """
     for lock in list(_HELD):
-        lock.close()
+        if lock not in keep:
+            lock.close()

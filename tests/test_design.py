@@ -205,6 +205,11 @@ def test_design_command_end_to_end(tmp_path: Path) -> None:
             point.pop("command")
     assert doc_a == doc_b
     assert (tmp_path / "a" / "report" / "figures" / "design_front.png").is_file()
+    from test_figure_text import text_problems
+
+    from sim.report.design_figures import front_figure
+
+    assert text_problems(front_figure(json.loads((tmp_path / "a" / "design.json").read_text()), "caption")) == []
     assert set(doc_a) >= {"levers", "sense", "front", "reference", "target"}
     levers = {lever["path"]: lever for lever in doc_a["levers"]}
     for candidate in doc_a["candidates"]:

@@ -47,7 +47,7 @@ def front_figure(doc: dict[str, Any], caption: str) -> Figure:
                   f"{doc['amortise_years']:g} years; the lever file's cost model)")
     ax.set_ylabel(f"{metric_label(first)} in {span(doc['days'])}\n({doc['quantile']:.0%} quantile across "
                   f"{doc['worlds']} worlds)")
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.legend(loc="best", fontsize=8, frameon=False)  # clear of the points and the level lines
     tidy(ax, "both")
     note(figure, "Each dot is one set of terms run in every world under the same seeds; ringed dots are the front (no "
                  "other terms beat them on every objective); the steps join the least residual for the money. "
@@ -83,4 +83,4 @@ def _references(ax: Axes, doc: dict[str, Any], metric: str, values: list[float])
     if target and target["metric"] == metric and target.get("value") is not None:
         ax.axhline(target["value"], color="#D55E00", linestyle=":", linewidth=1.0, gid="target")
         ax.annotate(f"target {target['text']}", (1.0, target["value"]), xycoords=("axes fraction", "data"),
-                    textcoords="offset points", xytext=(-4, 3), ha="right", fontsize=8, color="#D55E00")
+                    textcoords="offset points", xytext=(-4, -3), ha="right", va="top", fontsize=8, color="#D55E00")

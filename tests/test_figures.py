@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ARRANGEMENTS, SMALL_COMPARE, popen_cli, write_sweep
+from conftest import ARRANGEMENTS, MMC, SMALL_COMPARE, popen_cli, write_sweep
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex, to_rgb
 from matplotlib.container import BarContainer, ErrorbarContainer
@@ -872,3 +872,25 @@ def test_spans_say_how_long_a_run_lasted() -> None:
     assert (span(365), per_span(365)) == ("a year", "per year")
     assert (span(1461), per_span(1461)) == ("4 years", "in 4 years")
     assert (span(150), per_span(150)) == ("150 days", "in 150 days")
+
+
+def test_figure_data_from_a_result_equals_the_data_read_back_from_its_files(tmp_path: Path) -> None:
+    """The daily bands a notebook draws (from memory) are the ones the report draws (from the files): never below 0."""
+    import sim
+    from sim.report.arrangement import arrangement_from_result, load_arrangement
+    from sim.results.runs import run_files
+
+    result = sim.run(MMC, replications=3, days=20, workers=1).result
+    folder = tmp_path / "mmc"
+    folder.mkdir()
+    for name, text in run_files(result).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    in_memory, from_files = arrangement_from_result(result), load_arrangement(folder)[0]
+    assert set(in_memory.daily) == set(from_files.daily)
+    for column, series in in_memory.daily.items():
+        read = from_files.daily[column]
+        close = {"rel": 1e-4, "abs": 1e-6}  # the CSV rounds
+        assert series.mean == pytest.approx(read.mean, **close), column
+        assert series.low == pytest.approx(read.low, **close), column
+        assert series.high == pytest.approx(read.high, **close), column
+        assert min(series.low) >= 0.0, column

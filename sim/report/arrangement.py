@@ -10,7 +10,7 @@ from typing import Any
 from sim.config.schema import Config, display
 from sim.errors import InputError
 from sim.metrics.recorder import hist_edges
-from sim.metrics.stats import estimate
+from sim.metrics.stats import support_estimate
 from sim.model.holdings import deletion_days
 from sim.report import figures as plots
 from sim.results.readers import csv_number, flatten_leaves, read_columns, read_csv, read_json
@@ -69,7 +69,7 @@ def arrangement_from_result(result: ScenarioResult, name: str | None = None) -> 
     dates = [config.scenario.start_date + dt.timedelta(days=d) for d in range(config.scenario.days)]
     daily = {}
     for column in result.replications[0].daily:
-        cells = [estimate([rep.daily[column][d] for rep in result.replications]) for d in range(len(dates))]
+        cells = [support_estimate([rep.daily[column][d] for rep in result.replications]) for d in range(len(dates))]
         mean = [math.nan if c.mean is None else c.mean for c in cells]
         daily[column] = plots.Series(dates, mean, [m if c.low is None else c.low for c, m in zip(cells, mean,
                                                                                                 strict=True)],

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import MMC, ROOT, cli_env, residency_executable
+from conftest import MMC, ROOT, cli_env, residency_executable, run_cli
 
 from sim.cli import main
 
@@ -427,3 +427,13 @@ def test_hostile_input_is_refused_cleanly(case: Case, tmp_path: Path) -> None:
     new = {p for p in _tree(tmp_path) - before if out not in p.parents and p != out}
     assert not new, f"written outside the output folder: {sorted(map(str, new))}"
     assert not Path("/tmp/escaped-residency").exists()
+
+
+@pytest.mark.parametrize("args", [["run", "oracle", "--workers", "abc"], ["run", "oracle", "--bogus"], ["run"],
+                                  ["nosuchcommand"]])
+def test_a_malformed_command_line_is_one_paragraph(args: list[str]) -> None:
+    """typer's own usage errors (a bad value, an unknown flag, a missing argument) read as every input error does."""
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: residency") and "Fix: see `residency" in lines[0], lines

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,6 +23,15 @@ from sim.results.atomic import held_locks, os_error, release_all
 from sim.version import __version__
 
 __all__ = ["app", "main"]
+
+
+def _click_class(name: str) -> type[Exception]:
+    """Return click's exception class of that name, from typer's own copy of click or from click."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+
+
+USAGE_ERROR = _click_class("UsageError")  # a malformed command line: no such flag, a bad value, a missing argument
+CLICK_ERROR = _click_class("ClickException")
 
 
 @app.callback(invoke_without_command=True)
@@ -46,7 +55,15 @@ def main(args: Sequence[str] | None = None) -> None:
     install_signal_handlers()
     before = held_locks()  # an in-process caller's own locks are not this command's to release
     try:
-        app(args=None if args is None else list(args), prog_name="residency")
+        code = app(args=None if args is None else list(args), prog_name="residency", standalone_mode=False)
+    except USAGE_ERROR as error:  # a malformed flag or argument: one paragraph, as any input error
+        print_input_error(usage_error(error))
+        sys.exit(EXIT_INPUT)
+    except CLICK_ERROR as error:
+        print_input_error(InputError("residency", None, str(error), "see `residency --help`."))
+        sys.exit(EXIT_INPUT)
+    except typer.Abort:  # end of input at a prompt, or a stop outside a command's own handler
+        sys.exit(interrupted_status() if received else 1)
     except SystemExit as stop:
         if received and stop.code == 1:  # click's own "Aborted!" after a SIGTERM outside a command's handler
             sys.exit(interrupted_status())
@@ -58,5 +75,17 @@ def main(args: Sequence[str] | None = None) -> None:
         where = exc.filename or "a file or folder"
         print_input_error(os_error(where, exc, "read or write"))
         sys.exit(EXIT_INPUT)
+    else:
+        if isinstance(code, int) and code:  # typer.Exit(code) comes back as a value without standalone mode
+            sys.exit(code)
     finally:  # Ctrl-C, SIGTERM or an error: no stale lock file, no empty output folder left behind
         release_all(keep=before)
+
+
+def usage_error(error: Any) -> InputError:
+    """Return a malformed flag or argument as an input error naming the command, the flag and the fix."""
+    command = error.ctx.command_path if getattr(error, "ctx", None) is not None else "residency"
+    hint = getattr(error, "param_hint", None)
+    key = hint.strip("'\"") if isinstance(hint, str) else None
+    return InputError(command, key, error.format_message().rstrip(".") + ".",
+                      f"see `{command} --help` for what it takes.")

@@ -44,4 +44,6 @@ def test_example_notebook_runs(name: str, tmp_path: Path) -> None:
         pictures = [o for o in outputs if "image/png" in (o.get("data") or {})]  # type: ignore[operator]
         assert pictures, "a figure did not display inline"
     allowed = {"sweep_results", "explore_results", "design_results"}
-    assert {p.name for p in tmp_path.iterdir()} <= allowed
+    # Coverage's data files (`make test` measures the kernel too) are the test harness's, not the notebook's.
+    written = {p.name for p in tmp_path.iterdir() if not p.name.startswith(".coverage")}
+    assert written <= allowed

@@ -75,9 +75,8 @@ def main(args: Sequence[str] | None = None) -> None:
         where = exc.filename or "a file or folder"
         print_input_error(os_error(where, exc, "read or write"))
         sys.exit(EXIT_INPUT)
-    else:
-        if isinstance(code, int) and code:  # typer.Exit(code) comes back as a value without standalone mode
-            sys.exit(code)
+    else:  # typer.Exit(code) comes back as a value without standalone mode; success exits 0, as click's does
+        sys.exit(code if isinstance(code, int) else 0)
     finally:  # Ctrl-C, SIGTERM or an error: no stale lock file, no empty output folder left behind
         release_all(keep=before)
 

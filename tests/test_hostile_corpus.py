@@ -437,3 +437,9 @@ def test_a_malformed_command_line_is_one_paragraph(args: list[str]) -> None:
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: residency") and "Fix: see `residency" in lines[0], lines
+
+
+def test_the_command_alone_shows_its_help() -> None:
+    """`residency` with nothing after it shows the help (exit 2, as click does), with no error line."""
+    result = run_cli()
+    assert result.returncode == 2 and "Usage" in result.stdout and not result.stderr.strip()

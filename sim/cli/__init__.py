@@ -57,7 +57,8 @@ def main(args: Sequence[str] | None = None) -> None:
     try:
         code = app(args=None if args is None else list(args), prog_name="residency", standalone_mode=False)
     except USAGE_ERROR as error:  # a malformed flag or argument: one paragraph, as any input error
-        print_input_error(usage_error(error))
+        if type(error).__name__ != "NoArgsIsHelpError":  # `residency` alone: the help is shown, exit 2 as before
+            print_input_error(usage_error(error))
         sys.exit(EXIT_INPUT)
     except CLICK_ERROR as error:
         print_input_error(InputError("residency", None, str(error), "see `residency --help`."))

@@ -30,7 +30,7 @@ from sim.config.loader import (
     read_toml,
 )
 from sim.config.paths import join
-from sim.config.references import reference_problems
+from sim.config.references import control_probability, reference_problems
 from sim.config.schema import WILDCARD, Config, route_gate
 from sim.errors import InputError
 
@@ -320,7 +320,7 @@ def order_notes(loaded: LoadedConfig) -> list[str]:
             for name in sorted(holding):
                 gate = route_gate(config.routes, actor, name, cls)
                 if gate in ("parent", "none"):
-                    keys = _answers_to(config, config.sites[name].key_custody, spec.employer)
+                    keys = control_probability(config, config.sites[name].key_custody, spec.employer) > 0.0
                     by_gate.setdefault(gate, {}).setdefault(keys, []).append(name)
             for shared, split in by_gate.items():
                 if len(split) == 2:
@@ -331,18 +331,3 @@ def order_notes(loaded: LoadedConfig) -> list[str]:
                         "and routes_around_keys, not by a modelled behaviour. Bracket the route (alternatives "
                         "parent/blocked) or set routes_around_keys to see how much the result rests on it.")
     return notes
-
-
-def _answers_to(config: Config, org: str, over: str) -> bool:
-    """Return whether `over` can make `org` act for it at all: `org` itself or a parent not fully independent."""
-    current: str | None = org
-    seen: set[str] = set()
-    while current is not None and current not in seen:
-        if current == over:
-            return True
-        seen.add(current)
-        spec = config.organisations[current]
-        if spec.independence >= 1.0:
-            return False
-        current = spec.parent
-    return False

@@ -101,3 +101,22 @@ def date_problems(config: Config) -> list[tuple[str, str]]:
             problems.append((key, f"the date {value} lies outside {CALENDAR[0]} to {CALENDAR[1]}, the calendar "
                              "the model supports."))
     return problems
+
+
+def control_probability(config: Config, org: str, over: str) -> float:
+    """Return the chance that organisation `over` can make `org` act for it.
+
+    One if they are the same; otherwise the product of (1 - independence) up the chain of
+    parents from `org` to `over`; zero if `over` is not among `org`'s parents.
+    """
+    chance = 1.0
+    current: str | None = org
+    seen: set[str] = set()
+    while current is not None and current not in seen:
+        if current == over:
+            return chance
+        seen.add(current)
+        spec = config.organisations[current]
+        chance *= 1.0 - spec.independence
+        current = spec.parent
+    return 0.0

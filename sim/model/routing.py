@@ -6,6 +6,7 @@ import bisect
 import itertools
 from dataclasses import dataclass
 
+from sim.config.references import control_probability as control_probability
 from sim.config.schema import GATE_ORDER, ROLE_ORDER, WILDCARD, ActorGroup, Config, GateKind, Route, route_index
 from sim.model.events import Gate
 from sim.model.rng import Stream
@@ -48,25 +49,6 @@ def cumulative(mix: dict[str, float]) -> tuple[list[str], list[float]]:
 def pick(names: list[str], cum: list[float], u: float) -> str:
     """Return the name whose cumulative share first exceeds `u`."""
     return names[min(bisect.bisect_right(cum, u), len(names) - 1)]
-
-
-def control_probability(config: Config, org: str, over: str) -> float:
-    """Return the chance that organisation `over` can make `org` act for it.
-
-    One if they are the same; otherwise the product of (1 - independence) up the chain of
-    parents from `org` to `over`; zero if `over` is not among `org`'s parents.
-    """
-    chance = 1.0
-    current: str | None = org
-    seen: set[str] = set()
-    while current is not None and current not in seen:
-        if current == over:
-            return chance
-        seen.add(current)
-        spec = config.organisations[current]
-        chance *= 1.0 - spec.independence
-        current = spec.parent
-    return 0.0
 
 
 class RouteTable:

@@ -108,7 +108,7 @@ def sweep(
     reps = max(max_replications, loaded.spec.sweep.replications) if target_ci else loaded.spec.sweep.replications
     budget.check(budget.estimate([p.loaded.config for p in loaded.points], reps), yes)
     check_sweep(loaded, target_ci, target_metric)
-    with closing(make_executor(workers, scheduler, engine_of(engine))) as executor, Store(folder) as store:
+    with closing(make_executor(workers, scheduler, engine_of(engine), folder)) as executor, Store(folder) as store:
         outcome = sweep_into(loaded, store, executor, quiet, target_ci, target_metric, max_replications, replace)
         store.set_meta("engine", to_json(engine_used([p.loaded.config for p in loaded.points], engine_of(engine))))
         err.print(f"{outcome.ran} rows run, {outcome.skipped} already stored, {outcome.total} in all: {store.path}")
@@ -261,7 +261,7 @@ def attribute(
     budget.check(budget.estimate([loaded.config] * ATTRIBUTION_VARIANTS, scenario.replications), yes)
     lock = FolderLock(prepare_folder(folder), "an attribution")
     reporter = Reporter(quiet)
-    executor: Executor = LocalExecutor(workers, engine_of(engine))
+    executor: Executor = LocalExecutor(workers, engine_of(engine), folder)
     try:
         base, rows, _ = run_attribution(loaded, scenario.seed, scenario.replications, executor, metric, reporter)
     except KeyboardInterrupt:

@@ -105,7 +105,7 @@ def explore(
         observations = _observations(history_match, observations_file, [i.name for i in loaded], known)
         run_seed = seed if seed is not None else loaded[0].config.scenario.seed
         exploration = plan(loaded, worlds, replications, run_seed, design)
-        executor = make_executor(workers, scheduler, engine_of(engine))
+        executor = make_executor(workers, scheduler, engine_of(engine), out_dir)
         store = Store(out_dir)
     except InputError as error:
         fail(error)
@@ -133,7 +133,7 @@ def explore(
         if not quiet:
             err.print(f"wave {wave}: {section['ruled_out']} of {section['ruled_out'] + section['remaining']} worlds "
                       f"ruled out; {worlds} new worlds inside what remains, into {store.path}")
-        executor = make_executor(workers, scheduler, engine_of(engine))
+        executor = make_executor(workers, scheduler, engine_of(engine), store.path)
         _run(exploration, store, executor, quiet)
     try:
         document = summarise(exploration, store, metric, questions, observations, prim_available, chosen, earlier)

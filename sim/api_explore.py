@@ -7,7 +7,6 @@ arrangements, sweeps and lessons as a table, the names every call accepts.
 
 from __future__ import annotations
 
-import importlib.util
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ def explore(
     returns the bands, regrets and win probabilities as tables; `document` is explore.json.
     `out` is required: the call writes its results database and explore.json there, nowhere else.
     """
-    from sim.experiment.discovery import load_prim, parse_question
+    from sim.experiment.discovery import parse_question
     from sim.experiment.executors import make_executor
     from sim.experiment.explore import plan, run_exploration
     from sim.experiment.explore_summary import summarise
@@ -66,9 +65,6 @@ def explore(
     questions = list(discover)
     for question in questions:
         parse_question(question, [item.name for item in loaded])
-    prim_available = importlib.util.find_spec("prim") is not None
-    if questions and not prim_available:
-        load_prim()  # raises the error that says how to install it
     observed = None
     if history_match:
         observed = load_observations(Path(observations) if observations is not None
@@ -86,7 +82,7 @@ def explore(
             run_exploration(exploration, store, executor)
         finally:
             executor.close()
-        document = summarise(exploration, store, metric, questions, observed, prim_available)
+        document = summarise(exploration, store, metric, questions, observed)
     document["command"] = command
     (folder / "explore.json").write_text(to_json(document), encoding="utf-8")
     return ExploreResult(folder, document)

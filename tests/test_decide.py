@@ -92,7 +92,6 @@ def test_discovery_on_a_tie_records_the_verdict_and_no_box() -> None:
 
 @pytest.mark.slow
 def test_prim_on_coin_flip_labels_is_not_significant_and_a_real_box_is() -> None:
-    pytest.importorskip("prim")
     rng = np.random.default_rng(11)
     worlds = 100
     columns = {f"p{i}": list(rng.uniform(0.0, 1.0, worlds)) for i in range(6)}

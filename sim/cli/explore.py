@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,7 +36,7 @@ from sim.config.loader import LoadedConfig, did_you_mean, load_config
 from sim.config.resources import project_path, resolve_named
 from sim.errors import InputError
 from sim.experiment.decision import check_candidates
-from sim.experiment.discovery import load_prim, parse_question
+from sim.experiment.discovery import parse_question
 from sim.experiment.executors import Executor, make_executor
 from sim.experiment.explore import Exploration, plan, run_exploration, world_table
 from sim.experiment.explore_summary import matched, summarise
@@ -101,7 +100,6 @@ def explore(
         if waves < 1:
             raise InputError("--waves", str(waves), "there must be at least one wave.",
                              "use --waves 1 (match once) or more (sample again inside what the record allows).")
-        prim_available = _prim_available(bool(questions))
         observations = _observations(history_match, observations_file, [i.name for i in loaded], known)
         run_seed = seed if seed is not None else loaded[0].config.scenario.seed
         exploration = plan(loaded, worlds, replications, run_seed, design)
@@ -136,7 +134,7 @@ def explore(
         executor = make_executor(workers, scheduler, engine_of(engine), store.path)
         _run(exploration, store, executor, quiet)
     try:
-        document = summarise(exploration, store, metric, questions, observations, prim_available, chosen, earlier)
+        document = summarise(exploration, store, metric, questions, observations, chosen, earlier)
     except InputError as error:
         fail(error)
     store.close()
@@ -164,15 +162,6 @@ def _check_metric(metric: str, known: list[str]) -> None:
         raise InputError("--metric", metric, "this is not a metric the model reports.",
                          (hint + " " if hint else "") + "Use a path from `residency run CONFIG --json`, "
                          "such as residual_access.events.")
-
-
-def _prim_available(required: bool) -> bool:
-    """Return whether PRIM can be imported (without importing it); fail if --discover needs it and it cannot."""
-    if importlib.util.find_spec("prim") is not None:
-        return True
-    if required:
-        load_prim()  # raises the error that says how to install it
-    return False
 
 
 def _observations(wanted: bool, path: Path | None, names: list[str], known: list[str]) -> Observations | None:

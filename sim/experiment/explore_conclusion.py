@@ -42,8 +42,6 @@ def conclusion(document: dict[str, Any], keep: np.ndarray | None) -> list[str]:
              f"Ranked by regret: {'; '.join(map(name, ranking))}."]
     lines += _ties(document, name)
     lines += _discovery(document)
-    if "discovery_skipped" in document:  # PRIM is an optional extra: its absence is said, not silent
-        lines.append(str(document["discovery_skipped"]))
     lines += _information(document, name)
     for better, worse in itertools.pairwise(ranking):
         entry = pairs[better][worse]["p_less"]

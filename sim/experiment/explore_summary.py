@@ -61,7 +61,7 @@ def relevant(parameters: dict[str, list[Any]], applies: dict[str, set[str]], que
 
 
 def summarise(exploration: Exploration, store: Store, metric: str, questions: list[str],
-              observations: Observations | None, prim_available: bool,
+              observations: Observations | None,
               candidates: list[str] | None = None, waves: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Return the explore.json document for the rows stored so far (`waves`: the earlier waves' records)."""
     names = exploration.names
@@ -85,16 +85,13 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
                                f"random numbers) at the {PAIRED_ALPHA:.0%} level; a pair told apart in fewer than "
                                f"{DISTINGUISHABLE_SHARE:.0%} of the worlds is indistinguishable")
     asked = [parse_question(q, names) for q in questions]
-    if not asked and prim_available:
+    if not asked:
         flip = flip_question(pair_ties, means)
         asked = [flip] if flip else []
     document["discovery"] = [
         discover(q, metric, means, relevant(parameters, applies, q, means), seed=exploration.seed,
                  tie=isinstance(q.right, str) and _tie(table[metric], pair_ties, q.left, q.right))
         for q in asked]
-    if not prim_available:  # said, not skipped in silence: PRIM (GPL-3.0) is an optional extra
-        document["discovery_skipped"] = ("Scenario discovery was not run: PRIM (the optional `prim` package, "
-                                         "GPL-3.0) is not installed; `pip install 'residency[explore]'` adds it.")
     keep = None
     if observations is not None:
         keep, section = matched(exploration, table, observations)

@@ -7,7 +7,6 @@ arrangements, sweeps and lessons as a table, the names every call accepts.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,15 @@ from typing import Any
 import pandas as pd
 
 from sim.api import ConfigLike, _engine, _load_with_run_settings, _numeric, _out_folder, _workers
-from sim.config.resources import ARRANGEMENTS, LESSONS, SWEEPS, project_path, shipped_names, shipped_path
+from sim.config.resources import (
+    ARRANGEMENTS,
+    LESSONS,
+    SWEEPS,
+    project_path,
+    shipped_names,
+    shipped_path,
+    shipped_title,
+)
 from sim.errors import InputError
 from sim.results.runs import to_json
 
@@ -153,14 +160,6 @@ def list_shipped(kind: str | None = None) -> pd.DataFrame:
     for name_of_kind, folder, table in kinds:
         for name in shipped_names(folder):
             path = shipped_path(folder) / f"{name}.toml"
-            rows.append({"kind": name_of_kind, "name": name, "title": _title(path, table), "path": str(path)})
+            rows.append({"kind": name_of_kind, "name": name, "title": shipped_title(path, table) or "",
+                         "path": str(path)})
     return pd.DataFrame.from_records(rows, columns=["kind", "name", "title", "path"])
-
-
-def _title(path: Path, table: str) -> str:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return ""
-    title = data.get(table, {}).get("title", "")
-    return str(title.get("value", "") if isinstance(title, dict) else title)

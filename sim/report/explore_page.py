@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError
 from sim.metrics.units import kind_of, number
 from sim.report import explore_figures as plots
-from sim.report.document import FigureFile, Report, save
+from sim.report.document import FigureFile, Report, read_finished, save
 from sim.report.experiment_figures import Vocabulary
 from sim.version import __version__
 
@@ -18,15 +16,7 @@ EXPLORE_JSON = "explore.json"
 
 def read_document(folder: Path) -> dict[str, Any]:
     """Return a folder's explore.json, or fail with what to do."""
-    path = folder / EXPLORE_JSON
-    if not path.is_file():
-        raise InputError(str(folder), EXPLORE_JSON, "the exploration has not finished (no explore.json).",
-                         "run the same `residency explore` command again (it resumes), then report again.")
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except json.JSONDecodeError as exc:
-        raise InputError(str(path), None, f"the file is not valid JSON ({exc}).",
-                         "run the `residency explore` command again to rewrite it.") from None
+    return read_finished(folder, EXPLORE_JSON, "the exploration", "explore")
 
 
 def explore_report(folder: Path, out: Path, fmt: str) -> Report:

@@ -45,7 +45,7 @@ def explore(
     from sim.experiment.executors import make_executor
     from sim.experiment.explore import plan, run_exploration
     from sim.experiment.explore_summary import summarise
-    from sim.experiment.history import check_against, load_observations
+    from sim.experiment.history import check_against, history_calendars, load_observations
     from sim.experiment.replications import engine_used
     from sim.experiment.sweep import metric_names
     from sim.results.runs import write_manifest
@@ -75,7 +75,9 @@ def explore(
                                      else project_path(Path("configs") / "explore" / "observations.toml"))
         check_against(observed, [item.name for item in loaded], known)
     run_seed = seed if seed is not None else loaded[0].config.scenario.seed
-    exploration = plan(loaded, worlds, replications, run_seed, design)
+    calendars = history_calendars(observed, {item.name: (item.config.scenario.start_date, item.config.scenario.days)
+                                             for item in loaded})
+    exploration = plan(loaded, worlds, replications, run_seed, design, history=calendars)
     executor = make_executor(_workers(workers), scheduler, _engine(engine))
     command = f"sim.explore({', '.join(exploration.names)}, worlds={worlds}, replications={replications})"
     with Store(folder) as store:

@@ -15,7 +15,7 @@ from sim.experiment.decision import (
     ties,
 )
 from sim.experiment.discovery import Question, discover, parse_question
-from sim.experiment.explore import Exploration, world_table
+from sim.experiment.explore import Exploration, history_table, world_table
 from sim.experiment.explore_conclusion import conclusion
 from sim.experiment.history import Observations, match
 from sim.experiment.robust import comparison, first_order, world_means
@@ -97,7 +97,7 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
                                          "GPL-3.0) is not installed; `pip install 'residency[explore]'` adds it.")
     keep = None
     if observations is not None:
-        keep, section = matched(exploration, table, observations)
+        keep, section = matched(exploration, table, observations, store)
         section["waves"] = [*(waves or []), wave_entry(len(waves or []) + 1, exploration, section)]
         section["comparison"] = comparison(table, metric, parameters, applies, keep, chosen)
         document["history_match"] = section
@@ -112,12 +112,19 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
     return document
 
 
-def matched(exploration: Exploration, table: dict[str, Cells],
-            observations: Observations) -> tuple[np.ndarray, dict[str, Any]]:
-    """Return the worlds of an exploration the record does not rule out, and the history_match section."""
+def matched(exploration: Exploration, table: dict[str, Cells], observations: Observations,
+            store: Store | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Return the worlds of an exploration the record does not rule out, and the history_match section.
+
+    With `store`, counted windows of an arrangement run on the record's calendar are read from those runs.
+    """
     ranged = {n: {d.path for d in exploration.dimensions if n in d.arrangements} for n in exploration.names}
+    extra = history_table(store, exploration) if store is not None else {}
+    history = {name: ({metric: {name: cells[name]} for metric, cells in extra.items()}, start, days)
+               for name, (start, days) in exploration.calendars.items() if extra}
     return match(observations, table, exploration.worlds, exploration.arrangements[0].config.scenario.days,
-                 parameter_columns(exploration), exploration.arrangements[0].config.scenario.start_date, ranged)
+                 parameter_columns(exploration), exploration.arrangements[0].config.scenario.start_date, ranged,
+                 history)
 
 
 def _tie(cells: Cells, pair_ties: dict[str, dict[str, Any]], left: str, right: str) -> bool:

@@ -73,9 +73,14 @@ def _tables(document: dict[str, Any], order: list[str]) -> list[tuple[str, list[
                         for e in document["ties"].values()]))
     voi = document.get("value_of_information", {})
     if voi.get("evpi") is not None:
+        shown = [*voi["groups"].values(), *list(voi["parameters"].values())[:15]]
+        noisy = sum(not e.get("resolved", True) for e in shown)
+        note = (f"; {noisy} of the {len(shown)} estimates below are within two standard errors of zero, marked "
+                "'not resolved': at this many worlds they cannot be told from noise" if noisy else "")
         tables.append((f"Value of information for the choice among the candidates, in {metric} (EVPI "
-                       f"{number(voi['evpi'], kind)}; {voi['method']})", ["unknown", "EVPPI", "standard error"],
-                       [[f"group: {g}", number(e["evppi"], kind), number(e["se"], kind)]
+                       f"{number(voi['evpi'], kind)}; {voi['method']}{note})", ["unknown", "EVPPI", "standard error"],
+                       [[f"group: {g}", number(e["evppi"], kind),
+                         number(e["se"], kind) + ("" if e.get("resolved", True) else " (not resolved)")]
                         for g, e in voi["groups"].items()]
                        + [[plots.parameter_label(k, _vocabulary(document, order)), number(e["evppi"], kind),
                            number(e["se"], kind) + ("" if e.get("resolved", True) else " (not resolved)")]
@@ -115,19 +120,29 @@ def _tables(document: dict[str, Any], order: list[str]) -> list[tuple[str, list[
 
 def _history_table(matched: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
     rows = [[key, f"{entry.get('arrangement', '–')}: {entry.get('output', '–')} ({entry.get('read', '–')})",
-             str(entry["evaluated"]), str(entry["ruled_out"]), str(entry.get("undefined", 0)),
+             _record(entry), str(entry["evaluated"]), str(entry["ruled_out"]), str(entry.get("undefined", 0)),
              "yes" if entry.get("used", True) else str(entry.get("why", "no")), _facts(entry["fact"])]
             for key, entry in matched["observations"].items()]
     for wave in matched.get("waves", []):
-        rows.append([f"wave {wave['wave']}", f"{wave['worlds']} worlds", "", str(wave["ruled_out"]), "", "",
+        rows.append([f"wave {wave['wave']}", f"{wave['worlds']} worlds", "", "", str(wave["ruled_out"]), "", "",
                      "; ".join(f"{k} {v}" for k, v in wave["by_observation"].items() if v)])
     for key, after in matched["ranges_after"].items():
         before = matched["ranges_before"].get(key, after)
         if before != after:
-            rows.append([key, f"range {_limits(before)} -> {_limits(after)}", "", "", "", "", ""])
+            rows.append([key, f"range {_limits(before)} -> {_limits(after)}", "", "", "", "", "", ""])
     return (f"History matching: {matched['ruled_out']} worlds ruled out (implausibility above {matched['cutoff']:g})",
-            ["observation, wave or parameter", "model output (how read)", "worlds evaluated", "ruled out",
-             "undefined", "used as evidence", "fact"], rows)
+            ["observation, wave or parameter", "model output (how read)", "the record (sd; discrepancy sd)",
+             "worlds evaluated", "ruled out", "undefined", "used as evidence", "fact"], rows)
+
+
+def _record(entry: dict[str, Any]) -> str:
+    """Return what an observation says: its bound or value, its sd and the model's discrepancy, and the scale."""
+    if "value" not in entry:
+        return "–"
+    side = {"at_least": "at least ", "at_most": "at most "}.get(entry.get("direction", "both"), "")
+    log = entry.get("scale") == "log"
+    return (f"{side}{entry['value']:,.6g} ({'log scale: ' if log else ''}sd {entry['sd']:,.6g}; "
+            f"{entry.get('discrepancy_sd', 0):,.6g})")
 
 
 def _figures(document: dict[str, Any], order: list[str], folder: Path, fmt: str, caption: str) -> list[FigureFile]:

@@ -116,9 +116,13 @@ def matched(exploration: Exploration, table: dict[str, Cells], observations: Obs
             store: Store | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Return the worlds of an exploration the record does not rule out, and the history_match section.
 
-    With `store`, counted windows of an arrangement run on the record's calendar are read from those runs.
+    With `store`, counted windows of an arrangement run on the record's calendar are read from those runs. An
+    observation whose fitted parameters are all ranged or set by the user (`--set`) is evidence.
     """
-    ranged = {n: {d.path for d in exploration.dimensions if n in d.arrangements} for n in exploration.names}
+    # A fitted value a world ranges, or one the user set (`--set`), is no longer the value fitted to the facts.
+    ranged = {item.name: {d.path for d in exploration.dimensions if item.name in d.arrangements}
+              | {path for path, source in item.provenance.items() if source.kind == "override"}
+              for item in exploration.arrangements}
     extra = history_table(store, exploration) if store is not None else {}
     history = {name: ({metric: {name: cells[name]} for metric, cells in extra.items()}, start, days)
                for name, (start, days) in exploration.calendars.items() if extra}

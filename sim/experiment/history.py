@@ -236,7 +236,7 @@ def evidence(item: Observation, ranged: dict[str, set[str]]) -> str | None:
     pinned = [path for path in item.fitted if path not in ranged.get(item.arrangement, set())]
     if pinned:
         return (f"not used as evidence: {', '.join(pinned)} {'is' if len(pinned) == 1 else 'are'} fitted to the "
-                "same facts and not ranged")
+                "same facts and neither ranged nor set")
     return None
 
 

@@ -59,7 +59,7 @@ def _tables(document: dict[str, Any], order: list[str]) -> list[tuple[str, list[
     tables = [(f"{metric} across all {document['worlds']} sampled worlds, candidates ranked by regret against the "
                "best candidate of each world, then references", header, bands)]
     matched = document.get("history_match", {}).get("comparison")
-    if matched and matched["worlds"]:
+    if matched and 0 < matched["worlds"] < document["worlds"]:  # when the record rules nothing out, it is the same
         tables.append((f"{metric} across the {matched['worlds']} worlds the public record does not rule out", header,
                        [[name, _band(matched["arrangements"][name][metric], kind),
                          number(matched["arrangements"][name][metric]["replication_noise"], kind),

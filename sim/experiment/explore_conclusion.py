@@ -93,7 +93,8 @@ def _discovery(document: dict[str, Any], name: Any) -> list[str]:
                          f"but no condition on the parameters beats boxes fitted to shuffled labels{p}.")
         else:
             box = question["boxes"][0]
-            limits = "; ".join(f"{_label(k, name)} {_condition(v)}" for k, v in box["limits"].items())
+            limits = "; ".join(f"{_label(k, name, document.get('titles'))} {_condition(v)}"
+                               for k, v in box["limits"].items())
             lines.append(f"The choice flips {question['phrase']} when {limits or 'anywhere'}: "
                          f"{question['cases']} of {question['worlds']} worlds, the condition holding "
                          f"{box['coverage']:.0%} of them at a density of {box['density']:.0%} "
@@ -118,23 +119,24 @@ def _information(document: dict[str, Any], name: Any) -> list[str]:
                 f"but the largest EVPPI, {_count(largest['evppi'])} ± {_count(largest['se'])}, is within two "
                 f"standard errors of zero for every parameter; sample more worlds to tell{grouped}."]
     key, entry = resolved[0]
+    label = _label(key, name, document.get("titles"))
     if largest["evppi"] > entry["evppi"] and entry["evppi"] < largest["se"]:  # smaller than the larger ones' noise
         return [f"No single unknown is clearly worth finding out first over these {voi['worlds']} worlds: {evpi}, "
                 f"but the larger EVPPIs, up to {_count(largest['evppi'])} ± {_count(largest['se'])}, are within two "
-                f"standard errors of zero, and the largest told apart from zero, {_label(key, name)} "
+                f"standard errors of zero, and the largest told apart from zero, {label} "
                 f"({_count(entry['evppi'])} ± {_count(entry['se'])}), is smaller than their standard error; sample "
                 f"more worlds to tell{grouped}."]
     found = catalogue.find(document["metric"])
     unsure = (f"; larger estimates, up to {_count(largest['evppi'])} ± {_count(largest['se'])}, are within two "
               "standard errors of zero" if largest["evppi"] > entry["evppi"] else "")
-    return [f"Worth finding out first: {_label(key, name)}, whose value would save {_count(entry['evppi'])} ± "
+    return [f"Worth finding out first: {label}, whose value would save {_count(entry['evppi'])} ± "
             f"{_count(entry['se'])} {found.label if found else document['metric']} "
             f"on average (EVPPI; {evpi.replace(' on average', '')}){unsure}{grouped}."]
 
 
-def _label(key: str, name: Any) -> str:
+def _label(key: str, name: Any, titles: dict[str, str] | None = None) -> str:
     owner, _, path = key.rpartition(":")
-    return factor_label(path) + (f" ({name(owner)})" if owner else "")
+    return factor_label(path, titles) + (f" ({name(owner)})" if owner else "")
 
 
 def _count(value: float | None) -> str:

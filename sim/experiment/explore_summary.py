@@ -106,10 +106,24 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
     document["display"] = {item.name: {"label": item.config.scenario.display or item.name,
                                        "colour": item.config.scenario.colour}
                            for item in exploration.arrangements}
+    document["titles"] = titles(exploration)
     document["world_values"] = {"parameters": parameters,
                                 "metric": {n: [_plain(v) for v in means[n]] for n in names}}
     document["conclusion"] = conclusion(document, keep)
     return document
+
+
+def titles(exploration: Exploration) -> dict[str, str]:
+    """Return the display titles of the actor groups, sites and organisations the arrangements name, by key."""
+    found: dict[str, str] = {}
+    for item in exploration.arrangements:
+        config = item.config
+        for table in (config.actors, config.sites, config.organisations):
+            for key, entry in table.items():
+                title = getattr(entry, "title", None)
+                if isinstance(title, str) and title:
+                    found.setdefault(key, title)
+    return dict(sorted(found.items()))
 
 
 def matched(exploration: Exploration, table: dict[str, Cells], observations: Observations,

@@ -189,7 +189,7 @@ def ranges_matched(before: dict[str, list[float]], after: dict[str, list[float]]
 def parameter_label(key: str, words: Vocabulary) -> str:
     """Return a sampled parameter's name for people: its path in words, and the arrangement it belongs to."""
     owner, _, path = key.rpartition(":")
-    label = factor_label(path)
+    label = factor_label(path, words.titles)
     return f"{label} ({words.name(owner)})" if owner else label
 
 
@@ -243,7 +243,9 @@ def minimum_implausibility(profile: dict[str, Any], cutoff: float, caption: str,
     ax.set_xlabel("position within the parameter's sampled range (0 = lowest, 1 = highest)")
     ax.set_ylabel(f"smallest implausibility of the worlds there (cut-off {cutoff:g}; shown up to 10)")
     ax.set_xlim(0, 1)
-    if keys:
-        ax.legend(frameon=False, fontsize=7)
+    highest = max((min(v, 10.0) for key in keys for v in profile[key]["minimum"] if v is not None), default=0.0)
+    ax.set_ylim(0, max(highest, cutoff) * 2.1)  # room above the cut-off for the legend
+    if keys:  # where no curve or the cut-off line is
+        ax.legend(frameon=False, fontsize=7, loc="best")
     _style(ax)
     return figure

@@ -100,7 +100,8 @@ def _tables(document: dict[str, Any], order: list[str]) -> list[tuple[str, list[
                 drivers.append([f"{a} - {b}", "; ".join(f"{k} {v:.2f}" for k, v in list(scores.items())[:3]) or "–"])
     tables.append(("What drives each paired difference (first-order index, top 3)", ["pair", "parameters"], drivers))
     boxes = [[found["question"], found.get("verdict", ""), f"{found['cases']} of {found['worlds']}",
-              "; ".join(f"{k} {_limits(v)}" for k, v in box["limits"].items()) or "(whole space)",
+              "; ".join(f"{plots.parameter_label(k, _vocabulary(document, order))} {_limits(v)}"
+                        for k, v in box["limits"].items()) or "(whole space)",
               f"{box['coverage']:.0%}", f"{box['density']:.0%}", _p(box.get("p_value"))]
              for found in document["discovery"] for box in found["boxes"]]
     boxes += [[found["question"], found["verdict"], f"{found['cases']} of {found['worlds']}", "(no box)", "–", "–",
@@ -173,11 +174,16 @@ def _figures(document: dict[str, Any], order: list[str], folder: Path, fmt: str,
                             "value_of_information", fmt, "What to find out first: the expected value of partial "
                             "perfect information of each unknown and named group for the candidates' choice."))
     matched = document.get("history_match")
-    if matched and matched.get("minimum_implausibility"):
-        figures.append(save(plots.minimum_implausibility(matched["minimum_implausibility"], matched["cutoff"],
-                                                         caption, words), folder, "explore_minimum_implausibility",
-                            fmt, "The smallest implausibility in each slice of each parameter's range: above the "
-                            "cut-off, the record allows no world there."))
+    # Only parameters of an arrangement the record observed can move an implausibility; the others' curves are noise.
+    observed = {e.get("arrangement") for e in (matched or {}).get("observations", {}).values() if e.get("used", True)}
+    profile = {k: v for k, v in (matched or {}).get("minimum_implausibility", {}).items()
+               if observed & set(document["parameters"].get(k, {}).get("arrangements", observed))}
+    if matched and profile:
+        figures.append(save(plots.minimum_implausibility(profile, matched["cutoff"], caption, words), folder,
+                            "explore_minimum_implausibility", fmt,
+                            "The smallest implausibility in each slice of the range of each parameter of an observed "
+                            f"arrangement ({', '.join(sorted(map(str, observed)))}): above the cut-off, the record "
+                            "allows no world there."))
     before, after = (matched["ranges_before"], matched["ranges_after"]) if matched else ({}, {})
     # Only the ranges the record narrows: a bar per untouched parameter would say nothing.
     narrowed = sorted(k for k in before if k in after and after[k] != before[k])
@@ -193,7 +199,8 @@ def _vocabulary(document: dict[str, Any], order: list[str]) -> Vocabulary:
     """Return the arrangements' display names and colours from explore.json's display section."""
     shown = document.get("display", {})  # absent from explorations written before it was added
     return Vocabulary({n: str(shown.get(n, {}).get("label") or n) for n in order},
-                      {n: str(shown[n]["colour"]) for n in order if shown.get(n, {}).get("colour")})
+                      {n: str(shown[n]["colour"]) for n in order if shown.get(n, {}).get("colour")},
+                      {str(k): str(v) for k, v in document.get("titles", {}).items()})
 
 
 def _band(entry: dict[str, Any], kind: str) -> str:

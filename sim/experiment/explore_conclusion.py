@@ -40,6 +40,12 @@ def conclusion(document: dict[str, Any], keep: np.ndarray | None) -> list[str]:
                 f"has the smallest worst-case regret on {what} (at most {_count(worst)} more than the best candidate "
                 f"of any world)") + f". Leaves the least: {share_text}. "
              f"Ranked by regret: {'; '.join(map(name, ranking))}."]
+    if keep is not None and keep.all():  # say what nothing ruled out means, with how close the worlds came
+        matched = document["history_match"]
+        closest = max(matched["implausibility_max"], default=0.0)
+        lines.append(f"The public record rules out none of the {len(keep)} sampled worlds: the largest implausibility "
+                     f"is {closest:.2f}, under the cut-off of {matched['cutoff']:g}, so the sampled ranges lie inside "
+                     "what the observations allow.")
     lines += _ties(document, name)
     lines += _discovery(document, name)
     if "discovery_skipped" in document:  # PRIM is an optional extra: its absence is said, not silent

@@ -145,5 +145,7 @@ def test_a_simulated_world_with_almost_no_access_is_ruled_out_in_waves(tmp_path:
     matched = json.loads((folder / "explore.json").read_text(encoding="utf-8"))["history_match"]
     assert matched["ruled_out"] == 4
     assert matched["observations"]["china-access-routine-2021"]["ruled_out"] == 4
+    for key in ("china-access-routine-2021", "spreadsheet-exports-2022", "unofficial-sharing-2023"):
+        assert matched["observations"][key]["read"] == "by date", key  # runs on the record's calendar
     assert [wave["wave"] for wave in matched["waves"]] == [1]  # nothing remains to sample a second wave in
     assert np.all(np.asarray(matched["implausibility_max"]) > 3.0)

@@ -147,8 +147,8 @@ def prim_box(found: dict[str, Any], parameters: dict[str, Sequence[Any]], holds:
                 (ax.xaxis if axis == "x" else ax.yaxis).set_ticks(range(len(categories)), categories)
             else:  # plain numbers with separators, never a 1e7 offset above the axis
                 count_axis(ax, axis, False)
-        ax.set_xlabel(factor_label(keys[0]))
-        ax.set_ylabel(factor_label(keys[1]))
+        ax.set_xlabel(parameter_label(keys[0], words or Vocabulary()))
+        ax.set_ylabel(parameter_label(keys[1], words or Vocabulary()))
         ax.legend(frameon=False, fontsize=8)
     _style(ax)
     return figure
@@ -165,7 +165,8 @@ def _lane(column: Sequence[Any], limit: Any) -> tuple[list[float], tuple[float, 
     return places, (min(inside) - 0.4, max(inside) + 0.4)
 
 
-def ranges_matched(before: dict[str, list[float]], after: dict[str, list[float]], caption: str) -> Figure:
+def ranges_matched(before: dict[str, list[float]], after: dict[str, list[float]], caption: str,
+                   words: Vocabulary | None = None) -> Figure:
     """Show each parameter's sampled range before history matching and what the record leaves of it."""
     keys = sorted(before)
     figure, axes = new_figure("Parameter ranges before and after history matching", caption,
@@ -178,7 +179,7 @@ def ranges_matched(before: dict[str, list[float]], after: dict[str, list[float]]
         if key in after:
             a, b = after[key]
             ax.barh(i, (b - a) / span, left=(a - low) / span, height=0.6, color="#0072B2", gid=f"after:{key}")
-    ax.set_yticks(range(len(keys)), [factor_label(k) for k in keys])
+    ax.set_yticks(range(len(keys)), [parameter_label(k, words or Vocabulary()) for k in keys])
     ax.set_xlim(0, 1)
     ax.set_xlabel("position within the sampled range (grey); kept by the public record (blue)")
     ax.invert_yaxis()

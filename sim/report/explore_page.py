@@ -189,7 +189,7 @@ def _figures(document: dict[str, Any], order: list[str], folder: Path, fmt: str,
     narrowed = sorted(k for k in before if k in after and after[k] != before[k])
     if narrowed:
         figures.append(save(plots.ranges_matched({k: before[k] for k in narrowed}, {k: after[k] for k in narrowed},
-                                                 caption),
+                                                 caption, words),
                             folder, "explore_ranges", fmt, "Each parameter's sampled range and the part the public "
                             "record does not rule out (only the ranges it narrows)."))
     return figures

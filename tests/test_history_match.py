@@ -15,8 +15,11 @@ from sim.config.loader import load_config
 from sim.experiment.explore import plan
 from sim.experiment.history import history_calendars, load_observations, match
 
-START, DAYS = dt.date(2022, 6, 17), 365
-DAYS_2022 = (dt.date(2022, 12, 31) - START).days + 1  # the simulated days of each year
+START, DAYS = dt.date(2022, 6, 17), 1461
+END = START + dt.timedelta(days=DAYS - 1)
+#: The simulated days of each calendar year of the run.
+YEAR_DAYS = {year: (min(END, dt.date(year, 12, 31)) - max(START, dt.date(year, 1, 1))).days + 1
+             for year in range(START.year, END.year + 1)}
 SHIPPED = ROOT / "configs" / "explore" / "observations.toml"
 RANGED = {"status_quo": {"actors.cn_engineers.covert_attempts_per_year", "controls.audit_delay_days_median"},
           "oracle": set()}
@@ -31,10 +34,10 @@ def world(status_quo_per_year: float, oracle_per_year: float, covert_per_year: f
         rows.setdefault(metric, {})[arrangement] = [value, value]
 
     for name, per_year in (("status_quo", status_quo_per_year), ("oracle", oracle_per_year)):
-        put("residual_access.events", name, per_year)
-        put("by_year.2022.residual_access.events", name, per_year * DAYS_2022 / 365)
-        put("by_year.2023.residual_access.events", name, per_year * (DAYS - DAYS_2022) / 365)
-    put("residual_access.by_channel.covert.events", "status_quo", covert_per_year)
+        put("residual_access.events", name, per_year * DAYS / 365)
+        for year, days in YEAR_DAYS.items():
+            put(f"by_year.{year}.residual_access.events", name, per_year * days / 365)
+    put("residual_access.by_channel.covert.events", "status_quo", covert_per_year * DAYS / 365)
     put("detection.mean_days_to_detect", "status_quo", detect_days)
     return rows
 
@@ -86,6 +89,16 @@ def test_worlds_at_the_edges_of_the_ranges_are_not_ruled_out() -> None:
     """The bounds come from the record's words with their stated uncertainty, not from sds shrunk to bite."""
     keep, _ = match(load_observations(SHIPPED), table_of(list(EDGES.values())), len(EDGES), DAYS, {}, START, RANGED)
     assert keep.all()
+
+
+def test_a_level_a_short_run_cannot_show_is_left_out_not_failed() -> None:
+    """A one-year run cannot see the record's delays of up to 668 days: no detection there is not evidence."""
+    observations = load_observations(SHIPPED)
+    short = table_of([PLANTED["no detection at all"]])
+    _, section = match(observations, short, 1, 365, {}, START, RANGED)
+    entry = section["observations"]["detection-delays-four-cases"]
+    assert not entry["used"] and "--days 1000" in entry["why"] and entry["undefined"] == 1
+    assert section["implausibility_max"][0] < 1e9  # the undefined level does not count
 
 
 def test_the_status_quo_runs_on_the_records_calendar_and_is_counted_by_date() -> None:

@@ -74,6 +74,8 @@ class Observation(Strict):
         "fail", description="A world where the output is undefined: `fail` rules it out, `flag` leaves it out.")
     fitted: tuple[str, ...] = Field((), description="Parameter paths fitted to the same facts: the observation is "
                                     "evidence only where all of them are ranged.")
+    min_days: int | None = Field(None, gt=0, description="A level (`as_is`) that a shorter run cannot show (a delay "
+                                 "longer than the run is never seen): runs shorter than this leave it out as evidence.")
     log: bool = Field(False, description="Compare on a log scale (a positive level known within a factor): `sd` and "
                       "`discrepancy_sd` are then in natural-log units.")
 
@@ -272,6 +274,9 @@ def match(observations: Observations, table: dict[str, dict[str, list[list[float
             entry["used"], entry["why"] = False, "its arrangement is not explored"
             continue
         why = evidence(item, ranged) if ranged is not None else None
+        if why is None and item.min_days is not None and item.scale == "as_is" and days < item.min_days:
+            why = (f"not used as evidence: the runs' {days} days are fewer than the {item.min_days} this level needs "
+                   f"(use --days {item.min_days} or more)")
         scores, how = [], "as is"
         source, since, length = table, first, days
         if history and item.scale == "window" and item.arrangement in history:

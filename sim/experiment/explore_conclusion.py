@@ -35,7 +35,7 @@ def conclusion(document: dict[str, Any], keep: np.ndarray | None) -> list[str]:
     shares = source.get("best_share", {})
     share_text = "; ".join(f"{name(n)} in {shares[n]:.0%}" for n in sorted(ranking, key=lambda n: -(shares[n] or 0))
                            if shares.get(n) is not None)
-    lines = [f"Across {scope}, among {', '.join(map(name, ranking))}, {name(leader)} "
+    lines = [f"Across {scope}, among the candidates ({'; '.join(map(name, ranking))}), {name(leader)} "
              + ("leaves the least " + what + " in every one of them" if worst == 0 else
                 f"has the smallest worst-case regret on {what} (at most {_count(worst)} more than the best candidate "
                 f"of any world)") + f". Leaves the least: {share_text}. "

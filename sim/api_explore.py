@@ -51,7 +51,7 @@ def explore(
     from sim.experiment.executors import make_executor
     from sim.experiment.explore import plan, run_exploration
     from sim.experiment.explore_summary import summarise
-    from sim.experiment.history import check_against, load_observations
+    from sim.experiment.history import check_against, history_calendars, load_observations
     from sim.experiment.replications import engine_used
     from sim.experiment.sweep import metric_names
     from sim.results.runs import write_manifest
@@ -78,8 +78,10 @@ def explore(
                                      else project_path(Path("configs") / "explore" / "observations.toml"))
         check_against(observed, [item.name for item in loaded], known)
     run_seed = seed if seed is not None else loaded[0].config.scenario.seed
-    exploration = plan(loaded, worlds, replications, run_seed, design)
-    executor = make_executor(_workers(workers), scheduler, _engine(engine))
+    calendars = history_calendars(observed, {item.name: (item.config.scenario.start_date, item.config.scenario.days)
+                                             for item in loaded})
+    exploration = plan(loaded, worlds, replications, run_seed, design, history=calendars)
+    executor = make_executor(_workers(workers), scheduler, _engine(engine), folder)
     command = f"sim.explore({', '.join(exploration.names)}, worlds={worlds}, replications={replications})"
     with Store(folder) as store:
         store.set_meta("command", command)

@@ -40,7 +40,7 @@ from sim.experiment.discovery import parse_question
 from sim.experiment.executors import Executor, make_executor
 from sim.experiment.explore import Exploration, plan, run_exploration, world_table
 from sim.experiment.explore_summary import matched, summarise
-from sim.experiment.history import Observations, check_against, load_observations
+from sim.experiment.history import Observations, check_against, history_calendars, load_observations
 from sim.experiment.replications import engine_used
 from sim.experiment.sweep import metric_names
 from sim.experiment.waves import next_box, wave_entry
@@ -102,7 +102,9 @@ def explore(
                              "use --waves 1 (match once) or more (sample again inside what the record allows).")
         observations = _observations(history_match, observations_file, [i.name for i in loaded], known)
         run_seed = seed if seed is not None else loaded[0].config.scenario.seed
-        exploration = plan(loaded, worlds, replications, run_seed, design)
+        calendars = history_calendars(observations, {item.name: (item.config.scenario.start_date,
+                                                                item.config.scenario.days) for item in loaded})
+        exploration = plan(loaded, worlds, replications, run_seed, design, history=calendars)
         executor = make_executor(workers, scheduler, engine_of(engine), out_dir)
         store = Store(out_dir)
     except InputError as error:
@@ -114,19 +116,23 @@ def explore(
         err.print(f"explore: {exploration.worlds} worlds x {len(loaded)} arrangements x {replications} replications "
                   f"over {len(exploration.dimensions)} ranged parameters (seed {run_seed}, {design} design, "
                   f"common random numbers) into {store.path}")
+        for name, (first, length) in exploration.calendars.items():
+            err.print(f"history matching also runs {name} on the record's calendar in every world, from {first} "
+                      f"for {length} days, and counts its observed windows by date")
     _run(exploration, store, executor, quiet)
     earlier: list[dict[str, Any]] = []
     box = None
     for wave in range(2, waves + 1):
         if observations is None:
             break
-        keep, section = matched(exploration, world_table(store, exploration.names, exploration.worlds), observations)
+        keep, section = matched(exploration, world_table(store, exploration.names, exploration.worlds), observations,
+                                store)
         box = next_box(exploration, keep, box)
         if box is None:
             break
         earlier.append(wave_entry(wave - 1, exploration, section))
         store.close()
-        exploration = plan(loaded, worlds, replications, run_seed + wave - 1, design, box)
+        exploration = plan(loaded, worlds, replications, run_seed + wave - 1, design, box, calendars)
         store = Store(out_dir / f"wave-{wave}")
         if not quiet:
             err.print(f"wave {wave}: {section['ruled_out']} of {section['ruled_out'] + section['remaining']} worlds "

@@ -10,8 +10,9 @@ paired, and a world whose ranges all collapse to their values is exactly what `c
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,8 @@ class Exploration:
     seed: int
     replications: int
     design: str
+    history: list[Point] = field(default_factory=list)  # world-major runs on the record's calendar, after `points`
+    calendars: dict[str, tuple[dt.date, int]] = field(default_factory=dict)  # their first day and days
 
     @property
     def worlds(self) -> int:
@@ -154,11 +157,14 @@ def sample_units(count: int, worlds: int, design: str, seed: int) -> np.ndarray:
 
 
 def plan(arrangements: Sequence[LoadedConfig], worlds: int, replications: int, seed: int,
-         design: str = "latin", box: tuple[np.ndarray, np.ndarray] | None = None) -> Exploration:
+         design: str = "latin", box: tuple[np.ndarray, np.ndarray] | None = None,
+         history: dict[str, tuple[dt.date, int]] | None = None) -> Exploration:
     """Sample the worlds and resolve every (world, arrangement) config before anything runs.
 
     `box` (low and high unit coordinates per dimension) confines the design to part of the
     space: a later wave of history matching samples only what the record has not ruled out.
+    `history` (arrangement -> first day and days) adds, in every world, a run of those
+    arrangements on the record's calendar, which history matching reads by date.
     """
     if worlds < 1:
         raise InputError("--worlds", str(worlds), "there must be at least one world.", "use --worlds 1 or more.")
@@ -171,18 +177,31 @@ def plan(arrangements: Sequence[LoadedConfig], worlds: int, replications: int, s
     units = sample_units(len(dimensions), worlds, design, seed)
     if box is not None:
         units = box[0] + (box[1] - box[0]) * units
-    exploration = Exploration(list(arrangements), dimensions, units, [], seed, replications, design)
+    calendars = dict(sorted((history or {}).items()))
+    exploration = Exploration(list(arrangements), dimensions, units, [], seed, replications, design, [], calendars)
+    by_name = {item.name: item for item in arrangements}
     for world in range(worlds):
         values = exploration.world_values(world)
         for index, item in enumerate(arrangements):
-            mine = {d.path: values[d.key] for d in dimensions if item.name in d.arrangements}
-            overrides = [(path, toml_literal(value), f"explore world {world}") for path, value in mine.items()]
-            resolved = with_overrides(item, overrides)
-            exploration.points.append(Point(world * len(arrangements) + index, item.name,
-                                            {d.key: values[d.key] for d in dimensions
-                                             if item.name in d.arrangements},
-                                            resolved, run_key(resolved, seed)))
+            exploration.points.append(_point(item, dimensions, values, world, world * len(arrangements) + index, seed))
+    for world in range(worlds):
+        values = exploration.world_values(world)
+        for index, (name, (start, days)) in enumerate(calendars.items()):
+            calendar = [("scenario.start_date", toml_literal(start), "history matching"),
+                        ("scenario.days", str(days), "history matching")]
+            exploration.history.append(_point(by_name[name], dimensions, values, world, len(exploration.points)
+                                              + world * len(calendars) + index, seed, calendar))
     return exploration
+
+
+def _point(item: LoadedConfig, dimensions: list[Dimension], values: dict[str, Any], world: int, index: int,
+           seed: int, extra: list[tuple[str, str, str]] | None = None) -> Point:
+    """Return one arrangement's point in one world (with `extra` overrides, such as another calendar)."""
+    mine = {d.path: values[d.key] for d in dimensions if item.name in d.arrangements}
+    overrides = [(path, toml_literal(value), f"explore world {world}") for path, value in mine.items()]
+    resolved = with_overrides(item, overrides + (extra or []))
+    factors = {d.key: values[d.key] for d in dimensions if item.name in d.arrangements}
+    return Point(index, item.name, factors, resolved, run_key(resolved, seed))
 
 
 @dataclass(frozen=True)
@@ -198,19 +217,47 @@ def run_exploration(exploration: Exploration, store: Store, executor: Executor,
                     progress: Progress | None = None) -> ExploreOutcome:
     """Run every (world, arrangement, replication) not yet stored, committing each row as it finishes."""
     store.claim(KIND, exploration.definition())
-    store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in exploration.points])
+    points = [*exploration.points, *exploration.history]
+    store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in points])
     done = store.done()
     jobs = []
-    for point in exploration.points:
+    for point in points:
         for replication in range(exploration.replications):
             if (point.run_key, replication) not in done:
                 done.add((point.run_key, replication))  # a world the design repeats runs once
                 jobs.append(Job(point.index, point.loaded.config, exploration.seed, replication))
-    total = len(exploration.points) * exploration.replications
-    per_world = len(exploration.arrangements)
-    ran = run_and_store(executor, jobs, exploration.points, store, progress,
-                        lambda point: f"world {point.index // per_world + 1}/{exploration.worlds} {point.arrangement}")
+    total = len(points) * exploration.replications
+    ran = run_and_store(executor, jobs, points, store, progress, lambda point: _where(exploration, point))
     return ExploreOutcome(total, total - len(jobs), ran)
+
+
+def _where(exploration: Exploration, point: Point) -> str:
+    """Name a point in progress lines: its world and arrangement, and the record's calendar for a history run."""
+    main = len(exploration.points)
+    if point.index < main:
+        return f"world {point.index // len(exploration.arrangements) + 1}/{exploration.worlds} {point.arrangement}"
+    world = (point.index - main) // max(1, len(exploration.calendars))
+    return f"world {world + 1}/{exploration.worlds} {point.arrangement} (on the record's calendar)"
+
+
+def history_table(store: Store, exploration: Exploration) -> dict[str, dict[str, list[list[float | None]]]]:
+    """Return metric -> arrangement -> per-world replication values of the runs on the record's calendar."""
+    main, names = len(exploration.points), list(exploration.calendars)
+    table: dict[str, dict[str, list[list[float | None]]]] = {}
+    if not names:
+        return table
+    for row in store.rows():
+        if row.point < main:
+            continue
+        world, index = divmod(row.point - main, len(names))
+        if world >= exploration.worlds:
+            continue
+        for metric, value in row.metrics.items():
+            cells = table.get(metric)
+            if cells is None:
+                cells = table[metric] = {n: [[] for _ in range(exploration.worlds)] for n in names}
+            cells[names[index]][world].append(value)
+    return table
 
 
 def world_table(store: Store, names: Sequence[str], worlds: int) -> dict[str, dict[str, list[list[float | None]]]]:

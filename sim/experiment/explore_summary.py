@@ -15,7 +15,7 @@ from sim.experiment.decision import (
     ties,
 )
 from sim.experiment.discovery import Question, discover, parse_question
-from sim.experiment.explore import Exploration, world_table
+from sim.experiment.explore import Exploration, history_table, world_table
 from sim.experiment.explore_conclusion import conclusion
 from sim.experiment.history import Observations, match
 from sim.experiment.robust import comparison, first_order, world_means
@@ -94,7 +94,7 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
         for q in asked]
     keep = None
     if observations is not None:
-        keep, section = matched(exploration, table, observations)
+        keep, section = matched(exploration, table, observations, store)
         section["waves"] = [*(waves or []), wave_entry(len(waves or []) + 1, exploration, section)]
         section["comparison"] = comparison(table, metric, parameters, applies, keep, chosen)
         document["history_match"] = section
@@ -103,18 +103,43 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
     document["display"] = {item.name: {"label": item.config.scenario.display or item.name,
                                        "colour": item.config.scenario.colour}
                            for item in exploration.arrangements}
+    document["titles"] = titles(exploration)
     document["world_values"] = {"parameters": parameters,
                                 "metric": {n: [_plain(v) for v in means[n]] for n in names}}
     document["conclusion"] = conclusion(document, keep)
     return document
 
 
-def matched(exploration: Exploration, table: dict[str, Cells],
-            observations: Observations) -> tuple[np.ndarray, dict[str, Any]]:
-    """Return the worlds of an exploration the record does not rule out, and the history_match section."""
-    ranged = {n: {d.path for d in exploration.dimensions if n in d.arrangements} for n in exploration.names}
+def titles(exploration: Exploration) -> dict[str, str]:
+    """Return the display titles of the actor groups, sites and organisations the arrangements name, by key."""
+    found: dict[str, str] = {}
+    for item in exploration.arrangements:
+        config = item.config
+        for table in (config.actors, config.sites, config.organisations):
+            for key, entry in table.items():
+                title = getattr(entry, "title", None)
+                if isinstance(title, str) and title:
+                    found.setdefault(key, title)
+    return dict(sorted(found.items()))
+
+
+def matched(exploration: Exploration, table: dict[str, Cells], observations: Observations,
+            store: Store | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Return the worlds of an exploration the record does not rule out, and the history_match section.
+
+    With `store`, counted windows of an arrangement run on the record's calendar are read from those runs. An
+    observation whose fitted parameters are all ranged or set by the user (`--set`) is evidence.
+    """
+    # A fitted value a world ranges, or one the user set (`--set`), is no longer the value fitted to the facts.
+    ranged = {item.name: {d.path for d in exploration.dimensions if item.name in d.arrangements}
+              | {path for path, source in item.provenance.items() if source.kind == "override"}
+              for item in exploration.arrangements}
+    extra = history_table(store, exploration) if store is not None else {}
+    history = {name: ({metric: {name: cells[name]} for metric, cells in extra.items()}, start, days)
+               for name, (start, days) in exploration.calendars.items() if extra}
     return match(observations, table, exploration.worlds, exploration.arrangements[0].config.scenario.days,
-                 parameter_columns(exploration), exploration.arrangements[0].config.scenario.start_date, ranged)
+                 parameter_columns(exploration), exploration.arrangements[0].config.scenario.start_date, ranged,
+                 history)
 
 
 def _tie(cells: Cells, pair_ties: dict[str, dict[str, Any]], left: str, right: str) -> bool:

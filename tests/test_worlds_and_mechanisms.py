@@ -119,11 +119,12 @@ def test_covert_exports_need_reach_microsoft_falls_once_copies_abroad_are_gone()
 
 
 def test_validate_notes_where_the_site_order_decides() -> None:
-    """Google with access controls reaches plaintext and ciphertext through one gate: the order decides; Oracle not."""
+    """Without the key holder's release, Google reaches plaintext and ciphertext through one gate: the order decides."""
     from sim.config.checks import order_notes
 
-    [note] = order_notes(load("google_access_controls"))
+    [note] = order_notes(load("google_access_controls", ("routes.1.gate", "parent")))
     assert "google_us (ciphertext)" in note and "site order" in note
+    assert order_notes(load("google_access_controls")) == []  # the release gate, not the order, decides
     assert order_notes(load("oracle")) == [] and order_notes(load("status_quo")) == []
 
 
@@ -144,11 +145,11 @@ def test_a_ranged_independence_without_a_parent_is_warned_about(tmp_path: Path) 
     path = tmp_path / "gac.toml"
     base = (ROOT / "configs" / "arrangements" / "google_access_controls.toml").as_posix()
     path.write_text(f'include = "{base}"\n'
-                    '[scenario]\nname = "gac_ranged"\n[organisations.us_key_holder]\n'
+                    '[scenario]\nname = "gac_ranged"\n[organisations.lone_holder]\n'
                     'jurisdiction = { value = "US", assume = "x" }\n'
                     'independence = { value = 1.0, range = [0.8, 1.0], assume = "x" }\n')
     [note] = [n for n in warnings(load_config(path)) if "independence" in n]
-    assert "organisations.us_key_holder.independence" in note and "cannot act" in note
+    assert "organisations.lone_holder.independence" in note and "cannot act" in note
     assert not [n for n in warnings(load("google_access_controls")) if "independence" in n]
 
 
@@ -162,12 +163,19 @@ METAMORPHIC = {
     "actors.cn_engineers.covert_attempts_per_year": ("controls.covert_attempts", +1),
     "gatekeeper.false_approval": ("residual_access.by_channel.approved_in_error.events", +1),
     "organisations.usds.independence": ("residual_access.by_channel.parent_override.events", -1),
+    "organisations.us_key_holder.independence": ("residual_access.by_channel.parent_override.events", -1),
+    "gatekeeper.false_denial": ("requests.denied", +1),
+    "gatekeeper.reviewers": ("friction.wait_hours", -1),
+    "gatekeeper.review_hours_mean": ("friction.decision_hours", +1),
+    "gatekeeper.expiry_hours": ("requests.expired", -1),
     "deletions.0.duration_quantile": ("at_rest_abroad.record_days", +1),
 }
 #: Where a control is declared but cannot act, and why (the config marks it so in its `assume`).
 INERT = {
     ("oracle", "controls.insider_export_share"): "a steward route always leads to plaintext",
     ("microsoft", "gatekeeper.false_approval"): "every China route to protected data is blocked (config's assume)",
+    ("google_access_controls", "gatekeeper.expiry_hours"): "no release request waits a day at the shipped load "
+                                                            "(config's range_assume)",
 }
 
 
@@ -189,3 +197,28 @@ def test_every_declared_control_moves_its_output_the_stated_way(path: Path) -> N
         low, high = (sum(values(r, metric)) for r in run_scenarios(ends, SEED, 2, workers=1))
         assert (high - low) * direction > 0, f"{path.stem}: {key} {spread.low}->{spread.high} moved {metric} " \
                                              f"from {low} to {high}"
+
+
+@pytest.mark.slow
+def test_the_key_holders_release_is_a_gate_its_independence_acts() -> None:
+    """Google with access controls: China's reads at the Google site queue for the key holder's release.
+
+    The release is reviewed (a queue, so the time to decision exceeds the parent's own approval),
+    a denied release is pressed through the US company with a chance that falls with the key
+    holder's independence, and reads that bypass the release at a keyed site are counted as
+    ciphertext grants, not plaintext.
+    """
+    days = ("scenario.days", "120")
+    gated, pressed, firm = run_scenarios([
+        load("google_access_controls", days),
+        load("google_access_controls", days, ("organisations.us_key_holder.independence", "0.0")),
+        load("google_access_controls", days, ("organisations.us_key_holder.independence", "1.0"))], SEED, 1, workers=1)
+    [parent_only] = run_scenarios([load("google_access_controls", days, ("routes.1.gate", "parent"))], SEED, 1,
+                                  workers=1)
+    m, p = gated.replications[0].metrics, parent_only.replications[0].metrics
+    assert m["friction.reviewed"] > 0 and p["friction.reviewed"] == 0
+    assert m["friction.decision_hours"] > p["friction.decision_hours"]
+    assert m["requests.ciphertext_grants"] == 0 < p["requests.ciphertext_grants"] <= p["requests.granted"]
+    override = "residual_access.by_channel.parent_override.events"
+    assert values(firm, override) == [0] and values(pressed, override)[0] > 0
+    assert values(pressed, "residual_access.events")[0] > values(firm, "residual_access.events")[0]

@@ -303,7 +303,7 @@ def order_notes(loaded: LoadedConfig) -> list[str]:
     """Return a note for each tie the fixed site order breaks between plaintext and ciphertext.
 
     Where an actor group reaches two sites holding a counted class through equally weak gates,
-    and its company holds the keys of one but not the other, which of them a request reads is
+    and its company surely holds the keys of one but not of the other, which of them a request reads is
     decided by ROLE_ORDER (primary, legacy, backup) with `routes_around_keys = false`, not by
     a modelled behaviour: the result then rests on that order.
     """
@@ -320,7 +320,8 @@ def order_notes(loaded: LoadedConfig) -> list[str]:
             for name in sorted(holding):
                 gate = route_gate(config.routes, actor, name, cls)
                 if gate in ("parent", "none"):
-                    keys = control_probability(config, config.sites[name].key_custody, spec.employer) > 0.0
+                    # Plaintext for sure, or ciphertext unless the key holder yields to pressure.
+                    keys = control_probability(config, config.sites[name].key_custody, spec.employer) >= 1.0
                     by_gate.setdefault(gate, {}).setdefault(keys, []).append(name)
             for shared, split in by_gate.items():
                 if len(split) == 2:

@@ -34,14 +34,16 @@ Hour = Annotated[float, Field(ge=0.0, le=24.0)]
 #: Lognormal shapes above 5 put the mean e^12.5 times above the median: no data supports that.
 Sigma = Annotated[float, Field(ge=0.0, le=5.0)]
 
-GateKind = Literal["none", "parent", "steward", "blocked"]
+#: "key_release": the gatekeeper is the organisation holding the site's keys, and its grants release
+#: them (plaintext, no gateway); see `Gatekeeper`.
+GateKind = Literal["none", "parent", "steward", "key_release", "blocked"]
 SiteRole = Literal["primary", "backup", "legacy"]
 ReviewDistribution = Literal["exponential", "lognormal"]
 #: How an actor group chooses among the routes open to it (see `ActorGroup.route_choice`).
 RouteChoice = Literal["least_resistance", "preferred_site", "share"]
 
 #: The order in which an actor tries routes: the weakest gate first.
-GATE_ORDER: dict[str, int] = {"none": 0, "parent": 1, "steward": 2}
+GATE_ORDER: dict[str, int] = {"none": 0, "parent": 1, "steward": 2, "key_release": 2}
 #: Among sites behind equally weak gates, the order of preference by role: the live system,
 #: then the old primary still being emptied, then the backup.
 ROLE_ORDER: dict[str, int] = {"primary": 0, "legacy": 1, "backup": 2}
@@ -256,7 +258,12 @@ class ActorGroup(Strict):
 
 
 class Gatekeeper(Strict):
-    """The stewardship team that reviews access requests."""
+    """The team that reviews access requests: a stewardship team, or the key holder's release team.
+
+    Routes with gate "steward" or "key_release" queue here (one queue per arrangement); a
+    "key_release" route names sites whose keys this organisation holds, and a denial it gives
+    is pressed by the requester's company with the chance its independence leaves.
+    """
 
     organisation: str
     reviewers: int = Field(1, ge=1, le=MAX_HEADCOUNT, description="Reviewers working the queue while on shift.")
@@ -295,7 +302,9 @@ class Route(Strict):
     actor: str = WILDCARD
     site: str = WILDCARD
     data_class: str = WILDCARD
-    gate: GateKind
+    gate: GateKind = Field(description="none; parent (the parent's own approval, no queue); steward (the "
+                           "gatekeeper's review, grants through the gateway); key_release (the gatekeeper holds the "
+                           "site's keys and its grants release them: plaintext); blocked.")
 
 
 class Controls(Strict):

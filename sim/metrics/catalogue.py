@@ -89,6 +89,7 @@ METRICS: tuple[Metric, ...] = (
     # The rest, in the order of `--json`.
     _m("requests.submitted", "count", "requests", "requests submitted", yearly="sum"),
     _m("requests.granted", "count", "requests", "requests granted", yearly="sum"),
+    _m("requests.ciphertext_grants", "count", "requests", "grants yielding only ciphertext"),
     _m("requests.queued_at_end", "count", "requests", "requests queued at the end"),
     _m("requests.no_route", "count", "requests", "requests with no route"),
     _m("requests.emergency_grants", "count", "requests", "emergency grants"),

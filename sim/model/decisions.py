@@ -99,13 +99,16 @@ class Decisions:
                 self._access(now, actor, request, "no_gate")
             case "parent":
                 self._parent_decision(actor, request)
-            case "steward":
+            case "steward" | "key_release":
                 self._steward(now, actor, request)
             case other:
                 unknown("routes.gate", other, GATES)
 
     def _steward(self, now: float, actor: Actor, request: Request) -> None:
-        """Hand a request to the steward gate; an emergency purpose is granted now and reviewed after."""
+        """Hand a request to the gatekeeper's queue (the steward's review, or the key holder's release).
+
+        An emergency purpose is granted now and reviewed after.
+        """
         gate = self.config.gatekeeper
         assert gate is not None, "validation guarantees a gatekeeper behind steward routes"
         emergency = request.purpose in self.emergency_purposes
@@ -169,7 +172,8 @@ class Decisions:
             return
         config = self.config
         site = config.sites[site_name]
-        kind = shields(config.controls, grant, request.gate == "steward", request.uniforms[U_CONTROL],
+        kind = shields(config.controls, grant, request.gate == "steward", request.gate == "key_release",
+                       request.uniforms[U_CONTROL],
                        control_probability(config, site.key_custody, actor.spec.employer))
         if kind != ACCESS:
             how: Shield = "ciphertext" if kind == CIPHERTEXT else "deidentified"
@@ -206,8 +210,10 @@ class Decisions:
 
         An export needs plaintext the exporter can reach (`covert_reach`); where no site holding
         the class offers any, only the operator's insider channel (`controls.insider_export_share`)
-        is left. The uniform left over once the stop control lets an attempt pass decides the
-        gateway, the keys and the insider, so the streams keep their layout.
+        is left. At a site whose key holder releases only under pressure, the export reaches
+        plaintext with that chance, and otherwise falls to the insider channel too. The uniform
+        left over once the stop control lets an attempt pass decides the gateway, the keys and
+        the insider, so the streams keep their layout.
         """
         now, config = self.env.now, self.config
         self.observer.notify(CovertAttempt(now, actor.name, mode))
@@ -236,6 +242,11 @@ class Decisions:
         ceiling = None if code else spec.covert_records_max
         records = median * math.exp(sigma * bounded_normal(z[COVERT_Z_RECORDS], median, sigma, ceiling))
         if not reachable and after >= controls.insider_export_share:
+            self.observer.notify(Shielded(now, actor.name, "no_reach", site_name, records))
+            return
+        chance, gated = reach[site_name] if reachable else (1.0, False)
+        if not gated and after >= chance and (after - chance) / (1.0 - chance) >= controls.insider_export_share:
+            # The key holder did not yield to the pressure (chance `chance`), and no insider exported.
             self.observer.notify(Shielded(now, actor.name, "no_reach", site_name, records))
             return
         keys = control_probability(config, config.sites[site_name].key_custody, spec.employer)

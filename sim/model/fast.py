@@ -42,6 +42,8 @@ from sim.model.routing import Actor, control_probability
 from sim.model.rules import (
     NONE,
     PARENT,
+    RELEASE,
+    REVIEWED,
     STEWARD,
     choose_sites,
     expiries,
@@ -194,7 +196,7 @@ class FastWorld:
         orders = [actor.candidates, actor.preferred_candidates or {}]
         gates = {kind for order in orders for options in order.values() for _, kind in options}
         review = review_reads_normals(self.config.gatekeeper)
-        return actor.foreign or "parent" in gates or ("steward" in gates and review)
+        return actor.foreign or "parent" in gates or (any(kind in gates for kind in REVIEWED) and review)
 
     # -- the clock ------------------------------------------------------------------------
     def run(self) -> int:
@@ -318,7 +320,7 @@ class FastWorld:
         granted.append(b.t[free])
         self._reads(b, free, b.t[free], b.t[free], "no_gate", tally, reads)
         self._parents(b, np.flatnonzero(b.gate == PARENT), tally, hours, reads, granted, denied)
-        steward = np.flatnonzero(b.gate == STEWARD)
+        steward = np.flatnonzero((b.gate == STEWARD) | (b.gate == RELEASE))
         emergency = self._per_group(b, steward, lambda g, rows: g.emergency[b.purpose[rows]], bool)
         urgent = steward[emergency]
         granted.append(b.t[urgent])
@@ -402,7 +404,8 @@ class FastWorld:
         wrong = improper(grant, allowed, self.parent_improper)
         order = np.arange(self._order, self._order + idx.size)
         self._order += idx.size
-        return self.tables.residual(grant, b.group[idx], b.site[idx], b.gate[idx] == STEWARD, b.u[idx], b.z[idx],
+        return self.tables.residual(grant, b.group[idx], b.site[idx], b.gate[idx] == STEWARD,
+                                    b.gate[idx] == RELEASE, b.u[idx], b.z[idx],
                                     b.cls[idx], wrong, t, reported, order)
 
     def _covert_reads(self) -> list[Reads]:

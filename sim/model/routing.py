@@ -10,7 +10,7 @@ from sim.config.references import control_probability as control_probability
 from sim.config.schema import GATE_ORDER, ROLE_ORDER, WILDCARD, ActorGroup, Config, GateKind, Route, route_index
 from sim.model.events import Gate
 from sim.model.rng import Stream
-from sim.model.rules import first_order, second_order
+from sim.model.rules import REVIEWED, first_order, second_order
 
 Candidate = tuple[str, Gate]
 
@@ -92,8 +92,8 @@ def candidates(
     """Return (site, gate) pairs an actor may try, in the order it tries them.
 
     If the group routes around keys, routes more likely to yield readable data come first (a
-    read that bypasses the steward gate is readable only as far as the actor's company
-    controls the key holder); otherwise it reads where it would and may get ciphertext. Then
+    read that bypasses the steward gate and the key holder's release is readable only as far
+    as the actor's company controls the key holder); otherwise it reads where it would and may get ciphertext. Then
     least resistance tries the weakest gate, the preferred site and the site's role; the
     preferred-site order tries the preferred site, the site's role and then the gate.
     """
@@ -105,7 +105,7 @@ def candidates(
         if gate == "blocked":
             continue
         readable = 1.0
-        if spec.routes_around_keys and gate != "steward" and config.controls.key_custody_enforced:
+        if spec.routes_around_keys and gate not in REVIEWED and config.controls.key_custody_enforced:
             readable = control_probability(config, site.key_custody, spec.employer)
         weak, liked, role = GATE_ORDER[gate], preferred.get(site_name, len(preferred)), ROLE_ORDER[site.role]
         order = (weak, liked, role) if least_resistance else (liked, role, weak)
@@ -168,7 +168,7 @@ def deciding_choices(config: Config) -> dict[str, str]:
                            for site in sorted(sites_ever_holding(config, cls))]
             open_routes = [(site, gate) for site, gate in open_routes if gate != "blocked"]
             gates = {gate for _, gate in open_routes}
-            keyed = [site for site, gate in open_routes if gate != "steward" and control_probability(
+            keyed = [site for site, gate in open_routes if gate not in REVIEWED and control_probability(
                 config, config.sites[site].key_custody, spec.employer) < 1.0]
             if len(gates) > 1:
                 found[f"{actor}.route_choice"] = f"{cls} is open through {', '.join(sorted(gates))} gates"

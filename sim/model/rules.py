@@ -38,7 +38,9 @@ from sim.model.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED
 
 #: The gates a request can pass, in the order of their codes (a route that is "blocked" is never taken).
 GATES: tuple[Gate, ...] = get_args(Gate)
-NONE, PARENT, STEWARD = (GATES.index(gate) for gate in ("none", "parent", "steward"))
+NONE, PARENT, STEWARD, RELEASE = (GATES.index(gate) for gate in ("none", "parent", "steward", "key_release"))
+#: The gates whose requests queue for the gatekeeper's review: the steward's, and the key holder's release.
+REVIEWED = ("steward", "key_release")
 #: The review-time distributions and route choices the rules know.
 REVIEW_DISTRIBUTIONS: tuple[ReviewDistribution, ...] = get_args(ReviewDistribution)
 ROUTE_CHOICES: tuple[RouteChoice, ...] = get_args(RouteChoice)
@@ -229,16 +231,19 @@ def improper(grant: Grant, allowed: Values, gated: bool) -> Values:
     unknown("grant", grant, GRANTS)
 
 
-def shields(controls: Controls, grant: Grant, steward: Values, u: Values, key_control: Values) -> Values:
+def shields(controls: Controls, grant: Grant, steward: Values, released: Values, u: Values,
+            key_control: Values) -> Values:
     """Return what each read became: ACCESS, or DEIDENTIFIED by the gateway, or CIPHERTEXT.
 
-    Reads through the steward are de-identified with the gateway's share; others, unless an
-    override, are ciphertext where key custody is enforced and the keys are held by a side the
-    requester's company does not control (`key_control`, the chance it does).
+    Reads through the steward are de-identified with the gateway's share; reads the key holder
+    released (`released`: through its release gate, granted, in error, in an emergency or under
+    its parent's pressure) are plaintext. Others, unless an override, are ciphertext where key
+    custody is enforced and the keys are held by a side the requester's company does not
+    control (`key_control`, the chance it does).
     """
     cipher = filled(steward, False, bool)
     if grant != "override" and controls.key_custody_enforced:
-        cipher = not_(steward) & (u >= key_control)
+        cipher = not_(steward | released) & (u >= key_control)
     return where(steward & (u < controls.gateway_deidentify_share), DEIDENTIFIED,
                  where(cipher, CIPHERTEXT, ACCESS))
 

@@ -222,3 +222,24 @@ def test_the_key_holders_release_is_a_gate_its_independence_acts() -> None:
     override = "residual_access.by_channel.parent_override.events"
     assert values(firm, override) == [0] and values(pressed, override)[0] > 0
     assert values(pressed, "residual_access.events")[0] > values(firm, "residual_access.events")[0]
+
+
+@pytest.mark.slow
+def test_the_site_order_is_a_ranged_behaviour_that_moves_reads_to_the_backup() -> None:
+    """role_order is an alternative explore samples; trying the backup first moves reads to the copy abroad."""
+    loaded = load("status_quo")
+    assert "backup,legacy,primary" in loaded.alternatives["actors.cn_engineers.role_order"].choices
+    days = ("scenario.days", "60")
+    backup_first = ("actors.cn_engineers.role_order", "backup,legacy,primary")
+    live, backup = run_scenarios([load("status_quo", days), load("status_quo", days, backup_first)],
+                                 SEED, 1, workers=1)
+    abroad = "residual_access.by_channel.legacy_or_backup_abroad.events"
+    assert values(backup, abroad)[0] > values(live, abroad)[0]
+
+
+def test_a_role_order_that_misses_a_role_is_a_config_error() -> None:
+    """A site order must name every role once."""
+    from sim.errors import InputError
+
+    with pytest.raises(InputError, match="role_order"):
+        load("status_quo", ("actors.cn_engineers.role_order", "primary,backup"))

@@ -304,7 +304,7 @@ def order_notes(loaded: LoadedConfig) -> list[str]:
 
     Where an actor group reaches two sites holding a counted class through equally weak gates,
     and its company surely holds the keys of one but not of the other, which of them a request reads is
-    decided by ROLE_ORDER (primary, legacy, backup) with `routes_around_keys = false`, not by
+    decided by the group's `role_order` with `routes_around_keys = false`, not by
     a modelled behaviour: the result then rests on that order.
     """
     config = loaded.config
@@ -328,7 +328,8 @@ def order_notes(loaded: LoadedConfig) -> list[str]:
                     notes.append(
                         f"{loaded.path}: {actor} reaches {', '.join(split[True])} (plaintext) and "
                         f"{', '.join(split[False])} (ciphertext) for {cls} data through the same gate ({shared}); "
-                        "which one a request reads is decided by the fixed site order (primary, legacy, backup) "
+                        f"which one a request reads is decided by the site order (role_order {spec.role_order}) "
                         "and routes_around_keys, not by a modelled behaviour. Bracket the route (alternatives "
-                        "parent/blocked) or set routes_around_keys to see how much the result rests on it.")
+                        "parent/blocked), give role_order alternatives, or set routes_around_keys to see how "
+                        "much the result rests on it.")
     return notes

@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass
 
 from sim.config.references import control_probability as control_probability
-from sim.config.schema import GATE_ORDER, ROLE_ORDER, WILDCARD, ActorGroup, Config, GateKind, Route, route_index
+from sim.config.schema import GATE_ORDER, WILDCARD, ActorGroup, Config, GateKind, Route, route_index
 from sim.model.events import Gate
 from sim.model.rng import Stream
 from sim.model.rules import REVIEWED, first_order, second_order
@@ -93,11 +93,13 @@ def candidates(
 
     If the group routes around keys, routes more likely to yield readable data come first (a
     read that bypasses the steward gate and the key holder's release is readable only as far
-    as the actor's company controls the key holder); otherwise it reads where it would and may get ciphertext. Then
-    least resistance tries the weakest gate, the preferred site and the site's role; the
-    preferred-site order tries the preferred site, the site's role and then the gate.
+    as the actor's company controls the key holder); otherwise it reads where it would and may
+    get ciphertext. Then least resistance tries the weakest gate, the preferred site and the
+    site's role (in the group's `role_order`); the preferred-site order tries the preferred
+    site, the role and then the gate.
     """
     preferred = {site: i for i, site in enumerate(spec.preferred_sites)}
+    roles = spec.roles
     table = table if table is not None else RouteTable(config.routes)
     options = []
     for site_name, site in config.sites.items():
@@ -107,7 +109,7 @@ def candidates(
         readable = 1.0
         if spec.routes_around_keys and gate not in REVIEWED and config.controls.key_custody_enforced:
             readable = control_probability(config, site.key_custody, spec.employer)
-        weak, liked, role = GATE_ORDER[gate], preferred.get(site_name, len(preferred)), ROLE_ORDER[site.role]
+        weak, liked, role = GATE_ORDER[gate], preferred.get(site_name, len(preferred)), roles[site.role]
         order = (weak, liked, role) if least_resistance else (liked, role, weak)
         options.append(((-round(readable, 6), *order, site_name), site_name, gate))
     return [(site_name, gate) for _, site_name, gate in sorted(options)]

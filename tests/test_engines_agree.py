@@ -73,6 +73,7 @@ def configs(draw: st.DrawFn) -> Config:
             requests_per_hour=rate, hours=draw(hours()), timezone=draw(st.sampled_from(ZONES)),
             route_choice=draw(st.sampled_from(("least_resistance", "preferred_site", "share"))),
             least_resistance_share=draw(PROBABILITY), routes_around_keys=draw(st.booleans()),
+            routes_around_keys_share=draw(st.sampled_from((0.0, 0.3, 0.7, 1.0))),
             role_order=draw(st.sampled_from(("primary,legacy,backup", "backup,legacy,primary",
                                              "legacy,primary,backup"))),
             covert_attempts_per_year=draw(st.sampled_from((0.0, 200.0, 2000.0))),

@@ -243,3 +243,17 @@ def test_a_role_order_that_misses_a_role_is_a_config_error() -> None:
 
     with pytest.raises(InputError, match="role_order"):
         load("status_quo", ("actors.cn_engineers.role_order", "primary,backup"))
+
+
+@pytest.mark.slow
+def test_falling_back_after_ciphertext_is_a_ranged_share() -> None:
+    """Where Google holds the keys, requesters who route around keys read the parent's copies instead of ciphertext."""
+    google_keys = ("sites.google_us.key_custody", "google")
+    share = "actors.cn_engineers.routes_around_keys_share"
+    assert load("google").ranges[share].high == 1.0
+    runs = run_scenarios([load("google", google_keys, ("scenario.days", "200"), (share, value))
+                          for value in ("0.0", "0.5", "1.0")], SEED, 1, workers=1)
+    residual = [values(r, "residual_access.events")[0] for r in runs]
+    ciphertext = [values(r, "requests.ciphertext_grants")[0] for r in runs]
+    assert residual[0] < residual[1] < residual[2]
+    assert ciphertext[0] > ciphertext[1] > ciphertext[2]

@@ -234,6 +234,9 @@ class ActorGroup(Strict):
     role_order: str = Field(
         DEFAULT_ROLE_ORDER, description="Which site a request tries first among sites behind equally weak gates, "
         "by role: the three roles primary, legacy and backup, comma-separated, in the order tried.")
+    routes_around_keys_share: Probability = Field(
+        0.0, description="Share of requests that route around keys as `routes_around_keys` does (fall back to "
+        "a site whose keys their side controls); the rest read where their route leads. true above makes it 1.")
     records_median: float = Field(100.0, gt=0.0, le=MAX_RECORDS)
     records_sigma: Sigma = 1.5
     covert_attempts_per_year: float = Field(

@@ -36,7 +36,7 @@ from sim.model.events import (
 )
 from sim.model.gatekeeper import StewardGate
 from sim.model.holdings import Holdings
-from sim.model.routing import Actor, control_probability, cumulative, pick
+from sim.model.routing import Actor, control_probability, cumulative, keys_share, pick
 from sim.model.rules import (
     GATES,
     channels,
@@ -45,6 +45,7 @@ from sim.model.rules import (
     expiries,
     improper,
     parent_decisions,
+    route_variants,
     shields,
     steward_decisions,
     unknown,
@@ -84,9 +85,11 @@ class Decisions:
         now = self.env.now
         notify = self.observer.notify
         options = actor.candidates[request.data_class]
-        if actor.route_draws is not None and actor.preferred_candidates is not None and (
-                actor.route_draws.next() >= actor.spec.least_resistance_share):
-            options = actor.preferred_candidates[request.data_class]
+        if actor.route_draws is not None and actor.tables is not None:
+            spec = actor.spec
+            variant = route_variants(actor.route_draws.next(), spec.least_resistance_share, keys_share(spec),
+                                     actor.preferred_candidates is not None, actor.mixes_keys)
+            options = actor.tables[variant][request.data_class]
         shares = self.holdings.share
         chosen = choose_sites([shares[site][request.data_class] for site, _ in options], request.uniforms[U_SITE])
         if chosen < 0:

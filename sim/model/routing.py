@@ -35,6 +35,11 @@ class Actor:
     #: (stream `actor.<name>.request.route`) that picks between the two orders.
     preferred_candidates: dict[str, list[Candidate]] | None = None
     route_draws: Stream | None = None
+    #: The four route tables a request may follow, by `rules.route_variants` code: the first or
+    #: second order (+1), unaware of keys or routing around them (+2); absent ones repeat others.
+    tables: list[dict[str, list[Candidate]]] | None = None
+    #: Whether the route uniform also decides routing around keys (0 < routes_around_keys_share < 1).
+    mixes_keys: bool = False
 
 
 def cumulative(mix: dict[str, float]) -> tuple[list[str], list[float]]:
@@ -87,7 +92,7 @@ class RouteTable:
 
 def candidates(
     config: Config, actor: str, spec: ActorGroup, data_class: str, least_resistance: bool = True,
-    table: RouteTable | None = None,
+    table: RouteTable | None = None, around_keys: bool | None = None,
 ) -> list[Candidate]:
     """Return (site, gate) pairs an actor may try, in the order it tries them.
 
@@ -96,8 +101,9 @@ def candidates(
     as the actor's company controls the key holder); otherwise it reads where it would and may
     get ciphertext. Then least resistance tries the weakest gate, the preferred site and the
     site's role (in the group's `role_order`); the preferred-site order tries the preferred
-    site, the role and then the gate.
+    site, the role and then the gate. `around_keys` overrides the group's own choice.
     """
+    around = keys_share(spec) >= 1.0 if around_keys is None else around_keys
     preferred = {site: i for i, site in enumerate(spec.preferred_sites)}
     roles = spec.roles
     table = table if table is not None else RouteTable(config.routes)
@@ -107,7 +113,7 @@ def candidates(
         if gate == "blocked":
             continue
         readable = 1.0
-        if spec.routes_around_keys and gate not in REVIEWED and config.controls.key_custody_enforced:
+        if around and gate not in REVIEWED and config.controls.key_custody_enforced:
             readable = control_probability(config, site.key_custody, spec.employer)
         weak, liked, role = GATE_ORDER[gate], preferred.get(site_name, len(preferred)), roles[site.role]
         order = (weak, liked, role) if least_resistance else (liked, role, weak)
@@ -115,16 +121,32 @@ def candidates(
     return [(site_name, gate) for _, site_name, gate in sorted(options)]
 
 
-def route_orders(
+def keys_share(spec: ActorGroup) -> float:
+    """Return the share of a group's requests that route around keys (all of them with routes_around_keys)."""
+    return 1.0 if spec.routes_around_keys else spec.routes_around_keys_share
+
+
+def route_tables(
     config: Config, actor: str, spec: ActorGroup, table: RouteTable | None = None,
-) -> tuple[dict[str, list[Candidate]], dict[str, list[Candidate]] | None]:
-    """Return the group's route order for each class, and the second order where it mixes two."""
+) -> tuple[list[dict[str, list[Candidate]]], bool, bool]:
+    """Return the group's four route tables (`Actor.tables`), whether it mixes two orders, and whether keys.
+
+    Tables the group never draws repeat the ones it does, so each is built at most once.
+    """
     table = table if table is not None else RouteTable(config.routes)
     first = first_order(spec.route_choice) == "least_resistance"
-    orders = {cls: candidates(config, actor, spec, cls, first, table) for cls in config.data}
-    if not second_order(spec.route_choice):
-        return orders, None
-    return orders, {cls: candidates(config, actor, spec, cls, False, table) for cls in config.data}
+    orders = second_order(spec.route_choice)
+    share = keys_share(spec)
+    keys = 0.0 < share < 1.0
+
+    def build(least: bool, around: bool) -> dict[str, list[Candidate]]:
+        return {cls: candidates(config, actor, spec, cls, least, table, around) for cls in config.data}
+
+    plain = build(first, share >= 1.0)
+    second = build(False, share >= 1.0) if orders else plain
+    aware = build(first, True) if keys else plain
+    aware_second = (build(False, True) if orders else aware) if keys else second
+    return [plain, second, aware, aware_second], orders, keys
 
 
 def sites_ever_holding(config: Config, data_class: str) -> set[str]:

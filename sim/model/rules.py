@@ -150,6 +150,23 @@ def second_order(choice: RouteChoice) -> bool:
     unknown("actors.route_choice", choice, ROUTE_CHOICES)
 
 
+def route_variants(u: Values, least_share: float, keys_share: float, orders: bool, keys: bool) -> Values:
+    """Return each request's route table (`routing.Actor.tables`) from its route uniform `u`.
+
+    With two orders (`orders`), `u` at or above `least_share` takes the second order (+1);
+    with a fractional share routing around keys (`keys`), the uniform rescaled within its
+    order's interval decides that (+2), so one uniform settles both.
+    """
+    second = (u >= least_share) if orders else filled(u, False, bool)
+    code = where(second, 1, 0)
+    if not keys:
+        return code
+    low = where(second, least_share, 0.0) if orders else filled(u, 0.0)
+    span = where(second, 1.0 - least_share, least_share) if orders else filled(u, 1.0)
+    aware = (u - low) / _at_least(span, TINY) < keys_share
+    return code + where(aware, 2, 0)
+
+
 def review_reads_normals(gate: Gatekeeper | None) -> bool:
     """Return whether a review time reads the request's normals (a lognormal review does)."""
     if gate is None:

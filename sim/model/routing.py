@@ -180,7 +180,8 @@ def deciding_choices(config: Config) -> dict[str, str]:
     """Return `<actor>.<behaviour key>` of foreign groups whose route behaviour decides residual access.
 
     The choice decides when the group has open routes to a counted class through different
-    gates, or when a route without the steward reaches a site whose keys its side may not control.
+    gates, or when a route without the steward reaches a site whose keys its side may not control;
+    the site order decides when sites of different roles are open through one gate.
     """
     found: dict[str, str] = {}
     table = RouteTable(config.routes)
@@ -197,6 +198,11 @@ def deciding_choices(config: Config) -> dict[str, str]:
             if len(gates) > 1:
                 found[f"{actor}.route_choice"] = f"{cls} is open through {', '.join(sorted(gates))} gates"
             if keyed:
-                found[f"{actor}.routes_around_keys"] = (f"keys at {', '.join(keyed)} are held by a side "
-                                                        f"{actor}'s employer may not control")
+                found[f"{actor}.routes_around_keys"] = found[f"{actor}.routes_around_keys_share"] = (
+                    f"keys at {', '.join(keyed)} are held by a side {actor}'s employer may not control")
+            for gate in sorted(gates):
+                alike = sorted({config.sites[site].role for site, kind in open_routes if kind == gate})
+                if len(alike) > 1:
+                    found.setdefault(f"{actor}.role_order", f"{cls} is open at {', '.join(alike)} sites "
+                                                            f"through one {gate} gate")
     return found

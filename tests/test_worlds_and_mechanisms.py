@@ -257,3 +257,25 @@ def test_falling_back_after_ciphertext_is_a_ranged_share() -> None:
     ciphertext = [values(r, "requests.ciphertext_grants")[0] for r in runs]
     assert residual[0] < residual[1] < residual[2]
     assert ciphertext[0] > ciphertext[1] > ciphertext[2]
+
+
+def test_a_key_release_route_must_lead_to_the_gatekeepers_keys() -> None:
+    """A release by a gatekeeper that does not hold the site's keys is a config error naming the route."""
+    from sim.errors import InputError
+
+    with pytest.raises(InputError, match=r"routes\.2\.gate.*singapore's keys are held by 'bytedance'"):
+        load("google_access_controls", ("routes.2.gate", "key_release"))
+
+
+def test_one_route_uniform_settles_the_order_and_the_fallback_in_the_stated_shares() -> None:
+    """On an even grid of route uniforms each table is taken in the share its parameters give, alike on both forms."""
+    import numpy as np
+
+    from sim.model.rules import route_variants
+
+    u = (np.arange(10_000) + 0.5) / 10_000
+    codes = route_variants(u, 0.6, 0.25, True, True)
+    assert [float(np.mean(codes == k)) for k in range(4)] == pytest.approx([0.45, 0.3, 0.15, 0.1], abs=1e-3)
+    assert [route_variants(float(x), 0.6, 0.25, True, True) for x in u[::97]] == codes[::97].tolist()
+    assert set(route_variants(u, 0.6, 0.25, False, True).tolist()) == {0, 2}
+    assert set(route_variants(u, 0.6, 0.25, True, False).tolist()) == {0, 1}

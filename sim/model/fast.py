@@ -38,10 +38,12 @@ from sim.model.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate
 from sim.model.fastreads import ReadTables
 from sim.model.gatekeeper import rostered_hours
 from sim.model.rng import Streams
-from sim.model.routing import Actor, control_probability
+from sim.model.routing import Actor, control_probability, keys_share
 from sim.model.rules import (
     NONE,
     PARENT,
+    RELEASE,
+    REVIEWED,
     STEWARD,
     choose_sites,
     expiries,
@@ -50,6 +52,7 @@ from sim.model.rules import (
     parent_decisions,
     review_hours,
     review_reads_normals,
+    route_variants,
     steward_decisions,
 )
 from sim.model.tally import GateTotals, Reads, Tally
@@ -113,7 +116,7 @@ class _Batch:
     cls: np.ndarray
     u: np.ndarray
     z: np.ndarray
-    preferred: np.ndarray
+    variant: np.ndarray  # the route table each request follows (`rules.route_variants`)
     site: np.ndarray
     gate: np.ndarray
 
@@ -174,7 +177,7 @@ class FastWorld:
             uniforms=streams.rng(f"actor.{name}.request.u").random,
             normals=streams.rng(f"actor.{name}.request.z").standard_normal,
             route=(streams.rng(f"actor.{name}.request.route").random
-                   if actor.route_draws is not None and actor.preferred_candidates is not None else None),
+                   if actor.route_draws is not None else None),
             purpose_cum=np.array(actor.purpose_cum),
             class_of=np.array([self.classes.index(cls) for cls in actor.classes], dtype=np.int64),
             class_cum=np.array(actor.class_cum),
@@ -191,10 +194,10 @@ class FastWorld:
         delay and a lognormal review. The stream is the group's own, so a group that reads
         none of them need not draw it: no other request's draws move.
         """
-        orders = [actor.candidates, actor.preferred_candidates or {}]
+        orders = actor.tables or [actor.candidates]
         gates = {kind for order in orders for options in order.values() for _, kind in options}
         review = review_reads_normals(self.config.gatekeeper)
-        return actor.foreign or "parent" in gates or ("steward" in gates and review)
+        return actor.foreign or "parent" in gates or (any(kind in gates for kind in REVIEWED) and review)
 
     # -- the clock ------------------------------------------------------------------------
     def run(self) -> int:
@@ -240,20 +243,22 @@ class FastWorld:
                 np.searchsorted(group.purpose_cum, u[:, U_PURPOSE], side="right"), len(actor.purposes) - 1))
             local = (np.zeros(n, dtype=np.int64) if len(actor.classes) == 1 else np.minimum(
                 np.searchsorted(group.class_cum, u[:, U_CLASS], side="right"), len(actor.classes) - 1))
-            preferred = (group.route(n) >= actor.spec.least_resistance_share if group.route is not None
-                         else np.zeros(n, dtype=bool))
-            parts.append((t, np.full(n, k, dtype=np.int64), purpose, group.class_of[local], u, z, preferred))
+            spec = actor.spec
+            variant = (route_variants(group.route(n), spec.least_resistance_share, keys_share(spec),
+                                      actor.preferred_candidates is not None, actor.mixes_keys).astype(np.int64)
+                       if group.route is not None else np.zeros(n, dtype=np.int64))
+            parts.append((t, np.full(n, k, dtype=np.int64), purpose, group.class_of[local], u, z, variant))
         if not parts:
             return None
         if len(parts) == 1:
-            t, group_of, purpose, cls, u, z, preferred = parts[0]
+            t, group_of, purpose, cls, u, z, variant = parts[0]
         else:
-            t, group_of, purpose, cls, u, z, preferred = (np.concatenate(column) for column in zip(*parts, strict=True))
+            t, group_of, purpose, cls, u, z, variant = (np.concatenate(column) for column in zip(*parts, strict=True))
             order = np.argsort(t, kind="stable")
-            t, group_of, purpose, cls, u, z, preferred = (
-                column[order] for column in (t, group_of, purpose, cls, u, z, preferred))
+            t, group_of, purpose, cls, u, z, variant = (
+                column[order] for column in (t, group_of, purpose, cls, u, z, variant))
         n = t.size
-        batch = _Batch(t, group_of, purpose, cls, u, z, preferred,
+        batch = _Batch(t, group_of, purpose, cls, u, z, variant,
                        np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64))
         self._route(batch)
         return batch
@@ -265,7 +270,7 @@ class FastWorld:
         del self.log_times[:stale], self.log[:stale]
         segment = np.searchsorted(np.array(self.log_times), batch.t, side="right") - 1
         ncls = len(self.classes)
-        key = (batch.group * 2 + batch.preferred) * ncls + batch.cls
+        key = (batch.group * 4 + batch.variant) * ncls + batch.cls
         order = np.argsort(key, kind="stable")
         bounds = np.flatnonzero(np.diff(key[order])) + 1
         # Groups with the same options for a class choose alike: settle them together.
@@ -274,8 +279,7 @@ class FastWorld:
             first = int(members[0])
             actor = self.groups[int(batch.group[first])].actor
             cls = self.classes[int(batch.cls[first])]
-            table = actor.preferred_candidates if batch.preferred[first] else actor.candidates
-            assert table is not None
+            table = actor.tables[int(batch.variant[first])] if actor.tables is not None else actor.candidates
             options = table[cls]
             if options:
                 alike.setdefault((cls, tuple(options)), []).append(members)
@@ -318,7 +322,7 @@ class FastWorld:
         granted.append(b.t[free])
         self._reads(b, free, b.t[free], b.t[free], "no_gate", tally, reads)
         self._parents(b, np.flatnonzero(b.gate == PARENT), tally, hours, reads, granted, denied)
-        steward = np.flatnonzero(b.gate == STEWARD)
+        steward = np.flatnonzero((b.gate == STEWARD) | (b.gate == RELEASE))
         emergency = self._per_group(b, steward, lambda g, rows: g.emergency[b.purpose[rows]], bool)
         urgent = steward[emergency]
         granted.append(b.t[urgent])
@@ -402,7 +406,8 @@ class FastWorld:
         wrong = improper(grant, allowed, self.parent_improper)
         order = np.arange(self._order, self._order + idx.size)
         self._order += idx.size
-        return self.tables.residual(grant, b.group[idx], b.site[idx], b.gate[idx] == STEWARD, b.u[idx], b.z[idx],
+        return self.tables.residual(grant, b.group[idx], b.site[idx], b.gate[idx] == STEWARD,
+                                    b.gate[idx] == RELEASE, b.u[idx], b.z[idx],
                                     b.cls[idx], wrong, t, reported, order)
 
     def _covert_reads(self) -> list[Reads]:

@@ -38,6 +38,11 @@ def world(status_quo_per_year: float, oracle_per_year: float, covert_per_year: f
         for year, days in YEAR_DAYS.items():
             put(f"by_year.{year}.residual_access.events", name, per_year * days / 365)
     put("residual_access.by_channel.covert.events", "status_quo", covert_per_year * DAYS / 365)
+    requested = max(status_quo_per_year - covert_per_year, 0.0)  # the status quo's reads approved by its policy
+    put("residual_access.by_channel.approved_by_policy.events", "status_quo", requested * DAYS / 365)
+    for year, days in YEAR_DAYS.items():
+        put(f"by_year.{year}.residual_access.by_channel.approved_by_policy.events", "status_quo",
+            requested * days / 365)
     put("detection.mean_days_to_detect", "status_quo", detect_days)
     return rows
 
@@ -112,7 +117,8 @@ def test_the_status_quo_runs_on_the_records_calendar_and_is_counted_by_date() ->
     share = {year: ((min(start + dt.timedelta(days=days - 1), dt.date(year, 12, 31)) - max(start, dt.date(year, 1, 1))
                      ).days + 1) / 365 for year in (2021, 2022)}
     history: dict[str, Any] = {}
-    for metric, per_year in (("residual_access.events", 9_000), ("residual_access.by_channel.covert.events", 26)):
+    for metric, per_year in (("residual_access.events", 9_000), ("residual_access.by_channel.covert.events", 26),
+                             ("residual_access.by_channel.approved_by_policy.events", 9_000 - 26)):
         for year in (2021, 2022):
             history.setdefault(f"by_year.{year}.{metric}", {})["status_quo"] = [[per_year * share[year]] * 2]
     table = table_of([PLANTED["plausible"]])

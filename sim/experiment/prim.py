@@ -160,7 +160,9 @@ class Prim:
                 keep = np.zeros_like(inside)
                 keep[rows[keeps[:, index]]] = True
                 best = (float(top), int(sizes[index]))
-                chosen = (keep, self.keys[index // 2], "low" if index % 2 == 0 else "high")
+                column = index // 2
+                cut = float(low[column] if index % 2 == 0 else high[column])
+                chosen = (keep, self.keys[column], ("low" if index % 2 == 0 else "high", cut))
         for key, labels in self.labels.items():
             present = sorted(categories[key])
             if len(present) < 2:
@@ -177,10 +179,10 @@ class Prim:
             return None
         keep, key, what = chosen
         numeric, categories = dict(numeric), dict(categories)
-        if key in self.numbers:
-            kept = self.numbers[key][keep]  # the new limit on the peeled side; the other side is unchanged
+        if key in self.numbers:  # the new limit is the peel's cut (between the last kept and first peeled world)
+            side, cut = what
             lower, upper = numeric[key]
-            numeric[key] = (float(kept.min()), upper) if what == "low" else (lower, float(kept.max()))
+            numeric[key] = (cut, upper) if side == "low" else (lower, cut)
         else:
             categories[key] = categories[key] - {what}
         return keep, numeric, categories

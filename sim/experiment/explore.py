@@ -10,14 +10,14 @@ paired, and a world whose ranges all collapse to their values is exactly what `c
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim.config.loader import LoadedConfig, toml_literal, with_overrides
+from sim.config.loader import LoadedConfig, with_values
 from sim.config.ranges import Alternatives, Range
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
@@ -172,16 +172,13 @@ def plan(arrangements: Sequence[LoadedConfig], worlds: int, replications: int, s
     if box is not None:
         units = box[0] + (box[1] - box[0]) * units
     exploration = Exploration(list(arrangements), dimensions, units, [], seed, replications, design)
+    taken = [[d for d in dimensions if item.name in d.arrangements] for item in arrangements]
     for world in range(worlds):
         values = exploration.world_values(world)
-        for index, item in enumerate(arrangements):
-            mine = {d.path: values[d.key] for d in dimensions if item.name in d.arrangements}
-            overrides = [(path, toml_literal(value), f"explore world {world}") for path, value in mine.items()]
-            resolved = with_overrides(item, overrides)
+        for index, (item, mine) in enumerate(zip(arrangements, taken, strict=True)):
+            resolved = with_values(item, [(d.path, values[d.key], f"explore world {world}") for d in mine])
             exploration.points.append(Point(world * len(arrangements) + index, item.name,
-                                            {d.key: values[d.key] for d in dimensions
-                                             if item.name in d.arrangements},
-                                            resolved, run_key(resolved, seed)))
+                                            {d.key: values[d.key] for d in mine}, resolved, run_key(resolved, seed)))
     return exploration
 
 
@@ -213,15 +210,20 @@ def run_exploration(exploration: Exploration, store: Store, executor: Executor,
     return ExploreOutcome(total, total - len(jobs), ran)
 
 
-def world_table(store: Store, names: Sequence[str], worlds: int) -> dict[str, dict[str, list[list[float | None]]]]:
-    """Return metric -> arrangement -> per-world lists of replication values, read from the store."""
+def world_table(store: Store, names: Sequence[str], worlds: int,
+                metrics: Collection[str] | None = None) -> dict[str, dict[str, list[list[float | None]]]]:
+    """Return metric -> arrangement -> per-world lists of replication values, read from the store.
+
+    `metrics` names the metrics wanted (all when None): only those are decoded from each row.
+    """
     per_world = len(names)
     table: dict[str, dict[str, list[list[float | None]]]] = {}
-    for row in store.rows():
-        world, index = divmod(row.point, per_world)
+    rows = ((row.point, row.metrics) for row in store.rows()) if metrics is None else store.metric_rows(metrics)
+    for point, values in rows:
+        world, index = divmod(point, per_world)
         if world >= worlds or index >= per_world:
             continue
-        for metric, value in row.metrics.items():
+        for metric, value in values.items():
             cells = table.get(metric)
             if cells is None:  # not setdefault: its default would be built for every value
                 cells = table[metric] = {n: [[] for _ in range(worlds)] for n in names}

@@ -18,7 +18,7 @@ from sim.experiment.discovery import Question, discover, parse_question
 from sim.experiment.explore import Exploration, world_table
 from sim.experiment.explore_conclusion import conclusion
 from sim.experiment.history import Observations, match
-from sim.experiment.robust import comparison, first_order, world_means
+from sim.experiment.robust import HEADLINE_METRICS, comparison, first_order, world_means
 from sim.experiment.voi import value_of_information
 from sim.experiment.waves import wave_entry
 from sim.results.store import Store
@@ -33,6 +33,15 @@ def parameter_columns(exploration: Exploration) -> dict[str, list[Any]]:
     """Return each dimension's value in every world, by key."""
     rows = [exploration.world_values(w) for w in range(exploration.worlds)]
     return {d.key: [row[d.key] for row in rows] for d in exploration.dimensions}
+
+
+def summary_metrics(metric: str, observations: Observations | None) -> list[str]:
+    """Return the metrics explore.json reads: the compared one, the headline ones, and what history matching reads."""
+    wanted = [metric, *HEADLINE_METRICS]
+    for item in observations.items if observations is not None else ():
+        wanted += [item.output, *(f"by_year.{year}.{item.output}"
+                                  for year in range(item.window.start.year, item.window.end.year + 1))]
+    return list(dict.fromkeys(wanted))
 
 
 def relevant(parameters: dict[str, list[Any]], applies: dict[str, set[str]], question: Question,
@@ -66,7 +75,7 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
     """Return the explore.json document for the rows stored so far (`waves`: the earlier waves' records)."""
     names = exploration.names
     chosen = candidates or names
-    table = world_table(store, names, exploration.worlds)
+    table = world_table(store, names, exploration.worlds, summary_metrics(metric, observations))
     parameters = parameter_columns(exploration)
     applies = {d.key: set(d.arrangements) for d in exploration.dimensions}
     result = comparison(table, metric, parameters, applies, None, chosen)

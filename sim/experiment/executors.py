@@ -38,7 +38,7 @@ class Job:
     """One task: a tag the caller uses to file the result, and the arguments of the run."""
 
     tag: Any
-    config: Config
+    config: Config | tuple[Config, ...]  # a tuple: the arrangements of one world, run in one task
     seed: int
     replication: int
 
@@ -111,13 +111,15 @@ def worker_failure(job: Job, exc: BaseException) -> InputError:
     The log goes to the system's temporary folder, since a failed task may have no output
     folder yet; the message says where it is.
     """
+    configs = job.config if isinstance(job.config, tuple) else (job.config,)
+    name = ", ".join(config.scenario.name for config in configs)
     handle, log = tempfile.mkstemp(prefix="residency-worker-error-", suffix=".log")
     with os.fdopen(handle, "w", encoding="utf-8") as file:
-        file.write(f"A worker failed on replication {job.replication} of {job.config.scenario.name} "
+        file.write(f"A worker failed on replication {job.replication} of {name} "
                    f"(seed {job.seed}).\n\n" + "".join(traceback.format_exception(exc)))
     what = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
     return InputError("a worker process", None, f"replication {job.replication} of "
-                      f"{job.config.scenario.name} failed with {type(exc).__name__} ({what}); its full traceback "
+                      f"{name} failed with {type(exc).__name__} ({what}); its full traceback "
                       f"is in {log}.", "this is a fault of the program, not of your input: report it with that "
                       "log file; `--workers 1` runs the same work in this process.")
 

@@ -22,7 +22,7 @@ from sim.config.ranges import Alternatives, Range
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
 from sim.experiment.replications import Progress
-from sim.experiment.sweep import run_and_store
+from sim.experiment.sweep import run_world_metrics
 from sim.experiment.sweep_file import Point, run_key
 from sim.results.store import Store
 from sim.version import __version__
@@ -193,21 +193,40 @@ class ExploreOutcome:
 
 def run_exploration(exploration: Exploration, store: Store, executor: Executor,
                     progress: Progress | None = None) -> ExploreOutcome:
-    """Run every (world, arrangement, replication) not yet stored, committing each row as it finishes."""
+    """Run every (world, arrangement, replication) not yet stored, committing each row as it finishes.
+
+    One task runs a world's arrangements for one replication, so the requests they draw alike
+    (common random numbers) are drawn once; the rows are those of one task per arrangement.
+    """
     store.claim(KIND, exploration.definition())
     store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in exploration.points])
     done = store.done()
-    jobs = []
-    for point in exploration.points:
-        for replication in range(exploration.replications):
-            if (point.run_key, replication) not in done:
-                done.add((point.run_key, replication))  # a world the design repeats runs once
-                jobs.append(Job(point.index, point.loaded.config, exploration.seed, replication))
-    total = len(exploration.points) * exploration.replications
     per_world = len(exploration.arrangements)
-    ran = run_and_store(executor, jobs, exploration.points, store, progress,
-                        lambda point: f"world {point.index // per_world + 1}/{exploration.worlds} {point.arrangement}")
-    return ExploreOutcome(total, total - len(jobs), ran)
+    jobs = []
+    for world in range(exploration.worlds):
+        for replication in range(exploration.replications):
+            todo = []
+            for position in range(world * per_world, (world + 1) * per_world):
+                point = exploration.points[position]
+                if (point.run_key, replication) not in done:
+                    done.add((point.run_key, replication))  # a world the design repeats runs once
+                    todo.append(position)
+            if todo:
+                configs = tuple(exploration.points[position].loaded.config for position in todo)
+                jobs.append(Job(tuple(todo), configs, exploration.seed, replication))
+    total = len(exploration.points) * exploration.replications
+    planned = sum(len(job.tag) for job in jobs)
+    ran = 0
+    for job, results in executor.map(run_world_metrics, jobs):
+        for position, metrics in zip(job.tag, results, strict=True):
+            point = exploration.points[position]
+            store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed,
+                          __version__, metrics)
+            ran += 1
+            if progress is not None:
+                progress(ran, planned, f"world {point.index // per_world + 1}/{exploration.worlds} "
+                                       f"{point.arrangement} replication {job.replication}")
+    return ExploreOutcome(total, total - planned, ran)
 
 
 def world_table(store: Store, names: Sequence[str], worlds: int,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from sim.model.draws import (
 from sim.model.events import Accessed, Event, Grant, Observer
 from sim.model.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
 from sim.model.fastreads import ReadTables
+from sim.model.fastshare import draw_key, read_only
 from sim.model.gatekeeper import rostered_hours
 from sim.model.rng import Streams
 from sim.model.routing import Actor, control_probability
@@ -93,7 +94,8 @@ class _Group:
     cursor: ArrivalCursor | None
     uniforms: Callable[[tuple[int, int]], np.ndarray]
     normals: Callable[[tuple[int, int]], np.ndarray]
-    route: Callable[[int], np.ndarray] | None
+    route: Callable[[int], np.ndarray] | None  # the least-resistance draws (also drawn, unused, when shared)
+    route_share: float  # a request prefers the least-resistant route when its draw reaches this (inf: never)
     purpose_cum: np.ndarray
     class_of: np.ndarray  # the group's class index -> the config's class index
     class_cum: np.ndarray
@@ -128,7 +130,7 @@ class FastWorld:
     """One replication settled by the fast engine; `run` gives what `World.run` gives."""
 
     def __init__(self, config: Config, streams: Streams, observer: BulkObserver,
-                 span: float | None = None) -> None:
+                 span: float | None = None, shared: dict[Any, Any] | None = None) -> None:
         self.config = config
         self.observer = observer
         self.slow = _Slow(observer)
@@ -137,6 +139,7 @@ class FastWorld:
         self.slow.clock = lambda: env.now
         self.horizon = self.world.horizon
         self.span = span if span is not None else batch_hours(config)
+        self.shared = shared  # batches' draws kept for the other runs of a world and replication (fastshare)
         gate = config.gatekeeper
         self.allowed = frozenset((purpose, cls) for purpose, classes in (gate.policy.items() if gate else ())
                                  for cls in classes)
@@ -160,6 +163,8 @@ class FastWorld:
         self.carry_reads = Reads.empty()
         self._order = 0
         self.tables = ReadTables(config, [group.actor for group in self.groups])
+        self.route_share = np.array([group.route_share for group in self.groups])
+        self.draw_key = draw_key(streams, self.span, self.horizon, self.groups) if shared is not None else None
 
     def _group(self, actor: Actor, streams: Streams) -> _Group:
         spec, name = actor.spec, actor.name
@@ -167,14 +172,15 @@ class FastWorld:
         gate = self.config.gatekeeper
         allowed = self.allowed
         emergency = gate.emergency_purposes if gate else ()
+        prefers = actor.route_draws is not None and actor.preferred_candidates is not None
         return _Group(
             actor=actor,
             cursor=(ArrivalCursor(actor.windows, rate, streams.rng(f"actor.{name}.arrivals").standard_exponential)
                     if rate > 0.0 else None),
             uniforms=streams.rng(f"actor.{name}.request.u").random,
             normals=streams.rng(f"actor.{name}.request.z").standard_normal,
-            route=(streams.rng(f"actor.{name}.request.route").random
-                   if actor.route_draws is not None and actor.preferred_candidates is not None else None),
+            route=streams.rng(f"actor.{name}.request.route").random if prefers or self.shared is not None else None,
+            route_share=spec.least_resistance_share if prefers else math.inf,
             purpose_cum=np.array(actor.purpose_cum),
             class_of=np.array([self.classes.index(cls) for cls in actor.classes], dtype=np.int64),
             class_cum=np.array(actor.class_cum),
@@ -225,6 +231,28 @@ class FastWorld:
 
     # -- a batch of requests --------------------------------------------------------------
     def _draw(self, limit: float) -> _Batch | None:
+        columns = self._columns(limit)
+        if columns is None:
+            return None
+        t, group_of, purpose, cls, u, z, route = columns
+        preferred = route >= self.route_share[group_of]
+        n = t.size
+        batch = _Batch(t, group_of, purpose, cls, u, z, preferred,
+                       np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64))
+        self._route(batch)
+        return batch
+
+    def _columns(self, limit: float) -> tuple[np.ndarray, ...] | None:
+        """Return a batch's columns in arrival order, drawn once for all runs that share `shared` and the draw key."""
+        if self.shared is None:
+            return self._draw_columns(limit)
+        key = (self.draw_key, limit)
+        if key not in self.shared:
+            columns = self._draw_columns(limit)
+            self.shared[key] = read_only(columns)
+        return self.shared[key]  # type: ignore[no-any-return]
+
+    def _draw_columns(self, limit: float) -> tuple[np.ndarray, ...] | None:
         parts: list[tuple[np.ndarray, ...]] = []
         for k, group in enumerate(self.groups):
             if group.cursor is None:
@@ -234,29 +262,22 @@ class FastWorld:
             if not n:
                 continue
             u = group.uniforms((n, REQUEST_UNIFORMS))
-            z = group.normals((n, REQUEST_NORMALS)) if group.normals_read else np.zeros((n, REQUEST_NORMALS))
+            drawn = group.normals_read or self.shared is not None  # unread normals move no other draw
+            z = group.normals((n, REQUEST_NORMALS)) if drawn else np.zeros((n, REQUEST_NORMALS))
             actor = group.actor
             purpose = (np.zeros(n, dtype=np.int64) if len(actor.purposes) == 1 else np.minimum(
                 np.searchsorted(group.purpose_cum, u[:, U_PURPOSE], side="right"), len(actor.purposes) - 1))
             local = (np.zeros(n, dtype=np.int64) if len(actor.classes) == 1 else np.minimum(
                 np.searchsorted(group.class_cum, u[:, U_CLASS], side="right"), len(actor.classes) - 1))
-            preferred = (group.route(n) >= actor.spec.least_resistance_share if group.route is not None
-                         else np.zeros(n, dtype=bool))
-            parts.append((t, np.full(n, k, dtype=np.int64), purpose, group.class_of[local], u, z, preferred))
+            route = group.route(n) if group.route is not None else np.zeros(n)
+            parts.append((t, np.full(n, k, dtype=np.int64), purpose, group.class_of[local], u, z, route))
         if not parts:
             return None
         if len(parts) == 1:
-            t, group_of, purpose, cls, u, z, preferred = parts[0]
-        else:
-            t, group_of, purpose, cls, u, z, preferred = (np.concatenate(column) for column in zip(*parts, strict=True))
-            order = np.argsort(t, kind="stable")
-            t, group_of, purpose, cls, u, z, preferred = (
-                column[order] for column in (t, group_of, purpose, cls, u, z, preferred))
-        n = t.size
-        batch = _Batch(t, group_of, purpose, cls, u, z, preferred,
-                       np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64))
-        self._route(batch)
-        return batch
+            return parts[0]
+        t, group_of, purpose, cls, u, z, route = (np.concatenate(column) for column in zip(*parts, strict=True))
+        order = np.argsort(t, kind="stable")
+        return tuple(column[order] for column in (t, group_of, purpose, cls, u, z, route))
 
     def _route(self, batch: _Batch) -> None:
         """Choose each request's site and gate against the holdings in force at its instant."""

@@ -1,0 +1,48 @@
+"""Requests drawn once for every arrangement of a world and replication (common random numbers).
+
+Replication r of every arrangement draws its requests from the streams of (seed, r), named
+by the actor group, so arrangements whose groups arrive, ask and choose alike draw the same
+batches: the arrival instants, the group, purpose and class of each request, its rows of
+uniforms and normals and its least-resistance draw. Only what comes after (whether that draw
+prefers the least-resistant route, routing against the holdings, the gate, the decisions, the
+reads) depends on the arrangement. Running the arrangements of a world and replication in one
+task with one `shared` dict draws each batch once; the key below holds everything the draws
+depend on, so a group that differs between two arrangements (another rate or calendar) draws
+afresh. Shared batches always carry the normals and the least-resistance draws: each comes
+from the group's own stream, so drawing it where a run reads none of it moves no other draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from sim.model.rng import Streams
+from sim.model.routing import Actor
+
+
+class Drawing(Protocol):
+    """What the key reads of an actor group's draws (the fast engine's `_Group`)."""
+
+    actor: Actor
+    cursor: Any
+    purpose_cum: np.ndarray
+    class_cum: np.ndarray
+    class_of: np.ndarray
+
+
+def draw_key(streams: Streams, span: float, horizon: float, groups: Sequence[Drawing]) -> tuple[Any, ...]:
+    """Return everything a run's batches of draws depend on: runs with equal keys draw equal batches."""
+    return (streams.seed, streams.replication, span, horizon, tuple(
+        (g.actor.name, g.cursor is not None, tuple(g.actor.windows), g.actor.spec.headcount,
+         g.actor.spec.requests_per_hour, len(g.actor.purposes), len(g.actor.classes), g.purpose_cum.tobytes(),
+         g.class_cum.tobytes(), g.class_of.tobytes()) for g in groups))
+
+
+def read_only(columns: tuple[np.ndarray, ...] | None) -> tuple[np.ndarray, ...] | None:
+    """Return a batch's columns made read-only: a run that wrote into shared draws would fail, not drift."""
+    for column in columns or ():
+        column.flags.writeable = False
+    return columns

@@ -31,6 +31,7 @@ machine move wall times by 10 to 30%; CPU seconds are steadier).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -38,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +50,7 @@ from sim.config.loader import LoadedConfig, load_config  # noqa: E402
 from sim.errors import InputError  # noqa: E402
 from sim.experiment.discovery import load_prim  # noqa: E402
 from sim.experiment.executors import Job, make_executor  # noqa: E402
-from sim.experiment.explore import plan  # noqa: E402
+from sim.experiment.explore import plan, run_exploration  # noqa: E402
 from sim.experiment.explore_summary import summarise  # noqa: E402
 from sim.experiment.sweep import run_metrics  # noqa: E402
 from sim.results.store import Store  # noqa: E402
@@ -73,11 +75,40 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def timed_run(config: Any, seed: int, replication: int, engine: str = "fast") -> tuple[dict[str, float], float]:
-    """Run one task as explore does and return its metrics with the CPU seconds it took."""
+def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """Run a task and return its result with the CPU seconds it took (in the worker)."""
     started = time.process_time()
-    metrics = run_metrics(config, seed, replication, engine)  # type: ignore[arg-type]
-    return metrics, time.process_time() - started
+    result = fn(*args, **kwargs)
+    return result, time.process_time() - started
+
+
+class Timed:
+    """An executor that adds up its tasks' CPU seconds, measured where they run."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.engine, self.seconds = inner, inner.engine, 0.0
+
+    def map(self, fn: Callable[..., Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
+        """Run the jobs on the inner executor, keeping each task's CPU seconds."""
+        for job, (result, seconds) in self.inner.map(functools.partial(timed, fn), jobs):
+            self.seconds += seconds
+            yield job, result
+
+    def close(self) -> None:
+        """Close the inner executor."""
+        self.inner.close()
+
+
+def per_run(exploration: Any, store: Store, executor: Any) -> int:
+    """Run every (point, replication) as its own task, as explore did before one task per world."""
+    store.claim("explore", exploration.definition())
+    store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in exploration.points])
+    jobs = [Job(p.index, p.loaded.config, exploration.seed, r) for p in exploration.points
+            for r in range(exploration.replications)]
+    for job, metrics in executor.map(run_metrics, jobs):
+        point = exploration.points[job.tag]
+        store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed, __version__, metrics)
+    return len(jobs)
 
 
 def prim_installed() -> bool:
@@ -99,37 +130,30 @@ def throughput(paths: list[Path], args: argparse.Namespace) -> None:
     cpu, started = cpu_seconds(), time.monotonic()
     loaded = load(paths, args.days)
     exploration = plan(loaded, args.run_worlds, args.replications, args.seed)
-    executor = make_executor(args.workers, args.scheduler)
-    jobs = [Job(p.index, p.loaded.config, args.seed, r) for p in exploration.points
-            for r in range(args.replications)]
+    executor = Timed(make_executor(args.workers, args.scheduler))
     load_before = os.getloadavg()[0]
-    simulated = 0.0
     with tempfile.TemporaryDirectory() as folder:
         store = Store(Path(folder))
-        store.claim("explore", exploration.definition())
-        store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in exploration.points])
         run_started = time.monotonic()
-        for job, (metrics, seconds) in executor.map(timed_run, jobs):
-            point = exploration.points[job.tag]
-            store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed,
-                          __version__, metrics)
-            simulated += seconds
+        runs = per_run(exploration, store, executor) if args.per_run else \
+            run_exploration(exploration, store, executor).ran
         ran = time.monotonic() - run_started
         executor.close()
         summarise(exploration, store, METRIC, [], None, prim_installed())
         store.close()
     wall, cpu = time.monotonic() - started, cpu_seconds() - cpu
-    rate = len(jobs) / ran
-    print(f"throughput: {args.run_worlds} worlds x {len(loaded)} arrangements x {args.replications} replications "
-          f"x {args.days} days = {len(jobs)} runs in {ran:.1f} s: {rate:.2f} runs/s "
-          f"({simulated / len(jobs) * 1000:.0f} ms CPU of simulation per run)")
+    rate, simulated = runs / ran, executor.seconds
+    print(f"throughput ({'a task per run' if args.per_run else 'a task per world and replication'}): "
+          f"{args.run_worlds} worlds x {len(loaded)} arrangements x {args.replications} replications "
+          f"x {args.days} days = {runs} runs in {ran:.1f} s: {rate:.2f} runs/s "
+          f"({simulated / runs * 1000:.0f} ms CPU of simulation per run)")
     print(f"  simulation {simulated:.1f} s of {cpu:.1f} s CPU in all processes ({simulated / cpu:.1%}); "
           f"whole command {wall:.1f} s wall; load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores")
-    runs = TARGET["worlds"] * len(loaded) * TARGET["replications"]
-    minutes = runs / rate * TARGET["days"] / args.days / 60
+    target = TARGET["worlds"] * len(loaded) * TARGET["replications"]
+    minutes = target / rate * TARGET["days"] / args.days / 60
     print(f"  {TARGET['worlds']} worlds x {len(loaded)} x {TARGET['replications']} x {TARGET['days']} days "
-          f"({runs} runs) at this rate: about {minutes:.0f} min (target {TARGET['minutes']} min)")
+          f"({target} runs) at this rate: about {minutes:.0f} min (target {TARGET['minutes']} min)")
 
 
 def sample_rows(paths: list[Path], replications: int, seed: int) -> dict[str, list[dict[str, float]]]:
@@ -187,6 +211,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20220617)
     parser.add_argument("--history-match", type=Path, default=None, help="an observations file to match")
     parser.add_argument("--no-run", action="store_true", help="only the serial steps")
+    parser.add_argument("--per-run", action="store_true", help="one task per run, as before one task per world")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("configs", nargs="*", type=Path)
     args = parser.parse_args()

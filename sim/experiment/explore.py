@@ -21,6 +21,7 @@ from sim.config.loader import LoadedConfig, with_values
 from sim.config.ranges import Alternatives, Range
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
+from sim.experiment.memory import collection_paused
 from sim.experiment.replications import Progress
 from sim.experiment.sweep import run_world_metrics
 from sim.experiment.sweep_file import Point, run_key
@@ -173,12 +174,13 @@ def plan(arrangements: Sequence[LoadedConfig], worlds: int, replications: int, s
         units = box[0] + (box[1] - box[0]) * units
     exploration = Exploration(list(arrangements), dimensions, units, [], seed, replications, design)
     taken = [[d for d in dimensions if item.name in d.arrangements] for item in arrangements]
-    for world in range(worlds):
-        values = exploration.world_values(world)
-        for index, (item, mine) in enumerate(zip(arrangements, taken, strict=True)):
-            resolved = with_values(item, [(d.path, values[d.key], f"explore world {world}") for d in mine])
-            exploration.points.append(Point(world * len(arrangements) + index, item.name,
-                                            {d.key: values[d.key] for d in mine}, resolved, run_key(resolved, seed)))
+    with collection_paused():
+        for world in range(worlds):
+            values = exploration.world_values(world)
+            for index, (item, mine) in enumerate(zip(arrangements, taken, strict=True)):
+                resolved = with_values(item, [(d.path, values[d.key], f"explore world {world}") for d in mine])
+                exploration.points.append(Point(world * len(arrangements) + index, item.name, {
+                    d.key: values[d.key] for d in mine}, resolved, run_key(resolved, seed)))
     return exploration
 
 

@@ -18,6 +18,7 @@ from sim.experiment.discovery import Question, discover, parse_question
 from sim.experiment.explore import Exploration, world_table
 from sim.experiment.explore_conclusion import conclusion
 from sim.experiment.history import Observations, match
+from sim.experiment.memory import collection_paused
 from sim.experiment.robust import HEADLINE_METRICS, comparison, first_order, world_means
 from sim.experiment.voi import value_of_information
 from sim.experiment.waves import wave_entry
@@ -75,7 +76,8 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
     """Return the explore.json document for the rows stored so far (`waves`: the earlier waves' records)."""
     names = exploration.names
     chosen = candidates or names
-    table = world_table(store, names, exploration.worlds, summary_metrics(metric, observations))
+    with collection_paused():
+        table = world_table(store, names, exploration.worlds, summary_metrics(metric, observations))
     parameters = parameter_columns(exploration)
     applies = {d.key: set(d.arrangements) for d in exploration.dimensions}
     result = comparison(table, metric, parameters, applies, None, chosen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from conftest import MMC, ROOT
 from sim.config.loader import LoadedConfig, load_config, toml_literal, with_overrides, with_values
 from sim.errors import InputError
 from sim.experiment.explore import plan, world_table
+from sim.experiment.memory import collection_paused
 from sim.experiment.sweep_file import run_key
 from sim.results.store import Store
 
@@ -96,3 +98,18 @@ def test_reading_some_metrics_gives_the_full_tables_cells(tmp_path: Path) -> Non
         world_table(store, exploration.names, 2, ["a.b"])
     assert "not a JSON object of numbers" in caught.value.problem
     store.close()
+
+
+def test_the_collector_pauses_for_a_step_and_resumes_as_it_was() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collection_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a failed step")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import MMC, ROOT
 
+from sim.config.levers import load_levers
 from sim.config.loader import LoadedConfig, load_config, toml_literal, with_overrides, with_values
 from sim.errors import InputError
+from sim.experiment.design import plan_design
 from sim.experiment.explore import plan, world_table
 from sim.experiment.memory import collection_paused
 from sim.experiment.sweep_file import run_key
@@ -113,3 +115,15 @@ def test_the_collector_pauses_for_a_step_and_resumes_as_it_was() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_design_candidate_resolves_as_its_toml_settings_do() -> None:
+    levers = load_levers(ROOT / "configs" / "design" / "oracle.toml", load_config(ARRANGEMENTS[4]))
+    design = plan_design(load_config(ARRANGEMENTS[4], [("scenario.days", "30", "--days")]), levers, [], 3, 1, 7,
+                         {"residual_access.events": "min"})
+    terms = {lever.path: lever.high if lever.high is not None else next(iter(lever.choices or [None]))
+             for lever in levers.levers}
+    for world, point in enumerate(design.candidate_points(0, terms)):
+        expected = with_overrides(design.world_config(world), levers.settings(terms, "design terms"))
+        assert point.loaded.config == expected.config and point.run_key == run_key(expected, 7)
+        assert point.loaded.provenance == expected.provenance

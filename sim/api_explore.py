@@ -7,8 +7,6 @@ arrangements, sweeps and lessons as a table, the names every call accepts.
 
 from __future__ import annotations
 
-import importlib.util
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +15,15 @@ from typing import Any
 import pandas as pd
 
 from sim.api import ConfigLike, _engine, _load_with_run_settings, _numeric, _out_folder, _workers
-from sim.config.resources import ARRANGEMENTS, LESSONS, SWEEPS, project_path, shipped_names, shipped_path
+from sim.config.resources import (
+    ARRANGEMENTS,
+    LESSONS,
+    SWEEPS,
+    project_path,
+    shipped_names,
+    shipped_path,
+    shipped_title,
+)
 from sim.errors import InputError
 from sim.results.runs import to_json
 
@@ -41,11 +47,11 @@ def explore(
     returns the bands, regrets and win probabilities as tables; `document` is explore.json.
     `out` is required: the call writes its results database and explore.json there, nowhere else.
     """
-    from sim.experiment.discovery import load_prim, parse_question
+    from sim.experiment.discovery import parse_question
     from sim.experiment.executors import make_executor
     from sim.experiment.explore import plan, run_exploration
     from sim.experiment.explore_summary import summarise
-    from sim.experiment.history import check_against, load_observations
+    from sim.experiment.history import check_against, history_calendars, load_observations
     from sim.experiment.replications import engine_used
     from sim.experiment.sweep import metric_names
     from sim.results.runs import write_manifest
@@ -66,17 +72,16 @@ def explore(
     questions = list(discover)
     for question in questions:
         parse_question(question, [item.name for item in loaded])
-    prim_available = importlib.util.find_spec("prim") is not None
-    if questions and not prim_available:
-        load_prim()  # raises the error that says how to install it
     observed = None
     if history_match:
         observed = load_observations(Path(observations) if observations is not None
                                      else project_path(Path("configs") / "explore" / "observations.toml"))
         check_against(observed, [item.name for item in loaded], known)
     run_seed = seed if seed is not None else loaded[0].config.scenario.seed
-    exploration = plan(loaded, worlds, replications, run_seed, design)
-    executor = make_executor(_workers(workers), scheduler, _engine(engine))
+    calendars = history_calendars(observed, {item.name: (item.config.scenario.start_date, item.config.scenario.days)
+                                             for item in loaded})
+    exploration = plan(loaded, worlds, replications, run_seed, design, history=calendars)
+    executor = make_executor(_workers(workers), scheduler, _engine(engine), folder)
     command = f"sim.explore({', '.join(exploration.names)}, worlds={worlds}, replications={replications})"
     with Store(folder) as store:
         store.set_meta("command", command)
@@ -86,7 +91,7 @@ def explore(
             run_exploration(exploration, store, executor)
         finally:
             executor.close()
-        document = summarise(exploration, store, metric, questions, observed, prim_available)
+        document = summarise(exploration, store, metric, questions, observed)
     document["command"] = command
     (folder / "explore.json").write_text(to_json(document), encoding="utf-8")
     return ExploreResult(folder, document)
@@ -157,14 +162,6 @@ def list_shipped(kind: str | None = None) -> pd.DataFrame:
     for name_of_kind, folder, table in kinds:
         for name in shipped_names(folder):
             path = shipped_path(folder) / f"{name}.toml"
-            rows.append({"kind": name_of_kind, "name": name, "title": _title(path, table), "path": str(path)})
+            rows.append({"kind": name_of_kind, "name": name, "title": shipped_title(path, table) or "",
+                         "path": str(path)})
     return pd.DataFrame.from_records(rows, columns=["kind", "name", "title", "path"])
-
-
-def _title(path: Path, table: str) -> str:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return ""
-    title = data.get(table, {}).get("title", "")
-    return str(title.get("value", "") if isinstance(title, dict) else title)

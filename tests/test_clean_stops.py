@@ -70,3 +70,35 @@ def test_a_failed_worker_is_one_paragraph_naming_its_log(tmp_path: Path, monkeyp
     assert str(log) in message
     text = log.read_text(encoding="utf-8")
     assert "Traceback" in text and "TypeError" in text
+
+
+@pytest.mark.slow
+def test_a_failed_workers_log_goes_into_the_output_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an output folder, the failed task's log is written there and nothing into the temporary folder."""
+    system_temp = tmp_path / "system-temp"
+    system_temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
+    config = load_config(MMC).config
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as failed:
+        list(LocalExecutor(2, log_folder=out).map(int, [Job(i, config, 1, i) for i in range(2)]))
+    [log] = out.glob("worker-error-*.log")
+    assert str(log) in failed.value.paragraph() and "TypeError" in log.read_text(encoding="utf-8")
+    assert not list(system_temp.iterdir())
+
+
+def test_pool_workers_ignore_ctrl_c_from_their_first_instruction() -> None:
+    """Workers started inside the guard are born with SIGINT ignored (before any initializer), the parent's
+    handler is restored after it: Ctrl-C during a worker's start-up prints no traceback from its bootstrap."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from sim.experiment.executors import workers_born_ignoring_ctrl_c
+
+    before = signal.getsignal(signal.SIGINT)
+    with workers_born_ignoring_ctrl_c():
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        future = pool.submit(signal.getsignal, signal.SIGINT)  # no initializer: what the worker was born with
+    with pool:
+        assert future.result(timeout=60) == signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) == before

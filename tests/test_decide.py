@@ -92,7 +92,6 @@ def test_discovery_on_a_tie_records_the_verdict_and_no_box() -> None:
 
 @pytest.mark.slow
 def test_prim_on_coin_flip_labels_is_not_significant_and_a_real_box_is() -> None:
-    pytest.importorskip("prim")
     rng = np.random.default_rng(11)
     worlds = 100
     columns = {f"p{i}": list(rng.uniform(0.0, 1.0, worlds)) for i in range(6)}
@@ -119,3 +118,17 @@ def test_candidates_are_checked_and_regret_is_against_the_best_candidate() -> No
     regrets = regret_against(means, ["a", "b"])
     assert regrets["a"]["max"] == 3.0 and regrets["b"]["max"] == 2.0 and regrets["ref"]["max"] == -1.0
     assert best_share(means, ["a", "b"]) == {"a": 0.5, "b": 0.5}
+
+
+def test_a_tiny_evppi_told_from_zero_is_not_named_worth_finding_out_first() -> None:
+    """Beside larger estimates lost in noise, an EVPPI smaller than their standard error is not the answer."""
+    from sim.experiment.explore_conclusion import _information
+
+    voi = {"evpi": 572.0, "worlds": 48, "groups": {},
+           "parameters": {"actors.cn_engineers.headcount": {"evppi": 572.0, "se": 517.0, "resolved": False},
+                          "gatekeeper.review_hours_sigma": {"evppi": 0.4, "se": 0.1, "resolved": True}}}
+    [line] = _information({"value_of_information": voi, "metric": "residual_access.events"}, str)
+    assert line.startswith("No single unknown is clearly worth finding out first") and "(0 ± 0)" in line
+    voi["parameters"]["gatekeeper.review_hours_sigma"] = {"evppi": 530.0, "se": 100.0, "resolved": True}
+    [line] = _information({"value_of_information": voi, "metric": "residual_access.events"}, str)
+    assert line.startswith("Worth finding out first")

@@ -212,20 +212,3 @@ def test_a_bad_observation_names_its_key(tmp_path: Path) -> None:
     result = run_cli("explore", *PLANTED, "--worlds", "2", "-r", "1", "--history-match", "--observations", broken,
                      "--out", tmp_path / "out", "-q")
     assert result.returncode == 2 and "observation.0.fact" in result.stderr and "no-such-fact" in result.stderr
-
-
-@pytest.mark.slow
-def test_without_prim_the_conclusion_says_discovery_was_not_run(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """PRIM (GPL-3.0) is an optional extra: where it is missing the conclusion, and so the page, says so."""
-    from sim.cli import main
-
-    monkeypatch.setattr("sim.cli.explore._prim_available", lambda required: False)
-    folder = tmp_path / "explore"
-    with pytest.raises(SystemExit) as stop:
-        main(["explore", *map(str, PLANTED), "--worlds", "4", "-r", "1", "--out", str(folder), "--workers", "1",
-              "-q"])
-    assert stop.value.code in (0, None)
-    document = read_explore(folder)
-    assert document["discovery"] == []
-    assert any("PRIM" in line and "not installed" in line for line in document["conclusion"])

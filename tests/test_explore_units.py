@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ from conftest import ROOT
 
 from sim.config.loader import load_config
 from sim.errors import InputError
-from sim.experiment.discovery import discover, load_prim, parse_question
+from sim.experiment.discovery import discover, parse_question
 from sim.experiment.history import Observation, Window, implausibility, load_observations, window_values
 from sim.experiment.robust import first_order, p_less, regret, wilson
 from sim.experiment.sweep import metric_names
@@ -81,15 +80,8 @@ def test_shipped_observations_cite_facts_and_name_outputs() -> None:
     assert observations.items and all(item.output in known for item in observations.items)
 
 
-def test_missing_prim_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "prim", None)
-    with pytest.raises(InputError, match=r"pip install '\.\[explore\]'"):
-        load_prim()
-
-
 def test_discovery_bounds_a_categorical_parameter_beside_a_numeric_one() -> None:
     """A question that holds for one alternative and low values of a number gives a box naming both."""
-    pytest.importorskip("prim")
     rng = np.random.default_rng(7)
     worlds = 240
     custody = [str(c) for c in rng.choice(["parent", "provider", "independent"], size=worlds)]

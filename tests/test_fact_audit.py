@@ -175,8 +175,15 @@ def test_every_numeric_assumption_of_the_shipped_arrangements_has_a_range() -> N
 
 
 def cannot_act(loaded: LoadedConfig, key: str) -> bool:
-    """Return True for an independence with no parent to act against: `validate` refuses a range there."""
+    """Return True for an independence with no parent to act against (`validate` refuses a range there),
+    or a fallback share where no open route leads to ciphertext (the config says it is inert)."""
+    from sim.model.routing import deciding_choices
+
     parts = key.split(".")
+    if parts[0] == "actors" and parts[-1] == "routes_around_keys_share":
+        assert f"{parts[1]}.routes_around_keys_share" not in deciding_choices(loaded.config), key
+        assert "inert" in loaded.provenance[key].detail, key
+        return True
     if parts[0] != "organisations" or parts[-1] != "independence":
         return False
     assert loaded.config.organisations[parts[1]].parent is None

@@ -8,7 +8,6 @@ shipped arrangement, a two-factor sweep, an attribution and an exploration write
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import os
 import subprocess
@@ -107,8 +106,7 @@ def report_figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Figure
     from sim.report.page import build_report
 
     base = tmp_path_factory.mktemp("figures")
-    # PRIM (GPL, an optional extra the dev extra installs) draws the discovery figures when it is there.
-    discover = ["--discover", "oracle < joint_venture"] if importlib.util.find_spec("prim") else []
+    discover = ["--discover", "oracle < joint_venture"]
     arrangements = ROOT / "configs" / "arrangements"
     # A year of every shipped arrangement, 6 replications: where the defects were seen (equal arrangements,
     # many milestones, long names).

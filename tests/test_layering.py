@@ -16,3 +16,13 @@ def test_the_import_contracts_are_kept() -> None:
                             timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 kept, 0 broken" in result.stdout
+
+
+def test_the_command_line_starts_without_the_heavy_libraries() -> None:
+    """Importing the CLI loads no scipy, matplotlib, pandas or scikit-learn: each is imported where it is used,
+    so `residency --help` (and every command that needs none of them) starts in about a second."""
+    heavy = ("scipy", "matplotlib", "pandas", "sklearn")
+    probe = f"import sys, sim.cli; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.split() == [], f"imported at start-up: {result.stdout}"

@@ -365,3 +365,33 @@ def test_results_of_a_folder_without_a_database(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert "no results.db" in result.stderr and "Fix:" in result.stderr
     assert not folder.exists()
+
+
+def test_the_sweep_tables_headings_are_words_that_wrap_between_words() -> None:
+    """The terminal table's headings are labels, not dotted paths; in a narrow terminal every heading and
+    name wraps between words (never folded mid-word), and outputs that do not fit go to a further table."""
+    from rich.console import Console
+
+    from sim.cli.experiments import sweep_headers, sweep_tables
+
+    factors = ["gatekeeper.review_hours_mean", "controls.deletion_days"]
+    outputs = ["residual_access.events", "residual_access.by_site.us_site.records", "friction.wait_hours_p95"]
+    headers = sweep_headers(factors, outputs)
+    assert len(headers) == len(set(headers)) == 2 + len(factors) + 1 + len(outputs)
+    assert not any("." in h.split(" (")[0] for h in headers), headers
+    headers.remove("replications")  # the same in every row: said once, in the title
+    records = [{"point": p, "arrangement": "oracle_no_singapore_route", "replications": 6,
+                "gatekeeper.review_hours_mean": 2.5, "controls.deletion_days": 120.0,
+                **{f"{o}.{s}": v for o in outputs for s, v in [("mean", 12345.6), ("ci95_high", 13134.6)]}}
+               for p in range(3)]
+    for width in (80, 100, 200):
+        tables = sweep_tables(records, factors, outputs, width)
+        assert (len(tables) > 1) == (width < 200)
+        console = Console(width=width, record=True, color_system=None)
+        for table in tables:
+            console.print(table)
+        text = console.export_text()
+        assert all(len(line) <= width for line in text.splitlines())
+        assert "6 replications each" in text
+        for word in {w for h in headers for w in h.split()} | {"oracle_no_singapore_route"}:
+            assert word in text, f"{word!r} was split across lines at width {width}:\n{text}"

@@ -119,11 +119,12 @@ def test_covert_exports_need_reach_microsoft_falls_once_copies_abroad_are_gone()
 
 
 def test_validate_notes_where_the_site_order_decides() -> None:
-    """Google with access controls reaches plaintext and ciphertext through one gate: the order decides; Oracle not."""
+    """Without the key holder's release, Google reaches plaintext and ciphertext through one gate: the order decides."""
     from sim.config.checks import order_notes
 
-    [note] = order_notes(load("google_access_controls"))
+    [note] = order_notes(load("google_access_controls", ("routes.1.gate", "parent")))
     assert "google_us (ciphertext)" in note and "site order" in note
+    assert order_notes(load("google_access_controls")) == []  # the release gate, not the order, decides
     assert order_notes(load("oracle")) == [] and order_notes(load("status_quo")) == []
 
 
@@ -144,11 +145,11 @@ def test_a_ranged_independence_without_a_parent_is_warned_about(tmp_path: Path) 
     path = tmp_path / "gac.toml"
     base = (ROOT / "configs" / "arrangements" / "google_access_controls.toml").as_posix()
     path.write_text(f'include = "{base}"\n'
-                    '[scenario]\nname = "gac_ranged"\n[organisations.us_key_holder]\n'
+                    '[scenario]\nname = "gac_ranged"\n[organisations.lone_holder]\n'
                     'jurisdiction = { value = "US", assume = "x" }\n'
                     'independence = { value = 1.0, range = [0.8, 1.0], assume = "x" }\n')
     [note] = [n for n in warnings(load_config(path)) if "independence" in n]
-    assert "organisations.us_key_holder.independence" in note and "cannot act" in note
+    assert "organisations.lone_holder.independence" in note and "cannot act" in note
     assert not [n for n in warnings(load("google_access_controls")) if "independence" in n]
 
 
@@ -162,12 +163,19 @@ METAMORPHIC = {
     "actors.cn_engineers.covert_attempts_per_year": ("controls.covert_attempts", +1),
     "gatekeeper.false_approval": ("residual_access.by_channel.approved_in_error.events", +1),
     "organisations.usds.independence": ("residual_access.by_channel.parent_override.events", -1),
+    "organisations.us_key_holder.independence": ("residual_access.by_channel.parent_override.events", -1),
+    "gatekeeper.false_denial": ("requests.denied", +1),
+    "gatekeeper.reviewers": ("friction.wait_hours", -1),
+    "gatekeeper.review_hours_mean": ("friction.decision_hours", +1),
+    "gatekeeper.expiry_hours": ("requests.expired", -1),
     "deletions.0.duration_quantile": ("at_rest_abroad.record_days", +1),
 }
 #: Where a control is declared but cannot act, and why (the config marks it so in its `assume`).
 INERT = {
     ("oracle", "controls.insider_export_share"): "a steward route always leads to plaintext",
     ("microsoft", "gatekeeper.false_approval"): "every China route to protected data is blocked (config's assume)",
+    ("google_access_controls", "gatekeeper.expiry_hours"): "no release request waits a day at the shipped load "
+                                                            "(config's range_assume)",
 }
 
 
@@ -189,3 +197,85 @@ def test_every_declared_control_moves_its_output_the_stated_way(path: Path) -> N
         low, high = (sum(values(r, metric)) for r in run_scenarios(ends, SEED, 2, workers=1))
         assert (high - low) * direction > 0, f"{path.stem}: {key} {spread.low}->{spread.high} moved {metric} " \
                                              f"from {low} to {high}"
+
+
+@pytest.mark.slow
+def test_the_key_holders_release_is_a_gate_its_independence_acts() -> None:
+    """Google with access controls: China's reads at the Google site queue for the key holder's release.
+
+    The release is reviewed (a queue, so the time to decision exceeds the parent's own approval),
+    a denied release is pressed through the US company with a chance that falls with the key
+    holder's independence, and reads that bypass the release at a keyed site are counted as
+    ciphertext grants, not plaintext.
+    """
+    days = ("scenario.days", "120")
+    gated, pressed, firm = run_scenarios([
+        load("google_access_controls", days),
+        load("google_access_controls", days, ("organisations.us_key_holder.independence", "0.0")),
+        load("google_access_controls", days, ("organisations.us_key_holder.independence", "1.0"))], SEED, 1, workers=1)
+    [parent_only] = run_scenarios([load("google_access_controls", days, ("routes.1.gate", "parent"))], SEED, 1,
+                                  workers=1)
+    m, p = gated.replications[0].metrics, parent_only.replications[0].metrics
+    assert m["friction.reviewed"] > 0 and p["friction.reviewed"] == 0
+    assert m["friction.decision_hours"] > p["friction.decision_hours"]
+    assert m["requests.ciphertext_grants"] == 0 < p["requests.ciphertext_grants"] <= p["requests.granted"]
+    override = "residual_access.by_channel.parent_override.events"
+    assert values(firm, override) == [0] and values(pressed, override)[0] > 0
+    assert values(pressed, "residual_access.events")[0] > values(firm, "residual_access.events")[0]
+
+
+@pytest.mark.slow
+def test_the_site_order_is_a_ranged_behaviour_that_moves_reads_to_the_backup() -> None:
+    """role_order is an alternative explore samples; trying the backup first moves reads to the copy abroad."""
+    loaded = load("status_quo")
+    assert "backup,legacy,primary" in loaded.alternatives["actors.cn_engineers.role_order"].choices
+    days = ("scenario.days", "60")
+    backup_first = ("actors.cn_engineers.role_order", "backup,legacy,primary")
+    live, backup = run_scenarios([load("status_quo", days), load("status_quo", days, backup_first)],
+                                 SEED, 1, workers=1)
+    abroad = "residual_access.by_channel.legacy_or_backup_abroad.events"
+    assert values(backup, abroad)[0] > values(live, abroad)[0]
+
+
+def test_a_role_order_that_misses_a_role_is_a_config_error() -> None:
+    """A site order must name every role once."""
+    from sim.errors import InputError
+
+    with pytest.raises(InputError, match="role_order"):
+        load("status_quo", ("actors.cn_engineers.role_order", "primary,backup"))
+
+
+@pytest.mark.slow
+def test_falling_back_after_ciphertext_is_a_ranged_share() -> None:
+    """Where Google holds the keys, requesters who route around keys read the parent's copies instead of ciphertext."""
+    google_keys = ("sites.google_us.key_custody", "google")
+    share = "actors.cn_engineers.routes_around_keys_share"
+    assert load("google").ranges[share].high == 1.0
+    runs = run_scenarios([load("google", google_keys, ("scenario.days", "200"), (share, value))
+                          for value in ("0.0", "0.5", "1.0")], SEED, 1, workers=1)
+    residual = [values(r, "residual_access.events")[0] for r in runs]
+    ciphertext = [values(r, "requests.ciphertext_grants")[0] for r in runs]
+    assert residual[0] < residual[1] < residual[2]
+    assert ciphertext[0] > ciphertext[1] > ciphertext[2]
+
+
+def test_a_key_release_route_must_lead_to_the_gatekeepers_keys() -> None:
+    """A release by a gatekeeper that does not hold the site's keys is a config error naming the route."""
+    from sim.errors import InputError
+
+    with pytest.raises(InputError, match=r"routes\.2\.gate.*singapore's keys are held by 'bytedance'"):
+        load("google_access_controls", ("routes.2.gate", "key_release"))
+
+
+def test_one_route_uniform_settles_the_order_and_the_fallback_in_the_stated_shares() -> None:
+    """On an even grid of route uniforms each table is taken in the share its parameters give, alike on both forms."""
+    import numpy as np
+
+    from sim.model.rules import route_variants
+
+    u = (np.arange(10_000) + 0.5) / 10_000
+    codes = route_variants(u, 0.6, 0.25, True, True)
+    assert [float(np.mean(codes == k)) for k in range(4)] == pytest.approx([0.45, 0.3, 0.15, 0.1], abs=1e-3)
+    assert [route_variants(float(x), 0.6, 0.25, True, True) for x in u[::97]] == codes[::97].tolist()
+    assert set(route_variants(u, 0.6, 0.25, False, True).tolist()) == {0, 2}
+    assert set(route_variants(u, 0.6, 0.25, True, False).tolist()) == {0, 1}

@@ -71,10 +71,11 @@ from sim.results.runs import estimates, summary_document, to_json, write_results
 def execute(
     loaded: list[LoadedConfig], seed: int, replications: int, workers: int | None, quiet: bool,
     target_ci: float | None, target_metric: str, max_replications: int, engine: Engine = "fast",
+    log_folder: Path | None = None,
 ) -> list[ScenarioResult]:
     """Run configs (to a target precision if asked), with progress, stopping cleanly on Ctrl-C."""
     reporter = Reporter(quiet)
-    executor = LocalExecutor(workers, engine)
+    executor = LocalExecutor(workers, engine, log_folder)
     try:
         if target_ci is None:
             return run_scenarios(loaded, seed, replications, progress=reporter, executor=executor)
@@ -155,7 +156,7 @@ def run(
     scenario = loaded.config.scenario
     lock = before_run([loaded], scenario.replications, target_ci, max_replications, yes, out_dir)
     [result] = execute([loaded], scenario.seed, scenario.replications, workers, quiet or json_,
-                       target_ci, target_metric, max_replications, engine_of(engine))
+                       target_ci, target_metric, max_replications, engine_of(engine), out_dir)
     if out_dir is not None:
         try:
             for path in write_results(out_dir, "run", portable_command(), [result], None, result.seed,
@@ -273,7 +274,7 @@ def compare(
                   f"(seed {run_seed}, common random numbers)")
     lock = before_run(loaded, reps, target_ci, max_replications, yes, out_dir)
     results = execute(loaded, run_seed, reps, workers, quiet or json_, target_ci, target_metric,
-                      max_replications, engine_of(engine))
+                      max_replications, engine_of(engine), out_dir)
     results = baseline_first(results, plan.baseline)
     base = results[0]
     try:

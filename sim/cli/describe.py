@@ -241,7 +241,9 @@ def routes_table(loaded: LoadedConfig) -> Table:
     for actor, spec in config.actors.items():
         share = f" ({spec.least_resistance_share:g} least resistance)" if spec.route_choice == "share" else ""
         for key, what in (("route_choice", spec.route_choice + share),
-                          ("routes_around_keys", str(spec.routes_around_keys).lower())):
+                          ("routes_around_keys", str(spec.routes_around_keys).lower()),
+                          ("routes_around_keys_share", f"{spec.routes_around_keys_share:g}"),
+                          ("role_order", spec.role_order)):
             why = choices.get(f"{actor}.{key}")
             table.add_row(f"actors.{actor}.{key}", what, source(f"actors.{actor}.{key}"),
                           f"DECIDING: {why}" if why else "")

@@ -87,7 +87,7 @@ def design(
         folder = out_dir or Path("reports") / "design" / plan.levers.spec.design.name
         pinned = check_terms(plan.levers, _pairs(terms)) if terms else None
         size = population or default_population(trials)
-        executor = make_executor(workers, scheduler, engine_of(engine))
+        executor = make_executor(workers, scheduler, engine_of(engine), folder)
     except InputError as error:
         fail(error)
     if pinned is not None:

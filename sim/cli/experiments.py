@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
@@ -60,7 +61,7 @@ from sim.experiment.sweep import (
 from sim.experiment.sweep_file import LoadedSweep, load_sweep
 from sim.experiment.usecases import check_target_ci
 from sim.metrics.stats import Estimate
-from sim.metrics.units import kind_of
+from sim.metrics.units import factor_label, kind_of, metric_label
 from sim.results.atomic import FolderLock, prepare_folder, write_atomic
 from sim.results.runs import MANIFEST_FORMAT, portable_path, sensitivity_records, to_json
 from sim.results.store import DB_NAME, Store
@@ -108,7 +109,7 @@ def sweep(
     reps = max(max_replications, loaded.spec.sweep.replications) if target_ci else loaded.spec.sweep.replications
     budget.check(budget.estimate([p.loaded.config for p in loaded.points], reps), yes)
     check_sweep(loaded, target_ci, target_metric)
-    with closing(make_executor(workers, scheduler, engine_of(engine))) as executor, Store(folder) as store:
+    with closing(make_executor(workers, scheduler, engine_of(engine), folder)) as executor, Store(folder) as store:
         outcome = sweep_into(loaded, store, executor, quiet, target_ci, target_metric, max_replications, replace)
         store.set_meta("engine", to_json(engine_used([p.loaded.config for p in loaded.points], engine_of(engine))))
         err.print(f"{outcome.ran} rows run, {outcome.skipped} already stored, {outcome.total} in all: {store.path}")
@@ -147,22 +148,72 @@ def print_sweep_summary(store: Store) -> None:
     if records and len(records) <= 40:
         factor_keys = [k for k in records[0] if k not in {"point", "arrangement", "replications"}
                        and not any(k.startswith(o + ".") for o in outputs)]
-        table = Table(title="Sweep points (mean ± 95% CI half-width)", title_justify="left")
-        for key in ["point", "arrangement", *factor_keys, "replications", *outputs]:
-            # Full dotted names, folded rather than cut, so that no two columns read alike.
-            table.add_column(key, justify="right" if key != "arrangement" else "left", overflow="fold")
-        for record in records:
-            cells = [str(record["point"]), record["arrangement"],
-                     *[_short(record[k]) for k in factor_keys], str(record["replications"])]
-            for output in outputs:
-                mean, high, kind = record[f"{output}.mean"], record[f"{output}.ci95_high"], kind_of(output)
-                cells.append(human(mean, kind) + ("" if high is None or mean is None
-                                                  else f" ± {human(high - mean, kind, scale_of=mean)}"))
-            table.add_row(*cells)
-        out.print(table)
+        for table in sweep_tables(records, factor_keys, outputs, out.width):
+            out.print(table)
     elif records:
         out.print(f"{len(records)} points; `residency results {store.folder} --summary` lists them.")
     print_sensitivity(store)
+
+
+def sweep_tables(records: list[dict[str, Any]], factors: list[str], outputs: list[str], width: int) -> list[Table]:
+    """Return the sweep points as tables that fit `width` columns, splitting the outputs over several if needed.
+
+    No column is narrower than its longest word, so a heading or an arrangement's name wraps
+    between words and is never folded mid-word; outputs that do not fit go to the next table.
+    """
+    headers = sweep_headers(factors, outputs)
+    keys = ["point", "arrangement", *factors, "replications", *outputs]
+    cells = {key: [str(r["point"]) if key == "point" else str(r["replications"]) if key == "replications"
+                   else r["arrangement"] if key == "arrangement" else _short(r[key]) if key in factors
+                   else _estimate(r, key) for r in records] for key in keys}
+    least = {key: max(len(word) for text in [header, *cells[key]] for word in text.split() or [""])
+             for key, header in zip(keys, headers, strict=True)}
+    natural = {key: max(len(text) for text in [header, *cells[key]]) for key, header in zip(keys, headers, strict=True)}
+    same_reps = len({r["replications"] for r in records}) == 1
+    fixed = [k for k in keys if k not in outputs and not (k == "replications" and same_reps)]
+    room = width - 1 - sum(least[k] + 3 for k in fixed)
+    groups: list[list[str]] = [[]]
+    for output in outputs:
+        if groups[-1] and sum(least[o] + 3 for o in [*groups[-1], output]) > room:
+            groups.append([])
+        groups[-1].append(output)
+    tables = []
+    for i, group in enumerate(groups):
+        columns = [*fixed, *group]
+        spare = width - 1 - sum(least[k] + 3 for k in columns)  # widths that fit, each at least its longest word
+        widths = {}
+        for key in [*group, *fixed[::-1]]:  # the room left goes to the outputs first
+            widths[key] = least[key] + max(0, min(natural[key] - least[key], spare))
+            spare -= widths[key] - least[key]
+        part = f" ({i + 1} of {len(groups)})" if len(groups) > 1 else ""
+        reps = f", {records[0]['replications']} replications each" if same_reps and records else ""
+        table = Table(title=f"Sweep points (mean ± 95% CI half-width{reps}){part}", title_justify="left")
+        for key in columns:
+            table.add_column(headers[keys.index(key)], justify="left" if key == "arrangement" else "right",
+                             overflow="fold", width=widths[key])
+        for row in range(len(records)):
+            table.add_row(*[cells[key][row] for key in columns])
+        tables.append(table)
+    return tables
+
+
+def _estimate(record: dict[str, Any], output: str) -> str:
+    mean, high, kind = record[f"{output}.mean"], record[f"{output}.ci95_high"], kind_of(output)
+    return human(mean, kind) + ("" if high is None or mean is None
+                                else f" ± {human(high - mean, kind, scale_of=mean)}")
+
+
+def sweep_headers(factors: list[str], outputs: list[str]) -> list[str]:
+    """Return the sweep table's column headings: words that wrap between words, never a dotted path.
+
+    A dotted path has no space, so a narrow terminal could only fold it mid-word. Where two
+    labels would read alike, both keep their path, so that no two columns look the same.
+    """
+    labels = [factor_label(f) for f in factors] + [metric_label(o) for o in outputs]
+    keys = [*factors, *outputs]
+    seen = Counter(labels)
+    labels = [label if seen[label] == 1 else f"{label} ({key})" for label, key in zip(labels, keys, strict=True)]
+    return ["point", "arrangement", *labels[:len(factors)], "replications", *labels[len(factors):]]
 
 
 def _short(value: Any) -> str:
@@ -261,7 +312,7 @@ def attribute(
     budget.check(budget.estimate([loaded.config] * ATTRIBUTION_VARIANTS, scenario.replications), yes)
     lock = FolderLock(prepare_folder(folder), "an attribution")
     reporter = Reporter(quiet)
-    executor: Executor = LocalExecutor(workers, engine_of(engine))
+    executor: Executor = LocalExecutor(workers, engine_of(engine), folder)
     try:
         base, rows, _ = run_attribution(loaded, scenario.seed, scenario.replications, executor, metric, reporter)
     except KeyboardInterrupt:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,11 +36,11 @@ from sim.config.loader import LoadedConfig, did_you_mean, load_config
 from sim.config.resources import project_path, resolve_named
 from sim.errors import InputError
 from sim.experiment.decision import check_candidates
-from sim.experiment.discovery import load_prim, parse_question
+from sim.experiment.discovery import parse_question
 from sim.experiment.executors import Executor, make_executor
 from sim.experiment.explore import Exploration, plan, run_exploration, world_table
 from sim.experiment.explore_summary import matched, summarise, summary_metrics
-from sim.experiment.history import Observations, check_against, load_observations
+from sim.experiment.history import Observations, check_against, history_calendars, load_observations
 from sim.experiment.replications import engine_used
 from sim.experiment.sweep import metric_names
 from sim.experiment.waves import next_box, wave_entry
@@ -101,11 +100,12 @@ def explore(
         if waves < 1:
             raise InputError("--waves", str(waves), "there must be at least one wave.",
                              "use --waves 1 (match once) or more (sample again inside what the record allows).")
-        prim_available = _prim_available(bool(questions))
         observations = _observations(history_match, observations_file, [i.name for i in loaded], known)
         run_seed = seed if seed is not None else loaded[0].config.scenario.seed
-        exploration = plan(loaded, worlds, replications, run_seed, design)
-        executor = make_executor(workers, scheduler, engine_of(engine))
+        calendars = history_calendars(observations, {item.name: (item.config.scenario.start_date,
+                                                                item.config.scenario.days) for item in loaded})
+        exploration = plan(loaded, worlds, replications, run_seed, design, history=calendars)
+        executor = make_executor(workers, scheduler, engine_of(engine), out_dir)
         store = Store(out_dir)
     except InputError as error:
         fail(error)
@@ -116,6 +116,9 @@ def explore(
         err.print(f"explore: {exploration.worlds} worlds x {len(loaded)} arrangements x {replications} replications "
                   f"over {len(exploration.dimensions)} ranged parameters (seed {run_seed}, {design} design, "
                   f"common random numbers) into {store.path}")
+        for name, (first, length) in exploration.calendars.items():
+            err.print(f"history matching also runs {name} on the record's calendar in every world, from {first} "
+                      f"for {length} days, and counts its observed windows by date")
     _run(exploration, store, executor, quiet)
     earlier: list[dict[str, Any]] = []
     box = None
@@ -123,21 +126,21 @@ def explore(
         if observations is None:
             break
         keep, section = matched(exploration, world_table(store, exploration.names, exploration.worlds,
-                                                          summary_metrics(metric, observations)), observations)
+                                                          summary_metrics(metric, observations)), observations, store)
         box = next_box(exploration, keep, box)
         if box is None:
             break
         earlier.append(wave_entry(wave - 1, exploration, section))
         store.close()
-        exploration = plan(loaded, worlds, replications, run_seed + wave - 1, design, box)
+        exploration = plan(loaded, worlds, replications, run_seed + wave - 1, design, box, calendars)
         store = Store(out_dir / f"wave-{wave}")
         if not quiet:
             err.print(f"wave {wave}: {section['ruled_out']} of {section['ruled_out'] + section['remaining']} worlds "
                       f"ruled out; {worlds} new worlds inside what remains, into {store.path}")
-        executor = make_executor(workers, scheduler, engine_of(engine))
+        executor = make_executor(workers, scheduler, engine_of(engine), store.path)
         _run(exploration, store, executor, quiet)
     try:
-        document = summarise(exploration, store, metric, questions, observations, prim_available, chosen, earlier)
+        document = summarise(exploration, store, metric, questions, observations, chosen, earlier)
     except InputError as error:
         fail(error)
     store.close()
@@ -165,15 +168,6 @@ def _check_metric(metric: str, known: list[str]) -> None:
         raise InputError("--metric", metric, "this is not a metric the model reports.",
                          (hint + " " if hint else "") + "Use a path from `residency run CONFIG --json`, "
                          "such as residual_access.events.")
-
-
-def _prim_available(required: bool) -> bool:
-    """Return whether PRIM can be imported (without importing it); fail if --discover needs it and it cannot."""
-    if importlib.util.find_spec("prim") is not None:
-        return True
-    if required:
-        load_prim()  # raises the error that says how to install it
-    return False
 
 
 def _observations(wanted: bool, path: Path | None, names: list[str], known: list[str]) -> Observations | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from sim.config.resources import (
     shipped_config,
     shipped_names,
     shipped_path,
+    shipped_title,
 )
 from sim.config.schema import display
 from sim.errors import InputError
@@ -157,18 +157,8 @@ def list_shipped() -> None:
         table.add_column("name", no_wrap=True)
         table.add_column("title")
         for name in shipped_names(folder):
-            table.add_row(name, title_of(shipped_path(folder) / f"{name}.toml", table_key))
+            table.add_row(name, shipped_title(shipped_path(folder) / f"{name}.toml", table_key) or "(unreadable)")
         out.print(table)
     out.print("Use a name wherever a config is expected (`residency compare status_quo oracle`), "
               '`include = "world"` in your own config, and `residency init NAME --from ARRANGEMENT` to start one.')
-
-
-def title_of(path: Path, table: str) -> str:
-    """Return a shipped file's title (its [scenario], [sweep] or [lesson] title)."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return "(unreadable)"
-    title = data.get(table, {}).get("title", "")
-    return str(title.get("value", "") if isinstance(title, dict) else title)
 

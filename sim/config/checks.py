@@ -303,8 +303,8 @@ def order_notes(loaded: LoadedConfig) -> list[str]:
     """Return a note for each tie the fixed site order breaks between plaintext and ciphertext.
 
     Where an actor group reaches two sites holding a counted class through equally weak gates,
-    and its company holds the keys of one but not the other, which of them a request reads is
-    decided by ROLE_ORDER (primary, legacy, backup) with `routes_around_keys = false`, not by
+    and its company surely holds the keys of one but not of the other, which of them a request reads is
+    decided by the group's `role_order` with `routes_around_keys = false`, not by
     a modelled behaviour: the result then rests on that order.
     """
     config = loaded.config
@@ -320,14 +320,16 @@ def order_notes(loaded: LoadedConfig) -> list[str]:
             for name in sorted(holding):
                 gate = route_gate(config.routes, actor, name, cls)
                 if gate in ("parent", "none"):
-                    keys = control_probability(config, config.sites[name].key_custody, spec.employer) > 0.0
+                    # Plaintext for sure, or ciphertext unless the key holder yields to pressure.
+                    keys = control_probability(config, config.sites[name].key_custody, spec.employer) >= 1.0
                     by_gate.setdefault(gate, {}).setdefault(keys, []).append(name)
             for shared, split in by_gate.items():
                 if len(split) == 2:
                     notes.append(
                         f"{loaded.path}: {actor} reaches {', '.join(split[True])} (plaintext) and "
                         f"{', '.join(split[False])} (ciphertext) for {cls} data through the same gate ({shared}); "
-                        "which one a request reads is decided by the fixed site order (primary, legacy, backup) "
+                        f"which one a request reads is decided by the site order (role_order {spec.role_order}) "
                         "and routes_around_keys, not by a modelled behaviour. Bracket the route (alternatives "
-                        "parent/blocked) or set routes_around_keys to see how much the result rests on it.")
+                        "parent/blocked), give role_order alternatives, or set routes_around_keys to see how "
+                        "much the result rests on it.")
     return notes

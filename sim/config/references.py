@@ -57,9 +57,18 @@ def reference_problems(config: Config) -> list[tuple[str, str]]:
     if gate is not None:
         need("organisation", gate.organisation, orgs, "gatekeeper.organisation")
     for i, route in enumerate(config.routes):
-        if route.gate == "steward" and gate is None:
-            problems.append((f"routes.{i}.gate", "sends requests to the steward gate, but the "
+        if route.gate in ("steward", "key_release") and gate is None:
+            problems.append((f"routes.{i}.gate", f"sends requests to the {route.gate} gate, but the "
                              "config has no [gatekeeper] table (add one, or use another gate)."))
+        elif route.gate == "key_release" and gate is not None:
+            keyed = [route.site] if route.site != WILDCARD else list(sites)
+            for site_name in keyed:
+                holder = config.sites[site_name].key_custody if site_name in config.sites else gate.organisation
+                if holder != gate.organisation:
+                    problems.append((f"routes.{i}.gate", f"sends requests for {site_name} to the key holder's "
+                                     f"release, but {site_name}'s keys are held by {holder!r}, not by the "
+                                     f"gatekeeper {gate.organisation!r} (name the site whose keys the "
+                                     "gatekeeper holds, or use another gate)."))
     for purpose, allowed in policy.items():
         for cls in allowed:
             need("data class", cls, classes, f"gatekeeper.policy.{purpose}")

@@ -8,6 +8,7 @@ editable install of one, reads the top-level `configs/` and `seeds/` folders the
 from __future__ import annotations
 
 import difflib
+import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -69,6 +70,16 @@ def shipped_config(name: str) -> Path | None:
 def shipped_names(folder: Path) -> list[str]:
     """Return the names of the shipped TOML files in a folder, sorted."""
     return sorted(path.stem for path in shipped_path(folder).glob("*.toml"))
+
+
+def shipped_title(path: Path, table: str) -> str | None:
+    """Return a shipped file's title (its [scenario], [sweep] or [lesson] `title`), None if it cannot be read."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    title = data.get(table, {}).get("title", "")
+    return str(title.get("value", "") if isinstance(title, dict) else title)
 
 
 def resolve_named(argument: str | Path, kind: Kind = "config", flag: str | None = None) -> Path:

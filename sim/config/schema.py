@@ -34,17 +34,21 @@ Hour = Annotated[float, Field(ge=0.0, le=24.0)]
 #: Lognormal shapes above 5 put the mean e^12.5 times above the median: no data supports that.
 Sigma = Annotated[float, Field(ge=0.0, le=5.0)]
 
-GateKind = Literal["none", "parent", "steward", "blocked"]
+#: "key_release": the gatekeeper is the organisation holding the site's keys, and its grants release
+#: them (plaintext, no gateway); see `Gatekeeper`.
+GateKind = Literal["none", "parent", "steward", "key_release", "blocked"]
 SiteRole = Literal["primary", "backup", "legacy"]
 ReviewDistribution = Literal["exponential", "lognormal"]
 #: How an actor group chooses among the routes open to it (see `ActorGroup.route_choice`).
 RouteChoice = Literal["least_resistance", "preferred_site", "share"]
 
-#: The order in which an actor tries routes: the weakest gate first.
-GATE_ORDER: dict[str, int] = {"none": 0, "parent": 1, "steward": 2}
-#: Among sites behind equally weak gates, the order of preference by role: the live system,
-#: then the old primary still being emptied, then the backup.
-ROLE_ORDER: dict[str, int] = {"primary": 0, "legacy": 1, "backup": 2}
+#: What "least resistance" means (`ActorGroup.route_choice`): the weakest gate first. The two
+#: reviewing gates (the steward's and the key holder's release) are equally strong.
+GATE_ORDER: dict[str, int] = {"none": 0, "parent": 1, "steward": 2, "key_release": 2}
+SITE_ROLES: tuple[SiteRole, ...] = get_args(SiteRole)
+#: The default order of preference by role among sites behind equally weak gates
+#: (`ActorGroup.role_order`): the live system, then the old primary being emptied, then the backup.
+DEFAULT_ROLE_ORDER = "primary,legacy,backup"
 
 #: Channels through which protected data is read from abroad.
 Channel = Literal[
@@ -227,6 +231,12 @@ class ActorGroup(Strict):
         description="Whether requesters avoid sites whose keys their side does not control (true), "
         "or read there and get ciphertext (false).",
     )
+    role_order: str = Field(
+        DEFAULT_ROLE_ORDER, description="Which site a request tries first among sites behind equally weak gates, "
+        "by role: the three roles primary, legacy and backup, comma-separated, in the order tried.")
+    routes_around_keys_share: Probability = Field(
+        0.0, description="Share of requests that route around keys as `routes_around_keys` does (fall back to "
+        "a site whose keys their side controls); the rest read where their route leads. true above makes it 1.")
     records_median: float = Field(100.0, gt=0.0, le=MAX_RECORDS)
     records_sigma: Sigma = 1.5
     covert_attempts_per_year: float = Field(
@@ -254,9 +264,27 @@ class ActorGroup(Strict):
     def _mix_sums_to_one(cls, mix: dict[str, float]) -> dict[str, float]:
         return check_mix(mix)
 
+    @field_validator("role_order")
+    @classmethod
+    def _every_role_once(cls, value: str) -> str:
+        if sorted(part.strip() for part in value.split(",")) != sorted(SITE_ROLES):
+            raise ValueError(f"role_order must name each of {', '.join(SITE_ROLES)} once, comma-separated "
+                             f"(got {value!r}); for example {DEFAULT_ROLE_ORDER!r}")
+        return value
+
+    @property
+    def roles(self) -> dict[str, int]:
+        """Return each site role's rank in this group's `role_order` (0: tried first)."""
+        return {part.strip(): rank for rank, part in enumerate(self.role_order.split(","))}
+
 
 class Gatekeeper(Strict):
-    """The stewardship team that reviews access requests."""
+    """The team that reviews access requests: a stewardship team, or the key holder's release team.
+
+    Routes with gate "steward" or "key_release" queue here (one queue per arrangement); a
+    "key_release" route names sites whose keys this organisation holds, and a denial it gives
+    is pressed by the requester's company with the chance its independence leaves.
+    """
 
     organisation: str
     reviewers: int = Field(1, ge=1, le=MAX_HEADCOUNT, description="Reviewers working the queue while on shift.")
@@ -295,7 +323,9 @@ class Route(Strict):
     actor: str = WILDCARD
     site: str = WILDCARD
     data_class: str = WILDCARD
-    gate: GateKind
+    gate: GateKind = Field(description="none; parent (the parent's own approval, no queue); steward (the "
+                           "gatekeeper's review, grants through the gateway); key_release (the gatekeeper holds the "
+                           "site's keys and its grants release them: plaintext); blocked.")
 
 
 class Controls(Strict):

@@ -13,7 +13,7 @@ CHANNEL_TITLES: dict[str, str] = {
 }
 #: How figures name each gate.
 GATE_TITLES: dict[str, str] = {"none": "no gate", "parent": "parent's approval", "steward": "steward gate",
-                               "blocked": "blocked"}
+                               "key_release": "key holder's release", "blocked": "blocked"}
 
 
 def display(key: str, title: str = "") -> str:

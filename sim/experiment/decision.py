@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from sim.errors import InputError
 from sim.experiment.discovery import Question
@@ -65,6 +64,8 @@ def paired_world(left: Sequence[float | None], right: Sequence[float | None]) ->
     if len(differences) < 2 or float(differences.std(ddof=1)) == 0.0:
         return mean != 0.0
     t = mean / (float(differences.std(ddof=1)) / math.sqrt(len(differences)))
+    from scipy import stats  # deferred: scipy.stats is most of the command line's start-up time
+
     return bool(2.0 * stats.t.sf(abs(t), len(differences) - 1) < PAIRED_ALPHA)
 
 

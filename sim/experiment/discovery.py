@@ -1,7 +1,6 @@
 """Scenario discovery: the boxes of parameter space where a question holds, found with PRIM.
 
-PRIM comes from the maintained `prim` package (Project Platypus), an optional extra:
-`pip install '.[explore]'`.
+PRIM is the package's own (sim/experiment/prim.py, numpy only), so discovery is always available.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import InputError
+from sim.experiment.prim import Box, Prim
 
 QUESTION = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*(<=|>=|<|>)\s*([A-Za-z_][\w-]*|[-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
 DENSITY_WANTED = 0.8
@@ -63,17 +63,6 @@ def parse_question(text: str, names: list[str]) -> Question:
     return Question(text.strip(), left, operator, value)
 
 
-def load_prim() -> Any:
-    """Import PRIM, or fail with how to install it."""
-    try:
-        import prim
-    except ImportError:
-        raise InputError("--discover", None, "scenario discovery needs PRIM, which is not installed.",
-                         "install the extra with `pip install '.[explore]'` (or `pip install PRIM`), "
-                         "or leave out --discover.") from None
-    return prim
-
-
 def discover(question: Question, metric: str, means: dict[str, np.ndarray], parameters: dict[str, list[Any]],
              tie: bool = False, permutations: int = PERMUTATIONS, seed: int = 0) -> dict[str, Any]:
     """Find up to two PRIM boxes where the question holds, each tested against a label-permutation null.
@@ -94,10 +83,7 @@ def discover(question: Question, metric: str, means: dict[str, np.ndarray], para
         return found
     if not parameters or holds.all() or not holds.any():
         return found
-    import pandas as pd
-
-    frame = pd.DataFrame({key: (pd.Series(column, dtype=object) if isinstance(column[0], str)
-                                else pd.Series(column, dtype=float)) for key, column in parameters.items()})
+    frame = {key: list(column) for key, column in parameters.items()}
     found["boxes"] = _boxes(frame, holds, MAX_BOXES)
     if not found["boxes"]:
         return found
@@ -118,62 +104,45 @@ def _score(box: dict[str, Any]) -> float:
     return float(box["coverage"]) * float(box["density"])
 
 
-def _boxes(frame: Any, holds: np.ndarray, most: int) -> list[dict[str, Any]]:
+def _boxes(frame: dict[str, list[Any]], holds: np.ndarray, most: int) -> list[dict[str, Any]]:
     """Return up to `most` PRIM boxes of the worlds where `holds`, each described by `_chosen`."""
-    prim = load_prim()
-    algorithm = prim.Prim(frame, holds, threshold=DENSITY_WANTED, threshold_type=">")
+    algorithm = Prim(frame, holds)
     boxes: list[dict[str, Any]] = []
     for _ in range(most):
         box = algorithm.find_box()
         if box is None:
             break
-        entry = _chosen(box, frame)
+        index, entry = _chosen(algorithm, box)
         if entry["coverage"] <= 0.0:
             break
         boxes.append(entry)
+        algorithm.take(box, index)
         if entry["density"] < DENSITY_WANTED:
             break
     return boxes
 
 
-def _chosen(box: Any, frame: Any) -> dict[str, Any]:
+def _chosen(algorithm: Prim, box: Box) -> tuple[int, dict[str, Any]]:
     """Select the box of best coverage x density among those dense enough, and describe it."""
-    trajectory = box.peeling_trajectory
-    dense = trajectory[trajectory["density"] >= DENSITY_WANTED]
-    index = (int((dense["coverage"] * dense["density"]).idxmax()) if len(dense)
-             else int(trajectory["density"].idxmax()))
-    box.select(index)
+    steps = box.steps
+    dense = [i for i, step in enumerate(steps) if step.density >= DENSITY_WANTED]
+    index = (max(dense, key=lambda i: (steps[i].coverage * steps[i].density, -i)) if dense
+             else max(range(len(steps)), key=lambda i: (steps[i].density, -i)))
     limits: dict[str, Any] = {}
     weak: dict[str, Any] = {}
-    rows = _limits(box)
-    for key, low, high, qp in rows:
-        if isinstance(low, set | frozenset) or isinstance(high, set | frozenset):
-            limit: Any = sorted(str(v) for v in (low if isinstance(low, set | frozenset) else high))
-        else:
-            limit = [float(low), float(high)]
+    quasi_p = algorithm.quasi_p(box, index)
+    for key, limit in sorted(box.limits(index).items(), key=lambda item: quasi_p[item[0]]):
+        described: Any = sorted(limit) if isinstance(limit, frozenset) else [float(limit[0]), float(limit[1])]
         # PRIM's quasi-p-value: how likely a restriction this strong is by chance (small samples over-restrict).
-        (limits if _number(qp) <= QP_SIGNIFICANT else weak)[str(key)] = limit
+        (limits if quasi_p[key] <= QP_SIGNIFICANT else weak)[key] = described
     if not limits and weak:  # no restriction is significant alone: keep the strongest, so the box says something
-        strongest = str(min(rows, key=lambda row: _number(row[3]))[0])
+        strongest = min(weak, key=lambda key: quasi_p[key])
         limits[strongest] = weak.pop(strongest)
-    return {"limits": limits, "weak_limits": weak, "coverage": _number(trajectory.loc[index, "coverage"]),
-            "density": _number(trajectory.loc[index, "density"]), "mass": _number(trajectory.loc[index, "mass"]),
-            "trajectory": [{"coverage": _number(r["coverage"]), "density": _number(r["density"]),
-                            "restricted": int(r["res dim"])} for _, r in trajectory.iterrows()]}
-
-
-def _limits(box: Any) -> list[tuple[str, Any, Any, float]]:
-    """Return (parameter, low, high, quasi-p-value) of each restricted dimension of the selected box.
-
-    This is what `PrimBox.limits` reports, read from the same attributes: PRIM 1.0's property
-    writes a categorical dimension's set of values into a float table, which pandas 2.1 and
-    later refuse (`TypeError: Invalid value '{...}' for dtype 'float64'`).
-    """
-    current = box._cur_box
-    quasi_p = box._calculate_quasi_p(current)
-    lims = box._box_lims[current]
-    rows = [(str(key), lims[key][0], lims[key][1], float(value)) for key, value in quasi_p.items()]
-    return sorted(rows, key=lambda row: row[3])
+    step = steps[index]
+    return index, {"limits": limits, "weak_limits": weak, "coverage": _number(step.coverage),
+                   "density": _number(step.density), "mass": _number(step.mass),
+                   "trajectory": [{"coverage": _number(s.coverage), "density": _number(s.density),
+                                   "restricted": s.restricted} for s in steps]}
 
 
 def _number(value: Any) -> float:

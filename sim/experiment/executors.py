@@ -6,6 +6,7 @@ whichever executor ran them and in whatever order they finished.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import gc
@@ -23,6 +24,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from sim.config.schema import Config
@@ -68,9 +70,10 @@ def default_workers() -> int:
 class LocalExecutor:
     """Run jobs in this process (one worker) or in a pool of spawned processes."""
 
-    def __init__(self, workers: int | None = None, engine: Engine = "fast") -> None:
+    def __init__(self, workers: int | None = None, engine: Engine = "fast", log_folder: Path | None = None) -> None:
         self.workers = workers or default_workers()
         self.engine = engine
+        self.log_folder = log_folder
 
     def map(self, fn: Callable[..., Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
         """Run the jobs, yielding each result as it finishes; pending work is cancelled on exit."""
@@ -84,16 +87,17 @@ class LocalExecutor:
         pool = ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)), mp_context=context,
                                    initializer=prepare_worker, initargs=(os.getpid(),))
         try:
-            futures: dict[Future[Any], Job] = {
-                pool.submit(fn, job.config, job.seed, job.replication): job for job in jobs
-            }
+            with workers_born_ignoring_ctrl_c():  # the pool starts its workers as the jobs are submitted
+                futures: dict[Future[Any], Job] = {
+                    pool.submit(fn, job.config, job.seed, job.replication): job for job in jobs
+                }
             for future in as_completed(futures):
                 try:
                     result = future.result()
                 except (InputError, CancelledError):
                     raise
                 except Exception as exc:  # a worker's bug or death: one paragraph, the traceback in a log
-                    raise worker_failure(futures[future], exc) from None
+                    raise worker_failure(futures[future], exc, self.log_folder) from None
                 yield futures[future], result
         except BaseException:  # Ctrl-C, SIGTERM, a failed task or a caller that stopped reading
             stop_workers(pool)
@@ -105,23 +109,58 @@ class LocalExecutor:
         """Nothing to release: each map call owns its pool."""
 
 
-def worker_failure(job: Job, exc: BaseException) -> InputError:
+def worker_failure(job: Job, exc: BaseException, folder: Path | None = None) -> InputError:
     """Write a failed task's tracebacks (the worker's and this process's) to a log; return the error naming it.
 
-    The log goes to the system's temporary folder, since a failed task may have no output
-    folder yet; the message says where it is.
+    The log goes into the command's output folder when it has one (`folder`), else (a call with
+    no folder, such as a run that writes nothing) into the system's temporary folder; the
+    message says where it is.
     """
     configs = job.config if isinstance(job.config, tuple) else (job.config,)
     name = ", ".join(config.scenario.name for config in configs)
-    handle, log = tempfile.mkstemp(prefix="residency-worker-error-", suffix=".log")
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        file.write(f"A worker failed on replication {job.replication} of {name} "
-                   f"(seed {job.seed}).\n\n" + "".join(traceback.format_exception(exc)))
+    text = (f"A worker failed on replication {job.replication} of {name} "
+            f"(seed {job.seed}).\n\n" + "".join(traceback.format_exception(exc)))
+    log = _write_log(text, folder, f"worker-error-{configs[0].scenario.name}-r{job.replication}.log")
     what = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
     return InputError("a worker process", None, f"replication {job.replication} of "
                       f"{name} failed with {type(exc).__name__} ({what}); its full traceback "
                       f"is in {log}.", "this is a fault of the program, not of your input: report it with that "
                       "log file; `--workers 1` runs the same work in this process.")
+
+
+def _write_log(text: str, folder: Path | None, name: str) -> str:
+    """Write `text` to `folder/name` (the temporary folder if there is none or it cannot be written)."""
+    if folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text, encoding="utf-8")
+            return str(folder / name)
+        except OSError:  # a full disk or a read-only folder: the log still goes somewhere it can be read
+            pass
+    handle, log = tempfile.mkstemp(prefix="residency-worker-error-", suffix=".log")
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(text)
+    return log
+
+
+@contextlib.contextmanager
+def workers_born_ignoring_ctrl_c() -> Iterator[None]:
+    """Start child processes with SIGINT ignored from their first instruction.
+
+    A spawned worker imports the package before its initializer runs; Ctrl-C in that window
+    would print a KeyboardInterrupt traceback from the worker's bootstrap. An ignored signal
+    stays ignored across exec, and Python keeps it so, so the parent ignores SIGINT only while
+    it starts the workers (the time of a few fork/exec calls) and then restores its handler.
+    Outside the main thread (where signal handlers cannot be set) it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def prepare_worker(parent: int) -> None:
@@ -161,8 +200,9 @@ def stop_workers(pool: ProcessPoolExecutor) -> None:
 class DaskExecutor:
     """Run jobs on an existing Dask distributed cluster."""
 
-    def __init__(self, address: str, engine: Engine = "fast") -> None:
+    def __init__(self, address: str, engine: Engine = "fast", log_folder: Path | None = None) -> None:
         self.engine = engine
+        self.log_folder = log_folder
         try:
             from distributed import Client
         except ImportError:
@@ -207,7 +247,7 @@ class DaskExecutor:
                 except InputError:
                     raise
                 except Exception as exc:  # a task's bug on a Dask worker: one paragraph, the traceback in a log
-                    raise worker_failure(job, exc) from None
+                    raise worker_failure(job, exc, self.log_folder) from None
                 future.release()  # the cluster may drop the result as soon as the caller holds it
                 yield job, result
         finally:
@@ -271,8 +311,12 @@ def _check_reachable(address: str) -> None:
                          "tcp://HOST:PORT address.") from None
 
 
-def make_executor(workers: int | None, scheduler: str | None, engine: Engine = "fast") -> Executor:
-    """Return a Dask executor for a scheduler address, else a local one; either runs `engine`."""
+def make_executor(workers: int | None, scheduler: str | None, engine: Engine = "fast",
+                  log_folder: Path | None = None) -> Executor:
+    """Return a Dask executor for a scheduler address, else a local one; either runs `engine`.
+
+    A failed task's log goes into `log_folder` (the command's output folder) when given.
+    """
     if scheduler:
-        return DaskExecutor(scheduler, engine)
-    return LocalExecutor(workers, engine)
+        return DaskExecutor(scheduler, engine, log_folder)
+    return LocalExecutor(workers, engine, log_folder)

@@ -10,8 +10,9 @@ paired, and a world whose ranges all collapse to their values is exactly what `c
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,8 @@ class Exploration:
     seed: int
     replications: int
     design: str
+    history: list[Point] = field(default_factory=list)  # world-major runs on the record's calendar, after `points`
+    calendars: dict[str, tuple[dt.date, int]] = field(default_factory=dict)  # their first day and days
 
     @property
     def worlds(self) -> int:
@@ -155,11 +158,14 @@ def sample_units(count: int, worlds: int, design: str, seed: int) -> np.ndarray:
 
 
 def plan(arrangements: Sequence[LoadedConfig], worlds: int, replications: int, seed: int,
-         design: str = "latin", box: tuple[np.ndarray, np.ndarray] | None = None) -> Exploration:
+         design: str = "latin", box: tuple[np.ndarray, np.ndarray] | None = None,
+         history: dict[str, tuple[dt.date, int]] | None = None) -> Exploration:
     """Sample the worlds and resolve every (world, arrangement) config before anything runs.
 
     `box` (low and high unit coordinates per dimension) confines the design to part of the
     space: a later wave of history matching samples only what the record has not ruled out.
+    `history` (arrangement -> first day and days) adds, in every world, a run of those
+    arrangements on the record's calendar, which history matching reads by date.
     """
     if worlds < 1:
         raise InputError("--worlds", str(worlds), "there must be at least one world.", "use --worlds 1 or more.")
@@ -172,16 +178,32 @@ def plan(arrangements: Sequence[LoadedConfig], worlds: int, replications: int, s
     units = sample_units(len(dimensions), worlds, design, seed)
     if box is not None:
         units = box[0] + (box[1] - box[0]) * units
-    exploration = Exploration(list(arrangements), dimensions, units, [], seed, replications, design)
-    taken = [[d for d in dimensions if item.name in d.arrangements] for item in arrangements]
+    calendars = dict(sorted((history or {}).items()))
+    exploration = Exploration(list(arrangements), dimensions, units, [], seed, replications, design, [], calendars)
+    by_name = {item.name: item for item in arrangements}
+    taken = {item.name: [d for d in dimensions if item.name in d.arrangements] for item in arrangements}
     with collection_paused():
         for world in range(worlds):
             values = exploration.world_values(world)
-            for index, (item, mine) in enumerate(zip(arrangements, taken, strict=True)):
-                resolved = with_values(item, [(d.path, values[d.key], f"explore world {world}") for d in mine])
-                exploration.points.append(Point(world * len(arrangements) + index, item.name, {
-                    d.key: values[d.key] for d in mine}, resolved, run_key(resolved, seed)))
+            for index, item in enumerate(arrangements):
+                exploration.points.append(_point(item, taken[item.name], values, world,
+                                                 world * len(arrangements) + index, seed))
+        for world in range(worlds):
+            values = exploration.world_values(world)
+            for index, (name, (start, days)) in enumerate(calendars.items()):
+                calendar = [("scenario.start_date", start, "history matching"),
+                            ("scenario.days", days, "history matching")]
+                exploration.history.append(_point(by_name[name], taken[name], values, world, len(exploration.points)
+                                                  + world * len(calendars) + index, seed, calendar))
     return exploration
+
+
+def _point(item: LoadedConfig, dimensions: list[Dimension], values: dict[str, Any], world: int, index: int,
+           seed: int, extra: list[tuple[str, Any, str]] | None = None) -> Point:
+    """Return one arrangement's point in a world (`dimensions`: those it takes; `extra`: values such as a calendar)."""
+    resolved = with_values(item, [(d.path, values[d.key], f"explore world {world}") for d in dimensions]
+                           + (extra or []))
+    return Point(index, item.name, {d.key: values[d.key] for d in dimensions}, resolved, run_key(resolved, seed))
 
 
 @dataclass(frozen=True)
@@ -201,34 +223,70 @@ def run_exploration(exploration: Exploration, store: Store, executor: Executor,
     (common random numbers) are drawn once; the rows are those of one task per arrangement.
     """
     store.claim(KIND, exploration.definition())
-    store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in exploration.points])
+    points = [*exploration.points, *exploration.history]
+    store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in points])
     done = store.done()
-    per_world = len(exploration.arrangements)
+    per_world, per_history = len(exploration.arrangements), len(exploration.calendars)
     jobs = []
     for world in range(exploration.worlds):
+        after = len(exploration.points) + world * per_history  # the world's runs on the record's calendar
+        mine = [*range(world * per_world, (world + 1) * per_world), *range(after, after + per_history)]
         for replication in range(exploration.replications):
             todo = []
-            for position in range(world * per_world, (world + 1) * per_world):
-                point = exploration.points[position]
+            for position in mine:
+                point = points[position]
                 if (point.run_key, replication) not in done:
                     done.add((point.run_key, replication))  # a world the design repeats runs once
                     todo.append(position)
             if todo:
-                configs = tuple(exploration.points[position].loaded.config for position in todo)
+                configs = tuple(points[position].loaded.config for position in todo)
                 jobs.append(Job(tuple(todo), configs, exploration.seed, replication))
-    total = len(exploration.points) * exploration.replications
+    total = len(points) * exploration.replications
     planned = sum(len(job.tag) for job in jobs)
     ran = 0
     for job, results in executor.map(run_world_metrics, jobs):
         for position, metrics in zip(job.tag, results, strict=True):
-            point = exploration.points[position]
+            point = points[position]
             store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed,
                           __version__, metrics)
             ran += 1
             if progress is not None:
-                progress(ran, planned, f"world {point.index // per_world + 1}/{exploration.worlds} "
-                                       f"{point.arrangement} replication {job.replication}")
+                progress(ran, planned, f"{_where(exploration, point)} replication {job.replication}")
     return ExploreOutcome(total, total - planned, ran)
+
+
+def _where(exploration: Exploration, point: Point) -> str:
+    """Name a point in progress lines: its world and arrangement, and the record's calendar for a history run."""
+    main = len(exploration.points)
+    if point.index < main:
+        return f"world {point.index // len(exploration.arrangements) + 1}/{exploration.worlds} {point.arrangement}"
+    world = (point.index - main) // max(1, len(exploration.calendars))
+    return f"world {world + 1}/{exploration.worlds} {point.arrangement} (on the record's calendar)"
+
+
+def history_table(store: Store, exploration: Exploration,
+                  metrics: Collection[str] | None = None) -> dict[str, dict[str, list[list[float | None]]]]:
+    """Return metric -> arrangement -> per-world replication values of the runs on the record's calendar.
+
+    `metrics` names the metrics wanted (all when None): only those are decoded from each row.
+    """
+    main, names = len(exploration.points), list(exploration.calendars)
+    table: dict[str, dict[str, list[list[float | None]]]] = {}
+    if not names:
+        return table
+    rows = ((row.point, row.metrics) for row in store.rows()) if metrics is None else store.metric_rows(metrics)
+    for point, values in rows:
+        if point < main:
+            continue
+        world, index = divmod(point - main, len(names))
+        if world >= exploration.worlds:
+            continue
+        for metric, value in values.items():
+            cells = table.get(metric)
+            if cells is None:
+                cells = table[metric] = {n: [[] for _ in range(exploration.worlds)] for n in names}
+            cells[names[index]][world].append(value)
+    return table
 
 
 def world_table(store: Store, names: Sequence[str], worlds: int,

@@ -35,15 +35,19 @@ def conclusion(document: dict[str, Any], keep: np.ndarray | None) -> list[str]:
     shares = source.get("best_share", {})
     share_text = "; ".join(f"{name(n)} in {shares[n]:.0%}" for n in sorted(ranking, key=lambda n: -(shares[n] or 0))
                            if shares.get(n) is not None)
-    lines = [f"Across {scope}, among {', '.join(map(name, ranking))}, {name(leader)} "
+    lines = [f"Across {scope}, among the candidates ({'; '.join(map(name, ranking))}), {name(leader)} "
              + ("leaves the least " + what + " in every one of them" if worst == 0 else
                 f"has the smallest worst-case regret on {what} (at most {_count(worst)} more than the best candidate "
                 f"of any world)") + f". Leaves the least: {share_text}. "
              f"Ranked by regret: {'; '.join(map(name, ranking))}."]
+    if keep is not None and keep.all():  # say what nothing ruled out means, with how close the worlds came
+        matched = document["history_match"]
+        closest = max(matched["implausibility_max"], default=0.0)
+        lines.append(f"The public record rules out none of the {len(keep)} sampled worlds: the largest implausibility "
+                     f"is {closest:.2f}, under the cut-off of {matched['cutoff']:g}, so the sampled ranges lie inside "
+                     "what the observations allow.")
     lines += _ties(document, name)
-    lines += _discovery(document)
-    if "discovery_skipped" in document:  # PRIM is an optional extra: its absence is said, not silent
-        lines.append(str(document["discovery_skipped"]))
+    lines += _discovery(document, name)
     lines += _information(document, name)
     for better, worse in itertools.pairwise(ranking):
         entry = pairs[better][worse]["p_less"]
@@ -79,7 +83,7 @@ def _ties(document: dict[str, Any], name: Any) -> list[str]:
             f"{e['distinguishable_worlds']} of {e['worlds']} worlds." for e in tied]
 
 
-def _discovery(document: dict[str, Any]) -> list[str]:
+def _discovery(document: dict[str, Any], name: Any) -> list[str]:
     """Return what scenario discovery found: the flip condition when significant, else that none is."""
     lines = []
     for question in document["discovery"]:
@@ -93,7 +97,7 @@ def _discovery(document: dict[str, Any]) -> list[str]:
                          f"but no condition on the parameters beats boxes fitted to shuffled labels{p}.")
         else:
             box = question["boxes"][0]
-            limits = "; ".join(f"{factor_label(k.rpartition(':')[2])} in {_limits(v)}"
+            limits = "; ".join(f"{_label(k, name, document.get('titles'))} {_condition(v)}"
                                for k, v in box["limits"].items())
             lines.append(f"The choice flips {question['phrase']} when {limits or 'anywhere'}: "
                          f"{question['cases']} of {question['worlds']} worlds, the condition holding "
@@ -103,34 +107,51 @@ def _discovery(document: dict[str, Any]) -> list[str]:
 
 
 def _information(document: dict[str, Any], name: Any) -> list[str]:
-    """Return the unknown worth finding out first, with its EVPPI."""
+    """Return the unknown worth finding out first, with its EVPPI, and the named group worth most."""
     voi = document.get("value_of_information", {})
     if voi.get("evpi") is None or not voi.get("parameters"):
         return []
-    resolved = [(k, e) for k, e in voi["parameters"].items() if e.get("resolved", True)]
-    if not resolved:
-        key, entry = next(iter(voi["parameters"].items()))
-        return [f"No single unknown is clearly worth finding out first over these {voi['worlds']} worlds: knowing "
-                f"everything would save {_count(voi['evpi'])} on average (the EVPI), but the largest EVPPI, "
-                f"{_count(entry['evppi'])} ± {_count(entry['se'])}, is within two standard errors of zero for every "
-                "parameter; sample more worlds to tell."]
-    key, entry = resolved[0]
-    owner, _, path = key.rpartition(":")
-    label = factor_label(path) + (f" ({name(owner)})" if owner else "")
     group = max(((g, e) for g, e in voi["groups"].items() if e.get("resolved", True)),
                 key=lambda item: item[1]["evppi"], default=None)
-    grouped = f"; of the named groups, {group[0]} is worth {_count(group[1]['evppi'])}" if group else ""
+    grouped = (f"; of the named groups, {group[0]} is worth {_count(group[1]['evppi'])} ± {_count(group[1]['se'])}"
+               if group else "")
+    evpi = f"knowing everything would save {_count(voi['evpi'])} on average (the EVPI)"
+    resolved = [(k, e) for k, e in voi["parameters"].items() if e.get("resolved", True)]
+    key, largest = next(iter(voi["parameters"].items()))
+    if not resolved:
+        return [f"No single unknown is clearly worth finding out first over these {voi['worlds']} worlds: {evpi}, "
+                f"but the largest EVPPI, {_count(largest['evppi'])} ± {_count(largest['se'])}, is within two "
+                f"standard errors of zero for every parameter; sample more worlds to tell{grouped}."]
+    key, entry = resolved[0]
+    label = _label(key, name, document.get("titles"))
+    if largest["evppi"] > entry["evppi"] and entry["evppi"] < largest["se"]:  # smaller than the larger ones' noise
+        return [f"No single unknown is clearly worth finding out first over these {voi['worlds']} worlds: {evpi}, "
+                f"but the larger EVPPIs, up to {_count(largest['evppi'])} ± {_count(largest['se'])}, are within two "
+                f"standard errors of zero, and the largest told apart from zero, {label} "
+                f"({_count(entry['evppi'])} ± {_count(entry['se'])}), is smaller than their standard error; sample "
+                f"more worlds to tell{grouped}."]
     found = catalogue.find(document["metric"])
-    largest = next(iter(voi["parameters"].values()))
     unsure = (f"; larger estimates, up to {_count(largest['evppi'])} ± {_count(largest['se'])}, are within two "
               "standard errors of zero" if largest["evppi"] > entry["evppi"] else "")
     return [f"Worth finding out first: {label}, whose value would save {_count(entry['evppi'])} ± "
             f"{_count(entry['se'])} {found.label if found else document['metric']} "
-            f"on average (EVPPI; knowing everything would save {_count(voi['evpi'])}, the EVPI){unsure}{grouped}."]
+            f"on average (EVPPI; {evpi.replace(' on average', '')}){unsure}{grouped}."]
+
+
+def _label(key: str, name: Any, titles: dict[str, str] | None = None) -> str:
+    owner, _, path = key.rpartition(":")
+    return factor_label(path, titles) + (f" ({name(owner)})" if owner else "")
 
 
 def _count(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f}"
+
+
+def _condition(value: Any) -> str:
+    """Return a box's limit in words: `in [low, high]` for a range, `is X` or `is one of X, Y` for choices."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return f"is {value[0]}" if len(value) == 1 else f"is one of {', '.join(value)}"
+    return f"in {_limits(value)}"
 
 
 def _limits(value: Any) -> str:

@@ -15,7 +15,7 @@ from sim.experiment.decision import (
     ties,
 )
 from sim.experiment.discovery import Question, discover, parse_question
-from sim.experiment.explore import Exploration, world_table
+from sim.experiment.explore import Exploration, history_table, world_table
 from sim.experiment.explore_conclusion import conclusion
 from sim.experiment.history import Observations, match
 from sim.experiment.memory import collection_paused
@@ -38,7 +38,12 @@ def parameter_columns(exploration: Exploration) -> dict[str, list[Any]]:
 
 def summary_metrics(metric: str, observations: Observations | None) -> list[str]:
     """Return the metrics explore.json reads: the compared one, the headline ones, and what history matching reads."""
-    wanted = [metric, *HEADLINE_METRICS]
+    return list(dict.fromkeys([metric, *HEADLINE_METRICS, *observed_metrics(observations)]))
+
+
+def observed_metrics(observations: Observations | None) -> list[str]:
+    """Return the metrics history matching reads: each observation's output, whole and by year of its window."""
+    wanted: list[str] = []
     for item in observations.items if observations is not None else ():
         wanted += [item.output, *(f"by_year.{year}.{item.output}"
                                   for year in range(item.window.start.year, item.window.end.year + 1))]
@@ -71,7 +76,7 @@ def relevant(parameters: dict[str, list[Any]], applies: dict[str, set[str]], que
 
 
 def summarise(exploration: Exploration, store: Store, metric: str, questions: list[str],
-              observations: Observations | None, prim_available: bool,
+              observations: Observations | None,
               candidates: list[str] | None = None, waves: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Return the explore.json document for the rows stored so far (`waves`: the earlier waves' records)."""
     names = exploration.names
@@ -96,19 +101,16 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
                                f"random numbers) at the {PAIRED_ALPHA:.0%} level; a pair told apart in fewer than "
                                f"{DISTINGUISHABLE_SHARE:.0%} of the worlds is indistinguishable")
     asked = [parse_question(q, names) for q in questions]
-    if not asked and prim_available:
+    if not asked:
         flip = flip_question(pair_ties, means)
         asked = [flip] if flip else []
     document["discovery"] = [
         discover(q, metric, means, relevant(parameters, applies, q, means), seed=exploration.seed,
                  tie=isinstance(q.right, str) and _tie(table[metric], pair_ties, q.left, q.right))
         for q in asked]
-    if not prim_available:  # said, not skipped in silence: PRIM (GPL-3.0) is an optional extra
-        document["discovery_skipped"] = ("Scenario discovery was not run: PRIM (the optional `prim` package, "
-                                         "GPL-3.0) is not installed; `pip install 'residency[explore]'` adds it.")
     keep = None
     if observations is not None:
-        keep, section = matched(exploration, table, observations)
+        keep, section = matched(exploration, table, observations, store)
         section["waves"] = [*(waves or []), wave_entry(len(waves or []) + 1, exploration, section)]
         section["comparison"] = comparison(table, metric, parameters, applies, keep, chosen)
         document["history_match"] = section
@@ -117,18 +119,43 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
     document["display"] = {item.name: {"label": item.config.scenario.display or item.name,
                                        "colour": item.config.scenario.colour}
                            for item in exploration.arrangements}
+    document["titles"] = titles(exploration)
     document["world_values"] = {"parameters": parameters,
                                 "metric": {n: [_plain(v) for v in means[n]] for n in names}}
     document["conclusion"] = conclusion(document, keep)
     return document
 
 
-def matched(exploration: Exploration, table: dict[str, Cells],
-            observations: Observations) -> tuple[np.ndarray, dict[str, Any]]:
-    """Return the worlds of an exploration the record does not rule out, and the history_match section."""
-    ranged = {n: {d.path for d in exploration.dimensions if n in d.arrangements} for n in exploration.names}
+def titles(exploration: Exploration) -> dict[str, str]:
+    """Return the display titles of the actor groups, sites and organisations the arrangements name, by key."""
+    found: dict[str, str] = {}
+    for item in exploration.arrangements:
+        config = item.config
+        for table in (config.actors, config.sites, config.organisations):
+            for key, entry in table.items():
+                title = getattr(entry, "title", None)
+                if isinstance(title, str) and title:
+                    found.setdefault(key, title)
+    return dict(sorted(found.items()))
+
+
+def matched(exploration: Exploration, table: dict[str, Cells], observations: Observations,
+            store: Store | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Return the worlds of an exploration the record does not rule out, and the history_match section.
+
+    With `store`, counted windows of an arrangement run on the record's calendar are read from those runs. An
+    observation whose fitted parameters are all ranged or set by the user (`--set`) is evidence.
+    """
+    # A fitted value a world ranges, or one the user set (`--set`), is no longer the value fitted to the facts.
+    ranged = {item.name: {d.path for d in exploration.dimensions if item.name in d.arrangements}
+              | {path for path, source in item.provenance.items() if source.kind == "override"}
+              for item in exploration.arrangements}
+    extra = history_table(store, exploration, observed_metrics(observations)) if store is not None else {}
+    history = {name: ({metric: {name: cells[name]} for metric, cells in extra.items()}, start, days)
+               for name, (start, days) in exploration.calendars.items() if extra}
     return match(observations, table, exploration.worlds, exploration.arrangements[0].config.scenario.days,
-                 parameter_columns(exploration), exploration.arrangements[0].config.scenario.start_date, ranged)
+                 parameter_columns(exploration), exploration.arrangements[0].config.scenario.start_date, ranged,
+                 history)
 
 
 def _tie(cells: Cells, pair_ties: dict[str, dict[str, Any]], left: str, right: str) -> bool:

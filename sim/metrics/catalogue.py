@@ -81,6 +81,7 @@ METRICS: tuple[Metric, ...] = (
        "time to decision (h)", "time to decision (h)"),
     _m("friction.utilisation", "share", "share of reviewer hours", "gate utilisation", (RUN,)),
     _m("requests.denied", "count", "requests", "requests denied", (RUN,), yearly="sum"),
+    _m("requests.ciphertext_grants", "count", "requests", "grants yielding only ciphertext", (RUN,)),
     _m("requests.expired", "count", "requests", "requests expired", (LESSON,), yearly="sum"),
     _m("detection.detected_share", "share", "share of improper accesses", "improper accesses detected", (RUN,),
        yearly="own"),

@@ -366,6 +366,8 @@ class Recorder:
         metrics: dict[str, float] = {
             "requests.submitted": c["submitted"],
             "requests.granted": c["granted"],
+            # Granted, yet the read gave ciphertext only (keys held by a side the requester does not control).
+            "requests.ciphertext_grants": c["ciphertext"],
             "requests.denied": c["denied"],
             "requests.expired": c["expired"],
             "requests.queued_at_end": pending,

@@ -36,7 +36,7 @@ from sim.model.events import (
 )
 from sim.model.gatekeeper import StewardGate
 from sim.model.holdings import Holdings
-from sim.model.routing import Actor, control_probability, cumulative, pick
+from sim.model.routing import Actor, control_probability, cumulative, keys_share, pick
 from sim.model.rules import (
     GATES,
     channels,
@@ -45,6 +45,7 @@ from sim.model.rules import (
     expiries,
     improper,
     parent_decisions,
+    route_variants,
     shields,
     steward_decisions,
     unknown,
@@ -84,9 +85,11 @@ class Decisions:
         now = self.env.now
         notify = self.observer.notify
         options = actor.candidates[request.data_class]
-        if actor.route_draws is not None and actor.preferred_candidates is not None and (
-                actor.route_draws.next() >= actor.spec.least_resistance_share):
-            options = actor.preferred_candidates[request.data_class]
+        if actor.route_draws is not None and actor.tables is not None:
+            spec = actor.spec
+            variant = route_variants(actor.route_draws.next(), spec.least_resistance_share, keys_share(spec),
+                                     actor.preferred_candidates is not None, actor.mixes_keys)
+            options = actor.tables[variant][request.data_class]
         shares = self.holdings.share
         chosen = choose_sites([shares[site][request.data_class] for site, _ in options], request.uniforms[U_SITE])
         if chosen < 0:
@@ -99,13 +102,16 @@ class Decisions:
                 self._access(now, actor, request, "no_gate")
             case "parent":
                 self._parent_decision(actor, request)
-            case "steward":
+            case "steward" | "key_release":
                 self._steward(now, actor, request)
             case other:
                 unknown("routes.gate", other, GATES)
 
     def _steward(self, now: float, actor: Actor, request: Request) -> None:
-        """Hand a request to the steward gate; an emergency purpose is granted now and reviewed after."""
+        """Hand a request to the gatekeeper's queue (the steward's review, or the key holder's release).
+
+        An emergency purpose is granted now and reviewed after.
+        """
         gate = self.config.gatekeeper
         assert gate is not None, "validation guarantees a gatekeeper behind steward routes"
         emergency = request.purpose in self.emergency_purposes
@@ -169,7 +175,8 @@ class Decisions:
             return
         config = self.config
         site = config.sites[site_name]
-        kind = shields(config.controls, grant, request.gate == "steward", request.uniforms[U_CONTROL],
+        kind = shields(config.controls, grant, request.gate == "steward", request.gate == "key_release",
+                       request.uniforms[U_CONTROL],
                        control_probability(config, site.key_custody, actor.spec.employer))
         if kind != ACCESS:
             how: Shield = "ciphertext" if kind == CIPHERTEXT else "deidentified"
@@ -206,8 +213,10 @@ class Decisions:
 
         An export needs plaintext the exporter can reach (`covert_reach`); where no site holding
         the class offers any, only the operator's insider channel (`controls.insider_export_share`)
-        is left. The uniform left over once the stop control lets an attempt pass decides the
-        gateway, the keys and the insider, so the streams keep their layout.
+        is left. At a site whose key holder releases only under pressure, the export reaches
+        plaintext with that chance, and otherwise falls to the insider channel too. The uniform
+        left over once the stop control lets an attempt pass decides the gateway, the keys and
+        the insider, so the streams keep their layout.
         """
         now, config = self.env.now, self.config
         self.observer.notify(CovertAttempt(now, actor.name, mode))
@@ -236,6 +245,11 @@ class Decisions:
         ceiling = None if code else spec.covert_records_max
         records = median * math.exp(sigma * bounded_normal(z[COVERT_Z_RECORDS], median, sigma, ceiling))
         if not reachable and after >= controls.insider_export_share:
+            self.observer.notify(Shielded(now, actor.name, "no_reach", site_name, records))
+            return
+        chance, gated = reach[site_name] if reachable else (1.0, False)
+        if not gated and after >= chance and (after - chance) / (1.0 - chance) >= controls.insider_export_share:
+            # The key holder did not yield to the pressure (chance `chance`), and no insider exported.
             self.observer.notify(Shielded(now, actor.name, "no_reach", site_name, records))
             return
         keys = control_probability(config, config.sites[site_name].key_custody, spec.employer)

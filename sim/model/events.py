@@ -25,7 +25,7 @@ Outcome = Literal["granted", "denied", "expired"]
 #: Why a request ended as it did: the gate or path that settled it.
 Reason = Literal["policy", "error", "parent", "no_route", "no_gate", "emergency", "expiry"]
 #: The gate a route puts in front of a site (routes that are "blocked" are never taken).
-Gate = Literal["none", "parent", "steward"]
+Gate = Literal["none", "parent", "steward", "key_release"]
 #: How a control made an access harmless.
 Shield = Literal["deidentified", "ciphertext", "code_review", "egress_monitoring", "no_reach"]
 #: The two covert modes: code planted in the system, and people exporting data by hand.

@@ -36,13 +36,15 @@ from sim.model.draws import (
 from sim.model.events import Accessed, Event, Grant, Observer
 from sim.model.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
 from sim.model.fastreads import ReadTables
-from sim.model.fastshare import draw_key, read_only
+from sim.model.fastshare import draw_key, read_only, table_of, tables_of
 from sim.model.gatekeeper import rostered_hours
 from sim.model.rng import Streams
 from sim.model.routing import Actor, control_probability
 from sim.model.rules import (
     NONE,
     PARENT,
+    RELEASE,
+    REVIEWED,
     STEWARD,
     choose_sites,
     expiries,
@@ -94,8 +96,8 @@ class _Group:
     cursor: ArrivalCursor | None
     uniforms: Callable[[tuple[int, int]], np.ndarray]
     normals: Callable[[tuple[int, int]], np.ndarray]
-    route: Callable[[int], np.ndarray] | None  # the least-resistance draws (also drawn, unused, when shared)
-    route_share: float  # a request prefers the least-resistant route when its draw reaches this (inf: never)
+    route: Callable[[int], np.ndarray] | None  # the route uniforms (also drawn, unread, when shared)
+    routes: bool  # whether this run's requests read their route uniform (`rules.route_variants`)
     purpose_cum: np.ndarray
     class_of: np.ndarray  # the group's class index -> the config's class index
     class_cum: np.ndarray
@@ -115,7 +117,7 @@ class _Batch:
     cls: np.ndarray
     u: np.ndarray
     z: np.ndarray
-    preferred: np.ndarray
+    variant: np.ndarray  # the route table each request follows (`rules.route_variants`)
     site: np.ndarray
     gate: np.ndarray
 
@@ -163,7 +165,6 @@ class FastWorld:
         self.carry_reads = Reads.empty()
         self._order = 0
         self.tables = ReadTables(config, [group.actor for group in self.groups])
-        self.route_share = np.array([group.route_share for group in self.groups])
         self.draw_key = draw_key(streams, self.span, self.horizon, self.groups) if shared is not None else None
 
     def _group(self, actor: Actor, streams: Streams) -> _Group:
@@ -172,15 +173,15 @@ class FastWorld:
         gate = self.config.gatekeeper
         allowed = self.allowed
         emergency = gate.emergency_purposes if gate else ()
-        prefers = actor.route_draws is not None and actor.preferred_candidates is not None
+        routes = actor.route_draws is not None
         return _Group(
             actor=actor,
             cursor=(ArrivalCursor(actor.windows, rate, streams.rng(f"actor.{name}.arrivals").standard_exponential)
                     if rate > 0.0 else None),
             uniforms=streams.rng(f"actor.{name}.request.u").random,
             normals=streams.rng(f"actor.{name}.request.z").standard_normal,
-            route=streams.rng(f"actor.{name}.request.route").random if prefers or self.shared is not None else None,
-            route_share=spec.least_resistance_share if prefers else math.inf,
+            route=streams.rng(f"actor.{name}.request.route").random if routes or self.shared is not None else None,
+            routes=routes,
             purpose_cum=np.array(actor.purpose_cum),
             class_of=np.array([self.classes.index(cls) for cls in actor.classes], dtype=np.int64),
             class_cum=np.array(actor.class_cum),
@@ -197,10 +198,10 @@ class FastWorld:
         delay and a lognormal review. The stream is the group's own, so a group that reads
         none of them need not draw it: no other request's draws move.
         """
-        orders = [actor.candidates, actor.preferred_candidates or {}]
+        orders = actor.tables or [actor.candidates]
         gates = {kind for order in orders for options in order.values() for _, kind in options}
         review = review_reads_normals(self.config.gatekeeper)
-        return actor.foreign or "parent" in gates or ("steward" in gates and review)
+        return actor.foreign or "parent" in gates or (any(kind in gates for kind in REVIEWED) and review)
 
     # -- the clock ------------------------------------------------------------------------
     def run(self) -> int:
@@ -234,10 +235,11 @@ class FastWorld:
         columns = self._columns(limit)
         if columns is None:
             return None
-        t, group_of, purpose, cls, u, z, route = columns
-        preferred = route >= self.route_share[group_of]
+        t, group_of, purpose, cls, u, z, variant = columns
+        if self.shared is not None:  # shared columns carry the route uniforms: this run's tables come from them
+            variant = tables_of([g.actor if g.routes else None for g in self.groups], group_of, variant)
         n = t.size
-        batch = _Batch(t, group_of, purpose, cls, u, z, preferred,
+        batch = _Batch(t, group_of, purpose, cls, u, z, variant,
                        np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64))
         self._route(batch)
         return batch
@@ -269,15 +271,19 @@ class FastWorld:
                 np.searchsorted(group.purpose_cum, u[:, U_PURPOSE], side="right"), len(actor.purposes) - 1))
             local = (np.zeros(n, dtype=np.int64) if len(actor.classes) == 1 else np.minimum(
                 np.searchsorted(group.class_cum, u[:, U_CLASS], side="right"), len(actor.classes) - 1))
-            route = group.route(n) if group.route is not None else np.zeros(n)
-            parts.append((t, np.full(n, k, dtype=np.int64), purpose, group.class_of[local], u, z, route))
+            if self.shared is not None:
+                variant = group.route(n) if group.route is not None else np.zeros(n)
+            else:
+                variant = (table_of(group.actor, group.route(n)) if group.routes and group.route is not None
+                           else np.zeros(n, dtype=np.int64))
+            parts.append((t, np.full(n, k, dtype=np.int64), purpose, group.class_of[local], u, z, variant))
         if not parts:
             return None
         if len(parts) == 1:
             return parts[0]
-        t, group_of, purpose, cls, u, z, route = (np.concatenate(column) for column in zip(*parts, strict=True))
+        t, group_of, purpose, cls, u, z, variant = (np.concatenate(column) for column in zip(*parts, strict=True))
         order = np.argsort(t, kind="stable")
-        return tuple(column[order] for column in (t, group_of, purpose, cls, u, z, route))
+        return tuple(column[order] for column in (t, group_of, purpose, cls, u, z, variant))
 
     def _route(self, batch: _Batch) -> None:
         """Choose each request's site and gate against the holdings in force at its instant."""
@@ -286,7 +292,7 @@ class FastWorld:
         del self.log_times[:stale], self.log[:stale]
         segment = np.searchsorted(np.array(self.log_times), batch.t, side="right") - 1
         ncls = len(self.classes)
-        key = (batch.group * 2 + batch.preferred) * ncls + batch.cls
+        key = (batch.group * 4 + batch.variant) * ncls + batch.cls
         order = np.argsort(key, kind="stable")
         bounds = np.flatnonzero(np.diff(key[order])) + 1
         # Groups with the same options for a class choose alike: settle them together.
@@ -295,8 +301,7 @@ class FastWorld:
             first = int(members[0])
             actor = self.groups[int(batch.group[first])].actor
             cls = self.classes[int(batch.cls[first])]
-            table = actor.preferred_candidates if batch.preferred[first] else actor.candidates
-            assert table is not None
+            table = actor.tables[int(batch.variant[first])] if actor.tables is not None else actor.candidates
             options = table[cls]
             if options:
                 alike.setdefault((cls, tuple(options)), []).append(members)
@@ -339,7 +344,7 @@ class FastWorld:
         granted.append(b.t[free])
         self._reads(b, free, b.t[free], b.t[free], "no_gate", tally, reads)
         self._parents(b, np.flatnonzero(b.gate == PARENT), tally, hours, reads, granted, denied)
-        steward = np.flatnonzero(b.gate == STEWARD)
+        steward = np.flatnonzero((b.gate == STEWARD) | (b.gate == RELEASE))
         emergency = self._per_group(b, steward, lambda g, rows: g.emergency[b.purpose[rows]], bool)
         urgent = steward[emergency]
         granted.append(b.t[urgent])
@@ -423,7 +428,8 @@ class FastWorld:
         wrong = improper(grant, allowed, self.parent_improper)
         order = np.arange(self._order, self._order + idx.size)
         self._order += idx.size
-        return self.tables.residual(grant, b.group[idx], b.site[idx], b.gate[idx] == STEWARD, b.u[idx], b.z[idx],
+        return self.tables.residual(grant, b.group[idx], b.site[idx], b.gate[idx] == STEWARD,
+                                    b.gate[idx] == RELEASE, b.u[idx], b.z[idx],
                                     b.cls[idx], wrong, t, reported, order)
 
     def _covert_reads(self) -> list[Reads]:

@@ -34,14 +34,14 @@ class ReadTables:
         self.records_median = np.array([actor.spec.records_median for actor in actors])
         self.records_sigma = np.array([actor.spec.records_sigma for actor in actors])
 
-    def residual(self, grant: Grant, group: np.ndarray, site: np.ndarray, steward: np.ndarray, u: np.ndarray,
-                 z: np.ndarray, cls: np.ndarray, improper: np.ndarray, t: np.ndarray, reported: np.ndarray,
-                 order: np.ndarray) -> Reads:
+    def residual(self, grant: Grant, group: np.ndarray, site: np.ndarray, steward: np.ndarray,
+                 released: np.ndarray, u: np.ndarray, z: np.ndarray, cls: np.ndarray, improper: np.ndarray,
+                 t: np.ndarray, reported: np.ndarray, order: np.ndarray) -> Reads:
         """Return the rows of reads granted by `grant` at instants `t`, reported at `reported`."""
         controls = self.controls
         n = group.size
         taken = records(self.records_median[group], self.records_sigma[group], z[:, Z_RECORDS])
-        kind = shields(controls, grant, steward, u[:, U_CONTROL], self.key_control[site, group])
+        kind = shields(controls, grant, steward, released, u[:, U_CONTROL], self.key_control[site, group])
         channel = channels(grant, self.abroad[site])
         detected_at = detections(controls, t, (kind == ACCESS) & improper, self.logged[site], u[:, U_AUDIT],
                                  z[:, Z_AUDIT_DELAY])

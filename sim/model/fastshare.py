@@ -20,7 +20,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from sim.model.rng import Streams
-from sim.model.routing import Actor
+from sim.model.routing import Actor, keys_share
+from sim.model.rules import route_variants
 
 
 class Drawing(Protocol):
@@ -46,3 +47,28 @@ def read_only(columns: tuple[np.ndarray, ...] | None) -> tuple[np.ndarray, ...] 
     for column in columns or ():
         column.flags.writeable = False
     return columns
+
+
+def table_of(actor: Actor, uniforms: np.ndarray) -> np.ndarray:
+    """Return the route table (`Actor.tables`) of each of a group's requests from its route uniforms."""
+    spec = actor.spec
+    return np.asarray(route_variants(uniforms, spec.least_resistance_share, keys_share(spec),
+                                     actor.preferred_candidates is not None, actor.mixes_keys)).astype(np.int64)
+
+
+def tables_of(actors: Sequence[Actor | None], group_of: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Return each request's route table from shared route uniforms, group by group.
+
+    `actors` holds each group's actor where this run reads its route uniforms, else None (its
+    requests follow table 0). The rule is element by element, so it gives for a group's rows
+    taken from the merged batch what it gives for them drawn alone.
+    """
+    tables = np.zeros(group_of.size, dtype=np.int64)
+    if all(actor is None for actor in actors):
+        return tables
+    order = np.argsort(group_of, kind="stable")
+    counts = np.bincount(group_of, minlength=len(actors))
+    for actor, rows in zip(actors, np.split(order, np.cumsum(counts)[:-1]), strict=True):
+        if actor is not None and rows.size:
+            tables[rows] = table_of(actor, uniforms[rows])
+    return tables

@@ -7,10 +7,10 @@ import itertools
 from dataclasses import dataclass
 
 from sim.config.references import control_probability as control_probability
-from sim.config.schema import GATE_ORDER, ROLE_ORDER, WILDCARD, ActorGroup, Config, GateKind, Route, route_index
+from sim.config.schema import GATE_ORDER, WILDCARD, ActorGroup, Config, GateKind, Route, route_index
 from sim.model.events import Gate
 from sim.model.rng import Stream
-from sim.model.rules import first_order, second_order
+from sim.model.rules import REVIEWED, first_order, second_order
 
 Candidate = tuple[str, Gate]
 
@@ -35,6 +35,11 @@ class Actor:
     #: (stream `actor.<name>.request.route`) that picks between the two orders.
     preferred_candidates: dict[str, list[Candidate]] | None = None
     route_draws: Stream | None = None
+    #: The four route tables a request may follow, by `rules.route_variants` code: the first or
+    #: second order (+1), unaware of keys or routing around them (+2); absent ones repeat others.
+    tables: list[dict[str, list[Candidate]]] | None = None
+    #: Whether the route uniform also decides routing around keys (0 < routes_around_keys_share < 1).
+    mixes_keys: bool = False
 
 
 def cumulative(mix: dict[str, float]) -> tuple[list[str], list[float]]:
@@ -87,17 +92,20 @@ class RouteTable:
 
 def candidates(
     config: Config, actor: str, spec: ActorGroup, data_class: str, least_resistance: bool = True,
-    table: RouteTable | None = None,
+    table: RouteTable | None = None, around_keys: bool | None = None,
 ) -> list[Candidate]:
     """Return (site, gate) pairs an actor may try, in the order it tries them.
 
     If the group routes around keys, routes more likely to yield readable data come first (a
-    read that bypasses the steward gate is readable only as far as the actor's company
-    controls the key holder); otherwise it reads where it would and may get ciphertext. Then
-    least resistance tries the weakest gate, the preferred site and the site's role; the
-    preferred-site order tries the preferred site, the site's role and then the gate.
+    read that bypasses the steward gate and the key holder's release is readable only as far
+    as the actor's company controls the key holder); otherwise it reads where it would and may
+    get ciphertext. Then least resistance tries the weakest gate, the preferred site and the
+    site's role (in the group's `role_order`); the preferred-site order tries the preferred
+    site, the role and then the gate. `around_keys` overrides the group's own choice.
     """
+    around = keys_share(spec) >= 1.0 if around_keys is None else around_keys
     preferred = {site: i for i, site in enumerate(spec.preferred_sites)}
+    roles = spec.roles
     table = table if table is not None else RouteTable(config.routes)
     options = []
     for site_name, site in config.sites.items():
@@ -105,24 +113,40 @@ def candidates(
         if gate == "blocked":
             continue
         readable = 1.0
-        if spec.routes_around_keys and gate != "steward" and config.controls.key_custody_enforced:
+        if around and gate not in REVIEWED and config.controls.key_custody_enforced:
             readable = control_probability(config, site.key_custody, spec.employer)
-        weak, liked, role = GATE_ORDER[gate], preferred.get(site_name, len(preferred)), ROLE_ORDER[site.role]
+        weak, liked, role = GATE_ORDER[gate], preferred.get(site_name, len(preferred)), roles[site.role]
         order = (weak, liked, role) if least_resistance else (liked, role, weak)
         options.append(((-round(readable, 6), *order, site_name), site_name, gate))
     return [(site_name, gate) for _, site_name, gate in sorted(options)]
 
 
-def route_orders(
+def keys_share(spec: ActorGroup) -> float:
+    """Return the share of a group's requests that route around keys (all of them with routes_around_keys)."""
+    return 1.0 if spec.routes_around_keys else spec.routes_around_keys_share
+
+
+def route_tables(
     config: Config, actor: str, spec: ActorGroup, table: RouteTable | None = None,
-) -> tuple[dict[str, list[Candidate]], dict[str, list[Candidate]] | None]:
-    """Return the group's route order for each class, and the second order where it mixes two."""
+) -> tuple[list[dict[str, list[Candidate]]], bool, bool]:
+    """Return the group's four route tables (`Actor.tables`), whether it mixes two orders, and whether keys.
+
+    Tables the group never draws repeat the ones it does, so each is built at most once.
+    """
     table = table if table is not None else RouteTable(config.routes)
     first = first_order(spec.route_choice) == "least_resistance"
-    orders = {cls: candidates(config, actor, spec, cls, first, table) for cls in config.data}
-    if not second_order(spec.route_choice):
-        return orders, None
-    return orders, {cls: candidates(config, actor, spec, cls, False, table) for cls in config.data}
+    orders = second_order(spec.route_choice)
+    share = keys_share(spec)
+    keys = 0.0 < share < 1.0
+
+    def build(least: bool, around: bool) -> dict[str, list[Candidate]]:
+        return {cls: candidates(config, actor, spec, cls, least, table, around) for cls in config.data}
+
+    plain = build(first, share >= 1.0)
+    second = build(False, share >= 1.0) if orders else plain
+    aware = build(first, True) if keys else plain
+    aware_second = (build(False, True) if orders else aware) if keys else second
+    return [plain, second, aware, aware_second], orders, keys
 
 
 def sites_ever_holding(config: Config, data_class: str) -> set[str]:
@@ -156,7 +180,8 @@ def deciding_choices(config: Config) -> dict[str, str]:
     """Return `<actor>.<behaviour key>` of foreign groups whose route behaviour decides residual access.
 
     The choice decides when the group has open routes to a counted class through different
-    gates, or when a route without the steward reaches a site whose keys its side may not control.
+    gates, or when a route without the steward reaches a site whose keys its side may not control;
+    the site order decides when sites of different roles are open through one gate.
     """
     found: dict[str, str] = {}
     table = RouteTable(config.routes)
@@ -168,11 +193,16 @@ def deciding_choices(config: Config) -> dict[str, str]:
                            for site in sorted(sites_ever_holding(config, cls))]
             open_routes = [(site, gate) for site, gate in open_routes if gate != "blocked"]
             gates = {gate for _, gate in open_routes}
-            keyed = [site for site, gate in open_routes if gate != "steward" and control_probability(
+            keyed = [site for site, gate in open_routes if gate not in REVIEWED and control_probability(
                 config, config.sites[site].key_custody, spec.employer) < 1.0]
             if len(gates) > 1:
                 found[f"{actor}.route_choice"] = f"{cls} is open through {', '.join(sorted(gates))} gates"
             if keyed:
-                found[f"{actor}.routes_around_keys"] = (f"keys at {', '.join(keyed)} are held by a side "
-                                                        f"{actor}'s employer may not control")
+                found[f"{actor}.routes_around_keys"] = found[f"{actor}.routes_around_keys_share"] = (
+                    f"keys at {', '.join(keyed)} are held by a side {actor}'s employer may not control")
+            for gate in sorted(gates):
+                alike = sorted({config.sites[site].role for site, kind in open_routes if kind == gate})
+                if len(alike) > 1:
+                    found.setdefault(f"{actor}.role_order", f"{cls} is open at {', '.join(alike)} sites "
+                                                            f"through one {gate} gate")
     return found

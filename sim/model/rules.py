@@ -38,7 +38,9 @@ from sim.model.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED
 
 #: The gates a request can pass, in the order of their codes (a route that is "blocked" is never taken).
 GATES: tuple[Gate, ...] = get_args(Gate)
-NONE, PARENT, STEWARD = (GATES.index(gate) for gate in ("none", "parent", "steward"))
+NONE, PARENT, STEWARD, RELEASE = (GATES.index(gate) for gate in ("none", "parent", "steward", "key_release"))
+#: The gates whose requests queue for the gatekeeper's review: the steward's, and the key holder's release.
+REVIEWED = ("steward", "key_release")
 #: The review-time distributions and route choices the rules know.
 REVIEW_DISTRIBUTIONS: tuple[ReviewDistribution, ...] = get_args(ReviewDistribution)
 ROUTE_CHOICES: tuple[RouteChoice, ...] = get_args(RouteChoice)
@@ -148,6 +150,23 @@ def second_order(choice: RouteChoice) -> bool:
     unknown("actors.route_choice", choice, ROUTE_CHOICES)
 
 
+def route_variants(u: Values, least_share: float, keys_share: float, orders: bool, keys: bool) -> Values:
+    """Return each request's route table (`routing.Actor.tables`) from its route uniform `u`.
+
+    With two orders (`orders`), `u` at or above `least_share` takes the second order (+1);
+    with a fractional share routing around keys (`keys`), the uniform rescaled within its
+    order's interval decides that (+2), so one uniform settles both.
+    """
+    second = (u >= least_share) if orders else filled(u, False, bool)
+    code = where(second, 1, 0)
+    if not keys:
+        return code
+    low = where(second, least_share, 0.0) if orders else filled(u, 0.0)
+    span = where(second, 1.0 - least_share, least_share) if orders else filled(u, 1.0)
+    aware = (u - low) / _at_least(span, TINY) < keys_share
+    return code + where(aware, 2, 0)
+
+
 def review_reads_normals(gate: Gatekeeper | None) -> bool:
     """Return whether a review time reads the request's normals (a lognormal review does)."""
     if gate is None:
@@ -229,16 +248,19 @@ def improper(grant: Grant, allowed: Values, gated: bool) -> Values:
     unknown("grant", grant, GRANTS)
 
 
-def shields(controls: Controls, grant: Grant, steward: Values, u: Values, key_control: Values) -> Values:
+def shields(controls: Controls, grant: Grant, steward: Values, released: Values, u: Values,
+            key_control: Values) -> Values:
     """Return what each read became: ACCESS, or DEIDENTIFIED by the gateway, or CIPHERTEXT.
 
-    Reads through the steward are de-identified with the gateway's share; others, unless an
-    override, are ciphertext where key custody is enforced and the keys are held by a side the
-    requester's company does not control (`key_control`, the chance it does).
+    Reads through the steward are de-identified with the gateway's share; reads the key holder
+    released (`released`: through its release gate, granted, in error, in an emergency or under
+    its parent's pressure) are plaintext. Others, unless an override, are ciphertext where key
+    custody is enforced and the keys are held by a side the requester's company does not
+    control (`key_control`, the chance it does).
     """
     cipher = filled(steward, False, bool)
     if grant != "override" and controls.key_custody_enforced:
-        cipher = not_(steward) & (u >= key_control)
+        cipher = not_(steward | released) & (u >= key_control)
     return where(steward & (u < controls.gateway_deidentify_share), DEIDENTIFIED,
                  where(cipher, CIPHERTEXT, ACCESS))
 

@@ -30,7 +30,7 @@ from sim.model.draws import (
 from sim.model.events import CovertMode, Observer, Request, Submitted
 from sim.model.holdings import Holdings
 from sim.model.rng import Streams
-from sim.model.routing import Actor, RouteTable, cumulative, pick, route_orders
+from sim.model.routing import Actor, RouteTable, cumulative, pick, route_tables
 from sim.model.rules import check, records, review_hours
 
 
@@ -80,19 +80,20 @@ class SlowWorld:
         classes, class_cum = cumulative(spec.data_classes)
         config = self.config
         scenario = config.scenario
-        orders, preferred_orders = route_orders(config, name, spec, self.route_table)
+        tables, orders, keys = route_tables(config, name, spec, self.route_table)
         return Actor(
             name=name, spec=spec,
             foreign=spec.location not in config.policy.allowed_read,
             windows=working_windows(spec.hours, spec.timezone, scenario.start_date, scenario.days),
             purposes=purposes, purpose_cum=purpose_cum, classes=classes, class_cum=class_cum,
-            candidates=orders,
+            candidates=tables[0],
             gaps=streams.exponential(f"actor.{name}.arrivals"),
             uniforms=streams.uniform(f"actor.{name}.request.u", REQUEST_UNIFORMS),
             normals=streams.normal(f"actor.{name}.request.z", REQUEST_NORMALS),
-            preferred_candidates=preferred_orders,
+            preferred_candidates=tables[1] if orders else None,
             route_draws=(streams.uniform(f"actor.{name}.request.route", ROUTE_UNIFORMS)
-                         if preferred_orders is not None else None),
+                         if orders or keys else None),
+            tables=tables, mixes_keys=keys,
         )
 
     # -- covert channels ------------------------------------------------------------------

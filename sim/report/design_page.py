@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError
 from sim.metrics.units import kind_of, number
 from sim.report.design_figures import COST, front_figure
-from sim.report.document import Report, Table, save
+from sim.report.document import Report, Table, read_finished, save
 from sim.version import __version__
 
 DESIGN_JSON = "design.json"
@@ -17,15 +15,7 @@ DESIGN_JSON = "design.json"
 
 def read_document(folder: Path) -> dict[str, Any]:
     """Return a folder's design.json, or fail with what to do."""
-    path = folder / DESIGN_JSON
-    if not path.is_file():
-        raise InputError(str(folder), DESIGN_JSON, "the design has not finished (no design.json).",
-                         "run the same `residency design` command again (it resumes), then report again.")
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except json.JSONDecodeError as exc:
-        raise InputError(str(path), None, f"the file is not valid JSON ({exc}).",
-                         "run the `residency design` command again to rewrite it.") from None
+    return read_finished(folder, DESIGN_JSON, "the design", "design")
 
 
 def design_report(folder: Path, out: Path, fmt: str) -> Report:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 
+from sim.errors import InputError
 from sim.metrics.units import number
 from sim.results.atomic import inside, os_error
 from sim.version import __version__
@@ -48,6 +50,22 @@ class Report:
     tables: list[Table]
     figures: list[FigureFile] = field(default_factory=list)
     details: list[tuple[str, list[str], list[list[str]]]] = field(default_factory=list)  # collapsible tables
+
+
+def read_finished(folder: Path, name: str, what: str, command: str) -> dict[str, Any]:
+    """Return the JSON document `name` a finished `command` wrote into `folder`, or fail with what to do.
+
+    `what` names the work in the message ("the design", "the exploration").
+    """
+    path = folder / name
+    if not path.is_file():
+        raise InputError(str(folder), name, f"{what} has not finished (no {name}).",
+                         f"run the same `residency {command}` command again (it resumes), then report again.")
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), None, f"the file is not valid JSON ({exc}).",
+                         f"run the `residency {command}` command again to rewrite it.") from None
 
 
 def save(figure: Figure, folder: Path, name: str, fmt: str, caption: str) -> FigureFile:

@@ -23,6 +23,7 @@ class Vocabulary:
 
     names: dict[str, str] = field(default_factory=dict)  # key of an arrangement, group, site or organisation
     colours: dict[str, str] = field(default_factory=dict)  # arrangement -> configured colour
+    titles: dict[str, str] = field(default_factory=dict)  # actor group, site or organisation key -> its title
 
     def name(self, key: str) -> str:
         """Return a key's display name."""

@@ -147,8 +147,8 @@ def prim_box(found: dict[str, Any], parameters: dict[str, Sequence[Any]], holds:
                 (ax.xaxis if axis == "x" else ax.yaxis).set_ticks(range(len(categories)), categories)
             else:  # plain numbers with separators, never a 1e7 offset above the axis
                 count_axis(ax, axis, False)
-        ax.set_xlabel(factor_label(keys[0]))
-        ax.set_ylabel(factor_label(keys[1]))
+        ax.set_xlabel(parameter_label(keys[0], words or Vocabulary()))
+        ax.set_ylabel(parameter_label(keys[1], words or Vocabulary()))
         ax.legend(frameon=False, fontsize=8)
     _style(ax)
     return figure
@@ -165,7 +165,8 @@ def _lane(column: Sequence[Any], limit: Any) -> tuple[list[float], tuple[float, 
     return places, (min(inside) - 0.4, max(inside) + 0.4)
 
 
-def ranges_matched(before: dict[str, list[float]], after: dict[str, list[float]], caption: str) -> Figure:
+def ranges_matched(before: dict[str, list[float]], after: dict[str, list[float]], caption: str,
+                   words: Vocabulary | None = None) -> Figure:
     """Show each parameter's sampled range before history matching and what the record leaves of it."""
     keys = sorted(before)
     figure, axes = new_figure("Parameter ranges before and after history matching", caption,
@@ -178,7 +179,7 @@ def ranges_matched(before: dict[str, list[float]], after: dict[str, list[float]]
         if key in after:
             a, b = after[key]
             ax.barh(i, (b - a) / span, left=(a - low) / span, height=0.6, color="#0072B2", gid=f"after:{key}")
-    ax.set_yticks(range(len(keys)), [factor_label(k) for k in keys])
+    ax.set_yticks(range(len(keys)), [parameter_label(k, words or Vocabulary()) for k in keys])
     ax.set_xlim(0, 1)
     ax.set_xlabel("position within the sampled range (grey); kept by the public record (blue)")
     ax.invert_yaxis()
@@ -189,7 +190,7 @@ def ranges_matched(before: dict[str, list[float]], after: dict[str, list[float]]
 def parameter_label(key: str, words: Vocabulary) -> str:
     """Return a sampled parameter's name for people: its path in words, and the arrangement it belongs to."""
     owner, _, path = key.rpartition(":")
-    label = factor_label(path)
+    label = factor_label(path, words.titles)
     return f"{label} ({words.name(owner)})" if owner else label
 
 
@@ -243,7 +244,9 @@ def minimum_implausibility(profile: dict[str, Any], cutoff: float, caption: str,
     ax.set_xlabel("position within the parameter's sampled range (0 = lowest, 1 = highest)")
     ax.set_ylabel(f"smallest implausibility of the worlds there (cut-off {cutoff:g}; shown up to 10)")
     ax.set_xlim(0, 1)
-    if keys:
-        ax.legend(frameon=False, fontsize=7)
+    highest = max((min(v, 10.0) for key in keys for v in profile[key]["minimum"] if v is not None), default=0.0)
+    ax.set_ylim(0, max(highest, cutoff) * 2.1)  # room above the cut-off for the legend
+    if keys:  # where no curve or the cut-off line is
+        ax.legend(frameon=False, fontsize=7, loc="best")
     _style(ax)
     return figure

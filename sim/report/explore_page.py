@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError
 from sim.metrics.units import kind_of, number
 from sim.report import explore_figures as plots
-from sim.report.document import FigureFile, Report, save
+from sim.report.document import FigureFile, Report, read_finished, save
 from sim.report.experiment_figures import Vocabulary
 from sim.version import __version__
 
@@ -18,15 +16,7 @@ EXPLORE_JSON = "explore.json"
 
 def read_document(folder: Path) -> dict[str, Any]:
     """Return a folder's explore.json, or fail with what to do."""
-    path = folder / EXPLORE_JSON
-    if not path.is_file():
-        raise InputError(str(folder), EXPLORE_JSON, "the exploration has not finished (no explore.json).",
-                         "run the same `residency explore` command again (it resumes), then report again.")
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except json.JSONDecodeError as exc:
-        raise InputError(str(path), None, f"the file is not valid JSON ({exc}).",
-                         "run the `residency explore` command again to rewrite it.") from None
+    return read_finished(folder, EXPLORE_JSON, "the exploration", "explore")
 
 
 def explore_report(folder: Path, out: Path, fmt: str) -> Report:
@@ -59,7 +49,7 @@ def _tables(document: dict[str, Any], order: list[str]) -> list[tuple[str, list[
     tables = [(f"{metric} across all {document['worlds']} sampled worlds, candidates ranked by regret against the "
                "best candidate of each world, then references", header, bands)]
     matched = document.get("history_match", {}).get("comparison")
-    if matched and matched["worlds"]:
+    if matched and 0 < matched["worlds"] < document["worlds"]:  # when the record rules nothing out, it is the same
         tables.append((f"{metric} across the {matched['worlds']} worlds the public record does not rule out", header,
                        [[name, _band(matched["arrangements"][name][metric], kind),
                          number(matched["arrangements"][name][metric]["replication_noise"], kind),
@@ -73,9 +63,14 @@ def _tables(document: dict[str, Any], order: list[str]) -> list[tuple[str, list[
                         for e in document["ties"].values()]))
     voi = document.get("value_of_information", {})
     if voi.get("evpi") is not None:
+        shown = [*voi["groups"].values(), *list(voi["parameters"].values())[:15]]
+        noisy = sum(not e.get("resolved", True) for e in shown)
+        note = (f"; {noisy} of the {len(shown)} estimates below are within two standard errors of zero, marked "
+                "'not resolved': at this many worlds they cannot be told from noise" if noisy else "")
         tables.append((f"Value of information for the choice among the candidates, in {metric} (EVPI "
-                       f"{number(voi['evpi'], kind)}; {voi['method']})", ["unknown", "EVPPI", "standard error"],
-                       [[f"group: {g}", number(e["evppi"], kind), number(e["se"], kind)]
+                       f"{number(voi['evpi'], kind)}; {voi['method']}{note})", ["unknown", "EVPPI", "standard error"],
+                       [[f"group: {g}", number(e["evppi"], kind),
+                         number(e["se"], kind) + ("" if e.get("resolved", True) else " (not resolved)")]
                         for g, e in voi["groups"].items()]
                        + [[plots.parameter_label(k, _vocabulary(document, order)), number(e["evppi"], kind),
                            number(e["se"], kind) + ("" if e.get("resolved", True) else " (not resolved)")]
@@ -95,7 +90,8 @@ def _tables(document: dict[str, Any], order: list[str]) -> list[tuple[str, list[
                 drivers.append([f"{a} - {b}", "; ".join(f"{k} {v:.2f}" for k, v in list(scores.items())[:3]) or "–"])
     tables.append(("What drives each paired difference (first-order index, top 3)", ["pair", "parameters"], drivers))
     boxes = [[found["question"], found.get("verdict", ""), f"{found['cases']} of {found['worlds']}",
-              "; ".join(f"{k} {_limits(v)}" for k, v in box["limits"].items()) or "(whole space)",
+              "; ".join(f"{plots.parameter_label(k, _vocabulary(document, order))} {_limits(v)}"
+                        for k, v in box["limits"].items()) or "(whole space)",
               f"{box['coverage']:.0%}", f"{box['density']:.0%}", _p(box.get("p_value"))]
              for found in document["discovery"] for box in found["boxes"]]
     boxes += [[found["question"], found["verdict"], f"{found['cases']} of {found['worlds']}", "(no box)", "–", "–",
@@ -115,19 +111,29 @@ def _tables(document: dict[str, Any], order: list[str]) -> list[tuple[str, list[
 
 def _history_table(matched: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
     rows = [[key, f"{entry.get('arrangement', '–')}: {entry.get('output', '–')} ({entry.get('read', '–')})",
-             str(entry["evaluated"]), str(entry["ruled_out"]), str(entry.get("undefined", 0)),
+             _record(entry), str(entry["evaluated"]), str(entry["ruled_out"]), str(entry.get("undefined", 0)),
              "yes" if entry.get("used", True) else str(entry.get("why", "no")), _facts(entry["fact"])]
             for key, entry in matched["observations"].items()]
     for wave in matched.get("waves", []):
-        rows.append([f"wave {wave['wave']}", f"{wave['worlds']} worlds", "", str(wave["ruled_out"]), "", "",
+        rows.append([f"wave {wave['wave']}", f"{wave['worlds']} worlds", "", "", str(wave["ruled_out"]), "", "",
                      "; ".join(f"{k} {v}" for k, v in wave["by_observation"].items() if v)])
     for key, after in matched["ranges_after"].items():
         before = matched["ranges_before"].get(key, after)
         if before != after:
-            rows.append([key, f"range {_limits(before)} -> {_limits(after)}", "", "", "", "", ""])
+            rows.append([key, f"range {_limits(before)} -> {_limits(after)}", "", "", "", "", "", ""])
     return (f"History matching: {matched['ruled_out']} worlds ruled out (implausibility above {matched['cutoff']:g})",
-            ["observation, wave or parameter", "model output (how read)", "worlds evaluated", "ruled out",
-             "undefined", "used as evidence", "fact"], rows)
+            ["observation, wave or parameter", "model output (how read)", "the record (sd; discrepancy sd)",
+             "worlds evaluated", "ruled out", "undefined", "used as evidence", "fact"], rows)
+
+
+def _record(entry: dict[str, Any]) -> str:
+    """Return what an observation says: its bound or value, its sd and the model's discrepancy, and the scale."""
+    if "value" not in entry:
+        return "–"
+    side = {"at_least": "at least ", "at_most": "at most "}.get(entry.get("direction", "both"), "")
+    log = entry.get("scale") == "log"
+    return (f"{side}{entry['value']:,.6g} ({'log scale: ' if log else ''}sd {entry['sd']:,.6g}; "
+            f"{entry.get('discrepancy_sd', 0):,.6g})")
 
 
 def _figures(document: dict[str, Any], order: list[str], folder: Path, fmt: str, caption: str) -> list[FigureFile]:
@@ -158,17 +164,22 @@ def _figures(document: dict[str, Any], order: list[str], folder: Path, fmt: str,
                             "value_of_information", fmt, "What to find out first: the expected value of partial "
                             "perfect information of each unknown and named group for the candidates' choice."))
     matched = document.get("history_match")
-    if matched and matched.get("minimum_implausibility"):
-        figures.append(save(plots.minimum_implausibility(matched["minimum_implausibility"], matched["cutoff"],
-                                                         caption, words), folder, "explore_minimum_implausibility",
-                            fmt, "The smallest implausibility in each slice of each parameter's range: above the "
-                            "cut-off, the record allows no world there."))
+    # Only parameters of an arrangement the record observed can move an implausibility; the others' curves are noise.
+    observed = {e.get("arrangement") for e in (matched or {}).get("observations", {}).values() if e.get("used", True)}
+    profile = {k: v for k, v in (matched or {}).get("minimum_implausibility", {}).items()
+               if observed & set(document["parameters"].get(k, {}).get("arrangements", observed))}
+    if matched and profile:
+        figures.append(save(plots.minimum_implausibility(profile, matched["cutoff"], caption, words), folder,
+                            "explore_minimum_implausibility", fmt,
+                            "The smallest implausibility in each slice of the range of each parameter of an observed "
+                            f"arrangement ({', '.join(sorted(map(str, observed)))}): above the cut-off, the record "
+                            "allows no world there."))
     before, after = (matched["ranges_before"], matched["ranges_after"]) if matched else ({}, {})
     # Only the ranges the record narrows: a bar per untouched parameter would say nothing.
     narrowed = sorted(k for k in before if k in after and after[k] != before[k])
     if narrowed:
         figures.append(save(plots.ranges_matched({k: before[k] for k in narrowed}, {k: after[k] for k in narrowed},
-                                                 caption),
+                                                 caption, words),
                             folder, "explore_ranges", fmt, "Each parameter's sampled range and the part the public "
                             "record does not rule out (only the ranges it narrows)."))
     return figures
@@ -178,7 +189,8 @@ def _vocabulary(document: dict[str, Any], order: list[str]) -> Vocabulary:
     """Return the arrangements' display names and colours from explore.json's display section."""
     shown = document.get("display", {})  # absent from explorations written before it was added
     return Vocabulary({n: str(shown.get(n, {}).get("label") or n) for n in order},
-                      {n: str(shown[n]["colour"]) for n in order if shown.get(n, {}).get("colour")})
+                      {n: str(shown[n]["colour"]) for n in order if shown.get(n, {}).get("colour")},
+                      {str(k): str(v) for k, v in document.get("titles", {}).items()})
 
 
 def _band(entry: dict[str, Any], kind: str) -> str:

@@ -22,7 +22,8 @@ from sim.report.style import (
     place_colours,
 )
 
-LINESTYLES: dict[str, Any] = {"none": "-", "parent": (0, (6, 3)), "steward": (0, (1, 2)), "blocked": "-"}
+LINESTYLES: dict[str, Any] = {"none": "-", "parent": (0, (6, 3)), "steward": (0, (1, 2)),
+                              "key_release": (0, (3, 1, 1, 1)), "blocked": "-"}
 ACTOR_X, SITE_X, BOX_W, BOX_H = 0.13, 0.84, 0.22, 0.17
 LABEL_AT = 0.72  # how far along a route its mark sits: near the site, where routes from different actors part
 
@@ -39,7 +40,7 @@ def route_leaks(config: Config, actor: str, site: str, gate: str, leaks: dict[st
         return 0.0
     if config.sites[site].jurisdiction not in config.policy.allowed_rest:
         return leaks.get("legacy_or_backup_abroad", 0.0)
-    if gate == "steward":
+    if gate in ("steward", "key_release"):
         return sum(leaks.get(c, 0.0) for c in ("approved_in_error", "emergency_path", "parent_override"))
     return leaks.get("approved_by_policy", 0.0)
 
@@ -149,7 +150,7 @@ def _legend(ax: Axes, config: Config, gates: set[str], when: str) -> None:
     places = sorted({g.location for g in config.actors.values()} | {s.jurisdiction for s in config.sites.values()})
     fills = _fills(config)
     handles: list[Patch | Line2D] = [Patch(facecolor=fills[p], edgecolor=INK, label=_place(config, p)) for p in places]
-    for gate in ("none", "parent", "steward"):
+    for gate in ("none", "parent", "steward", "key_release"):
         if gate in gates:
             handles.append(Line2D([], [], color=GATE_COLOURS[gate], linestyle=LINESTYLES[gate], linewidth=1.4,
                                   label=f"route: {GATE_TITLES[gate]}"))

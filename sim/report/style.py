@@ -30,7 +30,8 @@ CHANNEL_COLOURS = dict(zip(CHANNELS, ("#332288", "#EE8866", "#CCBB44", "#882255"
 # stays readable; places beyond the palette share the neutral fill.
 PLACE_COLOURS = ("#BBCCEE", "#FFCCCC", "#EEEEBB", "#CCEEFF")
 OTHER_PLACE = "#DDDDDD"
-GATE_COLOURS = {"none": "#44AA99", "parent": "#AA4499", "steward": "#117733", "blocked": "#BBBBBB"}
+GATE_COLOURS = {"none": "#44AA99", "parent": "#AA4499", "steward": "#117733", "key_release": "#5566AA",
+                 "blocked": "#BBBBBB"}
 LEAK_COLOUR = "#EE3377"
 INK, MUTED = "#222222", "#666666"
 WIDTH, HEIGHT = 9.8, 5.5  # inches; saved at 130 dpi, 1,274 px wide: one slide

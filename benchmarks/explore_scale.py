@@ -11,7 +11,7 @@ Two parts (issue 23, point 6):
 2. **Serial steps at scale.** For each of ``--sizes`` (default 200 and 1,000 worlds), a fresh
    child process plans the exploration (Latin hypercube, every point's resolved config and run
    key), fills a results store with one row per (point, replication), and builds explore.json
-   (bands, pairwise, regret, importance, PRIM where installed, history matching with
+   (bands, pairwise, regret, importance, PRIM, history matching with
    ``--history-match``). The rows are real metrics from one short run per arrangement and
    replication, scaled per world (``0.5 + world / worlds``) so that worlds differ: the serial
    steps' cost depends on the number of rows and metrics, not on their values, and the
@@ -47,8 +47,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sim.config.loader import LoadedConfig, load_config  # noqa: E402
-from sim.errors import InputError  # noqa: E402
-from sim.experiment.discovery import load_prim  # noqa: E402
 from sim.experiment.executors import Job, make_executor  # noqa: E402
 from sim.experiment.explore import plan, run_exploration, world_table  # noqa: E402
 from sim.experiment.explore_summary import summarise, summary_metrics  # noqa: E402
@@ -111,15 +109,6 @@ def per_run(exploration: Any, store: Store, executor: Any) -> int:
     return len(jobs)
 
 
-def prim_installed() -> bool:
-    """Return whether PRIM (scenario discovery) is installed."""
-    try:
-        load_prim()
-    except InputError:
-        return False
-    return True
-
-
 def load(paths: list[Path], days: int) -> list[LoadedConfig]:
     """Load the arrangements at a horizon."""
     return [load_config(p, [("scenario.days", str(days), "--days")]) for p in paths]
@@ -139,7 +128,7 @@ def throughput(paths: list[Path], args: argparse.Namespace) -> None:
             run_exploration(exploration, store, executor).ran
         ran = time.monotonic() - run_started
         executor.close()
-        summarise(exploration, store, METRIC, [], None, prim_installed())
+        summarise(exploration, store, METRIC, [], None)
         store.close()
     wall, cpu = time.monotonic() - started, cpu_seconds() - cpu
     rate, simulated = runs / ran, executor.seconds
@@ -191,12 +180,11 @@ def serial(paths: list[Path], worlds: int, args: argparse.Namespace) -> dict[str
                           samples[p.arrangement][r].items()}, sort_keys=True))
              for p in exploration.points for r in range(args.replications)))
         store.db.commit()
-        prim = prim_installed()  # its import is not the summary's cost
         cpu, started = time.process_time(), time.monotonic()
         world_table(store, exploration.names, worlds, summary_metrics(METRIC, observations))
         figures["table_cpu"] = time.process_time() - cpu
         cpu, started = time.process_time(), time.monotonic()
-        summarise(exploration, store, METRIC, [], observations, prim)
+        summarise(exploration, store, METRIC, [], observations)
         figures |= {"summary_s": time.monotonic() - started, "summary_cpu": time.process_time() - cpu,
                     "summary_mb": peak_mb()}
         store.close()
@@ -223,7 +211,7 @@ def main() -> None:
     if args.child is not None:  # one size in a fresh process, so its peak memory is its own
         print(json.dumps(serial(paths, args.child, args)))
         return
-    print(f"explore_scale: {len(paths)} arrangements, PRIM {'installed' if prim_installed() else 'not installed'}, "
+    print(f"explore_scale: {len(paths)} arrangements, "
           f"version {__version__}")
     if not args.no_run:
         throughput(paths, args)

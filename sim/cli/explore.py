@@ -39,7 +39,7 @@ from sim.experiment.decision import check_candidates
 from sim.experiment.discovery import parse_question
 from sim.experiment.executors import Executor, make_executor
 from sim.experiment.explore import Exploration, plan, run_exploration, world_table
-from sim.experiment.explore_summary import matched, summarise
+from sim.experiment.explore_summary import matched, summarise, summary_metrics
 from sim.experiment.history import Observations, check_against, history_calendars, load_observations
 from sim.experiment.replications import engine_used
 from sim.experiment.sweep import metric_names
@@ -125,8 +125,8 @@ def explore(
     for wave in range(2, waves + 1):
         if observations is None:
             break
-        keep, section = matched(exploration, world_table(store, exploration.names, exploration.worlds), observations,
-                                store)
+        keep, section = matched(exploration, world_table(store, exploration.names, exploration.worlds,
+                                                          summary_metrics(metric, observations)), observations, store)
         box = next_box(exploration, keep, box)
         if box is None:
             break

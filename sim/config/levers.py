@@ -186,8 +186,11 @@ class LoadedLevers:
 
     def settings(self, terms: dict[str, Any], flag: str) -> list[tuple[str, str, str]]:
         """Return the (path, TOML value, flag) overrides that set a candidate's terms."""
-        return [(lever.path, toml_literal(lever.value_of(terms[lever.path])), flag)
-                for lever in self.levers if lever.path in terms]
+        return [(path, toml_literal(value), flag) for path, value, flag in self.values(terms, flag)]
+
+    def values(self, terms: dict[str, Any], flag: str) -> list[tuple[str, Any, str]]:
+        """Return the (path, value, flag) settings of a candidate's terms, as `with_values` takes them."""
+        return [(lever.path, lever.value_of(terms[lever.path]), flag) for lever in self.levers if lever.path in terms]
 
     def cost(self, terms: dict[str, Any]) -> dict[str, float]:
         """Return one-off, yearly and yearly-with-one-offs-spread dollars of a set of terms."""

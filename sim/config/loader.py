@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sim.config.diagnostics import did_you_mean as did_you_mean
 from sim.config.diagnostics import error_from_pydantic as error_from_pydantic
 from sim.config.facts import Fact, find_fact_base, load_facts
-from sim.config.overrides import set_path
+from sim.config.overrides import set_path, share_untouched
 from sim.config.paths import get_path, join
 from sim.config.ranges import RANGE_KEYS, Alternatives, Range, parse_spread
 from sim.config.resources import shipped_config
@@ -119,30 +119,53 @@ def with_overrides(
     loaded: LoadedConfig, overrides: typing.Sequence[tuple[str, str, str]]
 ) -> LoadedConfig:
     """Return a loaded config with (key, value, flag) overrides applied and validated."""
+    return _apply(loaded, overrides, typed=False)
+
+
+def with_values(loaded: LoadedConfig, values: typing.Sequence[tuple[str, Any, str]]) -> LoadedConfig:
+    """Return a loaded config with typed (key, value, flag) values set and validated, as `--set` would.
+
+    The values skip the TOML text round trip (what a sampled world sets is already a value);
+    the provenance and the overrides record their TOML text as `--set` would, a value the
+    schema refuses gives `--set`'s error, and the resolved config shares every part no value
+    reaches with `loaded`, so thousands of resolved points cost little more than their values.
+    """
+    return _apply(loaded, values, typed=True)
+
+
+def _apply(loaded: LoadedConfig, overrides: typing.Sequence[tuple[str, Any, str]], typed: bool) -> LoadedConfig:
+    """Set each override (TOML text, or a value when `typed`), validate once, and record the provenance."""
     if not overrides:
         return loaded
     data = loaded.config.model_dump()
     provenance = dict(loaded.provenance)
     applied = list(loaded.overrides)
-    for key, value, flag in overrides:
-        try:
-            parsed = parse_value(value)
-        except ValueError as exc:
-            raise InputError(flag, key, f"the value {value} is not a TOML value: {exc}.",
-                             f"close the quote or bracket, and quote the whole override for the shell: "
-                             f"`--set '{key}=\"text\"'`.") from None
-        set_path(data, key, parsed, flag)
-        provenance[key] = Provenance("override", f"{flag} {key}={value}")
-        applied.append(f"{key}={value}")
+    for key, given, flag in overrides:
+        value, text = (given, toml_literal(given)) if typed else (_parse_override(key, given, flag), given)
+        set_path(data, key, value, flag)
+        provenance[key] = Provenance("override", f"{flag} {key}={text}")
+        applied.append(f"{key}={text}")
     try:
         config = validate(data, str(loaded.path))
     except InputError as error:
         raise blame_override(error, overrides, loaded.path) from None
+    if typed:
+        config = share_untouched(config, loaded.config, [key.split(".") for key, _, _ in overrides])
     return LoadedConfig(config, loaded.path, provenance, tuple(applied), loaded.facts)
 
 
+def _parse_override(key: str, value: str, flag: str) -> Any:
+    """Return an override's TOML text as a value, or fail naming the flag and the key."""
+    try:
+        return parse_value(value)
+    except ValueError as exc:
+        raise InputError(flag, key, f"the value {value} is not a TOML value: {exc}.",
+                         f"close the quote or bracket, and quote the whole override for the shell: "
+                         f"`--set '{key}=\"text\"'`.") from None
+
+
 def blame_override(
-    error: InputError, overrides: typing.Sequence[tuple[str, str, str]], path: Path
+    error: InputError, overrides: typing.Sequence[tuple[str, Any, str]], path: Path
 ) -> InputError:
     """Attribute a validation error to the override that set the key, if one did."""
     for key, _, flag in reversed(overrides):

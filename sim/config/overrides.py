@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from pydantic import BaseModel
+
 from sim.config.diagnostics import did_you_mean
 from sim.config.paths import join
 from sim.errors import InputError
@@ -46,3 +48,39 @@ def _raise_unknown(flag: str, key: str, hint: str, choices: list[str], here: str
 
 def _unknown_path(flag: str, key: str, why: str, choices: list[str]) -> InputError:
     return InputError(flag, key, f"{why}.", "set a single parameter by its full dotted path.")
+
+
+def share_untouched(new: Any, base: Any, paths: list[list[str]]) -> Any:
+    """Return `new` with every part no path reaches taken from `base`, which validated the same data there.
+
+    A resolved config differs from its base only along the overridden paths; sharing the rest
+    keeps a plan of thousands of points as small as their overrides. A part is shared only when
+    `new` and `base` hold the same type there, and only where no path leads.
+
+    Args:
+        new: The config (or part of it) validated with the overrides applied.
+        base: The same part of the config they were applied to.
+        paths: The overridden dotted paths below this part, split at the dots.
+    """
+    if not paths:
+        return base if type(new) is type(base) else new
+    if any(not path for path in paths) or type(new) is not type(base):
+        return new
+    below: dict[str, list[list[str]]] = {}
+    for path in paths:
+        below.setdefault(path[0], []).append(path[1:])
+    if isinstance(new, BaseModel):
+        shared = new.model_copy()  # keeps `new`'s set fields; its values are then replaced in place
+        shared.__dict__.update(base.__dict__)
+        shared.__dict__.update({name: share_untouched(new.__dict__[name], base.__dict__[name], tails)
+                                for name, tails in below.items() if name in new.__dict__})
+        return shared
+    if isinstance(new, dict) and new.keys() == base.keys():
+        return base | {key: share_untouched(new[key], base[key], tails) for key, tails in below.items() if key in new}
+    if isinstance(new, (list, tuple)) and len(new) == len(base):
+        items = list(base)
+        for key, tails in below.items():
+            if key.isdigit() and int(key) < len(items):
+                items[int(key)] = share_untouched(new[int(key)], base[int(key)], tails)
+        return type(new)(items)
+    return new

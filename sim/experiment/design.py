@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from sim.config.levers import Lever, LoadedLevers
-from sim.config.loader import LoadedConfig, did_you_mean, with_overrides
+from sim.config.loader import LoadedConfig, did_you_mean, with_overrides, with_values
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
 from sim.experiment.explore import Exploration, plan
@@ -139,11 +139,11 @@ class DesignPlan:
 
     def candidate_points(self, number: int, terms: dict[str, Any]) -> list[Point]:
         """Resolve a candidate's terms in every world (indices after the exploration's points)."""
-        overrides = self.levers.settings(terms, "design terms")
+        values = self.levers.values(terms, "design terms")
         offset = len(self.exploration.points) + number * self.worlds
         points = []
         for world in range(self.worlds):
-            loaded = with_overrides(self.world_config(world), overrides)
+            loaded = with_values(self.world_config(world), values)
             points.append(Point(offset + world, self.base.name, dict(terms), loaded, run_key(loaded, self.seed)))
         return points
 

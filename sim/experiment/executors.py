@@ -40,7 +40,7 @@ class Job:
     """One task: a tag the caller uses to file the result, and the arguments of the run."""
 
     tag: Any
-    config: Config
+    config: Config | tuple[Config, ...]  # a tuple: the arrangements of one world, run in one task
     seed: int
     replication: int
 
@@ -116,12 +116,14 @@ def worker_failure(job: Job, exc: BaseException, folder: Path | None = None) -> 
     no folder, such as a run that writes nothing) into the system's temporary folder; the
     message says where it is.
     """
-    text = (f"A worker failed on replication {job.replication} of {job.config.scenario.name} "
+    configs = job.config if isinstance(job.config, tuple) else (job.config,)
+    name = ", ".join(config.scenario.name for config in configs)
+    text = (f"A worker failed on replication {job.replication} of {name} "
             f"(seed {job.seed}).\n\n" + "".join(traceback.format_exception(exc)))
-    log = _write_log(text, folder, f"worker-error-{job.config.scenario.name}-r{job.replication}.log")
+    log = _write_log(text, folder, f"worker-error-{configs[0].scenario.name}-r{job.replication}.log")
     what = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
     return InputError("a worker process", None, f"replication {job.replication} of "
-                      f"{job.config.scenario.name} failed with {type(exc).__name__} ({what}); its full traceback "
+                      f"{name} failed with {type(exc).__name__} ({what}); its full traceback "
                       f"is in {log}.", "this is a fault of the program, not of your input: report it with that "
                       "log file; `--workers 1` runs the same work in this process.")
 

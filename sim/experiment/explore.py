@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim.config.loader import LoadedConfig, toml_literal, with_overrides
+from sim.config.loader import LoadedConfig, with_values
 from sim.config.ranges import Alternatives, Range
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
+from sim.experiment.memory import collection_paused
 from sim.experiment.replications import Progress
-from sim.experiment.sweep import run_and_store
+from sim.experiment.sweep import run_world_metrics
 from sim.experiment.sweep_file import Point, run_key
 from sim.results.store import Store
 from sim.version import __version__
@@ -180,28 +181,29 @@ def plan(arrangements: Sequence[LoadedConfig], worlds: int, replications: int, s
     calendars = dict(sorted((history or {}).items()))
     exploration = Exploration(list(arrangements), dimensions, units, [], seed, replications, design, [], calendars)
     by_name = {item.name: item for item in arrangements}
-    for world in range(worlds):
-        values = exploration.world_values(world)
-        for index, item in enumerate(arrangements):
-            exploration.points.append(_point(item, dimensions, values, world, world * len(arrangements) + index, seed))
-    for world in range(worlds):
-        values = exploration.world_values(world)
-        for index, (name, (start, days)) in enumerate(calendars.items()):
-            calendar = [("scenario.start_date", toml_literal(start), "history matching"),
-                        ("scenario.days", str(days), "history matching")]
-            exploration.history.append(_point(by_name[name], dimensions, values, world, len(exploration.points)
-                                              + world * len(calendars) + index, seed, calendar))
+    taken = {item.name: [d for d in dimensions if item.name in d.arrangements] for item in arrangements}
+    with collection_paused():
+        for world in range(worlds):
+            values = exploration.world_values(world)
+            for index, item in enumerate(arrangements):
+                exploration.points.append(_point(item, taken[item.name], values, world,
+                                                 world * len(arrangements) + index, seed))
+        for world in range(worlds):
+            values = exploration.world_values(world)
+            for index, (name, (start, days)) in enumerate(calendars.items()):
+                calendar = [("scenario.start_date", start, "history matching"),
+                            ("scenario.days", days, "history matching")]
+                exploration.history.append(_point(by_name[name], taken[name], values, world, len(exploration.points)
+                                                  + world * len(calendars) + index, seed, calendar))
     return exploration
 
 
 def _point(item: LoadedConfig, dimensions: list[Dimension], values: dict[str, Any], world: int, index: int,
-           seed: int, extra: list[tuple[str, str, str]] | None = None) -> Point:
-    """Return one arrangement's point in one world (with `extra` overrides, such as another calendar)."""
-    mine = {d.path: values[d.key] for d in dimensions if item.name in d.arrangements}
-    overrides = [(path, toml_literal(value), f"explore world {world}") for path, value in mine.items()]
-    resolved = with_overrides(item, overrides + (extra or []))
-    factors = {d.key: values[d.key] for d in dimensions if item.name in d.arrangements}
-    return Point(index, item.name, factors, resolved, run_key(resolved, seed))
+           seed: int, extra: list[tuple[str, Any, str]] | None = None) -> Point:
+    """Return one arrangement's point in a world (`dimensions`: those it takes; `extra`: values such as a calendar)."""
+    resolved = with_values(item, [(d.path, values[d.key], f"explore world {world}") for d in dimensions]
+                           + (extra or []))
+    return Point(index, item.name, {d.key: values[d.key] for d in dimensions}, resolved, run_key(resolved, seed))
 
 
 @dataclass(frozen=True)
@@ -215,20 +217,42 @@ class ExploreOutcome:
 
 def run_exploration(exploration: Exploration, store: Store, executor: Executor,
                     progress: Progress | None = None) -> ExploreOutcome:
-    """Run every (world, arrangement, replication) not yet stored, committing each row as it finishes."""
+    """Run every (world, arrangement, replication) not yet stored, committing each row as it finishes.
+
+    One task runs a world's arrangements for one replication, so the requests they draw alike
+    (common random numbers) are drawn once; the rows are those of one task per arrangement.
+    """
     store.claim(KIND, exploration.definition())
     points = [*exploration.points, *exploration.history]
     store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in points])
     done = store.done()
+    per_world, per_history = len(exploration.arrangements), len(exploration.calendars)
     jobs = []
-    for point in points:
+    for world in range(exploration.worlds):
+        after = len(exploration.points) + world * per_history  # the world's runs on the record's calendar
+        mine = [*range(world * per_world, (world + 1) * per_world), *range(after, after + per_history)]
         for replication in range(exploration.replications):
-            if (point.run_key, replication) not in done:
-                done.add((point.run_key, replication))  # a world the design repeats runs once
-                jobs.append(Job(point.index, point.loaded.config, exploration.seed, replication))
+            todo = []
+            for position in mine:
+                point = points[position]
+                if (point.run_key, replication) not in done:
+                    done.add((point.run_key, replication))  # a world the design repeats runs once
+                    todo.append(position)
+            if todo:
+                configs = tuple(points[position].loaded.config for position in todo)
+                jobs.append(Job(tuple(todo), configs, exploration.seed, replication))
     total = len(points) * exploration.replications
-    ran = run_and_store(executor, jobs, points, store, progress, lambda point: _where(exploration, point))
-    return ExploreOutcome(total, total - len(jobs), ran)
+    planned = sum(len(job.tag) for job in jobs)
+    ran = 0
+    for job, results in executor.map(run_world_metrics, jobs):
+        for position, metrics in zip(job.tag, results, strict=True):
+            point = points[position]
+            store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed,
+                          __version__, metrics)
+            ran += 1
+            if progress is not None:
+                progress(ran, planned, f"{_where(exploration, point)} replication {job.replication}")
+    return ExploreOutcome(total, total - planned, ran)
 
 
 def _where(exploration: Exploration, point: Point) -> str:
@@ -240,19 +264,24 @@ def _where(exploration: Exploration, point: Point) -> str:
     return f"world {world + 1}/{exploration.worlds} {point.arrangement} (on the record's calendar)"
 
 
-def history_table(store: Store, exploration: Exploration) -> dict[str, dict[str, list[list[float | None]]]]:
-    """Return metric -> arrangement -> per-world replication values of the runs on the record's calendar."""
+def history_table(store: Store, exploration: Exploration,
+                  metrics: Collection[str] | None = None) -> dict[str, dict[str, list[list[float | None]]]]:
+    """Return metric -> arrangement -> per-world replication values of the runs on the record's calendar.
+
+    `metrics` names the metrics wanted (all when None): only those are decoded from each row.
+    """
     main, names = len(exploration.points), list(exploration.calendars)
     table: dict[str, dict[str, list[list[float | None]]]] = {}
     if not names:
         return table
-    for row in store.rows():
-        if row.point < main:
+    rows = ((row.point, row.metrics) for row in store.rows()) if metrics is None else store.metric_rows(metrics)
+    for point, values in rows:
+        if point < main:
             continue
-        world, index = divmod(row.point - main, len(names))
+        world, index = divmod(point - main, len(names))
         if world >= exploration.worlds:
             continue
-        for metric, value in row.metrics.items():
+        for metric, value in values.items():
             cells = table.get(metric)
             if cells is None:
                 cells = table[metric] = {n: [[] for _ in range(exploration.worlds)] for n in names}
@@ -260,15 +289,20 @@ def history_table(store: Store, exploration: Exploration) -> dict[str, dict[str,
     return table
 
 
-def world_table(store: Store, names: Sequence[str], worlds: int) -> dict[str, dict[str, list[list[float | None]]]]:
-    """Return metric -> arrangement -> per-world lists of replication values, read from the store."""
+def world_table(store: Store, names: Sequence[str], worlds: int,
+                metrics: Collection[str] | None = None) -> dict[str, dict[str, list[list[float | None]]]]:
+    """Return metric -> arrangement -> per-world lists of replication values, read from the store.
+
+    `metrics` names the metrics wanted (all when None): only those are decoded from each row.
+    """
     per_world = len(names)
     table: dict[str, dict[str, list[list[float | None]]]] = {}
-    for row in store.rows():
-        world, index = divmod(row.point, per_world)
+    rows = ((row.point, row.metrics) for row in store.rows()) if metrics is None else store.metric_rows(metrics)
+    for point, values in rows:
+        world, index = divmod(point, per_world)
         if world >= worlds or index >= per_world:
             continue
-        for metric, value in row.metrics.items():
+        for metric, value in values.items():
             cells = table.get(metric)
             if cells is None:  # not setdefault: its default would be built for every value
                 cells = table[metric] = {n: [[] for _ in range(worlds)] for n in names}

@@ -18,7 +18,8 @@ from sim.experiment.discovery import Question, discover, parse_question
 from sim.experiment.explore import Exploration, history_table, world_table
 from sim.experiment.explore_conclusion import conclusion
 from sim.experiment.history import Observations, match
-from sim.experiment.robust import comparison, first_order, world_means
+from sim.experiment.memory import collection_paused
+from sim.experiment.robust import HEADLINE_METRICS, comparison, first_order, world_means
 from sim.experiment.voi import value_of_information
 from sim.experiment.waves import wave_entry
 from sim.results.store import Store
@@ -33,6 +34,20 @@ def parameter_columns(exploration: Exploration) -> dict[str, list[Any]]:
     """Return each dimension's value in every world, by key."""
     rows = [exploration.world_values(w) for w in range(exploration.worlds)]
     return {d.key: [row[d.key] for row in rows] for d in exploration.dimensions}
+
+
+def summary_metrics(metric: str, observations: Observations | None) -> list[str]:
+    """Return the metrics explore.json reads: the compared one, the headline ones, and what history matching reads."""
+    return list(dict.fromkeys([metric, *HEADLINE_METRICS, *observed_metrics(observations)]))
+
+
+def observed_metrics(observations: Observations | None) -> list[str]:
+    """Return the metrics history matching reads: each observation's output, whole and by year of its window."""
+    wanted: list[str] = []
+    for item in observations.items if observations is not None else ():
+        wanted += [item.output, *(f"by_year.{year}.{item.output}"
+                                  for year in range(item.window.start.year, item.window.end.year + 1))]
+    return list(dict.fromkeys(wanted))
 
 
 def relevant(parameters: dict[str, list[Any]], applies: dict[str, set[str]], question: Question,
@@ -66,7 +81,8 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
     """Return the explore.json document for the rows stored so far (`waves`: the earlier waves' records)."""
     names = exploration.names
     chosen = candidates or names
-    table = world_table(store, names, exploration.worlds)
+    with collection_paused():
+        table = world_table(store, names, exploration.worlds, summary_metrics(metric, observations))
     parameters = parameter_columns(exploration)
     applies = {d.key: set(d.arrangements) for d in exploration.dimensions}
     result = comparison(table, metric, parameters, applies, None, chosen)
@@ -134,7 +150,7 @@ def matched(exploration: Exploration, table: dict[str, Cells], observations: Obs
     ranged = {item.name: {d.path for d in exploration.dimensions if item.name in d.arrangements}
               | {path for path, source in item.provenance.items() if source.kind == "override"}
               for item in exploration.arrangements}
-    extra = history_table(store, exploration) if store is not None else {}
+    extra = history_table(store, exploration, observed_metrics(observations)) if store is not None else {}
     history = {name: ({metric: {name: cells[name]} for metric, cells in extra.items()}, start, days)
                for name, (start, days) in exploration.calendars.items() if extra}
     return match(observations, table, exploration.worlds, exploration.arrangements[0].config.scenario.days,

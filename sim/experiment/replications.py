@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sim.config.loader import LoadedConfig
 from sim.config.schema import Config
@@ -35,16 +36,20 @@ def engine_used(configs: Sequence[Config], requested: Engine) -> dict[str, str]:
     return {"engine": requested}  # every config runs on the engine requested (`engine_for`)
 
 
-def run_replication(config: Config, seed: int, replication: int, engine: Engine = "fast") -> ReplicationResult:
+def run_replication(config: Config, seed: int, replication: int, engine: Engine = "fast",
+                    shared: dict[Any, Any] | None = None) -> ReplicationResult:
     """Run one replication of a config with an engine and return its metrics.
 
     Both engines give the same results to the bit; the fast one (the default) settles
-    requests in batches, the event one request by request.
+    requests in batches, the event one request by request. `shared` (fast engine) keeps the
+    batches' draws for other configs run with it in the same replication, which draw the same
+    requests once instead of again (`sim.model.fastshare`); the results do not change.
     """
     recorder = Recorder(config)
     streams = Streams(seed, replication)
     engine, _ = engine_for(config, engine)
-    world = FastWorld(config, streams, recorder) if engine == "fast" else World(config, streams, recorder)
+    world = (FastWorld(config, streams, recorder, shared=shared) if engine == "fast"
+             else World(config, streams, recorder))
     pending = world.run()
     return recorder.finish(pending)
 

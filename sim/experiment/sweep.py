@@ -33,6 +33,17 @@ def run_metrics(config: Config, seed: int, replication: int, engine: Engine = "f
     return run_replication(config, seed, replication, engine).metrics
 
 
+def run_world_metrics(configs: tuple[Config, ...], seed: int, replication: int,
+                      engine: Engine = "fast") -> list[dict[str, float]]:
+    """Run one replication of each config (the arrangements of one world) and return their metrics in order.
+
+    The configs share one store of drawn batches, so the requests they draw alike are drawn
+    once: every metric is what `run_metrics` gives for each config alone.
+    """
+    shared: dict[Any, Any] = {}
+    return [run_replication(config, seed, replication, engine, shared).metrics for config in configs]
+
+
 def metric_names(config: Config) -> list[str]:
     """Return the metric paths the model reports for a config (from the catalogue)."""
     return catalogue.metric_paths(config)

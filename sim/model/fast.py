@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -36,9 +36,10 @@ from sim.model.draws import (
 from sim.model.events import Accessed, Event, Grant, Observer
 from sim.model.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
 from sim.model.fastreads import ReadTables
+from sim.model.fastshare import draw_key, read_only, table_of, tables_of
 from sim.model.gatekeeper import rostered_hours
 from sim.model.rng import Streams
-from sim.model.routing import Actor, control_probability, keys_share
+from sim.model.routing import Actor, control_probability
 from sim.model.rules import (
     NONE,
     PARENT,
@@ -52,7 +53,6 @@ from sim.model.rules import (
     parent_decisions,
     review_hours,
     review_reads_normals,
-    route_variants,
     steward_decisions,
 )
 from sim.model.tally import GateTotals, Reads, Tally
@@ -96,7 +96,8 @@ class _Group:
     cursor: ArrivalCursor | None
     uniforms: Callable[[tuple[int, int]], np.ndarray]
     normals: Callable[[tuple[int, int]], np.ndarray]
-    route: Callable[[int], np.ndarray] | None
+    route: Callable[[int], np.ndarray] | None  # the route uniforms (also drawn, unread, when shared)
+    routes: bool  # whether this run's requests read their route uniform (`rules.route_variants`)
     purpose_cum: np.ndarray
     class_of: np.ndarray  # the group's class index -> the config's class index
     class_cum: np.ndarray
@@ -131,7 +132,7 @@ class FastWorld:
     """One replication settled by the fast engine; `run` gives what `World.run` gives."""
 
     def __init__(self, config: Config, streams: Streams, observer: BulkObserver,
-                 span: float | None = None) -> None:
+                 span: float | None = None, shared: dict[Any, Any] | None = None) -> None:
         self.config = config
         self.observer = observer
         self.slow = _Slow(observer)
@@ -140,6 +141,7 @@ class FastWorld:
         self.slow.clock = lambda: env.now
         self.horizon = self.world.horizon
         self.span = span if span is not None else batch_hours(config)
+        self.shared = shared  # batches' draws kept for the other runs of a world and replication (fastshare)
         gate = config.gatekeeper
         self.allowed = frozenset((purpose, cls) for purpose, classes in (gate.policy.items() if gate else ())
                                  for cls in classes)
@@ -163,6 +165,7 @@ class FastWorld:
         self.carry_reads = Reads.empty()
         self._order = 0
         self.tables = ReadTables(config, [group.actor for group in self.groups])
+        self.draw_key = draw_key(streams, self.span, self.horizon, self.groups) if shared is not None else None
 
     def _group(self, actor: Actor, streams: Streams) -> _Group:
         spec, name = actor.spec, actor.name
@@ -170,14 +173,15 @@ class FastWorld:
         gate = self.config.gatekeeper
         allowed = self.allowed
         emergency = gate.emergency_purposes if gate else ()
+        routes = actor.route_draws is not None
         return _Group(
             actor=actor,
             cursor=(ArrivalCursor(actor.windows, rate, streams.rng(f"actor.{name}.arrivals").standard_exponential)
                     if rate > 0.0 else None),
             uniforms=streams.rng(f"actor.{name}.request.u").random,
             normals=streams.rng(f"actor.{name}.request.z").standard_normal,
-            route=(streams.rng(f"actor.{name}.request.route").random
-                   if actor.route_draws is not None else None),
+            route=streams.rng(f"actor.{name}.request.route").random if routes or self.shared is not None else None,
+            routes=routes,
             purpose_cum=np.array(actor.purpose_cum),
             class_of=np.array([self.classes.index(cls) for cls in actor.classes], dtype=np.int64),
             class_cum=np.array(actor.class_cum),
@@ -228,6 +232,29 @@ class FastWorld:
 
     # -- a batch of requests --------------------------------------------------------------
     def _draw(self, limit: float) -> _Batch | None:
+        columns = self._columns(limit)
+        if columns is None:
+            return None
+        t, group_of, purpose, cls, u, z, variant = columns
+        if self.shared is not None:  # shared columns carry the route uniforms: this run's tables come from them
+            variant = tables_of([g.actor if g.routes else None for g in self.groups], group_of, variant)
+        n = t.size
+        batch = _Batch(t, group_of, purpose, cls, u, z, variant,
+                       np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64))
+        self._route(batch)
+        return batch
+
+    def _columns(self, limit: float) -> tuple[np.ndarray, ...] | None:
+        """Return a batch's columns in arrival order, drawn once for all runs that share `shared` and the draw key."""
+        if self.shared is None:
+            return self._draw_columns(limit)
+        key = (self.draw_key, limit)
+        if key not in self.shared:
+            columns = self._draw_columns(limit)
+            self.shared[key] = read_only(columns)
+        return self.shared[key]  # type: ignore[no-any-return]
+
+    def _draw_columns(self, limit: float) -> tuple[np.ndarray, ...] | None:
         parts: list[tuple[np.ndarray, ...]] = []
         for k, group in enumerate(self.groups):
             if group.cursor is None:
@@ -237,31 +264,26 @@ class FastWorld:
             if not n:
                 continue
             u = group.uniforms((n, REQUEST_UNIFORMS))
-            z = group.normals((n, REQUEST_NORMALS)) if group.normals_read else np.zeros((n, REQUEST_NORMALS))
+            drawn = group.normals_read or self.shared is not None  # unread normals move no other draw
+            z = group.normals((n, REQUEST_NORMALS)) if drawn else np.zeros((n, REQUEST_NORMALS))
             actor = group.actor
             purpose = (np.zeros(n, dtype=np.int64) if len(actor.purposes) == 1 else np.minimum(
                 np.searchsorted(group.purpose_cum, u[:, U_PURPOSE], side="right"), len(actor.purposes) - 1))
             local = (np.zeros(n, dtype=np.int64) if len(actor.classes) == 1 else np.minimum(
                 np.searchsorted(group.class_cum, u[:, U_CLASS], side="right"), len(actor.classes) - 1))
-            spec = actor.spec
-            variant = (route_variants(group.route(n), spec.least_resistance_share, keys_share(spec),
-                                      actor.preferred_candidates is not None, actor.mixes_keys).astype(np.int64)
-                       if group.route is not None else np.zeros(n, dtype=np.int64))
+            if self.shared is not None:
+                variant = group.route(n) if group.route is not None else np.zeros(n)
+            else:
+                variant = (table_of(group.actor, group.route(n)) if group.routes and group.route is not None
+                           else np.zeros(n, dtype=np.int64))
             parts.append((t, np.full(n, k, dtype=np.int64), purpose, group.class_of[local], u, z, variant))
         if not parts:
             return None
         if len(parts) == 1:
-            t, group_of, purpose, cls, u, z, variant = parts[0]
-        else:
-            t, group_of, purpose, cls, u, z, variant = (np.concatenate(column) for column in zip(*parts, strict=True))
-            order = np.argsort(t, kind="stable")
-            t, group_of, purpose, cls, u, z, variant = (
-                column[order] for column in (t, group_of, purpose, cls, u, z, variant))
-        n = t.size
-        batch = _Batch(t, group_of, purpose, cls, u, z, variant,
-                       np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64))
-        self._route(batch)
-        return batch
+            return parts[0]
+        t, group_of, purpose, cls, u, z, variant = (np.concatenate(column) for column in zip(*parts, strict=True))
+        order = np.argsort(t, kind="stable")
+        return tuple(column[order] for column in (t, group_of, purpose, cls, u, z, variant))
 
     def _route(self, batch: _Batch) -> None:
         """Choose each request's site and gate against the holdings in force at its instant."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -185,6 +185,22 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise _database_error(self.path, exc) from None
 
+    def metric_rows(self, wanted: Collection[str]) -> Iterator[tuple[int, dict[str, float]]]:
+        """Yield (point, metrics) for every stored row in (point, replication) order, with only the `wanted` metrics.
+
+        Each wanted value is read out of the row's text and no other metric is decoded: a
+        summary that needs a few of a row's 100 to 180 metrics skips the rest. A metric a row
+        lacks is left out of its dict, as `rows` would.
+        """
+        query = ("SELECT p.point, r.metrics FROM points p JOIN rows r ON r.run_key = p.run_key "
+                 "ORDER BY p.point, r.replication")
+        keys = [(name, json.dumps(name) + ": ") for name in wanted]
+        try:
+            for point, text in self.db.execute(query):
+                yield point, _some_metrics(self.path, point, text, keys)
+        except sqlite3.DatabaseError as exc:
+            raise _database_error(self.path, exc) from None
+
     def row_count(self) -> int:
         """Return how many rows of the current definition are stored."""
         query = "SELECT COUNT(*) FROM points p JOIN rows r ON r.run_key = p.run_key"
@@ -266,3 +282,22 @@ def _metrics(path: Path, point: int, text: Any) -> dict[str, float]:
             isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()):
         raise _corrupt(path, f"rows.point {point}.metrics", "is not a JSON object of numbers")
     return {str(k): float(v) for k, v in value.items()}
+
+
+def _some_metrics(path: Path, point: int, text: Any, keys: list[tuple[str, str]]) -> dict[str, float]:
+    """Read some metrics out of a row's flat JSON object of numbers (`keys`: each name and its `"name": ` text)."""
+    if not isinstance(text, str) or not text.startswith("{") or text.count("{") != 1 or "[" in text:
+        whole = _metrics(path, point, text)  # not the flat object add_row writes: decode it all, and check it
+        return {name: whole[name] for name, _ in keys if name in whole}
+    found: dict[str, float] = {}
+    for name, key in keys:
+        start = text.find(key)
+        if start < 0:
+            continue
+        start += len(key)
+        ends = [end for end in (text.find(",", start), text.find("}", start)) if end >= 0]
+        try:
+            found[name] = float(text[start:min(ends, default=len(text))])
+        except ValueError:
+            raise _corrupt(path, f"rows.point {point}.metrics", "is not a JSON object of numbers") from None
+    return found

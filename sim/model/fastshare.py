@@ -1,0 +1,74 @@
+"""Requests drawn once for every arrangement of a world and replication (common random numbers).
+
+Replication r of every arrangement draws its requests from the streams of (seed, r), named
+by the actor group, so arrangements whose groups arrive, ask and choose alike draw the same
+batches: the arrival instants, the group, purpose and class of each request, its rows of
+uniforms and normals and its least-resistance draw. Only what comes after (whether that draw
+prefers the least-resistant route, routing against the holdings, the gate, the decisions, the
+reads) depends on the arrangement. Running the arrangements of a world and replication in one
+task with one `shared` dict draws each batch once; the key below holds everything the draws
+depend on, so a group that differs between two arrangements (another rate or calendar) draws
+afresh. Shared batches always carry the normals and the least-resistance draws: each comes
+from the group's own stream, so drawing it where a run reads none of it moves no other draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from sim.model.rng import Streams
+from sim.model.routing import Actor, keys_share
+from sim.model.rules import route_variants
+
+
+class Drawing(Protocol):
+    """What the key reads of an actor group's draws (the fast engine's `_Group`)."""
+
+    actor: Actor
+    cursor: Any
+    purpose_cum: np.ndarray
+    class_cum: np.ndarray
+    class_of: np.ndarray
+
+
+def draw_key(streams: Streams, span: float, horizon: float, groups: Sequence[Drawing]) -> tuple[Any, ...]:
+    """Return everything a run's batches of draws depend on: runs with equal keys draw equal batches."""
+    return (streams.seed, streams.replication, span, horizon, tuple(
+        (g.actor.name, g.cursor is not None, tuple(g.actor.windows), g.actor.spec.headcount,
+         g.actor.spec.requests_per_hour, len(g.actor.purposes), len(g.actor.classes), g.purpose_cum.tobytes(),
+         g.class_cum.tobytes(), g.class_of.tobytes()) for g in groups))
+
+
+def read_only(columns: tuple[np.ndarray, ...] | None) -> tuple[np.ndarray, ...] | None:
+    """Return a batch's columns made read-only: a run that wrote into shared draws would fail, not drift."""
+    for column in columns or ():
+        column.flags.writeable = False
+    return columns
+
+
+def table_of(actor: Actor, uniforms: np.ndarray) -> np.ndarray:
+    """Return the route table (`Actor.tables`) of each of a group's requests from its route uniforms."""
+    spec = actor.spec
+    return np.asarray(route_variants(uniforms, spec.least_resistance_share, keys_share(spec),
+                                     actor.preferred_candidates is not None, actor.mixes_keys)).astype(np.int64)
+
+
+def tables_of(actors: Sequence[Actor | None], group_of: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Return each request's route table from shared route uniforms, group by group.
+
+    `actors` holds each group's actor where this run reads its route uniforms, else None (its
+    requests follow table 0). The rule is element by element, so it gives for a group's rows
+    taken from the merged batch what it gives for them drawn alone.
+    """
+    tables = np.zeros(group_of.size, dtype=np.int64)
+    if all(actor is None for actor in actors):
+        return tables
+    order = np.argsort(group_of, kind="stable")
+    counts = np.bincount(group_of, minlength=len(actors))
+    for actor, rows in zip(actors, np.split(order, np.cumsum(counts)[:-1]), strict=True):
+        if actor is not None and rows.size:
+            tables[rows] = table_of(actor, uniforms[rows])
+    return tables

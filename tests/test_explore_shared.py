@@ -1,0 +1,47 @@
+"""One task per world and replication draws the shared requests once: every metric stays what each run gives alone."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from conftest import ROOT
+
+from sim.config.loader import load_config
+from sim.experiment.explore import plan
+from sim.experiment.sweep import run_metrics, run_world_metrics
+
+ARRANGEMENTS = sorted((ROOT / "configs" / "arrangements").glob("*.toml"))
+
+
+def same(left: dict[str, float], right: dict[str, float]) -> bool:
+    """Return whether two runs' metrics are equal to the bit (NaN equal to NaN)."""
+    return left.keys() == right.keys() and all(
+        math.isnan(a) and math.isnan(b) if math.isnan(a) else a == b for a, b in
+        ((left[k], right[k]) for k in left))
+
+
+@pytest.mark.slow
+def test_a_worlds_arrangements_run_together_give_each_runs_metrics() -> None:
+    loaded = [load_config(p, [("scenario.days", "60", "--days")]) for p in ARRANGEMENTS]
+    exploration = plan(loaded, 2, 1, 11)
+    per_world = len(loaded)
+    for world in range(2):
+        configs = tuple(p.loaded.config for p in exploration.points[world * per_world:(world + 1) * per_world])
+        for replication in (0, 1):
+            together = run_world_metrics(configs, 11, replication)
+            alone = [run_metrics(config, 11, replication) for config in configs]
+            assert len(together) == len(alone) == per_world
+            for shared, own in zip(together, alone, strict=True):
+                assert same(shared, own)
+                assert shared["residual_access.events"] >= 0
+
+
+def test_a_different_world_draws_afresh() -> None:
+    loaded = [load_config(p, [("scenario.days", "20", "--days")]) for p in ARRANGEMENTS[:2]]
+    exploration = plan(loaded, 2, 1, 5)
+    configs = (exploration.points[0].loaded.config, exploration.points[per := len(loaded)].loaded.config)
+    together = run_world_metrics(configs, 5, 0)
+    alone = [run_metrics(config, 5, 0) for config in configs]
+    assert all(same(a, b) for a, b in zip(together, alone, strict=True))
+    assert per == 2

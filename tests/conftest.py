@@ -181,3 +181,19 @@ def committed(folder: Path) -> int:
             db.close()
     except sqlite3.Error:
         return 0
+
+
+#: The variables through which coverage measures the processes a test starts (`patch = ["subprocess"]`).
+COVERAGE_VARIABLES = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
+
+
+@pytest.fixture
+def unmeasured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start this test's processes without coverage's tracer.
+
+    For tests whose processes coverage cannot or need not measure: processes killed with SIGKILL
+    (they never write their data) and whole documented sessions (the tutorials, the notebooks)
+    that re-run code the other tests measure. The tracer about doubles such a process's time.
+    """
+    for name in COVERAGE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)

@@ -20,9 +20,9 @@ from conftest import MMC, committed, popen_cli, run_cli, write_sweep
 from sim.errors import InputError
 from sim.results.runs import check_manifest_files
 
-pytestmark = pytest.mark.slow
-
 KILLS = int(os.environ.get("RESIDENCY_KILLS", "2"))  # the closing note used RESIDENCY_KILLS=10
+#: A process killed mid-run writes no coverage data, so measuring it only slows it down.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("unmeasured")]
 
 SWEEP = f"""
 [sweep]

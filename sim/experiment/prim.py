@@ -16,8 +16,7 @@ chance, under a binomial law, of at least the box's count of cases if the restri
 dropped, i.e. how likely a restriction this strong is by chance.
 
 Written here, in the package, because the maintained Python implementation (the `prim`
-package) is GPL-3.0 and this package is MIT; the method is the published one and this module
-is about a hundred lines of numpy.
+package) is GPL-3.0 and this package is MIT; the method is the published one, in numpy.
 """
 
 from __future__ import annotations
@@ -56,13 +55,13 @@ class Box:
     def limits(self, index: int) -> dict[str, Any]:
         """Return the restricted parameters of step `index`: [low, high] for a number, the kept alternatives else."""
         step = self.steps[index]
-        found: dict[str, Any] = {}
-        for key, (low, high) in step.numeric.items():
-            if (low, high) != self.full_numeric[key]:
-                found[key] = (low, high)
-        for key, kept in step.categories.items():
-            if kept != self.full_categories[key]:
-                found[key] = kept
+        return self.restrictions(step.numeric, step.categories)
+
+    def restrictions(self, numeric: dict[str, tuple[float, float]],
+                     categories: dict[str, frozenset[str]]) -> dict[str, Any]:
+        """Return the limits among `numeric` and `categories` that differ from the box's start."""
+        found: dict[str, Any] = {k: limit for k, limit in numeric.items() if limit != self.full_numeric[k]}
+        found.update({k: kept for k, kept in categories.items() if kept != self.full_categories[k]})
         return found
 
 
@@ -126,8 +125,7 @@ class Prim:
               categories: dict[str, frozenset[str]], box: Box) -> Step:
         cases = int(self.holds[inside].sum())
         size = int(inside.sum())
-        restricted = sum((low, high) != box.full_numeric[k] for k, (low, high) in numeric.items()) + sum(
-            kept != box.full_categories[k] for k, kept in categories.items())
+        restricted = len(box.restrictions(numeric, categories))
         return Step(dict(numeric), dict(categories), inside, cases / self.total_cases if self.total_cases else 0.0,
                     cases / size if size else 0.0, size / self.holds.size, restricted)
 

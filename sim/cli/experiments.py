@@ -163,9 +163,7 @@ def sweep_tables(records: list[dict[str, Any]], factors: list[str], outputs: lis
     """
     headers = sweep_headers(factors, outputs)
     keys = ["point", "arrangement", *factors, "replications", *outputs]
-    cells = {key: [str(r["point"]) if key == "point" else str(r["replications"]) if key == "replications"
-                   else r["arrangement"] if key == "arrangement" else _short(r[key]) if key in factors
-                   else _estimate(r, key) for r in records] for key in keys}
+    cells = {key: [_cell(r, key, factors) for r in records] for key in keys}
     least = {key: max(len(word) for text in [header, *cells[key]] for word in text.split() or [""])
              for key, header in zip(keys, headers, strict=True)}
     natural = {key: max(len(text) for text in [header, *cells[key]]) for key, header in zip(keys, headers, strict=True)}
@@ -195,6 +193,13 @@ def sweep_tables(records: list[dict[str, Any]], factors: list[str], outputs: lis
             table.add_row(*[cells[key][row] for key in columns])
         tables.append(table)
     return tables
+
+
+def _cell(record: dict[str, Any], key: str, factors: list[str]) -> str:
+    """Return one cell of the sweep table: the point, its arrangement, a factor's value or an output's estimate."""
+    if key in ("point", "replications", "arrangement"):
+        return str(record[key])
+    return _short(record[key]) if key in factors else _estimate(record, key)
 
 
 def _estimate(record: dict[str, Any], output: str) -> str:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import coverage
 import pytest
 
 from sim.metrics.recorder import GateLedger
@@ -187,13 +188,28 @@ def committed(folder: Path) -> int:
 COVERAGE_VARIABLES = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
 
 
-@pytest.fixture
-def unmeasured(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start this test's processes without coverage's tracer.
+def _tracer() -> coverage.Coverage | None:
+    """Return the coverage measurement running in this process, if any (`make test`; not `make test-fast`)."""
+    return coverage.Coverage.current()
 
-    For tests whose processes coverage cannot or need not measure: processes killed with SIGKILL
-    (they never write their data) and whole documented sessions (the tutorials, the notebooks)
-    that re-run code the other tests measure. The tracer about doubles such a process's time.
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    """Run a test marked `unmeasured` without coverage's tracer, in this process and in those it starts.
+
+    The mark is for tests whose work other tests already measure line by line, or which coverage cannot
+    measure: the engines' agreement and the model's properties run the same lines many times over (the
+    tracer about triples their time), whole documented sessions (tutorials, notebooks, the site build)
+    re-run commands the CLI tests measure, and a process killed with SIGKILL never writes its data. The
+    pause covers the test's set-up too, so a module fixture it is first to use runs unmeasured as well.
     """
-    for name in COVERAGE_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+    tracer = _tracer() if item.get_closest_marker("unmeasured") else None
+    if tracer is None:
+        return (yield)
+    saved = {name: os.environ.pop(name) for name in COVERAGE_VARIABLES if name in os.environ}
+    tracer.stop()
+    try:
+        return (yield)
+    finally:
+        tracer.start()
+        os.environ.update(saved)

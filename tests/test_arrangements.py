@@ -41,6 +41,7 @@ def test_five_arrangements_ship() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_conservation_every_request_accounted_for(path: Path) -> None:
     """Submitted equals granted + denied + expired + queued at the end, in every replication."""
@@ -73,6 +74,7 @@ def test_expiry_counts_balance_under_overload() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_common_random_numbers_give_every_arrangement_the_same_requests() -> None:
     """One seed gives every shipped arrangement the same requests, day by day."""
     loaded = [load_config(path, [("scenario.days", "60", "--days")]) for path in ARRANGEMENTS]
@@ -86,6 +88,7 @@ def test_common_random_numbers_give_every_arrangement_the_same_requests() -> Non
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_more_reviewers_give_shorter_waits_and_lower_utilisation() -> None:
     """Direction of change: a bigger stewardship team makes requests wait less."""
     few, many = run([load("oracle", ("gatekeeper.reviewers", "30"), ("scenario.days", "90")),
@@ -97,6 +100,7 @@ def test_more_reviewers_give_shorter_waits_and_lower_utilisation() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_slower_deletion_leaves_more_record_days_abroad() -> None:
     """Direction of change: the slower the Singapore deletion, the more records rest abroad."""
     fast, slow = run([load("oracle", ("deletions.0.median_days", "60")),
@@ -107,6 +111,7 @@ def test_slower_deletion_leaves_more_record_days_abroad() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_more_code_review_gives_fewer_covert_accesses() -> None:
     """Direction of change: reviewing more of the code stops more code-borne covert reads."""
     many = ("actors.cn_engineers.code_covert_attempts_per_year", "30")
@@ -121,6 +126,7 @@ def test_more_code_review_gives_fewer_covert_accesses() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_more_egress_monitoring_gives_fewer_exports() -> None:
     """Direction of change: watching egress more stops more bulk exports, and no code-borne read."""
     results = run([load("status_quo", ("controls.egress_monitoring_share", str(c)), ("scenario.days", "365"))
@@ -132,6 +138,7 @@ def test_more_egress_monitoring_gives_fewer_exports() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_microsoft_below_oracle_below_status_quo() -> None:
     """Microsoft after its migration leaves fewer residual accesses than Oracle, Oracle fewer than the status quo."""
     status_quo, oracle, microsoft = run([load("status_quo"), load("oracle"), load("microsoft")],
@@ -147,6 +154,7 @@ def test_microsoft_below_oracle_below_status_quo() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_storage_move_alone_does_not_change_who_reads() -> None:
     """Google storage with the parent's access control cuts data at rest abroad, not residual reads."""
     status_quo, google = run([load("status_quo"), load("google")], replications=2)
@@ -157,6 +165,7 @@ def test_storage_move_alone_does_not_change_who_reads() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_deleting_the_backup_shifts_oracle_access_off_the_backup_channel() -> None:
     """With Singapore emptied at once, Oracle's backup channel falls and the gate takes the load."""
     slow, fast = run([load("oracle"), load("oracle", ("deletions.0.median_days", "1"),

@@ -67,8 +67,9 @@ def test_every_runnable_page_is_found() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(DOCS).as_posix())
-def test_the_pages_runnable_blocks_run(page: Path, tmp_path: Path, unmeasured: None) -> None:
+def test_the_pages_runnable_blocks_run(page: Path, tmp_path: Path) -> None:
     """Every runnable block of a page runs, in order, from an empty folder, and exits 0."""
     (tmp_path / "configs").symlink_to(ROOT / "configs")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)} | {
@@ -86,7 +87,8 @@ def test_the_pages_runnable_blocks_run(page: Path, tmp_path: Path, unmeasured: N
 
 
 @pytest.mark.slow
-def test_the_site_builds_strictly(tmp_path: Path, unmeasured: None) -> None:
+@pytest.mark.unmeasured
+def test_the_site_builds_strictly(tmp_path: Path) -> None:
     """`mkdocs build --strict` builds the site (every link, nav entry and API name resolves), into tmp only."""
     if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings") is None:
         pytest.skip("the docs extra is not installed: pip install -e '.[docs]' (the dev extra includes it)")

@@ -128,6 +128,7 @@ def exact(value: float) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
 @given(configs(), st.integers(0, 3))

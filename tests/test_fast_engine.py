@@ -84,6 +84,7 @@ ARRANGEMENT_FILES = sorted(ARRANGEMENTS.glob("*.toml"))
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 @pytest.mark.parametrize("path", ARRANGEMENT_FILES, ids=lambda p: p.stem)
 def test_every_arrangement_matches_the_event_engine(path: Path) -> None:
     config = shorter(load_config(path).config)
@@ -122,6 +123,7 @@ def test_small_groups_match(headcount: int) -> None:
 
 
 @pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line
+@pytest.mark.unmeasured
 def test_results_do_not_depend_on_the_batch_length() -> None:
     configs = [*mmc_variants().values(), stressed(ARRANGEMENTS / "oracle.toml")]
     for config in configs:
@@ -134,6 +136,7 @@ def test_run_replication_takes_either_engine() -> None:
 
 
 @pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line
+@pytest.mark.unmeasured
 def test_the_cli_records_the_engine_in_the_manifest(tmp_path: Path) -> None:
     for engine in ("fast", "event"):
         out = tmp_path / engine

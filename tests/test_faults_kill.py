@@ -22,7 +22,7 @@ from sim.results.runs import check_manifest_files
 
 KILLS = int(os.environ.get("RESIDENCY_KILLS", "2"))  # the closing note used RESIDENCY_KILLS=10
 #: A process killed mid-run writes no coverage data, so measuring it only slows it down.
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("unmeasured")]
+pytestmark = [pytest.mark.slow, pytest.mark.unmeasured]
 
 SWEEP = f"""
 [sweep]

@@ -29,8 +29,9 @@ def execute(name: str, folder: Path) -> list[dict[str, object]]:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_example_notebook_runs(name: str, tmp_path: Path, unmeasured: None) -> None:
+def test_example_notebook_runs(name: str, tmp_path: Path) -> None:
     """The notebook runs without error from an empty folder, with short outputs, writing only what it names."""
     if name == "design" and not hasattr(sim, "design"):
         pytest.skip("sim.design is not in this build yet (the design command lands separately)")

@@ -13,7 +13,7 @@ from sim.metrics.recorder import HOURS_PER_DAY
 from sim.metrics.stats import Estimate, estimate
 from sim.model.analytic import mmc_mean_wait, mmc_utilisation, mmc_wait_quantile
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.unmeasured]
 
 SEED = 20220617
 DAYS = 30

@@ -56,6 +56,7 @@ def test_explore_samples_the_deletion_world_quantiles() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_replications_of_one_world_share_the_deletion() -> None:
     """Data at rest abroad follows the deletion alone, so it is the same in every replication."""
     [result] = run_scenarios([load("oracle", ("scenario.days", "200"))], SEED, 3, workers=1)
@@ -81,6 +82,7 @@ def test_a_renamed_copy_is_reported_as_the_same_arrangement(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_no_two_shipped_arrangements_give_the_same_results() -> None:
     """Every pair of shipped arrangements differs in some output of a short run."""
     loaded = [load_config(p, [("scenario.days", "150", "--days")]) for p in ARRANGEMENTS]
@@ -102,6 +104,7 @@ def test_export_sizes_stop_at_the_ceiling_and_keep_their_order() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_covert_exports_need_reach_microsoft_falls_once_copies_abroad_are_gone() -> None:
     """With no insider, Microsoft's covert exports stop when the copies the parent holds keys to are deleted."""
     sets = (("controls.insider_export_share", "0"), ("scenario.days", "730"))
@@ -180,6 +183,7 @@ INERT = {
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 @pytest.mark.parametrize("path", ARRANGEMENTS, ids=lambda p: p.stem)
 def test_every_declared_control_moves_its_output_the_stated_way(path: Path) -> None:
     """Metamorphic: each declared control at the low and the high end of its range moves its output as stated."""
@@ -200,6 +204,7 @@ def test_every_declared_control_moves_its_output_the_stated_way(path: Path) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_the_key_holders_release_is_a_gate_its_independence_acts() -> None:
     """Google with access controls: China's reads at the Google site queue for the key holder's release.
 
@@ -225,6 +230,7 @@ def test_the_key_holders_release_is_a_gate_its_independence_acts() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_the_site_order_is_a_ranged_behaviour_that_moves_reads_to_the_backup() -> None:
     """role_order is an alternative explore samples; trying the backup first moves reads to the copy abroad."""
     loaded = load("status_quo")
@@ -246,6 +252,7 @@ def test_a_role_order_that_misses_a_role_is_a_config_error() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_falling_back_after_ciphertext_is_a_ranged_share() -> None:
     """Where Google holds the keys, requesters who route around keys read the parent's copies instead of ciphertext."""
     google_keys = ("sites.google_us.key_custody", "google")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sim.metrics.recorder import GateLedger
-from sim.model.events import (
+from sim.model.rulebook.events import (
     Accessed,
     CovertAttempt,
     Decided,

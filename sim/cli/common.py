@@ -36,7 +36,7 @@ from sim.errors import InputError
 from sim.metrics import catalogue
 from sim.metrics.stats import Estimate
 from sim.metrics.units import number
-from sim.model.fast import Engine
+from sim.model.batched.fast import Engine
 from sim.results.runs import to_json
 from sim.results.scenario import ScenarioResult
 from sim.version import __version__

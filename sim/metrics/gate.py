@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.model.events import Event, LeftQueue, QueueChanged, ReviewerBusy, ShiftsPlanned
+from sim.model.rulebook.events import Event, LeftQueue, QueueChanged, ReviewerBusy, ShiftsPlanned
 
 
 class GateLedger:

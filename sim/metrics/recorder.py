@@ -23,7 +23,7 @@ from sim.metrics.exposure import DistinctRecords, Exposure
 from sim.metrics.gate import GateLedger
 from sim.metrics.histogram import HIST_BINS, HIST_MIN_LOG, hist_edges, hist_index, hist_indexes, hist_quantile
 from sim.metrics.years import YearTally, day_years, exposure_tallies, year_metrics
-from sim.model.events import (
+from sim.model.rulebook.events import (
     COVERT_MODES,
     GRANTS,
     Accessed,
@@ -43,7 +43,7 @@ from sim.model.events import (
     Submitted,
     Transferred,
 )
-from sim.model.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED, Reads, Tally
+from sim.model.rulebook.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED, Reads, Tally
 
 __all__ = ["DAILY_COLUMNS", "HIST_BINS", "HIST_MIN_LOG", "HOURS_PER_DAY", "GateLedger", "Recorder",
            "ReplicationResult", "hist_edges", "hist_index", "hist_indexes", "hist_quantile"]

@@ -9,7 +9,8 @@ from statistics import NormalDist
 import simpy
 
 from sim.config.schema import CHANNELS, Channel, Config, route_gate
-from sim.model.draws import (
+from sim.model.event.gatekeeper import StewardGate
+from sim.model.rulebook.draws import (
     COVERT_U_AUDIT,
     COVERT_U_SITE,
     COVERT_U_STOP,
@@ -23,7 +24,7 @@ from sim.model.draws import (
     Z_AUDIT_DELAY,
     Z_PARENT_DELAY,
 )
-from sim.model.events import (
+from sim.model.rulebook.events import (
     Accessed,
     CovertAttempt,
     CovertMode,
@@ -34,10 +35,8 @@ from sim.model.events import (
     Shield,
     Shielded,
 )
-from sim.model.gatekeeper import StewardGate
-from sim.model.holdings import Holdings
-from sim.model.routing import Actor, control_probability, cumulative, keys_share, pick
-from sim.model.rules import (
+from sim.model.rulebook.routing import Actor, control_probability, cumulative, keys_share, pick
+from sim.model.rulebook.rules import (
     GATES,
     channels,
     choose_sites,
@@ -50,7 +49,8 @@ from sim.model.rules import (
     steward_decisions,
     unknown,
 )
-from sim.model.tally import ACCESS, CIPHERTEXT
+from sim.model.rulebook.tally import ACCESS, CIPHERTEXT
+from sim.model.slow.holdings import Holdings
 
 
 class Decisions:

@@ -14,8 +14,9 @@ import simpy
 
 from sim.config.schema import ActorGroup, Config
 from sim.model.calendar import HOURS_PER_DAY, working_windows
-from sim.model.decisions import Decisions
-from sim.model.draws import (
+from sim.model.event.decisions import Decisions
+from sim.model.rng import Streams
+from sim.model.rulebook.draws import (
     COVERT_NORMALS,
     COVERT_UNIFORMS,
     REQUEST_NORMALS,
@@ -27,11 +28,10 @@ from sim.model.draws import (
     Z_RECORDS,
     Z_REVIEW,
 )
-from sim.model.events import CovertMode, Observer, Request, Submitted
-from sim.model.holdings import Holdings
-from sim.model.rng import Streams
-from sim.model.routing import Actor, RouteTable, cumulative, pick, route_tables
-from sim.model.rules import check, records, review_hours
+from sim.model.rulebook.events import CovertMode, Observer, Request, Submitted
+from sim.model.rulebook.routing import Actor, RouteTable, cumulative, pick, route_tables
+from sim.model.rulebook.rules import check, records, review_hours
+from sim.model.slow.holdings import Holdings
 
 
 class SlowWorld:

@@ -14,7 +14,7 @@ from typing import Any
 
 import simpy
 
-from sim.model.events import (
+from sim.model.rulebook.events import (
     Decided,
     LeftQueue,
     Observer,

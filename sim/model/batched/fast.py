@@ -20,8 +20,14 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from sim.config.schema import Config
-from sim.model.batched import ArrivalCursor
-from sim.model.draws import (
+from sim.model.batched.arrivals import ArrivalCursor
+from sim.model.batched.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
+from sim.model.batched.fastreads import ReadTables
+from sim.model.batched.fastshare import draw_key, read_only, table_of, tables_of
+from sim.model.event.gatekeeper import rostered_hours
+from sim.model.event.world import SlowWorld
+from sim.model.rng import Streams
+from sim.model.rulebook.draws import (
     REQUEST_NORMALS,
     REQUEST_UNIFORMS,
     U_CLASS,
@@ -33,14 +39,9 @@ from sim.model.draws import (
     Z_PARENT_DELAY,
     Z_REVIEW,
 )
-from sim.model.events import Accessed, Event, Grant, Observer
-from sim.model.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
-from sim.model.fastreads import ReadTables
-from sim.model.fastshare import draw_key, read_only, table_of, tables_of
-from sim.model.gatekeeper import rostered_hours
-from sim.model.rng import Streams
-from sim.model.routing import Actor, control_probability
-from sim.model.rules import (
+from sim.model.rulebook.events import Accessed, Event, Grant, Observer
+from sim.model.rulebook.routing import Actor, control_probability
+from sim.model.rulebook.rules import (
     NONE,
     PARENT,
     RELEASE,
@@ -55,8 +56,7 @@ from sim.model.rules import (
     review_reads_normals,
     steward_decisions,
 )
-from sim.model.tally import GateTotals, Reads, Tally
-from sim.model.world import SlowWorld
+from sim.model.rulebook.tally import GateTotals, Reads, Tally
 
 #: The engines that run a replication: the fast one (this module) and the event one (`World`).
 Engine = Literal["fast", "event"]

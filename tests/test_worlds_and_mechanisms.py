@@ -92,7 +92,7 @@ def test_no_two_shipped_arrangements_give_the_same_results() -> None:
 
 def test_export_sizes_stop_at_the_ceiling_and_keep_their_order() -> None:
     """Truncation maps draws monotonically into the cited range, and changes nothing without a ceiling."""
-    from sim.model.event.decisions import bounded_normal
+    from sim.model.slow.covert import bounded_normal
 
     draws = [-3.0, -1.0, 0.0, 1.0, 1.6, 3.0, 6.0]
     mapped = [bounded_normal(z, 200_000, 1.0, 999_999) for z in draws]

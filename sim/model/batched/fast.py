@@ -24,8 +24,7 @@ from sim.model.batched.arrivals import ArrivalCursor
 from sim.model.batched.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
 from sim.model.batched.fastreads import ReadTables
 from sim.model.batched.fastshare import draw_key, read_only, table_of, tables_of
-from sim.model.event.gatekeeper import rostered_hours
-from sim.model.event.world import SlowWorld
+from sim.model.calendar import rostered_hours
 from sim.model.rng import Streams
 from sim.model.rulebook.draws import (
     REQUEST_NORMALS,
@@ -57,6 +56,7 @@ from sim.model.rulebook.rules import (
     steward_decisions,
 )
 from sim.model.rulebook.tally import GateTotals, Reads, Tally
+from sim.model.slow.world import SlowWorld
 
 #: The engines that run a replication: the fast one (this module) and the event one (`World`).
 Engine = Literal["fast", "event"]

@@ -74,6 +74,16 @@ def at_least_one(flag: str) -> Any:
     return check
 
 
+#: Where the tasks of a sweep, an exploration or a design run.
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Run the tasks on a Dask cluster at tcp://HOST:PORT (pip install '.\\[dask]')."),
+]
+#: Replications in each plausible world (explore and design).
+WorldRepsOption = Annotated[int, typer.Option("--replications", "-r", help="Replications in each world.",
+                                              callback=at_least_one("--replications"))]
+
+
 def seed_value(flag: str) -> Any:
     """Return a typer callback that refuses a seed outside 0 to MAX_SEED for `flag` with the one-paragraph error."""
     def check(value: int | None) -> int | None:

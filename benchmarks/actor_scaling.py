@@ -25,7 +25,7 @@ from typing import Any
 from sim.config.loader import load_config
 from sim.config.schema import Config
 from sim.experiment.replications import run_replication
-from sim.model.fast import ENGINES, Engine
+from sim.model.batched.fast import ENGINES, Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = (2, 10, 50, 100)

@@ -59,7 +59,7 @@ from sim.config.loader import load_config
 from sim.errors import InputError
 from sim.experiment.replications import run_replication
 from sim.model.analytic import mmc_mean_wait, mmc_utilisation
-from sim.model.fast import Engine
+from sim.model.batched.fast import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 MMC_CONFIG = ROOT / "configs" / "validation" / "mmc.toml"

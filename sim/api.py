@@ -28,7 +28,7 @@ from sim.experiment.executors import LocalExecutor, default_workers, make_execut
 from sim.experiment.replications import run_scenarios
 from sim.experiment.usecases import plan_compare, run_compare
 from sim.metrics.stats import paired_difference
-from sim.model.fast import ENGINES, Engine
+from sim.model.batched.fast import ENGINES, Engine
 from sim.results.runs import SENSITIVITY_COLUMNS, daily_rows, estimates, sensitivity_records
 from sim.results.scenario import ScenarioResult
 

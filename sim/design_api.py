@@ -12,7 +12,7 @@ import pandas as pd
 
 from sim.config.loader import toml_literal
 from sim.experiment.executors import make_executor
-from sim.model.fast import Engine
+from sim.model.batched.fast import Engine
 
 __all__ = ["DesignResult", "run_api_design"]
 

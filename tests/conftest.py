@@ -13,7 +13,7 @@ import coverage
 import pytest
 
 from sim.metrics.recorder import GateLedger
-from sim.model.events import (
+from sim.model.rulebook.events import (
     Accessed,
     CovertAttempt,
     Decided,

@@ -9,7 +9,7 @@ import pytest
 from sim.config.loader import LoadedConfig, load_config
 from sim.experiment.replications import ScenarioResult, run_scenarios
 from sim.metrics.stats import paired_difference
-from sim.model.routing import control_probability
+from sim.model.rulebook.routing import control_probability
 
 ROOT = Path(__file__).resolve().parents[1]
 ARRANGEMENTS = sorted((ROOT / "configs" / "arrangements").glob("*.toml"))

@@ -11,11 +11,11 @@ from conftest import ARRANGEMENTS, MMC
 
 from sim.config.loader import load_config
 from sim.config.schema import Config
-from sim.model import batched
+from sim.model.batched import arrivals
 from sim.model.calendar import working_windows
-from sim.model.events import Event, Submitted
+from sim.model.event.world import World
 from sim.model.rng import Streams, generator
-from sim.model.world import World
+from sim.model.rulebook.events import Event, Submitted
 
 CONFIGS = [*sorted(ARRANGEMENTS.glob("*.toml")), MMC]
 SEED, REPLICATION, DAYS = 20220617, 1, 45
@@ -49,7 +49,7 @@ def batched_arrivals(config: Config) -> dict[str, np.ndarray]:
             continue
         windows = working_windows(spec.hours, spec.timezone, scenario.start_date, scenario.days)
         draw = generator(SEED, REPLICATION, f"actor.{name}.arrivals").standard_exponential
-        found[name] = batched.ArrivalCursor(windows, rate, draw).until(math.inf)
+        found[name] = arrivals.ArrivalCursor(windows, rate, draw).until(math.inf)
     return found
 
 
@@ -57,7 +57,7 @@ def batched_arrivals(config: Config) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("chunk", [5, 4096])
 def test_arrival_instants_equal_the_event_engines(path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every group's submission instants are identical floats, whatever the draws' chunk size."""
-    monkeypatch.setattr(batched, "CHUNK", chunk)
+    monkeypatch.setattr(arrivals, "CHUNK", chunk)
     config = short(path)
     observer = Arrivals()
     World(config, Streams(SEED, REPLICATION), observer).run()
@@ -74,4 +74,4 @@ def test_the_clock_recursion_is_solved_exactly() -> None:
     for t in local.tolist():
         now = now + (t - now)
         expected.append(now)
-    assert np.array_equal(batched.clock_times(local), np.array(expected))
+    assert np.array_equal(arrivals.clock_times(local), np.array(expected))

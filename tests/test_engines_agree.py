@@ -22,10 +22,10 @@ from sim.config.loader import load_config
 from sim.config.schema import Config, GateKind
 from sim.errors import InputError
 from sim.metrics.recorder import Recorder, ReplicationResult
-from sim.model.fast import FastWorld
+from sim.model.batched.fast import FastWorld
+from sim.model.event.world import World
 from sim.model.rng import Streams
-from sim.model.rules import GATES
-from sim.model.world import World
+from sim.model.rulebook.rules import GATES
 
 BASES = {path.stem: load_config(path).config for path in [*sorted(ARRANGEMENTS.glob("*.toml")), MMC]}
 ZONES = ("UTC", "America/New_York", "Asia/Singapore", "Asia/Shanghai", "Europe/London", "Australia/Lord_Howe")

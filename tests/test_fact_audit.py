@@ -177,7 +177,7 @@ def test_every_numeric_assumption_of_the_shipped_arrangements_has_a_range() -> N
 def cannot_act(loaded: LoadedConfig, key: str) -> bool:
     """Return True for an independence with no parent to act against (`validate` refuses a range there),
     or a fallback share where no open route leads to ciphertext (the config says it is inert)."""
-    from sim.model.routing import deciding_choices
+    from sim.model.rulebook.routing import deciding_choices
 
     parts = key.split(".")
     if parts[0] == "actors" and parts[-1] == "routes_around_keys_share":

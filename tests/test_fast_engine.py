@@ -15,9 +15,9 @@ from sim.config.schema import Config, WorkingHours
 from sim.errors import InputError
 from sim.experiment.replications import run_replication
 from sim.metrics.recorder import Recorder, ReplicationResult
-from sim.model.fast import FastWorld
+from sim.model.batched.fast import FastWorld
+from sim.model.event.world import World
 from sim.model.rng import Streams
-from sim.model.world import World
 
 SEED, DAYS = 20220617, 90
 OFFICE = WorkingHours(start_hour=9, end_hour=17, weekdays_only=True)

@@ -12,10 +12,10 @@ from conftest import LogObserver, write_config
 
 from sim.config.loader import load_config
 from sim.metrics.recorder import GateLedger
-from sim.model.events import Decided, Request, Submitted
-from sim.model.gatekeeper import StewardGate
+from sim.model.event.gatekeeper import StewardGate
+from sim.model.event.world import World
 from sim.model.rng import Streams
-from sim.model.world import World
+from sim.model.rulebook.events import Decided, Request, Submitted
 
 INF = math.inf
 

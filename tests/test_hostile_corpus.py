@@ -306,6 +306,8 @@ FLAG_CASES = [
                                                 "-3"), ("--max-replications",)),
     Case("explore-reps-zero", "flags", ("explore", "{mmc}", "-r", "0", "--worlds", "2", "--days", "1", "-q",
                                         "--out", "{out}"), ("--replications",)),
+    Case("design-reps-zero", "flags", ("design", "oracle", "--levers", "oracle", "-r", "0", "--worlds", "2",
+                                       "--trials", "2", "--out", "{out}"), ("--replications",)),
     Case("sweep-reps-zero", "flags", ("sweep", "oracle_deletion", "-r", "0", "--days", "1", "-q", "--out", "{out}"),
          ("--replications",)),
     Case("sweep-seed-negative", "flags", ("sweep", "oracle_deletion", "--seed", "-1", "-q", "--out", "{out}"),

@@ -9,10 +9,10 @@ from conftest import ROOT, LogObserver, write_config
 
 from sim.config.loader import load_config, with_overrides
 from sim.experiment.replications import run_replication
-from sim.model.events import GRANTS, Accessed, Shielded
+from sim.model.event.world import World
 from sim.model.rng import Streams
-from sim.model.routing import deciding_choices, deciding_routes
-from sim.model.world import World
+from sim.model.rulebook.events import GRANTS, Accessed, Shielded
+from sim.model.rulebook.routing import deciding_choices, deciding_routes
 
 WORLD = """
 [scenario]

@@ -15,7 +15,7 @@ from sim.config.loader import load_config
 from sim.config.schema import WILDCARD, Config, Route, WorkingHours, route_index
 from sim.model.calendar import working_windows
 from sim.model.rng import BLOCK, FIRST_BLOCK, Streams, generator
-from sim.model.routing import RouteTable
+from sim.model.rulebook.routing import RouteTable
 
 settings.register_profile("scaling", deadline=None, max_examples=80)
 settings.load_profile("scaling")

@@ -19,8 +19,8 @@ from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor
 from sim.metrics.recorder import Recorder
 from sim.model.analytic import erlang_c, mmc_mean_wait
+from sim.model.event.world import World
 from sim.model.rng import Streams
-from sim.model.world import World
 from sim.teach.lesson import load_lesson
 from sim.teach.run import StepResult, analytic_answer, run_lesson, trace_events
 from sim.teach.trace import Tee, TraceEvent, narrate

@@ -12,7 +12,7 @@ from sim.config.checks import same_parameters
 from sim.config.loader import LoadedConfig, load_config
 from sim.experiment.explore import dimensions_of
 from sim.experiment.replications import ScenarioResult, run_scenarios
-from sim.model.holdings import deletion_days, deletion_residue
+from sim.model.slow.holdings import deletion_days, deletion_residue
 
 ROOT = Path(__file__).resolve().parents[1]
 ARRANGEMENTS = sorted((ROOT / "configs" / "arrangements").glob("*.toml"))
@@ -94,7 +94,7 @@ def test_no_two_shipped_arrangements_give_the_same_results() -> None:
 
 def test_export_sizes_stop_at_the_ceiling_and_keep_their_order() -> None:
     """Truncation maps draws monotonically into the cited range, and changes nothing without a ceiling."""
-    from sim.model.decisions import bounded_normal
+    from sim.model.slow.covert import bounded_normal
 
     draws = [-3.0, -1.0, 0.0, 1.0, 1.6, 3.0, 6.0]
     mapped = [bounded_normal(z, 200_000, 1.0, 999_999) for z in draws]
@@ -278,7 +278,7 @@ def test_one_route_uniform_settles_the_order_and_the_fallback_in_the_stated_shar
     """On an even grid of route uniforms each table is taken in the share its parameters give, alike on both forms."""
     import numpy as np
 
-    from sim.model.rules import route_variants
+    from sim.model.rulebook.rules import route_variants
 
     u = (np.arange(10_000) + 0.5) / 10_000
     codes = route_variants(u, 0.6, 0.25, True, True)

@@ -36,7 +36,7 @@ from sim.errors import InputError
 from sim.metrics import catalogue
 from sim.metrics.stats import Estimate
 from sim.metrics.units import number
-from sim.model.fast import Engine
+from sim.model.batched.fast import Engine
 from sim.results.runs import to_json
 from sim.results.scenario import ScenarioResult
 from sim.version import __version__
@@ -72,6 +72,16 @@ def at_least_one(flag: str) -> Any:
                              f"give {flag} a whole number of 1 or more, or leave it out for the default.")
         return value
     return check
+
+
+#: Where the tasks of a sweep, an exploration or a design run.
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Run the tasks on a Dask cluster at tcp://HOST:PORT (pip install '.\\[dask]')."),
+]
+#: Replications in each plausible world (explore and design).
+WorldRepsOption = Annotated[int, typer.Option("--replications", "-r", help="Replications in each world.",
+                                              callback=at_least_one("--replications"))]
 
 
 def seed_value(flag: str) -> Any:

@@ -37,7 +37,7 @@ from sim.config.loader import LoadedConfig, check_regular_file, load_config, rea
 from sim.config.paths import get_path
 from sim.config.resources import resolve_named
 from sim.errors import InputError
-from sim.model.routing import deciding_choices, deciding_routes
+from sim.model.rulebook.routing import deciding_choices, deciding_routes
 
 
 @app.command()

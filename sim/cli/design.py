@@ -15,9 +15,11 @@ from sim.cli.common import (
     QuietOption,
     Reporter,
     ReportOption,
+    SchedulerOption,
     SeedOption,
     SetOption,
     WorkersOption,
+    WorldRepsOption,
     app,
     command_line,
     engine_of,
@@ -29,7 +31,6 @@ from sim.cli.common import (
     overrides_from,
     write_report,
 )
-from sim.cli.experiments import SchedulerOption
 from sim.errors import InputError
 from sim.experiment.design import COST, DesignPlan, check_terms, evaluate_terms, search
 from sim.experiment.design_setup import default_population, point_prefix, prepare
@@ -49,7 +50,7 @@ def design(
     config: Annotated[str, typer.Argument(help="The config the levers set: a file or a shipped name (oracle).")],
     levers: Annotated[str, typer.Option("--levers", help="Lever file: a path or a name in configs/design/.")],
     worlds: Annotated[int, typer.Option("--worlds", help="Plausible worlds every candidate runs in.")] = 20,
-    replications: Annotated[int, typer.Option("--replications", "-r", help="Replications in each world.")] = 2,
+    replications: WorldRepsOption = 2,
     days: DaysOption = None,
     trials: Annotated[int, typer.Option("--trials", help="Candidates to evaluate (the search's budget).")] = 60,
     population: Annotated[int | None, typer.Option(

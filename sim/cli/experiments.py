@@ -20,6 +20,7 @@ from sim.cli.common import (
     Reporter,
     ReportOption,
     RepsOption,
+    SchedulerOption,
     SeedOption,
     SetOption,
     TargetOption,
@@ -67,12 +68,6 @@ from sim.results.runs import MANIFEST_FORMAT, portable_path, sensitivity_records
 from sim.results.store import DB_NAME, Store
 
 ATTRIBUTION_VARIANTS = 9  # as configured, each control off in turn, and all off
-
-SchedulerOption = Annotated[
-    str | None,
-    typer.Option("--scheduler", help="Run the tasks on a Dask cluster at tcp://HOST:PORT (pip install '.\\[dask]')."),
-]
-
 
 @app.command()
 def sweep(

@@ -16,11 +16,12 @@ from sim.cli.common import (
     QuietOption,
     Reporter,
     ReportOption,
+    SchedulerOption,
     SeedOption,
     SetOption,
     WorkersOption,
+    WorldRepsOption,
     app,
-    at_least_one,
     command_line,
     engine_of,
     err,
@@ -31,7 +32,6 @@ from sim.cli.common import (
     overrides_from,
     write_report,
 )
-from sim.cli.experiments import SchedulerOption
 from sim.config.loader import LoadedConfig, did_you_mean, load_config
 from sim.config.resources import project_path, resolve_named
 from sim.errors import InputError
@@ -57,8 +57,7 @@ def explore(
     configs: Annotated[list[Path] | None, typer.Argument(
         help="Arrangements to compare (default: every file in configs/arrangements/).")] = None,
     worlds: Annotated[int, typer.Option("--worlds", help="Plausible worlds to sample over the ranges.")] = 50,
-    replications: Annotated[int, typer.Option("--replications", "-r", help="Replications in each world.",
-                                              callback=at_least_one("--replications"))] = 3,
+    replications: WorldRepsOption = 3,
     days: DaysOption = None,
     metric: Annotated[str, typer.Option("--metric", help="The output compared (lower is better).")]
     = "residual_access.events",

@@ -5,13 +5,23 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from sim.config.paths import join
 from sim.config.schema import Config
 from sim.errors import InputError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validated(root: type[Model], data: Any, source: str) -> Model:
+    """Return `data` validated as `root`, its first error turned into one readable InputError naming `source`."""
+    try:
+        return root.model_validate(data)
+    except ValidationError as exc:
+        raise error_from_pydantic(exc, source, root) from None
 
 
 def error_from_pydantic(exc: ValidationError, source: str, root: type[BaseModel] = Config) -> InputError:

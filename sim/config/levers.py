@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim.config.facts import find_fact_base, load_facts
-from sim.config.loader import LoadedConfig, error_from_pydantic, read_toml, toml_literal, with_overrides
+from sim.config.loader import LoadedConfig, read_validated, toml_literal, with_overrides
 from sim.config.names import check_path_name
 from sim.config.ranges import Range
 from sim.config.schema import Strict, config_problem
@@ -208,11 +208,7 @@ def load_levers(path: Path | str, base: LoadedConfig) -> LoadedLevers:
     if not path.is_file():
         raise InputError(str(path), None, "the lever file does not exist.",
                          "give a lever file such as configs/design/oracle.toml.")
-    raw = read_toml(path)
-    try:
-        spec = LeverFile.model_validate(raw)
-    except ValidationError as exc:
-        raise error_from_pydantic(exc, str(path), root=LeverFile) from None
+    spec = read_validated(path, LeverFile)
     _check_facts(spec, path)
     config = base.config.model_dump(mode="json")
     integer: set[str] = set()

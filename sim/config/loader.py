@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sim.config.diagnostics import Model, validated
 from sim.config.diagnostics import did_you_mean as did_you_mean
 from sim.config.diagnostics import error_from_pydantic as error_from_pydantic
 from sim.config.facts import Fact, find_fact_base, load_facts
@@ -244,6 +245,11 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def read_validated(path: Path, root: type[Model]) -> Model:
+    """Read a TOML file and validate it as `root` (a lever, sweep, lesson or observations file)."""
+    return validated(root, read_toml(path), str(path))
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file, turning a missing file or bad syntax into an InputError."""
     check_regular_file(path)
@@ -402,10 +408,7 @@ def check_spreads(loaded: LoadedConfig) -> None:
 
 def validate(data: dict[str, Any], source: str) -> Config:
     """Validate plain data against the schema, turning the first error into an InputError."""
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise error_from_pydantic(exc, source) from None
+    return validated(Config, data, source)
 
 
 def toml_literal(value: Any) -> str:

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from sim.config.schema import Config
 from sim.errors import InputError
 from sim.experiment.memory import stop_worker_profiler, tune_allocator
-from sim.model.fast import Engine
+from sim.model.batched.fast import Engine
 
 _PR_SET_PDEATHSIG = 1
 

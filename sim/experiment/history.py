@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from sim.config.facts import find_fact_base, load_facts
-from sim.config.loader import did_you_mean, error_from_pydantic, read_toml
+from sim.config.loader import did_you_mean, read_validated
 from sim.config.schema import Strict, config_problem
 from sim.errors import InputError
 
@@ -111,11 +111,7 @@ class Observations:
 
 def load_observations(path: Path) -> Observations:
     """Read and check an observations file, including that every cited fact exists."""
-    raw = read_toml(path)
-    try:
-        spec = ObservationFile.model_validate(raw)
-    except ValidationError as exc:
-        raise error_from_pydantic(exc, str(path), root=ObservationFile) from None
+    spec = read_validated(path, ObservationFile)
     facts_path = find_fact_base(path.resolve().parent)
     facts = load_facts(facts_path) if facts_path else {}
     for i, item in enumerate(spec.observation):

@@ -11,9 +11,9 @@ from sim.config.schema import Config
 from sim.experiment.executors import Executor, Job, LocalExecutor, default_workers
 from sim.metrics.recorder import Recorder, ReplicationResult
 from sim.metrics.stats import estimate, t_quantile
-from sim.model.fast import Engine, FastWorld
+from sim.model.batched.fast import Engine, FastWorld
+from sim.model.event.world import World
 from sim.model.rng import Streams
-from sim.model.world import World
 from sim.results.scenario import ScenarioResult
 
 Progress = Callable[[int, int, str], None]
@@ -25,7 +25,7 @@ __all__ = ["Engine", "Progress", "ScenarioResult", "default_workers", "engine_fo
 def engine_for(config: Config, requested: Engine) -> tuple[Engine, str | None]:
     """Return the engine that runs a config, and why it is not the one requested (None if it is).
 
-    Both engines settle requests with the same rules (`sim.model.rules`), so every config runs
+    Both engines settle requests with the same rules (`sim.model.rulebook.rules`), so every config runs
     on the engine requested and the reason is always None (kept for the manifest's contract).
     """
     return requested, None
@@ -43,7 +43,7 @@ def run_replication(config: Config, seed: int, replication: int, engine: Engine 
     Both engines give the same results to the bit; the fast one (the default) settles
     requests in batches, the event one request by request. `shared` (fast engine) keeps the
     batches' draws for other configs run with it in the same replication, which draw the same
-    requests once instead of again (`sim.model.fastshare`); the results do not change.
+    requests once instead of again (`sim.model.batched.fastshare`); the results do not change.
     """
     recorder = Recorder(config)
     streams = Streams(seed, replication)

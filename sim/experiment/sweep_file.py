@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from sim.config.diagnostics import validated
 from sim.config.loader import (
     LoadedConfig,
     did_you_mean,
-    error_from_pydantic,
     load_config,
     read_toml,
     toml_literal,
@@ -184,10 +184,7 @@ def load_sweep(
     given = {"seed": seed, "replications": replications}
     if isinstance(raw.get("sweep"), dict):
         raw["sweep"].update({key: value for key, value in given.items() if value is not None})
-    try:
-        spec = SweepFile.model_validate(raw)
-    except ValidationError as exc:
-        raise error_from_pydantic(exc, str(path), root=SweepFile) from None
+    spec = validated(SweepFile, raw, str(path))
     bases = [_arrangement_path(path, i, name) for i, name in enumerate(spec.sweep.arrangements)]
     matrix = design_matrix(spec)
     rows = _design_rows(spec, matrix)

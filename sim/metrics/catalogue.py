@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sim.config.schema import CHANNELS, Config
-from sim.model.events import COVERT_MODES, GRANTS
+from sim.model.rulebook.events import COVERT_MODES, GRANTS
 
 Kind = Literal["count", "share", "hours", "days"]
 Table = Literal["run", "compare", "report", "lesson"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.model.tally import Reads, Tally
+from sim.model.rulebook.tally import Reads, Tally
 
 #: Requests the event engine's columns hold before they are passed on (bounds memory).
 FLUSH_ROWS = 1 << 14

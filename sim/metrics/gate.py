@@ -1,18 +1,59 @@
-"""The gatekeeper's ledger: queue area, reviewer work and available hours, accumulated from its events."""
+"""The gatekeeper's ledger: queue area, reviewer work and available hours, accumulated from its events or columns."""
 
 from __future__ import annotations
 
-from sim.model.events import Event, LeftQueue, QueueChanged, ReviewerBusy, ShiftsPlanned
+import math
+from array import array
+
+import numpy as np
+
+from sim.model.rulebook.events import Event, LeftQueue, QueueChanged, ReviewerBusy, ShiftsPlanned
+from sim.model.rulebook.tally import GateColumns
+
+
+def running_sum(start: float, addends: np.ndarray) -> float:
+    """Return `start` plus the addends added one by one, in order (never pairwise)."""
+    if not addends.size:
+        return start
+    return float(np.add.accumulate(np.concatenate(([start], addends)))[-1])
+
+
+#: Values (three a gate event) the ledger holds before it adds them (bounds memory; the sums do not depend on it).
+FLUSH_EVENTS = 1 << 14
 
 
 class GateLedger:
-    """Accumulate the gatekeeper's queue area, reviewer work and available hours from its events."""
+    """Accumulate the gatekeeper's queue area, reviewer work and available hours from its columns.
+
+    The event engine's gate events are held as the same columns (`GateColumns`) the batched engine
+    gives, so both engines' sums are added by one method (`columns`), each in the order reported.
+    """
 
     def __init__(self) -> None:
-        self.queue_area = 0.0
-        self.busy_hours = 0.0
-        self.available_hours = 0.0
+        self._queue_area = 0.0
+        self._busy_hours = 0.0
+        self._available_hours = 0.0
         self._last_change = 0.0
+        self._reviews = array("d")  # start, end, overtime: three values a review
+        self._changes = array("d")  # instant, length before, hours past expiry: three values a change
+
+    @property
+    def queue_area(self) -> float:
+        """The queue's length integrated over time, expired requests counted up to their expiry."""
+        self._flush()
+        return self._queue_area
+
+    @property
+    def busy_hours(self) -> float:
+        """The reviewers' working hours."""
+        self._flush()
+        return self._busy_hours
+
+    @property
+    def available_hours(self) -> float:
+        """The rostered hours and the overtime worked."""
+        self._flush()
+        return self._available_hours
 
     def notify(self, event: Event) -> None:
         """Take a gate event; ignore every other kind."""
@@ -26,20 +67,50 @@ class GateLedger:
             self.shifts_planned(event)
 
     def queue_changed(self, event: QueueChanged) -> None:
-        """Add the queue's length times the hours since its previous change."""
-        self.queue_area += event.length * (event.t - self._last_change)
-        self._last_change = event.t
+        """Hold a change of the queue: its instant and its length before."""
+        changes = self._changes
+        changes.extend((event.t, event.length, math.nan))
+        if len(changes) >= FLUSH_EVENTS:
+            self._flush()
 
     def left_queue(self, event: LeftQueue) -> None:
-        """Take back the area an expired request was counted for past its deadline."""
-        self.queue_area -= event.t - event.expired_at
+        """Hold an expired request's departure (right after the queue change at its instant)."""
+        self._changes.extend((event.t, 0.0, event.t - event.expired_at))
 
     def reviewer_busy(self, event: ReviewerBusy) -> None:
-        """Add a review's hours, and its overtime to the hours available."""
-        self.busy_hours += event.until - event.t
-        if event.overtime:
-            self.available_hours += event.overtime
+        """Hold a review: its start, its end and its overtime."""
+        reviews = self._reviews
+        reviews.extend((event.t, event.until, event.overtime))
+        if len(reviews) >= FLUSH_EVENTS:
+            self._flush()
 
     def shifts_planned(self, event: ShiftsPlanned) -> None:
         """Start the hours available from the roster."""
-        self.available_hours = event.hours
+        self._flush()
+        self._available_hours = event.hours
+
+    def _flush(self) -> None:
+        if not (self._reviews or self._changes):
+            return
+        reviews = np.frombuffer(self._reviews, dtype=np.float64).reshape(-1, 3)
+        changes = np.frombuffer(self._changes, dtype=np.float64).reshape(-1, 3)
+        self._reviews, self._changes = array("d"), array("d")
+        self.columns(GateColumns(reviews[:, 0], reviews[:, 1], reviews[:, 2],
+                                 changes[:, 0], changes[:, 1], changes[:, 2]))
+
+    def columns(self, gate: GateColumns) -> None:
+        """Take the gate's columns: reviews' hours and overtime in start order, then queue changes in time order.
+
+        Each sum is added in the order the events would have come, so it equals the events' sums to the bit.
+        """
+        self._busy_hours = running_sum(self._busy_hours, gate.busy_until - gate.busy_from)
+        self._available_hours = running_sum(self._available_hours, gate.overtime)
+        t = gate.queue_t
+        if not t.size:
+            return
+        previous = np.concatenate(([self._last_change], t[:-1]))
+        addends = np.empty(2 * t.size)
+        addends[0::2] = gate.queue_length * (t - previous)
+        addends[1::2] = np.where(np.isnan(gate.queue_past), 0.0, -gate.queue_past)
+        self._queue_area = running_sum(self._queue_area, addends)
+        self._last_change = float(t[-1])

@@ -20,10 +20,10 @@ from sim.config.checks import unrouted_metric, unrouted_pairs
 from sim.config.schema import CHANNELS, Channel, Config
 from sim.metrics.columns import FLUSH_ROWS, EventColumns
 from sim.metrics.exposure import DistinctRecords, Exposure
-from sim.metrics.gate import GateLedger
+from sim.metrics.gate import GateLedger, running_sum
 from sim.metrics.histogram import HIST_BINS, HIST_MIN_LOG, hist_edges, hist_index, hist_indexes, hist_quantile
 from sim.metrics.years import YearTally, day_years, exposure_tallies, year_metrics
-from sim.model.events import (
+from sim.model.rulebook.events import (
     COVERT_MODES,
     GRANTS,
     Accessed,
@@ -43,7 +43,7 @@ from sim.model.events import (
     Submitted,
     Transferred,
 )
-from sim.model.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED, Reads, Tally
+from sim.model.rulebook.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED, Reads, Tally
 
 __all__ = ["DAILY_COLUMNS", "HIST_BINS", "HIST_MIN_LOG", "HOURS_PER_DAY", "GateLedger", "Recorder",
            "ReplicationResult", "hist_edges", "hist_index", "hist_indexes", "hist_quantile"]
@@ -70,20 +70,13 @@ class ReplicationResult:
 
 
 
-def _running_sum(start: float, addends: np.ndarray) -> float:
-    """Return `start` plus the addends added one by one, in order (never pairwise)."""
-    if not addends.size:
-        return start
-    return float(np.add.accumulate(np.concatenate(([start], addends)))[-1])
-
-
 def _add_grouped(target: dict[Any, float], names: Sequence[Any], codes: np.ndarray, values: np.ndarray | None) -> None:
     """Add one per row (values None) or each row's value to target[names[code]], each key's rows in order."""
     for code in np.unique(codes).tolist():
         rows = codes == code
         key = names[code]
         target[key] = (target[key] + int(np.count_nonzero(rows)) if values is None
-                       else _running_sum(target[key], values[rows]))
+                       else running_sum(target[key], values[rows]))
 
 
 def _expose(tally: DistinctRecords, records: np.ndarray) -> None:
@@ -93,7 +86,7 @@ def _expose(tally: DistinctRecords, records: np.ndarray) -> None:
         return
     share = records / tally.population
     logs = np.array([-math.inf if s >= 1.0 else math.log1p(-s) for s in share.tolist()])
-    tally.log_escape = _running_sum(tally.log_escape, logs)
+    tally.log_escape = running_sum(tally.log_escape, logs)
 
 
 
@@ -173,7 +166,7 @@ class Recorder:
         for outcome, instants in tally.decided.items():
             counts[outcome] += instants.size
             self._add_days(self.daily[outcome], instants)
-        counts["decision_hours"] = _running_sum(counts["decision_hours"], tally.decision_hours)
+        counts["decision_hours"] = running_sum(counts["decision_hours"], tally.decision_hours)
         counts["gated_decisions"] += tally.decision_hours.size
         counts["emergency"] += tally.emergency
         for pair, lost in tally.no_route.items():
@@ -187,9 +180,7 @@ class Recorder:
             self._shielded_reads(tally.reads)
             self._residual_reads(tally.reads)
         if tally.gate is not None:
-            self.gate.queue_area = tally.gate.queue_area
-            self.gate.busy_hours = tally.gate.busy_hours
-            self.gate.available_hours = tally.gate.available_hours
+            self.gate.columns(tally.gate)
 
     def _shielded_reads(self, reads: Reads) -> None:
         """Count reads a control made harmless, as `shielded` does row by row."""
@@ -197,7 +188,7 @@ class Recorder:
         self.counts["deidentified"] += int(np.count_nonzero(kind == DEIDENTIFIED))
         cipher = kind == CIPHERTEXT
         self.counts["ciphertext"] += int(np.count_nonzero(cipher))
-        self.ciphertext_records = _running_sum(self.ciphertext_records, reads.records[cipher])
+        self.ciphertext_records = running_sum(self.ciphertext_records, reads.records[cipher])
 
     def _residual_reads(self, reads: Reads) -> None:
         """Count residual accesses as `accessed` does row by row, each sum in row order."""
@@ -237,10 +228,10 @@ class Recorder:
         counts["improper"] += int(np.count_nonzero(improper))
         found = improper & ~np.isnan(detected_at)
         counts["eventually_detected"] += int(np.count_nonzero(found))
-        counts["eventual_detect_hours"] = _running_sum(counts["eventual_detect_hours"], detected_at[found] - t[found])
+        counts["eventual_detect_hours"] = running_sum(counts["eventual_detect_hours"], detected_at[found] - t[found])
         inside = found & (detected_at < self.horizon)
         counts["detected"] += int(np.count_nonzero(inside))
-        counts["detect_hours"] = _running_sum(counts["detect_hours"], detected_at[inside] - t[inside])
+        counts["detect_hours"] = running_sum(counts["detect_hours"], detected_at[inside] - t[inside])
         self._add_days(daily["detected"], detected_at[inside])
 
     def _year_reads(self, tally: YearTally, rows: np.ndarray, records: np.ndarray, channel: np.ndarray,
@@ -260,7 +251,7 @@ class Recorder:
         if not waits.size:
             return
         self.counts["reviewed"] += waits.size
-        self.counts["wait_sum"] = _running_sum(self.counts["wait_sum"], waits)
+        self.counts["wait_sum"] = running_sum(self.counts["wait_sum"], waits)
         days = np.minimum(starts // HOURS_PER_DAY, self.days - 1).astype(np.int64)
         sums = np.array(self.wait_sum_daily)
         np.add.at(sums, days, waits)  # unbuffered: each day's waits are added in order

@@ -67,6 +67,11 @@ def _windows(
     return tuple(windows)
 
 
+def rostered_hours(reviewers: int, shifts: list[tuple[float, float]] | None, horizon: float) -> float:
+    """Return the reviewers' rostered hours over the horizon (all reviewers together; no shifts: all hours)."""
+    windows = shifts if shifts is not None else [(0.0, horizon)]
+    return reviewers * sum(end - start for start, end in windows)
+
 def _hours_between(zero: dt.datetime, local: dt.datetime) -> float:
     # Aware-datetime arithmetic in Python is wall-clock arithmetic; convert to UTC first.
     return (local.astimezone(UTC) - zero).total_seconds() / 3600.0

@@ -11,7 +11,7 @@ from sim.config.schema import Config, display
 from sim.errors import InputError
 from sim.metrics.recorder import hist_edges
 from sim.metrics.stats import support_estimate
-from sim.model.holdings import deletion_days
+from sim.model.slow.holdings import deletion_days
 from sim.report import figures as plots
 from sim.results.readers import csv_number, flatten_leaves, read_columns, read_csv, read_json
 from sim.results.runs import estimates

@@ -6,15 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from sim.config.facts import Fact
 from sim.config.loader import (
     LoadedConfig,
     did_you_mean,
-    error_from_pydantic,
     load_config,
-    read_toml,
+    read_validated,
     toml_literal,
     with_overrides,
 )
@@ -153,11 +152,7 @@ def load_lesson(name: str) -> LoadedLesson:
         hint = did_you_mean(Path(name).stem, names)
         raise InputError(name, None, "no such lesson.", (hint + " " if hint else "") +
                          "`residency teach list` shows the lessons; or give a lesson file's path.")
-    raw = read_toml(path)
-    try:
-        spec = LessonFile.model_validate(raw)
-    except ValidationError as exc:
-        raise error_from_pydantic(exc, str(path), root=LessonFile) from None
+    spec = read_validated(path, LessonFile)
     configs = [_step_config(path, spec, i, step) for i, step in enumerate(spec.steps)]
     facts = configs[0].facts
     for i, step in enumerate(spec.steps):

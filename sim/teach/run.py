@@ -15,8 +15,8 @@ from sim.metrics.stats import Estimate, estimate, paired_difference
 from sim.metrics.units import number
 from sim.model.analytic import erlang_c, mmc_mean_wait
 from sim.model.calendar import HOURS_PER_DAY
+from sim.model.event.world import World
 from sim.model.rng import Streams
-from sim.model.world import World
 from sim.teach.lesson import Answer, LoadedLesson, Question, Step
 from sim.teach.trace import Tee, TraceEvent, Tracer
 

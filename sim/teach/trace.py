@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sim.config.schema import Config, display
 from sim.model.calendar import HOURS_PER_DAY, to_datetime, working_windows
-from sim.model.events import (
+from sim.model.rulebook.events import (
     Accessed,
     CovertAttempt,
     Decided,

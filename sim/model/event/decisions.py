@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from statistics import NormalDist
 
 import simpy
 
-from sim.config.schema import CHANNELS, Channel, Config, route_gate
-from sim.model.draws import (
-    COVERT_U_AUDIT,
-    COVERT_U_SITE,
-    COVERT_U_STOP,
-    COVERT_Z_AUDIT_DELAY,
-    COVERT_Z_RECORDS,
+from sim.config.schema import CHANNELS, Config
+from sim.model.event.gatekeeper import StewardGate
+from sim.model.rulebook.draws import (
     U_AUDIT,
     U_CONTROL,
     U_DECISION,
@@ -23,10 +18,8 @@ from sim.model.draws import (
     Z_AUDIT_DELAY,
     Z_PARENT_DELAY,
 )
-from sim.model.events import (
+from sim.model.rulebook.events import (
     Accessed,
-    CovertAttempt,
-    CovertMode,
     Decided,
     Grant,
     Observer,
@@ -34,10 +27,8 @@ from sim.model.events import (
     Shield,
     Shielded,
 )
-from sim.model.gatekeeper import StewardGate
-from sim.model.holdings import Holdings
-from sim.model.routing import Actor, control_probability, cumulative, keys_share, pick
-from sim.model.rules import (
+from sim.model.rulebook.routing import Actor, control_probability, keys_share
+from sim.model.rulebook.rules import (
     GATES,
     channels,
     choose_sites,
@@ -50,7 +41,8 @@ from sim.model.rules import (
     steward_decisions,
     unknown,
 )
-from sim.model.tally import ACCESS, CIPHERTEXT
+from sim.model.rulebook.tally import ACCESS, CIPHERTEXT
+from sim.model.slow.holdings import Holdings
 
 
 class Decisions:
@@ -78,7 +70,6 @@ class Decisions:
         self.parent_is_policy = gate is None
         self._override: dict[str, float] = {}  # employer -> chance the parent overrides a denial
         self.parent_pending = 0
-        self._reach: dict[tuple[str, str], tuple[float, bool]] = {}
 
     def dispatch(self, actor: Actor, request: Request) -> None:
         """Route a new request and send it down its gate's path."""
@@ -194,94 +185,3 @@ class Decisions:
         """Return when the audit finds an improper access, or None if it never does."""
         found: float = detections(self.config.controls, t, improper, logged, u, z)
         return None if math.isnan(found) else found
-
-    # -- covert channels ------------------------------------------------------------------
-    def covert_reach(self, actor: Actor, site_name: str) -> tuple[float, bool]:
-        """Return the chance an exporter reaches plaintext at a site, and whether a gateway route leads there.
-
-        Its company's keys (or a key holder it can make release them) give plaintext; so does a
-        steward route, whose grants leave through the gateway. A parent or ungated route to a
-        site whose keys the company does not control leads only to ciphertext.
-        """
-        config = self.config
-        keys = control_probability(config, config.sites[site_name].key_custody, actor.spec.employer)
-        gated = route_gate(config.routes, actor.name, site_name, config.policy.counted_classes[0]) == "steward"
-        return (1.0 if gated else keys), gated
-
-    def covert_attempt(self, actor: Actor, mode: CovertMode, u: list[float], z: list[float]) -> None:
-        """Settle a covert attempt: where it reads, whether its control stops it, whether audit finds it.
-
-        An export needs plaintext the exporter can reach (`covert_reach`); where no site holding
-        the class offers any, only the operator's insider channel (`controls.insider_export_share`)
-        is left. At a site whose key holder releases only under pressure, the export reaches
-        plaintext with that chance, and otherwise falls to the insider channel too. The uniform
-        left over once the stop control lets an attempt pass decides the gateway, the keys and
-        the insider, so the streams keep their layout.
-        """
-        now, config = self.env.now, self.config
-        self.observer.notify(CovertAttempt(now, actor.name, mode))
-        target_class = config.policy.counted_classes[0]
-        holders = {site: shares[target_class] for site, shares in self.holdings.share.items()
-                   if shares[target_class] > 0.0}
-        if not holders:
-            return
-        reach = {site: self._covert_reach(actor, site) for site in holders}
-        weights = {site: share * reach[site][0] for site, share in holders.items()}
-        reachable = sum(weights.values()) > 0.0
-        mix = weights if reachable else holders
-        total = sum(mix.values())
-        names, cum = cumulative({site: weight / total for site, weight in mix.items() if weight > 0.0})
-        site_name = pick(names, cum, u[COVERT_U_SITE])
-        code = mode == "code_borne"
-        controls, spec = config.controls, actor.spec
-        stop = controls.code_review_coverage if code else controls.egress_monitoring_share
-        if u[COVERT_U_STOP] < stop:
-            self.observer.notify(Shielded(now, actor.name, "code_review" if code else "egress_monitoring",
-                                          site_name))
-            return
-        after = (u[COVERT_U_STOP] - stop) / (1.0 - stop)  # uniform again, given the attempt passed
-        median, sigma = ((spec.code_covert_records_median, spec.code_covert_records_sigma) if code
-                         else (spec.covert_records_median, spec.covert_records_sigma))
-        ceiling = None if code else spec.covert_records_max
-        records = median * math.exp(sigma * bounded_normal(z[COVERT_Z_RECORDS], median, sigma, ceiling))
-        if not reachable and after >= controls.insider_export_share:
-            self.observer.notify(Shielded(now, actor.name, "no_reach", site_name, records))
-            return
-        chance, gated = reach[site_name] if reachable else (1.0, False)
-        if not gated and after >= chance and (after - chance) / (1.0 - chance) >= controls.insider_export_share:
-            # The key holder did not yield to the pressure (chance `chance`), and no insider exported.
-            self.observer.notify(Shielded(now, actor.name, "no_reach", site_name, records))
-            return
-        keys = control_probability(config, config.sites[site_name].key_custody, spec.employer)
-        if reachable and reach[site_name][1] and after >= keys and (
-                (after - keys) / (1.0 - keys) < controls.gateway_deidentify_share):
-            self.observer.notify(Shielded(now, actor.name, "deidentified", site_name, records))
-            return
-        channel: Channel | None = "covert" if actor.foreign else None
-        detected_at = None
-        if channel is not None:
-            detected_at = self._detection(now, config.sites[site_name].access_logged, True,
-                                          u[COVERT_U_AUDIT], z[COVERT_Z_AUDIT_DELAY])
-        self.observer.notify(Accessed(now, None, actor.name, site_name, target_class, records,
-                                      actor.foreign, channel, detected_at,
-                                      "covert" if channel else None, channel is not None, mode))
-
-    def _covert_reach(self, actor: Actor, site_name: str) -> tuple[float, bool]:
-        key = (actor.name, site_name)
-        found = self._reach.get(key)
-        if found is None:
-            found = self._reach[key] = self.covert_reach(actor, site_name)
-        return found
-
-
-def bounded_normal(z: float, median: float, sigma: float, ceiling: float | None) -> float:
-    """Return z mapped onto a standard normal truncated where median * exp(sigma * z) reaches `ceiling`.
-
-    The map keeps the order of draws (the quantile is scaled into the truncated range), so
-    common random numbers hold and no size exceeds the ceiling.
-    """
-    if ceiling is None or sigma == 0.0:
-        return z
-    normal = NormalDist()
-    top = normal.cdf(math.log(ceiling / median) / sigma)
-    return normal.inv_cdf(min(max(normal.cdf(z) * top, 1e-300), 1.0 - 1e-16))

@@ -33,8 +33,8 @@ from sim.config.schema import (
 )
 from sim.errors import InputError
 from sim.model.calendar import HOURS_PER_DAY
-from sim.model.events import GRANTS, Gate, Grant
-from sim.model.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED
+from sim.model.rulebook.events import GRANTS, Gate, Grant
+from sim.model.rulebook.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED
 
 #: The gates a request can pass, in the order of their codes (a route that is "blocked" is never taken).
 GATES: tuple[Gate, ...] = get_args(Gate)

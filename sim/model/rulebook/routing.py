@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from sim.config.references import control_probability as control_probability
 from sim.config.schema import GATE_ORDER, WILDCARD, ActorGroup, Config, GateKind, Route, route_index
-from sim.model.events import Gate
 from sim.model.rng import Stream
-from sim.model.rules import REVIEWED, first_order, second_order
+from sim.model.rulebook.events import Gate
+from sim.model.rulebook.rules import REVIEWED, first_order, second_order
 
 Candidate = tuple[str, Gate]
 

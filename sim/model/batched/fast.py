@@ -20,8 +20,13 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from sim.config.schema import Config
-from sim.model.batched import ArrivalCursor
-from sim.model.draws import (
+from sim.model.batched.arrivals import ArrivalCursor
+from sim.model.batched.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
+from sim.model.batched.fastreads import ReadTables
+from sim.model.batched.fastshare import draw_key, read_only, table_of, tables_of
+from sim.model.calendar import rostered_hours
+from sim.model.rng import Streams
+from sim.model.rulebook.draws import (
     REQUEST_NORMALS,
     REQUEST_UNIFORMS,
     U_CLASS,
@@ -33,14 +38,9 @@ from sim.model.draws import (
     Z_PARENT_DELAY,
     Z_REVIEW,
 )
-from sim.model.events import Accessed, Event, Grant, Observer
-from sim.model.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
-from sim.model.fastreads import ReadTables
-from sim.model.fastshare import draw_key, read_only, table_of, tables_of
-from sim.model.gatekeeper import rostered_hours
-from sim.model.rng import Streams
-from sim.model.routing import Actor, control_probability
-from sim.model.rules import (
+from sim.model.rulebook.events import Accessed, Event, Grant, Observer, ShiftsPlanned
+from sim.model.rulebook.routing import Actor, control_probability
+from sim.model.rulebook.rules import (
     NONE,
     PARENT,
     RELEASE,
@@ -55,8 +55,8 @@ from sim.model.rules import (
     review_reads_normals,
     steward_decisions,
 )
-from sim.model.tally import GateTotals, Reads, Tally
-from sim.model.world import SlowWorld
+from sim.model.rulebook.tally import Reads, Tally
+from sim.model.slow.world import SlowWorld
 
 #: The engines that run a replication: the fast one (this module) and the event one (`World`).
 Engine = Literal["fast", "event"]
@@ -159,7 +159,7 @@ class FastWorld:
         shifts = self.world.shifts
         reviewers = gate.reviewers if gate else 0
         self.gate = GateState(reviewers, shift_clocks(shifts, self.horizon), self.horizon)
-        self.gate.available_hours = rostered_hours(reviewers, shifts, self.horizon)
+        observer.notify(ShiftsPlanned(env.now, rostered_hours(reviewers, shifts, self.horizon)))
         self.parent_pending = 0
         self.carry_hours = (np.empty(0), np.empty(0))  # decision hours reported later: (instant, hours)
         self.carry_reads = Reads.empty()
@@ -212,10 +212,8 @@ class FastWorld:
             self._advance(end)
             self._settle(end)
             start = end
-        pending, expired = close_gate(self.gate)
-        state = self.gate
-        self.observer.tally(Tally(decided={"expired": np.array(expired)}, gate=GateTotals(
-            state.queue_area, state.busy_hours, state.available_hours)))
+        pending, expired, columns = close_gate(self.gate)
+        self.observer.tally(Tally(decided={"expired": np.array(expired)}, gate=columns))
         return pending + self.parent_pending
 
     def _snapshot(self) -> dict[str, dict[str, float]]:
@@ -388,6 +386,7 @@ class FastWorld:
         expires = expiries(gate, arrivals, emergency)
         out = run_gate(self.gate, arrivals, review, expires, emergency, limit)
         start = out.start
+        tally.gate = out.columns
         expired = (out.status == EXPIRED) & ~emergency
         started = (out.status == STARTED) & ~emergency
         tally.review_starts = start[started]

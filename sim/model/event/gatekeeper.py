@@ -14,7 +14,8 @@ from typing import Any
 
 import simpy
 
-from sim.model.events import (
+from sim.model.calendar import rostered_hours
+from sim.model.rulebook.events import (
     Decided,
     LeftQueue,
     Observer,
@@ -25,12 +26,6 @@ from sim.model.events import (
     ReviewStarted,
     ShiftsPlanned,
 )
-
-
-def rostered_hours(reviewers: int, shifts: list[tuple[float, float]] | None, horizon: float) -> float:
-    """Return the reviewers' rostered hours over the horizon (all reviewers together; no shifts: all hours)."""
-    windows = shifts if shifts is not None else [(0.0, horizon)]
-    return reviewers * sum(end - start for start, end in windows)
 
 
 class StewardGate:

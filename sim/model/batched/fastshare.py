@@ -20,8 +20,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from sim.model.rng import Streams
-from sim.model.routing import Actor, keys_share
-from sim.model.rules import route_variants
+from sim.model.rulebook.routing import Actor, keys_share
+from sim.model.rulebook.rules import route_variants
 
 
 class Drawing(Protocol):

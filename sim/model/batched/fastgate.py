@@ -3,8 +3,8 @@
 Reviewers are identical and the queue is first-come, first-served, so a request's start
 depends only on the requests before it: it starts at the later of its arrival and the
 earliest moment a reviewer is free, moved to the next shift start if that moment is off
-shift. The gate's running sums (queue area, reviewer hours, overtime, waits) are added in the
-order the event engine reports them: starts in queue order, queue changes in time order.
+shift. The gate keeps no statistics: it gives its reviews (start, end, overtime) in start order
+and its queue changes in time order, as the event engine reports them, and the recorder sums them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from sim.model.rulebook.tally import GateColumns
 
 #: What became of a request handed to the gate.
 STARTED, EXPIRED, WAITING = 0, 1, 2
@@ -40,7 +42,7 @@ def shift_clocks(shifts: list[tuple[float, float]] | None, horizon: float) -> li
 
 @dataclass
 class GateState:
-    """The gate's state and running sums, carried from one batch of requests to the next."""
+    """The gate's state, carried from one batch of requests to the next."""
 
     reviewers: int
     windows: list[tuple[float, float, float]]
@@ -51,10 +53,6 @@ class GateState:
     pulls: tuple[np.ndarray, np.ndarray] = field(default_factory=lambda: (np.empty(0), np.empty(0)))
     waiting: list[tuple[bool, float]] = field(default_factory=list)  # never pulled: (post review, expiry)
     queued: int = 0
-    last_change: float = 0.0
-    queue_area: float = 0.0
-    busy_hours: float = 0.0
-    available_hours: float = 0.0
     reviewing: int = 0
 
     def __post_init__(self) -> None:
@@ -70,6 +68,7 @@ class GateBatch:
 
     status: np.ndarray
     start: np.ndarray  # the instant each left the queue (started or expired); >= horizon if never
+    columns: GateColumns  # the reviews started and the queue's changes up to the batch's limit
 
 
 def _starts(state: GateState, arrivals: list[float], reviews: list[float], expiries: list[float],
@@ -111,21 +110,14 @@ def _starts(state: GateState, arrivals: list[float], reviews: list[float], expir
     return starts, gone
 
 
-def _running(start: float, addends: np.ndarray) -> float:
-    """Return `start` plus the addends one by one, in order."""
-    if not addends.size:
-        return start
-    return float(np.add.accumulate(np.concatenate(([start], addends)))[-1])
-
-
 def run_gate(
     state: GateState, arrivals: np.ndarray, reviews: np.ndarray, expiries: np.ndarray,
     post: np.ndarray, limit: float,
 ) -> GateBatch:
-    """Settle a batch of submissions in arrival order and update the gate's sums up to `limit`.
+    """Settle a batch of submissions in arrival order and give the gate's columns up to `limit`.
 
-    Reviewer hours and overtime are added in start order; queue changes (joins, departures,
-    expiries) are added in time order up to `limit`, the later departures carried to the next batch.
+    Reviews are given in start order; queue changes (joins, departures, expiries) in time order
+    up to `limit`, the later departures carried to the next batch.
     """
     horizon = state.horizon
     listed, gone = _starts(state, arrivals.tolist(), reviews.tolist(), expiries.tolist(),
@@ -139,25 +131,23 @@ def run_gate(
     started = ~waiting & ~expired
     s = x[started]
     end = np.minimum(s + duration[started], horizon)
-    state.busy_hours = _running(state.busy_hours, end - s)
     rostered_end = state.rostered_ends[np.searchsorted(state.ends, s, side="right")]
     over = end > rostered_end
-    state.available_hours = _running(state.available_hours, np.where(
-        over, end - np.maximum(rostered_end, s), 0.0))
+    overtime = np.where(over, end - np.maximum(rostered_end, s), 0.0)
     state.reviewing += int(np.count_nonzero(started & ~post & (x + duration >= horizon)))
     state.waiting.extend(zip(post[waiting].tolist(), expiries[waiting].tolist(), strict=True))
     queued = x > arrivals
     leaving = queued & ~waiting
     past = np.full(x.size, np.nan)
     past[expired] = x[expired] - expiries[expired]
-    _queue_changes(state, arrivals[queued], x[leaving], past[leaving], limit)
+    t, length, late = _queue_changes(state, arrivals[queued], x[leaving], past[leaving], limit)
     status = np.where(started, STARTED, np.where(expired, EXPIRED, WAITING))
-    return GateBatch(status, x)
+    return GateBatch(status, x, GateColumns(s, end, overtime, t, length, late))
 
 
 def _queue_changes(state: GateState, joins: np.ndarray, leaves: np.ndarray, past: np.ndarray,
-                   limit: float) -> None:
-    """Add the queue's length times the hours between changes, in time order, up to `limit`."""
+                   limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the queue's changes up to `limit` in time order: instant, length before, hours past expiry."""
     carried, carried_past = state.pulls
     t = np.concatenate((carried, joins, leaves))
     kind = np.concatenate((np.ones(carried.size), np.zeros(joins.size), np.ones(leaves.size)))
@@ -166,35 +156,35 @@ def _queue_changes(state: GateState, joins: np.ndarray, leaves: np.ndarray, past
     state.pulls = (t[~now], gone[~now])
     t, kind, gone = t[now], kind[now], gone[now]
     if not t.size:
-        return
+        return t, np.empty(0, dtype=np.int64), gone
     order = np.lexsort((kind, t))  # joins before departures at one instant, otherwise as listed
     t, kind, gone = t[order], kind[order], gone[order]
     step = np.where(kind == 0, 1, -1)
     before = state.queued + np.cumsum(step) - step
-    previous = np.concatenate(([state.last_change], t[:-1]))
-    addends = np.empty(2 * t.size)
-    addends[0::2] = before * (t - previous)
-    addends[1::2] = np.where(np.isnan(gone), 0.0, -gone)
-    state.queue_area = _running(state.queue_area, addends)
-    state.last_change = float(t[-1])
     state.queued = int(before[-1] + step[-1])
+    return t, before, gone
 
 
-def close_gate(state: GateState) -> tuple[int, list[float]]:
-    """Settle the queue at the horizon; return the pending count and the expiries of requests expired there."""
+def close_gate(state: GateState) -> tuple[int, list[float], GateColumns]:
+    """Settle the queue at the horizon; return the pending count, the expiries of requests expired there,
+    and the queue's last changes (as `StewardGate.close` reports them: its length at the horizon, then
+    each request found expired there)."""
     horizon = state.horizon
-    _queue_changes(state, np.empty(0), np.empty(0), np.empty(0), math.inf)
-    area = state.queue_area + state.queued * (horizon - state.last_change)
+    t, length, gone = _queue_changes(state, np.empty(0), np.empty(0), np.empty(0), math.inf)
     pending = state.reviewing
     expired: list[float] = []
     for is_post, expires in state.waiting:
         if is_post:
             continue
         if expires <= horizon:
-            area -= horizon - expires
             expired.append(expires)
         else:
             pending += 1
     state.waiting.clear()
-    state.queue_area, state.last_change, state.queued = area, horizon, 0
-    return pending, expired
+    last = np.array(expired)
+    t = np.concatenate((t, np.full(1 + last.size, horizon)))
+    length = np.concatenate((length, [state.queued], np.zeros(last.size, dtype=np.int64)))
+    gone = np.concatenate((gone, [math.nan], horizon - last))
+    state.queued = 0
+    none = np.empty(0)
+    return pending, expired, GateColumns(none, none, none, t, length, gone)

@@ -13,12 +13,15 @@ import numpy as np
 
 
 @dataclass
-class GateTotals:
-    """The gate's running sums at the horizon, as `GateLedger` would hold them."""
+class GateColumns:
+    """The gate's reviews in start order and its queue's changes in time order, as the event engine reports them."""
 
-    queue_area: float
-    busy_hours: float
-    available_hours: float
+    busy_from: np.ndarray  # each review's start
+    busy_until: np.ndarray  # its end (the horizon at the latest)
+    overtime: np.ndarray  # the hours of it past its shift's rostered end (0 within the shift)
+    queue_t: np.ndarray  # the instant of each change of the queue
+    queue_length: np.ndarray  # the queue's length just before it
+    queue_past: np.ndarray  # hours a request left the queue past its expiry (NaN: a join or a start)
 
 
 @dataclass
@@ -33,7 +36,7 @@ class Tally:
     review_starts: np.ndarray = field(default_factory=lambda: np.empty(0))  # in start order
     waits: np.ndarray = field(default_factory=lambda: np.empty(0))  # in start order
     class_events: dict[str, int] = field(default_factory=dict)  # cross-border reads not residual
-    gate: GateTotals | None = None
+    gate: GateColumns | None = None  # the gate's columns (the batched engine's)
     reads: Reads | None = None  # residual and shielded reads, in report order
 
 

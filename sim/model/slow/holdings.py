@@ -12,8 +12,8 @@ import simpy
 
 from sim.config.schema import Config, Deletion, Migration
 from sim.model.calendar import HOURS_PER_DAY, hours_since_start
-from sim.model.events import Held, Observer, Transferred
 from sim.model.rng import Streams
+from sim.model.rulebook.events import Held, Observer, Transferred
 
 
 def deletion_days(spec: Deletion) -> float:

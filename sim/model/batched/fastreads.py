@@ -12,11 +12,11 @@ import math
 import numpy as np
 
 from sim.config.schema import CHANNELS, Config
-from sim.model.draws import U_AUDIT, U_CONTROL, Z_AUDIT_DELAY, Z_RECORDS
-from sim.model.events import COVERT_MODES, GRANTS, Accessed, Grant
-from sim.model.routing import Actor, control_probability
-from sim.model.rules import channels, detections, records, shields
-from sim.model.tally import ACCESS, Reads
+from sim.model.rulebook.draws import U_AUDIT, U_CONTROL, Z_AUDIT_DELAY, Z_RECORDS
+from sim.model.rulebook.events import COVERT_MODES, GRANTS, Accessed, Grant
+from sim.model.rulebook.routing import Actor, control_probability
+from sim.model.rulebook.rules import channels, detections, records, shields
+from sim.model.rulebook.tally import ACCESS, Reads
 
 
 class ReadTables:

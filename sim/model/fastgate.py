@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.model.compiled import kernels
+
 #: What became of a request handed to the gate.
 STARTED, EXPIRED, WAITING = 0, 1, 2
 
@@ -72,13 +74,17 @@ class GateBatch:
     start: np.ndarray  # the instant each left the queue (started or expired); >= horizon if never
 
 
-def _starts(state: GateState, arrivals: list[float], reviews: list[float], expiries: list[float],
-            never: bool) -> tuple[list[float], list[int]]:
+def _starts(state: GateState, arrival: np.ndarray, review: np.ndarray, expiry: np.ndarray,
+            never: bool) -> tuple[list[float] | np.ndarray, list[int] | np.ndarray]:
     """Return each request's start (or the instant it is found expired) and the expired ones' positions.
 
     `never` says no request in the batch can expire; without shifts the loop is then the bare
-    Kiefer-Wolfowitz recursion.
+    Kiefer-Wolfowitz recursion. With Numba the same loop runs compiled (`compiled.gate_plain`,
+    `compiled.gate_shifts`), on the reviewers' heap as an array.
     """
+    if kernels().gate_plain is not None:
+        return _compiled_starts(state, arrival, review, expiry, never)
+    arrivals, reviews, expiries = arrival.tolist(), review.tolist(), expiry.tolist()
     free = state.free
     starts: list[float] = []
     gone: list[int] = []
@@ -111,6 +117,24 @@ def _starts(state: GateState, arrivals: list[float], reviews: list[float], expir
     return starts, gone
 
 
+def _compiled_starts(state: GateState, arrival: np.ndarray, review: np.ndarray, expiry: np.ndarray,
+                     never: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Return what `_starts` returns, from the compiled loop on the reviewers' heap as an array."""
+    compiled = kernels()
+    assert compiled.gate_plain is not None and compiled.gate_shifts is not None
+    heap = np.array(state.free, dtype=float)
+    if state.plain and never:
+        found = compiled.gate_plain(heap, arrival, review)
+        expired = np.empty(0, dtype=np.int64)
+    else:
+        opens = np.array([begin for begin, _, _ in state.windows])
+        closes = np.array([end for _, end, _ in state.windows])
+        found, gone, state.window = compiled.gate_shifts(heap, opens, closes, state.window, arrival, review, expiry)
+        expired = np.flatnonzero(gone)
+    state.free = heap.tolist()
+    return found, expired
+
+
 def _running(start: float, addends: np.ndarray) -> float:
     """Return `start` plus the addends one by one, in order."""
     if not addends.size:
@@ -128,23 +152,31 @@ def run_gate(
     expiries) are added in time order up to `limit`, the later departures carried to the next batch.
     """
     horizon = state.horizon
-    listed, gone = _starts(state, arrivals.tolist(), reviews.tolist(), expiries.tolist(),
+    listed, gone = _starts(state, np.ascontiguousarray(arrivals, dtype=float),
+                           np.ascontiguousarray(reviews, dtype=float), np.ascontiguousarray(expiries, dtype=float),
                            bool(np.isinf(expiries).all()))
-    x = np.array(listed)
+    x = np.asarray(listed, dtype=float)
     duration = reviews
     expired = np.zeros(x.size, dtype=bool)
     expired[gone] = True
     waiting = x >= horizon
     expired &= ~waiting
     started = ~waiting & ~expired
-    s = x[started]
-    end = np.minimum(s + duration[started], horizon)
-    state.busy_hours = _running(state.busy_hours, end - s)
-    rostered_end = state.rostered_ends[np.searchsorted(state.ends, s, side="right")]
-    over = end > rostered_end
-    state.available_hours = _running(state.available_hours, np.where(
-        over, end - np.maximum(rostered_end, s), 0.0))
-    state.reviewing += int(np.count_nonzero(started & ~post & (x + duration >= horizon)))
+    compiled = kernels().gate_sums
+    if compiled is not None:
+        state.busy_hours, state.available_hours, running = compiled(
+            x, duration, started, post, horizon, state.ends, state.rostered_ends, state.busy_hours,
+            state.available_hours)
+        state.reviewing += running
+    else:
+        s = x[started]
+        end = np.minimum(s + duration[started], horizon)
+        state.busy_hours = _running(state.busy_hours, end - s)
+        rostered_end = state.rostered_ends[np.searchsorted(state.ends, s, side="right")]
+        over = end > rostered_end
+        state.available_hours = _running(state.available_hours, np.where(
+            over, end - np.maximum(rostered_end, s), 0.0))
+        state.reviewing += int(np.count_nonzero(started & ~post & (x + duration >= horizon)))
     state.waiting.extend(zip(post[waiting].tolist(), expiries[waiting].tolist(), strict=True))
     queued = x > arrivals
     leaving = queued & ~waiting
@@ -169,6 +201,11 @@ def _queue_changes(state: GateState, joins: np.ndarray, leaves: np.ndarray, past
         return
     order = np.lexsort((kind, t))  # joins before departures at one instant, otherwise as listed
     t, kind, gone = t[order], kind[order], gone[order]
+    compiled = kernels().queue_area
+    if compiled is not None:
+        state.queue_area, state.last_change, state.queued = compiled(
+            t, kind, gone, state.queued, state.last_change, state.queue_area)
+        return
     step = np.where(kind == 0, 1, -1)
     before = state.queued + np.cumsum(step) - step
     previous = np.concatenate(([state.last_change], t[:-1]))

@@ -1,0 +1,252 @@
+"""The hot loops, compiled with Numba where it is installed, else run as the same loops in Python (issue 23).
+
+Two loops dominate a run once the rest is in numpy: the gate's next-free-time recursion (one
+heap replacement per reviewed request, inherently sequential) and libm's exp and log over the
+review times, delays and records (per element, because numpy's vectorised exp and log may
+differ from libm in the last bit). Each kernel here exists twice with the same arithmetic: a
+plain Python function, and the same source compiled by Numba (`pip install residency[fast]`).
+
+The compiled kernels are used only when Numba imports, and loaded on first use, never at
+import: a run that reviews no request never loads it. Both versions give the same bits:
+the recursion only compares and adds floats (compiled without fast-math, so IEEE 754 as in
+Python), and Numba's `math.exp` and `math.log` call the process's libm, the very functions
+Python's `math` calls (`tests/test_compiled.py` runs both versions on the same inputs,
+including a few million random doubles and the edge cases). exp and log stay in Python where
+Numba would vectorise them with Intel's SVML (its own exp and log), and wherever a result is
+not finite the values are taken again through Python's `math`, which raises as it always did.
+`RESIDENCY_COMPILED=0` in the environment keeps every kernel in Python.
+
+Compiled code is cached (`cache=True`) in `__pycache__` beside this module, like `.pyc` files,
+so only the first run after an install pays the compile time (about a second per kernel).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: The environment variable that, set to 0, keeps every kernel in Python.
+SWITCH = "RESIDENCY_COMPILED"
+
+
+# -- the kernels, written for Numba (plain Python too, which the tests run) --------------------
+def gate_plain(free: np.ndarray, arrivals: np.ndarray, reviews: np.ndarray) -> np.ndarray:
+    """Return each request's start under the bare Kiefer-Wolfowitz recursion; `free`, a heap, is updated.
+
+    A request starts at the later of its arrival and the earliest instant a reviewer is free;
+    that reviewer is free again after the review. No shifts, no expiry (`fastgate._starts`).
+    """
+    n = arrivals.shape[0]
+    size = free.shape[0]
+    starts = np.empty(n)
+    for i in range(n):
+        a = arrivals[i]
+        m = free[0]
+        x = a if a >= m else m
+        starts[i] = x
+        _replace(free, size, x + reviews[i])
+    return starts
+
+
+def gate_shifts(free: np.ndarray, opens: np.ndarray, closes: np.ndarray, window: int, arrivals: np.ndarray,
+                reviews: np.ndarray, expiries: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Return each request's start (or the instant it is found expired), which expired, and the shift reached.
+
+    As `gate_plain`, but a start that falls off shift moves to the next shift's start, and a
+    request whose start would come after its expiry leaves without taking a reviewer.
+    """
+    n = arrivals.shape[0]
+    size = free.shape[0]
+    nwin = opens.shape[0]
+    starts = np.empty(n)
+    gone = np.zeros(n, dtype=np.bool_)
+    w = window
+    begin = opens[w] if w < nwin else math.inf
+    end = closes[w] if w < nwin else math.inf
+    for i in range(n):
+        a = arrivals[i]
+        m = free[0]
+        x = a if a >= m else m
+        if x >= end:
+            while w < nwin and closes[w] <= x:
+                w += 1
+            begin = opens[w] if w < nwin else math.inf
+            end = closes[w] if w < nwin else math.inf
+        if x < begin:
+            x = begin
+        if x > expiries[i]:
+            gone[i] = True
+        else:
+            _replace(free, size, x + reviews[i])
+        starts[i] = x
+    return starts, gone, w
+
+
+def gate_sums(x: np.ndarray, reviews: np.ndarray, started: np.ndarray, post: np.ndarray, horizon: float,
+              ends: np.ndarray, rostered_ends: np.ndarray, busy: float,
+              available: float) -> tuple[float, float, int]:
+    """Return the reviewer hours and available hours after adding the started reviews in order, and how many run on.
+
+    A review's hours stop at the horizon; the part past its shift's rostered end is overtime,
+    which counts as available too (0.0 is added for the others, as `fastgate.run_gate` does).
+    """
+    running = 0
+    for i in range(x.shape[0]):
+        if not started[i]:
+            continue
+        s = x[i]
+        full = s + reviews[i]
+        end = full if full <= horizon else horizon
+        busy = busy + (end - s)
+        rostered = rostered_ends[np.searchsorted(ends, s, side="right")]
+        if end > rostered:
+            available = available + (end - (rostered if rostered >= s else s))
+        else:
+            available = available + 0.0
+        if not post[i] and full >= horizon:
+            running += 1
+    return busy, available, running
+
+
+def queue_area(t: np.ndarray, kind: np.ndarray, gone: np.ndarray, queued: int, last: float,
+               area: float) -> tuple[float, float, int]:
+    """Return the queue's area, last change and length after the changes `t` (in time order) are added.
+
+    `kind` is 0 for a join, 1 for a departure; `gone` the hours a departure was past its
+    expiry (NaN if it started), taken off the area as `fastgate._queue_changes` does.
+    """
+    for i in range(t.shape[0]):
+        area = area + queued * (t[i] - last)
+        past = gone[i]
+        area = area + (0.0 if past != past else -past)
+        queued += 1 if kind[i] == 0 else -1
+        last = t[i]
+    return area, last, queued
+
+
+def _replace(heap: np.ndarray, size: int, item: float) -> None:
+    """Replace the smallest value of a binary min-heap with `item` and restore the heap."""
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        right = child + 1
+        if right < size and heap[right] < heap[child]:
+            child = right
+        if heap[child] >= item:
+            break
+        heap[i] = heap[child]
+        i = child
+    heap[i] = item
+
+
+def log_all(values: np.ndarray) -> np.ndarray:
+    """Return libm's log of each value."""
+    out = np.empty(values.shape[0])
+    for i in range(values.shape[0]):
+        out[i] = math.log(values[i])
+    return out
+
+
+def exp_all(values: np.ndarray) -> np.ndarray:
+    """Return libm's exp of each value."""
+    out = np.empty(values.shape[0])
+    for i in range(values.shape[0]):
+        out[i] = math.exp(values[i])
+    return out
+
+
+def _python_log(values: np.ndarray) -> np.ndarray:
+    return np.fromiter(map(math.log, values.tolist()), dtype=float, count=values.size)
+
+
+def _python_exp(values: np.ndarray) -> np.ndarray:
+    return np.fromiter(map(math.exp, values.tolist()), dtype=float, count=values.size)
+
+
+# -- choosing the version ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Kernels:
+    """One version of every kernel: `name` is "python" or "numba".
+
+    Without Numba the gate kernels are None: the gate's own loop on lists (`fastgate._starts`)
+    is faster in Python than these kernels on arrays.
+    """
+
+    name: str
+    gate_plain: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None
+    gate_shifts: Callable[..., tuple[np.ndarray, np.ndarray, int]] | None
+    gate_sums: Callable[..., tuple[float, float, int]] | None
+    queue_area: Callable[..., tuple[float, float, int]] | None
+    log_all: Callable[[np.ndarray], np.ndarray]
+    exp_all: Callable[[np.ndarray], np.ndarray]
+
+
+#: The kernels in Python: the reference, and the path when Numba is missing.
+PYTHON = Kernels("python", None, None, None, None, _python_log, _python_exp)
+
+_chosen: Kernels | None = None
+
+
+def compile_numba() -> Kernels | None:
+    """Return the kernels compiled by Numba, or None when Numba does not import."""
+    try:
+        import numba  # optional, and heavy: imported only when a run needs a kernel
+    except ImportError:
+        return None
+    jit: Any = numba.njit(cache=True, nogil=True)
+    replace = jit(_replace)
+    plain = jit(_rebind(gate_plain, _replace=replace))
+    shifts = jit(_rebind(gate_shifts, _replace=replace))
+    gate = (plain, shifts, jit(gate_sums), jit(queue_area))
+    if numba.config.USING_SVML:  # SVML's exp and log are not libm's: keep them in Python
+        return Kernels("numba", *gate, _python_log, _python_exp)
+    return Kernels("numba", *gate, jit(log_all), jit(exp_all))
+
+
+def _rebind(function: Callable[..., Any], **names: Any) -> Callable[..., Any]:
+    """Return `function` with the given global names bound to compiled kernels (for Numba to inline)."""
+    scope = dict(function.__globals__, **names)
+    rebound = types.FunctionType(function.__code__, scope, function.__name__, function.__defaults__,
+                                 function.__closure__)
+    rebound.__qualname__ = function.__qualname__
+    rebound.__module__ = function.__module__
+    return rebound
+
+
+def kernels() -> Kernels:
+    """Return the kernels a run uses: Numba's if it imports (and `RESIDENCY_COMPILED` is not 0), else Python's."""
+    global _chosen
+    if _chosen is None:
+        compiled = compile_numba() if os.environ.get(SWITCH, "1") != "0" else None
+        _chosen = compiled if compiled is not None else PYTHON
+    return _chosen
+
+
+def libm_all(function: Callable[[float], float], values: np.ndarray) -> np.ndarray:
+    """Return `function` (math.exp or math.log) of each value, bit for bit as Python's `math` gives it.
+
+    Where a result is not finite (an overflow, a log of zero or less) the values are taken
+    again through `math` itself, which raises its error as before.
+    """
+    if not values.size:
+        return np.empty(0)
+    k = kernels()
+    if function is math.log:
+        out = k.log_all(np.ascontiguousarray(values, dtype=float))
+    elif function is math.exp:
+        out = k.exp_all(np.ascontiguousarray(values, dtype=float))
+    else:
+        return np.fromiter(map(function, values.tolist()), dtype=float, count=values.size)
+    if k is not PYTHON and not np.isfinite(out).all():
+        return np.fromiter(map(function, values.tolist()), dtype=float, count=values.size)
+    return out
+
+

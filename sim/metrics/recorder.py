@@ -268,16 +268,16 @@ class Recorder:
         self._add_days(self.wait_count_daily, starts)
         positive = waits[waits > 0.0]
         self.wait_hist[0] += waits.size - positive.size
-        for index, count in zip(*np.unique(hist_indexes(positive), return_counts=True), strict=True):
-            self.wait_hist[int(index)] += int(count)
+        counts = np.bincount(hist_indexes(positive), minlength=len(self.wait_hist))
+        for index in np.flatnonzero(counts).tolist():
+            self.wait_hist[index] += int(counts[index])
 
     def _add_days(self, column: list[float], instants: np.ndarray) -> None:
         if not instants.size:
             return
         days = np.minimum(instants // HOURS_PER_DAY, self.days - 1).astype(np.int64)
-        per_day = np.bincount(days, minlength=self.days)
-        for day in np.flatnonzero(per_day).tolist():
-            column[day] += int(per_day[day])
+        # Each count is added to its day's float as Python adds an int to a float (exactly, below 2**53).
+        column[:] = (np.array(column) + np.bincount(days, minlength=self.days)).tolist()
 
     def submitted(self, event: Submitted) -> None:
         """Buffer a request's instant."""

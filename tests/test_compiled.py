@@ -171,10 +171,37 @@ def test_without_numba_the_python_kernels_run(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` now raises ImportError
     monkeypatch.setattr(compiled, "_chosen", None)
     assert compiled.compile_numba() is None
-    assert compiled.kernels() is PYTHON
+    assert compiled.load() is PYTHON
+    assert compiled.kernels(10**9) is PYTHON
 
 
-def test_the_switch_keeps_the_python_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(compiled.SWITCH, "0")
+@pytest.mark.parametrize(("switch", "expected"), [("0", "python"), ("1", "numba"), ("auto", "python")])
+def test_the_switch_chooses_the_kernels(monkeypatch: pytest.MonkeyPatch, switch: str, expected: str) -> None:
+    monkeypatch.setenv(compiled.SWITCH, switch)
     monkeypatch.setattr(compiled, "_chosen", None)
-    assert compiled.kernels() is PYTHON
+    monkeypatch.setattr(compiled, "_settled", 0)
+    assert compiled.kernels(10).name == expected
+
+
+def test_a_process_loads_numba_once_it_has_settled_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(compiled.SWITCH, raising=False)
+    monkeypatch.setattr(compiled, "_chosen", None)
+    monkeypatch.setattr(compiled, "_settled", 0)
+    monkeypatch.setattr(compiled, "WORTH_LOADING", 100)
+    assert compiled.kernels(60) is PYTHON
+    assert compiled.kernels(60).name == "numba"
+    assert compiled.kernels() is compiled.kernels(0)
+
+
+def test_switching_kernels_within_a_run_changes_no_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate's first batches run in Python, the rest compiled: the run equals an all-Python one."""
+    config = shorter(load_config(ARRANGEMENTS / "oracle.toml").config, 30)
+    monkeypatch.setattr(compiled, "_chosen", PYTHON)
+    python = run(config, "fast", span=24.0)
+    monkeypatch.delenv(compiled.SWITCH, raising=False)
+    monkeypatch.setattr(compiled, "_chosen", None)
+    monkeypatch.setattr(compiled, "_settled", 0)
+    monkeypatch.setattr(compiled, "WORTH_LOADING", int(python.metrics["requests.submitted"]) // 4)
+    switched = run(config, "fast", span=24.0)
+    assert compiled.kernels().name == "numba"
+    assert_identical(python, switched)

@@ -14,10 +14,13 @@ Python's `math` calls (`tests/test_compiled.py` runs both versions on the same i
 including a few million random doubles and the edge cases). exp and log stay in Python where
 Numba would vectorise them with Intel's SVML (its own exp and log), and wherever a result is
 not finite the values are taken again through Python's `math`, which raises as it always did.
-`RESIDENCY_COMPILED=0` in the environment keeps every kernel in Python.
+Loading Numba costs a process about two seconds, so a process loads it only once it has
+settled enough requests for the compiled loops to win that back (`kernels`);
+`RESIDENCY_COMPILED=1` in the environment loads it at once, `0` keeps every kernel in Python.
 
-Compiled code is cached (`cache=True`) in `__pycache__` beside this module, like `.pyc` files,
-so only the first run after an install pays the compile time (about a second per kernel).
+Compiled code is cached (`cache=True`) in `__pycache__` beside this module, like `.pyc` files
+(or in Numba's cache folder in the user's home where the package folder is read-only), so only
+the first load after an install compiles (a few seconds, once).
 """
 
 from __future__ import annotations
@@ -192,7 +195,10 @@ class Kernels:
 #: The kernels in Python: the reference, and the path when Numba is missing.
 PYTHON = Kernels("python", None, None, None, None, _python_log, _python_exp)
 
-_chosen: Kernels | None = None
+#: Reviewed requests a process settles with the Python kernels before it loads Numba (`kernels`).
+WORTH_LOADING = 2_000_000
+_chosen: Kernels | None = None  # the kernels fixed for the rest of the process, once chosen
+_settled = 0  # reviewed requests settled so far with the Python kernels, before the choice
 
 
 def compile_numba() -> Kernels | None:
@@ -221,11 +227,35 @@ def _rebind(function: Callable[..., Any], **names: Any) -> Callable[..., Any]:
     return rebound
 
 
-def kernels() -> Kernels:
-    """Return the kernels a run uses: Numba's if it imports (and `RESIDENCY_COMPILED` is not 0), else Python's."""
+def kernels(requests: int = 0) -> Kernels:
+    """Return the kernels to use now; `requests` is how many reviewed requests the caller is about to settle.
+
+    Loading Numba costs a process about two seconds (its import, and its cache of compiled
+    kernels), about what the Python loops spend on two million reviewed requests. So by default
+    (`RESIDENCY_COMPILED` unset or "auto") a process runs the Python kernels until it has settled
+    `WORTH_LOADING` reviewed requests, then loads Numba: a short run never pays for it, a long one
+    or a worker of many runs does. "1" loads it at the first call, "0" never. Either kernels give
+    the same bits, so when the switch happens changes no result.
+    """
+    global _chosen, _settled
+    if _chosen is not None:
+        return _chosen
+    mode = os.environ.get(SWITCH, "auto")
+    if mode == "0":
+        _chosen = PYTHON
+    elif mode == "1" or _settled + requests > WORTH_LOADING:
+        return load()
+    _settled += requests
+    return PYTHON
+
+
+def load() -> Kernels:
+    """Return the compiled kernels from now on, loading Numba now (the Python ones if Numba does not import)."""
     global _chosen
-    if _chosen is None:
-        compiled = compile_numba() if os.environ.get(SWITCH, "1") != "0" else None
+    if os.environ.get(SWITCH) == "0":
+        _chosen = PYTHON
+    elif _chosen is None or _chosen is PYTHON:
+        compiled = compile_numba()
         _chosen = compiled if compiled is not None else PYTHON
     return _chosen
 

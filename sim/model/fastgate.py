@@ -82,7 +82,7 @@ def _starts(state: GateState, arrival: np.ndarray, review: np.ndarray, expiry: n
     Kiefer-Wolfowitz recursion. With Numba the same loop runs compiled (`compiled.gate_plain`,
     `compiled.gate_shifts`), on the reviewers' heap as an array.
     """
-    if kernels().gate_plain is not None:
+    if kernels(arrival.size).gate_plain is not None:
         return _compiled_starts(state, arrival, review, expiry, never)
     arrivals, reviews, expiries = arrival.tolist(), review.tolist(), expiry.tolist()
     free = state.free

@@ -53,7 +53,8 @@ class ArrivalCursor:
         self.t = self.windows[0][0] if self.windows else 0.0
         self.pending = np.empty(0)
         self.clock = 0.0
-        longest = max((end - start for start, end in self.windows), default=0.0)
+        bounds = np.array(self.windows, dtype=float).reshape(-1, 2)
+        longest = float((bounds[:, 1] - bounds[:, 0]).max()) if bounds.size else 0.0
         #: Whether every window expects fewer than FEW arrivals (then `_sparse` fills them, from a list).
         self.sparse = longest * rate < FEW
         self._gaps: list[float] = []

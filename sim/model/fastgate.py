@@ -191,15 +191,19 @@ def _queue_changes(state: GateState, joins: np.ndarray, leaves: np.ndarray, past
                    limit: float) -> None:
     """Add the queue's length times the hours between changes, in time order, up to `limit`."""
     carried, carried_past = state.pulls
-    t = np.concatenate((carried, joins, leaves))
-    kind = np.concatenate((np.ones(carried.size), np.zeros(joins.size), np.ones(leaves.size)))
-    gone = np.concatenate((carried_past, np.full(joins.size, np.nan), past))
+    # Joins first: a stable sort by time then puts joins before departures at one instant and
+    # keeps the rest as listed (the carried departures, then this batch's), as sorting by
+    # (time, kind) would, and finds the few sorted runs the three parts are made of. Joins
+    # are all before `limit`, so what is carried keeps its order.
+    t = np.concatenate((joins, carried, leaves))
+    kind = np.concatenate((np.zeros(joins.size), np.ones(carried.size), np.ones(leaves.size)))
+    gone = np.concatenate((np.full(joins.size, np.nan), carried_past, past))
     now = t < limit
     state.pulls = (t[~now], gone[~now])
     t, kind, gone = t[now], kind[now], gone[now]
     if not t.size:
         return
-    order = np.lexsort((kind, t))  # joins before departures at one instant, otherwise as listed
+    order = np.argsort(t, kind="stable")
     t, kind, gone = t[order], kind[order], gone[order]
     compiled = kernels().queue_area
     if compiled is not None:

@@ -19,6 +19,10 @@ What it measures, in one process unless said otherwise:
    arrangement on each engine; and peak memory of the Oracle year and of the event engine's
    M/M/c year, each in a fresh child process.
 
+The compiled kernels (``sim/model/compiled.py``, issue 23) are loaded before anything is
+timed, as in a long run or a worker of many runs; the line ``kernels:`` says which, and what
+loading them cost once.
+
 How to read it: ``ratio bare/model`` is the bare queue's wall time over the model's on the
 same requests; at 1.0 or more the full model is no slower than SimPy's own M/M/c idiom
 (target). It is one run of each unless ``--repeat N`` is given (then the best of N); expect
@@ -91,6 +95,7 @@ class Timing:
     requests: int
     seconds: float
     mean_wait: float
+    cpu: float = math.nan  # the process's CPU seconds over the same span (steadier on a shared machine)
 
     @property
     def per_second(self) -> float:
@@ -125,13 +130,13 @@ def time_model(
     config = load_config(path, overrides).config
     gc.collect()
     requests, waits = 0, 0.0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for replication in range(replications):
         metrics = run_replication(config, seed, replication, engine).metrics
         requests += int(metrics["requests.submitted"])
         waits += metrics["friction.wait_hours"]
     seconds = time.perf_counter() - start
-    return Timing(label, requests, seconds, waits / replications)
+    return Timing(label, requests, seconds, waits / replications, time.process_time() - cpu)
 
 
 def bare_mmc(rate: float, review_mean: float, servers: int, hours: float, seed: int) -> Timing:
@@ -162,11 +167,11 @@ def bare_mmc(rate: float, review_mean: float, servers: int, hours: float, seed: 
 
     env.process(source())
     gc.collect()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     env.run(until=hours)
     seconds = time.perf_counter() - start
     mean_wait = wait_sum / served if served else float("nan")
-    return Timing("bare simpy M/M/c", arrived, seconds, mean_wait)
+    return Timing("bare simpy M/M/c", arrived, seconds, mean_wait, time.process_time() - cpu)
 
 
 def best(runs: list[Timing]) -> Timing:
@@ -392,6 +397,8 @@ def main(argv: Sequence[str]) -> int:
     print(f"event engine mmc: {event.line()}")
     print(f"ratio bare/model: {ratio:.2f} (target >= {SPEED_TARGET:.1f}, the fast engine)  "
           f"{verdict(ratio >= SPEED_TARGET)}")
+    cpu_ratio = min(run.cpu for run in bare_runs) / min(run.cpu for run in model_runs)
+    print(f"ratio bare/model in CPU time: {cpu_ratio:.2f} (the same runs, each the least CPU of its kind)")
     event_ratio = bare.seconds / event.seconds
     print(f"ratio bare/event: {event_ratio:.2f} (target >= {EVENT_TARGET:.1f}, the event engine)  "
           f"{verdict(event_ratio >= EVENT_TARGET)}")

@@ -3,8 +3,9 @@
 Two loops dominate a run once the rest is in numpy: the gate's next-free-time recursion (one
 heap replacement per reviewed request, inherently sequential) and libm's exp and log over the
 review times, delays and records (per element, because numpy's vectorised exp and log may
-differ from libm in the last bit). Each kernel here exists twice with the same arithmetic: a
-plain Python function, and the same source compiled by Numba (`pip install residency[fast]`).
+differ from libm in the last bit). The kernels here are plain Python that Numba compiles
+(`pip install residency[fast]`); without it the gate keeps its own loop on lists
+(`fastgate._starts`, the reference), and exp and log go through `math` element by element.
 
 The compiled kernels are used only when Numba imports, and loaded on first use, never at
 import: a run that reviews no request never loads it. Both versions give the same bits:
@@ -14,13 +15,13 @@ Python's `math` calls (`tests/test_compiled.py` runs both versions on the same i
 including a few million random doubles and the edge cases). exp and log stay in Python where
 Numba would vectorise them with Intel's SVML (its own exp and log), and wherever a result is
 not finite the values are taken again through Python's `math`, which raises as it always did.
-Loading Numba costs a process about two seconds, so a process loads it only once it has
+Loading Numba costs a process about a second, so a process loads it only once it has
 settled enough requests for the compiled loops to win that back (`kernels`);
 `RESIDENCY_COMPILED=1` in the environment loads it at once, `0` keeps every kernel in Python.
 
 Compiled code is cached (`cache=True`) in `__pycache__` beside this module, like `.pyc` files
 (or in Numba's cache folder in the user's home where the package folder is read-only), so only
-the first load after an install compiles (a few seconds, once).
+the first load after an install compiles (about four seconds of CPU, once).
 """
 
 from __future__ import annotations
@@ -230,8 +231,10 @@ def _rebind(function: Callable[..., Any], **names: Any) -> Callable[..., Any]:
 def kernels(requests: int = 0) -> Kernels:
     """Return the kernels to use now; `requests` is how many reviewed requests the caller is about to settle.
 
-    Loading Numba costs a process about two seconds (its import, and its cache of compiled
-    kernels), about what the Python loops spend on two million reviewed requests. So by default
+    Loading Numba costs a process about a second of CPU (its import, and reading its cache of
+    compiled kernels; two or three seconds of wall time on a busy machine), about what the
+    compiled loops save over one and a half million reviewed requests (0.6 against 0.2 s of CPU
+    for the 525,000 of `benchmarks/core_speed.py`'s M/M/c year). So by default
     (`RESIDENCY_COMPILED` unset or "auto") a process runs the Python kernels until it has settled
     `WORTH_LOADING` reviewed requests, then loads Numba: a short run never pays for it, a long one
     or a worker of many runs does. "1" loads it at the first call, "0" never. Either kernels give

@@ -226,3 +226,11 @@ def test_switching_kernels_within_a_run_changes_no_bit(monkeypatch: pytest.Monke
     switched = run(config, "fast", span=24.0)
     assert compiled.kernels().name == "numba"
     assert_identical(python, switched)
+
+
+def test_nothing_is_cached_where_the_package_folder_is_read_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(compiled.os, "access", lambda path, mode: False)
+    assert not compiled._cacheable()
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/somewhere/chosen")
+    assert compiled._cacheable()

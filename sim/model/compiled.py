@@ -19,9 +19,10 @@ Loading Numba costs a process about a second, so a process loads it only once it
 settled enough requests for the compiled loops to win that back (`kernels`);
 `RESIDENCY_COMPILED=1` in the environment loads it at once, `0` keeps every kernel in Python.
 
-Compiled code is cached (`cache=True`) in `__pycache__` beside this module, like `.pyc` files
-(or in Numba's cache folder in the user's home where the package folder is read-only), so only
-the first load after an install compiles (about four seconds of CPU, once).
+Compiled code is cached (`cache=True`) in `__pycache__` beside this module, like `.pyc` files,
+so only the first load after an install compiles (about four seconds of CPU, once). Where that
+folder is read-only nothing is cached (unless NUMBA_CACHE_DIR names a folder): Numba would
+otherwise write to the user's home.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ import os
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-#: The environment variable that, set to 0, keeps every kernel in Python.
+#: The environment variable that chooses the kernels: "auto" (unset), "1" (Numba at once) or "0" (Python only).
 SWITCH = "RESIDENCY_COMPILED"
 
 
@@ -208,7 +210,7 @@ def compile_numba() -> Kernels | None:
         import numba  # optional, and heavy: imported only when a run needs a kernel
     except ImportError:
         return None
-    jit: Any = numba.njit(cache=True, nogil=True)
+    jit: Any = numba.njit(cache=_cacheable(), nogil=True)
     replace = jit(_replace)
     plain = jit(_rebind(gate_plain, _replace=replace))
     shifts = jit(_rebind(gate_shifts, _replace=replace))
@@ -216,6 +218,17 @@ def compile_numba() -> Kernels | None:
     if numba.config.USING_SVML:  # SVML's exp and log are not libm's: keep them in Python
         return Kernels("numba", *gate, _python_log, _python_exp)
     return Kernels("numba", *gate, jit(log_all), jit(exp_all))
+
+
+def _cacheable() -> bool:
+    """Return whether compiled code may be kept: beside this module, like .pyc files, or where NUMBA_CACHE_DIR says.
+
+    Where the package folder is read-only Numba would keep it in the user's home instead: then
+    each process compiles anew rather than write there.
+    """
+    here = Path(__file__).parent
+    folder = here / "__pycache__"
+    return bool(os.environ.get("NUMBA_CACHE_DIR")) or os.access(folder if folder.is_dir() else here, os.W_OK)
 
 
 def _rebind(function: Callable[..., Any], **names: Any) -> Callable[..., Any]:

@@ -85,6 +85,22 @@ def test_numbas_libm_gives_pythons_bits_on_millions(fast: Kernels, function: Any
     assert same_bits(kernel(values), through_math(function, values))
 
 
+def escape_reference(share: np.ndarray) -> np.ndarray:
+    """Return what `exposure.DistinctRecords.read` adds for each share, through Python's math."""
+    return np.array([-math.inf if v >= 1.0 else math.log1p(-v) for v in share.tolist()])
+
+
+@pytest.mark.parametrize("n", [40_000, pytest.param(3_000_000, marks=pytest.mark.slow)])
+def test_numbas_log1p_gives_pythons_bits(fast: Kernels, n: int) -> None:
+    rng = np.random.default_rng(n)
+    values = doubles(n // 2, seed=n)
+    share = np.concatenate((values, -values, rng.random(n // 4), rng.random(n // 4) ** 8, EDGES / 1e300))
+    share = share[~np.isnan(share)]
+    expected = escape_reference(share)
+    for version in (fast, compiled):  # compiled, and the kernel's source run as plain Python
+        assert np.array_equal(version.escape_logs(share).view(np.int64), expected.view(np.int64))
+
+
 def test_libm_raises_as_math_does_where_numba_would_not(use: Any, fast: Kernels) -> None:
     use(fast)
     with pytest.raises(OverflowError):

@@ -23,6 +23,7 @@ from sim.metrics.exposure import DistinctRecords, Exposure
 from sim.metrics.gate import GateLedger
 from sim.metrics.histogram import HIST_BINS, HIST_MIN_LOG, hist_edges, hist_index, hist_indexes, hist_quantile
 from sim.metrics.years import YearTally, day_years, exposure_tallies, year_metrics
+from sim.model.compiled import kernels
 from sim.model.events import (
     COVERT_MODES,
     GRANTS,
@@ -92,7 +93,7 @@ def _expose(tally: DistinctRecords, records: np.ndarray) -> None:
     if tally.population <= 0.0:
         return
     share = records / tally.population
-    logs = np.array([-math.inf if s >= 1.0 else math.log1p(-s) for s in share.tolist()])
+    logs = kernels().escape_logs(np.ascontiguousarray(share, dtype=float))
     tally.log_escape = _running_sum(tally.log_escape, logs)
 
 

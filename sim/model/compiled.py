@@ -169,6 +169,19 @@ def exp_all(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def escape_logs(share: np.ndarray) -> np.ndarray:
+    """Return libm's log1p(-s) of each share s, -inf where s is 1 or more (`exposure.DistinctRecords.read`)."""
+    out = np.empty(share.shape[0])
+    for i in range(share.shape[0]):
+        s = share[i]
+        out[i] = -math.inf if s >= 1.0 else math.log1p(-s)
+    return out
+
+
+def _python_escape_logs(share: np.ndarray) -> np.ndarray:
+    return np.array([-math.inf if s >= 1.0 else math.log1p(-s) for s in share.tolist()], dtype=float)
+
+
 def _python_log(values: np.ndarray) -> np.ndarray:
     return np.fromiter(map(math.log, values.tolist()), dtype=float, count=values.size)
 
@@ -193,10 +206,11 @@ class Kernels:
     queue_area: Callable[..., tuple[float, float, int]] | None
     log_all: Callable[[np.ndarray], np.ndarray]
     exp_all: Callable[[np.ndarray], np.ndarray]
+    escape_logs: Callable[[np.ndarray], np.ndarray]
 
 
 #: The kernels in Python: the reference, and the path when Numba is missing.
-PYTHON = Kernels("python", None, None, None, None, _python_log, _python_exp)
+PYTHON = Kernels("python", None, None, None, None, _python_log, _python_exp, _python_escape_logs)
 
 #: Reviewed requests a process settles with the Python kernels before it loads Numba (`kernels`).
 WORTH_LOADING = 2_000_000
@@ -216,8 +230,8 @@ def compile_numba() -> Kernels | None:
     shifts = jit(_rebind(gate_shifts, _replace=replace))
     gate = (plain, shifts, jit(gate_sums), jit(queue_area))
     if numba.config.USING_SVML:  # SVML's exp and log are not libm's: keep them in Python
-        return Kernels("numba", *gate, _python_log, _python_exp)
-    return Kernels("numba", *gate, jit(log_all), jit(exp_all))
+        return Kernels("numba", *gate, _python_log, _python_exp, _python_escape_logs)
+    return Kernels("numba", *gate, jit(log_all), jit(exp_all), jit(escape_logs))
 
 
 def _cacheable() -> bool:

@@ -43,10 +43,10 @@ def use(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def doubles(n: int, seed: int = 23) -> np.ndarray:
-    """Return random doubles spread over every exponent (random bit patterns, finite only), and uniforms."""
+    """Return random doubles over every exponent and both signs (random bit patterns, finite only), and uniforms."""
     rng = np.random.default_rng(seed)
     bits = rng.integers(0, 2**63 - 1, n // 2, dtype=np.int64, endpoint=True).view(np.float64)
-    bits = bits[np.isfinite(bits)]
+    bits = bits[np.isfinite(bits)] * np.where(rng.random(bits.size) < 0.5, -1.0, 1.0)[np.isfinite(bits)]
     return np.concatenate((EDGES, bits, rng.random(n // 4), rng.standard_normal(n // 4) * 5.0))
 
 

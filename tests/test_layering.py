@@ -19,9 +19,9 @@ def test_the_import_contracts_are_kept() -> None:
 
 
 def test_the_command_line_starts_without_the_heavy_libraries() -> None:
-    """Importing the CLI loads no scipy, matplotlib, pandas or scikit-learn: each is imported where it is used,
-    so `residency --help` (and every command that needs none of them) starts in about a second."""
-    heavy = ("scipy", "matplotlib", "pandas", "sklearn")
+    """Importing the CLI loads no scipy, matplotlib, pandas, scikit-learn or numba: each is imported where it is
+    used, so `residency --help` (and every command that needs none of them) starts in about a second."""
+    heavy = ("scipy", "matplotlib", "pandas", "sklearn", "numba")
     probe = f"import sys, sim.cli; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
                             timeout=120, check=True)

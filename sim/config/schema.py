@@ -392,11 +392,11 @@ def route_gate(routes: tuple[Route, ...], actor: str, site: str, data_class: str
 
 def route_index(routes: tuple[Route, ...], actor: str, site: str, data_class: str) -> int | None:
     """Return the position of the most specific route matching (actor, site, class), or None."""
-    best, best_score = None, -1
+    best, best_score, wild = None, -1, WILDCARD
     for i, route in enumerate(routes):
-        fields = ((route.actor, actor), (route.site, site), (route.data_class, data_class))
-        if all(pattern in (WILDCARD, value) for pattern, value in fields):
-            score = sum(pattern != WILDCARD for pattern, _ in fields)
+        a, s, c = route.actor, route.site, route.data_class
+        if (a == wild or a == actor) and (s == wild or s == site) and (c == wild or c == data_class):
+            score = (a != wild) + (s != wild) + (c != wild)  # how many fields it names
             if score >= best_score:
                 best, best_score = i, score
     return best

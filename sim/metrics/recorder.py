@@ -23,6 +23,7 @@ from sim.metrics.exposure import DistinctRecords, Exposure
 from sim.metrics.gate import GateLedger, running_sum
 from sim.metrics.histogram import HIST_BINS, HIST_MIN_LOG, hist_edges, hist_index, hist_indexes, hist_quantile
 from sim.metrics.years import YearTally, day_years, exposure_tallies, year_metrics
+from sim.model.compiled import kernels
 from sim.model.rulebook.events import (
     COVERT_MODES,
     GRANTS,
@@ -85,7 +86,7 @@ def _expose(tally: DistinctRecords, records: np.ndarray) -> None:
     if tally.population <= 0.0:
         return
     share = records / tally.population
-    logs = np.array([-math.inf if s >= 1.0 else math.log1p(-s) for s in share.tolist()])
+    logs = kernels().escape_logs(np.ascontiguousarray(share, dtype=float))
     tally.log_escape = running_sum(tally.log_escape, logs)
 
 
@@ -102,6 +103,7 @@ class Recorder:
     def __init__(self, config: Config) -> None:
         self.days = config.scenario.days
         self.horizon = self.days * HOURS_PER_DAY
+        self.day_starts = np.arange(self.days) * HOURS_PER_DAY  # exact: whole hours
         self.classes = list(config.data)
         size = self.days
         self.daily: dict[str, list[float]] = {name: [0.0] * size for name in DAILY_COLUMNS}
@@ -196,7 +198,7 @@ class Recorder:
         if not rows.any():
             return
         t, records, channel, cls = reads.t[rows], reads.records[rows], reads.channel[rows], reads.cls[rows]
-        day = np.minimum(t // HOURS_PER_DAY, self.days - 1).astype(np.int64)
+        day = self._days_of(t)
         _add_grouped(self.class_events, self.classes, cls, None)
         _add_grouped(self.channel_events, CHANNELS, channel, None)
         _add_grouped(self.channel_records, CHANNELS, channel, records)
@@ -252,23 +254,34 @@ class Recorder:
             return
         self.counts["reviewed"] += waits.size
         self.counts["wait_sum"] = running_sum(self.counts["wait_sum"], waits)
-        days = np.minimum(starts // HOURS_PER_DAY, self.days - 1).astype(np.int64)
+        days = self._days_of(starts)
         sums = np.array(self.wait_sum_daily)
         np.add.at(sums, days, waits)  # unbuffered: each day's waits are added in order
         self.wait_sum_daily = sums.tolist()
         self._add_days(self.wait_count_daily, starts)
         positive = waits[waits > 0.0]
         self.wait_hist[0] += waits.size - positive.size
-        for index, count in zip(*np.unique(hist_indexes(positive), return_counts=True), strict=True):
-            self.wait_hist[int(index)] += int(count)
+        counts = np.bincount(hist_indexes(positive), minlength=len(self.wait_hist))
+        for index in np.flatnonzero(counts).tolist():
+            self.wait_hist[index] += int(counts[index])
 
     def _add_days(self, column: list[float], instants: np.ndarray) -> None:
         if not instants.size:
             return
-        days = np.minimum(instants // HOURS_PER_DAY, self.days - 1).astype(np.int64)
-        per_day = np.bincount(days, minlength=self.days)
-        for day in np.flatnonzero(per_day).tolist():
-            column[day] += int(per_day[day])
+        if instants.size > 1 and bool((instants[1:] >= instants[:-1]).all()):  # in time order: find the days' starts
+            per_day = np.diff(np.searchsorted(instants, self.day_starts, side="left"), append=instants.size)
+        else:
+            per_day = np.bincount(self._days_of(instants), minlength=self.days)
+        # Each count is added to its day's float as Python adds an int to a float (exactly, below 2**53).
+        column[:] = (np.array(column) + per_day).tolist()
+
+    def _days_of(self, instants: np.ndarray) -> np.ndarray:
+        """Return the day of each instant, the last day for any later: `min(t // 24, days - 1)`, exactly.
+
+        t // 24 is the number of day starts at or before t, less one (day starts are exact
+        multiples of 24), which a search finds faster than floor division.
+        """
+        return np.searchsorted(self.day_starts, instants, side="right") - 1
 
     def submitted(self, event: Submitted) -> None:
         """Buffer a request's instant."""

@@ -53,7 +53,8 @@ class ArrivalCursor:
         self.t = self.windows[0][0] if self.windows else 0.0
         self.pending = np.empty(0)
         self.clock = 0.0
-        longest = max((end - start for start, end in self.windows), default=0.0)
+        bounds = np.array(self.windows, dtype=float).reshape(-1, 2)
+        longest = float((bounds[:, 1] - bounds[:, 0]).max()) if bounds.size else 0.0
         #: Whether every window expects fewer than FEW arrivals (then `_sparse` fills them, from a list).
         self.sparse = longest * rate < FEW
         self._gaps: list[float] = []
@@ -75,26 +76,30 @@ class ArrivalCursor:
         holds one or two requests, as it does for each of a hundred small groups.
         """
         windows = self.windows
+        count = len(windows)
         gaps, used = self._gaps, self._used
+        drawn = len(gaps)
         t, gap, index = self.t, self.gap, self.index
         taken: list[float] = []
-        while index < len(windows):
+        append = taken.append
+        while index < count:
             start, end = windows[index]
             if start >= limit:
                 break
             stop = end if end <= limit else limit
             while t + gap < stop:
                 t += gap
-                taken.append(t)
-                if used == len(gaps):
+                append(t)
+                if used == drawn:
                     gaps, used = (self.draw(CHUNK) / self.rate).tolist(), 0
+                    drawn = len(gaps)
                 gap = gaps[used]
                 used += 1
             if stop < end:
                 break
             index += 1
             gap -= end - t
-            t = windows[index][0] if index < len(windows) else 0.0
+            t = windows[index][0] if index < count else 0.0
         self.t, self.gap, self.index, self._gaps, self._used = t, gap, index, gaps, used
         return np.array(taken)
 

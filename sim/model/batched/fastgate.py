@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.model.compiled import kernels
 from sim.model.rulebook.tally import GateColumns
 
 #: What became of a request handed to the gate.
@@ -71,13 +72,17 @@ class GateBatch:
     columns: GateColumns  # the reviews started and the queue's changes up to the batch's limit
 
 
-def _starts(state: GateState, arrivals: list[float], reviews: list[float], expiries: list[float],
-            never: bool) -> tuple[list[float], list[int]]:
+def _starts(state: GateState, arrival: np.ndarray, review: np.ndarray, expiry: np.ndarray,
+            never: bool) -> tuple[list[float] | np.ndarray, list[int] | np.ndarray]:
     """Return each request's start (or the instant it is found expired) and the expired ones' positions.
 
     `never` says no request in the batch can expire; without shifts the loop is then the bare
-    Kiefer-Wolfowitz recursion.
+    Kiefer-Wolfowitz recursion. With Numba the same loop runs compiled (`compiled.gate_plain`,
+    `compiled.gate_shifts`), on the reviewers' heap as an array.
     """
+    if kernels(arrival.size).gate_plain is not None:
+        return _compiled_starts(state, arrival, review, expiry, never)
+    arrivals, reviews, expiries = arrival.tolist(), review.tolist(), expiry.tolist()
     free = state.free
     starts: list[float] = []
     gone: list[int] = []
@@ -110,6 +115,24 @@ def _starts(state: GateState, arrivals: list[float], reviews: list[float], expir
     return starts, gone
 
 
+def _compiled_starts(state: GateState, arrival: np.ndarray, review: np.ndarray, expiry: np.ndarray,
+                     never: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Return what `_starts` returns, from the compiled loop on the reviewers' heap as an array."""
+    compiled = kernels()
+    assert compiled.gate_plain is not None and compiled.gate_shifts is not None
+    heap = np.array(state.free, dtype=float)
+    if state.plain and never:
+        found = compiled.gate_plain(heap, arrival, review)
+        expired = np.empty(0, dtype=np.int64)
+    else:
+        opens = np.array([begin for begin, _, _ in state.windows])
+        closes = np.array([end for _, end, _ in state.windows])
+        found, gone, state.window = compiled.gate_shifts(heap, opens, closes, state.window, arrival, review, expiry)
+        expired = np.flatnonzero(gone)
+    state.free = heap.tolist()
+    return found, expired
+
+
 def run_gate(
     state: GateState, arrivals: np.ndarray, reviews: np.ndarray, expiries: np.ndarray,
     post: np.ndarray, limit: float,
@@ -120,9 +143,10 @@ def run_gate(
     up to `limit`, the later departures carried to the next batch.
     """
     horizon = state.horizon
-    listed, gone = _starts(state, arrivals.tolist(), reviews.tolist(), expiries.tolist(),
+    listed, gone = _starts(state, np.ascontiguousarray(arrivals, dtype=float),
+                           np.ascontiguousarray(reviews, dtype=float), np.ascontiguousarray(expiries, dtype=float),
                            bool(np.isinf(expiries).all()))
-    x = np.array(listed)
+    x = np.asarray(listed, dtype=float)
     duration = reviews
     expired = np.zeros(x.size, dtype=bool)
     expired[gone] = True

@@ -33,6 +33,7 @@ from sim.config.schema import (
 )
 from sim.errors import InputError
 from sim.model.calendar import HOURS_PER_DAY
+from sim.model.compiled import libm_all
 from sim.model.rulebook.events import GRANTS, Gate, Grant
 from sim.model.rulebook.tally import ACCESS, CIPHERTEXT, DEIDENTIFIED
 
@@ -74,7 +75,7 @@ def libm(function: Callable[[float], float], values: Values) -> Values:
     """
     if not isinstance(values, np.ndarray):
         return function(values)
-    return np.fromiter(map(function, values.tolist()), dtype=float, count=values.size)
+    return libm_all(function, values)
 
 
 def where(condition: Values, yes: Values, no: Values) -> Values:

@@ -8,7 +8,7 @@ import pytest
 from sim.errors import InputError
 from sim.experiment.decision import best_share, check_candidates, flip_question, paired_world, regret_against, ties
 from sim.experiment.discovery import discover, parse_question
-from sim.experiment.voi import value_of_information
+from sim.experiment.voi import ALPHAS, RidgeFits, design, value_of_information
 
 WORLDS = 120
 
@@ -34,6 +34,23 @@ def test_one_parameter_that_decides_the_winner_takes_nearly_all_the_evpi() -> No
         assert 0.0 <= entry["evppi"] <= evpi and entry["se"] >= 0.0
         if key != "decides":
             assert entry["evppi"] < 0.2 * evpi
+
+
+@pytest.mark.parametrize("worlds", [12, 40, 300])
+def test_the_shared_ridge_fits_are_ridgecv_to_the_bit(worlds: int) -> None:
+    from sklearn.linear_model import RidgeCV
+
+    rng = np.random.default_rng(worlds)
+    columns = [list(rng.uniform(0.0, 50.0, worlds)), list(rng.lognormal(0.0, 2.0, worlds)),
+               list(rng.choice(["a", "b", "c"], worlds))]
+    x = design(columns)
+    centred = x - x.mean(axis=0)
+    losses = rng.normal(0.0, 1.0, (worlds, 3)) * [1.0, 10.0, 1000.0] + 40.0 * centred[:, :1]
+    fits = RidgeFits(centred)
+    for c in range(losses.shape[1]):  # a column of the losses, as evppi passes it
+        model = RidgeCV(alphas=ALPHAS).fit(centred, losses[:, c])
+        alpha, fitted = fits.fit(losses[:, c])
+        assert alpha == model.alpha_ and np.array_equal(fitted, model.predict(centred))
 
 
 def test_where_no_parameter_matters_every_evppi_is_near_zero() -> None:

@@ -117,8 +117,9 @@ def first_order(parameter: Sequence[Any], output: np.ndarray) -> float | None:
     known = np.isfinite(values)
     if known.sum() < 4 or float(np.var(values[known])) == 0.0:
         return None
-    column = [p for p, k in zip(parameter, known, strict=True) if k]
-    values = values[known]
+    whole = bool(known.all())
+    column = parameter if whole else [p for p, k in zip(parameter, known, strict=True) if k]
+    values = values if whole else values[known]
     if all(isinstance(p, str) for p in column):
         labels = np.unique(np.asarray(column), return_inverse=True)[1]
     else:
@@ -127,8 +128,13 @@ def first_order(parameter: Sequence[Any], output: np.ndarray) -> float | None:
         labels = np.empty(len(values), dtype=int)
         labels[order] = np.arange(len(values)) * bins // len(values)
     total = float(np.var(values))
-    explained = sum((labels == b).sum() * (values[labels == b].mean() - values.mean()) ** 2
-                    for b in np.unique(labels)) / len(values)
+    # Each bin's worlds in their own order, so each bin's mean is the one numpy gives that bin alone.
+    ordered = values[np.argsort(labels, kind="stable")]
+    counts = np.bincount(labels)
+    counts = counts[counts > 0]
+    starts = np.cumsum(counts) - counts
+    means = np.asarray([ordered[start:start + count].mean() for start, count in zip(starts, counts, strict=True)])
+    explained = sum((counts * (means - values.mean()) ** 2).tolist()) / len(values)
     return float(min(1.0, explained / total))
 
 

@@ -194,7 +194,7 @@ def evppi(losses: np.ndarray, columns: Sequence[Sequence[Any]], evpi: float, see
         draws.append(drawn)
     best = float(losses.mean(axis=0).min())
     estimate = best - float(np.min(np.vstack(fits), axis=0).mean())
-    samples = [best - float(np.min(np.vstack([d[k] for d in draws]), axis=0).mean()) for k in range(DRAWS)]
+    samples = [best - mean for mean in np.min(np.stack(draws), axis=0).mean(axis=1).tolist()]  # per draw, row by row
     value, se = min(max(estimate, 0.0), evpi), float(np.std(samples, ddof=1))
     return {"evppi": round(value, 6), "se": round(se, 6), "resolved": bool(value > RESOLVED_SE * se)}
 

@@ -103,11 +103,12 @@ class RidgeFits:
         ones = np.ones(n)
         eigenvalues, vectors = np.linalg.eigh(x.T @ x)
         xt_ones = x.T @ ones
-        for alpha in map(float, ALPHAS):
-            hat = (vectors * (1 / (eigenvalues + alpha))) @ vectors.T
-            denominator = 1 - np.sum((x @ hat) * x, axis=1)
-            denominator -= (ones - x @ (hat @ xt_ones)) * ones / (ones @ ones)
-            self.penalties.append((alpha, hat, denominator))
+        with np.errstate(all="ignore"):  # as RidgeCV's fit, whose warnings were silenced
+            for alpha in map(float, ALPHAS):
+                hat = (vectors * (1 / (eigenvalues + alpha))) @ vectors.T
+                denominator = 1 - np.sum((x @ hat) * x, axis=1)
+                denominator -= (ones - x @ (hat @ xt_ones)) * ones / (ones @ ones)
+                self.penalties.append((alpha, hat, denominator))
 
     def fit(self, y: np.ndarray) -> tuple[float, np.ndarray]:
         """Return the penalty chosen for `y` and the fitted values at the design's rows."""
@@ -123,12 +124,13 @@ class RidgeFits:
         y -= y_offset
         xt_y = self.x.T @ y
         best: tuple[float, float, np.ndarray] | None = None
-        for alpha, hat, denominator in self.penalties:
-            coef = hat @ xt_y
-            looe = (y - self.x @ coef) / denominator
-            score = np.mean(-(looe ** 2))
-            if best is None or score > best[1]:
-                best = (alpha, score, coef)
+        with np.errstate(all="ignore"):
+            for alpha, hat, denominator in self.penalties:
+                coef = hat @ xt_y
+                looe = (y - self.x @ coef) / denominator
+                score = np.mean(-(looe ** 2))
+                if best is None or score > best[1]:
+                    best = (alpha, score, coef)
         assert best is not None
         alpha, _, coef = best
         intercept = y_offset - self.offset @ coef

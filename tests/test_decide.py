@@ -6,9 +6,17 @@ import numpy as np
 import pytest
 
 from sim.errors import InputError
-from sim.experiment.decision import best_share, check_candidates, flip_question, paired_world, regret_against, ties
+from sim.experiment.decision import (
+    best_share,
+    check_candidates,
+    flip_question,
+    paired_world,
+    regret_against,
+    ties,
+    world_verdicts,
+)
 from sim.experiment.discovery import discover, parse_question
-from sim.experiment.voi import value_of_information
+from sim.experiment.voi import ALPHAS, RidgeFits, design, value_of_information
 
 WORLDS = 120
 
@@ -34,6 +42,35 @@ def test_one_parameter_that_decides_the_winner_takes_nearly_all_the_evpi() -> No
         assert 0.0 <= entry["evppi"] <= evpi and entry["se"] >= 0.0
         if key != "decides":
             assert entry["evppi"] < 0.2 * evpi
+
+
+@pytest.mark.parametrize("replications", [1, 2, 3, 5])
+def test_worlds_told_apart_as_arrays_are_those_told_apart_one_by_one(replications: int) -> None:
+    rng = np.random.default_rng(replications)
+    base = rng.lognormal(2.0, 2.0, (80, replications))
+    noise = rng.normal(0.0, 1.0, (80, replications)) * rng.choice([0.0, 0.1, 10.0], (80, 1))
+    left: list[list[float | None]] = [list(map(float, row)) for row in base]
+    right: list[list[float | None]] = [list(map(float, row)) for row in base + noise + rng.choice([0.0, 0.5], (80, 1))]
+    right[3] = right[3][:-1]  # a replication missing, or a missing value: those worlds go one by one
+    left[5][0] = None
+    assert world_verdicts(left, right) == [paired_world(x, y) for x, y in zip(left, right, strict=True)]
+
+
+@pytest.mark.parametrize("worlds", [12, 40, 300])
+def test_the_shared_ridge_fits_are_ridgecv_to_the_bit(worlds: int) -> None:
+    from sklearn.linear_model import RidgeCV
+
+    rng = np.random.default_rng(worlds)
+    columns = [list(rng.uniform(0.0, 50.0, worlds)), list(rng.lognormal(0.0, 2.0, worlds)),
+               list(rng.choice(["a", "b", "c"], worlds))]
+    x = design(columns)
+    centred = x - x.mean(axis=0)
+    losses = rng.normal(0.0, 1.0, (worlds, 3)) * [1.0, 10.0, 1000.0] + 40.0 * centred[:, :1]
+    fits = RidgeFits(centred)
+    for c in range(losses.shape[1]):  # a column of the losses, as evppi passes it
+        model = RidgeCV(alphas=ALPHAS).fit(centred, losses[:, c])
+        alpha, fitted = fits.fit(losses[:, c])
+        assert alpha == model.alpha_ and np.array_equal(fitted, model.predict(centred))
 
 
 def test_where_no_parameter_matters_every_evppi_is_near_zero() -> None:

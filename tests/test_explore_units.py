@@ -12,7 +12,7 @@ from sim.config.loader import load_config
 from sim.errors import InputError
 from sim.experiment.discovery import discover, parse_question
 from sim.experiment.history import Observation, Window, implausibility, load_observations, window_values
-from sim.experiment.robust import first_order, p_less, regret, wilson
+from sim.experiment.robust import first_order, first_orders, p_less, regret, wilson
 from sim.experiment.sweep import metric_names
 
 
@@ -28,6 +28,39 @@ def test_regret_is_the_gap_to_each_worlds_best() -> None:
     table = regret({"a": np.array([1.0, 5.0, 2.0]), "b": np.array([3.0, 1.0, 2.0])})
     assert table["a"]["max"] == 4.0 and table["b"]["max"] == 2.0
     assert table["a"]["mean"] == pytest.approx(4.0 / 3)
+
+
+def first_order_by_masks(parameter: list[object], output: np.ndarray) -> float | None:
+    """The binned first-order index written one bin mask at a time, as it was first written."""
+    values = np.asarray(output, dtype=float)
+    known = np.isfinite(values)
+    if known.sum() < 4 or float(np.var(values[known])) == 0.0:
+        return None
+    column = [p for p, k in zip(parameter, known, strict=True) if k]
+    values = values[known]
+    if all(isinstance(p, str) for p in column):
+        labels = np.unique(np.asarray(column), return_inverse=True)[1]
+    else:
+        order = np.argsort(np.asarray(column, dtype=float), kind="stable")
+        bins = max(2, round(np.sqrt(len(values))))
+        labels = np.empty(len(values), dtype=int)
+        labels[order] = np.arange(len(values)) * bins // len(values)
+    explained = sum((labels == b).sum() * (values[labels == b].mean() - values.mean()) ** 2
+                    for b in np.unique(labels)) / len(values)
+    return float(min(1.0, explained / float(np.var(values))))
+
+
+@pytest.mark.parametrize("kind", ["uniform", "integers", "labels"])
+def test_first_orders_of_many_outputs_are_each_first_order_to_the_bit(kind: str) -> None:
+    rng = np.random.default_rng(len(kind))
+    worlds = 701
+    parameter: list[object] = (list(rng.uniform(0.0, 1.0, worlds)) if kind == "uniform" else
+                               [int(v) for v in rng.integers(0, 6, worlds)] if kind == "integers" else
+                               list(rng.choice(["x", "y", "z"], worlds)))
+    output = rng.lognormal(2.0, 2.0, worlds) * rng.choice([-1.0, 1.0], worlds)
+    output[[5, 90]] = np.nan  # a world without a value is left out of that output's index
+    outputs = np.stack([*(rng.permutation(output) for _ in range(40)), np.full(worlds, 3.0)])
+    assert first_orders(parameter, outputs) == [first_order_by_masks(parameter, row) for row in outputs]
 
 
 def test_first_order_finds_the_parameter_that_decides() -> None:

@@ -11,16 +11,18 @@ from sim.config.diagnostics import did_you_mean
 from sim.config.paths import join
 from sim.errors import InputError
 
+#: Values that cannot be changed in place, so set as they are (anything else is copied first).
+ATOMS = frozenset({int, float, str, bool, type(None)})
+
 
 def set_path(data: dict[str, Any], key: str, value: Any, flag: str) -> None:
     """Set `value` at a dotted path that must already exist in the resolved config."""
     parts = key.split(".")
     node: Any = data
     for depth, part in enumerate(parts):
-        here = ".".join(parts[:depth])
         if isinstance(node, dict) and part in node:
             if depth == len(parts) - 1:
-                node[part] = copy.deepcopy(value)
+                node[part] = value if type(value) in ATOMS else copy.deepcopy(value)
                 return
             node = node[part]
         elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
@@ -33,6 +35,7 @@ def set_path(data: dict[str, Any], key: str, value: Any, flag: str) -> None:
         else:
             choices = list(node) if isinstance(node, dict) else [str(i) for i in range(len(node))] \
                 if isinstance(node, (list, tuple)) else []
+            here = ".".join(parts[:depth])
             hint = did_you_mean(part, {c: None for c in choices}, prefix=here)
             return _raise_unknown(flag, key, hint, choices, here)
     raise _unknown_path(flag, key, "the path is empty", [])

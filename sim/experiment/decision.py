@@ -69,11 +69,41 @@ def paired_world(left: Sequence[float | None], right: Sequence[float | None]) ->
     return bool(2.0 * stats.t.sf(abs(t), len(differences) - 1) < PAIRED_ALPHA)
 
 
+def world_verdicts(left: Sequence[Sequence[float | None]],
+                   right: Sequence[Sequence[float | None]]) -> list[bool | None]:
+    """Return `paired_world` of every world, the worlds with every replication of both settled as arrays at once.
+
+    The arrays' means, standard deviations and t tail areas are numpy's row by row, the same
+    values `paired_world` finds one world at a time; the other worlds go through it one by one.
+    """
+    from scipy import stats  # deferred: scipy.stats is most of the command line's start-up time
+
+    verdicts = [paired_world(x, y) if not _complete(x, y) else None for x, y in zip(left, right, strict=True)]
+    by_count: dict[int, list[int]] = {}
+    for world, (x, y) in enumerate(zip(left, right, strict=True)):
+        if _complete(x, y):
+            by_count.setdefault(len(x), []).append(world)
+    for count, worlds in by_count.items():
+        differences = np.asarray([left[w] for w in worlds], dtype=float) - np.asarray([right[w] for w in worlds],
+                                                                                      dtype=float)
+        mean, spread = differences.mean(axis=1), differences.std(axis=1, ddof=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tail = 2.0 * stats.t.sf(np.abs(mean / (spread / math.sqrt(count))), count - 1)
+        for w, m, s, p in zip(worlds, mean.tolist(), spread.tolist(), tail.tolist(), strict=True):
+            verdicts[w] = bool(m != 0.0) if s == 0.0 else bool(p < PAIRED_ALPHA)
+    return verdicts
+
+
+def _complete(left: Sequence[float | None], right: Sequence[float | None]) -> bool:
+    """Return whether two worlds' replications pair up whole: as many of each, two or more, none missing."""
+    return len(left) == len(right) >= 2 and None not in left and None not in right
+
+
 def ties(cells: Cells, candidates: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Return, for each candidate pair `a|b`, how many worlds tell it apart and whether it is a tie."""
     found: dict[str, dict[str, Any]] = {}
     for a, b in itertools.combinations(candidates, 2):
-        verdicts = [paired_world(x, y) for x, y in zip(cells[a], cells[b], strict=True)]
+        verdicts = world_verdicts(cells[a], cells[b])
         tested = [v for v in verdicts if v is not None]
         apart = sum(tested)
         found[f"{a}|{b}"] = {"left": a, "right": b, "worlds": len(tested), "distinguishable_worlds": int(apart),

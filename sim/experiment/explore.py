@@ -188,7 +188,7 @@ def plan(arrangements: Sequence[LoadedConfig], worlds: int, replications: int, s
             for index, item in enumerate(arrangements):
                 exploration.points.append(_point(item, taken[item.name], values, world,
                                                  world * len(arrangements) + index, seed))
-        for world in range(worlds):
+        for world in range(worlds if calendars else 0):
             values = exploration.world_values(world)
             for index, (name, (start, days)) in enumerate(calendars.items()):
                 calendar = [("scenario.start_date", start, "history matching"),

@@ -18,8 +18,8 @@ from sim.experiment.discovery import Question, discover, parse_question
 from sim.experiment.explore import Exploration, history_table, world_table
 from sim.experiment.explore_conclusion import conclusion
 from sim.experiment.history import Observations, match
-from sim.experiment.memory import collection_paused
-from sim.experiment.robust import HEADLINE_METRICS, comparison, first_order, world_means
+from sim.experiment.memory import blas_threads, collection_paused
+from sim.experiment.robust import HEADLINE_METRICS, comparison, first_order, first_orders, world_means
 from sim.experiment.voi import value_of_information
 from sim.experiment.waves import wave_entry
 from sim.results.store import Store
@@ -69,7 +69,8 @@ def relevant(parameters: dict[str, list[Any]], applies: dict[str, set[str]], que
         index = first_order(column, compared)
         if index is None:
             continue
-        chance = [first_order(column, rng.permutation(compared)) or 0.0 for _ in range(SCREEN_SHUFFLES)]
+        shuffles = np.stack([rng.permutation(compared) for _ in range(SCREEN_SHUFFLES)])
+        chance = [value or 0.0 for value in first_orders(column, shuffles)]
         if index > float(np.percentile(chance, 95)):
             kept[key] = column
     return kept
@@ -79,6 +80,13 @@ def summarise(exploration: Exploration, store: Store, metric: str, questions: li
               observations: Observations | None,
               candidates: list[str] | None = None, waves: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Return the explore.json document for the rows stored so far (`waves`: the earlier waves' records)."""
+    with blas_threads():
+        return _summarise(exploration, store, metric, questions, observations, candidates, waves)
+
+
+def _summarise(exploration: Exploration, store: Store, metric: str, questions: list[str],
+               observations: Observations | None, candidates: list[str] | None,
+               waves: list[dict[str, Any]] | None) -> dict[str, Any]:
     names = exploration.names
     chosen = candidates or names
     with collection_paused():

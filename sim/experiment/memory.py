@@ -77,3 +77,18 @@ def collection_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+#: BLAS threads the serial steps use. Their matrices are small (worlds x a few dozen columns): with a
+#: thread per core, the threads of OpenBLAS spin waiting for each other and for other processes, and
+#: the summary of 1,000 worlds took 3 to 4 times the CPU of one thread (the values are the same bytes).
+SERIAL_BLAS_THREADS = 1
+
+
+@contextlib.contextmanager
+def blas_threads(limit: int = SERIAL_BLAS_THREADS) -> Iterator[None]:
+    """Limit the BLAS and OpenMP thread pools to `limit` threads while a serial step runs, then restore them."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=limit):
+        yield

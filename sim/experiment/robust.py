@@ -113,23 +113,59 @@ def first_order(parameter: Sequence[Any], output: np.ndarray) -> float | None:
     for a categorical one); the index is the variance of the bin means over the variance of
     the output. With no spread in the output it is undefined (None).
     """
-    values = np.asarray(output, dtype=float)
-    known = np.isfinite(values)
-    if known.sum() < 4 or float(np.var(values[known])) == 0.0:
-        return None
-    column = [p for p, k in zip(parameter, known, strict=True) if k]
-    values = values[known]
+    return first_orders(parameter, np.asarray(output, dtype=float).reshape(1, -1))[0]
+
+
+def first_orders(parameter: Sequence[Any], outputs: np.ndarray) -> list[float | None]:
+    """Return `first_order` of a parameter on each row of `outputs` (outputs x worlds), the same values.
+
+    The rows with every world's value share one binning of the parameter and are settled as
+    arrays, row by row as numpy reduces them (so each row's sums are those of that row alone).
+    """
+    outputs = np.asarray(outputs, dtype=float)
+    known = np.isfinite(outputs)
+    found: list[float | None] = [None] * len(outputs)
+    whole = [r for r in range(len(outputs)) if known[r].all()]
+    for r in (r for r in range(len(outputs)) if not known[r].all()):  # rows with missing worlds: one by one
+        keep = known[r]
+        values = outputs[r][keep]
+        if keep.sum() >= 4 and float(np.var(values)) != 0.0:
+            found[r] = _explained(_bins([p for p, k in zip(parameter, keep, strict=True) if k]), values[None, :])[0]
+    if whole and outputs.shape[1] >= 4:
+        spread = np.var(outputs[whole], axis=1)
+        varied = [r for r, v in zip(whole, spread.tolist(), strict=True) if v != 0.0]
+        if varied:
+            for r, index in zip(varied, _explained(_bins(parameter), outputs[varied]), strict=True):
+                found[r] = index
+    return found
+
+
+def _bins(column: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the worlds grouped by bin (stably: each bin's worlds in their order) and each bin's count."""
     if all(isinstance(p, str) for p in column):
         labels = np.unique(np.asarray(column), return_inverse=True)[1]
     else:
         order = np.argsort(np.asarray(column, dtype=float), kind="stable")
-        bins = max(2, round(math.sqrt(len(values))))
-        labels = np.empty(len(values), dtype=int)
-        labels[order] = np.arange(len(values)) * bins // len(values)
-    total = float(np.var(values))
-    explained = sum((labels == b).sum() * (values[labels == b].mean() - values.mean()) ** 2
-                    for b in np.unique(labels)) / len(values)
-    return float(min(1.0, explained / total))
+        bins = max(2, round(math.sqrt(len(column))))
+        labels = np.empty(len(column), dtype=int)
+        labels[order] = np.arange(len(column)) * bins // len(column)
+    counts = np.bincount(labels)
+    return np.argsort(labels, kind="stable"), counts[counts > 0]
+
+
+def _explained(bins: tuple[np.ndarray, np.ndarray], values: np.ndarray) -> list[float]:
+    """Return, for each row of `values`, the variance of its bin means over its variance (at most 1)."""
+    grouping, counts = bins
+    ordered = values[:, grouping]
+    starts = np.cumsum(counts) - counts
+    means = np.stack([np.ascontiguousarray(ordered[:, start:start + count]).mean(axis=1)
+                      for start, count in zip(starts, counts, strict=True)], axis=1)
+    found = []
+    for row, overall, total in zip(means, values.mean(axis=1), np.var(values, axis=1), strict=True):
+        # numpy scalars one bin at a time, summed in order: the rounding of the one-world-at-a-time formula.
+        explained = sum(count * (mean - overall) ** 2 for count, mean in zip(counts, row, strict=True))
+        found.append(float(min(1.0, explained / values.shape[1] / float(total))))
+    return found
 
 
 def importance(parameters: dict[str, list[Any]], difference: np.ndarray) -> dict[str, float]:

@@ -54,46 +54,113 @@ def expected_savings(losses: np.ndarray) -> float:
 
 def design(columns: Sequence[Sequence[Any]]) -> np.ndarray:
     """Return the regression design of some parameters: a spline basis per number, indicators per category."""
-    from sklearn.preprocessing import SplineTransformer
-
-    blocks = []
-    for column in columns:
-        if column and isinstance(column[0], str):
-            levels = sorted(set(map(str, column)))
-            blocks.append(np.asarray([[1.0 if v == level else 0.0 for level in levels[1:]] for v in column]))
-            continue
-        values = np.asarray(column, dtype=float).reshape(-1, 1)
-        distinct = len(np.unique(values))
-        if distinct < 2:
-            continue
-        if distinct <= 3:
-            blocks.append(values)
-            continue
-        knots = int(min(8, max(3, len(values) // 8), distinct))
-        spline = SplineTransformer(n_knots=knots, degree=3, knots="quantile", extrapolation="linear")
-        blocks.append(spline.fit_transform(values))
+    blocks = [block for block in map(basis, columns) if block is not None]
     if not blocks:
         return np.zeros((len(columns[0]) if columns else 0, 0))
     return np.hstack(blocks)
 
 
-def fitted_draws(x: np.ndarray, y: np.ndarray, draws: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Return the ridge-spline fitted values of y on x (each world's left out of its own fit) and
-    `draws` posterior draws of them (draws x worlds)."""
-    from sklearn.linear_model import RidgeCV
+def basis(column: Sequence[Any]) -> np.ndarray | None:
+    """Return one parameter's columns of the design (None for a parameter with one value)."""
+    from sklearn.preprocessing import SplineTransformer
 
+    if column and isinstance(column[0], str):
+        levels = sorted(set(map(str, column)))
+        return np.asarray([[1.0 if v == level else 0.0 for level in levels[1:]] for v in column])
+    values = np.asarray(column, dtype=float).reshape(-1, 1)
+    distinct = len(np.unique(values))
+    if distinct < 2:
+        return None
+    if distinct <= 3:
+        return values
+    knots = int(min(8, max(3, len(values) // 8), distinct))
+    spline = SplineTransformer(n_knots=knots, degree=3, knots="quantile", extrapolation="linear")
+    return np.asarray(spline.fit_transform(values))
+
+
+class RidgeFits:
+    """Ridge fits of several outcomes on one design, sharing every piece that does not depend on the outcome.
+
+    The penalty of each outcome is chosen by generalised (leave-one-out) cross-validation over
+    `ALPHAS`, with the same arithmetic, in the same order, as scikit-learn's `RidgeCV` (its
+    eigen-decomposition of X'X, used when the worlds outnumber the columns), so the values are
+    those `RidgeCV` gives; the decomposition and each penalty's hat matrix are computed once per
+    design instead of once per outcome. With no more worlds than columns `RidgeCV` itself fits.
+    """
+
+    def __init__(self, centred: np.ndarray) -> None:
+        self.centred = centred
+        n, p = centred.shape
+        self.direct = n > p
+        self.posterior: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+        self.penalties: list[tuple[float, np.ndarray, np.ndarray]] = []
+        if not self.direct:
+            return
+        x = centred.copy()
+        self.offset = x.mean(axis=0)
+        x -= self.offset
+        self.x = x
+        ones = np.ones(n)
+        eigenvalues, vectors = np.linalg.eigh(x.T @ x)
+        xt_ones = x.T @ ones
+        with np.errstate(all="ignore"):  # as RidgeCV's fit, whose warnings were silenced
+            for alpha in map(float, ALPHAS):
+                hat = (vectors * (1 / (eigenvalues + alpha))) @ vectors.T
+                denominator = 1 - np.sum((x @ hat) * x, axis=1)
+                denominator -= (ones - x @ (hat @ xt_ones)) * ones / (ones @ ones)
+                self.penalties.append((alpha, hat, denominator))
+
+    def fit(self, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """Return the penalty chosen for `y` and the fitted values at the design's rows."""
+        if not self.direct:
+            from sklearn.linear_model import RidgeCV
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = RidgeCV(alphas=ALPHAS).fit(self.centred, y)
+            return float(model.alpha_), np.asarray(model.predict(self.centred), dtype=float)
+        y = np.array(y, dtype=float)
+        y_offset = np.asarray(y.mean(axis=0))
+        y -= y_offset
+        xt_y = self.x.T @ y
+        best: tuple[float, float, np.ndarray] | None = None
+        with np.errstate(all="ignore"):
+            for alpha, hat, denominator in self.penalties:
+                coef = hat @ xt_y
+                looe = (y - self.x @ coef) / denominator
+                score = np.mean(-(looe ** 2))
+                if best is None or score > best[1]:
+                    best = (alpha, score, coef)
+        assert best is not None
+        alpha, _, coef = best
+        intercept = y_offset - self.offset @ coef
+        return alpha, np.asarray(self.centred @ coef + intercept, dtype=float)
+
+    def inverse(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return (X'X + alpha I)^-1 and each world's leverage under the penalty `alpha`."""
+        found = self.posterior.get(alpha)
+        if found is None:
+            centred = self.centred
+            inverse = np.linalg.pinv(centred.T @ centred + alpha * np.eye(centred.shape[1]))
+            leverage = np.einsum("ij,jk,ik->i", centred, inverse, centred) + 1.0 / centred.shape[0]
+            found = self.posterior[alpha] = (inverse, leverage)
+        return found
+
+
+def fitted_draws(x: np.ndarray, y: np.ndarray, draws: int, rng: np.random.Generator,
+                 fits: RidgeFits | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the ridge-spline fitted values of y on x (each world's left out of its own fit) and
+    `draws` posterior draws of them (draws x worlds); `fits`: the design's shared pieces, when
+    several outcomes are fitted on the same x."""
     n = len(y)
     if x.shape[1] == 0:
         flat = np.full(n, y.mean())
         return flat, np.tile(flat, (draws, 1))
-    centred = x - x.mean(axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = RidgeCV(alphas=ALPHAS).fit(centred, y)
-    alpha = float(model.alpha_)
-    fitted = np.asarray(model.predict(centred), dtype=float)
-    inverse = np.linalg.pinv(centred.T @ centred + alpha * np.eye(x.shape[1]))
-    leverage = np.einsum("ij,jk,ik->i", centred, inverse, centred) + 1.0 / n
+    if fits is None:
+        fits = RidgeFits(x - x.mean(axis=0))
+    centred = fits.centred
+    alpha, fitted = fits.fit(y)
+    inverse, leverage = fits.inverse(alpha)
     sigma2 = float(np.sum((y - fitted) ** 2)) / max(1.0, n - float(leverage.sum()))
     # Leave-one-out fitted values: a world's own noise does not pull its fit, so a fit of noise saves nothing.
     held_out = y - (y - fitted) / np.maximum(1.0 - leverage, 1e-6)
@@ -102,7 +169,8 @@ def fitted_draws(x: np.ndarray, y: np.ndarray, draws: int, rng: np.random.Genera
     return held_out, held_out + beta @ centred.T
 
 
-def evppi(losses: np.ndarray, columns: Sequence[Sequence[Any]], evpi: float, seed: int = DRAW_SEED) -> dict[str, float]:
+def evppi(losses: np.ndarray, columns: Sequence[Sequence[Any]], evpi: float, seed: int = DRAW_SEED,
+          x: np.ndarray | None = None) -> dict[str, float]:
     """Return the EVPPI of some parameters (clipped to [0, EVPI]), its standard error, and whether it is resolved.
 
     An EVPPI within two standard errors of zero is not resolved: the worlds sampled cannot say
@@ -113,20 +181,22 @@ def evppi(losses: np.ndarray, columns: Sequence[Sequence[Any]], evpi: float, see
         columns: The parameters' values in the same worlds.
         evpi: The EVPI of the same losses, the ceiling.
         seed: Seed of the posterior draws.
+        x: The parameters' design, when already built (`design(columns)`).
     """
-    x = design(columns)
+    x = design(columns) if x is None else x
     rng = np.random.default_rng(seed)
     # Regress the differences from the first candidate (Strong et al.'s incremental net benefit), not the
     # levels: what all candidates share in a world (its scale) cancels, and the first's fit is exactly zero.
     losses = losses - losses[:, :1]
+    shared = RidgeFits(x - x.mean(axis=0)) if x.shape[1] else None
     fits, draws = [], []
     for c in range(losses.shape[1]):
-        fit, drawn = fitted_draws(x, losses[:, c], DRAWS, rng)
+        fit, drawn = fitted_draws(x, losses[:, c], DRAWS, rng, shared)
         fits.append(fit)
         draws.append(drawn)
     best = float(losses.mean(axis=0).min())
     estimate = best - float(np.min(np.vstack(fits), axis=0).mean())
-    samples = [best - float(np.min(np.vstack([d[k] for d in draws]), axis=0).mean()) for k in range(DRAWS)]
+    samples = [best - mean for mean in np.min(np.stack(draws), axis=0).mean(axis=1).tolist()]  # per draw, row by row
     value, se = min(max(estimate, 0.0), evpi), float(np.std(samples, ddof=1))
     return {"evppi": round(value, 6), "se": round(se, 6), "resolved": bool(value > RESOLVED_SE * se)}
 
@@ -165,12 +235,20 @@ def value_of_information(means: dict[str, np.ndarray], parameters: dict[str, lis
     section["evpi"] = round(evpi, 6)
     chosen = {k: [v for v, u in zip(column, usable, strict=True) if u] for k, column in parameters.items()
               if applies is None or applies[k] & set(names)}
-    scores = {key: evppi(losses, [column], evpi) for key, column in chosen.items()}
+    blocks = {key: basis(column) for key, column in chosen.items()}  # each parameter's design, built once
+    scores = {key: evppi(losses, [column], evpi, x=_joined([blocks[key]], len(losses)))
+              for key, column in chosen.items()}
     section["parameters"] = dict(sorted(scores.items(), key=lambda item: -item[1]["evppi"]))
     for name, members in groups_of(list(chosen)).items():
-        entry = evppi(losses, [chosen[k] for k in members], evpi)
+        entry = evppi(losses, [chosen[k] for k in members], evpi, x=_joined([blocks[k] for k in members], len(losses)))
         section["groups"][name] = {**entry, "parameters": members}
     return section
+
+
+def _joined(blocks: Sequence[np.ndarray | None], worlds: int) -> np.ndarray:
+    """Return the design of parameters from their own designs (as `design` builds it)."""
+    kept = [block for block in blocks if block is not None]
+    return np.hstack(kept) if kept else np.zeros((worlds, 0))
 
 
 def top(section: dict[str, Any], count: int = 3) -> list[tuple[str, float, float]]:

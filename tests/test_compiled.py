@@ -13,7 +13,8 @@ from conftest import ARRANGEMENTS
 from test_fast_engine import assert_identical, mmc_variants, run, shorter, stressed
 
 from sim.config.loader import load_config
-from sim.model import compiled, fastgate
+from sim.model import compiled
+from sim.model.batched import fastgate
 from sim.model.compiled import PYTHON, Kernels
 
 numba = pytest.importorskip("numba")  # the dev extra installs it; without it only the Python path exists

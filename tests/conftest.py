@@ -188,9 +188,17 @@ def committed(folder: Path) -> int:
 COVERAGE_VARIABLES = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
 
 
-def _tracer() -> coverage.Coverage | None:
-    """Return the coverage measurement running in this process, if any (`make test`; not `make test-fast`)."""
-    return coverage.Coverage.current()
+def _pause_coverage() -> list[coverage.Coverage]:
+    """Stop every coverage measurement running in this process and return them, latest first.
+
+    An xdist worker runs more than one: pytest-cov's own, and the one coverage starts in every Python
+    process it patches (the worker is such a process), which takes over again when the latest stops.
+    """
+    stopped = []
+    while (running := coverage.Coverage.current()) is not None:
+        running.stop()
+        stopped.append(running)
+    return stopped
 
 
 @pytest.hookimpl(wrapper=True)
@@ -203,13 +211,13 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     re-run commands the CLI tests measure, and a process killed with SIGKILL never writes its data. The
     pause covers the test's set-up too, so a module fixture it is first to use runs unmeasured as well.
     """
-    tracer = _tracer() if item.get_closest_marker("unmeasured") else None
-    if tracer is None:
+    if not item.get_closest_marker("unmeasured"):
         return (yield)
     saved = {name: os.environ.pop(name) for name in COVERAGE_VARIABLES if name in os.environ}
-    tracer.stop()
+    stopped = _pause_coverage()
     try:
         return (yield)
     finally:
-        tracer.start()
+        for measurement in reversed(stopped):
+            measurement.start()
         os.environ.update(saved)

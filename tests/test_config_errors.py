@@ -203,6 +203,7 @@ def shipped_configs() -> list[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_every_shipped_config_validates() -> None:
     """`residency validate` accepts every config in configs/arrangements and configs/validation."""
     configs = shipped_configs()

@@ -210,6 +210,7 @@ def test_full_disk_during_a_sweep_is_resumable(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 @pytest.mark.parametrize("fmt", ["svg", "pdf", "png"])
 def test_report_bytes_do_not_depend_on_time_or_place(tmp_path: Path, fmt: str) -> None:
     """The same results give the same page and figures, in any folder, at any time."""

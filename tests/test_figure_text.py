@@ -134,6 +134,7 @@ def report_figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Figure
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_every_report_figure_has_no_overlapping_text_and_none_outside(report_figures: dict[str, Figure]) -> None:
     """Each figure of every kind of report page: texts apart and inside (all problems listed at once)."""
     kinds = {name.split("/")[0] for name in report_figures}

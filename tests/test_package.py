@@ -59,6 +59,7 @@ def run(command: list[object], cwd: Path | None = None) -> subprocess.CompletedP
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_wheel_works_from_an_empty_folder(installed: Path, tmp_path: Path) -> None:
     """From an empty folder: list, compare the shipped arrangements, run a lesson, init a config and use the API."""
     residency = installed / "residency"

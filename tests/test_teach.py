@@ -113,6 +113,7 @@ def test_backup_runs_as_shipped(backup_run: tuple[subprocess.CompletedProcess[st
     pytest.param("three_proposals", marks=pytest.mark.slow),
 ])
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_shipped_lesson_runs_end_to_end(tmp_path: Path, name: str) -> None:
     """Each other shipped lesson, shortened to 10 days, runs through the CLI with an answer per question."""
     path = shortened_copy(name, tmp_path / "lessons", days=10)

@@ -102,6 +102,7 @@ def test_run_counts_requests_lost_to_unrouted_pairs(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_shipped_files_validate_strict() -> None:
     """Every shipped arrangement, sweep and lesson validates cleanly, even under --strict."""
     files = sorted(p for p in (ROOT / "configs").glob("*/*.toml") if p.parent.name != "common")

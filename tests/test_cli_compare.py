@@ -20,6 +20,7 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_compare_defaults_to_every_arrangement_and_writes_reports(tmp_path: Path) -> None:
     """`residency compare` runs every shipped arrangement, baseline first, and writes its files."""
     done = cli("compare", "-r", "2", "--days", "20", "--out", str(tmp_path), "--workers", "2")

@@ -103,6 +103,7 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_dask_cluster_and_local_pool_store_identical_rows(scheduler: str, tmp_path: Path) -> None:
     """The same sweep on a Dask cluster and on two local processes stores the same rows."""
     path = write_sweep(tmp_path, SWEEP)

@@ -139,6 +139,7 @@ def collapse(text: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_collapsed_ranges_reproduce_compare(tmp_path: Path) -> None:
     for path in (HERE / "world.toml", *PLANTED):
         write_config(tmp_path, collapse(path.read_text(encoding="utf-8")), path.name)

@@ -12,6 +12,7 @@ PLANTED = (ROOT / "tests" / "explore_configs" / "pinned.toml", ROOT / "tests" / 
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_explore_on_dask_matches_the_local_pool(scheduler: str, tmp_path: Path) -> None:  # noqa: F811
     args = (*PLANTED, "--worlds", "3", "-r", "2", "--days", "5", "-q")
     on_dask = run_cli("explore", *args, "--out", tmp_path / "dask", "--scheduler", scheduler)

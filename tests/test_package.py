@@ -157,6 +157,7 @@ high = 365.0
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_exports_csv_json_parquet(tmp_path: Path) -> None:
     """results, sensitivity and facts export CSV, JSON and Parquet with the same rows and interval names."""
     pd = pytest.importorskip("pandas")

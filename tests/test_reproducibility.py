@@ -71,6 +71,7 @@ def is_number(value: Any) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_same_seed_gives_identical_bytes(json_runs: dict[str, str]) -> None:
     """Two runs with the same seed and config print byte-identical JSON."""
     assert json_runs["first"] == json_runs["again"]

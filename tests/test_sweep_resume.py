@@ -78,6 +78,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tupl
     return path, rows
 
 
+@pytest.mark.unmeasured
 def test_sigkill_loses_no_committed_row_and_resume_matches_an_uninterrupted_run(
     tmp_path: Path, reference: tuple[Path, list[tuple[str, int, int, str]]],
 ) -> None:

@@ -224,6 +224,7 @@ def answered(tmp_path_factory: pytest.TempPathFactory) -> list[StepResult]:
 
 
 @pytest.mark.slow
+@pytest.mark.unmeasured
 def test_answers_move_in_the_expected_direction(answered: list[StepResult]) -> None:
     """Cutting the team from 200 to 25 reviewers lengthens the mean wait and makes requests expire."""
     many, few = answered[2], answered[3]

@@ -79,7 +79,8 @@ def test_wheel_works_from_an_empty_folder(installed: Path, tmp_path: Path) -> No
     checked = run([residency, "validate", "--strict", *shipped], cwd=tmp_path)
     assert checked.stdout.count(": ok") == len(shipped)
     assert "not in" not in checked.stderr
-    lesson = run([residency, "teach", "run", "backup", "--step", "2", "--workers", "1", "-q"], cwd=tmp_path)
+    lesson = run([residency, "teach", "run", "backup", "--step", "2", "--days", "30", "--workers", "1", "-q"],
+                 cwd=tmp_path)
     assert "Q1" in lesson.stdout or "answer" in lesson.stdout.lower()
     run([residency, "init", "mine", "--from", "oracle"], cwd=tmp_path)
     assert 'include = "world"' in (tmp_path / "mine.toml").read_text(encoding="utf-8")

@@ -60,38 +60,44 @@ def paired_world(left: Sequence[float | None], right: Sequence[float | None]) ->
     if not pairs:
         return None
     differences = np.asarray([a - b for a, b in pairs], dtype=float)
-    mean = float(differences.mean())
-    if len(differences) < 2 or float(differences.std(ddof=1)) == 0.0:
-        return mean != 0.0
-    t = mean / (float(differences.std(ddof=1)) / math.sqrt(len(differences)))
-    from scipy import stats  # deferred: scipy.stats is most of the command line's start-up time
-
-    return bool(2.0 * stats.t.sf(abs(t), len(differences) - 1) < PAIRED_ALPHA)
+    if len(differences) < 2:
+        return float(differences.mean()) != 0.0
+    return _told_apart(differences[None, :])[0]
 
 
 def world_verdicts(left: Sequence[Sequence[float | None]],
                    right: Sequence[Sequence[float | None]]) -> list[bool | None]:
     """Return `paired_world` of every world, the worlds with every replication of both settled as arrays at once.
 
-    The arrays' means, standard deviations and t tail areas are numpy's row by row, the same
-    values `paired_world` finds one world at a time; the other worlds go through it one by one.
+    The worlds whose replications pair up whole are tested together, grouped by their number of
+    replications; the other worlds go through `paired_world` one by one. Both use `_told_apart`.
     """
-    from scipy import stats  # deferred: scipy.stats is most of the command line's start-up time
-
     verdicts = [paired_world(x, y) if not _complete(x, y) else None for x, y in zip(left, right, strict=True)]
     by_count: dict[int, list[int]] = {}
     for world, (x, y) in enumerate(zip(left, right, strict=True)):
         if _complete(x, y):
             by_count.setdefault(len(x), []).append(world)
-    for count, worlds in by_count.items():
+    for worlds in by_count.values():
         differences = np.asarray([left[w] for w in worlds], dtype=float) - np.asarray([right[w] for w in worlds],
                                                                                       dtype=float)
-        mean, spread = differences.mean(axis=1), differences.std(axis=1, ddof=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tail = 2.0 * stats.t.sf(np.abs(mean / (spread / math.sqrt(count))), count - 1)
-        for w, m, s, p in zip(worlds, mean.tolist(), spread.tolist(), tail.tolist(), strict=True):
-            verdicts[w] = bool(m != 0.0) if s == 0.0 else bool(p < PAIRED_ALPHA)
+        for w, verdict in zip(worlds, _told_apart(differences), strict=True):
+            verdicts[w] = verdict
     return verdicts
+
+
+def _told_apart(differences: np.ndarray) -> list[bool]:
+    """Return, for each row of paired differences (two or more each), whether its mean differs from zero.
+
+    A two-sided paired t test at `PAIRED_ALPHA`; with no spread, any nonzero mean tells them apart.
+    """
+    from scipy import stats  # deferred: scipy.stats is most of the command line's start-up time
+
+    count = differences.shape[1]
+    mean, spread = differences.mean(axis=1), differences.std(axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tail = 2.0 * stats.t.sf(np.abs(mean / (spread / math.sqrt(count))), count - 1)
+    return [bool(m != 0.0) if s == 0.0 else bool(p < PAIRED_ALPHA)
+            for m, s, p in zip(mean.tolist(), spread.tolist(), tail.tolist(), strict=True)]
 
 
 def _complete(left: Sequence[float | None], right: Sequence[float | None]) -> bool:

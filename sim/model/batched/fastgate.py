@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.model.compiled import kernels
+from sim.model.compiled import Kernels, kernels
 from sim.model.rulebook.tally import GateColumns
 
 #: What became of a request handed to the gate.
@@ -58,6 +58,7 @@ class GateState:
 
     def __post_init__(self) -> None:
         self.free = [0.0] * self.reviewers
+        self.opens = np.array([begin for begin, _, _ in self.windows])
         self.ends = np.array([end for _, end, _ in self.windows])
         self.rostered_ends = np.array([rostered for _, _, rostered in self.windows])
         self.plain = len(self.windows) == 1 and self.windows[0][0] == -math.inf
@@ -80,8 +81,9 @@ def _starts(state: GateState, arrival: np.ndarray, review: np.ndarray, expiry: n
     Kiefer-Wolfowitz recursion. With Numba the same loop runs compiled (`compiled.gate_plain`,
     `compiled.gate_shifts`), on the reviewers' heap as an array.
     """
-    if kernels(arrival.size).gate_plain is not None:
-        return _compiled_starts(state, arrival, review, expiry, never)
+    compiled = kernels(arrival.size)
+    if compiled.gate_plain is not None:
+        return _compiled_starts(compiled, state, arrival, review, expiry, never)
     arrivals, reviews, expiries = arrival.tolist(), review.tolist(), expiry.tolist()
     free = state.free
     starts: list[float] = []
@@ -115,19 +117,17 @@ def _starts(state: GateState, arrival: np.ndarray, review: np.ndarray, expiry: n
     return starts, gone
 
 
-def _compiled_starts(state: GateState, arrival: np.ndarray, review: np.ndarray, expiry: np.ndarray,
-                     never: bool) -> tuple[np.ndarray, np.ndarray]:
+def _compiled_starts(compiled: Kernels, state: GateState, arrival: np.ndarray, review: np.ndarray,
+                     expiry: np.ndarray, never: bool) -> tuple[np.ndarray, np.ndarray]:
     """Return what `_starts` returns, from the compiled loop on the reviewers' heap as an array."""
-    compiled = kernels()
     assert compiled.gate_plain is not None and compiled.gate_shifts is not None
     heap = np.array(state.free, dtype=float)
     if state.plain and never:
         found = compiled.gate_plain(heap, arrival, review)
         expired = np.empty(0, dtype=np.int64)
     else:
-        opens = np.array([begin for begin, _, _ in state.windows])
-        closes = np.array([end for _, end, _ in state.windows])
-        found, gone, state.window = compiled.gate_shifts(heap, opens, closes, state.window, arrival, review, expiry)
+        found, gone, state.window = compiled.gate_shifts(heap, state.opens, state.ends, state.window, arrival,
+                                                         review, expiry)
         expired = np.flatnonzero(gone)
     state.free = heap.tolist()
     return found, expired

@@ -10,13 +10,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import MMC
+from conftest import MMC, ROOT
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sim.config.loader import load_config, read_sourced, toml_literal, with_overrides
+from sim.config.loader import _copied_along, check_spreads, load_config, read_sourced, toml_literal, with_overrides
+from sim.config.overrides import set_path
+from sim.config.paths import get_path
 from sim.config.schema import WILDCARD, Route, WorkingHours, route_gate
 from sim.metrics.recorder import HIST_BINS, HIST_MIN_LOG, hist_edges, hist_index
+from sim.metrics.stats import t_quantile
 from sim.model.calendar import to_datetime, working_windows
 from sim.model.rng import BLOCK, Stream, Streams, generator
 
@@ -261,3 +264,25 @@ def test_buffered_streams_give_the_generators_draws_in_order(seed: int, name: st
     direct = generator(seed, 0, name).random(BLOCK * width * (count // BLOCK + 1))
     expected = direct.reshape(-1, width)[:count] if width > 1 else direct[:count]
     assert np.array_equal(np.array(drawn), expected)
+
+
+@given(st.integers(1, 10_000), st.floats(0.5, 0.999999))
+def test_t_quantile_is_scipy_stats_t_ppf_to_the_bit(dof: int, probability: float) -> None:
+    """The t quantile taken from scipy.special (no scipy.stats import) is scipy.stats' own, bit for bit."""
+    from scipy import stats
+
+    assert t_quantile(probability, dof) == float(stats.t.ppf(probability, dof))
+
+
+def test_checking_the_spreads_leaves_the_loaded_config_as_it_was() -> None:
+    """Each range end is validated on a copy along its own path: the resolved config and its dump do not move."""
+    loaded = load_config(ROOT / "configs" / "arrangements" / "oracle.toml")
+    assert loaded.ranges and loaded.alternatives, "the shipped world spans ranges and alternatives"
+    before = loaded.config.model_dump()
+    check_spreads(loaded)
+    assert loaded.config.model_dump() == before
+    for key in [*loaded.ranges, *loaded.alternatives]:
+        copied = _copied_along(before, key)
+        set_path(copied, key, "changed", "--test")
+        assert get_path(copied, key) == "changed" and get_path(before, key) != "changed"
+    assert loaded.config.model_dump() == before

@@ -386,6 +386,35 @@ def settle_spreads(loaded: LoadedConfig) -> LoadedConfig:
     return dataclasses.replace(loaded, provenance=provenance)
 
 
+def _copied_along(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """Return `data` with every dict and list on `key`'s dotted path copied, the rest shared.
+
+    Setting `key` in the copy leaves `data` as it was (validation reads its input, never writes it),
+    at the cost of the path rather than of the whole config; a tuple on the path (which cannot
+    take a copied child) falls back to a deep copy.
+    """
+    top: dict[str, Any] = dict(data)
+    node: Any = top
+    for part in key.split(".")[:-1]:
+        index: Any = int(part) if isinstance(node, list) and part.isdigit() else part
+        if (isinstance(node, dict) and index in node) or (isinstance(node, list) and isinstance(index, int) \
+                and index < len(node)):
+            child = node[index]
+        else:
+            return top  # set_path reports the unknown path
+        if isinstance(child, dict):
+            child = dict(child)
+        elif isinstance(child, list):
+            child = list(child)
+        elif isinstance(child, tuple):
+            return copy.deepcopy(data)
+        else:
+            return top
+        node[index] = child
+        node = child
+    return top
+
+
 def check_spreads(loaded: LoadedConfig) -> None:
     """Fail when either end of a range, or any alternative, breaks the schema."""
     ends: list[tuple[str, Any, Range | Alternatives]] = []
@@ -395,7 +424,7 @@ def check_spreads(loaded: LoadedConfig) -> None:
         ends += [(key, choice, choices) for choice in choices.choices]
     base = loaded.config.model_dump()
     for key, value, spread in ends:
-        data = copy.deepcopy(base)
+        data = _copied_along(base, key)
         set_path(data, key, value, spread.source)
         try:
             Config.model_validate(data)

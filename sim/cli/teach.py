@@ -95,7 +95,7 @@ def run_command(
                          "give --handout a new folder, or one a handout was written to before.")
     reporter = Reporter(quiet)
     try:
-        results = run_lesson(loaded, seed, LocalExecutor(workers, "event", handout), trace, step, reporter, trace_actor,
+        results = run_lesson(loaded, seed, LocalExecutor(workers, "fast", handout), trace, step, reporter, trace_actor,
                              replications)
     except KeyboardInterrupt:
         reporter.close()

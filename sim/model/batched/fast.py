@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -90,7 +91,7 @@ class _Slow:
 
 @dataclass
 class _Group:
-    """An actor group's streams and lookup tables for the batched draws."""
+    """An actor group's streams and the lookup tables its draws read."""
 
     actor: Actor
     cursor: ArrivalCursor | None
@@ -101,9 +102,6 @@ class _Group:
     purpose_cum: np.ndarray
     class_of: np.ndarray  # the group's class index -> the config's class index
     class_cum: np.ndarray
-    allowed: np.ndarray  # [purpose, class] -> policy allows it
-    emergency: np.ndarray  # [purpose] -> an emergency purpose
-    override: float
     normals_read: bool  # whether any request of the group can read its row of normals
 
 
@@ -152,8 +150,10 @@ class FastWorld:
         self.holdings = self.world.holdings
         self.log_times: list[float] = [-math.inf]
         self.log: list[dict[str, dict[str, float]]] = [self._snapshot()]
+        self._pieces: dict[tuple[Any, ...], Any] = {}
         self.groups = [self._group(actor, streams) for actor in self.world.actors]
         self.foreign = np.array([group.actor.foreign for group in self.groups], dtype=bool)
+        self._lookups()
         self.counted = np.array([cls in config.policy.counted_classes for cls in self.classes], dtype=bool)
         gate = config.gatekeeper
         shifts = self.world.shifts
@@ -170,10 +170,8 @@ class FastWorld:
     def _group(self, actor: Actor, streams: Streams) -> _Group:
         spec, name = actor.spec, actor.name
         rate = spec.headcount * spec.requests_per_hour
-        gate = self.config.gatekeeper
-        allowed = self.allowed
-        emergency = gate.emergency_purposes if gate else ()
         routes = actor.route_draws is not None
+        tables = actor.tables or [actor.candidates]
         return _Group(
             actor=actor,
             cursor=(ArrivalCursor(actor.windows, rate, streams.rng(f"actor.{name}.arrivals").standard_exponential)
@@ -182,14 +180,70 @@ class FastWorld:
             normals=streams.rng(f"actor.{name}.request.z").standard_normal,
             route=streams.rng(f"actor.{name}.request.route").random if routes or self.shared is not None else None,
             routes=routes,
-            purpose_cum=np.array(actor.purpose_cum),
-            class_of=np.array([self.classes.index(cls) for cls in actor.classes], dtype=np.int64),
-            class_cum=np.array(actor.class_cum),
-            allowed=np.array([[(p, cls) in allowed for cls in self.classes] for p in actor.purposes], dtype=bool),
-            emergency=np.array([p in emergency for p in actor.purposes], dtype=bool),
-            override=control_probability(self.config, gate.organisation, spec.employer) if gate else 0.0,
-            normals_read=self._reads_normals(actor),
+            purpose_cum=self._piece(("purpose_cum", *actor.purpose_cum), lambda: np.array(actor.purpose_cum)),
+            class_of=self._piece(("class_of", *actor.classes), lambda: np.array(
+                [self.classes.index(cls) for cls in actor.classes], dtype=np.int64)),
+            class_cum=self._piece(("class_cum", *actor.class_cum), lambda: np.array(actor.class_cum)),
+            normals_read=self._piece(("normals_read", actor.foreign, *map(id, tables)),
+                                     lambda: self._reads_normals(actor)),
         )
+
+    def _piece(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """Return a piece of a group's build that groups alike share: built once per distinct key."""
+        found = self._pieces.get(key, self._pieces)
+        if found is self._pieces:
+            found = self._pieces[key] = build()
+        return found
+
+    def _lookups(self) -> None:
+        """Build the per-group lookups as arrays indexed by group (and purpose, class or route variant).
+
+        `allowed_of[group, purpose, class]`: policy allows it; `emergency_of[group, purpose]`: an
+        emergency purpose; `override_of[group]`: the chance a denial is overridden;
+        `table_of[group, variant]`: the group's route table (`Actor.tables`) as an index into
+        `route_tables`, shared by groups with the same tables.
+        """
+        gate = self.config.gatekeeper
+        emergency = set(gate.emergency_purposes if gate else ())
+        purposes = max((len(group.actor.purposes) for group in self.groups), default=1)
+        count = len(self.groups)
+        self.allowed_of = np.zeros((count, purposes, len(self.classes)), dtype=bool)
+        self.emergency_of = np.zeros((count, purposes), dtype=bool)
+        self.override_of = np.zeros(count)
+        self.route_tables: list[dict[str, list[tuple[str, Any]]]] = []
+        self.table_of = np.zeros((count, 4), dtype=np.int64)
+        numbers: dict[int, int] = {}
+        for k, group in enumerate(self.groups):
+            actor = group.actor
+            self.allowed_of[k, :len(actor.purposes)] = self._piece(("allowed", *actor.purposes),
+                                                                   partial(self._allowed, actor.purposes))
+            self.emergency_of[k, :len(actor.purposes)] = [p in emergency for p in actor.purposes]
+            if gate:
+                self.override_of[k] = self._piece(("override", actor.spec.employer), partial(
+                    control_probability, self.config, gate.organisation, actor.spec.employer))
+            tables = actor.tables if actor.tables is not None else [actor.candidates] * 4
+            for variant, table in enumerate(tables):
+                if id(table) not in numbers:
+                    numbers[id(table)] = len(self.route_tables)
+                    self.route_tables.append(table)
+                self.table_of[k, variant] = numbers[id(table)]
+        # [table, class] -> the distinct (class, options) the requests choose among (-1: none).
+        self.alike: list[tuple[str, tuple[tuple[str, Any], ...]]] = []
+        self.alike_of = np.full((len(self.route_tables), len(self.classes)), -1, dtype=np.int64)
+        seen: dict[tuple[str, tuple[tuple[str, Any], ...]], int] = {}
+        for t, table in enumerate(self.route_tables):
+            for c, cls in enumerate(self.classes):
+                options = table.get(cls)
+                if options:
+                    key = (cls, tuple(options))
+                    if key not in seen:
+                        seen[key] = len(self.alike)
+                        self.alike.append(key)
+                    self.alike_of[t, c] = seen[key]
+
+    def _allowed(self, purposes: list[str]) -> np.ndarray:
+        """Return whether policy allows each [purpose, class] of a group with these purposes."""
+        return np.array([[(p, cls) in self.allowed for cls in self.classes] for p in purposes], dtype=bool)
 
     def _reads_normals(self, actor: Actor) -> bool:
         """Return whether a request of the group can read its normals.
@@ -289,22 +343,14 @@ class FastWorld:
         stale = int(np.searchsorted(np.array(self.log_times), batch.t[0], side="right")) - 1
         del self.log_times[:stale], self.log[:stale]
         segment = np.searchsorted(np.array(self.log_times), batch.t, side="right") - 1
-        ncls = len(self.classes)
-        key = (batch.group * 4 + batch.variant) * ncls + batch.cls
-        order = np.argsort(key, kind="stable")
-        bounds = np.flatnonzero(np.diff(key[order])) + 1
-        # Groups with the same options for a class choose alike: settle them together.
-        alike: dict[tuple[str, tuple[tuple[str, str], ...]], list[np.ndarray]] = {}
-        for members in np.split(order, bounds):
-            first = int(members[0])
-            actor = self.groups[int(batch.group[first])].actor
-            cls = self.classes[int(batch.cls[first])]
-            table = actor.tables[int(batch.variant[first])] if actor.tables is not None else actor.candidates
-            options = table[cls]
-            if options:
-                alike.setdefault((cls, tuple(options)), []).append(members)
-        for (cls, alike_options), parts in alike.items():
-            members = np.concatenate(parts)
+        # Requests with the same options for their class choose alike: settle them together.
+        alike = self.alike_of[self.table_of[batch.group, batch.variant], batch.cls]
+        order = np.argsort(alike, kind="stable")
+        bounds = np.searchsorted(alike[order], np.arange(len(self.alike) + 1))
+        for k, (cls, alike_options) in enumerate(self.alike):
+            members = order[bounds[k]:bounds[k + 1]]
+            if not members.size:
+                continue
             held = np.array([[shares[site][cls] for site, _ in alike_options] for shares in self.log])
             chosen = choose_sites(held[segment[members]].T, batch.u[members, U_SITE])
             ok = chosen >= 0
@@ -343,7 +389,7 @@ class FastWorld:
         self._reads(b, free, b.t[free], b.t[free], "no_gate", tally, reads)
         self._parents(b, np.flatnonzero(b.gate == PARENT), tally, hours, reads, granted, denied)
         steward = np.flatnonzero((b.gate == STEWARD) | (b.gate == RELEASE))
-        emergency = self._per_group(b, steward, lambda g, rows: g.emergency[b.purpose[rows]], bool)
+        emergency = self.emergency_of[b.group[steward], b.purpose[steward]]
         urgent = steward[emergency]
         granted.append(b.t[urgent])
         tally.emergency = int(urgent.size)
@@ -351,16 +397,6 @@ class FastWorld:
         self._review(b, steward, emergency, limit, tally, hours, reads, granted, denied)
         tally.decided = {"granted": np.concatenate(granted), "denied": np.concatenate(denied),
                          "expired": tally.decided.get("expired", np.empty(0))}
-
-    def _per_group(self, b: _Batch, idx: np.ndarray, lookup: Callable[[_Group, np.ndarray], np.ndarray],
-                   dtype: type) -> np.ndarray:
-        """Return a per-request value that depends on the request's actor group, group by group."""
-        out: np.ndarray = np.zeros(idx.size, dtype=dtype)
-        groups = b.group[idx]
-        for k in np.flatnonzero(np.bincount(groups, minlength=len(self.groups))).tolist():
-            mask = groups == k
-            out[mask] = lookup(self.groups[k], idx[mask])
-        return out
 
     def _parents(self, b: _Batch, idx: np.ndarray, tally: Tally, hours: list[tuple[np.ndarray, np.ndarray]],
                  reads: list[Reads], granted: list[np.ndarray], denied: list[np.ndarray]) -> None:
@@ -395,8 +431,8 @@ class FastWorld:
         decided = started & (done < self.horizon)
         idx, when = steward[decided], done[decided]
         hours.append((when, when - b.t[idx]))
-        ok = self._per_group(b, idx, lambda g, rows: g.allowed[b.purpose[rows], b.cls[rows]], bool)
-        override = self._per_group(b, idx, lambda g, rows: np.full(rows.size, g.override), float)
+        ok = self.allowed_of[b.group[idx], b.purpose[idx], b.cls[idx]]
+        override = self.override_of[b.group[idx]]
         policy, error, no, overridden = steward_decisions(gate, ok, b.u[idx, U_DECISION], b.u[idx, U_OVERRIDE],
                                                           override)
         granted.append(when[policy | error])
@@ -423,7 +459,7 @@ class FastWorld:
 
     def _residual(self, b: _Batch, idx: np.ndarray, t: np.ndarray, reported: np.ndarray, grant: Grant) -> Reads:
         """Settle reads of counted classes by foreign groups (`fastreads`), numbered in report order."""
-        allowed = self._per_group(b, idx, lambda g, rows: g.allowed[b.purpose[rows], b.cls[rows]], bool)
+        allowed = self.allowed_of[b.group[idx], b.purpose[idx], b.cls[idx]]
         wrong = improper(grant, allowed, self.parent_improper)
         order = np.arange(self._order, self._order + idx.size)
         self._order += idx.size

@@ -14,12 +14,17 @@ import numpy as np
 CHUNK = 4096
 #: A group whose longest window expects fewer arrivals than this runs the arrivals loop on a list.
 FEW = 24.0
+#: Gaps taken beyond a window's expected arrivals when sparse groups are filled together (`FewArrivals`).
+HEAD_MARGIN = 16
 
 
-def clock_times(local: np.ndarray, first: float = 0.0) -> np.ndarray:
+def clock_times(local: np.ndarray, first: float | np.ndarray = 0.0, heads: np.ndarray | None = None) -> np.ndarray:
     """Return SimPy's clock at each arrival: `now + (t - now)` from the previous arrival's clock.
 
     `first` is the clock before the first of them (the start, or the batch's previous arrival).
+    With `heads`, `local` holds several groups' arrivals one group after another, each group's
+    starting at its position in `heads`, with its clock before it in `first` (an array): every
+    group's clocks come out of the one pass.
 
     The process waits `t - now` and SimPy adds that delay to `now`. For 0 <= now <= t rounding
     to nearest gives back `t` exactly, so one pass confirms the clock equals the loop's `t`;
@@ -28,7 +33,11 @@ def clock_times(local: np.ndarray, first: float = 0.0) -> np.ndarray:
     """
     clock = local.copy()
     while True:
-        before = np.concatenate(([first], clock[:-1]))
+        before = np.concatenate(([0.0], clock[:-1]))
+        if heads is None:
+            before[0] = first
+        else:
+            before[heads] = first
         updated = before + (local - before)
         if np.array_equal(updated, clock):
             return clock
@@ -62,12 +71,16 @@ class ArrivalCursor:
 
     def until(self, limit: float) -> np.ndarray:
         """Return SimPy's clock at each arrival before `limit` not handed out yet."""
-        local = self._sparse(limit) if self.sparse else self._dense(limit)
+        local = self.instants(limit)
         if local.size == 0:
             return local
         clock = clock_times(local, self.clock)
         self.clock = float(clock[-1])
         return clock
+
+    def instants(self, limit: float) -> np.ndarray:
+        """Return the arrivals loop's instants before `limit` not handed out yet (before SimPy's clock)."""
+        return self._sparse(limit) if self.sparse else self._dense(limit)
 
     def _sparse(self, limit: float) -> np.ndarray:
         """Return the instants before `limit` of a group that expects few arrivals in any window.
@@ -134,3 +147,137 @@ class ArrivalCursor:
             self.t = windows[self.index][0] if self.index < len(windows) else 0.0
             self.gap, self.pending = gap - (end - t), pending
         return np.concatenate(found) if found else np.empty(0)
+
+
+
+Source = tuple[Sequence[tuple[float, float]], float, Callable[[int], np.ndarray]]
+
+
+class GroupArrivals:
+    """The arrivals of many actor groups, batch by batch: each group's equal to its own `ArrivalCursor`'s.
+
+    Groups whose windows each expect few arrivals (`ArrivalCursor.sparse`), as each of a
+    hundred small groups does, are filled together (`FewArrivals`); the others keep a cursor
+    of their own. SimPy's clock is then solved for every group in one pass (`clock_times`).
+    """
+
+    def __init__(self, sources: Sequence[Source | None]) -> None:
+        """Take each group's (windows, rate, gap draw), or None for a group that makes no requests."""
+        cursors = {k: ArrivalCursor(*source) for k, source in enumerate(sources) if source is not None}
+        few = [k for k, cursor in cursors.items() if cursor.sparse and cursor.windows]
+        self.few = FewArrivals([cursors.pop(k) for k in few], np.array(few, dtype=np.int64)) if few else None
+        self.cursors = cursors
+        self.clock = np.zeros(len(sources))
+
+    def until(self, limit: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return SimPy's clock at each arrival before `limit` not handed out yet, and each one's group.
+
+        They come group after group (in the order the groups were given), in time order within a group.
+        """
+        times, owners = [], []
+        if self.few is not None:
+            local, group = self.few.instants(limit)
+            times.append(local)
+            owners.append(group)
+        for k, cursor in self.cursors.items():
+            local = cursor.instants(limit)
+            times.append(local)
+            owners.append(np.full(local.size, k, dtype=np.int64))
+        if not times:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        local, group = np.concatenate(times), np.concatenate(owners)
+        if not local.size:
+            return local, group
+        order = np.argsort(group, kind="stable")
+        local, group = local[order], group[order]
+        starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+        clock = clock_times(local, self.clock[group[starts]], starts)
+        lasts = np.concatenate((starts[1:], [group.size])) - 1
+        self.clock[group[lasts]] = clock[lasts]
+        return clock, group
+
+
+class FewArrivals:
+    """Sparse groups' arrivals filled together: each pass takes every group's current window at once.
+
+    The arrivals loop of each group (`ArrivalCursor._sparse`) with its state (window, `t`, the
+    pending gap, the drawn gaps) held in arrays across the groups: within a window a group's
+    instants are the running sum of its gaps from the window's start, summed row by row
+    (`np.add.accumulate` along a row adds in the loop's order), so they are the loop's to the bit.
+    """
+
+    def __init__(self, cursors: Sequence[ArrivalCursor], groups: np.ndarray) -> None:
+        """Take the groups' fresh cursors (each has drawn its first gap) and their group numbers."""
+        self.groups = groups
+        self.draws = [cursor.draw for cursor in cursors]
+        self.rate = np.array([cursor.rate for cursor in cursors])
+        self.count = np.array([len(cursor.windows) for cursor in cursors], dtype=np.int64)
+        width = int(self.count.max()) + 1
+        self.starts = np.full((len(cursors), width), np.inf)
+        self.ends = np.full((len(cursors), width), np.inf)
+        for row, cursor in enumerate(cursors):
+            bounds = np.array(cursor.windows, dtype=float).reshape(-1, 2)
+            self.starts[row, :len(bounds)], self.ends[row, :len(bounds)] = bounds[:, 0], bounds[:, 1]
+        self.index = np.zeros(len(cursors), dtype=np.int64)
+        self.t = np.array([cursor.t for cursor in cursors])
+        self.gap = np.array([cursor.gap for cursor in cursors])
+        self.gaps = np.empty((len(cursors), 0))  # drawn gaps (over the rate), used up to `used`, drawn up to `drawn`
+        self.used = np.zeros(len(cursors), dtype=np.int64)
+        self.drawn = np.zeros(len(cursors), dtype=np.int64)
+
+    def instants(self, limit: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return the loop's instants before `limit` not handed out yet, and each one's group (pass by pass)."""
+        found: list[np.ndarray] = []
+        owners: list[np.ndarray] = []
+        rows = np.arange(self.rate.size)
+        waiting = np.ones(rows.size, dtype=bool)  # not yet stopped at `limit` in this call
+        while True:
+            live = rows[waiting & (self.index < self.count)]
+            live = live[self.starts[live, self.index[live]] < limit]
+            if not live.size:
+                break
+            end = self.ends[live, self.index[live]]
+            stop = np.minimum(end, limit)
+            t, gap = self.t[live], self.gap[live]
+            # About as many gaps as the fullest window can hold (any width gives the same instants).
+            width = int(max(((stop - t) * self.rate[live]).max() * 1.25, 0.0)) + HEAD_MARGIN
+            head = self._head(live, width)
+            sums = np.add.accumulate(np.concatenate((t[:, None], gap[:, None], head[:, :-1]), axis=1), axis=1)[:, 1:]
+            inside = (sums < stop[:, None]).sum(axis=1)  # the sums never fall: the first at or past `stop`
+            taken = np.arange(width) < inside[:, None]
+            found.append(sums[taken])
+            owners.append(np.repeat(live, inside))
+            some = inside > 0
+            last = inside[some] - 1
+            t[some], gap[some] = sums[some, last], head[some, last]
+            self.used[live] += inside
+            more = inside == width  # the window may hold more than the head: take it up again
+            cut = ~more & (stop < end)
+            waiting[live[cut]] = False
+            over = ~more & ~cut
+            closed = live[over]
+            self.index[closed] += 1
+            gap[over] -= end[over] - t[over]
+            following = self.index[closed]
+            t[over] = np.where(following < self.count[closed], self.starts[closed, following], 0.0)
+            self.t[live], self.gap[live] = t, gap
+        if not found:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        return np.concatenate(found), self.groups[np.concatenate(owners)]
+
+    def _head(self, live: np.ndarray, width: int) -> np.ndarray:
+        """Return the next `width` drawn gaps of each live group, drawing more where a group has too few."""
+        short = live[self.used[live] + width > self.drawn[live]]
+        if short.size:
+            size = max(self.gaps.shape[1], 2 * width, 64)
+            if size > self.gaps.shape[1]:
+                wider = np.empty((self.gaps.shape[0], size))
+                wider[:, :self.gaps.shape[1]] = self.gaps
+                self.gaps = wider
+            for row in short.tolist():
+                left = int(self.drawn[row] - self.used[row])
+                self.gaps[row, :left] = self.gaps[row, self.used[row]:self.drawn[row]]
+                self.gaps[row, left:] = self.draws[row](size - left) / self.rate[row]
+                self.used[row], self.drawn[row] = 0, size
+        head: np.ndarray = self.gaps[live[:, None], self.used[live][:, None] + np.arange(width)]
+        return head

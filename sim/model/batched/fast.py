@@ -21,10 +21,10 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from sim.config.schema import Config
-from sim.model.batched.arrivals import ArrivalCursor
+from sim.model.batched.arrivals import GroupArrivals
 from sim.model.batched.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
 from sim.model.batched.fastreads import ReadTables
-from sim.model.batched.fastshare import draw_key, read_only, table_of, tables_of
+from sim.model.batched.fastshare import draw_key, read_only, tables_of
 from sim.model.calendar import rostered_hours
 from sim.model.rng import Streams
 from sim.model.rulebook.draws import (
@@ -94,10 +94,10 @@ class _Group:
     """An actor group's streams and the lookup tables its draws read."""
 
     actor: Actor
-    cursor: ArrivalCursor | None
-    uniforms: Callable[[tuple[int, int]], np.ndarray]
-    normals: Callable[[tuple[int, int]], np.ndarray]
-    route: Callable[[int], np.ndarray] | None  # the route uniforms (also drawn, unread, when shared)
+    arrivals: Callable[[int], np.ndarray] | None  # the unit gaps between arrivals (None: the group makes none)
+    uniforms: Callable[..., np.ndarray]
+    normals: Callable[..., np.ndarray]
+    route: Callable[..., np.ndarray] | None  # the route uniforms (also drawn, unread, when shared)
     routes: bool  # whether this run's requests read their route uniform (`rules.route_variants`)
     purpose_cum: np.ndarray
     class_of: np.ndarray  # the group's class index -> the config's class index
@@ -154,6 +154,9 @@ class FastWorld:
         self.groups = [self._group(actor, streams) for actor in self.world.actors]
         self.foreign = np.array([group.actor.foreign for group in self.groups], dtype=bool)
         self._lookups()
+        self.arrivals = GroupArrivals([
+            (g.actor.windows, g.actor.spec.headcount * g.actor.spec.requests_per_hour, g.arrivals)
+            if g.arrivals is not None else None for g in self.groups])
         self.counted = np.array([cls in config.policy.counted_classes for cls in self.classes], dtype=bool)
         gate = config.gatekeeper
         shifts = self.world.shifts
@@ -174,8 +177,7 @@ class FastWorld:
         tables = actor.tables or [actor.candidates]
         return _Group(
             actor=actor,
-            cursor=(ArrivalCursor(actor.windows, rate, streams.rng(f"actor.{name}.arrivals").standard_exponential)
-                    if rate > 0.0 else None),
+            arrivals=streams.rng(f"actor.{name}.arrivals").standard_exponential if rate > 0.0 else None,
             uniforms=streams.rng(f"actor.{name}.request.u").random,
             normals=streams.rng(f"actor.{name}.request.z").standard_normal,
             route=streams.rng(f"actor.{name}.request.route").random if routes or self.shared is not None else None,
@@ -200,7 +202,7 @@ class FastWorld:
 
         `allowed_of[group, purpose, class]`: policy allows it; `emergency_of[group, purpose]`: an
         emergency purpose; `override_of[group]`: the chance a denial is overridden;
-        `table_of[group, variant]`: the group's route table (`Actor.tables`) as an index into
+        `route_table_of[group, variant]`: the group's route table (`Actor.tables`) as an index into
         `route_tables`, shared by groups with the same tables.
         """
         gate = self.config.gatekeeper
@@ -211,7 +213,7 @@ class FastWorld:
         self.emergency_of = np.zeros((count, purposes), dtype=bool)
         self.override_of = np.zeros(count)
         self.route_tables: list[dict[str, list[tuple[str, Any]]]] = []
-        self.table_of = np.zeros((count, 4), dtype=np.int64)
+        self.route_table_of = np.zeros((count, 4), dtype=np.int64)
         numbers: dict[int, int] = {}
         for k, group in enumerate(self.groups):
             actor = group.actor
@@ -226,7 +228,16 @@ class FastWorld:
                 if id(table) not in numbers:
                     numbers[id(table)] = len(self.route_tables)
                     self.route_tables.append(table)
-                self.table_of[k, variant] = numbers[id(table)]
+                self.route_table_of[k, variant] = numbers[id(table)]
+        # Each group's table of purpose and class shares, as an index into the distinct ones.
+        self.shares: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.share_of = np.zeros(count, dtype=np.int64)
+        kinds: dict[tuple[int, ...], int] = {}
+        for k, group in enumerate(self.groups):
+            pieces = (group.purpose_cum, group.class_cum, group.class_of)
+            self.share_of[k] = kinds.setdefault(tuple(map(id, pieces)), len(kinds))
+            if self.share_of[k] == len(self.shares):
+                self.shares.append(pieces)
         # [table, class] -> the distinct (class, options) the requests choose among (-1: none).
         self.alike: list[tuple[str, tuple[tuple[str, Any], ...]]] = []
         self.alike_of = np.full((len(self.route_tables), len(self.classes)), -1, dtype=np.int64)
@@ -287,9 +298,9 @@ class FastWorld:
         columns = self._columns(limit)
         if columns is None:
             return None
-        t, group_of, purpose, cls, u, z, variant = columns
-        if self.shared is not None:  # shared columns carry the route uniforms: this run's tables come from them
-            variant = tables_of([g.actor if g.routes else None for g in self.groups], group_of, variant)
+        t, group_of, purpose, cls, u, z, route = columns
+        # The route uniforms give this run's route tables (the same rule whether drawn now or shared).
+        variant = tables_of([g.actor if g.routes else None for g in self.groups], group_of, route)
         n = t.size
         batch = _Batch(t, group_of, purpose, cls, u, z, variant,
                        np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64))
@@ -307,35 +318,47 @@ class FastWorld:
         return self.shared[key]  # type: ignore[no-any-return]
 
     def _draw_columns(self, limit: float) -> tuple[np.ndarray, ...] | None:
-        parts: list[tuple[np.ndarray, ...]] = []
-        for k, group in enumerate(self.groups):
-            if group.cursor is None:
-                continue
-            t = group.cursor.until(limit)
-            n = t.size
-            if not n:
-                continue
-            u = group.uniforms((n, REQUEST_UNIFORMS))
-            drawn = group.normals_read or self.shared is not None  # unread normals move no other draw
-            z = group.normals((n, REQUEST_NORMALS)) if drawn else np.zeros((n, REQUEST_NORMALS))
-            actor = group.actor
-            purpose = (np.zeros(n, dtype=np.int64) if len(actor.purposes) == 1 else np.minimum(
-                np.searchsorted(group.purpose_cum, u[:, U_PURPOSE], side="right"), len(actor.purposes) - 1))
-            local = (np.zeros(n, dtype=np.int64) if len(actor.classes) == 1 else np.minimum(
-                np.searchsorted(group.class_cum, u[:, U_CLASS], side="right"), len(actor.classes) - 1))
-            if self.shared is not None:
-                variant = group.route(n) if group.route is not None else np.zeros(n)
-            else:
-                variant = (table_of(group.actor, group.route(n)) if group.routes and group.route is not None
-                           else np.zeros(n, dtype=np.int64))
-            parts.append((t, np.full(n, k, dtype=np.int64), purpose, group.class_of[local], u, z, variant))
-        if not parts:
+        """Return a batch's arrivals with their draws: time, group, purpose, class, uniforms, normals, route uniform.
+
+        Each group draws its rows from its own streams into its slice of the batch (the groups'
+        arrivals come group after group); purposes and classes are looked up once per distinct
+        table of shares; then one stable sort by time puts the rows in arrival order.
+        """
+        t, group_of = self.arrivals.until(limit)
+        n = t.size
+        if not n:
             return None
-        if len(parts) == 1:
-            return parts[0]
-        t, group_of, purpose, cls, u, z, variant = (np.concatenate(column) for column in zip(*parts, strict=True))
+        counts = np.bincount(group_of, minlength=len(self.groups))
+        ends = np.cumsum(counts).tolist()
+        u = np.empty((n, REQUEST_UNIFORMS))
+        z = np.zeros((n, REQUEST_NORMALS))
+        route = np.zeros(n)
+        shared = self.shared is not None
+        for k in np.flatnonzero(counts).tolist():
+            group = self.groups[k]
+            a, b = ends[k] - int(counts[k]), ends[k]
+            group.uniforms(out=u[a:b])
+            if group.normals_read or shared:  # unread normals move no other draw
+                group.normals(out=z[a:b])
+            if group.route is not None:
+                group.route(out=route[a:b])
+        purpose = np.zeros(n, dtype=np.int64)
+        cls = np.zeros(n, dtype=np.int64)
+        share_of = self.share_of[group_of]
+        for s, (purpose_cum, class_cum, class_of) in enumerate(self.shares):
+            rows = np.flatnonzero(share_of == s) if len(self.shares) > 1 else np.arange(n)
+            if not rows.size:
+                continue
+            if purpose_cum.size > 1:
+                purpose[rows] = np.minimum(np.searchsorted(purpose_cum, u[rows, U_PURPOSE], side="right"),
+                                           purpose_cum.size - 1)
+            local = (np.minimum(np.searchsorted(class_cum, u[rows, U_CLASS], side="right"), class_cum.size - 1)
+                     if class_cum.size > 1 else np.zeros(rows.size, dtype=np.int64))
+            cls[rows] = class_of[local]
+        if counts.max() == n:  # one group: its arrivals are in order already
+            return t, group_of, purpose, cls, u, z, route
         order = np.argsort(t, kind="stable")
-        return tuple(column[order] for column in (t, group_of, purpose, cls, u, z, variant))
+        return tuple(column[order] for column in (t, group_of, purpose, cls, u, z, route))
 
     def _route(self, batch: _Batch) -> None:
         """Choose each request's site and gate against the holdings in force at its instant."""
@@ -344,7 +367,7 @@ class FastWorld:
         del self.log_times[:stale], self.log[:stale]
         segment = np.searchsorted(np.array(self.log_times), batch.t, side="right") - 1
         # Requests with the same options for their class choose alike: settle them together.
-        alike = self.alike_of[self.table_of[batch.group, batch.variant], batch.cls]
+        alike = self.alike_of[self.route_table_of[batch.group, batch.variant], batch.cls]
         order = np.argsort(alike, kind="stable")
         bounds = np.searchsorted(alike[order], np.arange(len(self.alike) + 1))
         for k, (cls, alike_options) in enumerate(self.alike):

@@ -14,6 +14,8 @@ import numpy as np
 CHUNK = 4096
 #: A group whose longest window expects fewer arrivals than this runs the arrivals loop on a list.
 FEW = 24.0
+#: Gaps each sparse group draws at a time when filled together (any size gives the same instants).
+REFILL = 512
 #: Gaps taken beyond a window's expected arrivals when sparse groups are filled together (`FewArrivals`).
 HEAD_MARGIN = 16
 
@@ -150,7 +152,8 @@ class ArrivalCursor:
 
 
 
-Source = tuple[Sequence[tuple[float, float]], float, Callable[[int], np.ndarray]]
+#: A group's arrivals: its working windows (a sequence or an array of (start, end) rows), rate and gap draw.
+Source = tuple[Sequence[tuple[float, float]] | np.ndarray, float, Callable[[int], np.ndarray]]
 
 
 class GroupArrivals:
@@ -162,11 +165,25 @@ class GroupArrivals:
     """
 
     def __init__(self, sources: Sequence[Source | None]) -> None:
-        """Take each group's (windows, rate, gap draw), or None for a group that makes no requests."""
-        cursors = {k: ArrivalCursor(*source) for k, source in enumerate(sources) if source is not None}
-        few = [k for k, cursor in cursors.items() if cursor.sparse and cursor.windows]
-        self.few = FewArrivals([cursors.pop(k) for k in few], np.array(few, dtype=np.int64)) if few else None
-        self.cursors = cursors
+        """Take each group's (windows, rate, gap draw), or None for a group that makes no requests.
+
+        Windows may come as an array of (start, end) rows; groups on one calendar can share it.
+        """
+        longest: dict[int, float] = {}
+        few: list[tuple[int, np.ndarray, float, Callable[[int], np.ndarray]]] = []
+        self.cursors: dict[int, ArrivalCursor] = {}
+        for k, source in enumerate(sources):
+            if source is None:
+                continue
+            windows, rate, draw = source
+            bounds = windows if isinstance(windows, np.ndarray) else np.array(windows, dtype=float).reshape(-1, 2)
+            if id(bounds) not in longest:
+                longest[id(bounds)] = float((bounds[:, 1] - bounds[:, 0]).max()) if bounds.size else 0.0
+            if bounds.size and longest[id(bounds)] * rate < FEW:  # as `ArrivalCursor.sparse`
+                few.append((k, bounds, rate, draw))
+            else:
+                self.cursors[k] = ArrivalCursor(bounds.tolist(), rate, draw)
+        self.few = FewArrivals(few) if few else None
         self.clock = np.zeros(len(sources))
 
     def until(self, limit: float) -> tuple[np.ndarray, np.ndarray]:
@@ -206,24 +223,23 @@ class FewArrivals:
     (`np.add.accumulate` along a row adds in the loop's order), so they are the loop's to the bit.
     """
 
-    def __init__(self, cursors: Sequence[ArrivalCursor], groups: np.ndarray) -> None:
-        """Take the groups' fresh cursors (each has drawn its first gap) and their group numbers."""
-        self.groups = groups
-        self.draws = [cursor.draw for cursor in cursors]
-        self.rate = np.array([cursor.rate for cursor in cursors])
-        self.count = np.array([len(cursor.windows) for cursor in cursors], dtype=np.int64)
+    def __init__(self, groups: Sequence[tuple[int, np.ndarray, float, Callable[[int], np.ndarray]]]) -> None:
+        """Take each group's number, windows (rows of start, end), rate and gap draw; draw each first gap."""
+        self.groups = np.array([k for k, _, _, _ in groups], dtype=np.int64)
+        self.draws = [draw for _, _, _, draw in groups]
+        self.rate = np.array([rate for _, _, rate, _ in groups])
+        self.count = np.array([len(bounds) for _, bounds, _, _ in groups], dtype=np.int64)
         width = int(self.count.max()) + 1
-        self.starts = np.full((len(cursors), width), np.inf)
-        self.ends = np.full((len(cursors), width), np.inf)
-        for row, cursor in enumerate(cursors):
-            bounds = np.array(cursor.windows, dtype=float).reshape(-1, 2)
+        self.starts = np.full((len(groups), width), np.inf)
+        self.ends = np.full((len(groups), width), np.inf)
+        for row, (_, bounds, _, _) in enumerate(groups):
             self.starts[row, :len(bounds)], self.ends[row, :len(bounds)] = bounds[:, 0], bounds[:, 1]
-        self.index = np.zeros(len(cursors), dtype=np.int64)
-        self.t = np.array([cursor.t for cursor in cursors])
-        self.gap = np.array([cursor.gap for cursor in cursors])
-        self.gaps = np.empty((len(cursors), 0))  # drawn gaps (over the rate), used up to `used`, drawn up to `drawn`
-        self.used = np.zeros(len(cursors), dtype=np.int64)
-        self.drawn = np.zeros(len(cursors), dtype=np.int64)
+        self.index = np.zeros(len(groups), dtype=np.int64)
+        self.t = self.starts[:, 0].copy()
+        self.gap = np.array([float(draw(1)[0]) / rate for _, _, rate, draw in groups])
+        self.gaps = np.empty((len(groups), 0))  # drawn gaps (over the rate), used up to `used`, drawn up to `drawn`
+        self.used = np.zeros(len(groups), dtype=np.int64)
+        self.drawn = np.zeros(len(groups), dtype=np.int64)
 
     def instants(self, limit: float) -> tuple[np.ndarray, np.ndarray]:
         """Return the loop's instants before `limit` not handed out yet, and each one's group (pass by pass)."""
@@ -269,7 +285,7 @@ class FewArrivals:
         """Return the next `width` drawn gaps of each live group, drawing more where a group has too few."""
         short = live[self.used[live] + width > self.drawn[live]]
         if short.size:
-            size = max(self.gaps.shape[1], 2 * width, 64)
+            size = max(self.gaps.shape[1], 2 * width, REFILL)
             if size > self.gaps.shape[1]:
                 wider = np.empty((self.gaps.shape[0], size))
                 wider[:, :self.gaps.shape[1]] = self.gaps

@@ -154,9 +154,8 @@ class FastWorld:
         self.groups = [self._group(actor, streams) for actor in self.world.actors]
         self.foreign = np.array([group.actor.foreign for group in self.groups], dtype=bool)
         self._lookups()
-        self.arrivals = GroupArrivals([
-            (g.actor.windows, g.actor.spec.headcount * g.actor.spec.requests_per_hour, g.arrivals)
-            if g.arrivals is not None else None for g in self.groups])
+        self.arrivals = GroupArrivals([(self._windows(g.actor), g.actor.spec.headcount * g.actor.spec.requests_per_hour,
+                                        g.arrivals) if g.arrivals is not None else None for g in self.groups])
         self.counted = np.array([cls in config.policy.counted_classes for cls in self.classes], dtype=bool)
         gate = config.gatekeeper
         shifts = self.world.shifts
@@ -251,6 +250,13 @@ class FastWorld:
                         seen[key] = len(self.alike)
                         self.alike.append(key)
                     self.alike_of[t, c] = seen[key]
+
+    def _windows(self, actor: Actor) -> np.ndarray:
+        """Return a group's working windows as rows of (start, end), one array per calendar."""
+        spec = actor.spec
+        bounds: np.ndarray = self._piece(("windows", spec.hours, spec.timezone), lambda: np.array(
+            actor.windows, dtype=float).reshape(-1, 2))
+        return bounds
 
     def _allowed(self, purposes: list[str]) -> np.ndarray:
         """Return whether policy allows each [purpose, class] of a group with these purposes."""

@@ -53,11 +53,11 @@ class SlowWorld:
         self.shifts = None if gate is None or gate.hours.around_the_clock else working_windows(
             gate.hours, gate.timezone, scenario.start_date, scenario.days)
         self.actors_by_name: dict[str, Actor] = {}
-        self.covert = Covert(self.env, config, observer, self.holdings)
+        self.route_table = RouteTable(config.routes)
+        self.covert = Covert(self.env, config, observer, self.holdings, self.route_table)
         self._drive()
         self.gatekeeper = gate
         self._numbers = itertools.count()
-        self.route_table = RouteTable(config.routes)
         streams.prepare([stream for name, spec in config.actors.items() for stream in actor_streams(name, spec)])
         self.actors = [self._build_actor(name, spec, streams)
                        for name, spec in config.actors.items()]

@@ -242,48 +242,55 @@ class FewArrivals:
         self.drawn = np.zeros(len(groups), dtype=np.int64)
 
     def instants(self, limit: float) -> tuple[np.ndarray, np.ndarray]:
-        """Return the loop's instants before `limit` not handed out yet, and each one's group (pass by pass)."""
+        """Return the loop's instants before `limit` not handed out yet, and each one's group (pass by pass).
+
+        Each pass takes every group's current window; a group whose window is not open before
+        `limit` sits the pass out (a stop of -inf: no instant, no change).
+        """
         found: list[np.ndarray] = []
         owners: list[np.ndarray] = []
         rows = np.arange(self.rate.size)
         waiting = np.ones(rows.size, dtype=bool)  # not yet stopped at `limit` in this call
         while True:
-            live = rows[waiting & (self.index < self.count)]
-            live = live[self.starts[live, self.index[live]] < limit]
-            if not live.size:
+            active = waiting & (self.starts[rows, self.index] < limit)  # past the last window: +inf
+            if not active.any():
                 break
-            end = self.ends[live, self.index[live]]
-            stop = np.minimum(end, limit)
-            t, gap = self.t[live], self.gap[live]
+            end = self.ends[rows, self.index]
+            stop = np.where(active, np.minimum(end, limit), -np.inf)
+            t, gap = self.t, self.gap
             # About as many gaps as the fullest window can hold (any width gives the same instants).
-            width = int(max(((stop - t) * self.rate[live]).max() * 1.25, 0.0)) + HEAD_MARGIN
-            head = self._head(live, width)
-            sums = np.add.accumulate(np.concatenate((t[:, None], gap[:, None], head[:, :-1]), axis=1), axis=1)[:, 1:]
-            inside = (sums < stop[:, None]).sum(axis=1)  # the sums never fall: the first at or past `stop`
-            taken = np.arange(width) < inside[:, None]
-            found.append(sums[taken])
-            owners.append(np.repeat(live, inside))
+            width = int(max(float(((stop - t) * self.rate).max()) * 1.25, 0.0)) + HEAD_MARGIN
+            head = self._head(active, width)
+            block = np.empty((rows.size, width + 1))
+            block[:, 0], block[:, 1], block[:, 2:] = t, gap, head[:, :-1]
+            sums = np.add.accumulate(block, axis=1)[:, 1:]
+            below = sums < stop[:, None]  # the sums never fall: a prefix of each row
+            inside = below.sum(axis=1)
+            found.append(sums[below])
+            owners.append(np.repeat(self.groups, inside))
+            last = np.maximum(inside - 1, 0)
             some = inside > 0
-            last = inside[some] - 1
-            t[some], gap[some] = sums[some, last], head[some, last]
-            self.used[live] += inside
+            t = self.t = np.where(some, sums[rows, last], t)
+            self.gap = np.where(some, head[rows, last], gap)
+            self.used += inside
             more = inside == width  # the window may hold more than the head: take it up again
-            cut = ~more & (stop < end)
-            waiting[live[cut]] = False
-            over = ~more & ~cut
-            closed = live[over]
-            self.index[closed] += 1
-            gap[over] -= end[over] - t[over]
-            following = self.index[closed]
-            t[over] = np.where(following < self.count[closed], self.starts[closed, following], 0.0)
-            self.t[live], self.gap[live] = t, gap
+            cut = active & ~more & (stop < end)
+            waiting &= ~cut
+            closed = np.flatnonzero(active & ~more & ~cut)
+            if closed.size:
+                self.gap[closed] -= end[closed] - t[closed]
+                following = self.index[closed] = self.index[closed] + 1
+                self.t[closed] = np.where(following < self.count[closed], self.starts[closed, following], 0.0)
         if not found:
             return np.empty(0), np.empty(0, dtype=np.int64)
-        return np.concatenate(found), self.groups[np.concatenate(owners)]
+        return np.concatenate(found), np.concatenate(owners)
 
-    def _head(self, live: np.ndarray, width: int) -> np.ndarray:
-        """Return the next `width` drawn gaps of each live group, drawing more where a group has too few."""
-        short = live[self.used[live] + width > self.drawn[live]]
+    def _head(self, active: np.ndarray, width: int) -> np.ndarray:
+        """Return the next `width` drawn gaps of each group, drawing more where an active group has too few.
+
+        A group sitting the pass out gets whatever lies in its row's place (it reads none of it).
+        """
+        short = np.flatnonzero(active & (self.used + width > self.drawn))
         if short.size:
             size = max(self.gaps.shape[1], 2 * width, REFILL)
             if size > self.gaps.shape[1]:
@@ -295,5 +302,6 @@ class FewArrivals:
                 self.gaps[row, :left] = self.gaps[row, self.used[row]:self.drawn[row]]
                 self.gaps[row, left:] = self.draws[row](size - left) / self.rate[row]
                 self.used[row], self.drawn[row] = 0, size
-        head: np.ndarray = self.gaps[live[:, None], self.used[live][:, None] + np.arange(width)]
+        places = (self.used + np.arange(self.gaps.shape[0]) * self.gaps.shape[1])[:, None] + np.arange(width)
+        head: np.ndarray = self.gaps.take(places, mode="clip")
         return head

@@ -75,3 +75,37 @@ def test_the_clock_recursion_is_solved_exactly() -> None:
         now = now + (t - now)
         expected.append(now)
     assert np.array_equal(arrivals.clock_times(local), np.array(expected))
+
+
+@pytest.mark.parametrize("path", [ARRANGEMENTS / "oracle.toml", MMC], ids=lambda p: p.stem)
+@pytest.mark.parametrize("margin", [1, 16])
+@pytest.mark.parametrize("span", [7.5, 100.0, 1e9])
+def test_groups_filled_together_arrive_as_each_alone(path: Path, span: float, margin: int,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`GroupArrivals` gives each group the clocks its own cursor gives, whatever the batches and the head's margin."""
+    monkeypatch.setattr(arrivals, "HEAD_MARGIN", margin)
+    config = short(path)
+    scenario = config.scenario
+    sources: list[arrivals.Source | None] = []
+    alone: list[np.ndarray] = []
+    for copy in range(12):
+        for name, spec in config.actors.items():
+            rate = spec.headcount * spec.requests_per_hour / (1 + copy) ** 3
+            windows = working_windows(spec.hours, spec.timezone, scenario.start_date, scenario.days)
+            stream = f"actor.{name}.{copy}.arrivals"
+            draw = generator(SEED, REPLICATION, stream).standard_exponential
+            sources.append((windows, rate, draw) if rate > 0.0 else None)
+            alone.append(arrivals.ArrivalCursor(windows, rate, generator(SEED, REPLICATION, stream)
+                                                .standard_exponential).until(math.inf) if rate > 0.0 else np.empty(0))
+    together = arrivals.GroupArrivals(sources)
+    assert together.few is not None and together.cursors  # both kinds of group are in the test
+    found: list[list[np.ndarray]] = [[] for _ in sources]
+    limit = 0.0
+    while limit < scenario.days * 24.0:
+        limit += span
+        clock, group = together.until(limit)
+        assert np.all(np.diff(group) >= 0)
+        for k in np.unique(group).tolist():
+            found[k].append(clock[group == k])
+    for k, expected in enumerate(alone):
+        assert np.array_equal(np.concatenate(found[k]) if found[k] else np.empty(0), expected), k

@@ -15,7 +15,7 @@ from sim.config.loader import load_config
 from sim.config.schema import WILDCARD, Config, Route, WorkingHours, route_index
 from sim.model.calendar import working_windows
 from sim.model.rng import BLOCK, FIRST_BLOCK, Streams, generator
-from sim.model.rulebook.routing import RouteTable
+from sim.model.rulebook.routing import RouteTable, route_tables
 
 settings.register_profile("scaling", deadline=None, max_examples=80)
 settings.load_profile("scaling")
@@ -79,3 +79,23 @@ def test_unrouted_pairs_match_the_definition_on_every_shipped_config() -> None:
         assert unrouted_pairs(config) == unrouted_by_scan(config), path
         trimmed = config.model_copy(update={"routes": config.routes[len(config.routes) // 2:]})
         assert unrouted_pairs(trimmed) == unrouted_by_scan(trimmed), path
+
+
+def test_shared_route_tables_are_each_groups_own() -> None:
+    """Groups that share route tables by signature get the tables built for each group alone, on every config."""
+    for path in [*sorted(ARRANGEMENTS.glob("*.toml")), MMC]:
+        config = load_config(path).config
+        split = split_groups(config)
+        shared = RouteTable(split.routes)
+        for name, spec in split.actors.items():
+            assert route_tables(split, name, spec, shared) == route_tables(split, name, spec, RouteTable(split.routes))
+        assert len(shared._tables) <= len(config.actors)
+
+
+def split_groups(config: Config) -> Config:
+    """Return the config with each actor group split in three, their routes copied with them."""
+    actors = {f"{name}_{i}": spec for name, spec in config.actors.items() for i in range(3)}
+    routes = tuple(route.model_copy(update={"actor": f"{route.actor}_{i}"}) for route in config.routes
+                   for i in (range(3) if route.actor in config.actors else ()))
+    routes += tuple(route for route in config.routes if route.actor not in config.actors)
+    return config.model_copy(update={"actors": actors, "routes": routes})

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
 
 BLOCK = 4096
 #: The first block of a stream; each refill doubles it up to BLOCK, so a stream drawn a few
@@ -29,6 +30,77 @@ def generator(seed: int, replication: int, name: str) -> np.random.Generator:
     """Return the generator of stream `name` in replication `replication` of `seed`."""
     sequence = np.random.SeedSequence(entropy=seed, spawn_key=(replication, stream_key(name)))
     return np.random.Generator(np.random.PCG64(sequence))
+
+
+# SeedSequence's hash constants (numpy.random.bit_generator), for `seed_states`.
+_MASK32 = 0xFFFFFFFF
+_INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_MIX_MULT_L, _MIX_MULT_R, _XSHIFT = 0xCA01F9DD, 0x4973F715, 16
+_POOL_SIZE = 4
+
+
+def _words(value: int) -> list[int]:
+    """Return a non-negative integer as SeedSequence reads it: 32-bit words, least significant first."""
+    words = [value & _MASK32] if value == 0 else []
+    while value > 0:
+        words.append(value & _MASK32)
+        value >>= 32
+    return words
+
+
+def seed_states(seed: int, replication: int, names: list[str]) -> np.ndarray:
+    """Return the PCG64 seed words of many streams at once: row i is what stream `names[i]`'s
+    `SeedSequence(entropy=seed, spawn_key=(replication, stream_key(name))).generate_state(4, np.uint64)` gives.
+
+    SeedSequence's mixing, done on arrays across the names instead of once per name (the
+    names differ only in the last word of entropy). `seed` and `replication` must be >= 0.
+    """
+    keys = np.array([stream_key(name) for name in names], dtype=np.uint32)
+    run = _words(seed)
+    run += [0] * (_POOL_SIZE - len(run))
+    entropy = [np.full(keys.size, word, dtype=np.uint32) for word in run + _words(replication)] + [keys]
+    const = _INIT_A
+    shift = np.uint32(_XSHIFT)
+
+    def hashmix(value: np.ndarray) -> np.ndarray:
+        nonlocal const
+        value = value ^ np.uint32(const)
+        const = (const * _MULT_A) & _MASK32
+        value = value * np.uint32(const)
+        return value ^ (value >> shift)
+
+    def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        result: np.ndarray = np.uint32(_MIX_MULT_L) * x - np.uint32(_MIX_MULT_R) * y
+        mixed: np.ndarray = result ^ (result >> shift)
+        return mixed
+
+    pool = [hashmix(entropy[i]) for i in range(_POOL_SIZE)]
+    for source in range(_POOL_SIZE):
+        for target in range(_POOL_SIZE):
+            if source != target:
+                pool[target] = mix(pool[target], hashmix(pool[source]))
+    for word in entropy[_POOL_SIZE:]:
+        for target in range(_POOL_SIZE):
+            pool[target] = mix(pool[target], hashmix(word))
+    const = _INIT_B
+    state = np.empty((keys.size, 2 * _POOL_SIZE), dtype="<u4")
+    for i in range(2 * _POOL_SIZE):
+        value = pool[i % _POOL_SIZE] ^ np.uint32(const)
+        const = (const * _MULT_B) & _MASK32
+        value = value * np.uint32(const)
+        state[:, i] = value ^ (value >> shift)
+    return state.view("<u8").astype(np.uint64)
+
+
+class _Prepared(ISeedSequence):
+    """A seed sequence whose state was computed ahead (`seed_states`): PCG64 reads it as it would the original's."""
+
+    def __init__(self, words: np.ndarray) -> None:
+        self.words = words
+
+    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
+        """Return the prepared words (PCG64 asks for four 64-bit words)."""
+        return self.words
 
 
 class Stream:
@@ -73,10 +145,26 @@ class Streams:
     def __init__(self, seed: int, replication: int) -> None:
         self.seed = seed
         self.replication = replication
+        self._prepared: dict[str, np.ndarray] = {}
+
+    def prepare(self, names: list[str]) -> None:
+        """Compute the seeds of many streams at once (`seed_states`), for `rng` to build them from.
+
+        Building a generator spends most of its time seeding; a world of many actor groups
+        builds hundreds. The generators are the same as without it, draw for draw.
+        """
+        if self.seed < 0 or self.replication < 0:
+            return  # left to SeedSequence, which refuses them
+        fresh = [name for name in dict.fromkeys(names) if name not in self._prepared]
+        if fresh:
+            self._prepared.update(zip(fresh, seed_states(self.seed, self.replication, fresh), strict=True))
 
     def rng(self, name: str) -> np.random.Generator:
-        """Return the generator of a named stream."""
-        return generator(self.seed, self.replication, name)
+        """Return the generator of a named stream (seeded from `prepare` where it was prepared)."""
+        words = self._prepared.get(name)
+        if words is None:
+            return generator(self.seed, self.replication, name)
+        return np.random.Generator(np.random.PCG64(_Prepared(words)))  # type: ignore[arg-type]
 
     def exponential(self, name: str) -> Stream:
         """Return a buffered stream of unit-mean exponential draws."""

@@ -14,12 +14,19 @@ import numpy as np
 CHUNK = 4096
 #: A group whose longest window expects fewer arrivals than this runs the arrivals loop on a list.
 FEW = 24.0
+#: Gaps each sparse group draws at a time when filled together (any size gives the same instants).
+REFILL = 512
+#: Gaps taken beyond a window's expected arrivals when sparse groups are filled together (`FewArrivals`).
+HEAD_MARGIN = 16
 
 
-def clock_times(local: np.ndarray, first: float = 0.0) -> np.ndarray:
+def clock_times(local: np.ndarray, first: float | np.ndarray = 0.0, heads: np.ndarray | None = None) -> np.ndarray:
     """Return SimPy's clock at each arrival: `now + (t - now)` from the previous arrival's clock.
 
     `first` is the clock before the first of them (the start, or the batch's previous arrival).
+    With `heads`, `local` holds several groups' arrivals one group after another, each group's
+    starting at its position in `heads`, with its clock before it in `first` (an array): every
+    group's clocks come out of the one pass.
 
     The process waits `t - now` and SimPy adds that delay to `now`. For 0 <= now <= t rounding
     to nearest gives back `t` exactly, so one pass confirms the clock equals the loop's `t`;
@@ -28,7 +35,11 @@ def clock_times(local: np.ndarray, first: float = 0.0) -> np.ndarray:
     """
     clock = local.copy()
     while True:
-        before = np.concatenate(([first], clock[:-1]))
+        before = np.concatenate(([0.0], clock[:-1]))
+        if heads is None:
+            before[0] = first
+        else:
+            before[heads] = first
         updated = before + (local - before)
         if np.array_equal(updated, clock):
             return clock
@@ -62,12 +73,16 @@ class ArrivalCursor:
 
     def until(self, limit: float) -> np.ndarray:
         """Return SimPy's clock at each arrival before `limit` not handed out yet."""
-        local = self._sparse(limit) if self.sparse else self._dense(limit)
+        local = self.instants(limit)
         if local.size == 0:
             return local
         clock = clock_times(local, self.clock)
         self.clock = float(clock[-1])
         return clock
+
+    def instants(self, limit: float) -> np.ndarray:
+        """Return the arrivals loop's instants before `limit` not handed out yet (before SimPy's clock)."""
+        return self._sparse(limit) if self.sparse else self._dense(limit)
 
     def _sparse(self, limit: float) -> np.ndarray:
         """Return the instants before `limit` of a group that expects few arrivals in any window.
@@ -134,3 +149,159 @@ class ArrivalCursor:
             self.t = windows[self.index][0] if self.index < len(windows) else 0.0
             self.gap, self.pending = gap - (end - t), pending
         return np.concatenate(found) if found else np.empty(0)
+
+
+
+#: A group's arrivals: its working windows (a sequence or an array of (start, end) rows), rate and gap draw.
+Source = tuple[Sequence[tuple[float, float]] | np.ndarray, float, Callable[[int], np.ndarray]]
+
+
+class GroupArrivals:
+    """The arrivals of many actor groups, batch by batch: each group's equal to its own `ArrivalCursor`'s.
+
+    Groups whose windows each expect few arrivals (`ArrivalCursor.sparse`), as each of a
+    hundred small groups does, are filled together (`FewArrivals`); the others keep a cursor
+    of their own. SimPy's clock is then solved for every group in one pass (`clock_times`).
+    """
+
+    def __init__(self, sources: Sequence[Source | None]) -> None:
+        """Take each group's (windows, rate, gap draw), or None for a group that makes no requests.
+
+        Windows may come as an array of (start, end) rows; groups on one calendar can share it.
+        """
+        longest: dict[int, float] = {}
+        few: list[tuple[int, np.ndarray, float, Callable[[int], np.ndarray]]] = []
+        self.cursors: dict[int, ArrivalCursor] = {}
+        for k, source in enumerate(sources):
+            if source is None:
+                continue
+            windows, rate, draw = source
+            bounds = windows if isinstance(windows, np.ndarray) else np.array(windows, dtype=float).reshape(-1, 2)
+            if id(bounds) not in longest:
+                longest[id(bounds)] = float((bounds[:, 1] - bounds[:, 0]).max()) if bounds.size else 0.0
+            if bounds.size and longest[id(bounds)] * rate < FEW:  # as `ArrivalCursor.sparse`
+                few.append((k, bounds, rate, draw))
+            else:
+                self.cursors[k] = ArrivalCursor(bounds.tolist(), rate, draw)
+        self.few = FewArrivals(few) if few else None
+        self.clock = np.zeros(len(sources))
+
+    def until(self, limit: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return SimPy's clock at each arrival before `limit` not handed out yet, and each one's group.
+
+        They come group after group (in the order the groups were given), in time order within a group.
+        """
+        times, owners = [], []
+        if self.few is not None:
+            local, group = self.few.instants(limit)
+            times.append(local)
+            owners.append(group)
+        for k, cursor in self.cursors.items():
+            local = cursor.instants(limit)
+            times.append(local)
+            owners.append(np.full(local.size, k, dtype=np.int64))
+        if not times:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        local, group = np.concatenate(times), np.concatenate(owners)
+        if not local.size:
+            return local, group
+        order = np.argsort(group, kind="stable")
+        local, group = local[order], group[order]
+        starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+        clock = clock_times(local, self.clock[group[starts]], starts)
+        lasts = np.concatenate((starts[1:], [group.size])) - 1
+        self.clock[group[lasts]] = clock[lasts]
+        return clock, group
+
+
+class FewArrivals:
+    """Sparse groups' arrivals filled together: each pass takes every group's current window at once.
+
+    The arrivals loop of each group (`ArrivalCursor._sparse`) with its state (window, `t`, the
+    pending gap, the drawn gaps) held in arrays across the groups: within a window a group's
+    instants are the running sum of its gaps from the window's start, summed row by row
+    (`np.add.accumulate` along a row adds in the loop's order), so they are the loop's to the bit.
+    """
+
+    def __init__(self, groups: Sequence[tuple[int, np.ndarray, float, Callable[[int], np.ndarray]]]) -> None:
+        """Take each group's number, windows (rows of start, end), rate and gap draw; draw each first gap."""
+        self.groups = np.array([k for k, _, _, _ in groups], dtype=np.int64)
+        self.draws = [draw for _, _, _, draw in groups]
+        self.rate = np.array([rate for _, _, rate, _ in groups])
+        self.count = np.array([len(bounds) for _, bounds, _, _ in groups], dtype=np.int64)
+        width = int(self.count.max()) + 1
+        self.starts = np.full((len(groups), width), np.inf)
+        self.ends = np.full((len(groups), width), np.inf)
+        for row, (_, bounds, _, _) in enumerate(groups):
+            self.starts[row, :len(bounds)], self.ends[row, :len(bounds)] = bounds[:, 0], bounds[:, 1]
+        self.index = np.zeros(len(groups), dtype=np.int64)
+        self.t = self.starts[:, 0].copy()
+        self.gap = np.array([float(draw(1)[0]) / rate for _, _, rate, draw in groups])
+        self.gaps = np.empty((len(groups), 0))  # drawn gaps (over the rate), used up to `used`, drawn up to `drawn`
+        self.used = np.zeros(len(groups), dtype=np.int64)
+        self.drawn = np.zeros(len(groups), dtype=np.int64)
+
+    def instants(self, limit: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return the loop's instants before `limit` not handed out yet, and each one's group (pass by pass).
+
+        Each pass takes every group's current window; a group whose window is not open before
+        `limit` sits the pass out (a stop of -inf: no instant, no change).
+        """
+        found: list[np.ndarray] = []
+        owners: list[np.ndarray] = []
+        rows = np.arange(self.rate.size)
+        waiting = np.ones(rows.size, dtype=bool)  # not yet stopped at `limit` in this call
+        while True:
+            active = waiting & (self.starts[rows, self.index] < limit)  # past the last window: +inf
+            if not active.any():
+                break
+            end = self.ends[rows, self.index]
+            stop = np.where(active, np.minimum(end, limit), -np.inf)
+            t, gap = self.t, self.gap
+            # About as many gaps as the fullest window can hold (any width gives the same instants).
+            width = int(max(float(((stop - t) * self.rate).max()) * 1.25, 0.0)) + HEAD_MARGIN
+            head = self._head(active, width)
+            block = np.empty((rows.size, width + 1))
+            block[:, 0], block[:, 1], block[:, 2:] = t, gap, head[:, :-1]
+            sums = np.add.accumulate(block, axis=1)[:, 1:]
+            below = sums < stop[:, None]  # the sums never fall: a prefix of each row
+            inside = below.sum(axis=1)
+            found.append(sums[below])
+            owners.append(np.repeat(self.groups, inside))
+            last = np.maximum(inside - 1, 0)
+            some = inside > 0
+            t = self.t = np.where(some, sums[rows, last], t)
+            self.gap = np.where(some, head[rows, last], gap)
+            self.used += inside
+            more = inside == width  # the window may hold more than the head: take it up again
+            cut = active & ~more & (stop < end)
+            waiting &= ~cut
+            closed = np.flatnonzero(active & ~more & ~cut)
+            if closed.size:
+                self.gap[closed] -= end[closed] - t[closed]
+                following = self.index[closed] = self.index[closed] + 1
+                self.t[closed] = np.where(following < self.count[closed], self.starts[closed, following], 0.0)
+        if not found:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        return np.concatenate(found), np.concatenate(owners)
+
+    def _head(self, active: np.ndarray, width: int) -> np.ndarray:
+        """Return the next `width` drawn gaps of each group, drawing more where an active group has too few.
+
+        A group sitting the pass out gets whatever lies in its row's place (it reads none of it).
+        """
+        short = np.flatnonzero(active & (self.used + width > self.drawn))
+        if short.size:
+            size = max(self.gaps.shape[1], 2 * width, REFILL)
+            if size > self.gaps.shape[1]:
+                wider = np.empty((self.gaps.shape[0], size))
+                wider[:, :self.gaps.shape[1]] = self.gaps
+                self.gaps = wider
+            for row in short.tolist():
+                left = int(self.drawn[row] - self.used[row])
+                self.gaps[row, :left] = self.gaps[row, self.used[row]:self.drawn[row]]
+                self.gaps[row, left:] = self.draws[row](size - left) / self.rate[row]
+                self.used[row], self.drawn[row] = 0, size
+        places = (self.used + np.arange(self.gaps.shape[0]) * self.gaps.shape[1])[:, None] + np.arange(width)
+        head: np.ndarray = self.gaps.take(places, mode="clip")
+        return head

@@ -15,15 +15,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from sim.config.schema import Config
-from sim.model.batched.arrivals import ArrivalCursor
+from sim.model.batched.arrivals import GroupArrivals
 from sim.model.batched.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
 from sim.model.batched.fastreads import ReadTables
-from sim.model.batched.fastshare import draw_key, read_only, table_of, tables_of
+from sim.model.batched.fastshare import draw_key, read_only, tables_of
 from sim.model.calendar import rostered_hours
 from sim.model.rng import Streams
 from sim.model.rulebook.draws import (
@@ -90,20 +91,17 @@ class _Slow:
 
 @dataclass
 class _Group:
-    """An actor group's streams and lookup tables for the batched draws."""
+    """An actor group's streams and the lookup tables its draws read."""
 
     actor: Actor
-    cursor: ArrivalCursor | None
-    uniforms: Callable[[tuple[int, int]], np.ndarray]
-    normals: Callable[[tuple[int, int]], np.ndarray]
-    route: Callable[[int], np.ndarray] | None  # the route uniforms (also drawn, unread, when shared)
+    arrivals: Callable[[int], np.ndarray] | None  # the unit gaps between arrivals (None: the group makes none)
+    uniforms: Callable[..., np.ndarray]
+    normals: Callable[..., np.ndarray]
+    route: Callable[..., np.ndarray] | None  # the route uniforms (also drawn, unread, when shared)
     routes: bool  # whether this run's requests read their route uniform (`rules.route_variants`)
     purpose_cum: np.ndarray
     class_of: np.ndarray  # the group's class index -> the config's class index
     class_cum: np.ndarray
-    allowed: np.ndarray  # [purpose, class] -> policy allows it
-    emergency: np.ndarray  # [purpose] -> an emergency purpose
-    override: float
     normals_read: bool  # whether any request of the group can read its row of normals
 
 
@@ -152,8 +150,12 @@ class FastWorld:
         self.holdings = self.world.holdings
         self.log_times: list[float] = [-math.inf]
         self.log: list[dict[str, dict[str, float]]] = [self._snapshot()]
+        self._pieces: dict[tuple[Any, ...], Any] = {}
         self.groups = [self._group(actor, streams) for actor in self.world.actors]
         self.foreign = np.array([group.actor.foreign for group in self.groups], dtype=bool)
+        self._lookups()
+        self.arrivals = GroupArrivals([(self._windows(g.actor), g.actor.spec.headcount * g.actor.spec.requests_per_hour,
+                                        g.arrivals) if g.arrivals is not None else None for g in self.groups])
         self.counted = np.array([cls in config.policy.counted_classes for cls in self.classes], dtype=bool)
         gate = config.gatekeeper
         shifts = self.world.shifts
@@ -170,26 +172,95 @@ class FastWorld:
     def _group(self, actor: Actor, streams: Streams) -> _Group:
         spec, name = actor.spec, actor.name
         rate = spec.headcount * spec.requests_per_hour
-        gate = self.config.gatekeeper
-        allowed = self.allowed
-        emergency = gate.emergency_purposes if gate else ()
         routes = actor.route_draws is not None
+        tables = actor.tables or [actor.candidates]
         return _Group(
             actor=actor,
-            cursor=(ArrivalCursor(actor.windows, rate, streams.rng(f"actor.{name}.arrivals").standard_exponential)
-                    if rate > 0.0 else None),
+            arrivals=streams.rng(f"actor.{name}.arrivals").standard_exponential if rate > 0.0 else None,
             uniforms=streams.rng(f"actor.{name}.request.u").random,
             normals=streams.rng(f"actor.{name}.request.z").standard_normal,
             route=streams.rng(f"actor.{name}.request.route").random if routes or self.shared is not None else None,
             routes=routes,
-            purpose_cum=np.array(actor.purpose_cum),
-            class_of=np.array([self.classes.index(cls) for cls in actor.classes], dtype=np.int64),
-            class_cum=np.array(actor.class_cum),
-            allowed=np.array([[(p, cls) in allowed for cls in self.classes] for p in actor.purposes], dtype=bool),
-            emergency=np.array([p in emergency for p in actor.purposes], dtype=bool),
-            override=control_probability(self.config, gate.organisation, spec.employer) if gate else 0.0,
-            normals_read=self._reads_normals(actor),
+            purpose_cum=self._piece(("purpose_cum", *actor.purpose_cum), lambda: np.array(actor.purpose_cum)),
+            class_of=self._piece(("class_of", *actor.classes), lambda: np.array(
+                [self.classes.index(cls) for cls in actor.classes], dtype=np.int64)),
+            class_cum=self._piece(("class_cum", *actor.class_cum), lambda: np.array(actor.class_cum)),
+            normals_read=self._piece(("normals_read", actor.foreign, *map(id, tables)),
+                                     lambda: self._reads_normals(actor)),
         )
+
+    def _piece(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """Return a piece of a group's build that groups alike share: built once per distinct key."""
+        found = self._pieces.get(key, self._pieces)
+        if found is self._pieces:
+            found = self._pieces[key] = build()
+        return found
+
+    def _lookups(self) -> None:
+        """Build the per-group lookups as arrays indexed by group (and purpose, class or route variant).
+
+        `allowed_of[group, purpose, class]`: policy allows it; `emergency_of[group, purpose]`: an
+        emergency purpose; `override_of[group]`: the chance a denial is overridden;
+        `route_table_of[group, variant]`: the group's route table (`Actor.tables`) as an index into
+        `route_tables`, shared by groups with the same tables.
+        """
+        gate = self.config.gatekeeper
+        emergency = set(gate.emergency_purposes if gate else ())
+        purposes = max((len(group.actor.purposes) for group in self.groups), default=1)
+        count = len(self.groups)
+        self.allowed_of = np.zeros((count, purposes, len(self.classes)), dtype=bool)
+        self.emergency_of = np.zeros((count, purposes), dtype=bool)
+        self.override_of = np.zeros(count)
+        self.route_tables: list[dict[str, list[tuple[str, Any]]]] = []
+        self.route_table_of = np.zeros((count, 4), dtype=np.int64)
+        numbers: dict[int, int] = {}
+        for k, group in enumerate(self.groups):
+            actor = group.actor
+            self.allowed_of[k, :len(actor.purposes)] = self._piece(("allowed", *actor.purposes),
+                                                                   partial(self._allowed, actor.purposes))
+            self.emergency_of[k, :len(actor.purposes)] = [p in emergency for p in actor.purposes]
+            if gate:
+                self.override_of[k] = self._piece(("override", actor.spec.employer), partial(
+                    control_probability, self.config, gate.organisation, actor.spec.employer))
+            tables = actor.tables if actor.tables is not None else [actor.candidates] * 4
+            for variant, table in enumerate(tables):
+                if id(table) not in numbers:
+                    numbers[id(table)] = len(self.route_tables)
+                    self.route_tables.append(table)
+                self.route_table_of[k, variant] = numbers[id(table)]
+        # Each group's table of purpose and class shares, as an index into the distinct ones.
+        self.shares: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.share_of = np.zeros(count, dtype=np.int64)
+        kinds: dict[tuple[int, ...], int] = {}
+        for k, group in enumerate(self.groups):
+            pieces = (group.purpose_cum, group.class_cum, group.class_of)
+            self.share_of[k] = kinds.setdefault(tuple(map(id, pieces)), len(kinds))
+            if self.share_of[k] == len(self.shares):
+                self.shares.append(pieces)
+        # [table, class] -> the distinct (class, options) the requests choose among (-1: none).
+        self.alike: list[tuple[str, tuple[tuple[str, Any], ...]]] = []
+        self.alike_of = np.full((len(self.route_tables), len(self.classes)), -1, dtype=np.int64)
+        seen: dict[tuple[str, tuple[tuple[str, Any], ...]], int] = {}
+        for t, table in enumerate(self.route_tables):
+            for c, cls in enumerate(self.classes):
+                options = table.get(cls)
+                if options:
+                    key = (cls, tuple(options))
+                    if key not in seen:
+                        seen[key] = len(self.alike)
+                        self.alike.append(key)
+                    self.alike_of[t, c] = seen[key]
+
+    def _windows(self, actor: Actor) -> np.ndarray:
+        """Return a group's working windows as rows of (start, end), one array per calendar."""
+        spec = actor.spec
+        bounds: np.ndarray = self._piece(("windows", spec.hours, spec.timezone), lambda: np.array(
+            actor.windows, dtype=float).reshape(-1, 2))
+        return bounds
+
+    def _allowed(self, purposes: list[str]) -> np.ndarray:
+        """Return whether policy allows each [purpose, class] of a group with these purposes."""
+        return np.array([[(p, cls) in self.allowed for cls in self.classes] for p in purposes], dtype=bool)
 
     def _reads_normals(self, actor: Actor) -> bool:
         """Return whether a request of the group can read its normals.
@@ -233,9 +304,9 @@ class FastWorld:
         columns = self._columns(limit)
         if columns is None:
             return None
-        t, group_of, purpose, cls, u, z, variant = columns
-        if self.shared is not None:  # shared columns carry the route uniforms: this run's tables come from them
-            variant = tables_of([g.actor if g.routes else None for g in self.groups], group_of, variant)
+        t, group_of, purpose, cls, u, z, route = columns
+        # The route uniforms give this run's route tables (the same rule whether drawn now or shared).
+        variant = tables_of([g.actor if g.routes else None for g in self.groups], group_of, route)
         n = t.size
         batch = _Batch(t, group_of, purpose, cls, u, z, variant,
                        np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64))
@@ -253,35 +324,47 @@ class FastWorld:
         return self.shared[key]  # type: ignore[no-any-return]
 
     def _draw_columns(self, limit: float) -> tuple[np.ndarray, ...] | None:
-        parts: list[tuple[np.ndarray, ...]] = []
-        for k, group in enumerate(self.groups):
-            if group.cursor is None:
-                continue
-            t = group.cursor.until(limit)
-            n = t.size
-            if not n:
-                continue
-            u = group.uniforms((n, REQUEST_UNIFORMS))
-            drawn = group.normals_read or self.shared is not None  # unread normals move no other draw
-            z = group.normals((n, REQUEST_NORMALS)) if drawn else np.zeros((n, REQUEST_NORMALS))
-            actor = group.actor
-            purpose = (np.zeros(n, dtype=np.int64) if len(actor.purposes) == 1 else np.minimum(
-                np.searchsorted(group.purpose_cum, u[:, U_PURPOSE], side="right"), len(actor.purposes) - 1))
-            local = (np.zeros(n, dtype=np.int64) if len(actor.classes) == 1 else np.minimum(
-                np.searchsorted(group.class_cum, u[:, U_CLASS], side="right"), len(actor.classes) - 1))
-            if self.shared is not None:
-                variant = group.route(n) if group.route is not None else np.zeros(n)
-            else:
-                variant = (table_of(group.actor, group.route(n)) if group.routes and group.route is not None
-                           else np.zeros(n, dtype=np.int64))
-            parts.append((t, np.full(n, k, dtype=np.int64), purpose, group.class_of[local], u, z, variant))
-        if not parts:
+        """Return a batch's arrivals with their draws: time, group, purpose, class, uniforms, normals, route uniform.
+
+        Each group draws its rows from its own streams into its slice of the batch (the groups'
+        arrivals come group after group); purposes and classes are looked up once per distinct
+        table of shares; then one stable sort by time puts the rows in arrival order.
+        """
+        t, group_of = self.arrivals.until(limit)
+        n = t.size
+        if not n:
             return None
-        if len(parts) == 1:
-            return parts[0]
-        t, group_of, purpose, cls, u, z, variant = (np.concatenate(column) for column in zip(*parts, strict=True))
+        counts = np.bincount(group_of, minlength=len(self.groups))
+        ends = np.cumsum(counts).tolist()
+        u = np.empty((n, REQUEST_UNIFORMS))
+        z = np.zeros((n, REQUEST_NORMALS))
+        route = np.zeros(n)
+        shared = self.shared is not None
+        for k in np.flatnonzero(counts).tolist():
+            group = self.groups[k]
+            a, b = ends[k] - int(counts[k]), ends[k]
+            group.uniforms(out=u[a:b])
+            if group.normals_read or shared:  # unread normals move no other draw
+                group.normals(out=z[a:b])
+            if group.route is not None:
+                group.route(out=route[a:b])
+        purpose = np.zeros(n, dtype=np.int64)
+        cls = np.zeros(n, dtype=np.int64)
+        share_of = self.share_of[group_of]
+        for s, (purpose_cum, class_cum, class_of) in enumerate(self.shares):
+            rows = np.flatnonzero(share_of == s) if len(self.shares) > 1 else np.arange(n)
+            if not rows.size:
+                continue
+            if purpose_cum.size > 1:
+                purpose[rows] = np.minimum(np.searchsorted(purpose_cum, u[rows, U_PURPOSE], side="right"),
+                                           purpose_cum.size - 1)
+            local = (np.minimum(np.searchsorted(class_cum, u[rows, U_CLASS], side="right"), class_cum.size - 1)
+                     if class_cum.size > 1 else np.zeros(rows.size, dtype=np.int64))
+            cls[rows] = class_of[local]
+        if counts.max() == n:  # one group: its arrivals are in order already
+            return t, group_of, purpose, cls, u, z, route
         order = np.argsort(t, kind="stable")
-        return tuple(column[order] for column in (t, group_of, purpose, cls, u, z, variant))
+        return tuple(column[order] for column in (t, group_of, purpose, cls, u, z, route))
 
     def _route(self, batch: _Batch) -> None:
         """Choose each request's site and gate against the holdings in force at its instant."""
@@ -289,22 +372,14 @@ class FastWorld:
         stale = int(np.searchsorted(np.array(self.log_times), batch.t[0], side="right")) - 1
         del self.log_times[:stale], self.log[:stale]
         segment = np.searchsorted(np.array(self.log_times), batch.t, side="right") - 1
-        ncls = len(self.classes)
-        key = (batch.group * 4 + batch.variant) * ncls + batch.cls
-        order = np.argsort(key, kind="stable")
-        bounds = np.flatnonzero(np.diff(key[order])) + 1
-        # Groups with the same options for a class choose alike: settle them together.
-        alike: dict[tuple[str, tuple[tuple[str, str], ...]], list[np.ndarray]] = {}
-        for members in np.split(order, bounds):
-            first = int(members[0])
-            actor = self.groups[int(batch.group[first])].actor
-            cls = self.classes[int(batch.cls[first])]
-            table = actor.tables[int(batch.variant[first])] if actor.tables is not None else actor.candidates
-            options = table[cls]
-            if options:
-                alike.setdefault((cls, tuple(options)), []).append(members)
-        for (cls, alike_options), parts in alike.items():
-            members = np.concatenate(parts)
+        # Requests with the same options for their class choose alike: settle them together.
+        alike = self.alike_of[self.route_table_of[batch.group, batch.variant], batch.cls]
+        order = np.argsort(alike, kind="stable")
+        bounds = np.searchsorted(alike[order], np.arange(len(self.alike) + 1))
+        for k, (cls, alike_options) in enumerate(self.alike):
+            members = order[bounds[k]:bounds[k + 1]]
+            if not members.size:
+                continue
             held = np.array([[shares[site][cls] for site, _ in alike_options] for shares in self.log])
             chosen = choose_sites(held[segment[members]].T, batch.u[members, U_SITE])
             ok = chosen >= 0
@@ -343,7 +418,7 @@ class FastWorld:
         self._reads(b, free, b.t[free], b.t[free], "no_gate", tally, reads)
         self._parents(b, np.flatnonzero(b.gate == PARENT), tally, hours, reads, granted, denied)
         steward = np.flatnonzero((b.gate == STEWARD) | (b.gate == RELEASE))
-        emergency = self._per_group(b, steward, lambda g, rows: g.emergency[b.purpose[rows]], bool)
+        emergency = self.emergency_of[b.group[steward], b.purpose[steward]]
         urgent = steward[emergency]
         granted.append(b.t[urgent])
         tally.emergency = int(urgent.size)
@@ -351,16 +426,6 @@ class FastWorld:
         self._review(b, steward, emergency, limit, tally, hours, reads, granted, denied)
         tally.decided = {"granted": np.concatenate(granted), "denied": np.concatenate(denied),
                          "expired": tally.decided.get("expired", np.empty(0))}
-
-    def _per_group(self, b: _Batch, idx: np.ndarray, lookup: Callable[[_Group, np.ndarray], np.ndarray],
-                   dtype: type) -> np.ndarray:
-        """Return a per-request value that depends on the request's actor group, group by group."""
-        out: np.ndarray = np.zeros(idx.size, dtype=dtype)
-        groups = b.group[idx]
-        for k in np.flatnonzero(np.bincount(groups, minlength=len(self.groups))).tolist():
-            mask = groups == k
-            out[mask] = lookup(self.groups[k], idx[mask])
-        return out
 
     def _parents(self, b: _Batch, idx: np.ndarray, tally: Tally, hours: list[tuple[np.ndarray, np.ndarray]],
                  reads: list[Reads], granted: list[np.ndarray], denied: list[np.ndarray]) -> None:
@@ -395,8 +460,8 @@ class FastWorld:
         decided = started & (done < self.horizon)
         idx, when = steward[decided], done[decided]
         hours.append((when, when - b.t[idx]))
-        ok = self._per_group(b, idx, lambda g, rows: g.allowed[b.purpose[rows], b.cls[rows]], bool)
-        override = self._per_group(b, idx, lambda g, rows: np.full(rows.size, g.override), float)
+        ok = self.allowed_of[b.group[idx], b.purpose[idx], b.cls[idx]]
+        override = self.override_of[b.group[idx]]
         policy, error, no, overridden = steward_decisions(gate, ok, b.u[idx, U_DECISION], b.u[idx, U_OVERRIDE],
                                                           override)
         granted.append(when[policy | error])
@@ -423,7 +488,7 @@ class FastWorld:
 
     def _residual(self, b: _Batch, idx: np.ndarray, t: np.ndarray, reported: np.ndarray, grant: Grant) -> Reads:
         """Settle reads of counted classes by foreign groups (`fastreads`), numbered in report order."""
-        allowed = self._per_group(b, idx, lambda g, rows: g.allowed[b.purpose[rows], b.cls[rows]], bool)
+        allowed = self.allowed_of[b.group[idx], b.purpose[idx], b.cls[idx]]
         wrong = improper(grant, allowed, self.parent_improper)
         order = np.arange(self._order, self._order + idx.size)
         self._order += idx.size

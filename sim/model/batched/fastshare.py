@@ -28,7 +28,7 @@ class Drawing(Protocol):
     """What the key reads of an actor group's draws (the fast engine's `_Group`)."""
 
     actor: Actor
-    cursor: Any
+    arrivals: Any
     purpose_cum: np.ndarray
     class_cum: np.ndarray
     class_of: np.ndarray
@@ -37,7 +37,7 @@ class Drawing(Protocol):
 def draw_key(streams: Streams, span: float, horizon: float, groups: Sequence[Drawing]) -> tuple[Any, ...]:
     """Return everything a run's batches of draws depend on: runs with equal keys draw equal batches."""
     return (streams.seed, streams.replication, span, horizon, tuple(
-        (g.actor.name, g.cursor is not None, tuple(g.actor.windows), g.actor.spec.headcount,
+        (g.actor.name, g.arrivals is not None, tuple(g.actor.windows), g.actor.spec.headcount,
          g.actor.spec.requests_per_hour, len(g.actor.purposes), len(g.actor.classes), g.purpose_cum.tobytes(),
          g.class_cum.tobytes(), g.class_of.tobytes()) for g in groups))
 
@@ -57,18 +57,29 @@ def table_of(actor: Actor, uniforms: np.ndarray) -> np.ndarray:
 
 
 def tables_of(actors: Sequence[Actor | None], group_of: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
-    """Return each request's route table from shared route uniforms, group by group.
+    """Return each request's route table from its route uniform, once per distinct rule.
 
     `actors` holds each group's actor where this run reads its route uniforms, else None (its
-    requests follow table 0). The rule is element by element, so it gives for a group's rows
-    taken from the merged batch what it gives for them drawn alone.
+    requests follow table 0). Groups whose rule (`table_of`) takes the same parameters are
+    settled together: the rule is element by element, so it gives for a group's rows taken
+    from the merged batch what it gives for them drawn alone.
     """
     tables = np.zeros(group_of.size, dtype=np.int64)
-    if all(actor is None for actor in actors):
+    rules: dict[tuple[float, float, bool, bool], int] = {}
+    rule_of = np.full(len(actors), -1, dtype=np.int64)
+    first: list[Actor] = []
+    for k, actor in enumerate(actors):
+        if actor is not None:
+            key = (actor.spec.least_resistance_share, keys_share(actor.spec),
+                   actor.preferred_candidates is not None, actor.mixes_keys)
+            rule_of[k] = rules.setdefault(key, len(rules))
+            if rule_of[k] == len(first):
+                first.append(actor)
+    if not first:
         return tables
-    order = np.argsort(group_of, kind="stable")
-    counts = np.bincount(group_of, minlength=len(actors))
-    for actor, rows in zip(actors, np.split(order, np.cumsum(counts)[:-1]), strict=True):
-        if actor is not None and rows.size:
+    row_rule = rule_of[group_of]
+    for rule, actor in enumerate(first):
+        rows = np.flatnonzero(row_rule == rule)
+        if rows.size:
             tables[rows] = table_of(actor, uniforms[rows])
     return tables

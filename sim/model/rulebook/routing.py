@@ -73,16 +73,30 @@ class RouteTable:
                 self._own.setdefault(route.actor, []).append(i)
         self._subsets: dict[str, tuple[Route, ...]] = {}
         self._positions: dict[str, list[int]] = {}
+        self._tables: dict[tuple[object, ...], tuple[list[dict[str, list[Candidate]]], bool, bool]] = {}
 
-    def index(self, actor: str, site: str, data_class: str) -> int | None:
-        """Return the position of the most specific route matching (actor, site, class), or None."""
+    def _subset(self, actor: str) -> tuple[Route, ...]:
+        """Return the routes that can match `actor`, in config order (their positions in `_positions`)."""
         subset = self._subsets.get(actor)
         if subset is None:
             positions = sorted(self._wild + self._own.get(actor, []))
             self._positions[actor] = positions
             subset = self._subsets[actor] = tuple(self.routes[i] for i in positions)
-        found = route_index(subset, actor, site, data_class)
+        return subset
+
+    def index(self, actor: str, site: str, data_class: str) -> int | None:
+        """Return the position of the most specific route matching (actor, site, class), or None."""
+        found = route_index(self._subset(actor), actor, site, data_class)
         return None if found is None else self._positions[actor][found]
+
+    def signature(self, actor: str) -> tuple[tuple[bool, str, str, GateKind], ...]:
+        """Return what decides every gate `actor` meets: the routes that can match it, by content.
+
+        A route naming the actor counts as naming "this actor", so two groups whose routes
+        differ only in the name they give get the same signature, and the same gates.
+        """
+        return tuple((route.actor == WILDCARD, route.site, route.data_class, route.gate)
+                     for route in self._subset(actor))
 
     def gate(self, actor: str, site: str, data_class: str) -> GateKind:
         """Return the gate of the route that decides (actor, site, class), or "blocked"."""
@@ -131,9 +145,28 @@ def route_tables(
 ) -> tuple[list[dict[str, list[Candidate]]], bool, bool]:
     """Return the group's four route tables (`Actor.tables`), whether it mixes two orders, and whether keys.
 
-    Tables the group never draws repeat the ones it does, so each is built at most once.
+    Tables the group never draws repeat the ones it does, so each is built at most once. Groups
+    whose routes and route behaviour are alike (`table_signature`) share the tables `table`
+    built for the first of them: build them once per kind of group, not once per group.
     """
     table = table if table is not None else RouteTable(config.routes)
+    signature = table_signature(actor, spec, table)
+    found = table._tables.get(signature)
+    if found is None:
+        found = table._tables[signature] = _route_tables(config, actor, spec, table)
+    return found
+
+
+def table_signature(actor: str, spec: ActorGroup, table: RouteTable) -> tuple[object, ...]:
+    """Return what a group's route tables depend on: its routes (`RouteTable.signature`) and route behaviour."""
+    return (table.signature(actor), spec.route_choice, spec.routes_around_keys, spec.routes_around_keys_share,
+            tuple(spec.preferred_sites), spec.role_order, spec.employer)
+
+
+def _route_tables(
+    config: Config, actor: str, spec: ActorGroup, table: RouteTable,
+) -> tuple[list[dict[str, list[Candidate]]], bool, bool]:
+    """Build a group's route tables (`route_tables`, without sharing)."""
     first = first_order(spec.route_choice) == "least_resistance"
     orders = second_order(spec.route_choice)
     share = keys_share(spec)

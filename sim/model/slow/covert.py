@@ -12,7 +12,7 @@ from statistics import NormalDist
 
 import simpy
 
-from sim.config.schema import Channel, Config, route_gate
+from sim.config.schema import Channel, Config
 from sim.model.rulebook.draws import (
     COVERT_U_AUDIT,
     COVERT_U_SITE,
@@ -21,7 +21,7 @@ from sim.model.rulebook.draws import (
     COVERT_Z_RECORDS,
 )
 from sim.model.rulebook.events import Accessed, CovertAttempt, CovertMode, Observer, Shielded
-from sim.model.rulebook.routing import Actor, control_probability, cumulative, pick
+from sim.model.rulebook.routing import Actor, RouteTable, control_probability, cumulative, pick
 from sim.model.rulebook.rules import detections
 from sim.model.slow.holdings import Holdings
 
@@ -29,11 +29,13 @@ from sim.model.slow.holdings import Holdings
 class Covert:
     """Settle each covert attempt: where it reads, whether its control stops it, whether the audit finds it."""
 
-    def __init__(self, env: simpy.Environment, config: Config, observer: Observer, holdings: Holdings) -> None:
+    def __init__(self, env: simpy.Environment, config: Config, observer: Observer, holdings: Holdings,
+                 table: RouteTable | None = None) -> None:
         self.env = env
         self.config = config
         self.observer = observer
         self.holdings = holdings
+        self.table = table if table is not None else RouteTable(config.routes)
         self._reach: dict[tuple[str, str], tuple[float, bool]] = {}
 
     def reach(self, actor: Actor, site_name: str) -> tuple[float, bool]:
@@ -45,7 +47,7 @@ class Covert:
         """
         config = self.config
         keys = control_probability(config, config.sites[site_name].key_custody, actor.spec.employer)
-        gated = route_gate(config.routes, actor.name, site_name, config.policy.counted_classes[0]) == "steward"
+        gated = self.table.gate(actor.name, site_name, config.policy.counted_classes[0]) == "steward"
         return (1.0 if gated else keys), gated
 
     def attempt(self, actor: Actor, mode: CovertMode, u: list[float], z: list[float]) -> None:

@@ -23,6 +23,15 @@ from sim.model.slow.covert import Covert
 from sim.model.slow.holdings import Holdings
 
 
+def actor_streams(name: str, spec: ActorGroup) -> list[str]:
+    """Return the streams an actor group may draw from: its requests' and its covert modes'."""
+    streams = [f"actor.{name}.{part}" for part in ("arrivals", "request.u", "request.z", "request.route")]
+    for mode, rate in (("covert", spec.covert_attempts_per_year), ("covert_code", spec.code_covert_attempts_per_year)):
+        if rate > 0:
+            streams += [f"actor.{name}.{mode}.{part}" for part in ("arrivals", "u", "z")]
+    return streams
+
+
 class SlowWorld:
     """What both request drivers share in one replication: the clock, holdings, actors, covert attempts.
 
@@ -44,11 +53,12 @@ class SlowWorld:
         self.shifts = None if gate is None or gate.hours.around_the_clock else working_windows(
             gate.hours, gate.timezone, scenario.start_date, scenario.days)
         self.actors_by_name: dict[str, Actor] = {}
-        self.covert = Covert(self.env, config, observer, self.holdings)
+        self.route_table = RouteTable(config.routes)
+        self.covert = Covert(self.env, config, observer, self.holdings, self.route_table)
         self._drive()
         self.gatekeeper = gate
         self._numbers = itertools.count()
-        self.route_table = RouteTable(config.routes)
+        streams.prepare([stream for name, spec in config.actors.items() for stream in actor_streams(name, spec)])
         self.actors = [self._build_actor(name, spec, streams)
                        for name, spec in config.actors.items()]
         self.actors_by_name.update((actor.name, actor) for actor in self.actors)

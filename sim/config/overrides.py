@@ -53,6 +53,25 @@ def _unknown_path(flag: str, key: str, why: str, choices: list[str]) -> InputErr
     return InputError(flag, key, f"{why}.", "set a single parameter by its full dotted path.")
 
 
+def path_tree(paths: list[list[str]]) -> dict[str, Any]:
+    """Return dotted paths (split at the dots) as a tree: each part maps to the tree below it, None where a path ends.
+
+    A path that ends where another goes on ends there: the part is overridden whole.
+    """
+    tree: dict[str, Any] = {}
+    for path in paths:
+        node: dict[str, Any] | None = tree
+        for depth, part in enumerate(path):
+            assert node is not None
+            if depth == len(path) - 1:
+                node[part] = None
+            elif node.get(part, {}) is None:
+                break
+            else:
+                node = node.setdefault(part, {})
+    return tree
+
+
 def share_untouched(new: Any, base: Any, paths: list[list[str]]) -> Any:
     """Return `new` with every part no path reaches taken from `base`, which validated the same data there.
 
@@ -67,23 +86,27 @@ def share_untouched(new: Any, base: Any, paths: list[list[str]]) -> Any:
     """
     if not paths:
         return base if type(new) is type(base) else new
-    if any(not path for path in paths) or type(new) is not type(base):
+    if any(not path for path in paths):
         return new
-    below: dict[str, list[list[str]]] = {}
-    for path in paths:
-        below.setdefault(path[0], []).append(path[1:])
+    return share_along(new, base, path_tree(paths))
+
+
+def share_along(new: Any, base: Any, tree: dict[str, Any] | None) -> Any:
+    """Return `share_untouched(new, base, paths)` given the paths as a non-empty `path_tree` (built once for many)."""
+    if tree is None or type(new) is not type(base):
+        return new
     if isinstance(new, BaseModel):
         shared = new.model_copy()  # keeps `new`'s set fields; its values are then replaced in place
         shared.__dict__.update(base.__dict__)
-        shared.__dict__.update({name: share_untouched(new.__dict__[name], base.__dict__[name], tails)
-                                for name, tails in below.items() if name in new.__dict__})
+        shared.__dict__.update({name: share_along(new.__dict__[name], base.__dict__[name], below)
+                                for name, below in tree.items() if name in new.__dict__})
         return shared
     if isinstance(new, dict) and new.keys() == base.keys():
-        return base | {key: share_untouched(new[key], base[key], tails) for key, tails in below.items() if key in new}
+        return base | {key: share_along(new[key], base[key], below) for key, below in tree.items() if key in new}
     if isinstance(new, (list, tuple)) and len(new) == len(base):
         items = list(base)
-        for key, tails in below.items():
+        for key, below in tree.items():
             if key.isdigit() and int(key) < len(items):
-                items[int(key)] = share_untouched(new[int(key)], base[int(key)], tails)
+                items[int(key)] = share_along(new[int(key)], base[int(key)], below)
         return type(new)(items)
     return new

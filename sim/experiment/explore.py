@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from sim.config.loader import LoadedConfig, with_values
+from sim.config.loader import LoadedConfig, Resolver
 from sim.config.ranges import Alternatives, Range
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
 from sim.experiment.memory import collection_paused
 from sim.experiment.replications import Progress
 from sim.experiment.sweep import run_world_metrics
-from sim.experiment.sweep_file import Point, run_key
+from sim.experiment.sweep_file import Point, RunKeys
 from sim.results.store import Store
 from sim.version import __version__
 
@@ -183,27 +183,40 @@ def plan(arrangements: Sequence[LoadedConfig], worlds: int, replications: int, s
     by_name = {item.name: item for item in arrangements}
     taken = {item.name: [d for d in dimensions if item.name in d.arrangements] for item in arrangements}
     with collection_paused():
+        resolving = [_Resolving(item, taken[item.name], seed) for item in arrangements]
         for world in range(worlds):
             values = exploration.world_values(world)
-            for index, item in enumerate(arrangements):
-                exploration.points.append(_point(item, taken[item.name], values, world,
-                                                 world * len(arrangements) + index, seed))
-        for world in range(worlds if calendars else 0):
-            values = exploration.world_values(world)
-            for index, (name, (start, days)) in enumerate(calendars.items()):
-                calendar = [("scenario.start_date", start, "history matching"),
-                            ("scenario.days", days, "history matching")]
-                exploration.history.append(_point(by_name[name], taken[name], values, world, len(exploration.points)
-                                                  + world * len(calendars) + index, seed, calendar))
+            for index, how in enumerate(resolving):
+                exploration.points.append(how.point(values, world, world * len(arrangements) + index))
+        if calendars:
+            on_record = [_Resolving(by_name[name], taken[name], seed,
+                                    [("scenario.start_date", start, "history matching"),
+                                     ("scenario.days", days, "history matching")])
+                         for name, (start, days) in calendars.items()]
+            for world in range(worlds):
+                values = exploration.world_values(world)
+                for index, how in enumerate(on_record):
+                    exploration.history.append(how.point(values, world, len(exploration.points)
+                                                         + world * len(calendars) + index))
     return exploration
 
 
-def _point(item: LoadedConfig, dimensions: list[Dimension], values: dict[str, Any], world: int, index: int,
-           seed: int, extra: list[tuple[str, Any, str]] | None = None) -> Point:
-    """Return one arrangement's point in a world (`dimensions`: those it takes; `extra`: values such as a calendar)."""
-    resolved = with_values(item, [(d.path, values[d.key], f"explore world {world}") for d in dimensions]
-                           + (extra or []))
-    return Point(index, item.name, {d.key: values[d.key] for d in dimensions}, resolved, run_key(resolved, seed))
+class _Resolving:
+    """One arrangement's points: the dimensions it takes and `extra` values (such as a calendar), resolved per world."""
+
+    def __init__(self, item: LoadedConfig, dimensions: list[Dimension], seed: int,
+                 extra: list[tuple[str, Any, str]] | None = None) -> None:
+        self.item, self.dimensions, self.extra = item, dimensions, extra or []
+        paths = [d.path for d in dimensions] + [key for key, _, _ in self.extra]
+        self.resolver = Resolver(item, paths)
+        self.keys = RunKeys(item, paths, seed)
+
+    def point(self, values: dict[str, Any], world: int, index: int) -> Point:
+        """Return the arrangement's point in a world whose dimensions take `values` (by key)."""
+        flag = f"explore world {world}"
+        resolved = self.resolver.resolve([(d.path, values[d.key], flag) for d in self.dimensions] + self.extra)
+        return Point(index, self.item.name, {d.key: values[d.key] for d in self.dimensions}, resolved,
+                     self.keys.key(resolved))
 
 
 @dataclass(frozen=True)

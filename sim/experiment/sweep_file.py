@@ -6,16 +6,19 @@ resolved config whose hash, with the seed and the package version, keys its resu
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import json
 import math
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from sim.config.diagnostics import validated
 from sim.config.loader import (
@@ -27,6 +30,7 @@ from sim.config.loader import (
     with_overrides,
 )
 from sim.config.names import check_path_name
+from sim.config.overrides import path_tree
 from sim.config.paths import get_path
 from sim.config.resources import shipped_config
 from sim.config.schema import DEFAULT_SEED, MAX_SEED, Strict, config_problem
@@ -169,6 +173,107 @@ def run_key(loaded: LoadedConfig, seed: int) -> str:
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
+
+
+#: How `json.dumps` writes a plain value of each type (a date as pydantic's JSON mode writes it), for `RunKeys`.
+_PLAIN: dict[type, Callable[[Any], str]] = {
+    str: json.encoder.encode_basestring_ascii,
+    int: int.__repr__,
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda _: "null",
+    dt.date: lambda value: f'"{value.isoformat()}"',
+}
+_MARKER = "\x00run-key-slot-{}\x00"
+_MARKED = re.compile(r'"\\u0000run-key-slot-(\d+)\\u0000"')
+
+
+class RunKeys:
+    """`run_key` of the configs resolved from one config over the same paths, without dumping and encoding each whole.
+
+    The base's payload is encoded once, with a marker where each path ends. A config that
+    `with_values` (or a `Resolver`) resolved from the base over those paths shares every other
+    part with the base, so its payload is the base's text with its own values at the markers,
+    written as `json.dumps` writes them. Where that cannot be known (a value that is not text, a
+    finite number, a boolean, None or a date; a part along the paths that the config does not
+    share with the base; paths the payload cannot take) the key is `run_key`'s, the long way.
+    """
+
+    def __init__(self, base: LoadedConfig, keys: Sequence[str], seed: int) -> None:
+        self.base, self.seed = base.config, seed
+        self.tree = path_tree([key.split(".") for key in keys]) if keys and all(keys) else None
+        self.pieces: list[str] | None = None
+        self.order: list[int] = []
+        if self.tree is not None:
+            self._template(base)
+
+    def _template(self, base: LoadedConfig) -> None:
+        """Encode the base's payload with a marker at each path's end, and split the text at the markers."""
+        assert self.tree is not None
+        dumped = base.config.model_dump(mode="json")
+        count = 0
+
+        def mark(node: Any, below: dict[str, Any]) -> bool:
+            nonlocal count
+            for part, rest in below.items():
+                if isinstance(node, list) and part.isdecimal() and int(part) < len(node):
+                    index: Any = int(part)
+                elif isinstance(node, dict) and part in node:
+                    index = part
+                else:
+                    return False
+                if rest is None:
+                    node[index] = _MARKER.format(count)
+                    count += 1
+                elif not mark(node[index], rest):
+                    return False
+            return True
+
+        if not mark(dumped, self.tree):
+            return
+        text = json.dumps({"config": dumped, "seed": self.seed, "version": __version__}, sort_keys=True)
+        parts = _MARKED.split(text)
+        order = [int(i) for i in parts[1::2]]
+        if sorted(order) == list(range(count)):
+            self.pieces, self.order = parts[::2], order
+
+    def key(self, loaded: LoadedConfig) -> str:
+        """Return `run_key(loaded, seed)` for a config resolved from the base over the paths."""
+        values: list[str] = []
+        if self.pieces is None or not _plain_along(loaded.config, self.base, self.tree, values):
+            return run_key(loaded, self.seed)
+        pieces = self.pieces
+        text = [pieces[0]]
+        for position, slot in enumerate(self.order):
+            text += (values[slot], pieces[position + 1])
+        return hashlib.sha256("".join(text).encode("utf-8")).hexdigest()[:24]
+
+
+def _plain_along(node: Any, base: Any, tree: dict[str, Any] | None, out: list[str]) -> bool:
+    """Append the JSON of `node`'s value at each path's end (in the tree's order) to `out`; return False where
+    `node` may differ from `base` off the paths (a type, keys or length differ along them) or a value is not plain."""
+    if tree is None:
+        write = _PLAIN.get(type(node))
+        if write is not None:
+            out.append(write(node))
+            return True
+        if type(node) is float and math.isfinite(node):
+            out.append(float.__repr__(node))
+            return True
+        return False
+    if type(node) is not type(base):
+        return False
+    if isinstance(node, BaseModel):
+        fields, base_fields = node.__dict__, base.__dict__
+        return all(name in fields and name in base_fields and _plain_along(fields[name], base_fields[name], below, out)
+                   for name, below in tree.items())
+    if isinstance(node, dict):
+        return node.keys() == base.keys() and all(
+            name in node and _plain_along(node[name], base[name], below, out) for name, below in tree.items())
+    if isinstance(node, (list, tuple)):
+        return len(node) == len(base) and all(
+            part.isdecimal() and int(part) < len(node) and _plain_along(node[int(part)], base[int(part)], below, out)
+            for part, below in tree.items())
+    return False
 
 
 def load_sweep(

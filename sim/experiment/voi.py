@@ -189,14 +189,16 @@ def evppi(losses: np.ndarray, columns: Sequence[Sequence[Any]], evpi: float, see
     # levels: what all candidates share in a world (its scale) cancels, and the first's fit is exactly zero.
     losses = losses - losses[:, :1]
     shared = RidgeFits(x - x.mean(axis=0)) if x.shape[1] else None
-    fits, draws = [], []
+    fits, lowest = [], None
     for c in range(losses.shape[1]):
         fit, drawn = fitted_draws(x, losses[:, c], DRAWS, rng, shared)
         fits.append(fit)
-        draws.append(drawn)
+        # The candidates' minimum draw by draw, kept as it goes: np.min over their stack, in the same order.
+        lowest = drawn if lowest is None else np.minimum(lowest, drawn, out=lowest)
+    assert lowest is not None
     best = float(losses.mean(axis=0).min())
     estimate = best - float(np.min(np.vstack(fits), axis=0).mean())
-    samples = [best - mean for mean in np.min(np.stack(draws), axis=0).mean(axis=1).tolist()]  # per draw, row by row
+    samples = [best - mean for mean in lowest.mean(axis=1).tolist()]  # per draw, row by row
     value, se = min(max(estimate, 0.0), evpi), float(np.std(samples, ddof=1))
     return {"evppi": round(value, 6), "se": round(se, 6), "resolved": bool(value > RESOLVED_SE * se)}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,8 +95,14 @@ class Exploration:
         return [item.name for item in self.arrangements]
 
     def world_values(self, world: int) -> dict[str, Any]:
-        """Return every dimension's value in a world, by key."""
-        return {d.key: d.value_at(float(u)) for d, u in zip(self.dimensions, self.units[world], strict=True)}
+        """Return every dimension's value in a world, by key (the exploration's own record: do not change it)."""
+        return self._world_values[world]
+
+    @functools.cached_property
+    def _world_values(self) -> list[dict[str, Any]]:
+        """Every world's values, worked out once: planning and the summary (twice with history matching) read them."""
+        return [{d.key: d.value_at(u) for d, u in zip(self.dimensions, row, strict=True)}
+                for row in self.units.tolist()]
 
     def definition(self) -> dict[str, Any]:
         """Return what the results folder holds, to refuse mixing another exploration's rows."""

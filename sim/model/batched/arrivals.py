@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from sim.model.compiled import kernels
+
 #: Gaps drawn at a time while a window is being filled (any size gives the same instants).
 CHUNK = 4096
 #: A group whose longest window expects fewer arrivals than this runs the arrivals loop on a list.
@@ -221,6 +223,8 @@ class FewArrivals:
     pending gap, the drawn gaps) held in arrays across the groups: within a window a group's
     instants are the running sum of its gaps from the window's start, summed row by row
     (`np.add.accumulate` along a row adds in the loop's order), so they are the loop's to the bit.
+    With Numba the loop itself runs compiled, group by group, on the same state
+    (`compiled.sparse_arrivals`).
     """
 
     def __init__(self, groups: Sequence[tuple[int, np.ndarray, float, Callable[[int], np.ndarray]]]) -> None:
@@ -245,8 +249,12 @@ class FewArrivals:
         """Return the loop's instants before `limit` not handed out yet, and each one's group (pass by pass).
 
         Each pass takes every group's current window; a group whose window is not open before
-        `limit` sits the pass out (a stop of -inf: no instant, no change).
+        `limit` sits the pass out (a stop of -inf: no instant, no change). The compiled loop
+        gives the same instants group by group instead (how `GroupArrivals` reads them either way).
         """
+        loop = kernels().sparse_arrivals
+        if loop is not None:
+            return self._compiled(loop, limit)
         found: list[np.ndarray] = []
         owners: list[np.ndarray] = []
         rows = np.arange(self.rate.size)
@@ -285,12 +293,33 @@ class FewArrivals:
             return np.empty(0), np.empty(0, dtype=np.int64)
         return np.concatenate(found), np.concatenate(owners)
 
+    def _compiled(self, loop: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]],
+                  limit: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return what `instants` returns, from the compiled loop; groups that run out of gaps draw more and go on."""
+        found: list[np.ndarray] = []
+        owners: list[np.ndarray] = []
+        rows = np.arange(self.rate.size)
+        while rows.size:
+            local, row, short = loop(limit, rows, self.starts, self.ends, self.count, self.index, self.t, self.gap,
+                                     self.gaps, self.used, self.drawn)
+            found.append(local)
+            owners.append(self.groups[row])
+            rows = rows[short]
+            self._refill(rows, 0)
+        return np.concatenate(found), np.concatenate(owners)
+
     def _head(self, active: np.ndarray, width: int) -> np.ndarray:
         """Return the next `width` drawn gaps of each group, drawing more where an active group has too few.
 
         A group sitting the pass out gets whatever lies in its row's place (it reads none of it).
         """
-        short = np.flatnonzero(active & (self.used + width > self.drawn))
+        self._refill(np.flatnonzero(active & (self.used + width > self.drawn)), width)
+        places = (self.used + np.arange(self.gaps.shape[0]) * self.gaps.shape[1])[:, None] + np.arange(width)
+        head: np.ndarray = self.gaps.take(places, mode="clip")
+        return head
+
+    def _refill(self, short: np.ndarray, width: int) -> None:
+        """Draw more gaps for the `short` rows: at least `REFILL` and twice `width` in all, the undrawn kept first."""
         if short.size:
             size = max(self.gaps.shape[1], 2 * width, REFILL)
             if size > self.gaps.shape[1]:
@@ -302,6 +331,3 @@ class FewArrivals:
                 self.gaps[row, :left] = self.gaps[row, self.used[row]:self.drawn[row]]
                 self.gaps[row, left:] = self.draws[row](size - left) / self.rate[row]
                 self.used[row], self.drawn[row] = 0, size
-        places = (self.used + np.arange(self.gaps.shape[0]) * self.gaps.shape[1])[:, None] + np.arange(width)
-        head: np.ndarray = self.gaps.take(places, mode="clip")
-        return head

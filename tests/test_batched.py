@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from conftest import ARRANGEMENTS, MMC
 
 from sim.config.loader import load_config
 from sim.config.schema import Config
+from sim.model import compiled
 from sim.model.batched import arrivals
 from sim.model.calendar import working_windows
 from sim.model.event.world import World
@@ -84,7 +86,33 @@ def test_groups_filled_together_arrive_as_each_alone(path: Path, span: float, ma
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """`GroupArrivals` gives each group the clocks its own cursor gives, whatever the batches and the head's margin."""
     monkeypatch.setattr(arrivals, "HEAD_MARGIN", margin)
-    config = short(path)
+    monkeypatch.setattr(compiled, "_chosen", compiled.PYTHON)  # the passes over all groups
+    assert_as_each_alone(short(path), span)
+
+
+@pytest.mark.parametrize("version", ["python", "numba"])
+@pytest.mark.parametrize("refill", [1, 7, 512])
+@pytest.mark.parametrize("span", [3.0, 100.0, 1e9])
+def test_the_arrivals_kernel_gives_each_groups_own_instants(version: str, refill: int, span: float,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`compiled.sparse_arrivals`, as Python and as compiled by Numba, gives every group its own cursor's clocks.
+
+    Over many groups and windows, batch spans and refill sizes (one gap at a time runs every
+    group short at every arrival).
+    """
+    loop = compiled.sparse_arrivals
+    if version == "numba":
+        pytest.importorskip("numba")
+        fast = compiled.compile_numba()
+        assert fast is not None and fast.sparse_arrivals is not None
+        loop = fast.sparse_arrivals
+    monkeypatch.setattr(arrivals, "REFILL", refill)
+    monkeypatch.setattr(compiled, "_chosen", dataclasses.replace(compiled.PYTHON, sparse_arrivals=loop))
+    assert_as_each_alone(short(ARRANGEMENTS / "oracle.toml"), span)
+
+
+def assert_as_each_alone(config: Config, span: float) -> None:
+    """Assert that `GroupArrivals` gives each of many groups, batch by batch, the clocks its own cursor gives."""
     scenario = config.scenario
     sources: list[arrivals.Source | None] = []
     alone: list[np.ndarray] = []

@@ -196,9 +196,14 @@ def test_a_process_loads_numba_once_it_has_settled_enough(monkeypatch: pytest.Mo
     assert compiled.kernels() is compiled.kernels(0)
 
 
-def test_switching_kernels_within_a_run_changes_no_bit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The gate's first batches run in Python, the rest compiled: the run equals an all-Python one."""
-    config = shorter(load_config(ARRANGEMENTS / "oracle.toml").config, 15)
+@pytest.mark.parametrize("copies", [1, 40])
+def test_switching_kernels_within_a_run_changes_no_bit(monkeypatch: pytest.MonkeyPatch, copies: int) -> None:
+    """The first batches run in Python, the rest compiled: the run equals an all-Python one.
+
+    Split into 40 small groups per group, the groups' arrivals switch too (from the passes
+    over all groups to `compiled.sparse_arrivals`, on the same state).
+    """
+    config = small_groups(shorter(load_config(ARRANGEMENTS / "oracle.toml").config, 15), copies)
     monkeypatch.setattr(compiled, "_chosen", PYTHON)
     python = run(config, "fast", span=24.0)
     monkeypatch.delenv(compiled.SWITCH, raising=False)
@@ -208,6 +213,18 @@ def test_switching_kernels_within_a_run_changes_no_bit(monkeypatch: pytest.Monke
     switched = run(config, "fast", span=24.0)
     assert compiled.kernels().name == "numba"
     assert_identical(python, switched)
+
+
+def small_groups(config: Any, copies: int) -> Any:
+    """Return the config with each actor group split into `copies` groups of a share of its headcount."""
+    if copies == 1:
+        return config
+    actors = {f"{name}_{i}": spec.model_copy(update={"headcount": max(1, spec.headcount // copies)})
+              for name, spec in config.actors.items() for i in range(copies)}
+    routes = tuple(route.model_copy(update={"actor": f"{route.actor}_{i}"}) for route in config.routes
+                   for i in (range(copies) if route.actor in config.actors else ()))
+    routes += tuple(route for route in config.routes if route.actor not in config.actors)
+    return config.model_copy(update={"actors": actors, "routes": routes})
 
 
 def test_nothing_is_cached_where_the_package_folder_is_read_only(monkeypatch: pytest.MonkeyPatch) -> None:

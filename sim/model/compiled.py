@@ -3,13 +3,15 @@
 Two loops dominate a run once the rest is in numpy: the gate's next-free-time recursion (one
 heap replacement per reviewed request, inherently sequential) and libm's exp and log over the
 review times, delays and records (per element, because numpy's vectorised exp and log may
-differ from libm in the last bit). The kernels here are plain Python that Numba compiles
-(`pip install residency[fast]`); without it the gate keeps its own loop on lists
-(`fastgate._starts`, the reference), and exp and log go through `math` element by element.
+differ from libm in the last bit). A third matters in a world of many small actor groups: their
+arrivals loop, window by window (`sparse_arrivals`). The kernels here are plain Python that
+Numba compiles (`pip install residency[fast]`); without it the gate keeps its own loop on lists
+(`fastgate._starts`, the reference), the small groups' arrivals their passes over all groups at
+once (`arrivals.FewArrivals`), and exp and log go through `math` element by element.
 
 The compiled kernels are used only when Numba imports, and loaded on first use, never at
 import: a run that reviews no request never loads it. Both versions give the same bits:
-the recursion only compares and adds floats (compiled without fast-math, so IEEE 754 as in
+the recursion and the arrivals loop only compare, add and subtract floats (compiled without fast-math, so IEEE 754 as in
 Python), and Numba's `math.exp` and `math.log` call the process's libm, the very functions
 Python's `math` calls (`tests/test_compiled.py` runs both versions on the same inputs,
 including a few million random doubles and the edge cases). exp and log stay in Python where
@@ -111,6 +113,51 @@ def _replace(heap: np.ndarray, size: int, item: float) -> None:
     heap[i] = item
 
 
+def sparse_arrivals(limit: float, rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, count: np.ndarray,
+                    index: np.ndarray, t: np.ndarray, gap: np.ndarray, gaps: np.ndarray, used: np.ndarray,
+                    drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the arrivals loop's instants before `limit` of each given row (group), their rows, and which ran short.
+
+    Each row is one group's state as `arrivals.FewArrivals` holds it: its windows (`starts`,
+    `ends`, `count` of them), the window reached, `t`, the pending `gap` and its drawn gaps
+    (`gaps`, used up to `used`, drawn up to `drawn`); the state is updated. The loop is
+    `ArrivalCursor._sparse`'s, with its arithmetic: a row whose drawn gaps run out stops before
+    the arrival that would need another (`short`), for the caller to draw more and go on.
+    """
+    size = 0
+    for j in range(rows.shape[0]):
+        size += drawn[rows[j]] - used[rows[j]]
+    out = np.empty(size)
+    owner = np.empty(size, dtype=np.int64)
+    short = np.zeros(rows.shape[0], dtype=np.bool_)
+    n = 0
+    for j in range(rows.shape[0]):
+        r = rows[j]
+        w, x, g, u, d, c = index[r], t[r], gap[r], used[r], drawn[r], count[r]
+        while w < c:
+            start, end = starts[r, w], ends[r, w]
+            if start >= limit:
+                break
+            stop = end if end <= limit else limit
+            while x + g < stop:
+                if u == d:
+                    short[j] = True
+                    break
+                x += g
+                out[n] = x
+                owner[n] = r
+                n += 1
+                g = gaps[r, u]
+                u += 1
+            if short[j] or stop < end:
+                break
+            w += 1
+            g -= end - x
+            x = starts[r, w] if w < c else 0.0
+        index[r], t[r], gap[r], used[r] = w, x, g, u
+    return out[:n], owner[:n], short
+
+
 def log_all(values: np.ndarray) -> np.ndarray:
     """Return libm's log of each value."""
     out = np.empty(values.shape[0])
@@ -153,20 +200,22 @@ def _python_exp(values: np.ndarray) -> np.ndarray:
 class Kernels:
     """One version of every kernel: `name` is "python" or "numba".
 
-    Without Numba the gate kernels are None: the gate's own loop on lists (`fastgate._starts`)
-    is faster in Python than these kernels on arrays.
+    Without Numba the gate and arrivals kernels are None: the gate's own loop on lists
+    (`fastgate._starts`) and the arrivals' passes over all groups (`arrivals.FewArrivals`) are
+    faster in Python than these kernels on arrays.
     """
 
     name: str
     gate_plain: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None
     gate_shifts: Callable[..., tuple[np.ndarray, np.ndarray, int]] | None
+    sparse_arrivals: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]] | None
     log_all: Callable[[np.ndarray], np.ndarray]
     exp_all: Callable[[np.ndarray], np.ndarray]
     escape_logs: Callable[[np.ndarray], np.ndarray]
 
 
 #: The kernels in Python: the reference, and the path when Numba is missing.
-PYTHON = Kernels("python", None, None, _python_log, _python_exp, _python_escape_logs)
+PYTHON = Kernels("python", None, None, None, _python_log, _python_exp, _python_escape_logs)
 
 #: Reviewed requests a process settles with the Python kernels before it loads Numba (`kernels`).
 WORTH_LOADING = 2_000_000
@@ -184,10 +233,10 @@ def compile_numba() -> Kernels | None:
     replace = jit(_replace)
     plain = jit(_rebind(gate_plain, _replace=replace))
     shifts = jit(_rebind(gate_shifts, _replace=replace))
-    gate = (plain, shifts)
+    loops = (plain, shifts, jit(sparse_arrivals))
     if numba.config.USING_SVML:  # SVML's exp and log are not libm's: keep them in Python
-        return Kernels("numba", *gate, _python_log, _python_exp, _python_escape_logs)
-    return Kernels("numba", *gate, jit(log_all), jit(exp_all), jit(escape_logs))
+        return Kernels("numba", *loops, _python_log, _python_exp, _python_escape_logs)
+    return Kernels("numba", *loops, jit(log_all), jit(exp_all), jit(escape_logs))
 
 
 def _cacheable() -> bool:

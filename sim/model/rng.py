@@ -53,12 +53,13 @@ def seed_states(seed: int, replication: int, names: list[str]) -> np.ndarray:
     `SeedSequence(entropy=seed, spawn_key=(replication, stream_key(name))).generate_state(4, np.uint64)` gives.
 
     SeedSequence's mixing, done on arrays across the names instead of once per name (the
-    names differ only in the last word of entropy). `seed` and `replication` must be >= 0.
+    names differ only in the last word of entropy, so the words before it are mixed once, as
+    arrays of one, and broadcast). `seed` and `replication` must be >= 0.
     """
     keys = np.array([stream_key(name) for name in names], dtype=np.uint32)
     run = _words(seed)
     run += [0] * (_POOL_SIZE - len(run))
-    entropy = [np.full(keys.size, word, dtype=np.uint32) for word in run + _words(replication)] + [keys]
+    entropy = [np.full(1, word, dtype=np.uint32) for word in run + _words(replication)] + [keys]
     const = _INIT_A
     shift = np.uint32(_XSHIFT)
 

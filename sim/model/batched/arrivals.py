@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from sim.model.compiled import kernels
+
 #: Gaps drawn at a time while a window is being filled (any size gives the same instants).
 CHUNK = 4096
 #: A group whose longest window expects fewer arrivals than this runs the arrivals loop on a list.
@@ -221,6 +223,8 @@ class FewArrivals:
     pending gap, the drawn gaps) held in arrays across the groups: within a window a group's
     instants are the running sum of its gaps from the window's start, summed row by row
     (`np.add.accumulate` along a row adds in the loop's order), so they are the loop's to the bit.
+    With Numba the loop itself runs compiled, group by group, on the same state
+    (`compiled.sparse_arrivals`).
     """
 
     def __init__(self, groups: Sequence[tuple[int, np.ndarray, float, Callable[[int], np.ndarray]]]) -> None:
@@ -234,6 +238,8 @@ class FewArrivals:
         self.ends = np.full((len(groups), width), np.inf)
         for row, (_, bounds, _, _) in enumerate(groups):
             self.starts[row, :len(bounds)], self.ends[row, :len(bounds)] = bounds[:, 0], bounds[:, 1]
+        #: Where `t` stands when each window opens: its start, and 0 past the last (as the loop has it).
+        self.opens = np.where(self.starts < np.inf, self.starts, 0.0)
         self.index = np.zeros(len(groups), dtype=np.int64)
         self.t = self.starts[:, 0].copy()
         self.gap = np.array([float(draw(1)[0]) / rate for _, _, rate, draw in groups])
@@ -245,52 +251,76 @@ class FewArrivals:
         """Return the loop's instants before `limit` not handed out yet, and each one's group (pass by pass).
 
         Each pass takes every group's current window; a group whose window is not open before
-        `limit` sits the pass out (a stop of -inf: no instant, no change).
+        `limit` sits the pass out (a stop of -inf: no instant, no change). The compiled loop
+        gives the same instants group by group instead (how `GroupArrivals` reads them either way).
         """
+        loop = kernels().sparse_arrivals
+        if loop is not None:
+            return self._compiled(loop, limit)
         found: list[np.ndarray] = []
         owners: list[np.ndarray] = []
         rows = np.arange(self.rate.size)
         waiting = np.ones(rows.size, dtype=bool)  # not yet stopped at `limit` in this call
+        t, gap, index, used = self.t, self.gap, self.index, self.used
         while True:
-            active = waiting & (self.starts[rows, self.index] < limit)  # past the last window: +inf
+            begin, end = self.starts[rows, index], self.ends[rows, index]  # past the last window: +inf
+            active = waiting & (begin < limit)
             if not active.any():
                 break
-            end = self.ends[rows, self.index]
             stop = np.where(active, np.minimum(end, limit), -np.inf)
-            t, gap = self.t, self.gap
             # About as many gaps as the fullest window can hold (any width gives the same instants).
             width = int(max(float(((stop - t) * self.rate).max()) * 1.25, 0.0)) + HEAD_MARGIN
-            head = self._head(active, width)
-            block = np.empty((rows.size, width + 1))
-            block[:, 0], block[:, 1], block[:, 2:] = t, gap, head[:, :-1]
-            sums = np.add.accumulate(block, axis=1)[:, 1:]
+            block = self._block(active, width)  # each row: t, the pending gap, then its next `width` gaps
+            block[:, 0], block[:, 1] = t, gap
+            full = np.add.accumulate(block, axis=1)  # full[:, n]: the n-th instant from t (full[:, 0] is t)
+            sums = full[:, 1:width + 1]
             below = sums < stop[:, None]  # the sums never fall: a prefix of each row
             inside = below.sum(axis=1)
             found.append(sums[below])
             owners.append(np.repeat(self.groups, inside))
-            last = np.maximum(inside - 1, 0)
-            some = inside > 0
-            t = self.t = np.where(some, sums[rows, last], t)
-            self.gap = np.where(some, head[rows, last], gap)
-            self.used += inside
-            more = inside == width  # the window may hold more than the head: take it up again
-            cut = active & ~more & (stop < end)
+            last, pending = full[rows, inside], block[rows, inside + 1]  # a row sitting out: t and gap again
+            used += inside
+            done = active & (inside < width)  # else the window may hold more than the head: take it up again
+            cut = done & (stop < end)
             waiting &= ~cut
-            closed = np.flatnonzero(active & ~more & ~cut)
-            if closed.size:
-                self.gap[closed] -= end[closed] - t[closed]
-                following = self.index[closed] = self.index[closed] + 1
-                self.t[closed] = np.where(following < self.count[closed], self.starts[closed, following], 0.0)
+            closed = done ^ cut
+            gap = np.where(closed, pending - (end - last), pending)
+            index += closed
+            t = np.where(closed, self.opens[rows, index], last)
+        self.t, self.gap = t, gap
         if not found:
             return np.empty(0), np.empty(0, dtype=np.int64)
         return np.concatenate(found), np.concatenate(owners)
 
-    def _head(self, active: np.ndarray, width: int) -> np.ndarray:
-        """Return the next `width` drawn gaps of each group, drawing more where an active group has too few.
+    def _compiled(self, loop: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]],
+                  limit: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return what `instants` returns, from the compiled loop; groups that run out of gaps draw more and go on."""
+        found: list[np.ndarray] = []
+        owners: list[np.ndarray] = []
+        rows = np.arange(self.rate.size)
+        while rows.size:
+            local, row, short = loop(limit, rows, self.starts, self.ends, self.count, self.index, self.t, self.gap,
+                                     self.gaps, self.used, self.drawn)
+            found.append(local)
+            owners.append(self.groups[row])
+            rows = rows[short]
+            self._refill(rows, 0)
+        return np.concatenate(found), np.concatenate(owners)
 
-        A group sitting the pass out gets whatever lies in its row's place (it reads none of it).
+    def _block(self, active: np.ndarray, width: int) -> np.ndarray:
+        """Return each group's next `width` drawn gaps after two columns for `t` and the pending gap.
+
+        Groups taking part with too few drawn gaps draw more first; a group sitting the pass out
+        gets whatever lies in its row's place (it reads none of it).
         """
-        short = np.flatnonzero(active & (self.used + width > self.drawn))
+        self._refill(np.flatnonzero(active & (self.used + width > self.drawn)), width)
+        size = self.gaps.shape[1]
+        places = (self.used + np.arange(-2, size * self.used.size - 2, size))[:, None] + np.arange(width + 2)
+        block: np.ndarray = self.gaps.take(places, mode="clip")
+        return block
+
+    def _refill(self, short: np.ndarray, width: int) -> None:
+        """Draw more gaps for the `short` rows: at least `REFILL` and twice `width` in all, the undrawn kept first."""
         if short.size:
             size = max(self.gaps.shape[1], 2 * width, REFILL)
             if size > self.gaps.shape[1]:
@@ -302,6 +332,3 @@ class FewArrivals:
                 self.gaps[row, :left] = self.gaps[row, self.used[row]:self.drawn[row]]
                 self.gaps[row, left:] = self.draws[row](size - left) / self.rate[row]
                 self.used[row], self.drawn[row] = 0, size
-        places = (self.used + np.arange(self.gaps.shape[0]) * self.gaps.shape[1])[:, None] + np.arange(width)
-        head: np.ndarray = self.gaps.take(places, mode="clip")
-        return head

@@ -11,6 +11,7 @@ from conftest import ARRANGEMENTS, MMC
 
 from sim.config.loader import load_config
 from sim.config.schema import Config
+from sim.metrics.recorder import Recorder
 from sim.model.batched import arrivals
 from sim.model.calendar import working_windows
 from sim.model.event.world import World
@@ -109,3 +110,18 @@ def test_groups_filled_together_arrive_as_each_alone(path: Path, span: float, ma
             found[k].append(clock[group == k])
     for k, expected in enumerate(alone):
         assert np.array_equal(np.concatenate(found[k]) if found[k] else np.empty(0), expected), k
+
+
+def test_days_of_instants_in_time_order_are_found_as_any_others() -> None:
+    recorder = Recorder(load_config(MMC, [("scenario.days", "40", "--set")]).config)
+    rng = np.random.default_rng(3)
+    starts = np.arange(-3, 44) * 24.0  # day starts themselves, either side of them, before 0 and past the horizon
+    edges = np.concatenate((starts, np.nextafter(starts, -math.inf), np.nextafter(starts, math.inf),
+                            [-0.0, 0.0, -math.inf, math.inf]))
+    instants = np.sort(np.concatenate((edges, rng.random(5_000) * 1_100.0 - 50.0)))
+    expected = np.array([min(int(t // 24.0) if math.isfinite(t) else (-1 if t < 0 else 39), 39)
+                         for t in instants.tolist()])
+    expected = np.maximum(expected, -1)
+    for order in (instants, instants[::-1].copy()):  # in time order (searched by day), and not
+        found = recorder._days_of(order)
+        assert np.array_equal(found, expected if order is instants else expected[::-1])

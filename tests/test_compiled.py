@@ -102,6 +102,18 @@ def test_numbas_log1p_gives_pythons_bits(fast: Kernels, n: int) -> None:
         assert np.array_equal(version.escape_logs(share).view(np.int64), expected.view(np.int64))
 
 
+def test_running_sums_add_in_order_in_both_versions(fast: Kernels) -> None:
+    rng = np.random.default_rng(7)
+    addends = rng.standard_normal(50_000) * 10.0 ** rng.integers(-12, 12, 50_000)  # far from associative
+    expected = 0.25
+    for value in addends.tolist():  # one by one, as the event engine adds them
+        expected += value
+    assert expected != 0.25 + math.fsum(addends.tolist())  # the order shows in the bits
+    for version in (fast, PYTHON):
+        assert version.total(0.25, addends) == expected
+    assert compiled.total(0.25, addends[:2_000]) == PYTHON.total(0.25, addends[:2_000])  # the kernel's source
+
+
 def test_libm_raises_as_math_does_where_numba_would_not(use: Any, fast: Kernels) -> None:
     use(fast)
     with pytest.raises(OverflowError):

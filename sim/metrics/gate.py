@@ -7,15 +7,16 @@ from array import array
 
 import numpy as np
 
+from sim.model.compiled import kernels
 from sim.model.rulebook.events import Event, LeftQueue, QueueChanged, ReviewerBusy, ShiftsPlanned
 from sim.model.rulebook.tally import GateColumns
 
 
 def running_sum(start: float, addends: np.ndarray) -> float:
-    """Return `start` plus the addends added one by one, in order (never pairwise)."""
+    """Return `start` plus the addends added one by one, in order (never pairwise; `compiled.total`)."""
     if not addends.size:
         return start
-    return float(np.add.accumulate(np.concatenate(([start], addends)))[-1])
+    return float(kernels().total(float(start), np.ascontiguousarray(addends, dtype=float)))
 
 
 #: Values (three a gate event) the ledger holds before it adds them (bounds memory; the sums do not depend on it).

@@ -3,19 +3,21 @@
 Two loops dominate a run once the rest is in numpy: the gate's next-free-time recursion (one
 heap replacement per reviewed request, inherently sequential) and libm's exp and log over the
 review times, delays and records (per element, because numpy's vectorised exp and log may
-differ from libm in the last bit). The kernels here are plain Python that Numba compiles
+differ from libm in the last bit). The metrics' running sums (`total`: each addend in turn,
+never pairwise) are a third, smaller one. The kernels here are plain Python that Numba compiles
 (`pip install residency[fast]`); without it the gate keeps its own loop on lists
-(`fastgate._starts`, the reference), and exp and log go through `math` element by element.
+(`fastgate._starts`, the reference), exp and log go through `math` element by element, and
+running sums through numpy's `add.accumulate` (as sequential, so the same bits).
 
 The compiled kernels are used only when Numba imports, and loaded on first use, never at
 import: a run that reviews no request never loads it. Both versions give the same bits:
-the recursion only compares and adds floats (compiled without fast-math, so IEEE 754 as in
-Python), and Numba's `math.exp` and `math.log` call the process's libm, the very functions
-Python's `math` calls (`tests/test_compiled.py` runs both versions on the same inputs,
-including a few million random doubles and the edge cases). exp and log stay in Python where
-Numba would vectorise them with Intel's SVML (its own exp and log), and wherever a result is
-not finite the values are taken again through Python's `math`, which raises as it always did.
-Loading Numba costs a process about a second, so a process loads it only once it has
+the recursion and the running sums only compare and add floats (compiled without fast-math,
+so IEEE 754 as in Python, never reordered), and Numba's `math.exp` and `math.log` call the
+process's libm, the very functions Python's `math` calls (`tests/test_compiled.py` runs both
+versions on the same inputs, including a few million random doubles and the edge cases).
+exp and log stay in Python where Numba would vectorise them with Intel's SVML (its own exp and
+log), and wherever a result is not finite the values are taken again through Python's `math`,
+which raises as it always did. Loading Numba costs a process about a second, so a process loads it only once it has
 settled enough requests for the compiled loops to win that back (`kernels`);
 `RESIDENCY_COMPILED=1` in the environment loads it at once, `0` keeps every kernel in Python.
 
@@ -136,6 +138,17 @@ def escape_logs(share: np.ndarray) -> np.ndarray:
     return out
 
 
+def total(start: float, addends: np.ndarray) -> float:
+    """Return `start` plus the addends added one by one, in order (compiled without fast-math: never reordered)."""
+    for i in range(addends.shape[0]):
+        start += addends[i]
+    return start
+
+
+def _python_total(start: float, addends: np.ndarray) -> float:
+    return float(np.add.accumulate(np.concatenate(([start], addends)))[-1])
+
+
 def _python_escape_logs(share: np.ndarray) -> np.ndarray:
     return np.array([-math.inf if s >= 1.0 else math.log1p(-s) for s in share.tolist()], dtype=float)
 
@@ -163,10 +176,11 @@ class Kernels:
     log_all: Callable[[np.ndarray], np.ndarray]
     exp_all: Callable[[np.ndarray], np.ndarray]
     escape_logs: Callable[[np.ndarray], np.ndarray]
+    total: Callable[[float, np.ndarray], float]  # a running sum of float64 addends, in order
 
 
 #: The kernels in Python: the reference, and the path when Numba is missing.
-PYTHON = Kernels("python", None, None, _python_log, _python_exp, _python_escape_logs)
+PYTHON = Kernels("python", None, None, _python_log, _python_exp, _python_escape_logs, _python_total)
 
 #: Reviewed requests a process settles with the Python kernels before it loads Numba (`kernels`).
 WORTH_LOADING = 2_000_000
@@ -186,8 +200,8 @@ def compile_numba() -> Kernels | None:
     shifts = jit(_rebind(gate_shifts, _replace=replace))
     gate = (plain, shifts)
     if numba.config.USING_SVML:  # SVML's exp and log are not libm's: keep them in Python
-        return Kernels("numba", *gate, _python_log, _python_exp, _python_escape_logs)
-    return Kernels("numba", *gate, jit(log_all), jit(exp_all), jit(escape_logs))
+        return Kernels("numba", *gate, _python_log, _python_exp, _python_escape_logs, jit(total))
+    return Kernels("numba", *gate, jit(log_all), jit(exp_all), jit(escape_logs), jit(total))
 
 
 def _cacheable() -> bool:

@@ -12,7 +12,7 @@ from conftest import ARRANGEMENTS, MMC
 from sim.config.loader import load_config
 from sim.config.schema import Config
 from sim.metrics.recorder import Recorder
-from sim.model.batched import arrivals
+from sim.model.batched import arrivals, fast, fastgate
 from sim.model.calendar import working_windows
 from sim.model.event.world import World
 from sim.model.rng import Streams, generator
@@ -125,3 +125,46 @@ def test_days_of_instants_in_time_order_are_found_as_any_others() -> None:
     for order in (instants, instants[::-1].copy()):  # in time order (searched by day), and not
         found = recorder._days_of(order)
         assert np.array_equal(found, expected if order is instants else expected[::-1])
+
+
+def queue_changes_one_by_one(joins: list[float], departures: list[tuple[float, float]], queued: int,
+                             limit: float) -> tuple[list[tuple[float, int, float]], list[tuple[float, float]], int]:
+    """Return the queue's changes before `limit` (joins first at one instant, else as listed), the rest, the length."""
+    rows = sorted([(t, 0, i, math.nan) for i, t in enumerate(joins)]
+                  + [(t, 1, i, past) for i, (t, past) in enumerate(departures)])
+    changes, later = [], []
+    for t, kind, _, past in rows:
+        if t >= limit:
+            later.append((t, past))
+            continue
+        changes.append((t, queued, past))
+        queued += 1 if kind == 0 else -1
+    return changes, later, queued
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_queue_changes_merge_joins_before_departures_as_listed(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    state = fastgate.GateState(2, fastgate.shift_clocks(None, 100.0), 100.0)
+    carried: list[tuple[float, float]] = []
+    queued = 0
+    for limit in (10.0, 20.0, 30.0, math.inf):  # instants on a coarse grid: many ties, across batches too
+        joins = np.sort(rng.integers(int(limit) - 10 if limit < math.inf else 30, 40, 30) / 2.0)
+        leaves = np.sort(rng.integers(0, 80, 30) / 2.0 + limit - 10 if limit < math.inf else rng.integers(60, 90, 30))
+        past = np.where(rng.random(30) < 0.3, rng.random(30), math.nan)
+        expected, carried, queued = queue_changes_one_by_one(
+            joins.tolist(), carried + list(zip(leaves.tolist(), past.tolist(), strict=True)), queued, limit)
+        t, length, gone = fastgate._queue_changes(state, joins, leaves, past, limit)
+        got = list(zip(t.tolist(), length.tolist(), gone.tolist(), strict=True))
+        assert len(got) == len(expected)
+        for (ta, la, pa), (tb, lb, pb) in zip(got, expected, strict=True):
+            assert (ta, la) == (tb, lb) and (pa == pb or (math.isnan(pa) and math.isnan(pb)))
+        assert state.queued == queued
+
+
+def test_lookups_in_a_table_of_one_value_are_filled() -> None:
+    rows, group, purpose = np.array([0, 2, 3]), np.array([1, 0, 1, 0]), np.array([0, 1, 1, 2])
+    for table in (np.ones((2, 3), dtype=bool), np.full((2, 3), 0.25), np.arange(6.0).reshape(2, 3)):
+        found = fast._gather(table, rows, group, purpose)
+        assert found.dtype == table.dtype
+        assert np.array_equal(found, table[group[rows], purpose[rows]])

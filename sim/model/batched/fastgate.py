@@ -171,19 +171,25 @@ def run_gate(
 
 def _queue_changes(state: GateState, joins: np.ndarray, leaves: np.ndarray, past: np.ndarray,
                    limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the queue's changes up to `limit` in time order: instant, length before, hours past expiry."""
+    """Return the queue's changes up to `limit` in time order: instant, length before, hours past expiry.
+
+    Joins come before departures at one instant, otherwise changes keep the order listed: joins
+    are listed first, then the departures carried from earlier batches, then the new ones, and
+    one stable sort by instant orders them (each part is in time order already, which the sort
+    merges in a pass). The departures past `limit` are carried in time order, which keeps
+    their order at any one instant, so the next batch sorts them to the same place.
+    """
     carried, carried_past = state.pulls
-    t = np.concatenate((carried, joins, leaves))
-    kind = np.concatenate((np.ones(carried.size), np.zeros(joins.size), np.ones(leaves.size)))
-    gone = np.concatenate((carried_past, np.full(joins.size, np.nan), past))
-    now = t < limit
-    state.pulls = (t[~now], gone[~now])
-    t, kind, gone = t[now], kind[now], gone[now]
+    t = np.concatenate((joins, carried, leaves))
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    gone = np.concatenate((np.full(joins.size, np.nan), carried_past, past))[order]
+    cut = int(np.searchsorted(t, limit, side="left"))
+    state.pulls = (t[cut:], gone[cut:])
+    t, gone = t[:cut], gone[:cut]
     if not t.size:
         return t, np.empty(0, dtype=np.int64), gone
-    order = np.lexsort((kind, t))  # joins before departures at one instant, otherwise as listed
-    t, kind, gone = t[order], kind[order], gone[order]
-    step = np.where(kind == 0, 1, -1)
+    step = np.where(order[:cut] < joins.size, 1, -1)
     before = state.queued + np.cumsum(step) - step
     state.queued = int(before[-1] + step[-1])
     return t, before, gone

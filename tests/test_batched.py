@@ -168,3 +168,14 @@ def test_lookups_in_a_table_of_one_value_are_filled() -> None:
         found = fast._gather(table, rows, group, purpose)
         assert found.dtype == table.dtype
         assert np.array_equal(found, table[group[rows], purpose[rows]])
+
+
+def test_picks_and_columns_are_views_only_where_they_take_every_row() -> None:
+    values = np.arange(12.0).reshape(4, 3)
+    every, some = np.ones(4, dtype=bool), np.array([True, False, True, True])
+    assert np.shares_memory(fastgate.pick(values[:, 0], every), values)
+    assert np.array_equal(fastgate.pick(values[:, 0], some), [0.0, 6.0, 9.0])
+    assert np.array_equal(fast._column(values, np.arange(4), 1), values[:, 1])
+    assert np.shares_memory(fast._column(values, np.arange(4), 1), values)
+    assert np.array_equal(fast._column(values, np.array([1, 3]), 2), [5.0, 11.0])
+    assert np.array_equal(fast._column(values[:, 0], np.array([0, 2])), [0.0, 6.0])

@@ -22,7 +22,7 @@ import numpy as np
 
 from sim.config.schema import Config
 from sim.model.batched.arrivals import GroupArrivals
-from sim.model.batched.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
+from sim.model.batched.fastgate import EXPIRED, STARTED, GateState, close_gate, pick, run_gate, shift_clocks
 from sim.model.batched.fastreads import ReadTables
 from sim.model.batched.fastshare import draw_key, read_only, tables_of
 from sim.model.calendar import rostered_hours
@@ -126,6 +126,12 @@ def _gather(table: np.ndarray, rows: np.ndarray, *columns: np.ndarray) -> np.nda
     if (table == first).all():
         return np.full(rows.size, first, dtype=table.dtype)
     return table[tuple(column[rows] for column in columns)]  # type: ignore[no-any-return]
+
+
+def _column(values: np.ndarray, rows: np.ndarray, *column: int) -> np.ndarray:
+    """Return `values[rows, column]` for sorted, distinct `rows`: a view, not a copy, where they are all rows."""
+    index: tuple[Any, ...] = (slice(None) if rows.size == values.shape[0] else rows, *column)
+    return values[index]  # type: ignore[no-any-return]
 
 
 def batch_hours(config: Config) -> float:
@@ -464,26 +470,26 @@ class FastWorld:
         gate = self.config.gatekeeper
         if gate is None or not steward.size:
             return
-        normals = b.z[steward, Z_REVIEW] if self.review_normals else np.broadcast_to(0.0, steward.shape)  # unread
-        review = review_hours(gate, b.u[steward, U_REVIEW], normals)
-        arrivals = b.t[steward]
+        normals = _column(b.z, steward, Z_REVIEW) if self.review_normals else np.broadcast_to(0.0, steward.shape)
+        review = review_hours(gate, _column(b.u, steward, U_REVIEW), normals)  # (exponential: normals unread)
+        arrivals = _column(b.t, steward)
         expires = expiries(gate, arrivals, emergency)
         out = run_gate(self.gate, arrivals, review, expires, emergency, limit)
         start = out.start
         tally.gate = out.columns
         expired = (out.status == EXPIRED) & ~emergency
         started = (out.status == STARTED) & ~emergency
-        tally.review_starts = start[started]
-        tally.waits = (start - arrivals)[started]
+        tally.review_starts = pick(start, started)
+        tally.waits = pick(start - arrivals, started)
         done = start + review
         decided = started & (done < self.horizon)
-        idx, when = steward[decided], done[decided]
-        hours.append((when, when - b.t[idx]))
+        idx, when = pick(steward, decided), pick(done, decided)
+        hours.append((when, when - _column(b.t, idx)))
         ok = _gather(self.allowed_of, idx, b.group, b.purpose, b.cls)
         override = _gather(self.override_of, idx, b.group)
-        policy, error, no, overridden = steward_decisions(gate, ok, b.u[idx, U_DECISION], b.u[idx, U_OVERRIDE],
-                                                          override)
-        granted.append(when[policy | error])
+        policy, error, no, overridden = steward_decisions(gate, ok, _column(b.u, idx, U_DECISION),
+                                                          _column(b.u, idx, U_OVERRIDE), override)
+        granted.append(pick(when, policy | error))
         denied.append(when[no])
         tally.decided["expired"] = expires[expired]
         self._reads(b, idx, when, when, "policy", tally, reads, policy)

@@ -73,6 +73,11 @@ class GateBatch:
     columns: GateColumns  # the reviews started and the queue's changes up to the batch's limit
 
 
+def pick(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Return the values a mask marks: `values` itself, not a copy, where it marks them all (the common case)."""
+    return values if rows.all() else values[rows]
+
+
 def _starts(state: GateState, arrival: np.ndarray, review: np.ndarray, expiry: np.ndarray,
             never: bool) -> tuple[list[float] | np.ndarray, list[int] | np.ndarray]:
     """Return each request's start (or the instant it is found expired) and the expired ones' positions.
@@ -153,18 +158,25 @@ def run_gate(
     waiting = x >= horizon
     expired &= ~waiting
     started = ~waiting & ~expired
-    s = x[started]
-    end = np.minimum(s + duration[started], horizon)
-    rostered_end = state.rostered_ends[np.searchsorted(state.ends, s, side="right")]
-    over = end > rostered_end
-    overtime = np.where(over, end - np.maximum(rostered_end, s), 0.0)
+    s = pick(x, started)
+    end = np.minimum(s + pick(duration, started), horizon)
+    if state.plain:  # no shifts: the rostered end is the horizon, which no review passes
+        overtime = np.zeros(s.size)
+    else:
+        rostered_end = state.rostered_ends[np.searchsorted(state.ends, s, side="right")]
+        over = end > rostered_end
+        overtime = np.where(over, end - np.maximum(rostered_end, s), 0.0)
     state.reviewing += int(np.count_nonzero(started & ~post & (x + duration >= horizon)))
     state.waiting.extend(zip(post[waiting].tolist(), expiries[waiting].tolist(), strict=True))
     queued = x > arrivals
     leaving = queued & ~waiting
-    past = np.full(x.size, np.nan)
-    past[expired] = x[expired] - expiries[expired]
-    t, length, late = _queue_changes(state, arrivals[queued], x[leaving], past[leaving], limit)
+    if len(gone):
+        past = np.full(x.size, np.nan)
+        past[expired] = x[expired] - expiries[expired]
+        late = past[leaving]
+    else:  # none expired: every departure is a start
+        late = np.full(int(np.count_nonzero(leaving)), np.nan)
+    t, length, late = _queue_changes(state, arrivals[queued], x[leaving], late, limit)
     status = np.where(started, STARTED, np.where(expired, EXPIRED, WAITING))
     return GateBatch(status, x, GateColumns(s, end, overtime, t, length, late))
 

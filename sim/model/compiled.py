@@ -3,8 +3,8 @@
 Two loops dominate a run once the rest is in numpy: the gate's next-free-time recursion (one
 heap replacement per reviewed request, inherently sequential) and libm's exp and log over the
 review times, delays and records (per element, because numpy's vectorised exp and log may
-differ from libm in the last bit). The metrics' running sums (`total`: each addend in turn,
-never pairwise) are a third, smaller one. The kernels here are plain Python that Numba compiles
+differ from libm in the last bit). The metrics' running sums (`total` and `queue_area`: each
+addend in turn, never pairwise) are a third, smaller one. The kernels here are plain Python that Numba compiles
 (`pip install residency[fast]`); without it the gate keeps its own loop on lists
 (`fastgate._starts`, the reference), exp and log go through `math` element by element, and
 running sums through numpy's `add.accumulate` (as sequential, so the same bits).
@@ -145,8 +145,26 @@ def total(start: float, addends: np.ndarray) -> float:
     return start
 
 
+def queue_area(area: float, last: float, t: np.ndarray, length: np.ndarray, past: np.ndarray) -> float:
+    """Return `area` plus, change by change from the instant `last`, the queue's length times the time since the
+    last change, then less the hours past expiry of a request leaving expired (`past`, NaN for any other change)."""
+    for i in range(t.shape[0]):
+        area += length[i] * (t[i] - last)
+        gone = past[i]
+        area += 0.0 if gone != gone else -gone
+        last = t[i]
+    return area
+
+
 def _python_total(start: float, addends: np.ndarray) -> float:
     return float(np.add.accumulate(np.concatenate(([start], addends)))[-1])
+
+
+def _python_queue_area(area: float, last: float, t: np.ndarray, length: np.ndarray, past: np.ndarray) -> float:
+    addends = np.empty(2 * t.size)
+    addends[0::2] = length * (t - np.concatenate(([last], t[:-1])))
+    addends[1::2] = np.where(np.isnan(past), 0.0, -past)
+    return _python_total(area, addends)
 
 
 def _python_escape_logs(share: np.ndarray) -> np.ndarray:
@@ -177,10 +195,12 @@ class Kernels:
     exp_all: Callable[[np.ndarray], np.ndarray]
     escape_logs: Callable[[np.ndarray], np.ndarray]
     total: Callable[[float, np.ndarray], float]  # a running sum of float64 addends, in order
+    queue_area: Callable[[float, float, np.ndarray, np.ndarray, np.ndarray], float]  # the same over queue changes
 
 
 #: The kernels in Python: the reference, and the path when Numba is missing.
-PYTHON = Kernels("python", None, None, _python_log, _python_exp, _python_escape_logs, _python_total)
+PYTHON = Kernels("python", None, None, _python_log, _python_exp, _python_escape_logs, _python_total,
+                 _python_queue_area)
 
 #: Reviewed requests a process settles with the Python kernels before it loads Numba (`kernels`).
 WORTH_LOADING = 2_000_000
@@ -199,9 +219,10 @@ def compile_numba() -> Kernels | None:
     plain = jit(_rebind(gate_plain, _replace=replace))
     shifts = jit(_rebind(gate_shifts, _replace=replace))
     gate = (plain, shifts)
+    sums = (jit(total), jit(queue_area))
     if numba.config.USING_SVML:  # SVML's exp and log are not libm's: keep them in Python
-        return Kernels("numba", *gate, _python_log, _python_exp, _python_escape_logs, jit(total))
-    return Kernels("numba", *gate, jit(log_all), jit(exp_all), jit(escape_logs), jit(total))
+        return Kernels("numba", *gate, _python_log, _python_exp, _python_escape_logs, *sums)
+    return Kernels("numba", *gate, jit(log_all), jit(exp_all), jit(escape_logs), *sums)
 
 
 def _cacheable() -> bool:

@@ -400,16 +400,18 @@ class FastWorld:
                 continue
             cls, alike_options = self.alike[k]
             held = np.array([[shares[site][cls] for site, _ in alike_options] for shares in self.log])
+            sites = np.array([self.sites.index(s) for s, _ in alike_options])
+            gates = np.array([gate_code(g) for _, g in alike_options])
             if (held[:, 0] >= 1.0).all():  # the first option holds all of the class throughout: it serves all
-                chosen = np.zeros(members.size, dtype=np.int64)
-            else:
-                if segment is None:
-                    segment = np.searchsorted(np.array(self.log_times), batch.t, side="right") - 1
-                chosen = choose_sites(held[segment[members]].T, batch.u[members, U_SITE])
+                batch.site[members], batch.gate[members] = sites[0], gates[0]
+                continue
+            if segment is None:
+                segment = np.searchsorted(np.array(self.log_times), batch.t, side="right") - 1
+            chosen = choose_sites(held[segment[members]].T, batch.u[members, U_SITE])
             ok = chosen >= 0
             picked = chosen[ok]
-            batch.site[members[ok]] = np.array([self.sites.index(s) for s, _ in alike_options])[picked]
-            batch.gate[members[ok]] = np.array([gate_code(g) for _, g in alike_options])[picked]
+            batch.site[members[ok]] = sites[picked]
+            batch.gate[members[ok]] = gates[picked]
 
     def _settle(self, limit: float) -> None:
         batch = self._draw(limit)

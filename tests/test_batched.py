@@ -12,8 +12,9 @@ from conftest import ARRANGEMENTS, MMC
 
 from sim.config.loader import load_config
 from sim.config.schema import Config
+from sim.metrics.recorder import Recorder
 from sim.model import compiled
-from sim.model.batched import arrivals
+from sim.model.batched import arrivals, fast, fastgate
 from sim.model.calendar import working_windows
 from sim.model.event.world import World
 from sim.model.rng import Streams, generator
@@ -137,3 +138,72 @@ def assert_as_each_alone(config: Config, span: float) -> None:
             found[k].append(clock[group == k])
     for k, expected in enumerate(alone):
         assert np.array_equal(np.concatenate(found[k]) if found[k] else np.empty(0), expected), k
+
+
+def test_days_of_instants_in_time_order_are_found_as_any_others() -> None:
+    recorder = Recorder(load_config(MMC, [("scenario.days", "40", "--set")]).config)
+    rng = np.random.default_rng(3)
+    starts = np.arange(-3, 44) * 24.0  # day starts themselves, either side of them, before 0 and past the horizon
+    edges = np.concatenate((starts, np.nextafter(starts, -math.inf), np.nextafter(starts, math.inf),
+                            [-0.0, 0.0, -math.inf, math.inf]))
+    instants = np.sort(np.concatenate((edges, rng.random(5_000) * 1_100.0 - 50.0)))
+    expected = np.array([min(int(t // 24.0) if math.isfinite(t) else (-1 if t < 0 else 39), 39)
+                         for t in instants.tolist()])
+    expected = np.maximum(expected, -1)
+    for order in (instants, instants[::-1].copy()):  # in time order (searched by day), and not
+        found = recorder._days_of(order)
+        assert np.array_equal(found, expected if order is instants else expected[::-1])
+
+
+def queue_changes_one_by_one(joins: list[float], departures: list[tuple[float, float]], queued: int,
+                             limit: float) -> tuple[list[tuple[float, int, float]], list[tuple[float, float]], int]:
+    """Return the queue's changes before `limit` (joins first at one instant, else as listed), the rest, the length."""
+    rows = sorted([(t, 0, i, math.nan) for i, t in enumerate(joins)]
+                  + [(t, 1, i, past) for i, (t, past) in enumerate(departures)])
+    changes, later = [], []
+    for t, kind, _, past in rows:
+        if t >= limit:
+            later.append((t, past))
+            continue
+        changes.append((t, queued, past))
+        queued += 1 if kind == 0 else -1
+    return changes, later, queued
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_queue_changes_merge_joins_before_departures_as_listed(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    state = fastgate.GateState(2, fastgate.shift_clocks(None, 100.0), 100.0)
+    carried: list[tuple[float, float]] = []
+    queued = 0
+    for limit in (10.0, 20.0, 30.0, math.inf):  # instants on a coarse grid: many ties, across batches too
+        joins = np.sort(rng.integers(int(limit) - 10 if limit < math.inf else 30, 40, 30) / 2.0)
+        leaves = np.sort(rng.integers(0, 80, 30) / 2.0 + limit - 10 if limit < math.inf else rng.integers(60, 90, 30))
+        past = np.where(rng.random(30) < 0.3, rng.random(30), math.nan)
+        expected, carried, queued = queue_changes_one_by_one(
+            joins.tolist(), carried + list(zip(leaves.tolist(), past.tolist(), strict=True)), queued, limit)
+        t, length, gone = fastgate._queue_changes(state, joins, leaves, past, limit)
+        got = list(zip(t.tolist(), length.tolist(), gone.tolist(), strict=True))
+        assert len(got) == len(expected)
+        for (ta, la, pa), (tb, lb, pb) in zip(got, expected, strict=True):
+            assert (ta, la) == (tb, lb) and (pa == pb or (math.isnan(pa) and math.isnan(pb)))
+        assert state.queued == queued
+
+
+def test_lookups_in_a_table_of_one_value_are_filled() -> None:
+    rows, group, purpose = np.array([0, 2, 3]), np.array([1, 0, 1, 0]), np.array([0, 1, 1, 2])
+    for table in (np.ones((2, 3), dtype=bool), np.full((2, 3), 0.25), np.arange(6.0).reshape(2, 3)):
+        found = fast._gather(table, rows, group, purpose)
+        assert found.dtype == table.dtype
+        assert np.array_equal(found, table[group[rows], purpose[rows]])
+
+
+def test_picks_and_columns_are_views_only_where_they_take_every_row() -> None:
+    values = np.arange(12.0).reshape(4, 3)
+    every, some = np.ones(4, dtype=bool), np.array([True, False, True, True])
+    assert np.shares_memory(fastgate.pick(values[:, 0], every), values)
+    assert np.array_equal(fastgate.pick(values[:, 0], some), [0.0, 6.0, 9.0])
+    assert np.array_equal(fast._column(values, np.arange(4), 1), values[:, 1])
+    assert np.shares_memory(fast._column(values, np.arange(4), 1), values)
+    assert np.array_equal(fast._column(values, np.array([1, 3]), 2), [5.0, 11.0])
+    assert np.array_equal(fast._column(values[:, 0], np.array([0, 2])), [0.0, 6.0])

@@ -102,6 +102,33 @@ def test_numbas_log1p_gives_pythons_bits(fast: Kernels, n: int) -> None:
         assert np.array_equal(version.escape_logs(share).view(np.int64), expected.view(np.int64))
 
 
+def test_running_sums_add_in_order_in_both_versions(fast: Kernels) -> None:
+    rng = np.random.default_rng(7)
+    addends = rng.standard_normal(50_000) * 10.0 ** rng.integers(-12, 12, 50_000)  # far from associative
+    expected = 0.25
+    for value in addends.tolist():  # one by one, as the event engine adds them
+        expected += value
+    assert expected != 0.25 + math.fsum(addends.tolist())  # the order shows in the bits
+    for version in (fast, PYTHON):
+        assert version.total(0.25, addends) == expected
+    assert compiled.total(0.25, addends[:2_000]) == PYTHON.total(0.25, addends[:2_000])  # the kernel's source
+
+
+def test_queue_areas_add_in_order_in_both_versions(fast: Kernels) -> None:
+    rng = np.random.default_rng(8)
+    t = np.cumsum(rng.exponential(0.01, 40_000))
+    length = rng.integers(0, 30, t.size).astype(float)
+    past = np.where(rng.random(t.size) < 0.2, rng.exponential(3.0, t.size), math.nan)
+    expected, last = 7.5, 0.125
+    for when, queued, gone in zip(t.tolist(), length.tolist(), past.tolist(), strict=True):  # as the ledger adds
+        expected += queued * (when - last)
+        expected += 0.0 if math.isnan(gone) else -gone
+        last = when
+    for version in (fast, PYTHON):
+        assert version.queue_area(7.5, 0.125, t, length, past) == expected
+    assert compiled.queue_area(7.5, 0.125, t, length, past) == expected  # the kernel's source
+
+
 def test_libm_raises_as_math_does_where_numba_would_not(use: Any, fast: Kernels) -> None:
     use(fast)
     with pytest.raises(OverflowError):

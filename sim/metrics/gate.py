@@ -7,15 +7,16 @@ from array import array
 
 import numpy as np
 
+from sim.model.compiled import kernels
 from sim.model.rulebook.events import Event, LeftQueue, QueueChanged, ReviewerBusy, ShiftsPlanned
 from sim.model.rulebook.tally import GateColumns
 
 
 def running_sum(start: float, addends: np.ndarray) -> float:
-    """Return `start` plus the addends added one by one, in order (never pairwise)."""
+    """Return `start` plus the addends added one by one, in order (never pairwise; `compiled.total`)."""
     if not addends.size:
         return start
-    return float(np.add.accumulate(np.concatenate(([start], addends)))[-1])
+    return float(kernels().total(float(start), np.ascontiguousarray(addends, dtype=float)))
 
 
 #: Values (three a gate event) the ledger holds before it adds them (bounds memory; the sums do not depend on it).
@@ -108,9 +109,8 @@ class GateLedger:
         t = gate.queue_t
         if not t.size:
             return
-        previous = np.concatenate(([self._last_change], t[:-1]))
-        addends = np.empty(2 * t.size)
-        addends[0::2] = gate.queue_length * (t - previous)
-        addends[1::2] = np.where(np.isnan(gate.queue_past), 0.0, -gate.queue_past)
-        self._queue_area = running_sum(self._queue_area, addends)
+        # Each change adds the length times the time since the last, then less any hours past expiry.
+        self._queue_area = float(kernels().queue_area(
+            float(self._queue_area), float(self._last_change), np.ascontiguousarray(t, dtype=float),
+            np.ascontiguousarray(gate.queue_length, dtype=float), np.ascontiguousarray(gate.queue_past, dtype=float)))
         self._last_change = float(t[-1])

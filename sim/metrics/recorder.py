@@ -262,8 +262,7 @@ class Recorder:
         positive = waits[waits > 0.0]
         self.wait_hist[0] += waits.size - positive.size
         counts = np.bincount(hist_indexes(positive), minlength=len(self.wait_hist))
-        for index in np.flatnonzero(counts).tolist():
-            self.wait_hist[index] += int(counts[index])
+        self.wait_hist = (np.array(self.wait_hist) + counts).tolist()
 
     def _add_days(self, column: list[float], instants: np.ndarray) -> None:
         if not instants.size:
@@ -279,8 +278,13 @@ class Recorder:
         """Return the day of each instant, the last day for any later: `min(t // 24, days - 1)`, exactly.
 
         t // 24 is the number of day starts at or before t, less one (day starts are exact
-        multiples of 24), which a search finds faster than floor division.
+        multiples of 24), which a search finds faster than floor division. Instants in time
+        order (reviews' starts) search the other way: where each day starts among them, then
+        each day's number repeated over its instants.
         """
+        if instants.size > 1 and bool((instants[1:] >= instants[:-1]).all()):
+            firsts = np.searchsorted(instants, self.day_starts, side="left")
+            return np.repeat(np.arange(-1, self.days), np.diff(firsts, prepend=0, append=instants.size))
         return np.searchsorted(self.day_starts, instants, side="right") - 1
 
     def submitted(self, event: Submitted) -> None:

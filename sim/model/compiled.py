@@ -3,21 +3,24 @@
 Two loops dominate a run once the rest is in numpy: the gate's next-free-time recursion (one
 heap replacement per reviewed request, inherently sequential) and libm's exp and log over the
 review times, delays and records (per element, because numpy's vectorised exp and log may
-differ from libm in the last bit). A third matters in a world of many small actor groups: their
-arrivals loop, window by window (`sparse_arrivals`). The kernels here are plain Python that
+differ from libm in the last bit). Two more matter less: the metrics' running sums (`total` and
+`queue_area`: each addend in turn, never pairwise) and, in a world of many small actor groups,
+their arrivals loop, window by window (`sparse_arrivals`). The kernels here are plain Python that
 Numba compiles (`pip install residency[fast]`); without it the gate keeps its own loop on lists
-(`fastgate._starts`, the reference), the small groups' arrivals their passes over all groups at
-once (`arrivals.FewArrivals`), and exp and log go through `math` element by element.
+(`fastgate._starts`, the reference), exp and log go through `math` element by element, running
+sums through numpy's `add.accumulate` (as sequential, so the same bits), and the small groups'
+arrivals their passes over all groups at once (`arrivals.FewArrivals`).
 
 The compiled kernels are used only when Numba imports, and loaded on first use, never at
 import: a run that reviews no request never loads it. Both versions give the same bits:
-the recursion and the arrivals loop only compare, add and subtract floats (compiled without fast-math, so IEEE 754 as in
-Python), and Numba's `math.exp` and `math.log` call the process's libm, the very functions
-Python's `math` calls (`tests/test_compiled.py` runs both versions on the same inputs,
-including a few million random doubles and the edge cases). exp and log stay in Python where
-Numba would vectorise them with Intel's SVML (its own exp and log), and wherever a result is
-not finite the values are taken again through Python's `math`, which raises as it always did.
-Loading Numba costs a process about a second, so a process loads it only once it has
+the recursion, the running sums and the arrivals loop only compare, add and subtract floats
+(compiled without fast-math, so IEEE 754 as in Python, never reordered), and Numba's `math.exp`
+and `math.log` call the process's libm, the very functions Python's `math` calls
+(`tests/test_compiled.py` runs both versions on the same inputs, including a few million random
+doubles and the edge cases). exp and log stay in Python where Numba would vectorise them with
+Intel's SVML (its own exp and log), and wherever a result is not finite the values are taken
+again through Python's `math`, which raises as it always did. Loading Numba costs a process about
+a second, so a process loads it only once it has
 settled enough requests for the compiled loops to win that back (`kernels`);
 `RESIDENCY_COMPILED=1` in the environment loads it at once, `0` keeps every kernel in Python.
 
@@ -183,6 +186,35 @@ def escape_logs(share: np.ndarray) -> np.ndarray:
     return out
 
 
+def total(start: float, addends: np.ndarray) -> float:
+    """Return `start` plus the addends added one by one, in order (compiled without fast-math: never reordered)."""
+    for i in range(addends.shape[0]):
+        start += addends[i]
+    return start
+
+
+def queue_area(area: float, last: float, t: np.ndarray, length: np.ndarray, past: np.ndarray) -> float:
+    """Return `area` plus, change by change from the instant `last`, the queue's length times the time since the
+    last change, then less the hours past expiry of a request leaving expired (`past`, NaN for any other change)."""
+    for i in range(t.shape[0]):
+        area += length[i] * (t[i] - last)
+        gone = past[i]
+        area += 0.0 if gone != gone else -gone
+        last = t[i]
+    return area
+
+
+def _python_total(start: float, addends: np.ndarray) -> float:
+    return float(np.add.accumulate(np.concatenate(([start], addends)))[-1])
+
+
+def _python_queue_area(area: float, last: float, t: np.ndarray, length: np.ndarray, past: np.ndarray) -> float:
+    addends = np.empty(2 * t.size)
+    addends[0::2] = length * (t - np.concatenate(([last], t[:-1])))
+    addends[1::2] = np.where(np.isnan(past), 0.0, -past)
+    return _python_total(area, addends)
+
+
 def _python_escape_logs(share: np.ndarray) -> np.ndarray:
     return np.array([-math.inf if s >= 1.0 else math.log1p(-s) for s in share.tolist()], dtype=float)
 
@@ -212,10 +244,13 @@ class Kernels:
     log_all: Callable[[np.ndarray], np.ndarray]
     exp_all: Callable[[np.ndarray], np.ndarray]
     escape_logs: Callable[[np.ndarray], np.ndarray]
+    total: Callable[[float, np.ndarray], float]  # a running sum of float64 addends, in order
+    queue_area: Callable[[float, float, np.ndarray, np.ndarray, np.ndarray], float]  # the same over queue changes
 
 
 #: The kernels in Python: the reference, and the path when Numba is missing.
-PYTHON = Kernels("python", None, None, None, _python_log, _python_exp, _python_escape_logs)
+PYTHON = Kernels("python", None, None, None, _python_log, _python_exp, _python_escape_logs, _python_total,
+                 _python_queue_area)
 
 #: Reviewed requests a process settles with the Python kernels before it loads Numba (`kernels`).
 WORTH_LOADING = 2_000_000
@@ -234,9 +269,10 @@ def compile_numba() -> Kernels | None:
     plain = jit(_rebind(gate_plain, _replace=replace))
     shifts = jit(_rebind(gate_shifts, _replace=replace))
     loops = (plain, shifts, jit(sparse_arrivals))
+    sums = (jit(total), jit(queue_area))
     if numba.config.USING_SVML:  # SVML's exp and log are not libm's: keep them in Python
-        return Kernels("numba", *loops, _python_log, _python_exp, _python_escape_logs)
-    return Kernels("numba", *loops, jit(log_all), jit(exp_all), jit(escape_logs))
+        return Kernels("numba", *loops, _python_log, _python_exp, _python_escape_logs, *sums)
+    return Kernels("numba", *loops, jit(log_all), jit(exp_all), jit(escape_logs), *sums)
 
 
 def _cacheable() -> bool:

@@ -22,7 +22,7 @@ import numpy as np
 
 from sim.config.schema import Config
 from sim.model.batched.arrivals import GroupArrivals
-from sim.model.batched.fastgate import EXPIRED, STARTED, GateState, close_gate, run_gate, shift_clocks
+from sim.model.batched.fastgate import EXPIRED, STARTED, GateState, close_gate, pick, run_gate, shift_clocks
 from sim.model.batched.fastreads import ReadTables
 from sim.model.batched.fastshare import draw_key, read_only, tables_of
 from sim.model.calendar import rostered_hours
@@ -120,6 +120,20 @@ class _Batch:
     gate: np.ndarray
 
 
+def _gather(table: np.ndarray, rows: np.ndarray, *columns: np.ndarray) -> np.ndarray:
+    """Return `table[columns[0][rows], columns[1][rows], ...]`; a table of one value is filled, not looked up."""
+    first = table.flat[0]
+    if (table == first).all():
+        return np.full(rows.size, first, dtype=table.dtype)
+    return table[tuple(column[rows] for column in columns)]  # type: ignore[no-any-return]
+
+
+def _column(values: np.ndarray, rows: np.ndarray, *column: int) -> np.ndarray:
+    """Return `values[rows, column]` for sorted, distinct `rows`: a view, not a copy, where they are all rows."""
+    index: tuple[Any, ...] = (slice(None) if rows.size == values.shape[0] else rows, *column)
+    return values[index]  # type: ignore[no-any-return]
+
+
 def batch_hours(config: Config) -> float:
     """Return a batch's span: about `BATCH_REQUESTS` requests at the busiest working-hour rate."""
     rate = sum(spec.headcount * spec.requests_per_hour for spec in config.actors.values())
@@ -157,6 +171,7 @@ class FastWorld:
         self.arrivals = GroupArrivals([(self._windows(g.actor), g.actor.spec.headcount * g.actor.spec.requests_per_hour,
                                         g.arrivals) if g.arrivals is not None else None for g in self.groups])
         self.counted = np.array([cls in config.policy.counted_classes for cls in self.classes], dtype=bool)
+        self.review_normals = review_reads_normals(config.gatekeeper)
         gate = config.gatekeeper
         shifts = self.world.shifts
         reviewers = gate.reviewers if gate else 0
@@ -371,21 +386,32 @@ class FastWorld:
         # Arrivals only move forward: drop the holdings that no request can see again.
         stale = int(np.searchsorted(np.array(self.log_times), batch.t[0], side="right")) - 1
         del self.log_times[:stale], self.log[:stale]
-        segment = np.searchsorted(np.array(self.log_times), batch.t, side="right") - 1
+        segment: np.ndarray | None = None
         # Requests with the same options for their class choose alike: settle them together.
-        alike = self.alike_of[self.route_table_of[batch.group, batch.variant], batch.cls]
-        order = np.argsort(alike, kind="stable")
-        bounds = np.searchsorted(alike[order], np.arange(len(self.alike) + 1))
-        for k, (cls, alike_options) in enumerate(self.alike):
-            members = order[bounds[k]:bounds[k + 1]]
-            if not members.size:
+        if (self.alike_of == self.alike_of.flat[0]).all():  # every request has the same options, or none
+            sets = [(int(self.alike_of.flat[0]), np.arange(batch.t.size))]
+        else:
+            alike = self.alike_of[self.route_table_of[batch.group, batch.variant], batch.cls]
+            order = np.argsort(alike, kind="stable")
+            bounds = np.searchsorted(alike[order], np.arange(len(self.alike) + 1))
+            sets = [(k, order[bounds[k]:bounds[k + 1]]) for k in range(len(self.alike))]
+        for k, members in sets:
+            if k < 0 or not members.size:
                 continue
+            cls, alike_options = self.alike[k]
             held = np.array([[shares[site][cls] for site, _ in alike_options] for shares in self.log])
+            sites = np.array([self.sites.index(s) for s, _ in alike_options])
+            gates = np.array([gate_code(g) for _, g in alike_options])
+            if (held[:, 0] >= 1.0).all():  # the first option holds all of the class throughout: it serves all
+                batch.site[members], batch.gate[members] = sites[0], gates[0]
+                continue
+            if segment is None:
+                segment = np.searchsorted(np.array(self.log_times), batch.t, side="right") - 1
             chosen = choose_sites(held[segment[members]].T, batch.u[members, U_SITE])
             ok = chosen >= 0
             picked = chosen[ok]
-            batch.site[members[ok]] = np.array([self.sites.index(s) for s, _ in alike_options])[picked]
-            batch.gate[members[ok]] = np.array([gate_code(g) for _, g in alike_options])[picked]
+            batch.site[members[ok]] = sites[picked]
+            batch.gate[members[ok]] = gates[picked]
 
     def _settle(self, limit: float) -> None:
         batch = self._draw(limit)
@@ -418,7 +444,7 @@ class FastWorld:
         self._reads(b, free, b.t[free], b.t[free], "no_gate", tally, reads)
         self._parents(b, np.flatnonzero(b.gate == PARENT), tally, hours, reads, granted, denied)
         steward = np.flatnonzero((b.gate == STEWARD) | (b.gate == RELEASE))
-        emergency = self.emergency_of[b.group[steward], b.purpose[steward]]
+        emergency = _gather(self.emergency_of, steward, b.group, b.purpose)
         urgent = steward[emergency]
         granted.append(b.t[urgent])
         tally.emergency = int(urgent.size)
@@ -438,7 +464,7 @@ class FastWorld:
         hours.append((b.t[idx], when - b.t[idx]))
         granted.append(when[yes])
         denied.append(when[~yes])
-        self._reads(b, idx[yes], when[yes], b.t[idx[yes]], "parent_approval", tally, reads)
+        self._reads(b, idx, when, b.t[idx], "parent_approval", tally, reads, yes)
 
     def _review(self, b: _Batch, steward: np.ndarray, emergency: np.ndarray, limit: float, tally: Tally,
                 hours: list[tuple[np.ndarray, np.ndarray]], reads: list[Reads],
@@ -446,45 +472,54 @@ class FastWorld:
         gate = self.config.gatekeeper
         if gate is None or not steward.size:
             return
-        review = review_hours(gate, b.u[steward, U_REVIEW], b.z[steward, Z_REVIEW])
-        arrivals = b.t[steward]
+        normals = _column(b.z, steward, Z_REVIEW) if self.review_normals else np.broadcast_to(0.0, steward.shape)
+        review = review_hours(gate, _column(b.u, steward, U_REVIEW), normals)  # (exponential: normals unread)
+        arrivals = _column(b.t, steward)
         expires = expiries(gate, arrivals, emergency)
         out = run_gate(self.gate, arrivals, review, expires, emergency, limit)
         start = out.start
         tally.gate = out.columns
         expired = (out.status == EXPIRED) & ~emergency
         started = (out.status == STARTED) & ~emergency
-        tally.review_starts = start[started]
-        tally.waits = (start - arrivals)[started]
+        tally.review_starts = pick(start, started)
+        tally.waits = pick(start - arrivals, started)
         done = start + review
         decided = started & (done < self.horizon)
-        idx, when = steward[decided], done[decided]
-        hours.append((when, when - b.t[idx]))
-        ok = self.allowed_of[b.group[idx], b.purpose[idx], b.cls[idx]]
-        override = self.override_of[b.group[idx]]
-        policy, error, no, overridden = steward_decisions(gate, ok, b.u[idx, U_DECISION], b.u[idx, U_OVERRIDE],
-                                                          override)
-        granted.append(when[policy | error])
+        idx, when = pick(steward, decided), pick(done, decided)
+        hours.append((when, when - _column(b.t, idx)))
+        ok = _gather(self.allowed_of, idx, b.group, b.purpose, b.cls)
+        override = _gather(self.override_of, idx, b.group)
+        policy, error, no, overridden = steward_decisions(gate, ok, _column(b.u, idx, U_DECISION),
+                                                          _column(b.u, idx, U_OVERRIDE), override)
+        granted.append(pick(when, policy | error))
         denied.append(when[no])
         tally.decided["expired"] = expires[expired]
-        self._reads(b, idx[policy], when[policy], when[policy], "policy", tally, reads)
-        self._reads(b, idx[error], when[error], when[error], "error", tally, reads)
-        self._reads(b, idx[overridden], when[overridden], when[overridden], "override", tally, reads)
+        self._reads(b, idx, when, when, "policy", tally, reads, policy)
+        self._reads(b, idx, when, when, "error", tally, reads, error)
+        self._reads(b, idx, when, when, "override", tally, reads, overridden)
 
     def _reads(self, b: _Batch, idx: np.ndarray, at: np.ndarray, reported: np.ndarray, grant: Grant,
-               tally: Tally, reads: list[Reads]) -> None:
-        """Count ordinary reads in bulk; settle the candidates for residual access as rows of `Reads`."""
+               tally: Tally, reads: list[Reads], keep: np.ndarray | None = None) -> None:
+        """Count ordinary reads in bulk; settle the candidates for residual access as rows of `Reads`.
+
+        The reads are the rows `idx` (those of them `keep` marks, if given), granted at `at` and
+        reported at `reported`. Only foreign groups' reads count, so the others are never taken out.
+        """
         if not idx.size:
             return
-        foreign = self.foreign[b.group[idx]]
+        foreign = _gather(self.foreign, idx, b.group)
+        if keep is not None:
+            foreign &= keep
+        if not foreign.any():
+            return
+        idx, at, reported = idx[foreign], at[foreign], reported[foreign]
         counted = self.counted[b.cls[idx]]
-        plain = np.bincount(b.cls[idx[foreign & ~counted]], minlength=len(self.classes))
+        plain = np.bincount(b.cls[idx[~counted]], minlength=len(self.classes))
         for c in np.flatnonzero(plain).tolist():
             cls = self.classes[c]
             tally.class_events[cls] = tally.class_events.get(cls, 0) + int(plain[c])
-        rare = foreign & counted
-        if rare.any():
-            reads.append(self._residual(b, idx[rare], at[rare], reported[rare], grant))
+        if counted.any():
+            reads.append(self._residual(b, idx[counted], at[counted], reported[counted], grant))
 
     def _residual(self, b: _Batch, idx: np.ndarray, t: np.ndarray, reported: np.ndarray, grant: Grant) -> Reads:
         """Settle reads of counted classes by foreign groups (`fastreads`), numbered in report order."""

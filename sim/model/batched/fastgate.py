@@ -73,6 +73,11 @@ class GateBatch:
     columns: GateColumns  # the reviews started and the queue's changes up to the batch's limit
 
 
+def pick(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Return the values a mask marks: `values` itself, not a copy, where it marks them all (the common case)."""
+    return values if rows.all() else values[rows]
+
+
 def _starts(state: GateState, arrival: np.ndarray, review: np.ndarray, expiry: np.ndarray,
             never: bool) -> tuple[list[float] | np.ndarray, list[int] | np.ndarray]:
     """Return each request's start (or the instant it is found expired) and the expired ones' positions.
@@ -153,37 +158,50 @@ def run_gate(
     waiting = x >= horizon
     expired &= ~waiting
     started = ~waiting & ~expired
-    s = x[started]
-    end = np.minimum(s + duration[started], horizon)
-    rostered_end = state.rostered_ends[np.searchsorted(state.ends, s, side="right")]
-    over = end > rostered_end
-    overtime = np.where(over, end - np.maximum(rostered_end, s), 0.0)
+    s = pick(x, started)
+    end = np.minimum(s + pick(duration, started), horizon)
+    if state.plain:  # no shifts: the rostered end is the horizon, which no review passes
+        overtime = np.zeros(s.size)
+    else:
+        rostered_end = state.rostered_ends[np.searchsorted(state.ends, s, side="right")]
+        over = end > rostered_end
+        overtime = np.where(over, end - np.maximum(rostered_end, s), 0.0)
     state.reviewing += int(np.count_nonzero(started & ~post & (x + duration >= horizon)))
     state.waiting.extend(zip(post[waiting].tolist(), expiries[waiting].tolist(), strict=True))
     queued = x > arrivals
     leaving = queued & ~waiting
-    past = np.full(x.size, np.nan)
-    past[expired] = x[expired] - expiries[expired]
-    t, length, late = _queue_changes(state, arrivals[queued], x[leaving], past[leaving], limit)
+    if len(gone):
+        past = np.full(x.size, np.nan)
+        past[expired] = x[expired] - expiries[expired]
+        late = past[leaving]
+    else:  # none expired: every departure is a start
+        late = np.full(int(np.count_nonzero(leaving)), np.nan)
+    t, length, late = _queue_changes(state, arrivals[queued], x[leaving], late, limit)
     status = np.where(started, STARTED, np.where(expired, EXPIRED, WAITING))
     return GateBatch(status, x, GateColumns(s, end, overtime, t, length, late))
 
 
 def _queue_changes(state: GateState, joins: np.ndarray, leaves: np.ndarray, past: np.ndarray,
                    limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the queue's changes up to `limit` in time order: instant, length before, hours past expiry."""
+    """Return the queue's changes up to `limit` in time order: instant, length before, hours past expiry.
+
+    Joins come before departures at one instant, otherwise changes keep the order listed: joins
+    are listed first, then the departures carried from earlier batches, then the new ones, and
+    one stable sort by instant orders them (each part is in time order already, which the sort
+    merges in a pass). The departures past `limit` are carried in time order, which keeps
+    their order at any one instant, so the next batch sorts them to the same place.
+    """
     carried, carried_past = state.pulls
-    t = np.concatenate((carried, joins, leaves))
-    kind = np.concatenate((np.ones(carried.size), np.zeros(joins.size), np.ones(leaves.size)))
-    gone = np.concatenate((carried_past, np.full(joins.size, np.nan), past))
-    now = t < limit
-    state.pulls = (t[~now], gone[~now])
-    t, kind, gone = t[now], kind[now], gone[now]
+    t = np.concatenate((joins, carried, leaves))
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    gone = np.concatenate((np.full(joins.size, np.nan), carried_past, past))[order]
+    cut = int(np.searchsorted(t, limit, side="left"))
+    state.pulls = (t[cut:], gone[cut:])
+    t, gone = t[:cut], gone[:cut]
     if not t.size:
         return t, np.empty(0, dtype=np.int64), gone
-    order = np.lexsort((kind, t))  # joins before departures at one instant, otherwise as listed
-    t, kind, gone = t[order], kind[order], gone[order]
-    step = np.where(kind == 0, 1, -1)
+    step = np.where(order[:cut] < joins.size, 1, -1)
     before = state.queued + np.cumsum(step) - step
     state.queued = int(before[-1] + step[-1])
     return t, before, gone

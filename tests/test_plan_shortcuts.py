@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from conftest import ROOT
 
-from sim.config.loader import LoadedConfig, Resolver, load_config, with_values
+from sim.config.loader import LoadedConfig, load_config, with_values
 from sim.config.overrides import path_tree, share_along, share_untouched
 from sim.config.paths import get_path
+from sim.config.resolver import Resolver
 from sim.errors import InputError
 from sim.experiment.explore import dimensions_of, plan
 from sim.experiment.sweep_file import RunKeys, run_key

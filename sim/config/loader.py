@@ -20,7 +20,7 @@ from sim.config.diagnostics import Model, validated
 from sim.config.diagnostics import did_you_mean as did_you_mean
 from sim.config.diagnostics import error_from_pydantic as error_from_pydantic
 from sim.config.facts import Fact, find_fact_base, load_facts
-from sim.config.overrides import ATOMS, path_tree, set_path, share_along, share_untouched
+from sim.config.overrides import set_path, share_untouched
 from sim.config.paths import get_path, join
 from sim.config.ranges import RANGE_KEYS, Alternatives, Range, parse_spread
 from sim.config.resources import shipped_config
@@ -139,109 +139,34 @@ def _apply(loaded: LoadedConfig, overrides: typing.Sequence[tuple[str, Any, str]
     if not overrides:
         return loaded
     data = loaded.config.model_dump()
-    provenance = dict(loaded.provenance)
-    applied = list(loaded.overrides)
+    texts = []
     for key, given, flag in overrides:
         value, text = (given, toml_literal(given)) if typed else (_parse_override(key, given, flag), given)
         set_path(data, key, value, flag)
-        provenance[key] = Provenance("override", f"{flag} {key}={text}")
-        applied.append(f"{key}={text}")
-    try:
-        config = validate(data, str(loaded.path))
-    except InputError as error:
-        raise blame_override(error, overrides, loaded.path) from None
+        texts.append((key, text, flag))
+    config = validate_overridden(data, loaded, overrides)
     if typed:
         config = share_untouched(config, loaded.config, [key.split(".") for key, _, _ in overrides])
+    return recorded(loaded, config, texts)
+
+
+def validate_overridden(data: dict[str, Any], loaded: LoadedConfig,
+                        overrides: typing.Sequence[tuple[str, Any, str]]) -> Config:
+    """Validate a config's data with overrides set, blaming an error on the override that set its key."""
+    try:
+        return validate(data, str(loaded.path))
+    except InputError as error:
+        raise blame_override(error, overrides, loaded.path) from None
+
+
+def recorded(loaded: LoadedConfig, config: Config, texts: typing.Iterable[tuple[str, str, str]]) -> LoadedConfig:
+    """Return `config` as `loaded` with (key, TOML text, flag) overrides recorded in its provenance and overrides."""
+    provenance = dict(loaded.provenance)
+    applied = list(loaded.overrides)
+    for key, text, flag in texts:
+        provenance[key] = Provenance("override", f"{flag} {key}={text}")
+        applied.append(f"{key}={text}")
     return LoadedConfig(config, loaded.path, provenance, tuple(applied), loaded.facts)
-
-
-class Resolver:
-    """`with_values` over the same paths for many sets of values (the worlds of a plan), paying for the paths only.
-
-    The config is dumped once; each call copies only the tables and lists on the paths (the
-    rest of the dump is shared: validation reads its input and never writes it), validates the
-    whole config as `with_values` does, and shares every part no path reaches with `loaded`. It
-    returns what `with_values` returns and raises the same errors; values for other paths than
-    those given, or paths that repeat, nest or cross a tuple, go the long way (`with_values`).
-    """
-
-    def __init__(self, loaded: LoadedConfig, keys: typing.Sequence[str]) -> None:
-        self.loaded = loaded
-        self.keys = tuple(keys)
-        split = [key.split(".") for key in self.keys]
-        self.tree: dict[str, Any] | None = path_tree(split) if self.keys else None
-        self.data = loaded.config.model_dump() if self.tree is not None else {}
-        self.slots = _slots(self.data, self.tree, split) if self.tree is not None else None
-
-    def resolve(self, values: typing.Sequence[tuple[str, Any, str]]) -> LoadedConfig:
-        """Return `with_values(loaded, values)`; `values` are (key, value, flag) in the order of the keys given."""
-        if not self.slots or tuple(key for key, _, _ in values) != self.keys:
-            return with_values(self.loaded, values)
-        loaded = self.loaded
-        given = [value for _, value, _ in values]
-        data = _set_along(self.data, self.slots, given)
-        provenance = dict(loaded.provenance)
-        applied = list(loaded.overrides)
-        for key, value, flag in values:
-            text = toml_literal(value)
-            provenance[key] = Provenance("override", f"{flag} {key}={text}")
-            applied.append(f"{key}={text}")
-        try:
-            config = validate(data, str(loaded.path))
-        except InputError as error:
-            raise blame_override(error, values, loaded.path) from None
-        config = share_along(config, loaded.config, self.tree)
-        return LoadedConfig(config, loaded.path, provenance, tuple(applied), loaded.facts)
-
-
-def _slots(data: Any, tree: dict[str, Any], split: list[list[str]]) -> dict[str, Any] | None:
-    """Return `tree` with each path's end numbered by its place among the keys, or None when the paths repeat,
-    nest, do not all lead through the dump's tables, lists and tuples, or end in a tuple (the long way says why)."""
-    if len({tuple(path) for path in split}) != len(split) or any(
-            a != b and a[:len(b)] == b for a in split for b in split):
-        return None
-    order = {tuple(path): i for i, path in enumerate(split)}
-
-    def walk(node: Any, below: dict[str, Any], prefix: tuple[str, ...]) -> dict[str, Any] | None:
-        out: dict[str, Any] = {}
-        for part, rest in below.items():
-            if isinstance(node, dict) and part in node:
-                child = node[part]
-            elif isinstance(node, list | tuple) and part.isdecimal() and int(part) < len(node):
-                child = node[int(part)]
-            else:
-                return None
-            if rest is None and isinstance(node, tuple):
-                return None  # set_path refuses to replace a tuple's item: the long way says so
-            if rest is None:
-                out[part] = order[(*prefix, part)]
-            else:
-                inner = walk(child, rest, (*prefix, part))
-                if inner is None:
-                    return None
-                out[part] = inner
-        return out
-
-    return walk(data, tree, ())
-
-
-def _set_along(node: Any, slots: dict[str, Any], values: list[Any]) -> Any:
-    """Return a copy of `node` with the tables, lists and tuples on the slots' paths copied and each slot's value
-    set, as `set_path` sets it; the rest is shared."""
-    if isinstance(node, dict):
-        copied: Any = dict(node)
-        for part, below in slots.items():
-            if type(below) is int:
-                value = values[below]
-                copied[part] = value if type(value) in ATOMS else copy.deepcopy(value)
-            else:
-                copied[part] = _set_along(node[part], below, values)
-        return copied
-    items = list(node)
-    for part, below in slots.items():
-        index = int(part)
-        items[index] = values[below] if type(below) is int else _set_along(node[index], below, values)
-    return items if isinstance(node, list) else tuple(items)
 
 
 def _parse_override(key: str, value: str, flag: str) -> Any:

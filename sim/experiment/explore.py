@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.config.loader import LoadedConfig, Resolver
+from sim.config.loader import LoadedConfig
 from sim.config.ranges import Alternatives, Range
+from sim.config.resolver import Resolver
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
 from sim.experiment.memory import collection_paused

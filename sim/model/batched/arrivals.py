@@ -153,7 +153,6 @@ class ArrivalCursor:
         return np.concatenate(found) if found else np.empty(0)
 
 
-
 #: A group's arrivals: its working windows (a sequence or an array of (start, end) rows), rate and gap draw.
 Source = tuple[Sequence[tuple[float, float]] | np.ndarray, float, Callable[[int], np.ndarray]]
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sim.config.references import control_probability as control_probability
 from sim.config.schema import GATE_ORDER, WILDCARD, ActorGroup, Config, GateKind, Route, route_index
@@ -74,6 +76,19 @@ class RouteTable:
         self._subsets: dict[str, tuple[Route, ...]] = {}
         self._positions: dict[str, list[int]] = {}
         self._tables: dict[tuple[object, ...], tuple[list[dict[str, list[Candidate]]], bool, bool]] = {}
+
+    def built_once(self, key: tuple[object, ...],
+                   build: Callable[[], tuple[list[dict[str, list[Candidate]]], bool, bool]],
+                   ) -> tuple[list[dict[str, list[Candidate]]], bool, bool]:
+        """Return the route tables `build` gives for `key`, built once per key.
+
+        The tables also read the config's sites and controls, which the key leaves out: a
+        RouteTable serves one config (each world builds its own).
+        """
+        found = self._tables.get(key)
+        if found is None:
+            found = self._tables[key] = build()
+        return found
 
     def _subset(self, actor: str) -> tuple[Route, ...]:
         """Return the routes that can match `actor`, in config order (their positions in `_positions`)."""
@@ -150,11 +165,7 @@ def route_tables(
     built for the first of them: build them once per kind of group, not once per group.
     """
     table = table if table is not None else RouteTable(config.routes)
-    signature = table_signature(actor, spec, table)
-    found = table._tables.get(signature)
-    if found is None:
-        found = table._tables[signature] = _route_tables(config, actor, spec, table)
-    return found
+    return table.built_once(table_signature(actor, spec, table), partial(_route_tables, config, actor, spec, table))
 
 
 def table_signature(actor: str, spec: ActorGroup, table: RouteTable) -> tuple[object, ...]:

@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import MMC, write_sweep
@@ -223,3 +224,47 @@ def test_report_bytes_do_not_depend_on_time_or_place(tmp_path: Path, fmt: str) -
                       if p.is_file() and p.name != ".residency.lock"})
     assert pages[0] == pages[1]
     assert any(name.endswith(f".{fmt}") for name in pages[0])
+
+
+class _InterruptedAfterInsert:
+    """A connection stand-in that lets the row's INSERT run, then raises Ctrl-C before the commit."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.db, name)
+
+    def __enter__(self) -> _InterruptedAfterInsert:
+        self.db.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> object:
+        return self.db.__exit__(*exc)  # type: ignore[arg-type]
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        cursor = self.db.execute(sql, *args)
+        if "INTO rows" in sql:
+            raise KeyboardInterrupt
+        return cursor
+
+
+def test_ctrl_c_between_insert_and_commit_counts_only_committed_rows(tmp_path: Path) -> None:
+    """An interruption after a row's INSERT but before its commit: the count the message gives is the file's."""
+    store = Store(tmp_path / "out")
+    try:
+        store.claim("sweep", {"sweep": "interrupt"})
+        store.add_points([(0, "mmc", {}, "key")])
+        store.add_row("key", 0, 0, "mmc", 1, "test", {"m": 1.0})
+        real, store.db = store.db, _InterruptedAfterInsert(store.db)  # type: ignore[assignment]
+        with pytest.raises(KeyboardInterrupt):
+            store.add_row("key", 1, 0, "mmc", 2, "test", {"m": 2.0})
+        store.db = real
+        assert store.row_count() == 1 and len(store.done()) == 1
+    finally:
+        store.close()
+    reader = sqlite3.connect(tmp_path / "out" / "results.db")
+    try:
+        assert reader.execute("SELECT count(*) FROM rows").fetchone()[0] == 1
+    finally:
+        reader.close()

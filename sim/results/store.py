@@ -153,14 +153,18 @@ class Store:
 
     def add_row(self, run_key: str, replication: int, point: int, arrangement: str, seed: int,
                 version: str, metrics: dict[str, float]) -> None:
-        """Store one finished task and commit at once (a full disk stops the sweep, resumably)."""
+        """Store one finished task and commit at once (a full disk stops the sweep, resumably).
+
+        The connection's context commits, or rolls back on any exception, Ctrl-C and SIGTERM
+        included, so a count taken after an interruption never includes a row that was not committed.
+        """
         try:
-            self.db.execute(
-                "INSERT OR REPLACE INTO rows (run_key, replication, point, arrangement, seed, version, metrics) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_key, replication, point, arrangement, seed, version, json.dumps(metrics, sort_keys=True)),
-            )
-            self.db.commit()
+            with self.db:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO rows (run_key, replication, point, arrangement, seed, version, metrics) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (run_key, replication, point, arrangement, seed, version, json.dumps(metrics, sort_keys=True)),
+                )
         except sqlite3.OperationalError as exc:
             self.db.rollback()
             kept = len(self.done())

@@ -12,7 +12,16 @@ from sim.config.loader import load_config
 from sim.errors import InputError
 from sim.experiment.discovery import discover, parse_question
 from sim.experiment.history import Observation, Window, implausibility, load_observations, window_values
-from sim.experiment.robust import first_order, first_orders, p_less, regret, wilson
+from sim.experiment.robust import (
+    first_order,
+    first_orders,
+    importance,
+    importances,
+    p_less,
+    regret,
+    wilson,
+    world_means,
+)
 from sim.experiment.sweep import metric_names
 
 
@@ -59,8 +68,39 @@ def test_first_orders_of_many_outputs_are_each_first_order_to_the_bit(kind: str)
                                list(rng.choice(["x", "y", "z"], worlds)))
     output = rng.lognormal(2.0, 2.0, worlds) * rng.choice([-1.0, 1.0], worlds)
     output[[5, 90]] = np.nan  # a world without a value is left out of that output's index
-    outputs = np.stack([*(rng.permutation(output) for _ in range(40)), np.full(worlds, 3.0)])
+    complete = np.nan_to_num(output, nan=1.5)
+    # Rows with a missing world (settled one by one), rows with every world (settled together), a flat row.
+    outputs = np.stack([*(rng.permutation(output) for _ in range(20)), *(rng.permutation(complete) for _ in range(20)),
+                        np.full(worlds, 3.0)])
     assert first_orders(parameter, outputs) == [first_order_by_masks(parameter, row) for row in outputs]
+
+
+def test_importances_of_all_pairs_at_once_are_each_pairs_importance() -> None:
+    """Scoring every pair at once, each parameter binned once, gives each pair's `importance` to the bit."""
+    rng = np.random.default_rng(11)
+    worlds = 333
+    means = {name: rng.lognormal(1.0, 1.0, worlds) for name in "abc"}
+    means["c"][7] = np.nan  # a world without a value
+    parameters = {"p": list(rng.uniform(size=worlds)), "q": list(rng.choice(["x", "y"], worlds)),
+                  "r": [int(v) for v in rng.integers(0, 4, worlds)]}
+    applies = {"p": {"a", "b"}, "q": {"c"}, "r": {"a", "b", "c"}}
+    pairs = [("a", "b"), ("b", "a"), ("a", "c"), ("c", "b")]
+    found = importances(parameters, applies, means, pairs)
+    for a, b in pairs:
+        relevant = {k: v for k, v in parameters.items() if applies[k] & {a, b}}
+        expected = importance(relevant, means[a] - means[b])
+        assert found[(a, b)] == expected and list(found[(a, b)]) == list(expected)
+
+
+def test_world_means_of_whole_replications_are_each_worlds_mean_to_the_bit() -> None:
+    """Worlds with every replication are averaged in one array; the values are np.mean's, world by world."""
+    rng = np.random.default_rng(5)
+    for replications in (1, 3, 9, 20):
+        cells = {"a": rng.lognormal(0.0, 3.0, (50, replications)).tolist()}
+        expected = [float(np.mean(reps)) for reps in cells["a"]]
+        assert world_means(cells)["a"].tolist() == expected
+    gaps = {"a": [[1.0, None, 2.0], [None, None, None], [0.1, 0.2, 0.7]]}
+    assert world_means(gaps)["a"][0] == 1.5 and np.isnan(world_means(gaps)["a"][1])
 
 
 def test_first_order_finds_the_parameter_that_decides() -> None:

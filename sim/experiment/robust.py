@@ -21,6 +21,11 @@ def world_means(cells: Cells) -> dict[str, np.ndarray]:
     """Return each arrangement's per-world mean over replications (NaN where undefined)."""
     means = {}
     for name, worlds in cells.items():
+        counts = {len(reps) for reps in worlds}
+        if len(counts) == 1 and all(v is not None for reps in worlds for v in reps) and 0 not in counts:
+            # Every world has all its replications: one reduction along the rows, each row summed as np.mean sums it.
+            means[name] = np.asarray(worlds, dtype=float).reshape(len(worlds), -1).mean(axis=1)
+            continue
         values = []
         for reps in worlds:
             known = [v for v in reps if v is not None]
@@ -116,11 +121,13 @@ def first_order(parameter: Sequence[Any], output: np.ndarray) -> float | None:
     return first_orders(parameter, np.asarray(output, dtype=float).reshape(1, -1))[0]
 
 
-def first_orders(parameter: Sequence[Any], outputs: np.ndarray) -> list[float | None]:
+def first_orders(parameter: Sequence[Any], outputs: np.ndarray,
+                 bins: tuple[np.ndarray, np.ndarray] | None = None) -> list[float | None]:
     """Return `first_order` of a parameter on each row of `outputs` (outputs x worlds), the same values.
 
-    The rows with every world's value share one binning of the parameter and are settled as
-    arrays, row by row as numpy reduces them (so each row's sums are those of that row alone).
+    The rows with every world's value share one binning of the parameter (`bins`, when the
+    caller has it: `_bins(parameter)`) and are settled as arrays, row by row as numpy reduces
+    them (so each row's sums are those of that row alone).
     """
     outputs = np.asarray(outputs, dtype=float)
     known = np.isfinite(outputs)
@@ -135,7 +142,8 @@ def first_orders(parameter: Sequence[Any], outputs: np.ndarray) -> list[float | 
         spread = np.var(outputs[whole], axis=1)
         varied = [r for r, v in zip(whole, spread.tolist(), strict=True) if v != 0.0]
         if varied:
-            for r, index in zip(varied, _explained(_bins(parameter), outputs[varied]), strict=True):
+            shared = _bins(parameter) if bins is None else bins
+            for r, index in zip(varied, _explained(shared, outputs[varied]), strict=True):
                 found[r] = index
     return found
 
@@ -158,19 +166,49 @@ def _explained(bins: tuple[np.ndarray, np.ndarray], values: np.ndarray) -> list[
     grouping, counts = bins
     ordered = values[:, grouping]
     starts = np.cumsum(counts) - counts
-    means = np.stack([np.ascontiguousarray(ordered[:, start:start + count]).mean(axis=1)
-                      for start, count in zip(starts, counts, strict=True)], axis=1)
-    found = []
-    for row, overall, total in zip(means, values.mean(axis=1), np.var(values, axis=1), strict=True):
-        # numpy scalars one bin at a time, summed in order: the rounding of the one-world-at-a-time formula.
-        explained = sum(count * (mean - overall) ** 2 for count, mean in zip(counts, row, strict=True))
-        found.append(float(min(1.0, explained / values.shape[1] / float(total))))
-    return found
+    means = np.empty((len(values), len(counts)))
+    # Each bin's mean is its contiguous run of worlds reduced alone. The bins of one size are gathered as the rows
+    # of one C-ordered 2-d array, reduced along its rows as a contiguous slice is (numpy's pairwise sum of each
+    # row); a 3-d array reduced along its last axis, or a Fortran-ordered one, would add in another order.
+    for size in np.unique(counts).tolist():
+        which = np.flatnonzero(counts == size)
+        # (advanced indexing may hand back a Fortran-ordered array: made C-ordered, each row's worlds are adjacent)
+        taken = np.ascontiguousarray(ordered[:, (starts[which][:, None] + np.arange(size)).ravel()]).reshape(-1, size)
+        means[:, which] = taken.mean(axis=1).reshape(len(values), len(which))
+    # Summed bin by bin, in order (a running sum adds left to right): the one-world-at-a-time formula's rounding.
+    gaps = means - values.mean(axis=1)[:, None]
+    # libm's pow, as the numpy scalars squared them (an array's `** 2` multiplies, which differs in a last bit now
+    # and then); an array of exponents keeps numpy from taking that shortcut.
+    terms = counts * np.power(gaps, np.full_like(gaps, 2.0))
+    explained = np.cumsum(terms, axis=1)[:, -1]
+    totals = np.var(values, axis=1)
+    return [float(min(1.0, e / values.shape[1] / float(t))) for e, t in zip(explained.tolist(), totals.tolist(),
+                                                                            strict=True)]
 
 
 def importance(parameters: dict[str, list[Any]], difference: np.ndarray) -> dict[str, float]:
     """Return each parameter's first-order index on a paired difference, largest first."""
     scores = {key: first_order(column, difference) for key, column in parameters.items()}
+    return _ranked(scores)
+
+
+def importances(parameters: dict[str, list[Any]], applies: dict[str, set[str]], means: dict[str, np.ndarray],
+                pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, float]]:
+    """Return `importance` of each pair's difference over the parameters that apply to either of the pair.
+
+    The same values as pair by pair; each parameter is binned once and scored on all its pairs' differences at once.
+    """
+    scores: dict[tuple[str, str], dict[str, float | None]] = {pair: {} for pair in pairs}
+    for key, column in parameters.items():
+        mine = [(a, b) for a, b in pairs if applies[key] & {a, b}]
+        if mine:
+            found = first_orders(column, np.stack([means[a] - means[b] for a, b in mine]), _bins(column))
+            for pair, score in zip(mine, found, strict=True):
+                scores[pair][key] = score
+    return {pair: _ranked(found) for pair, found in scores.items()}
+
+
+def _ranked(scores: dict[str, float | None]) -> dict[str, float]:
     kept = {key: round(score, 6) for key, score in scores.items() if score is not None}
     return dict(sorted(kept.items(), key=lambda item: -item[1]))
 
@@ -205,10 +243,9 @@ def comparison(table: dict[str, Cells], metric: str, parameters: dict[str, list[
                 entry["replication_noise"] = replication_noise(selected[path][name])
                 arrangements[name][path] = entry
     pairs = pairwise(means)
-    for a, row in pairs.items():
-        for b, entry in row.items():
-            relevant = {k: v for k, v in chosen.items() if applies[k] & {a, b}}
-            entry["importance"] = importance(relevant, means[a] - means[b])
+    ordered = [(a, b) for a, row in pairs.items() for b in row]
+    for (a, b), scores in importances(chosen, applies, means, ordered).items():
+        pairs[a][b]["importance"] = scores
     chosen_names = list(candidates) if candidates else list(means)
     regrets = regret_against(means, chosen_names) if means else {}
     references = [n for n in means if n not in chosen_names]

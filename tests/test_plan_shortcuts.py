@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 from conftest import ROOT
 
-from sim.config.loader import LoadedConfig, load_config, with_values
+from sim.config.loader import LoadedConfig, load_config, override_record, toml_literal, with_values
 from sim.config.overrides import path_tree, share_along, share_untouched
 from sim.config.paths import get_path
-from sim.config.resolver import Resolver
+from sim.config.resolver import Records, Resolver
 from sim.errors import InputError
 from sim.experiment.explore import dimensions_of, plan
 from sim.experiment.sweep_file import RunKeys, run_key
@@ -108,3 +108,15 @@ def test_share_along_is_share_untouched() -> None:
     assert share_along(resolved.config, item.config, path_tree(split)) == \
         share_untouched(resolved.config, item.config, split)
     assert path_tree([["a", "b"], ["a"], ["c"], ["a", "d"]]) == {"a": None, "c": None}
+
+
+def test_records_are_shared_only_for_the_same_value_and_type() -> None:
+    """A world's records are reused for the same key, flag, type and value; equal values of another type or sign
+    (1, 1.0 and True; 0.0 and -0.0) each get their own text."""
+    records = Records()
+    for value in (1, 1.0, True, 0.0, -0.0, "1", [1, 2]):
+        assert records.of("k.x", value, "explore world 3") == override_record("k.x", toml_literal(value),
+                                                                              "explore world 3")
+    assert records.of("k.x", 2.5, "f") is records.of("k.x", 2.5, "f")
+    assert records.of("k.x", 2.5, "f") is not records.of("k.y", 2.5, "f")
+    assert records.of("k.x", -0.0, "f")[2] == "k.x=-0.0" and records.of("k.x", 0.0, "f")[2] == "k.x=0.0"

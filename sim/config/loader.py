@@ -161,11 +161,22 @@ def validate_overridden(data: dict[str, Any], loaded: LoadedConfig,
 
 def recorded(loaded: LoadedConfig, config: Config, texts: typing.Iterable[tuple[str, str, str]]) -> LoadedConfig:
     """Return `config` as `loaded` with (key, TOML text, flag) overrides recorded in its provenance and overrides."""
+    return records_kept(loaded, config, (override_record(key, text, flag) for key, text, flag in texts))
+
+
+def override_record(key: str, text: str, flag: str) -> tuple[str, Provenance, str]:
+    """Return what `recorded` keeps of one override: its key, its provenance, and its `key=text` entry."""
+    return key, Provenance("override", f"{flag} {key}={text}"), f"{key}={text}"
+
+
+def records_kept(loaded: LoadedConfig, config: Config,
+                 records: typing.Iterable[tuple[str, Provenance, str]]) -> LoadedConfig:
+    """Return `config` as `loaded` with overrides' records (`override_record`) in its provenance and overrides."""
     provenance = dict(loaded.provenance)
     applied = list(loaded.overrides)
-    for key, text, flag in texts:
-        provenance[key] = Provenance("override", f"{flag} {key}={text}")
-        applied.append(f"{key}={text}")
+    for key, source, entry in records:
+        provenance[key] = source
+        applied.append(entry)
     return LoadedConfig(config, loaded.path, provenance, tuple(applied), loaded.facts)
 
 

@@ -6,7 +6,16 @@ import copy
 import typing
 from typing import Any
 
-from sim.config.loader import LoadedConfig, recorded, toml_literal, validate_overridden, with_values
+from sim.config.loader import (
+    LoadedConfig,
+    Provenance,
+    override_record,
+    recorded,
+    records_kept,
+    toml_literal,
+    validate_overridden,
+    with_values,
+)
 from sim.config.overrides import ATOMS, path_tree, share_along
 
 
@@ -28,14 +37,46 @@ class Resolver:
         self.data = loaded.config.model_dump() if self.tree is not None else {}
         self.slots = _slots(self.data, self.tree, split) if self.tree is not None else None
 
-    def resolve(self, values: typing.Sequence[tuple[str, Any, str]]) -> LoadedConfig:
-        """Return `with_values(loaded, values)`; `values` are (key, value, flag) in the order of the keys given."""
+    def resolve(self, values: typing.Sequence[tuple[str, Any, str]], records: Records | None = None) -> LoadedConfig:
+        """Return `with_values(loaded, values)`; `values` are (key, value, flag) in the order of the keys given.
+
+        `records`: the overrides' records, shared by the configs that take the same values (a world's arrangements).
+        """
         if not self.slots or tuple(key for key, _, _ in values) != self.keys:
             return with_values(self.loaded, values)
         loaded = self.loaded
         data = _set_along(self.data, self.slots, [value for _, value, _ in values])
         config = share_along(validate_overridden(data, loaded, values), loaded.config, self.tree)
-        return recorded(loaded, config, [(key, toml_literal(value), flag) for key, value, flag in values])
+        if records is None:
+            return recorded(loaded, config, [(key, toml_literal(value), flag) for key, value, flag in values])
+        return records_kept(loaded, config, [records.of(key, value, flag) for key, value, flag in values])
+
+
+class Records:
+    """Overrides' records (`override_record`), each worked out once for the configs that are given the same value.
+
+    A world's values are set on each of its arrangements: their TOML texts and provenance are the same, and
+    shared. A value is known again by its type and value (a float also by its sign, as -0.0 equals 0.0, and
+    unhashable values not at all); keep one `Records` per world, so that what it holds does not grow with the worlds.
+    """
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[Any, ...], tuple[str, Provenance, str]] = {}
+
+    def of(self, key: str, value: Any, flag: str) -> tuple[str, Provenance, str]:
+        """Return `override_record(key, toml_literal(value), flag)`, the same object for the same arguments."""
+        kind = type(value)
+        memo: tuple[Any, ...] | None = None
+        if kind is float:
+            memo = (key, flag, kind, value.hex())
+        elif kind in (int, str, bool):
+            memo = (key, flag, kind, value)
+        found = None if memo is None else self.found.get(memo)
+        if found is None:
+            found = override_record(key, toml_literal(value), flag)
+            if memo is not None:
+                self.found[memo] = found
+        return found
 
 
 def _slots(data: Any, tree: dict[str, Any], split: list[list[str]]) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from sim.config.loader import LoadedConfig
 from sim.config.ranges import Alternatives, Range
-from sim.config.resolver import Resolver
+from sim.config.resolver import Records, Resolver
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
 from sim.experiment.memory import collection_paused
@@ -193,19 +193,19 @@ def plan(arrangements: Sequence[LoadedConfig], worlds: int, replications: int, s
     with collection_paused():
         resolving = [_Resolving(item, taken[item.name], seed) for item in arrangements]
         for world in range(worlds):
-            values = exploration.world_values(world)
+            values, records = exploration.world_values(world), Records()
             for index, how in enumerate(resolving):
-                exploration.points.append(how.point(values, world, world * len(arrangements) + index))
+                exploration.points.append(how.point(values, world, world * len(arrangements) + index, records))
         if calendars:
             on_record = [_Resolving(by_name[name], taken[name], seed,
                                     [("scenario.start_date", start, "history matching"),
                                      ("scenario.days", days, "history matching")])
                          for name, (start, days) in calendars.items()]
             for world in range(worlds):
-                values = exploration.world_values(world)
+                values, records = exploration.world_values(world), Records()
                 for index, how in enumerate(on_record):
                     exploration.history.append(how.point(values, world, len(exploration.points)
-                                                         + world * len(calendars) + index))
+                                                         + world * len(calendars) + index, records))
     return exploration
 
 
@@ -219,10 +219,12 @@ class _Resolving:
         self.resolver = Resolver(item, paths)
         self.keys = RunKeys(item, paths, seed)
 
-    def point(self, values: dict[str, Any], world: int, index: int) -> Point:
-        """Return the arrangement's point in a world whose dimensions take `values` (by key)."""
+    def point(self, values: dict[str, Any], world: int, index: int, records: Records | None = None) -> Point:
+        """Return the arrangement's point in a world whose dimensions take `values` (by key); `records`: the
+        world's overrides' records, shared with its other arrangements."""
         flag = f"explore world {world}"
-        resolved = self.resolver.resolve([(d.path, values[d.key], flag) for d in self.dimensions] + self.extra)
+        resolved = self.resolver.resolve([(d.path, values[d.key], flag) for d in self.dimensions] + self.extra,
+                                         records)
         return Point(index, self.item.name, {d.key: values[d.key] for d in self.dimensions}, resolved,
                      self.keys.key(resolved))
 

@@ -142,7 +142,9 @@ class RidgeFits:
         if found is None:
             centred = self.centred
             inverse = np.linalg.pinv(centred.T @ centred + alpha * np.eye(centred.shape[1]))
-            leverage = np.einsum("ij,jk,ik->i", centred, inverse, centred) + 1.0 / centred.shape[0]
+            # x_i' A x_i for every world at once through one matrix product (einsum's three-operand loop is
+            # some 20 times slower on a group's wide design; the sums differ from it in the last bits only).
+            leverage = np.sum((centred @ inverse) * centred, axis=1) + 1.0 / centred.shape[0]
             found = self.posterior[alpha] = (inverse, leverage)
         return found
 
@@ -166,7 +168,9 @@ def fitted_draws(x: np.ndarray, y: np.ndarray, draws: int, rng: np.random.Genera
     held_out = y - (y - fitted) / np.maximum(1.0 - leverage, 1e-6)
     root = np.linalg.cholesky(sigma2 * inverse + 1e-12 * np.eye(x.shape[1]))
     beta = rng.standard_normal((draws, x.shape[1])) @ root.T
-    return held_out, held_out + beta @ centred.T
+    drawn = beta @ centred.T
+    drawn += held_out  # in place, the same sums (addition commutes exactly): one draws-by-worlds array fewer
+    return held_out, drawn
 
 
 def evppi(losses: np.ndarray, columns: Sequence[Sequence[Any]], evpi: float, seed: int = DRAW_SEED,

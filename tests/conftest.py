@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import sqlite3
@@ -127,6 +129,29 @@ ARRANGEMENTS = ROOT / "configs" / "arrangements"
 def cli_env(**extra: str) -> dict[str, str]:
     """Return the environment the CLI helpers run `residency` in: plain text, no colour."""
     return {**os.environ, "NO_COLOR": "1", "TERM": "dumb", **extra}
+
+
+def main_in_process(*args: object, cwd: Path | None = None, merged: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the CLI through main() in this process (no start-up per command), as run_cli returns it.
+
+    `merged`: stdout and stderr go into one text, in the order written (returned as stdout).
+    """
+    from sim.cli import main
+
+    out = io.StringIO()
+    err = out if merged else io.StringIO()
+    previous = Path.cwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main([str(a) for a in args])
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess([str(a) for a in args], code, out.getvalue(), "" if merged else err.getvalue())
 
 
 def popen_cli(*args: object, cwd: Path = ROOT) -> subprocess.Popen[str]:

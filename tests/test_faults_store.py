@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MMC, write_sweep
+from conftest import MMC, main_in_process, write_sweep
 
 from sim.cli import main
 from sim.results.atomic import FolderLock
@@ -43,18 +43,8 @@ def cli(*args: object, cwd: Path | None = None) -> tuple[int, str]:
 
 def raw(*args: object, cwd: Path | None = None) -> tuple[int, str]:
     """Run the CLI in-process through main() and return (exit code, stdout and stderr)."""
-    previous, buffer = Path.cwd(), io.StringIO()
-    if cwd is not None:
-        os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-            main([str(a) for a in args])
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-    finally:
-        os.chdir(previous)
-    return code, buffer.getvalue()
+    done = main_in_process(*args, cwd=cwd, merged=True)
+    return done.returncode, done.stdout
 
 
 def rows(folder: Path) -> list[dict[str, object]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -14,9 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import ARRANGEMENTS, ROOT, run_cli, write_sweep
-
-from sim.cli import main
+from conftest import ARRANGEMENTS, ROOT, main_in_process, run_cli, write_sweep
 
 SOURCES = ("sim", "configs", "seeds", "pyproject.toml", "README.md", "LICENSE")
 API_SCRIPT = """
@@ -161,18 +157,6 @@ high = 365.0
 """
 
 
-def in_process(*args: object) -> subprocess.CompletedProcess[str]:
-    """Run the CLI through main() in this process (no start-up per command), as run_cli returns it."""
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main([str(a) for a in args])
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
-
-
 @pytest.mark.slow
 @pytest.mark.unmeasured
 def test_exports_csv_json_parquet(tmp_path: Path) -> None:
@@ -184,13 +168,13 @@ def test_exports_csv_json_parquet(tmp_path: Path) -> None:
     pytest.importorskip("pyarrow")
     sweep = write_sweep(tmp_path, SWEEP)
     folder = tmp_path / "out"
-    assert in_process("sweep", sweep, "--out", folder, "-q", "--workers", "1").returncode == 0
+    assert main_in_process("sweep", sweep, "--out", folder, "-q", "--workers", "1").returncode == 0
     for command, extra in (("results", ["--summary"]), ("results", []), ("sensitivity", []), ("facts", [])):
         target = "oracle" if command == "facts" else folder
-        as_csv = in_process(command, target, *extra, "--format", "csv")
-        as_json = in_process(command, target, *extra, "--format", "json")
+        as_csv = main_in_process(command, target, *extra, "--format", "csv")
+        as_json = main_in_process(command, target, *extra, "--format", "json")
         parquet = tmp_path / f"{command}{len(extra)}.parquet"
-        as_parquet = in_process(command, target, *extra, "--format", "parquet", "--out", parquet)
+        as_parquet = main_in_process(command, target, *extra, "--format", "parquet", "--out", parquet)
         assert as_csv.returncode == as_json.returncode == as_parquet.returncode == 0, as_parquet.stderr
         rows = json.loads(as_json.stdout)["rows"]
         frame = pd.read_parquet(parquet)
@@ -200,9 +184,9 @@ def test_exports_csv_json_parquet(tmp_path: Path) -> None:
         assert not any(c.endswith(("_lo", "_hi", ".lo", ".hi")) for c in header)
         if command == "sensitivity":
             assert {"value", "ci95_low", "ci95_high"} <= set(header)
-    no_file = in_process("facts", "oracle", "--format", "parquet")
+    no_file = main_in_process("facts", "oracle", "--format", "parquet")
     assert no_file.returncode == 2 and "--out" in no_file.stderr
-    summary = in_process("results", folder, "--summary", "--format", "csv").stdout.splitlines()[0]
+    summary = main_in_process("results", folder, "--summary", "--format", "csv").stdout.splitlines()[0]
     assert "residual_access.events.ci95_low" in summary and "requests.submitted.ci95_high" in summary
 
 

@@ -92,13 +92,15 @@ class LocalExecutor:
                     pool.submit(fn, job.config, job.seed, job.replication): job for job in jobs
                 }
             for future in as_completed(futures):
+                job = futures.pop(future)  # a finished future holds its result: keep none once it is yielded
                 try:
                     result = future.result()
                 except (InputError, CancelledError):
                     raise
                 except Exception as exc:  # a worker's bug or death: one paragraph, the traceback in a log
-                    raise worker_failure(futures[future], exc, self.log_folder) from None
-                yield futures[future], result
+                    raise worker_failure(job, exc, self.log_folder) from None
+                del future
+                yield job, result
         except BaseException:  # Ctrl-C, SIGTERM, a failed task or a caller that stopped reading
             stop_workers(pool)
             raise

@@ -71,13 +71,24 @@ class ReplicationResult:
 
 
 
+def present(codes: np.ndarray) -> list[int]:
+    """Return the distinct codes (small non-negative integers) in ascending order, as `np.unique` would."""
+    if not codes.size:
+        return []
+    return np.flatnonzero(np.bincount(codes)).tolist()
+
+
 def _add_grouped(target: dict[Any, float], names: Sequence[Any], codes: np.ndarray, values: np.ndarray | None) -> None:
     """Add one per row (values None) or each row's value to target[names[code]], each key's rows in order."""
-    for code in np.unique(codes).tolist():
-        rows = codes == code
+    if values is None:
+        counts = np.bincount(codes) if codes.size else codes
+        for code in np.flatnonzero(counts).tolist():
+            key = names[code]
+            target[key] = target[key] + int(counts[code])
+        return
+    for code in present(codes):
         key = names[code]
-        target[key] = (target[key] + int(np.count_nonzero(rows)) if values is None
-                       else running_sum(target[key], values[rows]))
+        target[key] = running_sum(target[key], values[codes == code])
 
 
 def _expose(tally: DistinctRecords, records: np.ndarray) -> None:
@@ -106,9 +117,10 @@ class Recorder:
         self.day_starts = np.arange(self.days) * HOURS_PER_DAY  # exact: whole hours
         self.classes = list(config.data)
         size = self.days
-        self.daily: dict[str, list[float]] = {name: [0.0] * size for name in DAILY_COLUMNS}
-        self.wait_sum_daily = [0.0] * size
-        self.wait_count_daily = [0.0] * size
+        # Daily columns are float arrays while the run goes on (a batch adds to them in place) and lists at the end.
+        self.daily: dict[str, np.ndarray] = {name: np.zeros(size) for name in DAILY_COLUMNS}
+        self.wait_sum_daily = np.zeros(size)
+        self.wait_count_daily = np.zeros(size)
         self.counts: dict[str, float] = {
             "submitted": 0, "granted": 0, "denied": 0, "expired": 0, "no_route": 0,
             "emergency": 0, "reviewed": 0, "wait_sum": 0.0, "improper": 0, "detected": 0,
@@ -133,6 +145,7 @@ class Recorder:
         self.unrouted = dict.fromkeys(unrouted_pairs(config), 0)
         self.exposure = exposure_tallies(config)
         self.day_year = day_years(config)
+        self.year_of_day = np.array(self.day_year)
         self.years = {year: YearTally(config) for year in dict.fromkeys(self.day_year)}
         self.gate = GateLedger()
         self.sites = list(config.sites)
@@ -211,18 +224,16 @@ class Recorder:
         covert = mode >= 0
         _add_grouped(self.covert_events, COVERT_MODES, mode[covert], None)
         _add_grouped(self.covert_records, COVERT_MODES, mode[covert], records[covert])
-        for c in np.unique(cls).tolist():
+        for c in present(cls):
             tally = self.exposure.get(self.classes[c])
             if tally is not None:
                 _expose_split(tally, records, (cls == c), channel == COVERT)
         daily = self.daily
         self._add_days(daily["residual_events"], t)
-        column = np.array(daily["residual_records"])
-        np.add.at(column, day, records)
-        daily["residual_records"] = column.tolist()
-        for code in np.unique(channel).tolist():
+        np.add.at(daily["residual_records"], day, records)  # unbuffered: each day's records are added in order
+        for code in present(channel):
             self._add_days(daily[f"residual_{CHANNELS[code]}"], t[channel == code])
-        year = np.array(self.day_year)[day]
+        year = self.year_of_day[day]
         improper, detected_at = reads.improper[rows], reads.detected_at[rows]
         for y in np.unique(year).tolist():
             self._year_reads(self.years[y], year == y, records, channel, cls, improper, detected_at)
@@ -239,7 +250,7 @@ class Recorder:
     def _year_reads(self, tally: YearTally, rows: np.ndarray, records: np.ndarray, channel: np.ndarray,
                     cls: np.ndarray, improper: np.ndarray, detected_at: np.ndarray) -> None:
         _add_grouped(tally.channel_records, CHANNELS, channel[rows], records[rows])
-        for c in np.unique(cls[rows]).tolist():
+        for c in present(cls[rows]):
             exposure = tally.exposure.get(self.classes[c])
             if exposure is not None:
                 _expose_split(exposure, records, rows & (cls == c), channel == COVERT)
@@ -255,24 +266,22 @@ class Recorder:
         self.counts["reviewed"] += waits.size
         self.counts["wait_sum"] = running_sum(self.counts["wait_sum"], waits)
         days = self._days_of(starts)
-        sums = np.array(self.wait_sum_daily)
-        np.add.at(sums, days, waits)  # unbuffered: each day's waits are added in order
-        self.wait_sum_daily = sums.tolist()
+        np.add.at(self.wait_sum_daily, days, waits)  # unbuffered: each day's waits are added in order
         self._add_days(self.wait_count_daily, starts)
         positive = waits[waits > 0.0]
         self.wait_hist[0] += waits.size - positive.size
         counts = np.bincount(hist_indexes(positive), minlength=len(self.wait_hist))
         self.wait_hist = (np.array(self.wait_hist) + counts).tolist()
 
-    def _add_days(self, column: list[float], instants: np.ndarray) -> None:
+    def _add_days(self, column: np.ndarray, instants: np.ndarray) -> None:
         if not instants.size:
             return
         if instants.size > 1 and bool((instants[1:] >= instants[:-1]).all()):  # in time order: find the days' starts
             per_day = np.diff(np.searchsorted(instants, self.day_starts, side="left"), append=instants.size)
         else:
             per_day = np.bincount(self._days_of(instants), minlength=self.days)
-        # Each count is added to its day's float as Python adds an int to a float (exactly, below 2**53).
-        column[:] = (np.array(column) + per_day).tolist()
+        # Each count is added to its day's float exactly (below 2**53), as Python adds an int to a float.
+        column += per_day
 
     def _days_of(self, instants: np.ndarray) -> np.ndarray:
         """Return the day of each instant, the last day for any later: `min(t // 24, days - 1)`, exactly.
@@ -356,10 +365,10 @@ class Recorder:
         """Close the books at the horizon and return the replication's result."""
         self._flush()
         metrics = self._totals(pending) | self._breakdowns()
-        metrics.update(year_metrics(self.daily, self.day_year, self.years))
-        daily = dict(self.daily)
+        daily = {name: column.tolist() for name, column in self.daily.items()}
+        metrics.update(year_metrics(daily, self.day_year, self.years))
         daily["wait_hours_mean"] = [
-            s / n if n else math.nan for s, n in zip(self.wait_sum_daily, self.wait_count_daily,
+            s / n if n else math.nan for s, n in zip(self.wait_sum_daily.tolist(), self.wait_count_daily.tolist(),
                                                      strict=True)
         ]
         histogram = {i: n for i, n in enumerate(self.wait_hist) if n}

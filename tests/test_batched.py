@@ -153,6 +153,8 @@ def test_days_of_instants_in_time_order_are_found_as_any_others() -> None:
     for order in (instants, instants[::-1].copy()):  # in time order (searched by day), and not
         found = recorder._days_of(order)
         assert np.array_equal(found, expected if order is instants else expected[::-1])
+    shuffled = rng.permutation(np.concatenate((instants, [math.nan])))  # as a search over the day starts puts them
+    assert np.array_equal(recorder._days_of(shuffled), np.searchsorted(recorder.day_starts, shuffled, side="right") - 1)
 
 
 def queue_changes_one_by_one(joins: list[float], departures: list[tuple[float, float]], queued: int,

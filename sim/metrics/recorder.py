@@ -287,14 +287,18 @@ class Recorder:
         """Return the day of each instant, the last day for any later: `min(t // 24, days - 1)`, exactly.
 
         t // 24 is the number of day starts at or before t, less one (day starts are exact
-        multiples of 24), which a search finds faster than floor division. Instants in time
-        order (reviews' starts) search the other way: where each day starts among them, then
-        each day's number repeated over its instants.
+        multiples of 24). Instants in time order (reviews' starts) are searched by day: where
+        each day starts among them, then each day's number repeated over its instants. Others
+        take floor(t / 24), less one where the division rounded up onto the next day's start
+        (`day * 24 > t`, exact), which is many times faster than a search over every instant
+        or numpy's floor division; before 0 is -1, and NaN, as a search would place it, the last day.
         """
         if instants.size > 1 and bool((instants[1:] >= instants[:-1]).all()):
             firsts = np.searchsorted(instants, self.day_starts, side="left")
             return np.repeat(np.arange(-1, self.days), np.diff(firsts, prepend=0, append=instants.size))
-        return np.searchsorted(self.day_starts, instants, side="right") - 1
+        day = np.floor(instants / HOURS_PER_DAY)
+        day -= day * HOURS_PER_DAY > instants
+        return np.fmax(np.fmin(day, self.days - 1), -1).astype(np.int64)
 
     def submitted(self, event: Submitted) -> None:
         """Buffer a request's instant."""

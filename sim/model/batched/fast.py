@@ -265,6 +265,8 @@ class FastWorld:
                         seen[key] = len(self.alike)
                         self.alike.append(key)
                     self.alike_of[t, c] = seen[key]
+        if len(self.alike) < 2 ** 15:  # numpy sorts 16-bit integers stably by radix (`_route`): the same order, faster
+            self.alike_of = self.alike_of.astype(np.int16)
 
     def _windows(self, actor: Actor) -> np.ndarray:
         """Return a group's working windows as rows of (start, end), one array per calendar."""

@@ -162,8 +162,11 @@ class FastWorld:
         self.classes = list(config.data)
         self.sites = list(config.sites)
         self.holdings = self.world.holdings
+        # What the sites hold after each change: the instants, and a row of shares by (site, class) each.
         self.log_times: list[float] = [-math.inf]
-        self.log: list[dict[str, dict[str, float]]] = [self._snapshot()]
+        self.held_last = self._snapshot()
+        self.log_rows: list[list[float]] = [self._row()]
+        self._options: dict[int, tuple[list[int], np.ndarray, np.ndarray]] = {}  # `alike` set -> columns, sites, gates
         self._pieces: dict[tuple[Any, ...], Any] = {}
         self.groups = [self._group(actor, streams) for actor in self.world.actors]
         self.foreign = np.array([group.actor.foreign for group in self.groups], dtype=bool)
@@ -307,14 +310,20 @@ class FastWorld:
     def _snapshot(self) -> dict[str, dict[str, float]]:
         return {site: dict(shares) for site, shares in self.holdings.share.items()}
 
+    def _row(self) -> list[float]:
+        """Return the shares held now, site by site and class by class (`self.sites` x `self.classes`)."""
+        share = self.holdings.share
+        return [share[site][cls] for site in self.sites for cls in self.classes]
+
     def _advance(self, limit: float) -> None:
         """Run the slow processes up to `limit`, logging every change in what the sites hold."""
         env = self.env
         while env.peek() < limit:
             env.step()
-            if self.holdings.share != self.log[-1]:
+            if self.holdings.share != self.held_last:
                 self.log_times.append(env.now)
-                self.log.append(self._snapshot())
+                self.held_last = self._snapshot()
+                self.log_rows.append(self._row())
 
     # -- a batch of requests --------------------------------------------------------------
     def _draw(self, limit: float) -> _Batch | None:
@@ -387,8 +396,9 @@ class FastWorld:
         """Choose each request's site and gate against the holdings in force at its instant."""
         # Arrivals only move forward: drop the holdings that no request can see again.
         stale = int(np.searchsorted(np.array(self.log_times), batch.t[0], side="right")) - 1
-        del self.log_times[:stale], self.log[:stale]
+        del self.log_times[:stale], self.log_rows[:stale]
         segment: np.ndarray | None = None
+        table = np.array(self.log_rows)  # [change, site x class]
         # Requests with the same options for their class choose alike: settle them together.
         if (self.alike_of == self.alike_of.flat[0]).all():  # every request has the same options, or none
             sets = [(int(self.alike_of.flat[0]), np.arange(batch.t.size))]
@@ -400,20 +410,32 @@ class FastWorld:
         for k, members in sets:
             if k < 0 or not members.size:
                 continue
-            cls, alike_options = self.alike[k]
-            held = np.array([[shares[site][cls] for site, _ in alike_options] for shares in self.log])
-            sites = np.array([self.sites.index(s) for s, _ in alike_options])
-            gates = np.array([gate_code(g) for _, g in alike_options])
+            columns, sites, gates = self._alike_options(k)
+            held = table[:, columns]  # [change, option]: the share of the class each option's site holds
             if (held[:, 0] >= 1.0).all():  # the first option holds all of the class throughout: it serves all
                 batch.site[members], batch.gate[members] = sites[0], gates[0]
                 continue
-            if segment is None:
-                segment = np.searchsorted(np.array(self.log_times), batch.t, side="right") - 1
-            chosen = choose_sites(held[segment[members]].T, batch.u[members, U_SITE])
+            if held.shape[0] == 1 or (held == held[0]).all():  # no change in this batch: one share per option
+                chosen = choose_sites(list(held[0]), batch.u[members, U_SITE])
+            else:
+                if segment is None:
+                    segment = np.searchsorted(np.array(self.log_times), batch.t, side="right") - 1
+                chosen = choose_sites(held[segment[members]].T, batch.u[members, U_SITE])
             ok = chosen >= 0
             picked = chosen[ok]
             batch.site[members[ok]] = sites[picked]
             batch.gate[members[ok]] = gates[picked]
+
+    def _alike_options(self, k: int) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """Return an `alike` set's options as columns of the log's rows, site codes and gate codes (built once)."""
+        found = self._options.get(k)
+        if found is None:
+            cls, options = self.alike[k]
+            c = self.classes.index(cls)
+            found = self._options[k] = ([self.sites.index(s) * len(self.classes) + c for s, _ in options],
+                                        np.array([self.sites.index(s) for s, _ in options]),
+                                        np.array([gate_code(g) for _, g in options]))
+        return found
 
     def _settle(self, limit: float) -> None:
         batch = self._draw(limit)
@@ -438,9 +460,13 @@ class FastWorld:
         denied: list[np.ndarray] = []
         lost = np.flatnonzero(b.gate < 0)
         denied.append(b.t[lost])
-        for i in lost.tolist():
-            pair = (self.groups[int(b.group[i])].actor.name, self.classes[int(b.cls[i])])
-            tally.no_route[pair] = tally.no_route.get(pair, 0) + 1
+        if lost.size:  # counted by (group, class), then by (actor, class): groups of one actor share its name
+            classes = len(self.classes)
+            counts = np.bincount(b.group[lost] * classes + b.cls[lost])
+            for code in np.flatnonzero(counts).tolist():
+                group, c = divmod(code, classes)
+                pair = (self.groups[group].actor.name, self.classes[c])
+                tally.no_route[pair] = tally.no_route.get(pair, 0) + int(counts[code])
         free = np.flatnonzero(b.gate == NONE)
         granted.append(b.t[free])
         self._reads(b, free, b.t[free], b.t[free], "no_gate", tally, reads)

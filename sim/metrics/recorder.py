@@ -229,10 +229,10 @@ class Recorder:
             if tally is not None:
                 _expose_split(tally, records, (cls == c), channel == COVERT)
         daily = self.daily
-        self._add_days(daily["residual_events"], t)
+        daily["residual_events"] += np.bincount(day, minlength=self.days)  # as `_add_days` (the days are found)
         np.add.at(daily["residual_records"], day, records)  # unbuffered: each day's records are added in order
         for code in present(channel):
-            self._add_days(daily[f"residual_{CHANNELS[code]}"], t[channel == code])
+            daily[f"residual_{CHANNELS[code]}"] += np.bincount(day[channel == code], minlength=self.days)
         year = self.year_of_day[day]
         improper, detected_at = reads.improper[rows], reads.detected_at[rows]
         for y in np.unique(year).tolist():

@@ -24,7 +24,7 @@ from sim.config.schema import Config
 from sim.model.batched.arrivals import GroupArrivals
 from sim.model.batched.fastgate import EXPIRED, STARTED, GateState, close_gate, pick, run_gate, shift_clocks
 from sim.model.batched.fastreads import ReadTables
-from sim.model.batched.fastshare import draw_key, read_only, tables_of
+from sim.model.batched.fastshare import draw_key, read_only, rule_key, tables_of
 from sim.model.calendar import rostered_hours
 from sim.model.rng import Streams
 from sim.model.rulebook.draws import (
@@ -170,6 +170,8 @@ class FastWorld:
         self._pieces: dict[tuple[Any, ...], Any] = {}
         self.groups = [self._group(actor, streams) for actor in self.world.actors]
         self.foreign = np.array([group.actor.foreign for group in self.groups], dtype=bool)
+        actors = [g.actor if g.routes else None for g in self.groups]  # those whose route draws choose their tables
+        self.route_actors = (actors, tuple(rule_key(actor) for actor in actors))
         self._lookups()
         self.arrivals = GroupArrivals([(self._windows(g.actor), g.actor.spec.headcount * g.actor.spec.requests_per_hour,
                                         g.arrivals) if g.arrivals is not None else None for g in self.groups])
@@ -332,7 +334,14 @@ class FastWorld:
             return None
         t, group_of, purpose, cls, u, z, route = columns
         # The route uniforms give this run's route tables (the same rule whether drawn now or shared).
-        variant = tables_of([g.actor if g.routes else None for g in self.groups], group_of, route)
+        actors, rules = self.route_actors
+        if self.shared is None:
+            variant = tables_of(actors, group_of, route)
+        else:  # the same rules over the same shared columns give the same tables: worked out once per world
+            key = (self.draw_key, limit, "tables", rules)
+            if key not in self.shared:
+                self.shared[key] = read_only((tables_of(actors, group_of, route),))
+            (variant,) = self.shared[key]
         n = t.size
         batch = _Batch(t, group_of, purpose, cls, u, z, variant,
                        np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64))

@@ -56,22 +56,30 @@ def table_of(actor: Actor, uniforms: np.ndarray) -> np.ndarray:
                                      actor.preferred_candidates is not None, actor.mixes_keys)).astype(np.int64)
 
 
+def rule_key(actor: Actor | None) -> tuple[float, float, bool, bool] | None:
+    """Return all that `table_of` reads of an actor (None: its requests follow table 0)."""
+    if actor is None:
+        return None
+    return (actor.spec.least_resistance_share, keys_share(actor.spec), actor.preferred_candidates is not None,
+            actor.mixes_keys)
+
+
 def tables_of(actors: Sequence[Actor | None], group_of: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     """Return each request's route table from its route uniform, once per distinct rule.
 
     `actors` holds each group's actor where this run reads its route uniforms, else None (its
     requests follow table 0). Groups whose rule (`table_of`) takes the same parameters are
     settled together: the rule is element by element, so it gives for a group's rows taken
-    from the merged batch what it gives for them drawn alone.
+    from the merged batch what it gives for them drawn alone. The result depends only on the
+    groups' `rule_key`s and the columns, so runs of a world whose keys agree may share it.
     """
     tables = np.zeros(group_of.size, dtype=np.int64)
     rules: dict[tuple[float, float, bool, bool], int] = {}
     rule_of = np.full(len(actors), -1, dtype=np.int64)
     first: list[Actor] = []
     for k, actor in enumerate(actors):
-        if actor is not None:
-            key = (actor.spec.least_resistance_share, keys_share(actor.spec),
-                   actor.preferred_candidates is not None, actor.mixes_keys)
+        key = rule_key(actor)
+        if actor is not None and key is not None:
             rule_of[k] = rules.setdefault(key, len(rules))
             if rule_of[k] == len(first):
                 first.append(actor)

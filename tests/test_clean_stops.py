@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import MMC, popen_cli
+from conftest import MMC, main_in_process, popen_cli
 
 from sim.config.loader import load_config
 from sim.errors import InputError
@@ -36,9 +36,10 @@ def test_a_released_lock_removes_the_empty_folders_it_created(tmp_path: Path) ->
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [
-    ("compare", "status_quo", "oracle", "--days", "600", "-r", "4", "--workers", "1", "-q"),
-    ("attribute", "oracle", "--days", "600", "-r", "2", "--workers", "1", "-q"),
-    ("run", "oracle", "--days", "600", "-r", "4", "--workers", "1", "-q"),
+    # Long enough (tens of seconds) that the stop, half a second after the lock, lands while replications run.
+    ("compare", "status_quo", "oracle", "--days", "3650", "-r", "40", "--workers", "1", "-q"),
+    ("attribute", "oracle", "--days", "3650", "-r", "10", "--workers", "1", "-q"),
+    ("run", "oracle", "--days", "3650", "-r", "40", "--workers", "1", "-q"),
 ], ids=["compare", "attribute", "run"])
 def test_ctrl_c_leaves_no_lock_and_no_empty_folder(tmp_path: Path, command: tuple[str, ...]) -> None:
     """Ctrl-C while replications run: exit 130, no lock file, and the new output folder is gone."""
@@ -54,6 +55,40 @@ def test_ctrl_c_leaves_no_lock_and_no_empty_folder(tmp_path: Path, command: tupl
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert not (tmp_path / "new").exists(), sorted(str(p) for p in tmp_path.rglob("*"))
+
+
+@pytest.mark.parametrize("command", ["compare", "run"])
+@pytest.mark.parametrize("stop_at", [1, 4])
+def test_a_stop_while_files_are_written_leaves_no_temporary_file_and_no_new_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, stop_at: int) -> None:
+    """Ctrl-C while files are written (the new folder's write probe, then a staged result): exit 130 with a
+    message, and nothing of the new folder stays."""
+    written = Path.write_bytes
+    calls: list[Path] = []
+
+    def write_bytes(path: Path, data: bytes) -> int:
+        calls.append(path)
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt
+        return written(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    configs = ["status_quo", "oracle"] if command == "compare" else ["oracle"]
+    stopped = main_in_process(command, *configs, "--days", "20", "-r", "1", "-q", "--out", tmp_path / "new" / "out")
+    assert len(calls) == stop_at
+    assert stopped.returncode == 130 and "interrupted" in stopped.stderr, stopped.stderr
+    assert not (tmp_path / "new").exists(), sorted(str(p) for p in tmp_path.rglob("*"))
+
+
+def test_a_stop_no_command_handles_still_says_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """typer turns an unhandled KeyboardInterrupt into a silent exit 130; main says what happened."""
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sim.cli.core.print_summary", stop)
+    stopped = main_in_process("run", "oracle", "--days", "20", "-r", "1", "-q", "--out", tmp_path / "out")
+    assert stopped.returncode == 130 and "interrupted" in stopped.stderr, stopped.stderr
+    assert (tmp_path / "out" / "summary.json").exists()  # written before the stop: kept
 
 
 @pytest.mark.slow

@@ -12,11 +12,13 @@ from sim.cli import core, describe, design, experiments, explore, project, teach
 from sim.cli.common import (
     EXIT_INPUT,
     app,
+    err,
     install_signal_handlers,
     interrupted_status,
     out,
     print_input_error,
     received,
+    told,
 )
 from sim.errors import InputError
 from sim.results.atomic import held_locks, os_error, release_all
@@ -30,6 +32,7 @@ def _click_class(name: str) -> type[Exception]:
     return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
 
 
+INTERRUPTED_BY_TYPER = 130  # typer turns a KeyboardInterrupt that reaches it into Exit(130), silently
 USAGE_ERROR = _click_class("UsageError")  # a malformed command line: no such flag, a bad value, a missing argument
 CLICK_ERROR = _click_class("ClickException")
 
@@ -53,6 +56,7 @@ def main(args: Sequence[str] | None = None) -> None:
     a folder that cannot be written), which are the user's to fix.
     """
     install_signal_handlers()
+    told.clear()
     before = held_locks()  # an in-process caller's own locks are not this command's to release
     try:
         code = app(args=None if args is None else list(args), prog_name="residency", standalone_mode=False)
@@ -77,6 +81,10 @@ def main(args: Sequence[str] | None = None) -> None:
         print_input_error(os_error(where, exc, "read or write"))
         sys.exit(EXIT_INPUT)
     else:  # typer.Exit(code) comes back as a value without standalone mode; success exits 0, as click's does
+        if code == INTERRUPTED_BY_TYPER and not told:  # a stop no command's own handler caught: typer says nothing
+            err.print("[bold yellow]interrupted:[/] stopped before the command finished. Files are written whole or "
+                      "not at all, and a sweep's committed rows stay; run the same command again.")
+            sys.exit(interrupted_status())
         sys.exit(code if isinstance(code, int) else 0)
     finally:  # Ctrl-C, SIGTERM or an error: no stale lock file, no empty output folder left behind
         release_all(keep=before)

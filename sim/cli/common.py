@@ -378,9 +378,13 @@ def caption(result: ScenarioResult) -> str:
             f"from {scenario.start_date}, residency {__version__}{sets}")
 
 
+told: list[str] = []  # the interruption messages printed (main prints a general one when a command printed none)
+
+
 def interrupted(message: str) -> NoReturn:
     """Say what an interruption kept and how to go on, then exit with 128 + the signal (130 on Ctrl-C)."""
     err.print(f"[bold yellow]interrupted:[/] {escape(message)}")
+    told.append(message)
     raise typer.Exit(interrupted_status())
 
 

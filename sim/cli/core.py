@@ -162,6 +162,9 @@ def run(
             for path in write_results(out_dir, "run", portable_command(), [result], None, result.seed,
                                       engine_used([loaded.config], engine_of(engine))):
                 err.print(f"wrote {path}")
+        except KeyboardInterrupt:
+            interrupted(f"{out_dir} holds its previous complete output, or none (its manifest is then missing); "
+                        "run the same command again.")
         finally:
             release(lock)
     warn_unrouted(result)

@@ -177,9 +177,9 @@ def _explained(bins: tuple[np.ndarray, np.ndarray], values: np.ndarray) -> list[
         means[:, which] = taken.mean(axis=1).reshape(len(values), len(which))
     # Summed bin by bin, in order (a running sum adds left to right): the one-world-at-a-time formula's rounding.
     gaps = means - values.mean(axis=1)[:, None]
-    # libm's pow, as the numpy scalars squared them (an array's `** 2` multiplies, which differs in a last bit now
-    # and then); an array of exponents keeps numpy from taking that shortcut.
-    terms = counts * np.power(gaps, np.full_like(gaps, 2.0))
+    # Squared by multiplying, which IEEE rounds exactly on every machine: numpy's `power` and libm's `pow` differ
+    # from it (and from each other) in a last bit now and then, and which of them numpy uses changed in numpy 2.4.
+    terms = counts * (gaps * gaps)
     explained = np.cumsum(terms, axis=1)[:, -1]
     totals = np.var(values, axis=1)
     return [float(min(1.0, e / values.shape[1] / float(t))) for e, t in zip(explained.tolist(), totals.tolist(),

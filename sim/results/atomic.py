@@ -76,15 +76,19 @@ def prepare_folder(folder: Path) -> Path:
         raise InputError(str(folder), "--out", "this is a file (or device), not a folder.",
                          "give --out a new or existing folder.")
     missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    probe = folder / f"{TEMP_MARK}probe-{os.getpid()}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if missing:
             _CREATED.setdefault(folder.resolve(), missing[-1].resolve())
-        probe = folder / f"{TEMP_MARK}probe-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
         raise os_error(folder, exc) from None
+    except BaseException:  # stopped before the lock exists: the probe and the folders made for it go now
+        probe.unlink(missing_ok=True)
+        remove_if_empty(folder)
+        raise
     return folder
 
 
@@ -99,6 +103,9 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise os_error(path, exc) from None
+    except BaseException:  # Ctrl-C or SIGTERM mid-write: the target is untouched and no temporary file stays
+        temp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -114,19 +121,28 @@ class FileBatch:
         self.root = root
         self.token = uuid.uuid4().hex[:8]
         self.staged: dict[str, tuple[Path, Path, str]] = {}
+        self.made: list[Path] = []  # the folders staging created, deepest last
 
     def add(self, relative: str, data: str | bytes) -> Path:
-        """Stage a file at a path relative to the root; return where it will be."""
+        """Stage a file at a path relative to the root; return where it will be.
+
+        Any failure or interruption (Ctrl-C, SIGTERM) while staging removes everything staged so far.
+        """
         raw = data.encode("utf-8") if isinstance(data, str) else data
         target = inside(self.root, *relative.split("/"))
         temp = target.with_name(f"{target.name}{TEMP_MARK}{self.token}")
+        self.staged[relative] = (temp, target, digest(raw))
         try:
+            missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
             target.parent.mkdir(parents=True, exist_ok=True)
+            self.made.extend(reversed(missing))
             temp.write_bytes(raw)
         except OSError as exc:
             self.abort()
             raise os_error(target, exc) from None
-        self.staged[relative] = (temp, target, digest(raw))
+        except BaseException:
+            self.abort()
+            raise
         return target
 
     def hashes(self) -> dict[str, str]:
@@ -142,13 +158,23 @@ class FileBatch:
         except OSError as exc:
             self.abort()
             raise os_error(self.root, exc) from None
+        except BaseException:  # stopped midway: the files renamed in stay, without a manifest; no temporary file
+            self.abort()
+            raise
         write_atomic(manifest, manifest_text)
         return [target for _, target, _ in self.staged.values()]
 
     def abort(self) -> None:
-        """Remove whatever was staged."""
+        """Remove whatever was staged, and the folders staging created where they are left empty."""
         for temp, _, _ in self.staged.values():
             temp.unlink(missing_ok=True)
+        for folder in reversed(self.made):
+            try:
+                folder.rmdir()  # only an empty folder goes
+            except OSError:
+                pass
+        self.staged.clear()
+        self.made.clear()
 
 
 def clean_stale(folder: Path) -> None:

@@ -277,18 +277,22 @@ def write_results(folder: Path, kind: str, command: str, results: Sequence[Scena
     """
     clean_stale(folder)
     batch = FileBatch(folder)
-    for result in results:
-        prefix = "" if kind == "run" else check_name(result.loaded.name, str(result.loaded.path),
-                                                     "scenario.name") + "/"
-        if prefix:
-            clean_stale(folder / result.loaded.name)
-        for name, text in run_files(result).items():
-            batch.add(prefix + name, text)
-    if kind != "run":
-        batch.add("comparison.csv", comparison_csv(comparison_rows(results, baseline)))
-    text = manifest_text(kind, command, [r.loaded.name for r in results],
-                         baseline.loaded.name if baseline else None, seed, len(results[0].replications),
-                         batch.hashes(), engine)
+    try:  # a stop while staging leaves the folder as it was: the staged files (and folders made for them) go
+        for result in results:
+            prefix = "" if kind == "run" else check_name(result.loaded.name, str(result.loaded.path),
+                                                         "scenario.name") + "/"
+            if prefix:
+                clean_stale(folder / result.loaded.name)
+            for name, text in run_files(result).items():
+                batch.add(prefix + name, text)
+        if kind != "run":
+            batch.add("comparison.csv", comparison_csv(comparison_rows(results, baseline)))
+        text = manifest_text(kind, command, [r.loaded.name for r in results],
+                             baseline.loaded.name if baseline else None, seed, len(results[0].replications),
+                             batch.hashes(), engine)
+    except BaseException:
+        batch.abort()
+        raise
     return batch.commit(folder / MANIFEST, text)
 
 

@@ -570,12 +570,17 @@ class FastWorld:
 
     def _covert_reads(self) -> list[Reads]:
         """Return the covert reads held back from the slow processes as rows (others go on at once)."""
-        rows = []
+        instants: list[float] = []
+        reads: list[Accessed] = []
         for reported, event in self.slow.held:
             if not isinstance(event, Accessed) or event.channel is None:
                 self.observer.notify(event)
                 continue
-            rows.append(self.tables.covert(reported, self._order, event))
-            self._order += 1
+            instants.append(reported)
+            reads.append(event)
         self.slow.held = []
-        return rows
+        if not reads:
+            return []
+        rows = self.tables.covert(instants, self._order, reads)
+        self._order += len(reads)
+        return [rows]

@@ -48,12 +48,16 @@ class ReadTables:
         return Reads(reported, order, t, kind, taken, site, channel, np.full(n, GRANTS.index(grant)),
                      cls, improper, detected_at, np.full(n, -1))
 
-    def covert(self, reported: float, order: int, event: Accessed) -> Reads:
-        """Return a covert read the slow processes reported, as one row."""
+    def covert(self, reported: list[float], first: int, events: list[Accessed]) -> Reads:
+        """Return covert reads the slow processes reported (at `reported`), as rows numbered from `first` on."""
+        n = len(events)
         return Reads(
-            np.array([reported]), np.array([order]), np.array([event.t]), np.array([ACCESS]),
-            np.array([event.records]), np.array([self.sites.index(event.site)]),
-            np.array([CHANNELS.index(event.channel or "covert")]), np.array([GRANTS.index(event.grant or "covert")]),
-            np.array([self.classes.index(event.data_class)]), np.array([event.improper]),
-            np.array([math.nan if event.detected_at is None else event.detected_at]),
-            np.array([COVERT_MODES.index(event.covert_mode or "human_exfiltration")]))
+            np.array(reported, dtype=float), np.arange(first, first + n), np.array([e.t for e in events], dtype=float),
+            np.full(n, ACCESS), np.array([e.records for e in events], dtype=float),
+            np.array([self.sites.index(e.site) for e in events], dtype=np.int64),
+            np.array([CHANNELS.index(e.channel or "covert") for e in events], dtype=np.int64),
+            np.array([GRANTS.index(e.grant or "covert") for e in events], dtype=np.int64),
+            np.array([self.classes.index(e.data_class) for e in events], dtype=np.int64),
+            np.array([e.improper for e in events], dtype=bool),
+            np.array([math.nan if e.detected_at is None else e.detected_at for e in events], dtype=float),
+            np.array([COVERT_MODES.index(e.covert_mode or "human_exfiltration") for e in events], dtype=np.int64))

@@ -86,7 +86,7 @@ def explore(
     with Store(folder) as store:
         store.set_meta("command", command)
         write_manifest(folder, "explore", command, exploration.names, None, run_seed, replications,
-                       engine_used([point.loaded.config for point in exploration.points], _engine(engine)))
+                       engine_used([item.config for item in exploration.arrangements], _engine(engine)))
         try:
             run_exploration(exploration, store, executor)
         finally:

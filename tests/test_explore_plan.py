@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Sequence
 from pathlib import Path
+from typing import overload
 
 import pytest
 from conftest import MMC, ROOT
@@ -12,8 +14,10 @@ from sim.config.levers import load_levers
 from sim.config.loader import LoadedConfig, load_config, toml_literal, with_overrides, with_values
 from sim.errors import InputError
 from sim.experiment.design import plan_design
-from sim.experiment.explore import plan, world_table
+from sim.experiment.executors import IN_FLIGHT_PER_WORKER, Job, LocalExecutor
+from sim.experiment.explore import WorldJobs, plan, world_table
 from sim.experiment.memory import collection_paused
+from sim.experiment.sweep import run_metrics
 from sim.experiment.sweep_file import run_key
 from sim.results.store import Store
 
@@ -127,3 +131,54 @@ def test_a_design_candidate_resolves_as_its_toml_settings_do() -> None:
         expected = with_overrides(design.world_config(world), levers.settings(terms, "design terms"))
         assert point.loaded.config == expected.config and point.run_key == run_key(expected, 7)
         assert point.loaded.provenance == expected.provenance
+
+
+def test_points_keep_how_to_resolve_and_jobs_resolve_each_world_once() -> None:
+    """A point keeps no config (planning's memory does not grow with them); its jobs' configs are the same."""
+    loaded = arrangements()
+    exploration = plan(loaded, 4, 2, 7)
+    assert not any(isinstance(point.source, LoadedConfig) for point in exploration.points)
+    per_world = len(loaded)
+    tasks = [(tuple(range(w * per_world, (w + 1) * per_world)), r) for w in range(4) for r in range(2)]
+    jobs = WorldJobs(exploration.points, tasks, 7)
+    assert len(jobs) == 8 and [job.replication for job in jobs] == [0, 1] * 4
+    for job in jobs:  # each point's config is checked against the long way above
+        assert job.config == tuple(exploration.points[position].loaded.config for position in job.tag)
+    assert jobs[0].config is jobs[1].config  # a world's replications share its resolved configs
+    assert jobs[1].config is not jobs[2].config
+
+
+class Taken(Sequence[Job]):
+    """Jobs that remember how far they were read."""
+
+    def __init__(self, jobs: list[Job]) -> None:
+        self.jobs, self.read = jobs, 0
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    @overload
+    def __getitem__(self, index: int) -> Job: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Job]: ...
+
+    def __getitem__(self, index: int | slice) -> Job | list[Job]:
+        if isinstance(index, slice):
+            return self.jobs[index]
+        self.read = max(self.read, index + 1)
+        return self.jobs[index]
+
+
+@pytest.mark.slow
+def test_the_pool_takes_jobs_only_as_workers_free_up() -> None:
+    """The local pool holds a few jobs per worker at a time, not every job of the run."""
+    config = load_config(MMC, [("scenario.days", "2", "--days")]).config
+    jobs = Taken([Job(i, config, 1, i) for i in range(40)])
+    window = IN_FLIGHT_PER_WORKER * 2
+    seen = []
+    for count, (job, metrics) in enumerate(LocalExecutor(2).map(run_metrics, jobs), start=1):
+        assert jobs.read <= window + count  # one new job submitted for each finished one
+        seen.append(job.tag)
+        assert repr(metrics) == repr(run_metrics(config, 1, job.tag))  # (repr: NaN is NaN)
+    assert sorted(seen) == list(range(40))

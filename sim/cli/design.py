@@ -122,7 +122,7 @@ def design(
     prefix = point_prefix(config, levers, plan, objective or [], target, set_ or [], folder)
     doc = document(plan, found, prefix, plan.base.config.scenario.days, trials, size)
     doc["command"] = command_line()
-    configs = [p.loaded.config for p in plan.exploration.points]
+    configs = [item.config for item in plan.exploration.arrangements]
     write_manifest(folder, "design", command_line(), plan.exploration.names, None, plan.seed, replications,
                    engine_used(configs, engine_of(engine)))
     path = folder / DESIGN_JSON

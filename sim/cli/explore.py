@@ -110,7 +110,7 @@ def explore(
         fail(error)
     store.set_meta("command", command_line())
     write_manifest(out_dir, "explore", command_line(), exploration.names, None, run_seed, replications,
-                   engine_used([point.loaded.config for point in exploration.points], engine_of(engine)))
+                   engine_used([item.config for item in exploration.arrangements], engine_of(engine)))
     if not quiet:
         err.print(f"explore: {exploration.worlds} worlds x {len(loaded)} arrangements x {replications} replications "
                   f"over {len(exploration.dimensions)} ranged parameters (seed {run_seed}, {design} design, "

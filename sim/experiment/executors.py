@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -67,6 +67,11 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: Jobs submitted ahead per pool worker: enough that none waits for the next job, few enough that what the
+#: submitted jobs hold (their configs) does not grow with the jobs of the run.
+IN_FLIGHT_PER_WORKER = 4
+
+
 class LocalExecutor:
     """Run jobs in this process (one worker) or in a pool of spawned processes."""
 
@@ -84,23 +89,34 @@ class LocalExecutor:
                 yield job, fn(job.config, job.seed, job.replication)
             return
         context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)), mp_context=context,
+        workers = min(self.workers, len(jobs))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                    initializer=prepare_worker, initargs=(os.getpid(),))
+        waiting = iter(jobs)  # a job is taken (and its configs made, for a lazy sequence) only when it is submitted
+        futures: dict[Future[Any], Job] = {}
+
+        def submit_next() -> None:
+            job = next(waiting, None)
+            if job is not None:
+                futures[pool.submit(fn, job.config, job.seed, job.replication)] = job
+
         try:
-            with workers_born_ignoring_ctrl_c():  # the pool starts its workers as the jobs are submitted
-                futures: dict[Future[Any], Job] = {
-                    pool.submit(fn, job.config, job.seed, job.replication): job for job in jobs
-                }
-            for future in as_completed(futures):
-                job = futures.pop(future)  # a finished future holds its result: keep none once it is yielded
-                try:
-                    result = future.result()
-                except (InputError, CancelledError):
-                    raise
-                except Exception as exc:  # a worker's bug or death: one paragraph, the traceback in a log
-                    raise worker_failure(job, exc, self.log_folder) from None
-                del future
-                yield job, result
+            with workers_born_ignoring_ctrl_c():  # the pool starts its workers as the first jobs are submitted
+                for _ in range(IN_FLIGHT_PER_WORKER * workers):
+                    submit_next()
+            while futures:
+                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    job = futures.pop(future)  # a finished future holds its result: keep none once it is yielded
+                    try:
+                        result = future.result()
+                    except (InputError, CancelledError):
+                        raise
+                    except Exception as exc:  # a worker's bug or death: one paragraph, the traceback in a log
+                        raise worker_failure(job, exc, self.log_folder) from None
+                    submit_next()  # before the caller stores the row: the workers stay busy meanwhile
+                    yield job, result
+                del finished
         except BaseException:  # Ctrl-C, SIGTERM, a failed task or a caller that stopped reading
             stop_workers(pool)
             raise
@@ -231,16 +247,28 @@ class DaskExecutor:
 
         module = fn.__module__
         fn = functools.partial(fn, engine=self.engine)
+        waiting = iter(jobs)  # as on the local pool, a job is taken only when it is submitted
+        futures: dict[Any, Job] = {}
+        running = dask_completed()
+
+        def submit_next() -> None:
+            job = next(waiting, None)
+            if job is not None:
+                future = self.client.submit(fn, job.config, job.seed, job.replication, pure=False)
+                futures[future] = job
+                running.add(future)
+
         try:
             if module not in self.warmed:  # every worker, present and future, imports the task's code first
                 self.client.register_plugin(_warm_worker_plugin(module), name=f"residency-warm-{module}")
                 self.warmed.add(module)
-            futures = {self.client.submit(fn, job.config, job.seed, job.replication, pure=False): job
-                       for job in jobs}
+            threads = sum(self.client.nthreads().values()) or 1
+            for _ in range(IN_FLIGHT_PER_WORKER * threads):
+                submit_next()
         except (OSError, TimeoutError, CancelledError) as exc:
             raise self._lost(exc) from None
         try:
-            for future in dask_completed(list(futures)):
+            for future in running:
                 job = futures.pop(future)
                 try:
                     result = future.result()
@@ -251,6 +279,10 @@ class DaskExecutor:
                 except Exception as exc:  # a task's bug on a Dask worker: one paragraph, the traceback in a log
                     raise worker_failure(job, exc, self.log_folder) from None
                 future.release()  # the cluster may drop the result as soon as the caller holds it
+                try:
+                    submit_next()
+                except (OSError, TimeoutError, CancelledError) as exc:
+                    raise self._lost(exc) from None
                 yield job, result
         finally:
             for future in futures:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import typing
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,12 +222,19 @@ class _Resolving:
 
     def point(self, values: dict[str, Any], world: int, index: int, records: Records | None = None) -> Point:
         """Return the arrangement's point in a world whose dimensions take `values` (by key); `records`: the
-        world's overrides' records, shared with its other arrangements."""
+        world's overrides' records, shared with its other arrangements.
+
+        The point keeps its run key and how to resolve its config again, not the config itself
+        (about 25 KB a point), so what planning holds does not grow with the resolved configs.
+        """
+        resolved = self.resolve(values, world, records)
+        return Point(index, self.item.name, {d.key: values[d.key] for d in self.dimensions},
+                     functools.partial(self.resolve, values, world), self.keys.key(resolved))
+
+    def resolve(self, values: dict[str, Any], world: int, records: Records | None = None) -> LoadedConfig:
+        """Return the arrangement's config in a world whose dimensions take `values` (the same each time)."""
         flag = f"explore world {world}"
-        resolved = self.resolver.resolve([(d.path, values[d.key], flag) for d in self.dimensions] + self.extra,
-                                         records)
-        return Point(index, self.item.name, {d.key: values[d.key] for d in self.dimensions}, resolved,
-                     self.keys.key(resolved))
+        return self.resolver.resolve([(d.path, values[d.key], flag) for d in self.dimensions] + self.extra, records)
 
 
 @dataclass(frozen=True)
@@ -250,7 +258,7 @@ def run_exploration(exploration: Exploration, store: Store, executor: Executor,
     store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in points])
     done = store.done()
     per_world, per_history = len(exploration.arrangements), len(exploration.calendars)
-    jobs = []
+    tasks: list[tuple[tuple[int, ...], int]] = []  # (the points' positions, the replication) of each task
     for world in range(exploration.worlds):
         after = len(exploration.points) + world * per_history  # the world's runs on the record's calendar
         mine = [*range(world * per_world, (world + 1) * per_world), *range(after, after + per_history)]
@@ -262,10 +270,10 @@ def run_exploration(exploration: Exploration, store: Store, executor: Executor,
                     done.add((point.run_key, replication))  # a world the design repeats runs once
                     todo.append(position)
             if todo:
-                configs = tuple(points[position].loaded.config for position in todo)
-                jobs.append(Job(tuple(todo), configs, exploration.seed, replication))
+                tasks.append((tuple(todo), replication))
+    jobs = WorldJobs(points, tasks, exploration.seed)
     total = len(points) * exploration.replications
-    planned = sum(len(job.tag) for job in jobs)
+    planned = sum(len(todo) for todo, _ in tasks)
     ran = 0
     for job, results in executor.map(run_world_metrics, jobs):
         for position, metrics in zip(job.tag, results, strict=True):
@@ -276,6 +284,36 @@ def run_exploration(exploration: Exploration, store: Store, executor: Executor,
             if progress is not None:
                 progress(ran, planned, f"{_where(exploration, point)} replication {job.replication}")
     return ExploreOutcome(total, total - planned, ran)
+
+
+class WorldJobs(Sequence[Job]):
+    """An exploration's tasks as jobs, each made when it is asked for: its configs are resolved then.
+
+    The executors take a few jobs at a time, so only the configs of the tasks in flight are
+    held, whatever the number of worlds. A world's replications follow each other, so the
+    configs of the last task asked for are kept and given to the next one of the same points.
+    """
+
+    def __init__(self, points: Sequence[Point], tasks: Sequence[tuple[tuple[int, ...], int]], seed: int) -> None:
+        self.points, self.tasks, self.seed = points, tasks, seed
+        self.last: tuple[tuple[int, ...], tuple[Any, ...]] = ((), ())
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    @typing.overload
+    def __getitem__(self, index: int) -> Job: ...
+
+    @typing.overload
+    def __getitem__(self, index: slice) -> list[Job]: ...
+
+    def __getitem__(self, index: int | slice) -> Job | list[Job]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        todo, replication = self.tasks[index]
+        if self.last[0] != todo:
+            self.last = (todo, tuple(self.points[position].loaded.config for position in todo))
+        return Job(todo, self.last[1], self.seed, replication)
 
 
 def _where(exploration: Exploration, point: Point) -> str:

@@ -136,13 +136,22 @@ def design_size(spec: SweepFile) -> int:
 
 @dataclass(frozen=True)
 class Point:
-    """One point of a sweep: an arrangement with factor values, resolved into a config."""
+    """One point of a sweep: an arrangement with factor values, resolved into a config.
+
+    `source` is the resolved config, or how to resolve it (an exploration's points keep only
+    that, so that planning's memory does not grow with the worlds); `loaded` gives the config.
+    """
 
     index: int
     arrangement: str
     factors: dict[str, Any]
-    loaded: LoadedConfig
+    source: LoadedConfig | Callable[[], LoadedConfig]
     run_key: str
+
+    @property
+    def loaded(self) -> LoadedConfig:
+        """Return the point's resolved config (resolved again at each call where the point keeps only how)."""
+        return self.source if isinstance(self.source, LoadedConfig) else self.source()
 
 
 @dataclass(frozen=True)

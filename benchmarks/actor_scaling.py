@@ -16,6 +16,7 @@ event engine (`World`, the reference), so the two can be read side by side.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -56,10 +57,10 @@ def split_actors(config: Config, copies: int) -> Config:
 
 
 def seconds_per_request(config: Config, seed: int, engine: Engine) -> tuple[float, float]:
-    """Run one replication; return (microseconds per request, requests)."""
-    start = time.perf_counter()
+    """Run one replication; return (microseconds of CPU per request, requests)."""
+    start = time.process_time()
     result = run_replication(config, seed, 0, engine=engine)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     requests = result.metrics["requests.submitted"]
     return 1e6 * elapsed / max(requests, 1.0), requests
 
@@ -79,14 +80,24 @@ def with_reviewers(config: Config, factor: int) -> Config:
                                      "actors": actors})
 
 
-def table(title: str, rows: Sequence[tuple[int, Config]], seed: int, engine: Engine) -> None:
-    """Print microseconds per request for each (size, config), and each row against the first."""
+def table(title: str, rows: Sequence[tuple[int, Config]], seed: int, engine: Engine, repeat: int) -> None:
+    """Print CPU microseconds per request for each (size, config), and each row against the first.
+
+    Each row is run `repeat` times, the rows taking turns (so that a slow spell of the machine
+    falls on all of them), and its median is printed: one run each, the first row also paid
+    for the process's first-call costs and garbage collections fell where they happened to.
+    """
     print(f"{title:>12}  {'requests':>10}  {'us/request':>10}  {'vs first':>8}")
-    first = None
-    for size, config in rows:
-        micro, requests = seconds_per_request(config, seed, engine)
-        first = first or micro
-        print(f"{size:>12}  {requests:>10,.0f}  {micro:>10.2f}  {micro / first:>7.2f}x", flush=True)
+    times: list[list[float]] = [[] for _ in rows]
+    requests = [0.0] * len(rows)
+    for _ in range(repeat):
+        for i, (_, config) in enumerate(rows):
+            micro, requests[i] = seconds_per_request(config, seed, engine)
+            times[i].append(micro)
+    first = statistics.median(times[0])
+    for (size, _), samples, count in zip(rows, times, requests, strict=True):
+        micro = statistics.median(samples)
+        print(f"{size:>12}  {count:>10,.0f}  {micro:>10.2f}  {micro / first:>7.2f}x", flush=True)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -97,20 +108,23 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--seed", type=int, default=20220617)
     parser.add_argument("--engine", choices=ENGINES, action="append",
                         help="an engine to measure (repeatable; default both)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each row, taking turns (the median is shown)")
     args = parser.parse_args(argv)
     base = with_days(load_config(ROOT / "configs" / "arrangements" / f"{args.arrangement}.toml").config,
                      args.days)
     originals = len(base.actors)
     for engine in args.engine or ENGINES:
         seconds_per_request(with_days(base, 7), args.seed, engine)  # warm up: imports and first-call caches
-        print(f"\n{args.arrangement}, {args.days} days, seed {args.seed}, {engine} engine")
+        print(f"\n{args.arrangement}, {args.days} days, seed {args.seed}, {engine} engine, CPU medians of "
+              f"{args.repeat} runs")
         copies = [max(1, groups // originals) for groups in GROUPS]
-        table("actor groups", [(c * originals, split_actors(base, c)) for c in copies], args.seed, engine)
+        table("actor groups", [(c * originals, split_actors(base, c)) for c in copies], args.seed, engine,
+              args.repeat)
         if base.gatekeeper is not None:
             table("reviewers", [(base.gatekeeper.reviewers * k, with_reviewers(base, k)) for k in (1, 2, 4)],
-                  args.seed, engine)
+                  args.seed, engine, args.repeat)
         table("days", [(d, with_days(base, d)) for d in (args.days // 2, args.days, args.days * 2)],
-              args.seed, engine)
+              args.seed, engine, args.repeat)
     return 0
 
 

@@ -11,6 +11,7 @@ since the sampler is seeded and fed the stored rows, the same command resumes wh
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -130,7 +131,13 @@ class DesignPlan:
 
     def world_config(self, world: int) -> LoadedConfig:
         """Return the base config as resolved in one world."""
-        return self.exploration.points[world * len(self.exploration.arrangements)].loaded
+        return self._world_configs[world]
+
+    @functools.cached_property
+    def _world_configs(self) -> list[LoadedConfig]:
+        """The base config in each world, resolved once: every candidate sets its terms on them."""
+        per_world = len(self.exploration.arrangements)
+        return [self.exploration.points[world * per_world].loaded for world in range(self.worlds)]
 
     def metrics(self) -> list[str]:
         """Return every metric a candidate is summarised by: the objectives, then the target's."""

@@ -9,11 +9,14 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import overload
 
 import coverage
 import pytest
 
+from sim.experiment.executors import Job
 from sim.metrics.recorder import GateLedger
 from sim.model.rulebook.events import (
     Accessed,
@@ -246,3 +249,25 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         for measurement in reversed(stopped):
             measurement.start()
         os.environ.update(saved)
+
+
+class Taken(Sequence[Job]):
+    """Jobs that remember how far they were read."""
+
+    def __init__(self, jobs: list[Job]) -> None:
+        self.jobs, self.read = jobs, 0
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    @overload
+    def __getitem__(self, index: int) -> Job: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Job]: ...
+
+    def __getitem__(self, index: int | slice) -> Job | list[Job]:
+        if isinstance(index, slice):
+            return self.jobs[index]
+        self.read = max(self.read, index + 1)
+        return self.jobs[index]

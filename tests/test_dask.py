@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import MMC, cli_env, run_cli, stored_rows, write_sweep
+from conftest import MMC, Taken, cli_env, run_cli, stored_rows, write_sweep
 
 DASK = str(Path(sys.executable).parent / "dask")
 
@@ -173,3 +173,23 @@ def test_a_failed_dask_task_is_one_paragraph_naming_its_log(
         executor.close()
     [log] = tmp_path.glob("residency-worker-error-*.log")
     assert str(log) in failed.value.paragraph() and "TypeError" in log.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_dask_takes_jobs_only_as_the_cluster_frees_up(scheduler: str) -> None:
+    """The Dask executor keeps a few jobs per worker thread submitted, not every job of the run."""
+    from sim.config.loader import load_config
+    from sim.experiment.executors import IN_FLIGHT_PER_WORKER, DaskExecutor, Job
+    from sim.experiment.sweep import run_metrics
+
+    config = load_config(MMC, [("scenario.days", "2", "--days")]).config
+    jobs = Taken([Job(i, config, 1, i) for i in range(20)])
+    executor = DaskExecutor(scheduler)
+    seen = []
+    try:
+        for count, (job, _) in enumerate(executor.map(run_metrics, jobs), start=1):
+            assert jobs.read <= IN_FLIGHT_PER_WORKER * 1 + count  # the module's cluster has one worker thread
+            seen.append(job.tag)
+    finally:
+        executor.close()
+    assert sorted(seen) == list(range(20))

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
 from pathlib import Path
-from typing import overload
 
 import pytest
-from conftest import MMC, ROOT
+from conftest import MMC, ROOT, Taken
 
 from sim.config.levers import load_levers
 from sim.config.loader import LoadedConfig, load_config, toml_literal, with_overrides, with_values
@@ -146,28 +144,6 @@ def test_points_keep_how_to_resolve_and_jobs_resolve_each_world_once() -> None:
         assert job.config == tuple(exploration.points[position].loaded.config for position in job.tag)
     assert jobs[0].config is jobs[1].config  # a world's replications share its resolved configs
     assert jobs[1].config is not jobs[2].config
-
-
-class Taken(Sequence[Job]):
-    """Jobs that remember how far they were read."""
-
-    def __init__(self, jobs: list[Job]) -> None:
-        self.jobs, self.read = jobs, 0
-
-    def __len__(self) -> int:
-        return len(self.jobs)
-
-    @overload
-    def __getitem__(self, index: int) -> Job: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Job]: ...
-
-    def __getitem__(self, index: int | slice) -> Job | list[Job]:
-        if isinstance(index, slice):
-            return self.jobs[index]
-        self.read = max(self.read, index + 1)
-        return self.jobs[index]
 
 
 @pytest.mark.slow

@@ -250,10 +250,16 @@ class DaskExecutor:
         waiting = iter(jobs)  # as on the local pool, a job is taken only when it is submitted
         futures: dict[Any, Job] = {}
         running = dask_completed()
+        window = [0, 0.0]  # jobs to keep submitted (a few per worker thread), and when the cluster was last asked
 
-        def submit_next() -> None:
-            job = next(waiting, None)
-            if job is not None:
+        def top_up() -> None:
+            """Submit jobs until the window is full; the window follows the workers as they join or leave."""
+            if time.monotonic() - window[1] > 1.0:
+                window[:] = [IN_FLIGHT_PER_WORKER * max(1, sum(self.client.nthreads().values())), time.monotonic()]
+            while len(futures) < window[0]:
+                job = next(waiting, None)
+                if job is None:
+                    return
                 future = self.client.submit(fn, job.config, job.seed, job.replication, pure=False)
                 futures[future] = job
                 running.add(future)
@@ -262,9 +268,7 @@ class DaskExecutor:
             if module not in self.warmed:  # every worker, present and future, imports the task's code first
                 self.client.register_plugin(_warm_worker_plugin(module), name=f"residency-warm-{module}")
                 self.warmed.add(module)
-            threads = sum(self.client.nthreads().values()) or 1
-            for _ in range(IN_FLIGHT_PER_WORKER * threads):
-                submit_next()
+            top_up()
         except (OSError, TimeoutError, CancelledError) as exc:
             raise self._lost(exc) from None
         try:
@@ -280,7 +284,7 @@ class DaskExecutor:
                     raise worker_failure(job, exc, self.log_folder) from None
                 future.release()  # the cluster may drop the result as soon as the caller holds it
                 try:
-                    submit_next()
+                    top_up()
                 except (OSError, TimeoutError, CancelledError) as exc:
                     raise self._lost(exc) from None
                 yield job, result

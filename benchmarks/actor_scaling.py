@@ -25,6 +25,7 @@ from typing import Any
 
 from sim.config.loader import load_config
 from sim.config.schema import Config
+from sim.experiment.memory import settle_heap
 from sim.experiment.replications import run_replication
 from sim.model.batched.fast import ENGINES, Engine
 
@@ -115,6 +116,7 @@ def main(argv: Sequence[str]) -> int:
     originals = len(base.actors)
     for engine in args.engine or ENGINES:
         seconds_per_request(with_days(base, 7), args.seed, engine)  # warm up: imports and first-call caches
+        settle_heap()  # as the executors do before running replications (the CLI's own process, or each worker)
         print(f"\n{args.arrangement}, {args.days} days, seed {args.seed}, {engine} engine, CPU medians of "
               f"{args.repeat} runs")
         copies = [max(1, groups // originals) for groups in GROUPS]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
-import gc
 import importlib
 import logging
 import multiprocessing
@@ -29,7 +28,7 @@ from typing import Any, Protocol
 
 from sim.config.schema import Config
 from sim.errors import InputError
-from sim.experiment.memory import stop_worker_profiler, tune_allocator
+from sim.experiment.memory import settle_heap, stop_worker_profiler, tune_allocator
 from sim.model.batched.fast import Engine
 
 _PR_SET_PDEATHSIG = 1
@@ -85,13 +84,14 @@ class LocalExecutor:
         fn = functools.partial(fn, engine=self.engine)
         if self.workers <= 1 or len(jobs) <= 1:
             tune_allocator()
+            settle_heap()
             for job in jobs:
                 yield job, fn(job.config, job.seed, job.replication)
             return
         context = multiprocessing.get_context("spawn")
         workers = min(self.workers, len(jobs))
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                   initializer=prepare_worker, initargs=(os.getpid(),))
+                                   initializer=prepare_worker, initargs=(os.getpid(), fn.func.__module__))
         waiting = iter(jobs)  # a job is taken (and its configs made, for a lazy sequence) only when it is submitted
         futures: dict[Future[Any], Job] = {}
 
@@ -181,12 +181,14 @@ def workers_born_ignoring_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def prepare_worker(parent: int) -> None:
+def prepare_worker(parent: int, module: str | None = None) -> None:
     """Make a pool worker end with its parent, whatever kills the parent, and leave Ctrl-C to the parent.
 
     On Linux the kernel sends SIGKILL when the parent dies (PR_SET_PDEATHSIG); everywhere a
     daemon thread also polls the parent's id, so a worker never outlives the command that
     started it by more than a second. The resource tracker then sees its pipe close and ends.
+    `module`, the tasks' own, is imported first and what start-up left alive is frozen out of
+    the garbage collector's reach (`settle_heap`), as on a Dask worker (`warm_worker`).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool; no traceback per worker
     tune_allocator()
@@ -198,6 +200,9 @@ def prepare_worker(parent: int) -> None:
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
+    if module is not None:
+        importlib.import_module(module)
+    settle_heap()
 
 
 def _watch_parent(parent: int) -> None:
@@ -315,8 +320,7 @@ def warm_worker(module: str) -> None:
     function's own, so this mechanism names no task of its callers.
     """
     importlib.import_module(module)
-    gc.collect()
-    gc.freeze()
+    settle_heap()
 
 
 def _warm_worker_plugin(module: str) -> Any:

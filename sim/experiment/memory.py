@@ -48,6 +48,20 @@ def tune_allocator() -> bool:
     return mmap_set and trim_set
 
 
+def settle_heap() -> None:
+    """Collect once, then put every object alive now (modules, loaded configs) out of the cyclic collector's reach.
+
+    A run of a world with many actor groups keeps thousands of objects alive for its length,
+    enough that every few runs the collector makes a full pass over everything the process
+    holds (about 130,000 objects after start-up, some 50 ms a pass): measured, half the CPU of
+    a 60-day run of 100 groups (8.5 of 16.8 ms) and a quarter of a year's. Frozen objects are
+    never scanned again; reference counting still frees them, and what start-up leaves alive
+    lives as long as the process. Results do not depend on it, only speed does.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def stop_worker_profiler(worker: Any) -> None:
     """Stop a Dask worker's statistical profiler, which samples the task thread every 10 ms.
 

@@ -165,7 +165,8 @@ def test_collapsed_ranges_reproduce_compare(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.unmeasured
 def test_kill_and_resume_gives_the_same_rows(tmp_path: Path) -> None:
-    args = (*PLANTED, "--worlds", "8", "-r", "3", "--days", "20", "--workers", "1")
+    # Long enough that the kill, after six committed rows, lands before the run ends.
+    args = (*PLANTED, "--worlds", "8", "-r", "3", "--days", "200", "--workers", "1")
     whole = run_cli("explore", *args, "--out", tmp_path / "whole", "-q")
     assert whole.returncode == 0, whole.stderr
     folder = tmp_path / "killed"

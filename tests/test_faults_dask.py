@@ -19,7 +19,7 @@ SWEEP = f"""
 name = "lost_scheduler"
 arrangements = ["{MMC}"]
 replications = 4
-days = 60
+days = 600  # long enough that the scheduler is lost while tasks run
 outputs = ["friction.wait_hours"]
 
 [[factors]]

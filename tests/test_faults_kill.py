@@ -28,8 +28,8 @@ SWEEP = f"""
 [sweep]
 name = "kill_test"
 arrangements = [{json.dumps(str(MMC))}]
-replications = 4
-days = 60
+replications = 6
+days = 730  # long enough that the workers still run when the test stops the sweep
 outputs = ["friction.wait_hours"]
 
 [[factors]]
@@ -111,13 +111,14 @@ def test_no_worker_outlives_a_stopped_sweep(tmp_path: Path, sig: signal.Signals)
     assert process.returncode == 128 + sig, stderr
     assert "Traceback" not in stderr
     message = " ".join(stderr.split())
-    assert f"{kept} finished rows are committed" in message and f"{kept} of 24 rows" in message
+    assert f"{kept} finished rows are committed" in message and f"{kept} of 36 rows" in message
     assert "run the same command again to resume" in message
 
 
 def test_sigterm_of_compare_ends_its_workers(tmp_path: Path) -> None:
     """SIGTERM during compare: exit 143, a message, no worker left, the old output untouched."""
-    process = popen_cli("compare", MMC, "--baseline", "mmc", "-r", "8", "--days", "200", "--workers", "2",
+    # Long enough (some seconds) that the signal, half a second after the workers start, lands while they run.
+    process = popen_cli("compare", MMC, "--baseline", "mmc", "-r", "8", "--days", "3650", "--workers", "2",
                         "--out", tmp_path / "o")
     wait_for(lambda: len(children(process.pid)) >= 3 or process.poll() is not None)
     time.sleep(0.5)

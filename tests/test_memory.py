@@ -65,3 +65,16 @@ def test_a_settled_heap_leaves_the_collector_nothing_of_start_up_to_scan() -> No
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     before, frozen, after = map(int, done.stdout.split())
     assert before > 10_000 and frozen >= before * 0.9 and after < 100
+
+
+def test_a_heap_settled_for_a_while_is_given_back() -> None:
+    """In a process that goes on (the command line's, a notebook's), what was frozen is unfrozen at the end."""
+    probe = ("import gc\nfrom sim.experiment.memory import heap_settled\n"
+             "with heap_settled():\n    during = gc.get_freeze_count()\n"
+             "after = gc.get_freeze_count()\n"
+             "gc.freeze()\nwith heap_settled():\n    pass\n"
+             "print(during, after, gc.get_freeze_count() > 0)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    during, after, kept = done.stdout.split()
+    assert int(during) > 1_000 and int(after) == 0  # frozen meanwhile, given back at the end
+    assert kept == "True"  # the caller's own freeze is left alone

@@ -16,14 +16,15 @@ from conftest import MMC, committed, popen_cli, run_cli, stored_rows, write_swee
 
 POINTS, REPLICATIONS = 10, 4
 
-# 40 tasks of about 0.1 s each (M/M/c queue, 40 days): several seconds in one process.
+# 40 tasks of about 0.1 s each (M/M/c queue, 400 days; the fast engine settles a year in about 0.1 s):
+# several seconds in one process, so a stop lands while tasks run.
 SWEEP = f"""
 [sweep]
 name = "resume_test"
 arrangements = [{json.dumps(str(MMC))}]
 design = "grid"
 replications = {REPLICATIONS}
-days = 40
+days = 400
 outputs = ["friction.wait_hours"]
 
 [[factors]]

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from sim.config.schema import Config
 from sim.errors import InputError
-from sim.experiment.memory import settle_heap, stop_worker_profiler, tune_allocator
+from sim.experiment.memory import heap_settled, settle_heap, stop_worker_profiler, tune_allocator
 from sim.model.batched.fast import Engine
 
 _PR_SET_PDEATHSIG = 1
@@ -84,9 +84,9 @@ class LocalExecutor:
         fn = functools.partial(fn, engine=self.engine)
         if self.workers <= 1 or len(jobs) <= 1:
             tune_allocator()
-            settle_heap()
-            for job in jobs:
-                yield job, fn(job.config, job.seed, job.replication)
+            with heap_settled():
+                for job in jobs:
+                    yield job, fn(job.config, job.seed, job.replication)
             return
         context = multiprocessing.get_context("spawn")
         workers = min(self.workers, len(jobs))

@@ -62,6 +62,25 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+@contextlib.contextmanager
+def heap_settled() -> Iterator[None]:
+    """Freeze the heap (as `settle_heap`) while replications run in a process that goes on afterwards, then undo it.
+
+    The command line's own process, or a notebook's, runs replications in place: what it froze
+    is given back to the collector at the end, so that an object of the caller's that later
+    becomes unreachable in a cycle is still collected. Where objects are frozen already (a
+    worker, or the caller's own doing) it changes nothing.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()  # no collection first: what is garbage now is given back with the rest at the end
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def stop_worker_profiler(worker: Any) -> None:
     """Stop a Dask worker's statistical profiler, which samples the task thread every 10 ms.
 

@@ -10,6 +10,9 @@ from test_routes_and_grants import WORLD
 
 from sim.config.loader import load_config
 from sim.experiment.replications import run_replication
+from sim.model.event.world import World
+from sim.model.rng import Streams
+from sim.model.rulebook.events import CovertAttempt
 
 COVERT = [("scenario.days", "365"), ("actors.engineers.covert_attempts_per_year", "40"),
           ("actors.engineers.code_covert_attempts_per_year", "30")]
@@ -52,3 +55,39 @@ def test_adding_code_borne_reads_leaves_the_exports_draws_alone(tmp_path: Path) 
     for leaf in ("attempts", "events", "records"):
         assert without[f"covert.human_exfiltration.{leaf}"] == with_code[f"covert.human_exfiltration.{leaf}"]
     assert without["covert.code_borne.attempts"] == 0 < with_code["covert.code_borne.attempts"]
+
+
+class _Attempts:
+    """An observer that keeps the covert attempts (instant, group, mode) and drops every other event."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, str, str]] = []
+
+    def notify(self, event: object) -> None:
+        if isinstance(event, CovertAttempt):
+            self.seen.append((event.t, event.actor, event.mode))
+
+
+def test_a_shorter_run_makes_exactly_the_longer_runs_first_attempts(tmp_path: Path) -> None:
+    """Each mode's attempts do not depend on the horizon: a 20-day run makes those of a year that fall before day 20.
+
+    At a few attempts a year many (seed, mode) pairs make none in 20 days; such a mode starts no
+    process at all (its first attempt is drawn, and falls past the horizon), which must not move
+    any other draw.
+    """
+    rates = [("actors.engineers.covert_attempts_per_year", "12"),
+             ("actors.engineers.code_covert_attempts_per_year", "9")]
+    runs = {days: load_config(write_config(tmp_path, WORLD), [(k, v, "--set") for k, v in
+                                                              [*rates, ("scenario.days", str(days))]]).config
+            for days in (20, 365)}
+    empty = 0
+    for seed in range(12):
+        seen = {}
+        for days, config in runs.items():
+            observer = _Attempts()
+            World(config, Streams(seed, 0), observer).run()
+            seen[days] = observer.seen
+        assert seen[20] == [attempt for attempt in seen[365] if attempt[0] < 20 * 24.0]
+        assert len(seen[365]) > 0
+        empty += not seen[20]
+    assert 0 < empty < 12  # both paths taken: runs whose modes all start late, and runs with an early attempt

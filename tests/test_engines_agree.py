@@ -79,6 +79,21 @@ def configs(draw: st.DrawFn) -> Config:
             covert_attempts_per_year=draw(st.sampled_from((0.0, 200.0, 2000.0))),
             code_covert_attempts_per_year=draw(st.sampled_from((0.0, 500.0))),
         )
+    # Copies of a group alike in some parts and not in others (the fast engine shares alike parts).
+    if draw(st.booleans()):
+        for name in sorted(data["actors"]):
+            for copy in range(draw(st.integers(0, 2))):
+                spec = dict(data["actors"][name])
+                for key, values in (("hours", hours()), ("timezone", st.sampled_from(ZONES)),
+                                    ("route_choice", st.sampled_from(("least_resistance", "preferred_site", "share"))),
+                                    ("routes_around_keys", st.booleans()), ("headcount", st.integers(0, 30))):
+                    if draw(st.booleans()):
+                        spec[key] = draw(values)
+                new = f"{name}_copy{copy}"
+                data["actors"][new] = spec
+                event("copies of a group")
+                if draw(st.booleans()):  # its own copies of the routes that name the group
+                    data["routes"] += [dict(route, actor=new) for route in data["routes"] if route["actor"] == name]
     sites = sorted(data["sites"])
     for site in data["sites"].values():
         site["access_logged"] = draw(st.booleans())

@@ -203,16 +203,20 @@ class FastWorld:
             normals=streams.rng(f"actor.{name}.request.z").standard_normal,
             route=streams.rng(f"actor.{name}.request.route").random if routes or self.shared is not None else None,
             routes=routes,
-            purpose_cum=self._piece(("purpose_cum", *actor.purpose_cum), lambda: np.array(actor.purpose_cum)),
-            class_of=self._piece(("class_of", *actor.classes), lambda: np.array(
+            purpose_cum=self._piece(("purpose_cum", id(actor.purpose_cum)), lambda: np.array(actor.purpose_cum)),
+            class_of=self._piece(("class_of", id(actor.classes)), lambda: np.array(
                 [self.classes.index(cls) for cls in actor.classes], dtype=np.int64)),
-            class_cum=self._piece(("class_cum", *actor.class_cum), lambda: np.array(actor.class_cum)),
+            class_cum=self._piece(("class_cum", id(actor.class_cum)), lambda: np.array(actor.class_cum)),
             normals_read=self._piece(("normals_read", actor.foreign, *map(id, tables)),
                                      lambda: self._reads_normals(actor)),
         )
 
     def _piece(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-        """Return a piece of a group's build that groups alike share: built once per distinct key."""
+        """Return a piece of a group's build that groups alike share: built once per distinct key.
+
+        Keys name the lists a piece is built from by identity: groups alike in a part share
+        that part's lists (`SlowWorld._alike`), which live as long as the world and nothing writes to.
+        """
         found = self._pieces.get(key, self._pieces)
         if found is self._pieces:
             found = self._pieces[key] = build()
@@ -230,26 +234,39 @@ class FastWorld:
         emergency = set(gate.emergency_purposes if gate else ())
         purposes = max((len(group.actor.purposes) for group in self.groups), default=1)
         count = len(self.groups)
-        self.allowed_of = np.zeros((count, purposes, len(self.classes)), dtype=bool)
-        self.emergency_of = np.zeros((count, purposes), dtype=bool)
-        self.override_of = np.zeros(count)
-        self.route_tables: list[dict[str, list[tuple[str, Any]]]] = []
-        self.route_table_of = np.zeros((count, 4), dtype=np.int64)
-        numbers: dict[int, int] = {}
+        # Groups alike in what the lookups read (purposes, employer, route tables) share a row: built once per kind.
+        lookup_kinds: dict[tuple[int, str, int], int] = {}
+        kind_of = np.empty(count, dtype=np.int64)
+        firsts: list[Actor] = []
         for k, group in enumerate(self.groups):
             actor = group.actor
-            self.allowed_of[k, :len(actor.purposes)] = self._piece(("allowed", *actor.purposes),
-                                                                   partial(self._allowed, actor.purposes))
-            self.emergency_of[k, :len(actor.purposes)] = [p in emergency for p in actor.purposes]
+            alike = (id(actor.purposes), actor.spec.employer, id(actor.tables if actor.tables is not None
+                                                                 else actor.candidates))
+            kind = lookup_kinds.get(alike)
+            if kind is None:
+                kind = lookup_kinds[alike] = len(firsts)
+                firsts.append(actor)
+            kind_of[k] = kind
+        allowed_of = np.zeros((len(firsts), purposes, len(self.classes)), dtype=bool)
+        emergency_of = np.zeros((len(firsts), purposes), dtype=bool)
+        override_of = np.zeros(len(firsts))
+        self.route_tables: list[dict[str, list[tuple[str, Any]]]] = []
+        route_table_of = np.zeros((len(firsts), 4), dtype=np.int64)
+        numbers: dict[int, int] = {}
+        for k, actor in enumerate(firsts):
+            allowed_of[k, :len(actor.purposes)] = self._allowed(actor.purposes)
+            emergency_of[k, :len(actor.purposes)] = [p in emergency for p in actor.purposes]
             if gate:
-                self.override_of[k] = self._piece(("override", actor.spec.employer), partial(
+                override_of[k] = self._piece(("override", actor.spec.employer), partial(
                     control_probability, self.config, gate.organisation, actor.spec.employer))
             tables = actor.tables if actor.tables is not None else [actor.candidates] * 4
-            for variant, table in enumerate(tables):
-                if id(table) not in numbers:
-                    numbers[id(table)] = len(self.route_tables)
-                    self.route_tables.append(table)
-                self.route_table_of[k, variant] = numbers[id(table)]
+            for variant, route_table in enumerate(tables):
+                if id(route_table) not in numbers:
+                    numbers[id(route_table)] = len(self.route_tables)
+                    self.route_tables.append(route_table)
+                route_table_of[k, variant] = numbers[id(route_table)]
+        self.allowed_of, self.emergency_of = allowed_of[kind_of], emergency_of[kind_of]
+        self.override_of, self.route_table_of = override_of[kind_of], route_table_of[kind_of]
         # Each group's table of purpose and class shares, as an index into the distinct ones.
         self.shares: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.share_of = np.zeros(count, dtype=np.int64)
@@ -277,8 +294,7 @@ class FastWorld:
 
     def _windows(self, actor: Actor) -> np.ndarray:
         """Return a group's working windows as rows of (start, end), one array per calendar."""
-        spec = actor.spec
-        bounds: np.ndarray = self._piece(("windows", spec.hours, spec.timezone), lambda: np.array(
+        bounds: np.ndarray = self._piece(("windows", id(actor.windows)), lambda: np.array(
             actor.windows, dtype=float).reshape(-1, 2))
         return bounds
 

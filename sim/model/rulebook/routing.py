@@ -75,6 +75,8 @@ class RouteTable:
                 self._own.setdefault(route.actor, []).append(i)
         self._subsets: dict[str, tuple[Route, ...]] = {}
         self._positions: dict[str, list[int]] = {}
+        # What each route says about the gates an actor meets, with its own actor as "this actor" (`signature`).
+        self._contents = [(route.actor == WILDCARD, route.site, route.data_class, route.gate) for route in routes]
         self._tables: dict[tuple[object, ...], tuple[list[dict[str, list[Candidate]]], bool, bool]] = {}
 
     def built_once(self, key: tuple[object, ...],
@@ -94,10 +96,16 @@ class RouteTable:
         """Return the routes that can match `actor`, in config order (their positions in `_positions`)."""
         subset = self._subsets.get(actor)
         if subset is None:
-            positions = sorted(self._wild + self._own.get(actor, []))
-            self._positions[actor] = positions
-            subset = self._subsets[actor] = tuple(self.routes[i] for i in positions)
+            subset = self._subsets[actor] = tuple(self.routes[i] for i in self._places(actor))
         return subset
+
+    def _places(self, actor: str) -> list[int]:
+        """Return the positions, in config order, of the routes that can match `actor`."""
+        positions = self._positions.get(actor)
+        if positions is None:
+            own = self._own.get(actor)
+            positions = self._positions[actor] = sorted(self._wild + own) if own else self._wild
+        return positions
 
     def index(self, actor: str, site: str, data_class: str) -> int | None:
         """Return the position of the most specific route matching (actor, site, class), or None."""
@@ -110,8 +118,8 @@ class RouteTable:
         A route naming the actor counts as naming "this actor", so two groups whose routes
         differ only in the name they give get the same signature, and the same gates.
         """
-        return tuple((route.actor == WILDCARD, route.site, route.data_class, route.gate)
-                     for route in self._subset(actor))
+        contents = self._contents
+        return tuple([contents[i] for i in self._places(actor)])
 
     def gate(self, actor: str, site: str, data_class: str) -> GateKind:
         """Return the gate of the route that decides (actor, site, class), or "blocked"."""

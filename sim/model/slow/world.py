@@ -14,7 +14,7 @@ import simpy
 
 from sim.config.schema import ActorGroup, Config
 from sim.model.calendar import HOURS_PER_DAY, working_windows
-from sim.model.rng import Streams
+from sim.model.rng import Stream, Streams
 from sim.model.rulebook.draws import COVERT_NORMALS, COVERT_UNIFORMS, REQUEST_NORMALS, REQUEST_UNIFORMS, ROUTE_UNIFORMS
 from sim.model.rulebook.events import CovertMode, Observer
 from sim.model.rulebook.routing import Actor, RouteTable, cumulative, route_tables
@@ -30,6 +30,11 @@ def actor_streams(name: str, spec: ActorGroup) -> list[str]:
         if rate > 0:
             streams += [f"actor.{name}.{mode}.{part}" for part in ("arrivals", "u", "z")]
     return streams
+
+
+def covert_prefix(name: str, mode: CovertMode) -> str:
+    """Return the prefix of the streams of an actor group's covert mode (`actor_streams`)."""
+    return f"actor.{name}.{'covert_code' if mode == 'code_borne' else 'covert'}"
 
 
 class SlowWorld:
@@ -58,6 +63,7 @@ class SlowWorld:
         self._drive()
         self.gatekeeper = gate
         self._numbers = itertools.count()
+        self._shared: dict[tuple[Any, ...], Any] = {}  # parts alike groups share (`_alike`)
         streams.prepare([stream for name, spec in config.actors.items() for stream in actor_streams(name, spec)])
         self.actors = [self._build_actor(name, spec, streams)
                        for name, spec in config.actors.items()]
@@ -69,23 +75,41 @@ class SlowWorld:
         """Build what a request driver runs inside the world before any actor starts (nothing here)."""
 
     def _start(self, actor: Actor, streams: Streams) -> None:
-        """Start an actor group's processes: its covert attempts, one process per mode."""
-        if actor.spec.covert_attempts_per_year > 0:
-            self.env.process(self._covert(actor, streams, "human_exfiltration"))
-        if actor.spec.code_covert_attempts_per_year > 0:
-            self.env.process(self._covert(actor, streams, "code_borne"))
+        """Start an actor group's processes: its covert attempts, one process per mode.
+
+        Each mode's first attempt is drawn here, from the mode's own stream as its process
+        would draw it; a mode whose first attempt falls at or after the horizon never acts, so
+        it gets no process (most of a hundred small groups attempt nothing in a short run, and
+        starting a process for each cost more than the rest of the group's build).
+        """
+        spec = actor.spec
+        modes: tuple[tuple[CovertMode, float], ...] = (("human_exfiltration", spec.covert_attempts_per_year),
+                                                        ("code_borne", spec.code_covert_attempts_per_year))
+        for mode, per_year in modes:
+            if per_year > 0:
+                rate = per_year / (365.0 * HOURS_PER_DAY)
+                gaps = streams.exponential(f"{covert_prefix(actor.name, mode)}.arrivals")
+                first = gaps.next() / rate
+                if first < self.horizon:  # SimPy's clock at the attempt: 0 + first
+                    self.env.process(self._covert(actor, streams, mode, rate, gaps, first))
 
     # -- building -------------------------------------------------------------------------
     def _build_actor(self, name: str, spec: ActorGroup, streams: Streams) -> Actor:
-        purposes, purpose_cum = cumulative(spec.purposes)
-        classes, class_cum = cumulative(spec.data_classes)
+        """Build an actor group; groups alike in a part share that part's lists (`_alike`), which nothing writes to."""
+        purposes, purpose_cum = self._alike(("mix", *spec.purposes.items()), spec.purposes)
+        classes, class_cum = self._alike(("mix", *spec.data_classes.items()), spec.data_classes)
         config = self.config
         scenario = config.scenario
         tables, orders, keys = route_tables(config, name, spec, self.route_table)
+        calendar = ("calendar", spec.hours, spec.timezone)
+        windows = self._shared.get(calendar)
+        if windows is None:
+            windows = self._shared[calendar] = working_windows(spec.hours, spec.timezone, scenario.start_date,
+                                                               scenario.days)
         return Actor(
             name=name, spec=spec,
             foreign=spec.location not in config.policy.allowed_read,
-            windows=working_windows(spec.hours, spec.timezone, scenario.start_date, scenario.days),
+            windows=windows,
             purposes=purposes, purpose_cum=purpose_cum, classes=classes, class_cum=class_cum,
             candidates=tables[0],
             gaps=streams.exponential(f"actor.{name}.arrivals"),
@@ -97,16 +121,29 @@ class SlowWorld:
             tables=tables, mixes_keys=keys,
         )
 
+    def _alike(self, key: tuple[Any, ...], mix: dict[str, float]) -> tuple[list[str], list[float]]:
+        """Return a mix's names and cumulative shares (`cumulative`), the same lists for every group with that mix.
+
+        A hundred groups split from a few kinds of team share a few lists, so the fast engine
+        can key what it builds from them by identity (`FastWorld._piece`).
+        """
+        found = self._shared.get(key)
+        if found is None:
+            found = self._shared[key] = cumulative(mix)
+        return found
+
     # -- covert channels ------------------------------------------------------------------
-    def _covert(self, actor: Actor, streams: Streams, mode: CovertMode) -> Generator[Any, Any, None]:
-        """Make one mode's covert attempts at Poisson times, each from the mode's own streams."""
-        code = mode == "code_borne"
-        per_year = actor.spec.code_covert_attempts_per_year if code else actor.spec.covert_attempts_per_year
-        rate = per_year / (365.0 * HOURS_PER_DAY)
-        prefix = f"actor.{actor.name}.{'covert_code' if code else 'covert'}"
-        gaps = streams.exponential(f"{prefix}.arrivals")
+    def _covert(self, actor: Actor, streams: Streams, mode: CovertMode, rate: float, gaps: Stream,
+                first: float) -> Generator[Any, Any, None]:
+        """Make one mode's covert attempts at Poisson times (`rate` per hour), each from the mode's own streams.
+
+        `first` is the wait for the first attempt, already drawn from `gaps` (`_start`).
+        """
+        prefix = covert_prefix(actor.name, mode)
         uniforms = streams.uniform(f"{prefix}.u", COVERT_UNIFORMS)
         normals = streams.normal(f"{prefix}.z", COVERT_NORMALS)
+        wait = first
         while True:
-            yield self.env.timeout(gaps.next() / rate)
+            yield self.env.timeout(wait)
             self.covert.attempt(actor, mode, uniforms.row(), normals.row())
+            wait = gaps.next() / rate

@@ -26,9 +26,11 @@ from sim.model.slow.holdings import Holdings
 def actor_streams(name: str, spec: ActorGroup) -> list[str]:
     """Return the streams an actor group may draw from: its requests' and its covert modes'."""
     streams = [f"actor.{name}.{part}" for part in ("arrivals", "request.u", "request.z", "request.route")]
-    for mode, rate in (("covert", spec.covert_attempts_per_year), ("covert_code", spec.code_covert_attempts_per_year)):
+    modes: tuple[tuple[CovertMode, float], ...] = (("human_exfiltration", spec.covert_attempts_per_year),
+                                                    ("code_borne", spec.code_covert_attempts_per_year))
+    for mode, rate in modes:
         if rate > 0:
-            streams += [f"actor.{name}.{mode}.{part}" for part in ("arrivals", "u", "z")]
+            streams += [f"{covert_prefix(name, mode)}.{part}" for part in ("arrivals", "u", "z")]
     return streams
 
 

@@ -136,8 +136,11 @@ def throughput(paths: list[Path], args: argparse.Namespace) -> None:
           f"{args.run_worlds} worlds x {len(loaded)} arrangements x {args.replications} replications "
           f"x {args.days} days = {runs} runs in {ran:.1f} s: {rate:.2f} runs/s "
           f"({simulated / runs * 1000:.0f} ms CPU of simulation per run)")
-    print(f"  simulation {simulated:.1f} s of {cpu:.1f} s CPU in all processes ({simulated / cpu:.1%}); "
-          f"whole command {wall:.1f} s wall; load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} "
+    # A cluster's workers are not this process's children: their CPU is not in `cpu`, so no share can be given.
+    share = (f"simulation {simulated:.1f} s of CPU on the cluster's workers (the rest of theirs is not visible "
+             f"here), {cpu:.1f} s in this process" if args.scheduler else
+             f"simulation {simulated:.1f} s of {cpu:.1f} s CPU in all processes ({simulated / cpu:.1%})")
+    print(f"  {share}; whole command {wall:.1f} s wall; load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores")
     target = TARGET["worlds"] * len(loaded) * TARGET["replications"]
     minutes = target / rate * TARGET["days"] / args.days / 60

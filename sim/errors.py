@@ -20,6 +20,10 @@ class InputError(Exception):
         self.fix = fix
         super().__init__(self.paragraph())
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str | None, str, str], dict[str, object]]:
+        """Pickle with the four fields (a worker process's error reaches the command whole) and any extra attribute."""
+        return type(self), (self.source, self.key, self.problem, self.fix), self.__dict__
+
     def paragraph(self) -> str:
         """Return the error as one readable paragraph."""
         where = f"{self.source}" + (f", key `{self.key}`" if self.key else "")

@@ -23,11 +23,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sim.config.loader import load_config
 from sim.config.schema import Config
 from sim.experiment.memory import settle_heap
 from sim.experiment.replications import run_replication
 from sim.model.batched.fast import ENGINES, Engine
+from sim.model.rng import Streams
+from sim.model.rulebook.draws import REQUEST_NORMALS, REQUEST_UNIFORMS
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = (2, 10, 50, 100)
@@ -81,7 +85,47 @@ def with_reviewers(config: Config, factor: int) -> Config:
                                      "actors": actors})
 
 
-def table(title: str, rows: Sequence[tuple[int, Config]], seed: int, engine: Engine, repeat: int) -> None:
+def draw_streams(groups: int, rows: int, seed: int) -> None:
+    """Make and draw what `groups` actor groups' own streams give a run of `rows` requests each.
+
+    Five generators a group (arrivals, the request uniforms and normals, the route stream and a
+    covert mode's arrivals), their first draws, and one batch's draws into the group's rows, as
+    the fast engine makes them: what a group costs whatever else the engine shares.
+    """
+    streams = Streams(seed, 0)
+    parts = ("arrivals", "request.u", "request.z", "request.route", "covert.arrivals", "covert.u", "covert.z")
+    streams.prepare([f"actor.g{k}.{part}" for k in range(groups) for part in parts])
+    u, z, route = np.empty((groups * rows, REQUEST_UNIFORMS)), np.empty((groups * rows, REQUEST_NORMALS)), np.empty(
+        groups * rows)
+    for k in range(groups):
+        gaps = streams.rng(f"actor.g{k}.arrivals").standard_exponential
+        gaps(1)
+        gaps(rows + 16)
+        streams.exponential(f"actor.g{k}.covert.arrivals").next()
+        a, b = k * rows, (k + 1) * rows
+        streams.rng(f"actor.g{k}.request.u").random(out=u[a:b])
+        streams.rng(f"actor.g{k}.request.z").standard_normal(out=z[a:b])
+        streams.rng(f"actor.g{k}.request.route").random(out=route[a:b])
+
+
+def streams_floor(requests: float, first_ms: float, groups: int, seed: int, repeat: int) -> None:
+    """Print what each group's own streams cost alone, and the ratio they set for `groups` groups against 2.
+
+    Common random numbers need each group's own streams (two arrangements that share a group
+    see the same draws), so this is a floor for the actor-group ratio while that holds.
+    """
+    times: dict[int, list[float]] = {groups: [], 2: []}
+    for _ in range(max(repeat, 5) * 10):
+        for count in times:
+            start = time.process_time()
+            draw_streams(count, int(requests // count), seed)
+            times[count].append(1e3 * (time.process_time() - start))
+    many, two = statistics.median(times[groups]), statistics.median(times[2])
+    print(f"{'':>12}  each group's own streams alone: {many:.2f} ms for {groups} groups, {two:.2f} ms for 2 "
+          f"(a floor of {(first_ms + many - two) / first_ms:.2f}x for {groups} groups over this horizon)")
+
+
+def table(title: str, rows: Sequence[tuple[int, Config]], seed: int, engine: Engine, repeat: int) -> float:
     """Print CPU microseconds per request for each (size, config), and each row against the first.
 
     Each row is run `repeat` times, the rows taking turns (so that a slow spell of the machine
@@ -99,6 +143,7 @@ def table(title: str, rows: Sequence[tuple[int, Config]], seed: int, engine: Eng
     for (size, _), samples, count in zip(rows, times, requests, strict=True):
         micro = statistics.median(samples)
         print(f"{size:>12}  {count:>10,.0f}  {micro:>10.2f}  {micro / first:>7.2f}x", flush=True)
+    return first * requests[0] / 1e3  # the first row's milliseconds per run
 
 
 def main(argv: Sequence[str]) -> int:
@@ -120,8 +165,10 @@ def main(argv: Sequence[str]) -> int:
         print(f"\n{args.arrangement}, {args.days} days, seed {args.seed}, {engine} engine, CPU medians of "
               f"{args.repeat} runs")
         copies = [max(1, groups // originals) for groups in GROUPS]
-        table("actor groups", [(c * originals, split_actors(base, c)) for c in copies], args.seed, engine,
-              args.repeat)
+        first_ms = table("actor groups", [(c * originals, split_actors(base, c)) for c in copies], args.seed, engine,
+                         args.repeat)
+        requests = run_replication(base, args.seed, 0, engine=engine).metrics["requests.submitted"]
+        streams_floor(requests, first_ms, copies[-1] * originals, args.seed, args.repeat)
         if base.gatekeeper is not None:
             table("reviewers", [(base.gatekeeper.reviewers * k, with_reviewers(base, k)) for k in (1, 2, 4)],
                   args.seed, engine, args.repeat)

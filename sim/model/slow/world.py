@@ -26,12 +26,16 @@ from sim.model.slow.holdings import Holdings
 def actor_streams(name: str, spec: ActorGroup) -> list[str]:
     """Return the streams an actor group may draw from: its requests' and its covert modes'."""
     streams = [f"actor.{name}.{part}" for part in ("arrivals", "request.u", "request.z", "request.route")]
-    modes: tuple[tuple[CovertMode, float], ...] = (("human_exfiltration", spec.covert_attempts_per_year),
-                                                    ("code_borne", spec.code_covert_attempts_per_year))
-    for mode, rate in modes:
+    for mode, rate in covert_rates(spec):
         if rate > 0:
             streams += [f"{covert_prefix(name, mode)}.{part}" for part in ("arrivals", "u", "z")]
     return streams
+
+
+def covert_rates(spec: ActorGroup) -> tuple[tuple[CovertMode, float], ...]:
+    """Return each covert mode of an actor group with its attempts per year."""
+    return (("human_exfiltration", spec.covert_attempts_per_year),
+            ("code_borne", spec.code_covert_attempts_per_year))
 
 
 def covert_prefix(name: str, mode: CovertMode) -> str:
@@ -84,10 +88,7 @@ class SlowWorld:
         it gets no process (most of a hundred small groups attempt nothing in a short run, and
         starting a process for each cost more than the rest of the group's build).
         """
-        spec = actor.spec
-        modes: tuple[tuple[CovertMode, float], ...] = (("human_exfiltration", spec.covert_attempts_per_year),
-                                                        ("code_borne", spec.code_covert_attempts_per_year))
-        for mode, per_year in modes:
+        for mode, per_year in covert_rates(actor.spec):
             if per_year > 0:
                 rate = per_year / (365.0 * HOURS_PER_DAY)
                 gaps = streams.exponential(f"{covert_prefix(actor.name, mode)}.arrivals")
@@ -98,8 +99,8 @@ class SlowWorld:
     # -- building -------------------------------------------------------------------------
     def _build_actor(self, name: str, spec: ActorGroup, streams: Streams) -> Actor:
         """Build an actor group; groups alike in a part share that part's lists (`_alike`), which nothing writes to."""
-        purposes, purpose_cum = self._alike(("mix", *spec.purposes.items()), spec.purposes)
-        classes, class_cum = self._alike(("mix", *spec.data_classes.items()), spec.data_classes)
+        purposes, purpose_cum = self._alike(spec.purposes)
+        classes, class_cum = self._alike(spec.data_classes)
         config = self.config
         scenario = config.scenario
         tables, orders, keys = route_tables(config, name, spec, self.route_table)
@@ -123,12 +124,13 @@ class SlowWorld:
             tables=tables, mixes_keys=keys,
         )
 
-    def _alike(self, key: tuple[Any, ...], mix: dict[str, float]) -> tuple[list[str], list[float]]:
+    def _alike(self, mix: dict[str, float]) -> tuple[list[str], list[float]]:
         """Return a mix's names and cumulative shares (`cumulative`), the same lists for every group with that mix.
 
         A hundred groups split from a few kinds of team share a few lists, so the fast engine
         can key what it builds from them by identity (`FastWorld._piece`).
         """
+        key = ("mix", *mix.items())
         found = self._shared.get(key)
         if found is None:
             found = self._shared[key] = cumulative(mix)

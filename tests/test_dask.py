@@ -180,7 +180,7 @@ def test_dask_takes_jobs_only_as_the_cluster_frees_up_and_runs_short_ones_severa
     """The Dask executor keeps a few tasks per worker thread submitted, not every job; short jobs share tasks.
 
     The first task runs one job; once its time is known, a task takes as many one-day runs as
-    fill about a second (at most DASK_MOST_JOBS), so there are far fewer tasks than jobs, and
+    fill about DASK_TASK_SECONDS (at most DASK_MOST_JOBS), so there are far fewer tasks than jobs, and
     every job's result still comes back once.
     """
     from sim.config.loader import load_config

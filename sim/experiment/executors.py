@@ -72,8 +72,9 @@ def default_workers() -> int:
 #: submitted jobs hold (their configs) does not grow with the jobs of the run.
 IN_FLIGHT_PER_WORKER = 4
 #: Seconds of work a Dask task aims at when its jobs are short: Dask's cost per task (about 5 ms of CPU between
-#: client, scheduler and worker) then stays under 1% (`DaskExecutor.map`).
-DASK_TASK_SECONDS = 1.0
+#: client, scheduler and worker) then stays near 0.1% (`DaskExecutor.map`). Measured over a 64-world explore on
+#: 2 cores: the scheduler's, the workers' event loops' and the client's CPU 1.2 s with 1 s tasks, 0.9 s with 4 s.
+DASK_TASK_SECONDS = 4.0
 #: The most jobs one Dask task takes: what a task holds, and what a stop can lose, stays small.
 DASK_MOST_JOBS = 32
 #: The attribute of a Dask task's exception that carries the results of its jobs before the failed one.
@@ -263,8 +264,8 @@ class DaskExecutor:
         worker. The first tasks run one job each; from the time they take, later tasks take
         as many jobs as fill about `DASK_TASK_SECONDS` (at most `DASK_MOST_JOBS`, and never
         more than a quarter of what is left per worker thread, so the last tasks stay short
-        and the workers finish together). A three-year explore task (about 0.3 s) then goes
-        three to a task, and a sweep of one-day runs dozens.
+        and the workers finish together). A three-year explore job (a world's arrangements, about
+        0.27 s) then goes up to fourteen to a task, and a sweep of one-day runs dozens.
         """
         from distributed import as_completed as dask_completed
 

@@ -8,14 +8,22 @@ done for the number of reviewers (headcount scaled with them, so the load stays 
 the number of simulated days. Each table is printed for the fast engine (the default) and the
 event engine (`World`, the reference), so the two can be read side by side.
 
+Over 60 days (the default) a run of 100 groups is a few milliseconds, most of it building each
+group; issue 23's figures (1.88 to 2.06 times at 100 groups) and its target (1.3 times) were
+measured over 365 and 1,095 days, where a run settles 50,000 to 150,000 requests. The compiled
+kernels are loaded at once (`--kernels numba`, as a worker has them once it has settled a few
+runs), or never (`--kernels python`, the path without Numba); the header says which ran.
+
     .venv/bin/python benchmarks/actor_scaling.py                  # oracle, 60 days, both engines
     .venv/bin/python benchmarks/actor_scaling.py --days 30        # shorter
-    .venv/bin/python benchmarks/actor_scaling.py --engine fast    # one engine
+    .venv/bin/python benchmarks/actor_scaling.py --engine fast --days 365     # issue 23's horizons
+    .venv/bin/python benchmarks/actor_scaling.py --engine fast --days 1095 --kernels python
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -29,6 +37,7 @@ from sim.config.loader import load_config
 from sim.config.schema import Config
 from sim.experiment.memory import settle_heap
 from sim.experiment.replications import run_replication
+from sim.model import compiled
 from sim.model.batched.fast import ENGINES, Engine
 from sim.model.rng import Streams
 from sim.model.rulebook.draws import REQUEST_NORMALS, REQUEST_UNIFORMS
@@ -155,15 +164,19 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--engine", choices=ENGINES, action="append",
                         help="an engine to measure (repeatable; default both)")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each row, taking turns (the median is shown)")
+    parser.add_argument("--kernels", choices=("numba", "python"), default="numba",
+                        help="load the compiled kernels at once (default; Python's if Numba is missing), or never")
     args = parser.parse_args(argv)
+    os.environ[compiled.SWITCH] = "1" if args.kernels == "numba" else "0"
+    kernels = compiled.load().name
     base = with_days(load_config(ROOT / "configs" / "arrangements" / f"{args.arrangement}.toml").config,
                      args.days)
     originals = len(base.actors)
     for engine in args.engine or ENGINES:
         seconds_per_request(with_days(base, 7), args.seed, engine)  # warm up: imports and first-call caches
         settle_heap()  # as the executors do before running replications (the CLI's own process, or each worker)
-        print(f"\n{args.arrangement}, {args.days} days, seed {args.seed}, {engine} engine, CPU medians of "
-              f"{args.repeat} runs")
+        print(f"\n{args.arrangement}, {args.days} days, seed {args.seed}, {engine} engine, {kernels} kernels, "
+              f"CPU medians of {args.repeat} runs")
         copies = [max(1, groups // originals) for groups in GROUPS]
         first_ms = table("actor groups", [(c * originals, split_actors(base, c)) for c in copies], args.seed, engine,
                          args.repeat)

@@ -15,6 +15,7 @@ from sim.config.schema import Config, WorkingHours
 from sim.errors import InputError
 from sim.experiment.replications import run_replication
 from sim.metrics.recorder import Recorder, ReplicationResult
+from sim.model.batched.arrivals import MERGE_RUNS
 from sim.model.batched.fast import FastWorld
 from sim.model.event.world import World
 from sim.model.rng import Streams
@@ -120,6 +121,21 @@ def test_small_groups_match(headcount: int) -> None:
     assert event.metrics["requests.submitted"] > 0
     assert_identical(event, run(config, "fast"))
     assert_identical(event, run(config, "fast", span=5.5))
+
+
+def test_many_groups_match() -> None:
+    """Twelve groups of three (the arrivals merged from more runs than `MERGE_RUNS`, filled together) match."""
+    config = shorter(load_config(ARRANGEMENTS / "oracle.toml").config, 30)
+    actors = {f"{name}_{i}": spec.model_copy(update={"headcount": 3}) for name, spec in config.actors.items()
+              for i in range(6)}
+    routes = tuple(route.model_copy(update={"actor": f"{route.actor}_{i}"}) for route in config.routes
+                   for i in (range(6) if route.actor in config.actors else ()))
+    routes += tuple(route for route in config.routes if route.actor not in config.actors)
+    config = config.model_copy(update={"actors": actors, "routes": routes})
+    assert len(config.actors) > MERGE_RUNS
+    event = run(config, "event")
+    assert event.metrics["requests.submitted"] > 0
+    assert_identical(event, run(config, "fast"))
 
 
 @pytest.mark.slow  # 10-20 s in the fast tier on the shared 2-core machine: over the ~2 s line

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sim.config.checks import unrouted_pairs
 from sim.config.loader import load_config
 from sim.config.schema import WILDCARD, Config, Route, WorkingHours, route_index
+from sim.model.batched.arrivals import MERGE_RUNS, label_order, time_order
 from sim.model.calendar import working_windows
 from sim.model.rng import BLOCK, FIRST_BLOCK, Streams, generator
 from sim.model.rulebook.routing import RouteTable, route_tables
@@ -99,3 +100,18 @@ def split_groups(config: Config) -> Config:
                    for i in (range(3) if route.actor in config.actors else ()))
     routes += tuple(route for route in config.routes if route.actor not in config.actors)
     return config.model_copy(update={"actors": actors, "routes": routes})
+
+
+@given(st.lists(st.lists(st.integers(0, 40), max_size=30), min_size=1, max_size=3 * MERGE_RUNS), st.booleans())
+def test_the_time_order_is_numpys_stable_sort(runs: list[list[int]], spread: bool) -> None:
+    """Sorted runs one after another, with ties or without, come out in the stable sort's order."""
+    times = [np.sort(np.array(run, dtype=float) + (0.001 * k if spread else 0.0)) for k, run in enumerate(runs)]
+    t = np.concatenate(times)
+    assert np.array_equal(time_order(t, len(runs)), np.argsort(t, kind="stable"))
+
+
+@given(st.lists(st.integers(-1, 40), max_size=200), st.sampled_from((41, 2**15, 2**20)))
+def test_the_label_order_is_numpys_stable_sort(labels: list[int], bound: int) -> None:
+    """Integer labels, small or wide, come out in the stable sort's order."""
+    array = np.array(labels, dtype=np.int64)
+    assert np.array_equal(label_order(array, bound), np.argsort(array, kind="stable"))

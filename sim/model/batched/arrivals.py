@@ -20,6 +20,37 @@ FEW = 24.0
 REFILL = 512
 #: Gaps taken beyond a window's expected arrivals when sparse groups are filled together (`FewArrivals`).
 HEAD_MARGIN = 16
+#: Sorted runs above which `time_order` tries an unstable sort first: numpy's stable sort (timsort) merges
+#: the runs, costing more with each run (52,000 times in 100 runs: 1.8 ms), an introsort does not (0.6 ms
+#: with its check). Measured on 52,000 times: they cost the same at about four runs. Either gives the same order.
+MERGE_RUNS = 4
+
+
+def time_order(t: np.ndarray, runs: int) -> np.ndarray:
+    """Return `np.argsort(t, kind="stable")` for times (no NaN) that come as `runs` sorted runs, one after another.
+
+    With many runs, an unstable sort is taken instead when it leaves no two times equal: the
+    order of distinct times is unique, so it is the stable sort's. Where two times are equal,
+    only the stable sort says which comes first, and it is taken.
+    """
+    if runs <= MERGE_RUNS:
+        return np.argsort(t, kind="stable")
+    order = np.argsort(t)
+    ordered = t.take(order)
+    if (ordered[1:] == ordered[:-1]).any():
+        return np.argsort(t, kind="stable")
+    return order
+
+
+def label_order(labels: np.ndarray, bound: int) -> np.ndarray:
+    """Return `np.argsort(labels, kind="stable")` for integer labels in [-1, bound).
+
+    Labels that fit 16 bits are sorted as such: numpy sorts those stably by radix, in one pass
+    (52,000 labels of 100 groups: 0.2 ms against 1.7 ms as 64-bit integers), in the same order.
+    """
+    if bound <= np.iinfo(np.int16).max:
+        return np.argsort(labels.astype(np.int16), kind="stable")
+    return np.argsort(labels, kind="stable")
 
 
 def clock_times(local: np.ndarray, first: float | np.ndarray = 0.0, heads: np.ndarray | None = None) -> np.ndarray:
@@ -206,8 +237,8 @@ class GroupArrivals:
         local, group = np.concatenate(times), np.concatenate(owners)
         if not local.size:
             return local, group
-        order = np.argsort(group, kind="stable")
-        local, group = local[order], group[order]
+        order = label_order(group, self.clock.size)
+        local, group = local.take(order), group.take(order)
         starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
         clock = clock_times(local, self.clock[group[starts]], starts)
         lasts = np.concatenate((starts[1:], [group.size])) - 1

@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from sim.config.schema import Config
-from sim.model.batched.arrivals import GroupArrivals
+from sim.model.batched.arrivals import GroupArrivals, time_order
 from sim.model.batched.fastgate import EXPIRED, STARTED, GateState, close_gate, pick, run_gate, shift_clocks
 from sim.model.batched.fastreads import ReadTables
 from sim.model.batched.fastshare import draw_key, read_only, rule_key, tables_of
@@ -414,10 +414,11 @@ class FastWorld:
             local = (np.minimum(np.searchsorted(class_cum, u[rows, U_CLASS], side="right"), class_cum.size - 1)
                      if class_cum.size > 1 else np.zeros(rows.size, dtype=np.int64))
             cls[rows] = class_of[local]
-        if counts.max() == n:  # one group: its arrivals are in order already
+        runs = int(np.count_nonzero(counts))
+        if runs == 1:  # one group: its arrivals are in order already
             return t, group_of, purpose, cls, u, z, route
-        order = np.argsort(t, kind="stable")
-        return tuple(column[order] for column in (t, group_of, purpose, cls, u, z, route))
+        order = time_order(t, runs)
+        return tuple(column.take(order, axis=0) for column in (t, group_of, purpose, cls, u, z, route))
 
     def _route(self, batch: _Batch) -> None:
         """Choose each request's site and gate against the holdings in force at its instant."""

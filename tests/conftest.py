@@ -16,6 +16,7 @@ from typing import overload
 import coverage
 import pytest
 
+from sim.config.schema import Config
 from sim.experiment.executors import Job
 from sim.metrics.recorder import GateLedger
 from sim.model.rulebook.events import (
@@ -72,6 +73,15 @@ class LogObserver:
                 self.log.append(("transfer", t, source, target, records))
             case _:
                 pass  # queue positions and the gate's bookkeeping: the timelines assert on ledgers
+
+
+def split_groups(config: Config, copies: int = 3) -> Config:
+    """Return the config with each actor group split into `copies` alike groups, their routes copied with them."""
+    actors = {f"{name}_{i}": spec for name, spec in config.actors.items() for i in range(copies)}
+    routes = tuple(route.model_copy(update={"actor": f"{route.actor}_{i}"}) for route in config.routes
+                   for i in (range(copies) if route.actor in config.actors else ()))
+    routes += tuple(route for route in config.routes if route.actor not in config.actors)
+    return config.model_copy(update={"actors": actors, "routes": routes})
 
 
 def write_config(tmp_path: Path, text: str, name: str = "config.toml") -> Path:

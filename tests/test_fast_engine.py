@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ARRANGEMENTS, MMC, run_cli
+from conftest import ARRANGEMENTS, MMC, run_cli, split_groups
 
 from sim.config.loader import load_config
 from sim.config.schema import Config, WorkingHours
@@ -125,13 +125,9 @@ def test_small_groups_match(headcount: int) -> None:
 
 def test_many_groups_match() -> None:
     """Twelve groups of three (the arrivals merged from more runs than `MERGE_RUNS`, filled together) match."""
-    config = shorter(load_config(ARRANGEMENTS / "oracle.toml").config, 30)
-    actors = {f"{name}_{i}": spec.model_copy(update={"headcount": 3}) for name, spec in config.actors.items()
-              for i in range(6)}
-    routes = tuple(route.model_copy(update={"actor": f"{route.actor}_{i}"}) for route in config.routes
-                   for i in (range(6) if route.actor in config.actors else ()))
-    routes += tuple(route for route in config.routes if route.actor not in config.actors)
-    config = config.model_copy(update={"actors": actors, "routes": routes})
+    config = split_groups(shorter(load_config(ARRANGEMENTS / "oracle.toml").config, 30), 6)
+    config = config.model_copy(update={"actors": {name: spec.model_copy(update={"headcount": 3})
+                                                  for name, spec in config.actors.items()}})
     assert len(config.actors) > MERGE_RUNS
     event = run(config, "event")
     assert event.metrics["requests.submitted"] > 0

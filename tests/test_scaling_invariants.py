@@ -6,7 +6,7 @@ import datetime as dt
 import itertools
 
 import numpy as np
-from conftest import ARRANGEMENTS, MMC
+from conftest import ARRANGEMENTS, MMC, split_groups
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -91,15 +91,6 @@ def test_shared_route_tables_are_each_groups_own() -> None:
         for name, spec in split.actors.items():
             assert route_tables(split, name, spec, shared) == route_tables(split, name, spec, RouteTable(split.routes))
         assert len(shared._tables) <= len(config.actors)
-
-
-def split_groups(config: Config) -> Config:
-    """Return the config with each actor group split in three, their routes copied with them."""
-    actors = {f"{name}_{i}": spec for name, spec in config.actors.items() for i in range(3)}
-    routes = tuple(route.model_copy(update={"actor": f"{route.actor}_{i}"}) for route in config.routes
-                   for i in (range(3) if route.actor in config.actors else ()))
-    routes += tuple(route for route in config.routes if route.actor not in config.actors)
-    return config.model_copy(update={"actors": actors, "routes": routes})
 
 
 @given(st.lists(st.lists(st.integers(0, 40), max_size=30), min_size=1, max_size=3 * MERGE_RUNS), st.booleans())

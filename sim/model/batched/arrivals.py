@@ -47,9 +47,10 @@ def label_order(labels: np.ndarray, bound: int) -> np.ndarray:
 
     Labels that fit 16 bits are sorted as such: numpy sorts those stably by radix, in one pass
     (52,000 labels of 100 groups: 0.2 ms against 1.7 ms as 64-bit integers), in the same order.
+    Labels kept as 16-bit integers already are not copied.
     """
     if bound <= np.iinfo(np.int16).max:
-        return np.argsort(labels.astype(np.int16), kind="stable")
+        return np.argsort(labels.astype(np.int16, copy=False), kind="stable")
     return np.argsort(labels, kind="stable")
 
 

@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from sim.config.schema import Config
-from sim.model.batched.arrivals import GroupArrivals, time_order
+from sim.model.batched.arrivals import GroupArrivals, label_order, time_order
 from sim.model.batched.fastgate import EXPIRED, STARTED, GateState, close_gate, pick, run_gate, shift_clocks
 from sim.model.batched.fastreads import ReadTables
 from sim.model.batched.fastshare import draw_key, read_only, rule_key, tables_of
@@ -289,7 +289,7 @@ class FastWorld:
                         seen[key] = len(self.alike)
                         self.alike.append(key)
                     self.alike_of[t, c] = seen[key]
-        if len(self.alike) < 2 ** 15:  # numpy sorts 16-bit integers stably by radix (`_route`): the same order, faster
+        if len(self.alike) < 2 ** 15:  # kept as `label_order` sorts them (`_route`): no copy per batch
             self.alike_of = self.alike_of.astype(np.int16)
 
     def _windows(self, actor: Actor) -> np.ndarray:
@@ -432,7 +432,7 @@ class FastWorld:
             sets = [(int(self.alike_of.flat[0]), np.arange(batch.t.size))]
         else:
             alike = self.alike_of[self.route_table_of[batch.group, batch.variant], batch.cls]
-            order = np.argsort(alike, kind="stable")
+            order = label_order(alike, len(self.alike))
             bounds = np.searchsorted(alike[order], np.arange(len(self.alike) + 1))
             sets = [(k, order[bounds[k]:bounds[k + 1]]) for k in range(len(self.alike))]
         for k, members in sets:

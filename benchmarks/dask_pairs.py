@@ -1,0 +1,269 @@
+"""Dask against the local pool on the same explore, in pairs taken in turn (issue 23: "no slower").
+
+Each pair runs one `residency explore` on a fresh local Dask cluster and the same explore on
+the local pool, in alternating order (Dask first in odd pairs, the pool first in even ones), so
+a machine that speeds up or slows down over the session weighs on both alike. The cluster is
+what docs/howto/dask.md shows: a scheduler and ``--workers`` one-thread workers started with
+Dask's own commands, as processes of their own, with the housekeeping settings the page gives
+(``--dask-defaults`` leaves Dask's defaults), without a nanny (``--nanny`` keeps it). Started
+before the timed run, stopped after it.
+
+For each run it prints the wall time of the command and the CPU seconds of every process:
+the command itself (with its pool workers, on the pool), the scheduler's and each Dask
+worker's (read from /proc before they stop). Then each pair's ratio (Dask's wall over the
+pool's), their mean and a 95% interval for it (Student's t over the pairs). Both runs of a
+pair must give the same explore.json (but for the command line it records); a pair that does
+not is reported and counted as a failure (exit 1). Apart from that it is a report: exit 0
+whatever the figures.
+
+Usage::
+
+    python benchmarks/dask_pairs.py                                   # 2 pairs of 32 worlds, a year (a few minutes)
+    python benchmarks/dask_pairs.py --worlds 1000 --days 1095 --pairs 6   # issue 23's explore (about 90 minutes)
+
+Needs the dask extra (``pip install '.[dask]'``) and Linux (/proc) for the per-process CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+#: The housekeeping settings docs/howto/dask.md gives for a cluster sharing a small machine.
+HOUSEKEEPING = {
+    "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
+    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "5s",
+    "DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL": "1s",
+}
+
+
+@dataclass
+class Run:
+    """One timed command: its wall seconds and the CPU seconds of each process that took part."""
+
+    executor: str
+    wall: float
+    cpu: dict[str, float] = field(default_factory=dict)
+    summary: dict[str, object] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_cpu(pid: int) -> float:
+    """Return the CPU seconds (user and system) a live process has used, from /proc; NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_command(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run a command to its end; return its wall seconds and the CPU of it and its waited-for children."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.returncode != 0:
+        raise SystemExit(f"dask_pairs: {' '.join(command)} exited {process.returncode}:\n{error}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+class Cluster:
+    """A scheduler and one-thread workers started with Dask's commands, stopped on exit."""
+
+    def __init__(self, workers: int, nanny: bool, env: dict[str, str], folder: Path) -> None:
+        self.port = free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.log = (folder / "cluster.log").open("ab")
+        self.scheduler = self._start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
+                                      str(self.port), "--no-dashboard"], env)
+        self._wait(lambda: self._accepts(), "the scheduler to listen")
+        extra = [] if nanny else ["--no-nanny"]
+        self.workers = [self._start([str(BIN / "dask"), "worker", self.address, "--nthreads", "1",
+                                     "--memory-limit", "0", "--no-dashboard", *extra], env)
+                        for _ in range(workers)]
+        self._wait(lambda: self._registered() >= workers, f"{workers} workers to register")
+
+    def _start(self, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def _accepts(self) -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def _registered(self) -> int:
+        from distributed import Client
+
+        with Client(self.address, timeout="10s") as client:
+            return len(client.scheduler_info(n_workers=-1)["workers"])
+
+    def _wait(self, ready: object, what: str, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():  # type: ignore[operator]
+                return
+            if any(p.poll() is not None for p in self.processes):
+                raise SystemExit(f"dask_pairs: a cluster process exited before {what}; see its log")
+            time.sleep(0.3)
+        raise SystemExit(f"dask_pairs: timed out waiting for {what}")
+
+    def cpu(self) -> dict[str, float]:
+        """Return the CPU seconds so far of the scheduler and of each worker process (a nanny's child included)."""
+        out = {"scheduler": process_cpu(self.scheduler.pid)}
+        for number, worker in enumerate(self.workers, start=1):
+            pids = [worker.pid, *children(worker.pid)]
+            out[f"worker {number}"] = sum(process_cpu(pid) for pid in pids)
+        return out
+
+    def stop(self) -> None:
+        """Stop every process of the cluster (the workers first)."""
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
+        self.log.close()
+
+
+def children(pid: int) -> list[int]:
+    """Return the ids of a process's children (a nanny's worker), from /proc (none where it cannot be read)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def explore_command(args: argparse.Namespace, out: Path) -> list[str]:
+    """Return the `residency explore` command of the comparison, writing into `out`."""
+    return [str(BIN / "residency"), "explore", "--worlds", str(args.worlds), "-r", str(args.replications),
+            "--days", str(args.days), "--seed", str(args.seed), "-q", "--out", str(out)]
+
+
+def run_dask(args: argparse.Namespace, folder: Path, tag: str) -> Run:
+    """Start a fresh cluster, time the explore on it, read every process's CPU, stop the cluster."""
+    env = dict(os.environ)
+    if not args.dask_defaults:
+        env.update(HOUSEKEEPING)
+    cluster = Cluster(args.workers, args.nanny, env, folder)
+    try:
+        before = cluster.cpu()
+        wall, client = timed_command([*explore_command(args, folder / tag), "--scheduler", cluster.address], env)
+        after = cluster.cpu()
+    finally:
+        cluster.stop()
+    cpu = {"command": client, **{name: after[name] - before[name] for name in after}}
+    return Run("dask", wall, cpu, summary(folder / tag))
+
+
+def run_pool(args: argparse.Namespace, folder: Path, tag: str) -> Run:
+    """Time the explore on the local pool of `--workers` processes."""
+    wall, cpu = timed_command([*explore_command(args, folder / tag), "--workers", str(args.workers)],
+                              dict(os.environ))
+    return Run("pool", wall, {"command and its workers": cpu}, summary(folder / tag))
+
+
+def summary(out: Path) -> dict[str, object]:
+    """Return an explore's explore.json without the command line it records (which names the executor)."""
+    data: dict[str, object] = json.loads((out / "explore.json").read_text(encoding="utf-8"))
+    data.pop("command", None)
+    return data
+
+
+def interval(ratios: list[float]) -> str:
+    """Return the mean of the ratios with a 95% Student-t interval (only the mean for one pair)."""
+    mean = statistics.fmean(ratios)
+    if len(ratios) < 2:
+        return f"{mean:.3f} (one pair: no interval)"
+    from scipy.stats import t
+
+    half = t.ppf(0.975, len(ratios) - 1) * statistics.stdev(ratios) / math.sqrt(len(ratios))
+    return f"{mean:.3f}, 95% interval {mean - half:.3f} to {mean + half:.3f}"
+
+
+def describe(run: Run) -> str:
+    """Return one line: the executor, its wall time and each process's CPU."""
+    cpu = ", ".join(f"{name} {seconds:.1f}" for name, seconds in run.cpu.items())
+    return f"{run.executor:4} {run.wall:7.1f} s wall; CPU s: {cpu}; all {sum(run.cpu.values()):.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the pairs and print each run, each ratio and their mean with its interval."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--worlds", type=int, default=32)
+    parser.add_argument("--replications", type=int, default=3)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--seed", type=int, default=20220617)
+    parser.add_argument("--pairs", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="Dask workers, and pool processes")
+    parser.add_argument("--nanny", action="store_true", help="start the Dask workers with their nanny")
+    parser.add_argument("--dask-defaults", action="store_true",
+                        help="leave Dask's housekeeping intervals as they are (not the docs' settings)")
+    args = parser.parse_args(argv)
+    if shutil.which("dask", path=str(BIN)) is None:
+        print("dask_pairs: no `dask` command next to this Python; install the extra: pip install '.[dask]'")
+        return 2
+    print(f"dask_pairs: explore --worlds {args.worlds} -r {args.replications} --days {args.days}, "
+          f"{args.workers} Dask workers ({'with' if args.nanny else 'without'} nanny, "
+          f"{'Dask defaults' if args.dask_defaults else 'the docs housekeeping settings'}) "
+          f"against a pool of {args.workers}; {args.pairs} pairs in turn")
+    ratios: list[float] = []
+    differing = 0
+    with tempfile.TemporaryDirectory(prefix="dask-pairs-") as name:
+        folder = Path(name)
+        for pair in range(1, args.pairs + 1):
+            order = (run_dask, run_pool) if pair % 2 else (run_pool, run_dask)
+            runs = {run.executor: run for run in (step(args, folder, f"{step.__name__}-{pair}") for step in order)}
+            ratio = runs["dask"].wall / runs["pool"].wall
+            ratios.append(ratio)
+            same = runs["dask"].summary == runs["pool"].summary
+            differing += not same
+            print(f"pair {pair} ({' then '.join(step.__name__[4:] for step in order)}): ratio {ratio:.3f}; "
+                  f"explore.json {'the same' if same else 'DIFFERENT'}")
+            for run in runs.values():
+                print(f"  {describe(run)}")
+            for run in runs.values():
+                shutil.rmtree(folder / f"run_{run.executor}-{pair}", ignore_errors=True)
+    print(f"Dask wall over the pool's, mean of {len(ratios)} pairs: {interval(ratios)} "
+          f"(no slower: the mean at or under 1.000)")
+    if differing:
+        print(f"{differing} pairs gave different explore.json: the executors disagree")
+    return 1 if differing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

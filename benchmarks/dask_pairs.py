@@ -102,7 +102,8 @@ class Cluster:
         self._wait(lambda: self._accepts(), "the scheduler to listen")
         extra = [] if nanny else ["--no-nanny"]
         self.workers = [self._start([str(BIN / "dask"), "worker", self.address, "--nthreads", "1",
-                                     "--memory-limit", "0", "--no-dashboard", *extra], env)
+                                     "--memory-limit", "0", "--no-dashboard", "--local-directory", str(folder),
+                                     *extra], env)
                         for _ in range(workers)]
         self._wait(lambda: self._registered() >= workers, f"{workers} workers to register")
 
@@ -142,16 +143,17 @@ class Cluster:
         return out
 
     def stop(self) -> None:
-        """Stop every process of the cluster (the workers first)."""
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+        """Stop the workers, then the scheduler (a worker whose scheduler went first waits out its timeouts)."""
+        for group in (self.workers, [self.scheduler]):
+            for process in group:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+            for process in group:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=20)
         self.log.close()
 
 

@@ -1,0 +1,31 @@
+"""benchmarks/dask_pairs.py, issue 23's Dask comparison, still runs: one small pair agrees on explore.json."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import cli_env
+
+pytest.importorskip("distributed")
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "dask_pairs.py"
+
+
+@pytest.mark.slow
+def test_one_small_pair_runs_on_both_executors_and_writes_the_same_explore(tmp_path: Path) -> None:
+    """A pair of 2-world explores: a fresh cluster and the pool each run it; the script checks they agree."""
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--worlds", "2", "--replications", "1", "--days", "20", "--pairs", "1"],
+        env=cli_env(TMPDIR=str(tmp_path)), capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("pair 1 (dask then pool): ratio ") and line.endswith("explore.json the same")
+               for line in lines), result.stdout
+    dask = next(line for line in lines if line.strip().startswith("dask "))
+    assert "scheduler" in dask and "worker 1" in dask and "worker 2" in dask
+    assert "mean of 1 pairs" in lines[-1]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("dask-pairs-")]  # its folder is removed

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,15 +77,20 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def timed_command(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run a command to its end; return its wall seconds and the CPU of it and its waited-for children."""
+def timed_command(command: list[str], env: dict[str, str], log: Path) -> tuple[float, float]:
+    """Run a command to its end, its messages into `log`; return its wall seconds and the CPU of it and its children.
+
+    The CPU is what wait4 reports: the command's own and that of the children it waited for
+    (a pool's workers).
+    """
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    with log.open("wb") as messages:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=messages)
+        _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
     if process.returncode != 0:
+        error = log.read_text(encoding="utf-8", errors="replace")[-4000:]
         raise SystemExit(f"dask_pairs: {' '.join(command)} exited {process.returncode}:\n{error}")
     return wall, usage.ru_utime + usage.ru_stime
 
@@ -97,15 +103,21 @@ class Cluster:
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.processes: list[subprocess.Popen[bytes]] = []
         self.log = (folder / "cluster.log").open("ab")
+        self.workers: list[subprocess.Popen[bytes]] = []
         self.scheduler = self._start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
                                       str(self.port), "--no-dashboard"], env)
-        self._wait(lambda: self._accepts(), "the scheduler to listen")
-        extra = [] if nanny else ["--no-nanny"]
-        self.workers = [self._start([str(BIN / "dask"), "worker", self.address, "--nthreads", "1",
-                                     "--memory-limit", "0", "--no-dashboard", "--local-directory", str(folder),
-                                     *extra], env)
-                        for _ in range(workers)]
-        self._wait(lambda: self._registered() >= workers, f"{workers} workers to register")
+        try:
+            self._wait(self._accepts, "the scheduler to listen")
+            extra = [] if nanny else ["--no-nanny"]
+            self.workers = [self._start([str(BIN / "dask"), "worker", self.address, "--nthreads", "1",
+                                         "--memory-limit", "0", "--no-dashboard", "--local-directory", str(folder),
+                                         *extra], env)
+                            for _ in range(workers)]
+            self._wait(lambda: self._registered() >= workers, f"{workers} workers to register")
+        except BaseException:  # a process that died, a timeout or Ctrl-C: leave nothing running
+            self.workers = [p for p in self.processes if p is not self.scheduler]
+            self.stop()
+            raise
 
     def _start(self, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT,
@@ -124,15 +136,20 @@ class Cluster:
         with Client(self.address, timeout="10s") as client:
             return len(client.scheduler_info(n_workers=-1)["workers"])
 
-    def _wait(self, ready: object, what: str, timeout: float = 90.0) -> None:
+    def _wait(self, ready: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if ready():  # type: ignore[operator]
+            if ready():
                 return
             if any(p.poll() is not None for p in self.processes):
-                raise SystemExit(f"dask_pairs: a cluster process exited before {what}; see its log")
+                raise SystemExit(f"dask_pairs: a cluster process exited before {what}:\n{self._log_tail()}")
             time.sleep(0.3)
-        raise SystemExit(f"dask_pairs: timed out waiting for {what}")
+        raise SystemExit(f"dask_pairs: timed out waiting for {what}:\n{self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        """Return the end of what the cluster's processes wrote (their log goes with the temporary folder)."""
+        self.log.flush()
+        return Path(self.log.name).read_text(encoding="utf-8", errors="replace")[-4000:]
 
     def cpu(self) -> dict[str, float]:
         """Return the CPU seconds so far of the scheduler and of each worker process (a nanny's child included)."""
@@ -184,7 +201,8 @@ def run_dask(args: argparse.Namespace, folder: Path, tag: str) -> Run:
     cluster = Cluster(args.workers, args.nanny, env, folder)
     try:
         before = cluster.cpu()
-        wall, client = timed_command([*explore_command(args, folder / tag), "--scheduler", cluster.address], env)
+        wall, client = timed_command([*explore_command(args, folder / tag), "--scheduler", cluster.address], env,
+                                     folder / f"{tag}.log")
         after = cluster.cpu()
     finally:
         cluster.stop()
@@ -195,7 +213,7 @@ def run_dask(args: argparse.Namespace, folder: Path, tag: str) -> Run:
 def run_pool(args: argparse.Namespace, folder: Path, tag: str) -> Run:
     """Time the explore on the local pool of `--workers` processes."""
     wall, cpu = timed_command([*explore_command(args, folder / tag), "--workers", str(args.workers)],
-                              dict(os.environ))
+                              dict(os.environ), folder / f"{tag}.log")
     return Run("pool", wall, {"command and its workers": cpu}, summary(folder / tag))
 
 
@@ -236,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dask-defaults", action="store_true",
                         help="leave Dask's housekeeping intervals as they are (not the docs' settings)")
     args = parser.parse_args(argv)
+    for name in ("worlds", "replications", "days", "pairs", "workers"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
     if shutil.which("dask", path=str(BIN)) is None:
         print("dask_pairs: no `dask` command next to this Python; install the extra: pip install '.[dask]'")
         return 2

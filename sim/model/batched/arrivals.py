@@ -42,16 +42,18 @@ def time_order(t: np.ndarray, runs: int) -> np.ndarray:
     return order
 
 
-def label_order(labels: np.ndarray, bound: int) -> np.ndarray:
-    """Return `np.argsort(labels, kind="stable")` for integer labels in [-1, bound).
+def narrow_labels(labels: np.ndarray, bound: int) -> np.ndarray:
+    """Return integer labels in [-1, bound) as 16-bit integers when `bound` fits 16 bits, else as they are.
 
-    Labels that fit 16 bits are sorted as such: numpy sorts those stably by radix, in one pass
-    (52,000 labels of 100 groups: 0.2 ms against 1.7 ms as 64-bit integers), in the same order.
-    Labels kept as 16-bit integers already are not copied.
+    numpy sorts 16-bit integers stably by radix, in one pass (52,000 labels of 100 groups: 0.2 ms
+    against 1.7 ms as 64-bit integers), in the same order. Labels kept narrow already are not copied.
     """
-    if bound <= np.iinfo(np.int16).max:
-        return np.argsort(labels.astype(np.int16, copy=False), kind="stable")
-    return np.argsort(labels, kind="stable")
+    return labels.astype(np.int16, copy=False) if bound <= np.iinfo(np.int16).max else labels
+
+
+def label_order(labels: np.ndarray, bound: int) -> np.ndarray:
+    """Return `np.argsort(labels, kind="stable")` for integer labels in [-1, bound), sorted narrow where they fit."""
+    return np.argsort(narrow_labels(labels, bound), kind="stable")
 
 
 def clock_times(local: np.ndarray, first: float | np.ndarray = 0.0, heads: np.ndarray | None = None) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from sim.config.schema import Config
-from sim.model.batched.arrivals import GroupArrivals, label_order, time_order
+from sim.model.batched.arrivals import GroupArrivals, label_order, narrow_labels, time_order
 from sim.model.batched.fastgate import EXPIRED, STARTED, GateState, close_gate, pick, run_gate, shift_clocks
 from sim.model.batched.fastreads import ReadTables
 from sim.model.batched.fastshare import draw_key, read_only, rule_key, tables_of
@@ -289,8 +289,7 @@ class FastWorld:
                         seen[key] = len(self.alike)
                         self.alike.append(key)
                     self.alike_of[t, c] = seen[key]
-        if len(self.alike) < 2 ** 15:  # kept as `label_order` sorts them (`_route`): no copy per batch
-            self.alike_of = self.alike_of.astype(np.int16)
+        self.alike_of = narrow_labels(self.alike_of, len(self.alike))  # as `label_order` sorts them: no copy per batch
 
     def _windows(self, actor: Actor) -> np.ndarray:
         """Return a group's working windows as rows of (start, end), one array per calendar."""

@@ -101,7 +101,6 @@ class Cluster:
     def __init__(self, workers: int, nanny: bool, env: dict[str, str], folder: Path) -> None:
         self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
-        self.processes: list[subprocess.Popen[bytes]] = []
         self.log = (folder / "cluster.log").open("ab")
         self.workers: list[subprocess.Popen[bytes]] = []
         self.scheduler = self._start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
@@ -109,21 +108,17 @@ class Cluster:
         try:
             self._wait(self._accepts, "the scheduler to listen")
             extra = [] if nanny else ["--no-nanny"]
-            self.workers = [self._start([str(BIN / "dask"), "worker", self.address, "--nthreads", "1",
-                                         "--memory-limit", "0", "--no-dashboard", "--local-directory", str(folder),
-                                         *extra], env)
-                            for _ in range(workers)]
+            for _ in range(workers):  # one by one: a failure stops those already started
+                self.workers.append(self._start([str(BIN / "dask"), "worker", self.address, "--nthreads", "1",
+                                                 "--memory-limit", "0", "--no-dashboard", "--local-directory",
+                                                 str(folder), *extra], env))
             self._wait(lambda: self._registered() >= workers, f"{workers} workers to register")
         except BaseException:  # a process that died, a timeout or Ctrl-C: leave nothing running
-            self.workers = [p for p in self.processes if p is not self.scheduler]
             self.stop()
             raise
 
     def _start(self, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        self.processes.append(process)
-        return process
+        return subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def _accepts(self) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -141,7 +136,7 @@ class Cluster:
         while time.monotonic() < deadline:
             if ready():
                 return
-            if any(p.poll() is not None for p in self.processes):
+            if any(p.poll() is not None for p in (self.scheduler, *self.workers)):
                 raise SystemExit(f"dask_pairs: a cluster process exited before {what}:\n{self._log_tail()}")
             time.sleep(0.3)
         raise SystemExit(f"dask_pairs: timed out waiting for {what}:\n{self._log_tail()}")
@@ -269,18 +264,20 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dask-pairs-") as name:
         folder = Path(name)
         for pair in range(1, args.pairs + 1):
-            order = (run_dask, run_pool) if pair % 2 else (run_pool, run_dask)
-            runs = {run.executor: run for run in (step(args, folder, f"{step.__name__}-{pair}") for step in order)}
+            runs: dict[str, Run] = {}
+            for step in (run_dask, run_pool) if pair % 2 else (run_pool, run_dask):
+                tag = f"{step.__name__}-{pair}"
+                run = step(args, folder, tag)
+                runs[run.executor] = run
+                shutil.rmtree(folder / tag, ignore_errors=True)  # its explore.json is read: the store can go
             ratio = runs["dask"].wall / runs["pool"].wall
             ratios.append(ratio)
             same = runs["dask"].summary == runs["pool"].summary
             differing += not same
-            print(f"pair {pair} ({' then '.join(step.__name__[4:] for step in order)}): ratio {ratio:.3f}; "
+            print(f"pair {pair} ({' then '.join(runs)}): ratio {ratio:.3f}; "
                   f"explore.json {'the same' if same else 'DIFFERENT'}")
             for run in runs.values():
                 print(f"  {describe(run)}")
-            for run in runs.values():
-                shutil.rmtree(folder / f"run_{run.executor}-{pair}", ignore_errors=True)
     print(f"Dask wall over the pool's, mean of {len(ratios)} pairs: {interval(ratios)} "
           f"(no slower: the mean at or under 1.000)")
     if differing:

@@ -7,6 +7,7 @@ import itertools
 import json
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import MMC, ROOT, run_cli
@@ -14,9 +15,10 @@ from conftest import MMC, ROOT, run_cli
 from sim.config.levers import load_levers
 from sim.config.loader import load_config
 from sim.errors import InputError
-from sim.experiment.design import COST, cheapest_meeting, front, parse_target, search
+from sim.experiment.design import COST, cheapest_meeting, front, parse_target, search, stored_rows
 from sim.experiment.design_setup import prepare
 from sim.experiment.executors import LocalExecutor
+from sim.experiment.sweep import run_metrics
 from sim.model.analytic import mmc_mean_wait
 from sim.results.store import Store
 
@@ -224,6 +226,40 @@ def test_design_command_end_to_end(tmp_path: Path) -> None:
     rerun = json.loads((tmp_path / "a" / "point" / "point.json").read_text())
     assert rerun["objectives"] == point["objectives"]
     assert rerun["target_share"] == point["target_share"]
+
+
+def test_rows_of_candidates_run_together_are_their_own_runs(tmp_path: Path) -> None:
+    """A generation's candidates run in one task per world and replication; each row is the candidate's own run."""
+    path = _levers(tmp_path, MMC_LEVERS + """
+[[levers]]
+path = "gatekeeper.review_hours_mean"
+low = 0.8
+high = 1.2
+yearly = [1_000_000, 0]
+assume = "faster reviews cost training"
+""")
+    plan = prepare(MMC, path, [("scenario.days", "20", "--days")], 1, 2, 5, ["friction.wait_hours"], None, 0.9, 0.9)
+    sizes: list[int] = []
+
+    class Counting(LocalExecutor):
+        def map(self, fn: Any, jobs: Any) -> Any:
+            sizes.extend(len(job.tag) for job in jobs)
+            return super().map(fn, jobs)
+
+    with Store(tmp_path / "out") as store:
+        found = search(plan, store, Counting(1), 6, 3)
+        rows = stored_rows(store)
+    assert len(found.candidates) == 6
+    assert sizes[:2] == [1, 1]  # the reference: the one config, in each replication
+    assert max(sizes[2:]) == 3  # a generation: its candidates together (less the runs already stored)
+    checked = 0
+    for candidate in found.candidates:
+        for point in plan.candidate_points(candidate.number, candidate.terms):
+            for replication in range(2):
+                alone = run_metrics(point.loaded.config, plan.seed, replication)
+                assert repr(sorted(rows[point.run_key][replication].items())) == repr(sorted(alone.items()))
+                checked += 1
+    assert checked == 6 * 2
 
 
 @pytest.mark.slow

@@ -13,9 +13,9 @@ from sim.config.loader import LoadedConfig, load_config, toml_literal, with_over
 from sim.errors import InputError
 from sim.experiment.design import plan_design
 from sim.experiment.executors import IN_FLIGHT_PER_WORKER, Job, LocalExecutor
-from sim.experiment.explore import WorldJobs, plan, world_table
+from sim.experiment.explore import plan, world_table
 from sim.experiment.memory import collection_paused
-from sim.experiment.sweep import run_metrics
+from sim.experiment.sweep import WorldJobs, run_metrics
 from sim.experiment.sweep_file import run_key
 from sim.results.store import Store
 

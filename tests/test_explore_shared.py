@@ -9,7 +9,9 @@ from conftest import ROOT
 
 from sim.config.loader import load_config
 from sim.experiment.explore import plan
+from sim.experiment.replications import run_replication
 from sim.experiment.sweep import run_metrics, run_world_metrics
+from sim.model.batched.fastshare import SharedDraws
 
 ARRANGEMENTS = sorted((ROOT / "configs" / "arrangements").glob("*.toml"))
 
@@ -45,3 +47,21 @@ def test_a_different_world_draws_afresh() -> None:
     alone = [run_metrics(config, 5, 0) for config in configs]
     assert all(same(a, b) for a, b in zip(together, alone, strict=True))
     assert per == 2
+
+
+def test_the_shared_store_keeps_a_few_draw_keys_and_results_do_not_depend_on_it() -> None:
+    """Runs of three draw keys taking turns: with one key kept at a time every run still gives its own metrics."""
+    rates = (0.01, 0.02, 0.03)  # another request rate: another draw key
+    base = ARRANGEMENTS[0]
+    configs = [load_config(base, [("scenario.days", "20", "--days"),
+                                  ("actors.cn_engineers.requests_per_hour", str(rate), "--set")]).config
+               for rate in rates]
+    order = [0, 1, 0, 2, 1, 0]
+    alone = [run_metrics(configs[i], 3, 0) for i in order]
+    for keep in (1, 2, 3):
+        shared = SharedDraws(keep)
+        for i, own in zip(order, alone, strict=True):
+            assert same(run_replication(configs[i], 3, 0, "fast", shared).metrics, own)
+            assert 1 <= len(shared.held) <= keep  # the draw keys whose batches are held
+            assert len(shared) == sum(len(entries) for entries in shared.held.values())
+    assert len({run_metrics(config, 3, 0)["requests.submitted"] for config in configs}) == 3  # three keys indeed

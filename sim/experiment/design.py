@@ -24,10 +24,10 @@ import numpy as np
 from sim.config.levers import Lever, LoadedLevers
 from sim.config.loader import LoadedConfig, did_you_mean, with_overrides, with_values
 from sim.errors import InputError
-from sim.experiment.executors import Executor, Job
+from sim.experiment.executors import Executor
 from sim.experiment.explore import Exploration, plan
 from sim.experiment.replications import Progress
-from sim.experiment.sweep import run_and_store, run_metrics
+from sim.experiment.sweep import WorldJobs, run_world_metrics, run_world_tasks, world_tasks
 from sim.experiment.sweep_file import Point, run_key
 from sim.results.store import Store
 
@@ -269,16 +269,6 @@ def _robust(values: list[float], quantile: float, seed: int) -> dict[str, float]
             "high": float(np.quantile(draws, 0.975))}
 
 
-def _jobs(points: Sequence[Point], replications: int, seed: int, done: set[tuple[str, int]]) -> list[Job]:
-    jobs = []
-    for tag, point in enumerate(points):
-        for replication in range(replications):
-            if (point.run_key, replication) not in done:
-                done.add((point.run_key, replication))
-                jobs.append(Job(tag, point.loaded.config, seed, replication))
-    return jobs
-
-
 def stored_rows(store: Store) -> dict[str, dict[int, dict[str, float]]]:
     """Return run key -> replication -> metrics for every stored row (resumed or new)."""
     keys = {point: key for point, key in store.db.execute("SELECT point, run_key FROM points")}
@@ -323,8 +313,12 @@ def search(plan: DesignPlan, store: Store, executor: Executor, trials: int, popu
         numbered = [(len(candidates) + i, terms_of(plan.levers, trial.params)) for i, trial in enumerate(batch)]
         points = [p for number, terms in numbered for p in plan.candidate_points(number, terms)]
         store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in points])
-        jobs = _jobs(points, plan.exploration.replications, plan.seed, store.done())
-        run_and_store(executor, jobs, points, store, progress, _namer(plan, trials, len(candidates) // population + 1))
+        # One task per (world, replication) runs the generation's candidates there: what they draw alike
+        # (their requests) is drawn once, and every row is what the candidate's own run gives.
+        worlds = [range(world, len(points), plan.worlds) for world in range(plan.worlds)]
+        tasks = world_tasks(points, worlds, plan.exploration.replications, store.done())
+        run_world_tasks(executor, points, tasks, plan.seed, store, progress,
+                        _namer(plan, trials, len(candidates) // population + 1))
         rows = stored_rows(store)
         for (number, terms), trial in zip(numbered, batch, strict=True):
             keys = [p.run_key for p in points[(number - numbered[0][0]) * plan.worlds:][:plan.worlds]]
@@ -353,12 +347,18 @@ def evaluate_terms(plan: DesignPlan, terms: dict[str, Any], executor: Executor,
     if against:
         index = names.index(against)
         points += [plan.exploration.points[w * len(names) + index] for w in range(plan.worlds)]
-    jobs = _jobs(points, plan.exploration.replications, plan.seed, set())
+    # A task per (world, replication): the terms' run and the reference's there draw their requests once.
+    worlds = [range(world, len(points), plan.worlds) for world in range(plan.worlds)]
+    tasks = world_tasks(points, worlds, plan.exploration.replications, set())
+    planned = sum(len(todo) for todo, _ in tasks)
     rows: dict[str, dict[int, dict[str, float]]] = {}
-    for count, (job, metrics) in enumerate(executor.map(run_metrics, jobs), start=1):
-        rows.setdefault(points[job.tag].run_key, {})[job.replication] = metrics
-        if progress is not None:
-            progress(count, len(jobs), f"{points[job.tag].arrangement} replication {job.replication}")
+    count = 0
+    for job, results in executor.map(run_world_metrics, WorldJobs(points, tasks, plan.seed)):
+        for position, metrics in zip(job.tag, results, strict=True):
+            rows.setdefault(points[position].run_key, {})[job.replication] = metrics
+            count += 1
+            if progress is not None:
+                progress(count, planned, f"{points[position].arrangement} replication {job.replication}")
     reference = {}
     if against:
         reference[against] = {"per_world": summarise(plan, rows, [p.run_key for p in points[plan.worlds:]],
@@ -372,10 +372,11 @@ def evaluate_terms(plan: DesignPlan, terms: dict[str, Any], executor: Executor,
 def _run_reference(plan: DesignPlan, store: Store, executor: Executor,
                    progress: Progress | None) -> dict[str, dict[str, Any]]:
     points = plan.exploration.points
-    jobs = _jobs(points, plan.exploration.replications, plan.seed, store.done())
     names = plan.exploration.names
-    run_and_store(executor, jobs, points, store, progress,
-                  lambda p: f"reference world {p.index // len(names) + 1}/{plan.worlds} {p.arrangement}")
+    worlds = [range(world * len(names), (world + 1) * len(names)) for world in range(plan.worlds)]
+    tasks = world_tasks(points, worlds, plan.exploration.replications, store.done())
+    run_world_tasks(executor, points, tasks, plan.seed, store, progress,
+                    lambda p: f"reference world {p.index // len(names) + 1}/{plan.worlds} {p.arrangement}")
     rows = stored_rows(store)
     reference: dict[str, dict[str, Any]] = {}
     for index, name in enumerate(names):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import typing
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +23,10 @@ from sim.config.loader import LoadedConfig
 from sim.config.ranges import Alternatives, Range
 from sim.config.resolver import Records, Resolver
 from sim.errors import InputError
-from sim.experiment.executors import Executor, Job
+from sim.experiment.executors import Executor
 from sim.experiment.memory import collection_paused
 from sim.experiment.replications import Progress
-from sim.experiment.sweep import run_world_metrics
+from sim.experiment.sweep import run_world_tasks, world_tasks
 from sim.experiment.sweep_file import Point, RunKeys
 from sim.results.store import Store
 from sim.version import __version__
@@ -256,64 +255,17 @@ def run_exploration(exploration: Exploration, store: Store, executor: Executor,
     store.claim(KIND, exploration.definition())
     points = [*exploration.points, *exploration.history]
     store.add_points([(p.index, p.arrangement, p.factors, p.run_key) for p in points])
-    done = store.done()
     per_world, per_history = len(exploration.arrangements), len(exploration.calendars)
-    tasks: list[tuple[tuple[int, ...], int]] = []  # (the points' positions, the replication) of each task
+    worlds = []  # each world's points: its arrangements', then its runs on the record's calendar
     for world in range(exploration.worlds):
-        after = len(exploration.points) + world * per_history  # the world's runs on the record's calendar
-        mine = [*range(world * per_world, (world + 1) * per_world), *range(after, after + per_history)]
-        for replication in range(exploration.replications):
-            todo = []
-            for position in mine:
-                point = points[position]
-                if (point.run_key, replication) not in done:
-                    done.add((point.run_key, replication))  # a world the design repeats runs once
-                    todo.append(position)
-            if todo:
-                tasks.append((tuple(todo), replication))
-    jobs = WorldJobs(points, tasks, exploration.seed)
+        after = len(exploration.points) + world * per_history
+        worlds.append([*range(world * per_world, (world + 1) * per_world), *range(after, after + per_history)])
+    tasks = world_tasks(points, worlds, exploration.replications, store.done())
     total = len(points) * exploration.replications
     planned = sum(len(todo) for todo, _ in tasks)
-    ran = 0
-    for job, results in executor.map(run_world_metrics, jobs):
-        for position, metrics in zip(job.tag, results, strict=True):
-            point = points[position]
-            store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed,
-                          __version__, metrics)
-            ran += 1
-            if progress is not None:
-                progress(ran, planned, f"{_where(exploration, point)} replication {job.replication}")
+    ran = run_world_tasks(executor, points, tasks, exploration.seed, store, progress,
+                          functools.partial(_where, exploration))
     return ExploreOutcome(total, total - planned, ran)
-
-
-class WorldJobs(Sequence[Job]):
-    """An exploration's tasks as jobs, each made when it is asked for: its configs are resolved then.
-
-    The executors take a few jobs at a time, so only the configs of the tasks in flight are
-    held, whatever the number of worlds. A world's replications follow each other, so the
-    configs of the last task asked for are kept and given to the next one of the same points.
-    """
-
-    def __init__(self, points: Sequence[Point], tasks: Sequence[tuple[tuple[int, ...], int]], seed: int) -> None:
-        self.points, self.tasks, self.seed = points, tasks, seed
-        self.last: tuple[tuple[int, ...], tuple[Any, ...]] = ((), ())
-
-    def __len__(self) -> int:
-        return len(self.tasks)
-
-    @typing.overload
-    def __getitem__(self, index: int) -> Job: ...
-
-    @typing.overload
-    def __getitem__(self, index: slice) -> list[Job]: ...
-
-    def __getitem__(self, index: int | slice) -> Job | list[Job]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        todo, replication = self.tasks[index]
-        if self.last[0] != todo:
-            self.last = (todo, tuple(self.points[position].loaded.config for position in todo))
-        return Job(todo, self.last[1], self.seed, replication)
 
 
 def _where(exploration: Exploration, point: Point) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import typing
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from sim.experiment.sensitivity import indices, supported
 from sim.experiment.sweep_file import LoadedSweep, Point, SweepFile, check_outputs, design_matrix
 from sim.metrics import catalogue
 from sim.metrics.stats import estimate
+from sim.model.batched.fastshare import SharedDraws
 from sim.results.store import Row, Store
 from sim.version import __version__
 
@@ -40,7 +42,7 @@ def run_world_metrics(configs: tuple[Config, ...], seed: int, replication: int,
     The configs share one store of drawn batches, so the requests they draw alike are drawn
     once: every metric is what `run_metrics` gives for each config alone.
     """
-    shared: dict[Any, Any] = {}
+    shared = SharedDraws()  # at most a few draw keys' batches at a time
     return [run_replication(config, seed, replication, engine, shared).metrics for config in configs]
 
 
@@ -71,6 +73,85 @@ def run_and_store(executor: Executor, jobs: list[Job], points: Sequence[Point], 
         if progress is not None:
             progress(count, len(jobs), f"{where(point)} replication {job.replication}")
     return len(jobs)
+
+
+#: A task of several points run together: the positions of its points (in a list of points) and the replication.
+Task = tuple[tuple[int, ...], int]
+
+
+def world_tasks(points: Sequence[Point], worlds: Iterable[Sequence[int]], replications: int,
+                done: set[tuple[str, int]]) -> list[Task]:
+    """Return a task per (world, replication) of the points' runs not yet done, world after world.
+
+    `worlds` gives each world's points as positions in `points`; a run in `done` (run key,
+    replication) is left out, and a run two points share (the same run key) goes to the first.
+    """
+    tasks: list[Task] = []
+    for mine in worlds:
+        for replication in range(replications):
+            todo = []
+            for position in mine:
+                point = points[position]
+                if (point.run_key, replication) not in done:
+                    done.add((point.run_key, replication))  # a world the design repeats runs once
+                    todo.append(position)
+            if todo:
+                tasks.append((tuple(todo), replication))
+    return tasks
+
+
+def run_world_tasks(executor: Executor, points: Sequence[Point], tasks: Sequence[Task], seed: int, store: Store,
+                    progress: Progress | None, where: Callable[[Point], str]) -> int:
+    """Run each task's points in one job (`run_world_metrics`), commit each row as it finishes; return how many ran.
+
+    The points of a task share one store of drawn batches, so the requests they draw alike
+    (common random numbers) are drawn once; every row is what the point's own run gives.
+    `where` names a point in progress lines.
+    """
+    planned = sum(len(todo) for todo, _ in tasks)
+    ran = 0
+    for job, results in executor.map(run_world_metrics, WorldJobs(points, tasks, seed)):
+        for position, metrics in zip(job.tag, results, strict=True):
+            point = points[position]
+            store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed,
+                          __version__, metrics)
+            ran += 1
+            if progress is not None:
+                progress(ran, planned, f"{where(point)} replication {job.replication}")
+    return ran
+
+
+class WorldJobs(Sequence[Job]):
+    """Tasks of several points (a world's arrangements, or a design's candidates) as jobs, each made when asked for.
+
+    A job's configs are resolved when it is asked for.
+
+    The executors take a few jobs at a time, so only the configs of the tasks in flight are
+    held, whatever the number of worlds. A world's replications follow each other, so the
+    configs of the last task asked for are kept and given to the next one of the same points.
+    """
+
+    def __init__(self, points: Sequence[Point], tasks: Sequence[tuple[tuple[int, ...], int]], seed: int) -> None:
+        self.points, self.tasks, self.seed = points, tasks, seed
+        self.last: tuple[tuple[int, ...], tuple[Any, ...]] = ((), ())
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    @typing.overload
+    def __getitem__(self, index: int) -> Job: ...
+
+    @typing.overload
+    def __getitem__(self, index: slice) -> list[Job]: ...
+
+    def __getitem__(self, index: int | slice) -> Job | list[Job]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        todo, replication = self.tasks[index]
+        if self.last[0] != todo:
+            self.last = (todo, tuple(self.points[position].loaded.config for position in todo))
+        return Job(todo, self.last[1], self.seed, replication)
+
 
 
 def run_sweep(

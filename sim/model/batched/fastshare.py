@@ -34,6 +34,43 @@ class Drawing(Protocol):
     class_of: np.ndarray
 
 
+#: Draw keys whose batches a task keeps at a time. The arrangements of a world share one key, as do a
+#: generation's candidates unless their levers set the actor groups' rates or calendars; a key's batches
+#: over four years take about 30 MB, so a task of two dozen runs that each draw afresh keeps two sets, not 24.
+SHARED_KEYS = 2
+
+
+class SharedDraws(dict[Any, Any]):
+    """The batches a task's runs share (the `shared` of `FastWorld`), kept for the `keep` draw keys used last.
+
+    Every entry's key starts with the draw key of the run that stored it (`draw_key`). When a
+    run stores batches under a new draw key and `keep` keys are held already, the batches of the
+    key used longest ago are dropped: a later run of that key draws them again, the same draws
+    (shared or not, a run's draws are its own streams'), so no result depends on `keep`, only
+    the time and memory a task takes.
+    """
+
+    def __init__(self, keep: int = SHARED_KEYS) -> None:
+        super().__init__()
+        self.keep = keep
+        self.held: dict[Any, list[Any]] = {}  # draw key -> the entries stored under it, the key used last at the end
+
+    def __getitem__(self, key: Any) -> Any:
+        value = super().__getitem__(key)
+        self.held[key[0]] = self.held.pop(key[0])  # used now: the last to be dropped
+        return value
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        draw = key[0]
+        if draw not in self.held:
+            while len(self.held) >= self.keep:
+                for entry in self.held.pop(next(iter(self.held))):
+                    super().__delitem__(entry)
+            self.held[draw] = []
+        self.held[draw].append(key)
+        super().__setitem__(key, value)
+
+
 def draw_key(streams: Streams, span: float, horizon: float, groups: Sequence[Drawing]) -> tuple[Any, ...]:
     """Return everything a run's batches of draws depend on: runs with equal keys draw equal batches."""
     return (streams.seed, streams.replication, span, horizon, tuple(

@@ -16,7 +16,10 @@ import pytest
 from conftest import ARRANGEMENTS, MMC, parallel_workers, run_cli, stored_rows, write_sweep
 
 from sim.errors import InputError
+from sim.experiment.executors import LocalExecutor
+from sim.experiment.sweep import SWEEP_TASK_POINTS, alike_groups, run_metrics, run_sweep
 from sim.experiment.sweep_file import LoadedSweep, load_sweep
+from sim.results.store import Store
 
 ORACLE = ARRANGEMENTS / "oracle.toml"
 
@@ -103,6 +106,32 @@ def test_grid_is_the_full_product_with_arrangements_outermost(tmp_path: Path) ->
         assert point.loaded.config.scenario.days == 3
     assert len({p.run_key for p in sweep.points}) == len(sweep.points)
     assert sweep.matrix is None
+
+
+def test_points_drawing_alike_run_together_and_each_row_is_the_points_own_run(tmp_path: Path) -> None:
+    """A grid's points of one arrangement run a few to a task (their requests drawn once); every row is its own run."""
+    sweep = load_sweep(write_sweep(tmp_path, GRID))
+    # six MMC points, then six Oracle points (arrangements outermost): a group never mixes the two
+    assert alike_groups(sweep.points, 4) == [[0, 1, 2, 3], [4, 5], [6, 7, 8, 9], [10, 11]]
+    assert alike_groups(sweep.points, SWEEP_TASK_POINTS) == [list(range(6)), list(range(6, 12))]
+    # a sampled request rate gives every point its own draws: each runs alone
+    assert alike_groups(sampled(tmp_path, "latin").points, SWEEP_TASK_POINTS) == [[i] for i in range(16)]
+    sizes: list[int] = []
+
+    class Counting(LocalExecutor):
+        def map(self, fn: Any, jobs: Any) -> Any:
+            sizes.extend(len(job.tag) for job in jobs)
+            return super().map(fn, jobs)
+
+    with Store(tmp_path / "out") as store:
+        run_sweep(sweep, store, Counting(1))
+    assert sizes == [6, 6, 6, 6]  # two groups x two replications
+    rows = stored_rows(tmp_path / "out")
+    assert len(rows) == 24
+    for run_key, replication, point, metrics in rows:
+        assert run_key == sweep.points[point].run_key
+        alone = run_metrics(sweep.points[point].loaded.config, sweep.spec.sweep.seed, replication)
+        assert json.loads(metrics) == json.loads(json.dumps(alone))
 
 
 def test_grid_keeps_integer_parameters_integers(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Run a sweep into a results store, resumably, and read the store back."""
+"""Run a sweep into a results store, resumably, and read it back; points that draw alike run in one task."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ def run_world_metrics(configs: tuple[Config, ...], seed: int, replication: int,
     The configs share one store of drawn batches, so the requests they draw alike are drawn
     once: every metric is what `run_metrics` gives for each config alone.
     """
-    shared = SharedDraws()  # at most a few draw keys' batches at a time
+    # One config alone has nothing to share: it draws only what it reads.
+    shared = SharedDraws() if len(configs) > 1 else None  # at most a few draw keys' batches at a time
     return [run_replication(config, seed, replication, engine, shared).metrics for config in configs]
 
 
@@ -60,19 +61,28 @@ def check_sweep(sweep: LoadedSweep, target: float | None, target_metric: str | N
                          "use a path from `residency run CONFIG --json`, such as residual_access.events.")
 
 
-def run_and_store(executor: Executor, jobs: list[Job], points: Sequence[Point], store: Store,
-                  progress: Progress | None, where: Callable[[Point], str]) -> int:
-    """Run the jobs, commit each one's row as it finishes and report progress; return how many ran.
+#: Points of a sweep one task runs together (in one replication), where their requests are drawn alike
+#: (`alike_groups`): drawn once, the shipped grids take about a fifth less CPU; few enough that a sweep of a
+#: dozen points still makes a few tasks per replication for the workers to share.
+SWEEP_TASK_POINTS = 8
 
-    A job's tag is the index of its point in `points`; `where` names the point in progress lines.
+
+def alike_groups(points: Sequence[Point], size: int) -> list[list[int]]:
+    """Return the points' positions in groups of at most `size` consecutive points that draw their requests alike.
+
+    Points alike in their actor groups and scenario (rates, calendars, horizon) draw the same
+    batches in a replication (`fastshare.draw_key`); a point unlike the one before starts a group.
     """
-    for count, (job, metrics) in enumerate(executor.map(run_metrics, jobs), start=1):
-        point = points[job.tag]
-        store.add_row(point.run_key, job.replication, point.index, point.arrangement, job.seed,
-                      __version__, metrics)
-        if progress is not None:
-            progress(count, len(jobs), f"{where(point)} replication {job.replication}")
-    return len(jobs)
+    groups: list[list[int]] = []
+    first: Config | None = None
+    for position, point in enumerate(points):
+        config = point.loaded.config
+        if first is None or len(groups[-1]) >= size or \
+                (config.actors, config.scenario) != (first.actors, first.scenario):
+            groups.append([])
+            first = config
+        groups[-1].append(position)
+    return groups
 
 
 #: A task of several points run together: the positions of its points (in a list of points) and the replication.
@@ -80,11 +90,12 @@ Task = tuple[tuple[int, ...], int]
 
 
 def world_tasks(points: Sequence[Point], worlds: Iterable[Sequence[int]], replications: int,
-                done: set[tuple[str, int]]) -> list[Task]:
+                done: set[tuple[str, int]], wanted: Callable[[Point], int] | None = None) -> list[Task]:
     """Return a task per (world, replication) of the points' runs not yet done, world after world.
 
-    `worlds` gives each world's points as positions in `points`; a run in `done` (run key,
-    replication) is left out, and a run two points share (the same run key) goes to the first.
+    `worlds` gives each world's points (or any points run together) as positions in `points`;
+    a point runs `wanted(point)` replications where given, else `replications`. A run in `done`
+    (run key, replication) is left out, and a run two points share (the same run key) goes to the first.
     """
     tasks: list[Task] = []
     for mine in worlds:
@@ -92,7 +103,7 @@ def world_tasks(points: Sequence[Point], worlds: Iterable[Sequence[int]], replic
             todo = []
             for position in mine:
                 point = points[position]
-                if (point.run_key, replication) not in done:
+                if (wanted is None or replication < wanted(point)) and (point.run_key, replication) not in done:
                     done.add((point.run_key, replication))  # a world the design repeats runs once
                     todo.append(position)
             if todo:
@@ -172,19 +183,15 @@ def run_sweep(
     wanted = {p.index: spec.replications for p in sweep.points}
     skipped = ran = 0
     first_pass = True
+    groups = alike_groups(sweep.points, SWEEP_TASK_POINTS)
     while True:
-        done = store.done()
-        jobs = []
-        for p in sweep.points:
-            for r in range(wanted[p.index]):
-                if (p.run_key, r) not in done:
-                    done.add((p.run_key, r))  # a point the design repeats runs once
-                    jobs.append(Job(p.index, p.loaded.config, spec.seed, r))
+        tasks = world_tasks(sweep.points, groups, max(wanted.values(), default=0), store.done(),
+                            lambda point: wanted[point.index])
         if first_pass:
-            skipped, first_pass = sum(wanted.values()) - len(jobs), False
+            skipped, first_pass = sum(wanted.values()) - sum(len(todo) for todo, _ in tasks), False
         store.set_meta("planned", str(sum(wanted.values())))
-        ran += run_and_store(executor, jobs, sweep.points, store, progress,
-                             lambda point: f"point {point.index + 1}/{len(sweep.points)}")
+        ran += run_world_tasks(executor, sweep.points, tasks, spec.seed, store, progress,
+                               lambda point: f"point {point.index + 1}/{len(sweep.points)}")
         if target is None:
             break
         grown = _grow_for_precision(sweep, store, wanted, target, target_metric or spec.outputs[0], maximum)

@@ -92,6 +92,10 @@ class Timed:
             self.seconds += seconds
             yield job, result
 
+    def slots(self) -> int:
+        """Return the inner executor's slots."""
+        return int(self.inner.slots())
+
     def close(self) -> None:
         """Close the inner executor."""
         self.inner.close()

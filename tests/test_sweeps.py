@@ -127,6 +127,16 @@ def test_points_drawing_alike_run_together_and_each_row_is_the_points_own_run(tm
         run_sweep(sweep, store, Counting(1))
     assert sizes == [6, 6, 6, 6]  # two groups x two replications
     rows = stored_rows(tmp_path / "out")
+
+    class Many(Counting):
+        def slots(self) -> int:
+            return 16  # 24 runs are fewer than four tasks a slot: one point a task, as many tasks as runs
+
+    sizes.clear()
+    with Store(tmp_path / "many") as store:
+        run_sweep(sweep, store, Many(1))
+    assert sizes == [1] * 24
+    assert sorted(stored_rows(tmp_path / "many")) == sorted(rows)
     assert len(rows) == 24
     for run_key, replication, point, metrics in rows:
         assert run_key == sweep.points[point].run_key

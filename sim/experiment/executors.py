@@ -55,6 +55,10 @@ class Executor(Protocol):
         """Run fn(config, seed, replication, engine=engine) for every job, yielding results as they finish."""
         ...
 
+    def slots(self) -> int:
+        """Return how many jobs can run at once: the worker processes, or the cluster's threads now."""
+        ...
+
     def close(self) -> None:
         """Release the executor's resources."""
         ...
@@ -132,6 +136,10 @@ class LocalExecutor:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def slots(self) -> int:
+        """Return the worker processes (1: jobs run in this process)."""
+        return self.workers
 
     def close(self) -> None:
         """Nothing to release: each map call owns its pool."""
@@ -289,7 +297,7 @@ class DaskExecutor:
         def top_up() -> None:
             """Submit tasks until the window is full; the window follows the workers as they join or leave."""
             if time.monotonic() - window[1] > 1.0:
-                window[:] = [IN_FLIGHT_PER_WORKER * max(1, sum(self.client.nthreads().values())), time.monotonic()]
+                window[:] = [IN_FLIGHT_PER_WORKER * self.slots(), time.monotonic()]
             while len(futures) < window[0]:
                 batch = list(itertools.islice(waiting, size()))
                 if not batch:
@@ -337,6 +345,13 @@ class DaskExecutor:
         finally:
             for future in futures:
                 future.cancel()
+
+    def slots(self) -> int:
+        """Return the cluster's worker threads now (at least 1)."""
+        try:
+            return max(1, int(sum(self.client.nthreads().values())))
+        except (OSError, TimeoutError, CancelledError) as exc:
+            raise self._lost(exc) from None
 
     def _lost(self, exc: BaseException) -> InputError:
         """Return the error for a scheduler that stopped answering in the middle of a run."""

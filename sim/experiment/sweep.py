@@ -65,6 +65,9 @@ def check_sweep(sweep: LoadedSweep, target: float | None, target_metric: str | N
 #: (`alike_groups`): drawn once, the shipped grids take about a fifth less CPU; few enough that a sweep of a
 #: dozen points still makes a few tasks per replication for the workers to share.
 SWEEP_TASK_POINTS = 8
+#: Tasks a sweep keeps per slot of the executor (worker process or thread) at least, grouping fewer points
+#: where it would not: a small sweep on many cores runs as many tasks as before, one point each.
+TASKS_PER_SLOT = 4
 
 
 def alike_groups(points: Sequence[Point], size: int) -> list[list[int]]:
@@ -183,7 +186,8 @@ def run_sweep(
     wanted = {p.index: spec.replications for p in sweep.points}
     skipped = ran = 0
     first_pass = True
-    groups = alike_groups(sweep.points, SWEEP_TASK_POINTS)
+    runs = sum(wanted.values())
+    groups = alike_groups(sweep.points, max(1, min(SWEEP_TASK_POINTS, runs // (TASKS_PER_SLOT * executor.slots()))))
     while True:
         tasks = world_tasks(sweep.points, groups, max(wanted.values(), default=0), store.done(),
                             lambda point: wanted[point.index])

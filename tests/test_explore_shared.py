@@ -9,7 +9,7 @@ from conftest import ROOT
 
 from sim.config.loader import load_config
 from sim.experiment.explore import plan
-from sim.experiment.replications import run_replication
+from sim.experiment.replications import alike_groups, run_replication, run_scenarios
 from sim.experiment.sweep import run_metrics, run_world_metrics
 from sim.model.batched.fastshare import SharedDraws
 
@@ -65,3 +65,16 @@ def test_the_shared_store_keeps_a_few_draw_keys_and_results_do_not_depend_on_it(
             assert 1 <= len(shared.held) <= keep  # the draw keys whose batches are held
             assert len(shared) == sum(len(entries) for entries in shared.held.values())
     assert len({run_metrics(config, 3, 0)["requests.submitted"] for config in configs}) == 3  # three keys indeed
+
+
+def test_compared_arrangements_run_together_give_each_runs_whole_result() -> None:
+    """`run_scenarios` runs arrangements alike a few to a task: metrics, daily series, histogram are each run's own."""
+    loaded = [load_config(p, [("scenario.days", "30", "--days")]) for p in ARRANGEMENTS[:4]]
+    configs = [item.config for item in loaded]
+    assert alike_groups(configs, 1_000, 1) == [[0, 1, 2, 3]]  # the shipped arrangements draw alike
+    results = run_scenarios(loaded, 9, 2)
+    for item, scenario in zip(loaded, results, strict=True):
+        for replication, together in enumerate(scenario.replications):
+            alone = run_replication(item.config, 9, replication)
+            assert same(together.metrics, alone.metrics)
+            assert repr(together.daily) == repr(alone.daily) and together.wait_histogram == alone.wait_histogram

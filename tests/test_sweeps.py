@@ -17,7 +17,8 @@ from conftest import ARRANGEMENTS, MMC, parallel_workers, run_cli, stored_rows, 
 
 from sim.errors import InputError
 from sim.experiment.executors import LocalExecutor
-from sim.experiment.sweep import SWEEP_TASK_POINTS, alike_groups, run_metrics, run_sweep
+from sim.experiment.replications import TASK_RUNS, TASKS_PER_SLOT, alike_groups
+from sim.experiment.sweep import run_metrics, run_sweep
 from sim.experiment.sweep_file import LoadedSweep, load_sweep
 from sim.results.store import Store
 
@@ -111,11 +112,14 @@ def test_grid_is_the_full_product_with_arrangements_outermost(tmp_path: Path) ->
 def test_points_drawing_alike_run_together_and_each_row_is_the_points_own_run(tmp_path: Path) -> None:
     """A grid's points of one arrangement run a few to a task (their requests drawn once); every row is its own run."""
     sweep = load_sweep(write_sweep(tmp_path, GRID))
+    configs = [point.loaded.config for point in sweep.points]
     # six MMC points, then six Oracle points (arrangements outermost): a group never mixes the two
-    assert alike_groups(sweep.points, 4) == [[0, 1, 2, 3], [4, 5], [6, 7, 8, 9], [10, 11]]
-    assert alike_groups(sweep.points, SWEEP_TASK_POINTS) == [list(range(6)), list(range(6, 12))]
+    assert TASK_RUNS >= 6  # (so that a group below can take every point of an arrangement)
+    assert alike_groups(configs, 10_000, 1) == [list(range(6)), list(range(6, 12))]
+    assert alike_groups(configs, TASKS_PER_SLOT * 2 * 4, 2) == [[0, 1, 2, 3], [4, 5], [6, 7, 8, 9], [10, 11]]
     # a sampled request rate gives every point its own draws: each runs alone
-    assert alike_groups(sampled(tmp_path, "latin").points, SWEEP_TASK_POINTS) == [[i] for i in range(16)]
+    assert alike_groups([p.loaded.config for p in sampled(tmp_path, "latin").points], 10_000, 1) == \
+        [[i] for i in range(16)]
     sizes: list[int] = []
 
     class Counting(LocalExecutor):

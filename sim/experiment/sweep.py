@@ -11,12 +11,11 @@ from typing import Any
 from sim.config.schema import MAX_REPLICATIONS, Config
 from sim.errors import InputError
 from sim.experiment.executors import Executor, Job
-from sim.experiment.replications import Engine, Progress, replications_for, run_replication
+from sim.experiment.replications import Engine, Progress, alike_groups, replications_for, run_replication, run_together
 from sim.experiment.sensitivity import indices, supported
 from sim.experiment.sweep_file import LoadedSweep, Point, SweepFile, check_outputs, design_matrix
 from sim.metrics import catalogue
 from sim.metrics.stats import estimate
-from sim.model.batched.fastshare import SharedDraws
 from sim.results.store import Row, Store
 from sim.version import __version__
 
@@ -42,9 +41,7 @@ def run_world_metrics(configs: tuple[Config, ...], seed: int, replication: int,
     The configs share one store of drawn batches, so the requests they draw alike are drawn
     once: every metric is what `run_metrics` gives for each config alone.
     """
-    # One config alone has nothing to share: it draws only what it reads.
-    shared = SharedDraws() if len(configs) > 1 else None  # at most a few draw keys' batches at a time
-    return [run_replication(config, seed, replication, engine, shared).metrics for config in configs]
+    return [result.metrics for result in run_together(configs, seed, replication, engine)]
 
 
 def metric_names(config: Config) -> list[str]:
@@ -59,33 +56,6 @@ def check_sweep(sweep: LoadedSweep, target: float | None, target_metric: str | N
     if target is not None and (target_metric or sweep.spec.sweep.outputs[0]) not in known:
         raise InputError("--target-metric", target_metric, "this is not a metric the model reports.",
                          "use a path from `residency run CONFIG --json`, such as residual_access.events.")
-
-
-#: Points of a sweep one task runs together (in one replication), where their requests are drawn alike
-#: (`alike_groups`): drawn once, the shipped grids take about a fifth less CPU; few enough that a sweep of a
-#: dozen points still makes a few tasks per replication for the workers to share.
-SWEEP_TASK_POINTS = 8
-#: Tasks a sweep keeps per slot of the executor (worker process or thread) at least, grouping fewer points
-#: where it would not: a small sweep on many cores runs as many tasks as before, one point each.
-TASKS_PER_SLOT = 4
-
-
-def alike_groups(points: Sequence[Point], size: int) -> list[list[int]]:
-    """Return the points' positions in groups of at most `size` consecutive points that draw their requests alike.
-
-    Points alike in their actor groups and scenario (rates, calendars, horizon) draw the same
-    batches in a replication (`fastshare.draw_key`); a point unlike the one before starts a group.
-    """
-    groups: list[list[int]] = []
-    first: Config | None = None
-    for position, point in enumerate(points):
-        config = point.loaded.config
-        if first is None or len(groups[-1]) >= size or \
-                (config.actors, config.scenario) != (first.actors, first.scenario):
-            groups.append([])
-            first = config
-        groups[-1].append(position)
-    return groups
 
 
 #: A task of several points run together: the positions of its points (in a list of points) and the replication.
@@ -186,8 +156,7 @@ def run_sweep(
     wanted = {p.index: spec.replications for p in sweep.points}
     skipped = ran = 0
     first_pass = True
-    runs = sum(wanted.values())
-    groups = alike_groups(sweep.points, max(1, min(SWEEP_TASK_POINTS, runs // (TASKS_PER_SLOT * executor.slots()))))
+    groups = alike_groups([p.loaded.config for p in sweep.points], sum(wanted.values()), executor.slots())
     while True:
         tasks = world_tasks(sweep.points, groups, max(wanted.values(), default=0), store.done(),
                             lambda point: wanted[point.index])

@@ -11,13 +11,13 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import coverage
 import pytest
 
 from sim.config.schema import Config
-from sim.experiment.executors import Job
+from sim.experiment.executors import Job, LocalExecutor
 from sim.metrics.recorder import GateLedger
 from sim.model.rulebook.events import (
     Accessed,
@@ -259,6 +259,22 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         for measurement in reversed(stopped):
             measurement.start()
         os.environ.update(saved)
+
+
+class Sizing(LocalExecutor):
+    """A local executor (in this process, for one worker) that records how many runs each task it is given holds."""
+
+    def __init__(self, workers: int = 1, slots: int | None = None) -> None:
+        super().__init__(workers)
+        self.sizes: list[int] = []
+        self.claimed = slots
+
+    def map(self, fn: Any, jobs: Any) -> Any:
+        self.sizes.extend(len(job.tag) for job in jobs)
+        return super().map(fn, jobs)
+
+    def slots(self) -> int:
+        return self.claimed if self.claimed is not None else super().slots()
 
 
 class Taken(Sequence[Job]):

@@ -7,10 +7,9 @@ import itertools
 import json
 import shlex
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import MMC, ROOT, run_cli
+from conftest import MMC, ROOT, Sizing, run_cli
 
 from sim.config.levers import load_levers
 from sim.config.loader import load_config
@@ -239,17 +238,12 @@ yearly = [1_000_000, 0]
 assume = "faster reviews cost training"
 """)
     plan = prepare(MMC, path, [("scenario.days", "20", "--days")], 1, 2, 5, ["friction.wait_hours"], None, 0.9, 0.9)
-    sizes: list[int] = []
-
-    class Counting(LocalExecutor):
-        def map(self, fn: Any, jobs: Any) -> Any:
-            sizes.extend(len(job.tag) for job in jobs)
-            return super().map(fn, jobs)
-
+    executor = Sizing()
     with Store(tmp_path / "out") as store:
-        found = search(plan, store, Counting(1), 6, 3)
+        found = search(plan, store, executor, 6, 3)
         rows = stored_rows(store)
     assert len(found.candidates) == 6
+    sizes = executor.sizes
     assert sizes[:2] == [1, 1]  # the reference: the one config, in each replication
     assert max(sizes[2:]) == 3  # a generation: its candidates together (less the runs already stored)
     checked = 0

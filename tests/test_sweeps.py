@@ -13,10 +13,9 @@ from subprocess import CompletedProcess
 from typing import Any
 
 import pytest
-from conftest import ARRANGEMENTS, MMC, parallel_workers, run_cli, stored_rows, write_sweep
+from conftest import ARRANGEMENTS, MMC, Sizing, parallel_workers, run_cli, stored_rows, write_sweep
 
 from sim.errors import InputError
-from sim.experiment.executors import LocalExecutor
 from sim.experiment.replications import TASK_RUNS, TASKS_PER_SLOT, alike_groups
 from sim.experiment.sweep import run_metrics, run_sweep
 from sim.experiment.sweep_file import LoadedSweep, load_sweep
@@ -120,32 +119,21 @@ def test_points_drawing_alike_run_together_and_each_row_is_the_points_own_run(tm
     # a sampled request rate gives every point its own draws: each runs alone
     assert alike_groups([p.loaded.config for p in sampled(tmp_path, "latin").points], 10_000, 1) == \
         [[i] for i in range(16)]
-    sizes: list[int] = []
-
-    class Counting(LocalExecutor):
-        def map(self, fn: Any, jobs: Any) -> Any:
-            sizes.extend(len(job.tag) for job in jobs)
-            return super().map(fn, jobs)
-
+    executor = Sizing()
     with Store(tmp_path / "out") as store:
-        run_sweep(sweep, store, Counting(1))
-    assert sizes == [6, 6, 6, 6]  # two groups x two replications
+        run_sweep(sweep, store, executor)
+    assert executor.sizes == [6, 6, 6, 6]  # two groups x two replications
     rows = stored_rows(tmp_path / "out")
-
-    class Many(Counting):
-        def slots(self) -> int:
-            return 16  # 24 runs are fewer than four tasks a slot: one point a task, as many tasks as runs
-
-    sizes.clear()
-    with Store(tmp_path / "many") as store:
-        run_sweep(sweep, store, Many(1))
-    assert sizes == [1] * 24
-    assert sorted(stored_rows(tmp_path / "many")) == sorted(rows)
     assert len(rows) == 24
     for run_key, replication, point, metrics in rows:
         assert run_key == sweep.points[point].run_key
         alone = run_metrics(sweep.points[point].loaded.config, sweep.spec.sweep.seed, replication)
         assert json.loads(metrics) == json.loads(json.dumps(alone))
+    many = Sizing(slots=16)  # 24 runs are fewer than four tasks a slot: one point a task, as many tasks as runs
+    with Store(tmp_path / "many") as store:
+        run_sweep(sweep, store, many)
+    assert many.sizes == [1] * 24
+    assert sorted(stored_rows(tmp_path / "many")) == sorted(rows)
 
 
 def test_grid_keeps_integer_parameters_integers(tmp_path: Path) -> None:

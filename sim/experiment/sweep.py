@@ -106,13 +106,12 @@ def run_world_tasks(executor: Executor, points: Sequence[Point], tasks: Sequence
 
 
 class WorldJobs(Sequence[Job]):
-    """Tasks of several points (a world's arrangements, or a design's candidates) as jobs, each made when asked for.
+    """Tasks of several points (a world's arrangements, a generation's candidates) as jobs, each made when asked for.
 
-    A job's configs are resolved when it is asked for.
-
-    The executors take a few jobs at a time, so only the configs of the tasks in flight are
-    held, whatever the number of worlds. A world's replications follow each other, so the
-    configs of the last task asked for are kept and given to the next one of the same points.
+    A job's configs are resolved then: the executors take a few jobs at a time, so only the
+    configs of the tasks in flight are held, whatever the number of worlds. A world's
+    replications follow each other, so the configs of the last task asked for are kept and
+    given to the next one of the same points.
     """
 
     def __init__(self, points: Sequence[Point], tasks: Sequence[tuple[tuple[int, ...], int]], seed: int) -> None:
@@ -135,7 +134,6 @@ class WorldJobs(Sequence[Job]):
         if self.last[0] != todo:
             self.last = (todo, tuple(self.points[position].loaded.config for position in todo))
         return Job(todo, self.last[1], self.seed, replication)
-
 
 
 def run_sweep(

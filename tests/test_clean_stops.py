@@ -137,3 +137,36 @@ def test_pool_workers_ignore_ctrl_c_from_their_first_instruction() -> None:
     with pool:
         assert future.result(timeout=60) == signal.SIG_IGN
     assert signal.getsignal(signal.SIGINT) == before
+
+
+def _worker_pid(config: object, seed: int, replication: int, engine: str = "fast") -> int:
+    """A task that says which process ran it."""
+    return os.getpid()
+
+
+def _worker_fails(config: object, seed: int, replication: int, engine: str = "fast") -> int:
+    """A task that fails like a bug in a worker."""
+    raise ValueError("a stand-in for a bug")
+
+
+@pytest.mark.slow
+def test_a_kept_pool_starts_its_workers_once_and_a_failed_map_gives_it_up(tmp_path: Path) -> None:
+    """With keep_pool, a second map runs on the same worker processes; a failure stops them, the next map
+    starts new ones, and close stops the kept workers. Without keep_pool each map has its own."""
+    config = load_config(MMC).config
+    jobs = [Job(i, config, 1, i) for i in range(6)]
+    executor = LocalExecutor(2, log_folder=tmp_path, keep_pool=True)
+    try:
+        first = {pid for _, pid in executor.map(_worker_pid, jobs)}
+        second = {pid for _, pid in executor.map(_worker_pid, jobs)}
+        assert first == second and os.getpid() not in first
+        with pytest.raises(InputError):
+            list(executor.map(_worker_fails, jobs))
+        third = {pid for _, pid in executor.map(_worker_pid, jobs)}
+        assert not third & first
+    finally:
+        executor.close()
+    for pid in third:  # close waited for them: none is left running
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    alone = LocalExecutor(2)
+    assert not {pid for _, pid in alone.map(_worker_pid, jobs)} & {pid for _, pid in alone.map(_worker_pid, jobs)}

@@ -88,10 +88,17 @@ DONE_BEFORE_FAILURE = "residency_done_before_failure"
 class LocalExecutor:
     """Run jobs in this process (one worker) or in a pool of spawned processes."""
 
-    def __init__(self, workers: int | None = None, engine: Engine = "fast", log_folder: Path | None = None) -> None:
+    def __init__(self, workers: int | None = None, engine: Engine = "fast", log_folder: Path | None = None,
+                 keep_pool: bool = False) -> None:
         self.workers = workers or default_workers()
         self.engine = engine
         self.log_folder = log_folder
+        #: Keep the pool's workers from one map call to the next (until `close`), so an experiment
+        #: that maps again and again (design generations, --target-ci rounds, history-match waves)
+        #: starts them once. Only for callers that close the executor.
+        self.keep_pool = keep_pool
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_module: str | None = None
 
     def map(self, fn: Callable[..., Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
         """Run the jobs, yielding each result as it finishes; pending work is cancelled on exit."""
@@ -102,10 +109,8 @@ class LocalExecutor:
                 for job in jobs:
                     yield job, fn(job.config, job.seed, job.replication)
             return
-        context = multiprocessing.get_context("spawn")
         workers = min(self.workers, len(jobs))
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                   initializer=prepare_worker, initargs=(os.getpid(), fn.func.__module__))
+        pool = self._take_pool(workers, fn.func.__module__)
         waiting = iter(jobs)  # a job is taken (and its configs made, for a lazy sequence) only when it is submitted
         futures: dict[Future[Any], Job] = {}
 
@@ -133,16 +138,33 @@ class LocalExecutor:
                 del finished
         except BaseException:  # Ctrl-C, SIGTERM, a failed task or a caller that stopped reading
             stop_workers(pool)
-            raise
-        finally:
+            self._pool = None  # a pool stopped midway is never used again
             pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        if self._pool is not pool:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _take_pool(self, workers: int, module: str) -> ProcessPoolExecutor:
+        """Return the kept pool when it warmed the same module, else a new one (kept if `keep_pool`)."""
+        if self._pool is not None and self._pool_module == module:
+            return self._pool
+        self.close()
+        pool = ProcessPoolExecutor(max_workers=self.workers if self.keep_pool else workers,
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=prepare_worker, initargs=(os.getpid(), module))
+        if self.keep_pool:
+            self._pool, self._pool_module = pool, module
+        return pool
 
     def slots(self) -> int:
         """Return the worker processes (1: jobs run in this process)."""
         return self.workers
 
     def close(self) -> None:
-        """Nothing to release: each map call owns its pool."""
+        """Stop the kept pool's workers, if any (each map call's own pool ends with the call)."""
+        pool, self._pool, self._pool_module = self._pool, None, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def worker_failure(job: Job, exc: BaseException, folder: Path | None = None) -> InputError:
@@ -439,4 +461,4 @@ def make_executor(workers: int | None, scheduler: str | None, engine: Engine = "
     """
     if scheduler:
         return DaskExecutor(scheduler, engine, log_folder)
-    return LocalExecutor(workers, engine, log_folder)
+    return LocalExecutor(workers, engine, log_folder, keep_pool=True)

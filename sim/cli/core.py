@@ -75,7 +75,7 @@ def execute(
 ) -> list[ScenarioResult]:
     """Run configs (to a target precision if asked), with progress, stopping cleanly on Ctrl-C."""
     reporter = Reporter(quiet)
-    executor = LocalExecutor(workers, engine, log_folder)
+    executor = LocalExecutor(workers, engine, log_folder, keep_pool=True)  # --target-ci's rounds share its workers
     try:
         if target_ci is None:
             return run_scenarios(loaded, seed, replications, progress=reporter, executor=executor)
@@ -97,6 +97,7 @@ def execute(
                     "run the same command again, with fewer replications if time is short.")
     finally:
         reporter.close()
+        executor.close()
 
 
 def before_run(loaded: list[LoadedConfig], replications: int, target_ci: float | None, max_replications: int,

@@ -97,8 +97,7 @@ class LocalExecutor:
         #: that maps again and again (design generations, --target-ci rounds, history-match waves)
         #: starts them once. Only for callers that close the executor.
         self.keep_pool = keep_pool
-        self._pool: ProcessPoolExecutor | None = None
-        self._pool_module: str | None = None
+        self._kept: tuple[str, ProcessPoolExecutor] | None = None  # the kept pool and the module it warmed
 
     def map(self, fn: Callable[..., Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
         """Run the jobs, yielding each result as it finishes; pending work is cancelled on exit."""
@@ -138,22 +137,22 @@ class LocalExecutor:
                 del finished
         except BaseException:  # Ctrl-C, SIGTERM, a failed task or a caller that stopped reading
             stop_workers(pool)
-            self._pool = None  # a pool stopped midway is never used again
-            pool.shutdown(wait=True, cancel_futures=True)
+            self._kept = None  # a pool stopped midway is never used again
             raise
-        if self._pool is not pool:
-            pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            if self._kept is None or self._kept[1] is not pool:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _take_pool(self, workers: int, module: str) -> ProcessPoolExecutor:
         """Return the kept pool when it warmed the same module, else a new one (kept if `keep_pool`)."""
-        if self._pool is not None and self._pool_module == module:
-            return self._pool
+        if self._kept is not None and self._kept[0] == module:
+            return self._kept[1]
         self.close()
         pool = ProcessPoolExecutor(max_workers=self.workers if self.keep_pool else workers,
                                    mp_context=multiprocessing.get_context("spawn"),
                                    initializer=prepare_worker, initargs=(os.getpid(), module))
         if self.keep_pool:
-            self._pool, self._pool_module = pool, module
+            self._kept = (module, pool)
         return pool
 
     def slots(self) -> int:
@@ -162,9 +161,9 @@ class LocalExecutor:
 
     def close(self) -> None:
         """Stop the kept pool's workers, if any (each map call's own pool ends with the call)."""
-        pool, self._pool, self._pool_module = self._pool, None, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept[1].shutdown(wait=True, cancel_futures=True)
 
 
 def worker_failure(job: Job, exc: BaseException, folder: Path | None = None) -> InputError:

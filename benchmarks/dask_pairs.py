@@ -16,10 +16,19 @@ pair must give the same explore.json (but for the command line it records); a pa
 not is reported and counted as a failure (exit 1). Apart from that it is a report: exit 0
 whatever the figures.
 
+``--side-by-side`` asks a narrower question: does a job itself cost more CPU on a Dask worker
+than on a pool worker? It plans the same explore and runs every job twice at the same time,
+one copy on a one-worker cluster (in the worker's task thread, beside its event loop) and one
+on a one-process pool, job after job, so both copies meet the same machine in the same
+seconds. It prints the CPU both worker processes took over the jobs (read from /proc before and
+after each job), the paired per-job ratio's mean with its 95% interval, and checks that both
+copies return the same metrics.
+
 Usage::
 
     python benchmarks/dask_pairs.py                                   # 2 pairs of 32 worlds, a year (a few minutes)
     python benchmarks/dask_pairs.py --worlds 1000 --days 1095 --pairs 6   # issue 23's explore (about 90 minutes)
+    python benchmarks/dask_pairs.py --side-by-side --worlds 60 -r 1 --days 1095   # a job's own cost (a few minutes)
 
 Needs the dask extra (``pip install '.[dask]'``) and Linux (/proc) for the per-process CPU.
 """
@@ -27,9 +36,12 @@ Needs the dask extra (``pip install '.[dask]'``) and Linux (/proc) for the per-p
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
+import multiprocessing
 import os
+import pickle
 import shutil
 import signal
 import socket
@@ -38,9 +50,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 BIN = Path(sys.executable).parent
 #: The housekeeping settings docs/howto/dask.md gives for a cluster sharing a small machine.
@@ -236,11 +250,103 @@ def describe(run: Run) -> str:
     return f"{run.executor:4} {run.wall:7.1f} s wall; CPU s: {cpu}; all {sum(run.cpu.values()):.1f}"
 
 
+class SideBySide:
+    """An executor for `sim.explore` that runs each job on a Dask worker and a pool worker at once and times both.
+
+    The pool is the one `LocalExecutor` starts for several workers (spawned, prepared by
+    `prepare_worker`), with one process. It yields the pool's result, so the explore goes on
+    as usual; each job's CPU (the worker processes' own, from /proc: the Dask worker's event
+    loop included) is kept in `cpu`.
+    """
+
+    def __init__(self, cluster: Cluster) -> None:
+        from sim.experiment.executors import DaskExecutor
+
+        self.cluster = cluster
+        self.dask = DaskExecutor(cluster.address)
+        self.engine = self.dask.engine
+        self.pool: ProcessPoolExecutor | None = None
+        self.cpu: list[tuple[float, float]] = []  # (Dask worker, pool worker) CPU seconds of each job
+        self.differing = 0
+
+    def _both(self, fn: Callable[..., Any], job: Any) -> tuple[Any, Any]:
+        """Run one job on both executors at the same time; return (Dask's result, the pool's)."""
+        assert self.pool is not None
+        on_pool = self.pool.submit(functools.partial(fn, engine=self.engine), job.config, job.seed, job.replication)
+        [(_, on_dask)] = list(self.dask.map(fn, [job]))
+        return on_dask, on_pool.result()
+
+    def map(self, fn: Callable[..., Any], jobs: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+        """Run the jobs one after another, each on both workers at once; yield the pool's results."""
+        from sim.experiment.executors import prepare_worker
+
+        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=prepare_worker, initargs=(os.getpid(), fn.__module__))
+        pool_pid = 0
+        for number, job in enumerate(jobs):
+            if number == 0:  # the first job starts and warms both workers: not timed
+                on_dask, on_pool = self._both(fn, job)
+                pool_pid = next(iter(self.pool._processes))  # private, but the only handle on the worker
+            else:
+                before = self.cluster.cpu()["worker 1"], process_cpu(pool_pid)
+                on_dask, on_pool = self._both(fn, job)
+                after = self.cluster.cpu()["worker 1"], process_cpu(pool_pid)
+                self.cpu.append((after[0] - before[0], after[1] - before[1]))
+            self.differing += pickle.dumps(on_dask) != pickle.dumps(on_pool)  # bit for bit, NaN included
+            yield job, on_pool
+
+    def slots(self) -> int:
+        """One job at a time (on each side)."""
+        return 1
+
+    def close(self) -> None:
+        """Leave the cluster and stop the pool's worker."""
+        self.dask.close()
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def side_by_side(args: argparse.Namespace) -> int:
+    """Plan the explore, run each job on a one-worker cluster and a one-process pool at once, print the ratios."""
+    import sim
+    import sim.experiment.executors as executors
+
+    env = dict(os.environ)
+    if not args.dask_defaults:
+        env.update(HOUSEKEEPING)
+    with tempfile.TemporaryDirectory(prefix="dask-pairs-") as name:
+        folder = Path(name)
+        cluster = Cluster(1, args.nanny, env, folder)
+        try:
+            both = SideBySide(cluster)
+            planned = executors.make_executor
+            executors.make_executor = lambda *_args, **_kwargs: both  # sim.explore takes its executor from here
+            try:
+                sim.explore(out=folder / "explore", worlds=args.worlds, replications=args.replications,
+                            days=args.days, seed=args.seed)
+            finally:
+                executors.make_executor = planned
+        finally:
+            cluster.stop()
+    dask = sum(d for d, _ in both.cpu)
+    pool = sum(p for _, p in both.cpu)
+    ratios = [d / p for d, p in both.cpu if p > 0]
+    print(f"{len(both.cpu)} jobs side by side (the first, which warms both, not counted): CPU of the Dask worker "
+          f"{dask:.2f} s, of the pool worker {pool:.2f} s, ratio {dask / pool:.4f}")
+    print(f"per job, Dask over the pool: {interval(ratios)}; median {statistics.median(ratios):.4f} "
+          f"(CPU is read in ticks of {1 / os.sysconf('SC_CLK_TCK'):.2f} s: short jobs scatter)")
+    if both.differing:
+        print(f"{both.differing} jobs returned different metrics on the two executors")
+    else:
+        print("every job returned the same metrics on both")
+    return 1 if both.differing else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the pairs and print each run, each ratio and their mean with its interval."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--worlds", type=int, default=32)
-    parser.add_argument("--replications", type=int, default=3)
+    parser.add_argument("-r", "--replications", type=int, default=3)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=20220617)
     parser.add_argument("--pairs", type=int, default=2)
@@ -248,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nanny", action="store_true", help="start the Dask workers with their nanny")
     parser.add_argument("--dask-defaults", action="store_true",
                         help="leave Dask's housekeeping intervals as they are (not the docs' settings)")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="run each job on one Dask worker and one pool worker at once and compare their CPU")
     args = parser.parse_args(argv)
     for name in ("worlds", "replications", "days", "pairs", "workers"):
         if getattr(args, name) < 1:
@@ -255,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("dask", path=str(BIN)) is None:
         print("dask_pairs: no `dask` command next to this Python; install the extra: pip install '.[dask]'")
         return 2
+    if args.side_by_side:
+        return side_by_side(args)
     print(f"dask_pairs: explore --worlds {args.worlds} -r {args.replications} --days {args.days}, "
           f"{args.workers} Dask workers ({'with' if args.nanny else 'without'} nanny, "
           f"{'Dask defaults' if args.dask_defaults else 'the docs housekeeping settings'}) "

@@ -29,3 +29,18 @@ def test_one_small_pair_runs_on_both_executors_and_writes_the_same_explore(tmp_p
     assert "scheduler" in dask and "worker 1" in dask and "worker 2" in dask
     assert "mean of 1 pairs" in lines[-1]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("dask-pairs-")]  # its folder is removed
+
+
+@pytest.mark.slow
+def test_side_by_side_runs_each_job_on_both_executors_and_finds_the_same_metrics(tmp_path: Path) -> None:
+    """--side-by-side: every job of a small explore runs on a Dask worker and a pool worker, with equal results."""
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--side-by-side", "--worlds", "3", "-r", "1", "--days", "20"],
+        env=cli_env(TMPDIR=str(tmp_path)), capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("2 jobs side by side (the first, which warms both, not counted): CPU of the Dask")
+    assert lines[1].startswith("per job, Dask over the pool: ")
+    assert lines[-1] == "every job returned the same metrics on both"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("dask-pairs-")]  # its folder is removed

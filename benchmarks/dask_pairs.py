@@ -280,6 +280,8 @@ class SideBySide:
         """Run the jobs one after another, each on both workers at once; yield the pool's results."""
         from sim.experiment.executors import prepare_worker
 
+        if self.pool is not None:  # a caller that maps again gets a fresh worker, timed from its second job
+            self.pool.shutdown()
         self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=prepare_worker, initargs=(os.getpid(), fn.__module__))
         pool_pid = 0

@@ -14,13 +14,16 @@ pytest.importorskip("distributed")
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "dask_pairs.py"
 
 
+def run_script(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the script with `args` in `tmp_path`, its temporary folders there too."""
+    return subprocess.run([sys.executable, str(SCRIPT), *args], env=cli_env(TMPDIR=str(tmp_path)),
+                          capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
+
+
 @pytest.mark.slow
 def test_one_small_pair_runs_on_both_executors_and_writes_the_same_explore(tmp_path: Path) -> None:
     """A pair of 2-world explores: a fresh cluster and the pool each run it; the script checks they agree."""
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--worlds", "2", "--replications", "1", "--days", "20", "--pairs", "1"],
-        env=cli_env(TMPDIR=str(tmp_path)), capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
-    )
+    result = run_script(tmp_path, "--worlds", "2", "--replications", "1", "--days", "20", "--pairs", "1")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert any(line.startswith("pair 1 (dask then pool): ratio ") and line.endswith("explore.json the same")
@@ -34,10 +37,7 @@ def test_one_small_pair_runs_on_both_executors_and_writes_the_same_explore(tmp_p
 @pytest.mark.slow
 def test_side_by_side_runs_each_job_on_both_executors_and_finds_the_same_metrics(tmp_path: Path) -> None:
     """--side-by-side: every job of a small explore runs on a Dask worker and a pool worker, with equal results."""
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--side-by-side", "--worlds", "3", "-r", "1", "--days", "20"],
-        env=cli_env(TMPDIR=str(tmp_path)), capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
-    )
+    result = run_script(tmp_path, "--side-by-side", "--worlds", "3", "-r", "1", "--days", "20")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("2 jobs side by side (the first, which warms both, not counted): CPU of the Dask")
